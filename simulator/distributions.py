@@ -1,0 +1,260 @@
+"""Time distributions for handle times, patience and retry delays.
+
+Every distribution is a small immutable object that knows its mean and
+coefficient of variation (used by the analytic engine) and draws samples in
+blocks from a :class:`numpy.random.Generator` (used by the model).
+
+Scenario files write them inline::
+
+    handle_time = { dist = "lognormal", mean = 6.0, cv = 0.8 }
+
+Examples
+--------
+>>> import numpy as np
+>>> from simulator.distributions import from_spec
+>>> d = from_spec({"dist": "gamma", "mean": 4.0, "cv": 0.5})
+>>> d.mean, d.cv
+(4.0, 0.5)
+>>> d.sample(np.random.default_rng(1), 3).shape
+(3,)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = [
+    "Distribution",
+    "Exponential",
+    "Lognormal",
+    "Gamma",
+    "Deterministic",
+    "Uniform",
+    "Empirical",
+    "DISTRIBUTIONS",
+    "from_spec",
+    "spec_problems",
+]
+
+
+class Distribution:
+    """Base class: a positive random time, in minutes."""
+
+    name: ClassVar[str]
+    #: Parameter names of the inline spec, besides ``dist``.
+    params: ClassVar[tuple[str, ...]]
+
+    #: Mean, in minutes; subclasses provide it as a field or a property.
+    mean: float
+    #: Coefficient of variation (standard deviation / mean).
+    cv: float
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_spec(self) -> dict[str, Any]:
+        """The inline-table form, as written in a scenario file."""
+        spec: dict[str, Any] = {"dist": self.name}
+        for p in self.params:
+            value = getattr(self, p)
+            spec[p] = list(value) if isinstance(value, tuple) else value
+        return spec
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{p}={getattr(self, p)!r}" for p in self.params if p != "values")
+        if self.name == "empirical":
+            args = f"{len(self.values)} values, mean={self.mean:.3g}"  # type: ignore[attr-defined]
+        return f"{self.name}({args})"
+
+
+@dataclass(frozen=True)
+class Exponential(Distribution):
+    """Exponential time with the given mean (memoryless; the Erlang models' assumption)."""
+
+    mean: float
+    name: ClassVar[str] = "exponential"
+    params: ClassVar[tuple[str, ...]] = ("mean",)
+
+    @property
+    def cv(self) -> float:
+        return 1.0
+
+    def sample(self, rng, size):
+        return rng.exponential(self.mean, size)
+
+
+@dataclass(frozen=True)
+class Lognormal(Distribution):
+    """Lognormal time given by its mean and coefficient of variation."""
+
+    mean: float
+    cv: float
+    name: ClassVar[str] = "lognormal"
+    params: ClassVar[tuple[str, ...]] = ("mean", "cv")
+
+    def sample(self, rng, size):
+        sigma2 = math.log1p(self.cv**2)
+        mu = math.log(self.mean) - sigma2 / 2
+        return rng.lognormal(mu, math.sqrt(sigma2), size)
+
+
+@dataclass(frozen=True)
+class Gamma(Distribution):
+    """Gamma time given by its mean and coefficient of variation (cv = 1 is exponential)."""
+
+    mean: float
+    cv: float
+    name: ClassVar[str] = "gamma"
+    params: ClassVar[tuple[str, ...]] = ("mean", "cv")
+
+    def sample(self, rng, size):
+        shape = 1.0 / self.cv**2
+        return rng.gamma(shape, self.mean / shape, size)
+
+
+@dataclass(frozen=True)
+class Deterministic(Distribution):
+    """Always the same value."""
+
+    value: float
+    name: ClassVar[str] = "deterministic"
+    params: ClassVar[tuple[str, ...]] = ("value",)
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    @property
+    def cv(self) -> float:
+        return 0.0
+
+    def sample(self, rng, size):
+        return np.full(size, float(self.value))
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    """Uniform time between ``low`` and ``high``."""
+
+    low: float
+    high: float
+    name: ClassVar[str] = "uniform"
+    params: ClassVar[tuple[str, ...]] = ("low", "high")
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    @property
+    def cv(self) -> float:
+        return (self.high - self.low) / math.sqrt(12) / self.mean
+
+    def sample(self, rng, size):
+        return rng.uniform(self.low, self.high, size)
+
+
+@dataclass(frozen=True)
+class Empirical(Distribution):
+    """Resamples a list of observed values with replacement."""
+
+    values: tuple[float, ...]
+    name: ClassVar[str] = "empirical"
+    params: ClassVar[tuple[str, ...]] = ("values",)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def cv(self) -> float:
+        return float(np.std(self.values) / np.mean(self.values))
+
+    def sample(self, rng, size):
+        return rng.choice(np.asarray(self.values, dtype=float), size)
+
+
+#: Distribution classes by the name used in scenario files.
+DISTRIBUTIONS: dict[str, type[Distribution]] = {
+    cls.name: cls for cls in (Exponential, Lognormal, Gamma, Deterministic, Uniform, Empirical)
+}
+
+
+def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[str]]:
+    """Return the class named by an inline spec and every problem with it."""
+    if not isinstance(spec, dict):
+        return None, [
+            f"must be an inline table like {{ dist = \"exponential\", mean = 5.0 }}, got {spec!r}"
+        ]
+    name = spec.get("dist")
+    if name not in DISTRIBUTIONS:
+        allowed = ", ".join(DISTRIBUTIONS)
+        return None, [f"dist must be one of {allowed}; got {name!r}"]
+    cls = DISTRIBUTIONS[name]
+    problems = []
+    extra = set(spec) - {"dist", *cls.params}
+    if extra:
+        problems.append(
+            f"{name} takes {', '.join(cls.params)}; unknown {', '.join(sorted(extra))}"
+        )
+    missing = [p for p in cls.params if p not in spec]
+    if missing:
+        problems.append(f"{name} needs {', '.join(missing)}")
+        return cls, problems
+    if cls is Empirical:
+        values = spec["values"]
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(_is_number(v) and v >= 0 for v in values)
+        ):
+            problems.append("empirical values must be a non-empty list of numbers >= 0")
+        elif sum(values) <= 0:
+            problems.append("empirical values must not all be zero")
+        return cls, problems
+    for p in cls.params:
+        v = spec[p]
+        if not _is_number(v) or not math.isfinite(v):
+            problems.append(f"{p} must be a number; got {v!r}")
+        elif p == "low":
+            if v < 0:
+                problems.append(f"low must be >= 0; got {v}")
+        elif v <= 0:
+            problems.append(f"{p} must be > 0; got {v}")
+    if cls is Uniform and not problems and spec["high"] <= spec["low"]:
+        problems.append(f"high must be > low; got low={spec['low']}, high={spec['high']}")
+    return cls, problems
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def spec_problems(spec: Any) -> list[str]:
+    """List what is wrong with an inline distribution spec (empty when valid)."""
+    return _check_spec(spec)[1]
+
+
+def from_spec(spec: dict[str, Any]) -> Distribution:
+    """Build a distribution from its inline-table form.
+
+    Raises
+    ------
+    ValueError
+        If the spec is not valid; the message says what is allowed.
+
+    Examples
+    --------
+    >>> from_spec({"dist": "exponential", "mean": 3})
+    Exponential(mean=3.0)
+    """
+    cls, problems = _check_spec(spec)
+    if problems:
+        raise ValueError("; ".join(problems))
+    assert cls is not None
+    if cls is Empirical:
+        return Empirical(tuple(float(v) for v in spec["values"]))
+    return cls(*(float(spec[p]) for p in cls.params))

@@ -1,0 +1,262 @@
+"""Running replications of a scenario and collecting their results.
+
+Examples
+--------
+>>> import simulator as sim
+>>> sc = sim.load_scenario("nice_bcg_2016")
+>>> res = sim.run(sc, replications=2, seed=1, days=0.1)
+>>> list(res.kpis.columns)
+['mean', 'ci_low', 'ci_high', 'n']
+>>> res.kpis.loc["give_up_rate", "mean"] < 0.5
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .journeys import journeys_frame
+from .metrics import replication_metrics, summarize
+from .model import Replication
+from .scenario import Scenario
+
+__all__ = ["run", "Result", "run_replication"]
+
+
+def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
+    """Simulate one replication; returns its tidy metric rows and (optionally) its log arrays."""
+    out = Replication(scenario, seed, replication).run()
+    rows = replication_metrics(scenario, out)
+    log = out.log.to_arrays() if keep_journeys else None
+    return rows, log
+
+
+def _run_one(args):
+    return run_replication(*args)
+
+
+def run(
+    scenario: Scenario,
+    replications: int | None = None,
+    seed: int | None = None,
+    *,
+    days: float | None = None,
+    keep_journeys: bool = True,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> "Result":
+    """Simulate ``replications`` independent replications of a scenario.
+
+    Parameters
+    ----------
+    scenario
+        A validated :class:`~simulator.scenario.Scenario`.
+    replications, seed, days
+        Override the scenario's ``[run]`` settings.
+    keep_journeys
+        Keep every replication's contact log (``Result.journeys``); turn off
+        for long runs to save memory.
+    workers
+        Processes to run replications in; results do not depend on it.
+    progress
+        Called with the number of finished replications after each one.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, seed=7, days=0.1)
+    >>> res.replications, res.seed
+    (2, 7)
+    """
+    if days is not None:
+        scenario = scenario.with_changes({"run.days": days})
+    replications = scenario.run.replications if replications is None else int(replications)
+    seed = scenario.run.seed if seed is None else int(seed)
+    if replications < 1:
+        raise ValueError(f"replications must be >= 1; got {replications}")
+    tasks = [(scenario, seed, r, keep_journeys) for r in range(replications)]
+    if workers > 1 and replications > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
+            outputs = []
+            for out in pool.map(_run_one, tasks):
+                outputs.append(out)
+                if progress:
+                    progress(len(outputs))
+    else:
+        outputs = []
+        for task in tasks:
+            outputs.append(_run_one(task))
+            if progress:
+                progress(len(outputs))
+    return Result.from_outputs(scenario, seed, outputs)
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`run`: per-replication metrics, their summaries and the logs.
+
+    Attributes
+    ----------
+    kpis
+        One row per KPI: ``mean, ci_low, ci_high, n`` (95 % Student-t interval).
+    channels
+        Indexed by ``(channel, metric)``.
+    before_call, after_call
+        Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
+    per_replication
+        Tidy table ``replication, table, channel, metric, value``.
+    """
+
+    scenario: Scenario
+    seed: int
+    replications: int
+    per_replication: pd.DataFrame
+    summary: pd.DataFrame = field(repr=False)
+    logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_outputs(cls, scenario: Scenario, seed: int, outputs) -> "Result":
+        frames = []
+        for r, (rows, _) in enumerate(outputs):
+            frame = pd.DataFrame(rows, columns=["table", "channel", "metric", "value"])
+            frame.insert(0, "replication", r)
+            frames.append(frame)
+        per_replication = pd.concat(frames, ignore_index=True)
+        logs = [log for _, log in outputs] if outputs[0][1] is not None else None
+        return cls(scenario, seed, len(outputs), per_replication, summarize(per_replication), logs)
+
+    def _table(self, table: str) -> pd.DataFrame:
+        return self.summary.loc[table]
+
+    @property
+    def kpis(self) -> pd.DataFrame:
+        frame = self._table("kpis").droplevel("channel")
+        frame.index.name = "kpi"
+        return frame
+
+    @property
+    def channels(self) -> pd.DataFrame:
+        return self._table("channels")
+
+    @property
+    def before_call(self) -> pd.DataFrame:
+        return self._table("before_call").droplevel("metric")
+
+    @property
+    def after_call(self) -> pd.DataFrame:
+        return self._table("after_call").droplevel("metric")
+
+    @property
+    def journeys(self) -> pd.DataFrame:
+        """Every replication's contact log, with a ``replication`` column."""
+        if self.logs is None:
+            raise ValueError("journeys were not kept; run with keep_journeys=True")
+        frames = []
+        for r, log in enumerate(self.logs):
+            frame = journeys_frame(log, self.scenario.channel_names)
+            frame.insert(0, "replication", r)
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def reference(self) -> pd.DataFrame:
+        """The scenario's published figures beside the simulated ones.
+
+        Keys are ``KPI`` or ``before_call.CHANNEL`` / ``after_call.TARGET``;
+        ``inside`` says whether the figure lies in the confidence interval and
+        ``diff`` is simulated minus published.
+        """
+        rows = []
+        for key, figure in self.scenario.reference.items():
+            stat = self.stat(key)
+            rows.append({"figure": key, "published": figure, **stat,
+                         "diff": stat["mean"] - figure,
+                         "inside": stat["ci_low"] <= figure <= stat["ci_high"]})
+        return pd.DataFrame(rows).set_index("figure") if rows else pd.DataFrame()
+
+    def stat(self, key: str) -> dict[str, float]:
+        """Mean and CI of one figure named like ``give_up_rate``, ``before_call.email``
+        or ``channels.phone.service_level``."""
+        parts = key.split(".")
+        try:
+            if len(parts) == 1:
+                row = self.summary.loc[("kpis", "", parts[0])]
+            elif len(parts) == 2 and parts[0] in ("before_call", "after_call"):
+                row = self.summary.loc[(parts[0], parts[1], "share")]
+            elif len(parts) == 3 and parts[0] == "channels":
+                row = self.summary.loc[("channels", parts[1], parts[2])]
+            else:
+                raise KeyError(key)
+        except KeyError:
+            raise KeyError(f"no figure {key!r}; use a KPI name, before_call.CHANNEL, "
+                           "after_call.TARGET or channels.CHANNEL.METRIC") from None
+        return {"mean": row["mean"], "ci_low": row["ci_low"], "ci_high": row["ci_high"]}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data: every statistic as ``{"mean", "ci_low", "ci_high"}``."""
+        def stat(row) -> dict[str, float | None]:
+            return {k: _finite(row[k]) for k in ("mean", "ci_low", "ci_high")}
+
+        channels: dict[str, dict[str, Any]] = {}
+        for (name, metric), row in self.channels.iterrows():
+            channels.setdefault(name, {})[metric] = stat(row)
+        return {
+            "scenario": self.scenario.name,
+            "replications": self.replications,
+            "seed": self.seed,
+            "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
+            "channels": channels,
+            "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
+            "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The result as one JSON document (NaN written as null)."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
+        """Write ``result.json``, the summary tables as CSV and the journey log as Parquet.
+
+        Each file is written to a temporary name and renamed, so an interrupted
+        save never leaves a half-written file. Returns the paths written.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [
+            atomic_write(out / "result.json", lambda p: p.write_text(self.to_json() + "\n")),
+            atomic_write(out / "kpis.csv", lambda p: self.kpis.to_csv(p)),
+            atomic_write(out / "channels.csv", lambda p: self.channels.to_csv(p)),
+            atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
+            atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
+            atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
+        ]
+        if journeys and self.logs is not None:
+            written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
+        return written
+
+
+def _finite(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

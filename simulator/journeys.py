@@ -1,0 +1,125 @@
+"""The journey log: one row per contact, kept in compact numpy columns.
+
+Each row is one attempt by one customer in one channel: when it started, how
+long the customer waited and was handled, the outcome and where the customer
+went next. A journey is the rows of one customer in ``seq`` order; it ends at
+the row whose ``next`` is ``give_up`` or ``resolved``.
+
+Codes used in the columns:
+
+* ``outcome``: 0 resolved, 1 unresolved (served, need not answered),
+  2 abandoned (left the queue, or stopped waiting for an async reply),
+  3 closed (reached the channel outside its opening hours);
+* ``next``: the index of the next channel, ``-1`` give up, ``-2`` resolved.
+
+Examples
+--------
+>>> log = JourneyLog()
+>>> row = log.append(0, 0, 2, 10.0, 0.5, 4.0, RESOLVED, NEXT_RESOLVED)
+>>> log.to_frame(["web", "email", "chat"])[["customer", "channel", "outcome", "next"]]
+   customer channel   outcome      next
+0         0    chat  resolved  resolved
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "JourneyLog",
+    "OUTCOMES",
+    "RESOLVED",
+    "UNRESOLVED",
+    "ABANDONED",
+    "CLOSED",
+    "NEXT_GIVE_UP",
+    "NEXT_RESOLVED",
+    "journeys_frame",
+]
+
+RESOLVED, UNRESOLVED, ABANDONED, CLOSED = 0, 1, 2, 3
+OUTCOMES = ("resolved", "unresolved", "abandoned", "closed")
+NEXT_GIVE_UP = -1
+NEXT_RESOLVED = -2
+
+# (column, array typecode, numpy dtype)
+_COLUMNS = (
+    ("customer", "q", np.int64),
+    ("seq", "h", np.int16),
+    ("channel", "b", np.int8),
+    ("time", "d", np.float64),
+    ("wait", "d", np.float64),
+    ("handle", "d", np.float64),
+    ("outcome", "b", np.int8),
+    ("next", "b", np.int8),
+    ("wasted", "b", np.int8),
+)
+COLUMN_NAMES = tuple(c[0] for c in _COLUMNS)
+
+
+class JourneyLog:
+    """Append-only contact log in typed arrays (about 45 bytes per contact)."""
+
+    __slots__ = COLUMN_NAMES
+
+    def __init__(self) -> None:
+        for name, code, _ in _COLUMNS:
+            setattr(self, name, array(code))
+
+    def __len__(self) -> int:
+        return len(self.customer)
+
+    def append(self, customer: int, seq: int, channel: int, time: float, wait: float,
+               handle: float, outcome: int, next_: int) -> int:
+        """Add one contact; returns its row number."""
+        self.customer.append(customer)
+        self.seq.append(seq)
+        self.channel.append(channel)
+        self.time.append(time)
+        self.wait.append(wait)
+        self.handle.append(handle)
+        self.outcome.append(outcome)
+        self.next.append(next_)
+        self.wasted.append(0)
+        return len(self.customer) - 1
+
+    def mark_wasted(self, row: int) -> None:
+        """Record that the async message of ``row`` was answered after the customer left."""
+        self.wasted[row] = 1
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The columns as numpy arrays, rows sorted by customer then contact number."""
+        cols = {name: np.frombuffer(getattr(self, name), dtype=dtype).copy()
+                if len(self) else np.empty(0, dtype=dtype)
+                for name, _, dtype in _COLUMNS}
+        order = np.lexsort((cols["seq"], cols["customer"]))
+        return {name: col[order] for name, col in cols.items()}
+
+    def to_frame(self, channel_names: Sequence[str]) -> pd.DataFrame:
+        """The log as a DataFrame (see :func:`journeys_frame`)."""
+        return journeys_frame(self.to_arrays(), channel_names)
+
+
+def journeys_frame(arrays: dict[str, np.ndarray], channel_names: Sequence[str]) -> pd.DataFrame:
+    """The log as a tidy DataFrame with readable categories.
+
+    ``channel`` and ``next`` become categoricals over the channel names (``next``
+    also has ``give_up`` and ``resolved``), ``outcome`` over :data:`OUTCOMES`,
+    ``wasted`` a bool. Times are in minutes from the start of the run.
+    """
+    names = list(channel_names)
+    nxt = arrays["next"].astype(np.int64)
+    next_labels = names + ["give_up", "resolved"]
+    next_codes = np.where(nxt == NEXT_GIVE_UP, len(names), np.where(nxt == NEXT_RESOLVED, len(names) + 1, nxt))
+    frame = pd.DataFrame({
+        key: arrays[key] for key in arrays if key not in ("channel", "outcome", "next", "wasted")
+    })
+    frame.insert(2, "channel", pd.Categorical.from_codes(arrays["channel"].astype(np.int64), names))
+    frame["outcome"] = pd.Categorical.from_codes(arrays["outcome"].astype(np.int64), list(OUTCOMES))
+    frame["next"] = pd.Categorical.from_codes(next_codes, next_labels)
+    frame["wasted"] = arrays["wasted"].astype(bool)
+    return frame

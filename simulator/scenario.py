@@ -1,0 +1,661 @@
+"""Scenarios: load, validate and change the description of a contact network.
+
+A scenario is a TOML file (see ``scenarios/`` and the README) turned into
+immutable, validated objects: :class:`Scenario` holds the run settings, the
+arrival process and one :class:`Channel` per contact channel. Validation
+reports every problem at once, each with the file, the field path and what is
+allowed, through :class:`ScenarioError`.
+
+Examples
+--------
+>>> import simulator as sim
+>>> sc = sim.load_scenario("nice_bcg_2016")
+>>> sc.focal_channel
+'phone'
+>>> better_chat = sc.with_changes({"channels.chat.resolve": 0.8})
+>>> better_chat.channel("chat").resolve
+0.8
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .distributions import Distribution, from_spec, spec_problems
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "Scenario",
+    "Channel",
+    "Arrivals",
+    "RunSettings",
+    "Problem",
+    "ScenarioError",
+    "load_scenario",
+    "bundled_scenarios",
+    "GIVE_UP",
+    "RESOLVED",
+]
+
+#: Name of the routing target that ends a journey unanswered.
+GIVE_UP = "give_up"
+#: Name used in the after-the-call table for journeys resolved by the call.
+RESOLVED = "resolved"
+PROBABILITY_TOLERANCE = 1e-9
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+TOP_KEYS = (
+    "name", "description", "focal_channel", "max_contacts", "retry_delay",
+    "run", "arrivals", "channels", "reference",
+)
+RUN_KEYS = ("days", "warmup_hours", "replications", "seed")
+ARRIVAL_KEYS = ("per_hour", "hourly_profile", "first_channel")
+CHANNEL_KEYS = (
+    "label", "agents", "handle_time", "patience", "resolve", "next",
+    "next_after_abandon", "open_hours", "async", "retry_delay",
+    "cost_per_contact", "cost_per_agent_hour", "service_level_seconds",
+)
+REFERENCE_KEYS = ("source", "figures")
+
+DEFAULT_MAX_CONTACTS = 20
+DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
+DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a scenario: the field path and what is allowed."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ScenarioError(ValueError):
+    """A scenario is not valid; :attr:`problems` lists every reason.
+
+    The message names the file (when there is one), then one line per problem.
+    """
+
+    def __init__(self, problems: Iterable[Problem], source: str | None = None):
+        self.problems = list(problems)
+        self.source = source
+        where = source or "scenario"
+        lines = [f"{where}: {len(self.problems)} problem(s)"]
+        lines += [f"  {where}: {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How long and how often to simulate.
+
+    ``days`` are measured after ``warmup_hours``; customers who arrive during
+    the warm-up are simulated but not counted.
+    """
+
+    days: float = 1.0
+    warmup_hours: float = 0.0
+    replications: int = 10
+    seed: int = 1
+
+    @property
+    def warmup_minutes(self) -> float:
+        return self.warmup_hours * 60.0
+
+    @property
+    def end_minutes(self) -> float:
+        """End of the measured window, in minutes from the start."""
+        return self.warmup_minutes + self.days * 1440.0
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Poisson arrivals of new customers, each with one need.
+
+    ``per_hour`` is the mean rate over the day; ``hourly_profile`` (24 weights,
+    any scale) shapes it hour by hour while keeping the daily volume at
+    ``24 * per_hour``.
+    """
+
+    per_hour: float
+    first_channel: Mapping[str, float]
+    hourly_profile: tuple[float, ...] | None = None
+
+    def rates_per_minute(self) -> tuple[float, ...]:
+        """The arrival rate in each hour of the day, per minute."""
+        if self.hourly_profile is None:
+            return (self.per_hour / 60.0,) * 24
+        mean_weight = sum(self.hourly_profile) / 24.0
+        return tuple(self.per_hour / 60.0 * w / mean_weight for w in self.hourly_profile)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A contact channel: who answers, how long it takes, and where customers go next.
+
+    ``agents`` is ``None`` for unlimited self-service, an int for a fixed
+    staff, or 24 hourly staffing levels (a shift plan).
+    """
+
+    name: str
+    handle_time: Distribution
+    resolve: float
+    next: Mapping[str, float]
+    next_after_abandon: Mapping[str, float]
+    agents: int | tuple[int, ...] | None = None
+    patience: Distribution | None = None
+    open_hours: tuple[float, float] | None = None
+    is_async: bool = False
+    retry_delay: Distribution | None = None
+    cost_per_contact: float = 0.0
+    cost_per_agent_hour: float = 0.0
+    service_level_seconds: float = DEFAULT_SERVICE_LEVEL_SECONDS
+    label: str = ""
+
+    @property
+    def unlimited(self) -> bool:
+        """True for self-service: no agents, no queue."""
+        return self.agents is None
+
+    @property
+    def has_shift_plan(self) -> bool:
+        return isinstance(self.agents, tuple)
+
+    def agents_in_hour(self, hour: int) -> int | None:
+        """Agents on duty in hour ``hour`` (0-23) of the day; None when unlimited."""
+        if isinstance(self.agents, tuple):
+            return self.agents[hour % 24]
+        return self.agents
+
+    def is_open(self, minute_of_day: float) -> bool:
+        """Whether the channel takes contacts at this minute of the day."""
+        if self.open_hours is None:
+            return True
+        hour = minute_of_day / 60.0
+        start, end = self.open_hours
+        if start < end:
+            return start <= hour < end
+        return hour >= start or hour < end  # open across midnight
+
+    def open_share(self) -> float:
+        """Share of the day the channel is open."""
+        if self.open_hours is None:
+            return 1.0
+        start, end = self.open_hours
+        return ((end - start) % 24) / 24.0
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated contact network and how to run it.
+
+    Build one with :func:`load_scenario` or :meth:`from_dict`; change it with
+    :meth:`with_changes`, which validates the result like a file.
+    """
+
+    name: str
+    description: str
+    focal_channel: str
+    max_contacts: int
+    run: RunSettings
+    arrivals: Arrivals
+    channels: tuple[Channel, ...]
+    reference: Mapping[str, float] = field(default_factory=dict)
+    reference_source: str = ""
+    source: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channels)
+
+    def channel(self, name: str) -> Channel:
+        """The channel called ``name``."""
+        for c in self.channels:
+            if c.name == name:
+                return c
+        raise KeyError(f"no channel {name!r}; channels are {', '.join(self.channel_names)}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str | None = None) -> "Scenario":
+        """Validate a scenario given as nested dicts (the parsed TOML).
+
+        Raises
+        ------
+        ScenarioError
+            Listing every problem found.
+        """
+        return _Validator(data, source).build()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as nested dicts, as it would be written in TOML."""
+        return copy.deepcopy(dict(self.data))
+
+    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+        """A copy with fields replaced, given as dotted paths.
+
+        Parameters
+        ----------
+        changes
+            ``{"channels.chat.resolve": 0.8, "run.days": 2}``. A value may be a
+            whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``.
+
+        Raises
+        ------
+        ScenarioError
+            If the changed scenario is not valid; paths are reported as given.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> sc = sim.load_scenario("nice_bcg_2016")
+        >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
+        60
+        """
+        data = self.to_dict()
+        problems = []
+        for path, value in changes.items():
+            try:
+                set_path(data, path, value)
+            except KeyError as exc:
+                problems.append(Problem(path, str(exc.args[0])))
+        if problems:
+            raise ScenarioError(problems, self.source)
+        return Scenario.from_dict(data, self.source)
+
+    def to_toml(self) -> str:
+        """The scenario as TOML text (comments of the original file are not kept)."""
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for ``path = "a.b.c"``, creating tables as needed."""
+    keys = path.split(".")
+    if not all(keys):
+        raise KeyError(f"not a field path: {path!r} (use names joined by dots, e.g. channels.chat.resolve)")
+    node = data
+    for i, key in enumerate(keys[:-1]):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise KeyError(f"{'.'.join(keys[: i + 1])} is a value, not a table")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
+    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
+
+
+def bundled_dir() -> Path:
+    """Folder of the scenarios shipped with contactflow."""
+    packaged = Path(__file__).with_name("_scenarios")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "scenarios"  # source checkout
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """Bundled scenario names and their files, sorted by name.
+
+    Examples
+    --------
+    >>> "nice_bcg_2016" in bundled_scenarios()
+    True
+    """
+    return {p.stem: p for p in sorted(bundled_dir().glob("*.toml"))}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate a scenario file, or a bundled scenario by name.
+
+    Parameters
+    ----------
+    path
+        A TOML file, or the name of a bundled scenario such as ``"nice_bcg_2016"``.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, is not valid TOML, or describes an invalid
+        scenario; every problem is listed with its field path.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sim.load_scenario("nice_bcg_2016").channel_names
+    ('web', 'email', 'chat', 'phone')
+    """
+    p = Path(path)
+    if not p.is_file():
+        bundled = bundled_scenarios()
+        if str(path) in bundled:
+            p = bundled[str(path)]
+        else:
+            names = ", ".join(bundled) or "none"
+            raise ScenarioError(
+                [Problem("", f"no such file or bundled scenario (bundled: {names})")], str(path)
+            )
+    source = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Problem("", f"cannot read: {exc}")], source) from None
+    return Scenario.from_dict(parse_toml(text, source), source)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class _Validator:
+    """Collects every problem while building the scenario objects."""
+
+    def __init__(self, data: Mapping[str, Any], source: str | None):
+        self.data = data
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    # -- generic checks
+
+    def table(self, value: Any, path: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be a table; got {value!r}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.unknown_key(f"{path}.{key}" if path else key, key, allowed)
+        return value
+
+    def unknown_key(self, path: str, key: str, allowed: Iterable[str]) -> None:
+        allowed = list(allowed)
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        self.fail(path, f"unknown key; {hint}allowed: {', '.join(allowed)}")
+
+    def number(self, value: Any, path: str, *, low: float | None = None,
+               low_open: bool = False, high: float | None = None) -> float | None:
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+        if high is not None:
+            bounds.append(f"<= {high:g}")
+        allowed = "a number" + (f" {' and '.join(bounds)}" if bounds else "")
+        if not _is_number(value):
+            self.fail(path, f"must be {allowed}; got {value!r}")
+            return None
+        if (low is not None and (value < low or (low_open and value == low))) or (
+            high is not None and value > high
+        ):
+            self.fail(path, f"must be {allowed}; got {value!r}")
+            return None
+        return float(value)
+
+    def integer(self, value: Any, path: str, low: int) -> int | None:
+        if not _is_int(value) or value < low:
+            self.fail(path, f"must be a whole number >= {low}; got {value!r}")
+            return None
+        return value
+
+    def probability(self, value: Any, path: str) -> float | None:
+        if not _is_number(value) or not 0.0 <= value <= 1.0:
+            self.fail(path, f"must be a probability in [0, 1]; got {value!r}")
+            return None
+        return float(value)
+
+    def distribution(self, value: Any, path: str) -> Distribution | None:
+        problems = spec_problems(value)
+        for p in problems:
+            self.fail(path, p)
+        return None if problems else from_spec(value)
+
+    def row(self, value: Any, path: str, targets: tuple[str, ...]) -> dict[str, float] | None:
+        """A probability row over ``targets``: keys known, values in [0, 1], sum 1."""
+        if not isinstance(value, Mapping) or not value:
+            self.fail(path, f"must be a table of probabilities over {', '.join(targets)}; got {value!r}")
+            return None
+        row: dict[str, float] = {}
+        ok = True
+        for key, p in value.items():
+            if key not in targets:
+                close = difflib.get_close_matches(key, targets, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                self.fail(f"{path}.{key}", f"unknown channel {key!r}{hint} (allowed: {', '.join(targets)})")
+                ok = False
+                continue
+            prob = self.probability(p, f"{path}.{key}")
+            if prob is None:
+                ok = False
+            else:
+                row[key] = prob
+        if ok:
+            total = math.fsum(row.values())
+            if abs(total - 1.0) > PROBABILITY_TOLERANCE:
+                self.fail(path, f"probabilities must sum to 1; they sum to {total:.12g}")
+                return None
+            return row
+        return None
+
+    # -- sections
+
+    def build(self) -> Scenario:
+        data = self.data
+        if not isinstance(data, Mapping):
+            raise ScenarioError([Problem("", "a scenario must be a table")], self.source)
+        self.table(data, "", TOP_KEYS)
+
+        name = data.get("name", Path(self.source).stem if self.source else "scenario")
+        if not isinstance(name, str) or not name:
+            self.fail("name", f"must be a non-empty string; got {name!r}")
+        description = data.get("description", "")
+        if not isinstance(description, str):
+            self.fail("description", f"must be a string; got {description!r}")
+
+        channel_table = data.get("channels")
+        names: tuple[str, ...] = ()
+        if not isinstance(channel_table, Mapping) or not channel_table:
+            self.fail("channels", "at least one [channels.NAME] table is needed")
+        else:
+            names = tuple(channel_table)
+            for n in names:
+                if not _NAME.match(n) or n in (GIVE_UP, RESOLVED):
+                    self.fail(f"channels.{n}", "channel names start with a letter, use letters, "
+                              f"digits, _ or -, and are not {GIVE_UP!r} or {RESOLVED!r}")
+
+        focal = data.get("focal_channel", "phone")
+        if names and focal not in names:
+            self.fail("focal_channel", f"{focal!r} is not a channel (channels: {', '.join(names)})")
+
+        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1)
+        retry_delay = None
+        if "retry_delay" in data:
+            retry_delay = self.distribution(data["retry_delay"], "retry_delay")
+
+        run = self.run_settings(data.get("run"))
+        arrivals = self.arrivals(data.get("arrivals"), names)
+        channels = tuple(
+            self.channel(n, channel_table[n], names + (GIVE_UP,), retry_delay) for n in names
+        ) if names else ()
+        reference, reference_source = self.reference(data.get("reference"))
+
+        if self.problems:
+            raise ScenarioError(self.problems, self.source)
+        return Scenario(
+            name=name, description=description, focal_channel=focal,
+            max_contacts=max_contacts, run=run, arrivals=arrivals,
+            channels=channels, reference=reference, reference_source=reference_source,
+            source=self.source, data=copy.deepcopy(dict(data)),
+        )
+
+    def run_settings(self, value: Any) -> RunSettings:
+        t = self.table(value, "run", RUN_KEYS)
+        default = RunSettings()
+        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True)
+        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0)
+        reps = self.integer(t.get("replications", default.replications), "run.replications", 1)
+        seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
+        return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
+
+    def arrivals(self, value: Any, names: tuple[str, ...]) -> Arrivals | None:
+        if value is None:
+            self.fail("arrivals", "an [arrivals] table with per_hour and first_channel is needed")
+            return None
+        t = self.table(value, "arrivals", ARRIVAL_KEYS)
+        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=0, low_open=True)
+        profile = None
+        if "hourly_profile" in t:
+            profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
+        if "first_channel" not in t:
+            self.fail("arrivals.first_channel", "needed: the share of customers starting in each channel")
+            first = None
+        else:
+            first = self.row(t["first_channel"], "arrivals.first_channel", names) if names else None
+        if per_hour is None or first is None:
+            return None
+        return Arrivals(per_hour, first, profile)
+
+    def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
+        what = "numbers >= 0" if number else "whole numbers >= 0"
+        check = _is_number if number else _is_int
+        if (not isinstance(value, list) or len(value) != 24
+                or not all(check(v) and v >= 0 for v in value)):
+            got = f"{len(value)} values" if isinstance(value, list) else repr(value)
+            self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00; got {got}")
+            return None
+        if sum(value) <= 0:
+            self.fail(path, "must have at least one hour above zero")
+            return None
+        return tuple(float(v) for v in value) if number else tuple(value)
+
+    def channel(self, name: str, value: Any, targets: tuple[str, ...],
+                retry_delay: Distribution | None) -> Channel | None:
+        path = f"channels.{name}"
+        t = self.table(value, path, CHANNEL_KEYS)
+        if not isinstance(value, Mapping):
+            return None
+
+        agents_value = t.get("agents")
+        agents: int | tuple[int, ...] | None = None
+        if agents_value == "unlimited":
+            agents = None
+        elif isinstance(agents_value, list):
+            agents = self.hourly(agents_value, f"{path}.agents", number=False)
+        elif _is_int(agents_value) and agents_value >= 1:
+            agents = agents_value
+        else:
+            self.fail(f"{path}.agents", 'must be a whole number >= 1, a list of 24 hourly '
+                      f'staffing levels, or "unlimited"; got {agents_value!r}')
+        unlimited = agents_value == "unlimited"
+
+        if "handle_time" not in t:
+            self.fail(f"{path}.handle_time", "needed: a distribution, e.g. "
+                      '{ dist = "exponential", mean = 5.0 }')
+            handle = None
+        else:
+            handle = self.distribution(t["handle_time"], f"{path}.handle_time")
+        patience = None
+        if "patience" in t:
+            if unlimited:
+                self.fail(f"{path}.patience", "self-service (agents = \"unlimited\") has no queue to abandon")
+            else:
+                patience = self.distribution(t["patience"], f"{path}.patience")
+        own_retry = retry_delay
+        if "retry_delay" in t:
+            own_retry = self.distribution(t["retry_delay"], f"{path}.retry_delay")
+
+        resolve = self.probability(t.get("resolve"), f"{path}.resolve")
+        nxt = self.row(t.get("next"), f"{path}.next", targets)
+        after_abandon = nxt
+        if "next_after_abandon" in t:
+            after_abandon = self.row(t["next_after_abandon"], f"{path}.next_after_abandon", targets)
+
+        open_hours = None
+        if "open_hours" in t:
+            oh = t["open_hours"]
+            if (not isinstance(oh, list) or len(oh) != 2 or not all(_is_number(h) and 0 <= h <= 24 for h in oh)
+                    or oh[0] % 24 == oh[1] % 24):
+                self.fail(f"{path}.open_hours", "must be [open, close] with hours in 0-24, e.g. [8, 20] "
+                          f"([22, 6] spans midnight; omit it for always open); got {oh!r}")
+            else:
+                open_hours = (float(oh[0]), float(oh[1]))
+
+        is_async = t.get("async", False)
+        if not isinstance(is_async, bool):
+            self.fail(f"{path}.async", f"must be true or false; got {is_async!r}")
+            is_async = False
+        if is_async and unlimited:
+            self.fail(f"{path}.async", "an asynchronous channel needs agents to answer its backlog")
+
+        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0)
+        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+        if unlimited and cost_hour:
+            self.fail(f"{path}.cost_per_agent_hour", "self-service has no agents; use cost_per_contact")
+        default_sl = DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS if is_async else DEFAULT_SERVICE_LEVEL_SECONDS
+        sl = self.number(t.get("service_level_seconds", default_sl), f"{path}.service_level_seconds",
+                         low=0, low_open=True)
+        label = t.get("label", "")
+        if not isinstance(label, str):
+            self.fail(f"{path}.label", f"must be a string; got {label!r}")
+
+        if None in (handle, resolve, nxt, after_abandon, cost_contact, cost_hour, sl):
+            return None
+        return Channel(
+            name=name, handle_time=handle, resolve=resolve, next=nxt,
+            next_after_abandon=after_abandon, agents=agents, patience=patience,
+            open_hours=open_hours, is_async=is_async, retry_delay=own_retry,
+            cost_per_contact=cost_contact, cost_per_agent_hour=cost_hour,
+            service_level_seconds=sl, label=label if isinstance(label, str) else "",
+        )
+
+    def reference(self, value: Any) -> tuple[dict[str, float], str]:
+        t = self.table(value, "reference", REFERENCE_KEYS)
+        source = t.get("source", "")
+        if not isinstance(source, str):
+            self.fail("reference.source", f"must be a string; got {source!r}")
+            source = ""
+        figures = {}
+        raw = t.get("figures", {})
+        if not isinstance(raw, Mapping):
+            self.fail("reference.figures", f"must be a table of KPI = value; got {raw!r}")
+        else:
+            for key, v in raw.items():
+                num = self.number(v, f"reference.figures.{key}")
+                if num is not None:
+                    figures[key] = num
+        return figures, source
