@@ -259,6 +259,7 @@ class Replication:
                 customer = -1  # simulated for the warm-up, not logged
             self.open_work += 1
             env.process(self.journey(customer, self.first_channel()))
+        yield env.timeout(end - env.now)  # the window is observed to its end, even if quiet
         self._finish_work()
 
     def arrival_times(self):

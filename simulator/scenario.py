@@ -257,7 +257,8 @@ class Scenario:
         ----------
         changes
             ``{"channels.chat.resolve": 0.8, "run.days": 2}``. A value may be a
-            whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``.
+            whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``;
+            ``None`` removes an optional field (e.g. ``"channels.chat.patience"``).
 
         Raises
         ------
@@ -290,7 +291,11 @@ class Scenario:
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for ``path = "a.b.c"``, creating tables as needed."""
+    """Set ``data[a][b][c] = value`` for ``path = "a.b.c"``, creating tables as needed.
+
+    ``value=None`` removes the field instead (TOML has no null), which puts an
+    optional field back to its default.
+    """
     keys = path.split(".")
     if not all(keys):
         raise KeyError(f"not a field path: {path!r} (use names joined by dots, e.g. channels.chat.resolve)")
@@ -300,7 +305,10 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         if not isinstance(child, dict):
             raise KeyError(f"{'.'.join(keys[: i + 1])} is a value, not a table")
         node = child
-    node[keys[-1]] = value
+    if value is None:
+        node.pop(keys[-1], None)
+    else:
+        node[keys[-1]] = value
 
 
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:

@@ -1,0 +1,201 @@
+"""Behaviour of the SimPy model: conservation, determinism and the rules of a journey."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import simulator as sim
+from simulator.journeys import ABANDONED, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED
+from simulator.model import Replication
+
+from conftest import make_scenario
+
+
+def replicate(scenario, seed=3, replication=0):
+    out = Replication(scenario, seed, replication).run()
+    return out, out.log.to_arrays()
+
+
+def test_every_journey_ends_exactly_once_and_contacts_add_up(scenario):
+    res = sim.run(scenario, replications=2, seed=5)
+    log = res.journeys
+    for _, journey in log.groupby(["replication", "customer"], sort=False):
+        seqs = journey["seq"].to_numpy()
+        assert (seqs == np.arange(len(seqs))).all()
+        ends = journey["next"].isin(["give_up", "resolved"]).to_numpy()
+        assert ends.sum() == 1 and ends[-1]
+        # each step goes where the previous contact said it would
+        assert (journey["channel"].astype(str).to_numpy()[1:]
+                == journey["next"].astype(str).to_numpy()[:-1]).all()
+    per_rep = res.per_replication.set_index(["replication", "table", "channel", "metric"])["value"]
+    for r in range(2):
+        total = sum(per_rep[(r, "channels", c, "contacts")] for c in scenario.channel_names)
+        assert total == per_rep[(r, "kpis", "", "contacts")] == len(log[log.replication == r])
+        for c in scenario.channel_names:
+            parts = sum(per_rep[(r, "channels", c, m)] for m in ("served", "abandoned", "closed"))
+            assert parts == per_rep[(r, "channels", c, "contacts")]
+        assert math.isclose(per_rep[(r, "kpis", "", "resolution_rate")]
+                            + per_rep[(r, "kpis", "", "give_up_rate")], 1.0)
+    after = res.per_replication.query("table == 'after_call'").groupby("replication")["value"].sum()
+    assert np.allclose(after, 1.0)
+
+
+def test_same_seed_same_numbers_on_one_process_or_many(scenario):
+    one = sim.run(scenario, replications=3, seed=42)
+    again = sim.run(scenario, replications=3, seed=42, workers=2)
+    pd.testing.assert_frame_equal(one.per_replication, again.per_replication)
+    pd.testing.assert_frame_equal(one.journeys, again.journeys)
+    other = sim.run(scenario, replications=3, seed=43)
+    assert not one.per_replication["value"].equals(other.per_replication["value"])
+
+
+def test_replications_are_independent_streams(scenario):
+    res = sim.run(scenario, replications=2, seed=1)
+    counts = res.per_replication.query("metric == 'customers'")["value"].to_numpy()
+    assert counts[0] != counts[1]
+
+
+def test_max_contacts_ends_the_journey_in_give_up():
+    sc = make_scenario({
+        "max_contacts": 4,
+        "channels.web.resolve": 0.0,
+        "channels.web.next": {"web": 1.0},
+        "arrivals.first_channel": {"web": 1.0},
+    })
+    _, log = replicate(sc)
+    per_customer = np.bincount(log["customer"])
+    assert (per_customer == 4).all()
+    assert (log["next"][log["seq"] == 3] == NEXT_GIVE_UP).all()
+
+
+def test_warmup_customers_are_simulated_but_not_counted(scenario):
+    out, log = replicate(scenario)
+    first_times = log["time"][log["seq"] == 0]
+    assert first_times.min() >= scenario.run.warmup_minutes
+    assert first_times.max() < scenario.run.end_minutes
+    # the measured window holds a Poisson number of arrivals
+    expected = scenario.arrivals.per_hour * scenario.run.days * 24
+    assert abs(len(first_times) - expected) < 5 * math.sqrt(expected)
+
+
+def test_async_abandoned_messages_are_still_answered():
+    sc = make_scenario({
+        "channels.email": {
+            "agents": 1, "async": True,
+            "handle_time": {"dist": "exponential", "mean": 10.0},
+            "patience": {"dist": "exponential", "mean": 30.0},
+            "resolve": 0.5, "next": {"phone": 0.5, "give_up": 0.5},
+        },
+        "arrivals.first_channel": {"web": 0.4, "email": 0.4, "phone": 0.2},
+        "arrivals.per_hour": 20,
+    })
+    out, log = replicate(sc)
+    email = sc.channel_names.index("email")
+    rows = log["channel"] == email
+    abandoned = rows & (log["outcome"] == ABANDONED)
+    assert abandoned.sum() > 20  # one agent at 8 messages per hour is overloaded
+    # every message the customer gave up on was answered later, as wasted work
+    assert (log["wasted"][abandoned] == 1).all()
+    assert log["wasted"][~abandoned].sum() == 0
+    # an abandoned customer waited exactly their patience and then moved on
+    assert (log["next"][abandoned] != NEXT_RESOLVED).all()
+    res = sim.run(sc, replications=1, seed=3)
+    ch = res.channels.loc["email"]
+    assert ch.loc["wasted_contacts", "mean"] == abandoned.sum()
+    assert ch.loc["abandoned", "mean"] == abandoned.sum()
+
+
+def test_closed_hours_count_as_unanswered_and_follow_next():
+    sc = make_scenario({
+        "channels.phone.open_hours": [8, 20],
+        "run.days": 1.0,
+        "run.warmup_hours": 0,
+    })
+    _, log = replicate(sc)
+    phone = sc.channel_names.index("phone")
+    rows = log["channel"] == phone
+    hour = (log["time"] % 1440) / 60
+    closed = rows & (log["outcome"] == CLOSED)
+    assert closed.any()
+    assert ((hour[closed] < 8) | (hour[closed] >= 20)).all()
+    assert (log["outcome"][rows & (hour >= 8) & (hour < 20)] != CLOSED).all()
+    assert (log["wait"][closed] == 0).all() and (log["handle"][closed] == 0).all()
+    assert (log["next"][closed] != NEXT_RESOLVED).all()
+
+
+def test_open_hours_across_midnight():
+    sc = make_scenario({"channels.phone.open_hours": [22, 6]})
+    phone = sc.channel("phone")
+    assert phone.is_open(23 * 60) and phone.is_open(60) and not phone.is_open(12 * 60)
+    assert phone.open_share() == pytest.approx(8 / 24)
+
+
+def test_shift_plan_changes_agents_by_the_hour():
+    plan = [0] * 8 + [3] * 12 + [0] * 4  # staffed 8:00-20:00
+    sc = make_scenario({
+        "channels.chat.agents": plan,
+        "channels.chat.patience": None,
+        "run.days": 1.0,
+        "run.warmup_hours": 0,
+    })
+    out, log = replicate(sc)
+    chat = sc.channel_names.index("chat")
+    rows = log["channel"] == chat
+    start = log["time"][rows]
+    served_at = (start + log["wait"][rows]) % 1440 / 60
+    # nobody is served while no agent is on duty; night contacts wait for the morning
+    assert ((served_at >= 8) & (served_at < 20 + 2)).all()
+    night = ((start % 1440) / 60 < 7)
+    assert (log["wait"][rows][night] > 0).all()
+    busy, staffed, _ = out.channel_stats[chat].between(*out.window)
+    assert staffed / 60 >= 36 - 1e-9  # 12 hours x 3 agents, plus any overtime to finish a contact
+    assert staffed / 60 < 36 + 3
+
+
+def test_hourly_profile_shapes_arrivals():
+    profile = [1] * 8 + [4] * 10 + [1] * 6
+    sc = make_scenario({"arrivals.hourly_profile": profile, "arrivals.per_hour": 60,
+                        "run.days": 3.0, "run.warmup_hours": 0})
+    _, log = replicate(sc)
+    hours = (log["time"][log["seq"] == 0] // 60 % 24).astype(int)
+    counts = np.bincount(hours, minlength=24)
+    rates = np.asarray(sc.arrivals.rates_per_minute()) * 60 * 3  # expected per hour-of-day
+    assert rates.sum() == pytest.approx(60 * 24 * 3)
+    chi2 = ((counts - rates) ** 2 / rates).sum()
+    assert chi2 < stats.chi2.ppf(0.999, 23)
+
+
+def test_service_level_and_waits_are_consistent(scenario):
+    res = sim.run(scenario, replications=2, seed=9)
+    log = res.journeys
+    phone = log[(log.channel == "phone") & (log.outcome != "closed")]
+    rep0 = phone[phone.replication == 0]
+    served = rep0.outcome.isin(["resolved", "unresolved"])
+    sl = (served & (rep0.wait <= 20 / 60)).mean()
+    per_rep = res.per_replication.set_index(["replication", "table", "channel", "metric"])["value"]
+    assert per_rep[(0, "channels", "phone", "service_level")] == pytest.approx(sl)
+    assert per_rep[(0, "channels", "phone", "mean_wait_min")] == pytest.approx(rep0.wait.mean())
+
+
+def test_occupancy_matches_work_done():
+    sc = make_scenario({"channels.chat.patience": None, "run.days": 2.0})
+    out, log = replicate(sc)
+    chat = sc.channel_names.index("chat")
+    busy, staffed, _ = out.channel_stats[chat].between(0, out.end_time)
+    rows = log["channel"] == chat
+    # all work of counted customers happened inside [0, end_time]; warm-up customers add some
+    assert busy >= log["handle"][rows].sum() - 1e-6
+    assert staffed == pytest.approx(4 * out.end_time)
+
+
+def test_self_service_never_waits(scenario):
+    res = sim.run(scenario, replications=1, seed=2)
+    web = res.channels.loc["web"]
+    assert web.loc["p_wait", "mean"] == 0
+    assert web.loc["abandoned", "mean"] == 0
+    assert math.isnan(web.loc["occupancy", "mean"])

@@ -1,0 +1,226 @@
+"""Loading and validating scenarios: every problem reported at once, with its field path."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import simulator as sim
+from simulator.scenario import Scenario, ScenarioError, bundled_scenarios
+
+from conftest import BASE, make_scenario
+
+
+def problems_of(data: dict) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        Scenario.from_dict(data, "bad.toml")
+    return [str(p) for p in info.value.problems]
+
+
+def broken(**paths) -> dict:
+    data = copy.deepcopy(BASE)
+    for path, value in paths.items():
+        node = data
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node[k]
+        node[keys[-1]] = value
+    return data
+
+
+def test_bundled_scenarios_are_valid():
+    bundled = bundled_scenarios()
+    assert "nice_bcg_2016" in bundled and len(bundled) >= 3
+    for name in bundled:
+        sc = sim.load_scenario(name)
+        assert sc.description
+        assert sc.focal_channel in sc.channel_names
+
+
+def test_unknown_key_suggests_the_right_one():
+    data = broken(channels__chat__resolv=0.5)
+    msgs = problems_of(data)
+    assert any(m.startswith("channels.chat.resolv: unknown key; did you mean 'resolve'?") for m in msgs)
+
+
+def test_row_that_does_not_sum_to_one_says_the_sum():
+    msgs = problems_of(broken(channels__chat__next={"chat": 0.2, "phone": 0.7}))
+    assert msgs == ["channels.chat.next: probabilities must sum to 1; they sum to 0.9"]
+
+
+def test_probability_outside_unit_interval():
+    msgs = problems_of(broken(channels__web__resolve=1.2))
+    assert msgs == ["channels.web.resolve: must be a probability in [0, 1]; got 1.2"]
+
+
+def test_next_naming_an_unknown_channel():
+    msgs = problems_of(broken(channels__web__next={"web": 0.5, "emial": 0.5}))
+    assert any("channels.web.next.emial: unknown channel 'emial'" in m for m in msgs)
+
+
+def test_negative_or_zero_times():
+    msgs = problems_of(broken(channels__phone__handle_time={"dist": "exponential", "mean": -2}))
+    assert msgs == ["channels.phone.handle_time: mean must be > 0; got -2"]
+    msgs = problems_of(broken(channels__phone__patience={"dist": "uniform", "low": 0, "high": 0}))
+    assert any("high must be > 0" in m for m in msgs)
+
+
+def test_focal_channel_must_exist():
+    msgs = problems_of(broken(focal_channel="call_centre"))
+    assert msgs == ["focal_channel: 'call_centre' is not a channel (channels: web, chat, phone)"]
+
+
+def test_every_problem_is_reported_at_once():
+    data = broken(focal_channel="x", max_contacts=0, channels__web__resolve=-1)
+    data["run"]["days"] = 0
+    data["arrivals"]["per_hour"] = "many"
+    msgs = problems_of(data)
+    paths = {m.split(":")[0] for m in msgs}
+    assert paths == {"focal_channel", "max_contacts", "channels.web.resolve", "run.days",
+                     "arrivals.per_hour"}
+
+
+def test_agents_forms():
+    assert make_scenario({"channels.chat.agents": [2] * 24}).channel("chat").has_shift_plan
+    msgs = problems_of(broken(channels__chat__agents=[1] * 23))
+    assert msgs == ["channels.chat.agents: must be a list of 24 whole numbers >= 0, "
+                    "one per hour from 0:00; got 23 values"]
+    msgs = problems_of(broken(channels__chat__agents="lots"))
+    assert 'or "unlimited"' in msgs[0]
+    msgs = problems_of(broken(channels__web__patience={"dist": "exponential", "mean": 1}))
+    assert msgs[0].startswith("channels.web.patience: self-service")
+
+
+def test_malformed_toml_gives_line_and_column(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text('name = "x"\n[run\ndays = 1\n')
+    with pytest.raises(ScenarioError) as info:
+        sim.load_scenario(path)
+    text = str(info.value)
+    assert str(path) in text and "line 2" in text and "column" in text
+
+
+def test_missing_file_lists_bundled_names():
+    with pytest.raises(ScenarioError) as info:
+        sim.load_scenario("no_such_scenario")
+    assert "nice_bcg_2016" in str(info.value)
+
+
+def test_with_changes_validates_and_keeps_the_original():
+    sc = make_scenario()
+    changed = sc.with_changes({"channels.chat.resolve": 0.9, "run.days": 3})
+    assert changed.channel("chat").resolve == 0.9 and changed.run.days == 3
+    assert sc.channel("chat").resolve == 0.6
+    with pytest.raises(ScenarioError, match="channels.chat.resolve: must be a probability"):
+        sc.with_changes({"channels.chat.resolve": 2})
+    assert "patience" not in changed.with_changes({"channels.chat.patience": None}).to_dict()["channels"]["chat"]
+
+
+def test_to_toml_round_trip(tmp_path):
+    sc = sim.load_scenario("nice_bcg_2016")
+    path = tmp_path / "copy.toml"
+    path.write_text(sc.to_toml())
+    again = sim.load_scenario(path)
+    assert again.channels == sc.channels and again.arrivals == sc.arrivals
+
+
+# -- property tests -----------------------------------------------------------
+
+names = st.lists(st.sampled_from(["web", "app", "email", "chat", "phone", "ivr"]),
+                 min_size=1, max_size=4, unique=True)
+
+
+@st.composite
+def probability_row(draw, keys):
+    weights = draw(st.lists(st.integers(0, 5), min_size=len(keys), max_size=len(keys)))
+    if sum(weights) == 0:
+        weights[0] = 1
+    total = sum(weights)
+    row = {k: w / total for k, w in zip(keys, weights) if w}
+    # make the floats sum to exactly 1 within tolerance
+    last = list(row)[-1]
+    row[last] = 1.0 - sum(v for k, v in row.items() if k != last)
+    return row
+
+
+@st.composite
+def valid_scenarios(draw):
+    chans = draw(names)
+    channels = {}
+    for c in chans:
+        kind = draw(st.sampled_from(["unlimited", "fixed", "plan", "async"]))
+        ch = {
+            "handle_time": draw(st.sampled_from([
+                {"dist": "exponential", "mean": 3.0}, {"dist": "lognormal", "mean": 4.0, "cv": 0.7},
+                {"dist": "gamma", "mean": 2.0, "cv": 1.5}, {"dist": "deterministic", "value": 2.5},
+                {"dist": "uniform", "low": 1.0, "high": 4.0}, {"dist": "empirical", "values": [1, 2, 6]},
+            ])),
+            "resolve": draw(st.floats(0, 1)),
+            "next": draw(probability_row(chans + ["give_up"])),
+        }
+        if kind == "unlimited":
+            ch["agents"] = "unlimited"
+        else:
+            ch["agents"] = draw(st.integers(1, 6)) if kind != "plan" else [draw(st.integers(0, 4))] * 23 + [2]
+            if draw(st.booleans()):
+                ch["patience"] = {"dist": "exponential", "mean": draw(st.floats(0.5, 30))}
+            ch["async"] = kind == "async"
+            if draw(st.booleans()):
+                ch["next_after_abandon"] = draw(probability_row(chans + ["give_up"]))
+            if draw(st.booleans()):
+                ch["open_hours"] = [draw(st.integers(0, 23)), draw(st.integers(0, 23))]
+                if ch["open_hours"][0] == ch["open_hours"][1]:
+                    del ch["open_hours"]
+        channels[c] = ch
+    return {
+        "name": "random",
+        "focal_channel": draw(st.sampled_from(chans)),
+        "max_contacts": draw(st.integers(1, 8)),
+        "run": {"days": 0.05, "warmup_hours": draw(st.sampled_from([0, 0.5])), "replications": 1},
+        "arrivals": {"per_hour": draw(st.floats(5, 60)), "first_channel": draw(probability_row(chans))},
+        "channels": channels,
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_scenarios(), st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_run(data, seed):
+    sc = Scenario.from_dict(data)
+    res = sim.run(sc, replications=1, seed=seed)
+    kpis = res.kpis["mean"]
+    if kpis["customers"] > 0:
+        assert 0 <= kpis["give_up_rate"] <= 1
+        assert 1 <= kpis["contacts_per_customer"] <= sc.max_contacts
+        assert res.after_call["mean"].sum() == pytest.approx(1.0) or kpis["caller_share"] == 0
+
+
+junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
+                 st.text(max_size=5), st.lists(st.integers(), max_size=3),
+                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+FIELDS = ["name", "focal_channel", "max_contacts", "run", "run.days", "run.seed",
+          "arrivals.per_hour", "arrivals.first_channel", "arrivals.hourly_profile",
+          "channels.web.agents", "channels.chat.agents", "channels.chat.handle_time",
+          "channels.chat.patience", "channels.phone.resolve", "channels.phone.next",
+          "channels.web.next_after_abandon", "channels.chat.open_hours", "channels.chat.async",
+          "channels.phone.cost_per_agent_hour", "channels.phone.bogus", "bogus", "channels"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), junk), min_size=1, max_size=3))
+def test_random_invalid_fields_give_a_clean_error(changes):
+    data = copy.deepcopy(BASE)
+    from simulator.scenario import set_path
+    for path, value in changes:
+        try:
+            set_path(data, path, value)
+        except KeyError:
+            pass
+    try:
+        Scenario.from_dict(data, "fuzz.toml")
+    except ScenarioError as exc:
+        assert exc.problems
+        assert all(str(p) for p in exc.problems)
+        assert str(exc).startswith("fuzz.toml:")
