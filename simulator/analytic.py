@@ -1,0 +1,720 @@
+"""Exact results the simulation must agree with: Erlang queues and the routing chain.
+
+Two kinds of closed-form (or exactly computed) figures live here:
+
+* one staffed channel with Poisson arrivals and exponential handle times:
+  :func:`erlang_c` (callers never give up, M/M/c), :func:`erlang_a`
+  (exponential patience, M/M/c+M, Palm's model) and the loss formula
+  :func:`erlang_b`; each returns a :class:`QueueFigures`;
+* the routing of a whole scenario when capacity plays no part:
+  :class:`JourneyChain`, the absorbing Markov chain of a journey, which gives
+  contacts per channel, the give-up share, the avoidable-call share and the
+  before/after-the-call tables exactly, including the ``max_contacts`` cut-off.
+
+Units are the simulator's: rates per minute, times in minutes, except the
+service-level threshold which is in seconds as in scenario files.
+
+Examples
+--------
+>>> round(erlang_c(arrival_rate=2.0, mean_handle=1.0, agents=3).p_wait, 4)
+0.4444
+>>> import simulator as sim
+>>> chain = JourneyChain(sim.load_scenario("nice_bcg_2016"))
+>>> round(chain.resolution_rate + chain.give_up_rate, 12)
+1.0
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from typing import Mapping
+
+import networkx as nx
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import expm_multiply, spsolve
+
+from .scenario import GIVE_UP, RESOLVED, Scenario
+
+__all__ = [
+    "QueueFigures",
+    "erlang_b",
+    "erlang_c",
+    "erlang_a",
+    "JourneyChain",
+]
+
+#: Probability mass the truncated Erlang A chain may leave out (a rigorous bound).
+TRUNCATION_TOLERANCE = 1e-15
+#: Largest number of states the Erlang A chain may use before giving up.
+MAX_QUEUE_STATES = 2**22
+
+
+# --------------------------------------------------------------------------- one queue
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """Long-run figures of one staffed channel, per arriving contact.
+
+    Attributes
+    ----------
+    offered_load
+        Arrival rate times mean handle time, in Erlangs.
+    agents
+        Number of agents.
+    p_wait
+        Share of arrivals who find every agent busy and have to queue.
+    mean_wait
+        Mean time in the queue over *all* arrivals, in minutes (those served
+        at once count 0; those who abandon count the time until they left).
+    service_level
+        Share of all arrivals who are answered within ``service_level_seconds``
+        (served, having waited at most that long). Arrivals who abandon are
+        never within the service level, however early they leave.
+    service_level_seconds
+        The threshold of ``service_level``.
+    abandon_rate
+        Share of arrivals who leave the queue before being served.
+    occupancy
+        Mean share of agents busy: served load divided by ``agents``.
+    mean_queue
+        Time-average number of customers waiting (Little: arrival rate times
+        ``mean_wait``).
+    """
+
+    offered_load: float
+    agents: int
+    p_wait: float
+    mean_wait: float
+    service_level: float
+    service_level_seconds: float
+    abandon_rate: float
+    occupancy: float
+    mean_queue: float
+
+    def channel_metrics(self) -> dict[str, float]:
+        """The figures under the names of the simulation's channel table.
+
+        Examples
+        --------
+        >>> sorted(erlang_c(2.0, 1.0, 3).channel_metrics())
+        ['abandon_rate', 'mean_queue', 'mean_wait_min', 'occupancy', 'p_wait', 'service_level']
+        """
+        figures = asdict(self)
+        return {
+            "p_wait": figures["p_wait"],
+            "mean_wait_min": figures["mean_wait"],
+            "service_level": figures["service_level"],
+            "abandon_rate": figures["abandon_rate"],
+            "occupancy": figures["occupancy"],
+            "mean_queue": figures["mean_queue"],
+        }
+
+
+def _check_agents(agents) -> int:
+    if isinstance(agents, bool) or not isinstance(agents, numbers.Integral) or agents < 1:
+        raise ValueError(f"agents must be a whole number >= 1; got {agents!r}")
+    return int(agents)
+
+
+def _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds) -> int:
+    if not (isinstance(arrival_rate, numbers.Real) and math.isfinite(arrival_rate) and arrival_rate >= 0):
+        raise ValueError(f"arrival_rate must be a finite number >= 0 (per minute); got {arrival_rate!r}")
+    if not (isinstance(mean_handle, numbers.Real) and math.isfinite(mean_handle) and mean_handle > 0):
+        raise ValueError(f"mean_handle must be a finite number > 0 (minutes); got {mean_handle!r}")
+    if not (isinstance(service_level_seconds, numbers.Real) and service_level_seconds >= 0):
+        raise ValueError(f"service_level_seconds must be a number >= 0; got {service_level_seconds!r}")
+    return _check_agents(agents)
+
+
+def erlang_b(offered_load: float, agents: int) -> float:
+    """Erlang's loss formula: the share of arrivals who find all agents busy in M/M/c/c.
+
+    Computed with the recurrence ``B(0) = 1``,
+    ``B(k) = a B(k-1) / (k + a B(k-1))``, which stays in [0, 1] and needs no
+    factorials, so it is stable for thousands of agents.
+
+    Parameters
+    ----------
+    offered_load
+        ``a``, arrival rate times mean handle time, in Erlangs (>= 0).
+    agents
+        ``c``, a whole number >= 0 (``B(0) = 1``).
+
+    Returns
+    -------
+    float
+        The blocking probability ``B(c, a)``.
+
+    Examples
+    --------
+    >>> round(erlang_b(2.0, 3), 6)  # (8/6) / (1 + 2 + 2 + 8/6)
+    0.210526
+    >>> 0.0 < erlang_b(950.0, 1000) < 1.0
+    True
+    """
+    if not (isinstance(offered_load, numbers.Real) and math.isfinite(offered_load) and offered_load >= 0):
+        raise ValueError(f"offered_load must be a finite number >= 0; got {offered_load!r}")
+    if isinstance(agents, bool) or not isinstance(agents, numbers.Integral) or agents < 0:
+        raise ValueError(f"agents must be a whole number >= 0; got {agents!r}")
+    a = float(offered_load)
+    blocking = 1.0
+    for k in range(1, int(agents) + 1):
+        blocking = a * blocking / (k + a * blocking)
+    return blocking
+
+
+def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
+             service_level_seconds: float = 20.0) -> QueueFigures:
+    """Erlang C: a channel whose customers wait as long as it takes (M/M/c).
+
+    Poisson arrivals, exponential handle times, ``agents`` identical agents,
+    first come first served, no abandonment. With ``a = arrival_rate *
+    mean_handle`` and Erlang B's ``B``, the probability of waiting is
+    ``C = c B / (c - a (1 - B))``; the mean wait is ``C / (c mu - lambda)`` and
+    the service level ``1 - C exp(-(c mu - lambda) t)``.
+
+    Parameters
+    ----------
+    arrival_rate
+        Contacts per minute (>= 0).
+    mean_handle
+        Mean handle time in minutes (> 0).
+    agents
+        Number of agents, a whole number >= 1.
+    service_level_seconds
+        Threshold of the service level, in seconds.
+
+    Returns
+    -------
+    QueueFigures
+        ``abandon_rate`` is 0. When the queue is unstable (``a >= agents``) it
+        grows without bound: ``p_wait = 1``, ``mean_wait = mean_queue = inf``,
+        ``service_level = 0`` and ``occupancy = 1``.
+
+    Raises
+    ------
+    ValueError
+        For a negative rate, a handle time that is not positive, or fewer than
+        one agent.
+
+    Examples
+    --------
+    >>> f = erlang_c(arrival_rate=2.0, mean_handle=1.0, agents=3, service_level_seconds=30)
+    >>> round(f.p_wait, 4), round(f.mean_wait, 4), round(f.occupancy, 4)
+    (0.4444, 0.4444, 0.6667)
+    >>> round(f.service_level, 4)  # 1 - 4/9 * exp(-0.5)
+    0.7304
+    >>> erlang_c(3.0, 1.0, 3).mean_wait
+    inf
+    """
+    c = _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds)
+    load = arrival_rate * mean_handle
+    if load >= c:
+        return QueueFigures(load, c, 1.0, math.inf, 0.0, float(service_level_seconds), 0.0, 1.0, math.inf)
+    blocking = erlang_b(load, c)
+    p_wait = c * blocking / (c - load * (1.0 - blocking))
+    spare_rate = c / mean_handle - arrival_rate  # c mu - lambda, per minute
+    mean_wait = p_wait / spare_rate
+    threshold = service_level_seconds / 60.0
+    service_level = 1.0 - p_wait * math.exp(-spare_rate * threshold)
+    return QueueFigures(
+        offered_load=load, agents=c, p_wait=p_wait, mean_wait=mean_wait,
+        service_level=service_level, service_level_seconds=float(service_level_seconds),
+        abandon_rate=0.0, occupancy=load / c, mean_queue=arrival_rate * mean_wait,
+    )
+
+
+def _number_in_system(arrival_rate: float, service_rate: float, agents: int,
+                      abandon_rate: float) -> np.ndarray:
+    """Stationary distribution of the number in an M/M/c+M system, truncated exactly enough.
+
+    The birth-death chain has birth rate ``lambda`` and death rate
+    ``min(n, c) mu + max(n - c, 0) theta``. Weights are accumulated in log
+    space; the chain is cut at a state ``N`` where the weights decrease with
+    ratio ``r < 1``, so the mass left out is at most ``w_N r / (1 - r)``,
+    kept below :data:`TRUNCATION_TOLERANCE` of the total.
+    """
+    size = agents + 64
+    log_rate = math.log(arrival_rate)
+    while True:
+        n = np.arange(1, size + 1, dtype=float)
+        death = np.minimum(n, agents) * service_rate + np.maximum(n - agents, 0.0) * abandon_rate
+        log_weight = np.concatenate(([0.0], np.cumsum(log_rate - np.log(death))))
+        top = log_weight.max()
+        ratio = arrival_rate / death[-1]
+        if ratio < 1.0 and (log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
+                            < math.log(TRUNCATION_TOLERANCE)):
+            weight = np.exp(log_weight - top)
+            return weight / weight.sum()
+        size *= 2
+        if size > MAX_QUEUE_STATES:
+            raise ValueError(
+                "the queue is so long (patience very long for an overloaded channel) that "
+                f"more than {MAX_QUEUE_STATES} states would be needed; use a shorter mean_patience"
+            )
+
+
+def _answered_within(queue_ahead: np.ndarray, service_rate: float, agents: int,
+                     abandon_rate: float, threshold: float) -> float:
+    """Probability that an arrival who must queue is served within ``threshold`` minutes.
+
+    ``queue_ahead[m]`` is the probability that an arrival finds every agent
+    busy and ``m`` customers already waiting. A tagged customer with ``m``
+    ahead moves up at rate ``c mu + m theta`` (a service completion takes the
+    head of the queue, anyone ahead may abandon); with nobody ahead it is
+    served at rate ``c mu``; at any time it abandons itself at rate ``theta``.
+    The position is an absorbing chain (served, abandoned); the mass absorbed
+    in "served" by time ``threshold`` is found with a sparse matrix
+    exponential.
+    """
+    positions = len(queue_ahead)
+    if threshold <= 0 or positions == 0:
+        return 0.0
+    m = np.arange(positions, dtype=float)
+    move_up = agents * service_rate + m * abandon_rate
+    served = positions  # index of the absorbing "served" state
+    rows = np.concatenate((np.arange(positions), np.arange(1, positions), [0]))
+    cols = np.concatenate((np.arange(positions), np.arange(positions - 1), [served]))
+    rates = np.concatenate((-(move_up + abandon_rate), move_up[1:], [move_up[0]]))
+    generator = sparse.csr_matrix((rates, (rows, cols)), shape=(positions + 1, positions + 1))
+    start = np.concatenate((queue_ahead, [0.0]))
+    at_threshold = expm_multiply(generator.T * threshold, start)
+    return float(min(max(at_threshold[served], 0.0), queue_ahead.sum()))
+
+
+def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience: float,
+             service_level_seconds: float = 20.0) -> QueueFigures:
+    """Erlang A (Palm's model): a channel whose waiting customers may hang up (M/M/c+M).
+
+    Poisson arrivals, exponential handle times (rate ``mu``), ``agents``
+    agents serving first come first served, and exponential patience with
+    mean ``mean_patience`` (rate ``theta``): a customer still waiting when
+    their patience runs out leaves. This is exactly the simulation's queue
+    with ``patience = { dist = "exponential" }``.
+
+    Method: the number in the system is a birth-death chain, solved in log
+    space and truncated with a rigorous bound on the mass left out. By PASTA,
+    ``p_wait`` is the probability that all agents are busy; Little's law gives
+    ``mean_wait = E[queue] / lambda`` (over all arrivals, abandoners
+    included) and each waiting customer abandons at rate ``theta``, so
+    ``abandon_rate = theta E[queue] / lambda``. The service level is
+    ``P(n < c) + sum_m P(n = c + m) P(served within t | m ahead)``; the second
+    factor comes from the absorbing chain of the customer's position in the
+    queue (see :func:`_answered_within`), so a customer who abandons before
+    ``t`` does not count as answered.
+
+    Parameters
+    ----------
+    arrival_rate
+        Contacts per minute (>= 0).
+    mean_handle
+        Mean handle time in minutes (> 0).
+    agents
+        Number of agents, a whole number >= 1.
+    mean_patience
+        Mean patience in minutes (> 0); ``math.inf`` gives :func:`erlang_c`.
+    service_level_seconds
+        Threshold of the service level, in seconds.
+
+    Returns
+    -------
+    QueueFigures
+        ``occupancy = lambda (1 - abandon_rate) mu^-1 / c``. The queue is
+        always stable: any overload is drained by abandonment.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs, or when the patience is so long for an overloaded
+        channel that the queue would need more than :data:`MAX_QUEUE_STATES`
+        states.
+
+    Examples
+    --------
+    >>> f = erlang_a(arrival_rate=2.0, mean_handle=1.0, agents=3, mean_patience=2.0)
+    >>> 0 < f.abandon_rate < f.p_wait < erlang_c(2.0, 1.0, 3).p_wait
+    True
+    >>> round(erlang_a(2.0, 1.0, 3, mean_patience=1e9).p_wait, 4)  # patience -> inf
+    0.4444
+    """
+    c = _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds)
+    if not (isinstance(mean_patience, numbers.Real) and mean_patience > 0):
+        raise ValueError(f"mean_patience must be a number > 0 (minutes) or math.inf; got {mean_patience!r}")
+    if math.isinf(mean_patience):
+        return erlang_c(arrival_rate, mean_handle, c, service_level_seconds)
+    load = arrival_rate * mean_handle
+    if arrival_rate == 0:
+        return QueueFigures(0.0, c, 0.0, 0.0, 1.0, float(service_level_seconds), 0.0, 0.0, 0.0)
+    service_rate = 1.0 / mean_handle
+    abandon_rate = 1.0 / mean_patience
+    p = _number_in_system(arrival_rate, service_rate, c, abandon_rate)
+    n = np.arange(len(p))
+    queue_ahead = p[c:]
+    p_wait = float(queue_ahead.sum())
+    mean_queue = float(np.dot(np.maximum(n - c, 0), p))
+    mean_busy = float(np.dot(np.minimum(n, c), p))
+    within = _answered_within(queue_ahead, service_rate, c, abandon_rate, service_level_seconds / 60.0)
+    return QueueFigures(
+        offered_load=load, agents=c, p_wait=p_wait, mean_wait=mean_queue / arrival_rate,
+        service_level=float(p[:c].sum()) + within,
+        service_level_seconds=float(service_level_seconds),
+        abandon_rate=abandon_rate * mean_queue / arrival_rate,
+        occupancy=mean_busy / c, mean_queue=mean_queue,
+    )
+
+
+# --------------------------------------------------------------------------- the routing chain
+
+
+def _shares(values: Mapping[str, float] | None, names: tuple[str, ...], what: str,
+            default: float) -> np.ndarray:
+    shares = np.full(len(names), default)
+    for name, value in (values or {}).items():
+        if name not in names:
+            raise ValueError(f"{what}: no channel {name!r}; channels are {', '.join(names)}")
+        if not (isinstance(value, numbers.Real) and 0.0 <= value <= 1.0):
+            raise ValueError(f"{what}.{name} must be a probability in [0, 1]; got {value!r}")
+        shares[names.index(name)] = float(value)
+    return shares
+
+
+class JourneyChain:
+    """The absorbing Markov chain of a customer's journey through a scenario's channels.
+
+    Each contact in channel ``i`` is served with probability ``s_i`` (the
+    *served share*), reaches the channel while it is closed with probability
+    ``k_i`` (the *closed share*) and is abandoned otherwise. A served contact
+    resolves the need with probability ``resolve_i``; an unresolved or closed
+    contact is followed by the channel's ``next`` row and an abandoned one by
+    its ``next_after_abandon`` row, exactly as in
+    :meth:`simulator.model.Replication.journey`. So the journey moves from
+    ``i`` to channel ``j`` (or gives up) with probability::
+
+        (s_i (1 - resolve_i) + k_i) next_i[j] + (1 - s_i - k_i) next_after_abandon_i[j]
+
+    and ends resolved with probability ``s_i resolve_i``. A journey whose
+    ``max_contacts``-th contact does not resolve it gives up.
+
+    With the defaults (``s = 1``, ``k = 0``) the chain is the scenario with
+    unlimited capacity and no opening hours: it is exact for networks of
+    self-service channels that are always open. For staffed channels, pass
+    served shares (e.g. ``1 - erlang_a(...).abandon_rate``); the chain then
+    assumes each contact's outcome is independent of the journey so far.
+
+    To honour ``max_contacts`` exactly, a transient state is a pair (channel,
+    contacts made so far) with at most ``max_contacts - 1`` earlier contacts:
+    ``C * max_contacts`` states. Expected visits come from the fundamental
+    matrix ``N = (I - Q)^-1`` (a sparse solve of ``alpha N``).
+
+    Parameters
+    ----------
+    scenario
+        The scenario; its arrivals' ``first_channel`` row starts journeys.
+    served_shares
+        Per channel, the share of contacts served (default 1.0).
+    closed_shares
+        Per channel, the share of contacts that find it closed (default 0.0;
+        opening hours are ignored unless given). ``served + closed <= 1``.
+
+    Attributes
+    ----------
+    graph : networkx.DiGraph
+        Nodes are the channels, ``"give_up"`` and ``"resolved"``; the edge
+        attribute ``probability`` is the one-step probability above (edges of
+        probability 0 are left out). The ``max_contacts`` cut-off is not in
+        the graph.
+    transition : numpy.ndarray
+        ``C x C`` one-step probabilities between channels (rows: from).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> chain = JourneyChain(sim.load_scenario("nice_bcg_2016"))
+    >>> round(chain.graph.edges["web", "phone"]["probability"], 4)  # (1 - 0.35) * 0.45
+    0.2925
+    >>> sorted(chain.after_call()) == sorted(chain.channel_names + ("give_up", "resolved"))
+    True
+    """
+
+    def __init__(self, scenario: Scenario, served_shares: Mapping[str, float] | None = None,
+                 closed_shares: Mapping[str, float] | None = None):
+        names = scenario.channel_names
+        self.scenario = scenario
+        self.channel_names = names
+        self.focal_channel = scenario.focal_channel
+        self.max_contacts = scenario.max_contacts
+        self.served = _shares(served_shares, names, "served_shares", 1.0)
+        self.closed = _shares(closed_shares, names, "closed_shares", 0.0)
+        too_much = [n for n, s, k in zip(names, self.served, self.closed) if s + k > 1.0 + 1e-12]
+        if too_much:
+            raise ValueError(f"served + closed share exceeds 1 for {', '.join(too_much)}")
+        n = len(names)
+        self.first_channel = np.array([scenario.arrivals.first_channel.get(c, 0.0) for c in names])
+        self.resolve_probability = np.array([ch.resolve for ch in scenario.channels]) * self.served
+        self.transition = np.zeros((n, n))
+        self.give_up_probability = np.zeros(n)
+        for i, ch in enumerate(scenario.channels):
+            follow_next = self.served[i] * (1.0 - ch.resolve) + self.closed[i]
+            follow_abandon = max(1.0 - self.served[i] - self.closed[i], 0.0)
+            for row, weight in ((ch.next, follow_next), (ch.next_after_abandon, follow_abandon)):
+                for target, p in row.items():
+                    if target == GIVE_UP:
+                        self.give_up_probability[i] += weight * p
+                    else:
+                        self.transition[i, names.index(target)] += weight * p
+        self.graph = self._build_graph()
+
+    def _build_graph(self) -> nx.DiGraph:
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.channel_names, kind="channel")
+        graph.add_nodes_from((GIVE_UP, RESOLVED), kind="end")
+        for i, name in enumerate(self.channel_names):
+            for j, target in enumerate(self.channel_names):
+                if self.transition[i, j] > 0:
+                    graph.add_edge(name, target, probability=float(self.transition[i, j]))
+            if self.give_up_probability[i] > 0:
+                graph.add_edge(name, GIVE_UP, probability=float(self.give_up_probability[i]))
+            if self.resolve_probability[i] > 0:
+                graph.add_edge(name, RESOLVED, probability=float(self.resolve_probability[i]))
+        return graph
+
+    # -- the expanded chain: state (channel, contacts so far) ---------------
+
+    @property
+    def _focal(self) -> int:
+        return self.channel_names.index(self.focal_channel)
+
+    def transient_matrix(self) -> sparse.csr_matrix:
+        """``Q`` of the expanded chain, sparse, ``C * max_contacts`` square.
+
+        State ``k * C + i`` is "about to make contact number ``k + 1``, in
+        channel ``i``". Only moves from ``k`` to ``k + 1`` exist, so ``Q`` is
+        nilpotent and ``N = I + Q + ... + Q^(K-1)``.
+        """
+        c, k = len(self.channel_names), self.max_contacts
+        return sparse.kron(sparse.eye(k, k, 1), sparse.csr_matrix(self.transition), format="csr")
+
+    def absorbing_matrix(self) -> np.ndarray:
+        """``R`` of the expanded chain: columns ``resolved`` and ``give_up``.
+
+        The last layer (the ``max_contacts``-th contact) gives up whenever it
+        does not resolve.
+        """
+        c, k = len(self.channel_names), self.max_contacts
+        resolved = np.tile(self.resolve_probability, k)
+        give_up = np.tile(self.give_up_probability, k)
+        give_up[(k - 1) * c:] = 1.0 - self.resolve_probability
+        return np.column_stack((resolved, give_up))
+
+    def fundamental_matrix(self) -> np.ndarray:
+        """Dense ``N = (I - Q)^-1`` of the expanded chain (for small chains and inspection).
+
+        ``N[a, b]`` is the expected number of visits to state ``b`` starting
+        from state ``a``; states are numbered as in :meth:`transient_matrix`.
+        """
+        q = self.transient_matrix().toarray()
+        return np.linalg.inv(np.eye(len(q)) - q)
+
+    @cached_property
+    def _visits(self) -> np.ndarray:
+        """``alpha N``: expected visits to each (contact number, channel), shape ``(K, C)``."""
+        c, k = len(self.channel_names), self.max_contacts
+        start = np.zeros(c * k)
+        start[:c] = self.first_channel
+        system = (sparse.identity(c * k, format="csc") - self.transient_matrix()).T.tocsc()
+        visits = spsolve(system, start) if c * k > 1 else start / system.toarray()[0]
+        return np.asarray(visits, dtype=float).reshape(k, c)
+
+    @cached_property
+    def _absorption(self) -> np.ndarray:
+        """Probabilities of ending resolved and given up."""
+        return self._visits.ravel() @ self.absorbing_matrix()
+
+    @cached_property
+    def expected_contacts(self) -> dict[str, float]:
+        """Expected contacts per customer in each channel."""
+        return dict(zip(self.channel_names, map(float, self._visits.sum(axis=0))))
+
+    @property
+    def contacts_per_customer(self) -> float:
+        """Expected contacts per customer, all channels."""
+        return float(self._visits.sum())
+
+    @property
+    def resolution_rate(self) -> float:
+        """Share of journeys that end resolved."""
+        return float(self._absorption[0])
+
+    @property
+    def give_up_rate(self) -> float:
+        """Share of journeys that end unresolved, including those cut off at ``max_contacts``."""
+        return float(self._absorption[1])
+
+    @property
+    def forced_give_up_rate(self) -> float:
+        """Share of journeys that give up only because they reached ``max_contacts``."""
+        last = self._visits[-1]
+        return float(last @ (1.0 - self.resolve_probability - self.give_up_probability))
+
+    @property
+    def first_contact_resolution(self) -> float:
+        """Share of journeys resolved by their first contact: ``sum_c first_c s_c resolve_c``."""
+        return float(self.first_channel @ self.resolve_probability)
+
+    @property
+    def avoidable_call_share(self) -> float:
+        """Expected focal contacts that are not a journey's first contact, over expected focal contacts.
+
+        A ratio of expectations: the long-run share of avoidable calls, which
+        the simulation's per-replication ratio estimates. NaN when no journey
+        reaches the focal channel.
+        """
+        focal = self._visits[:, self._focal]
+        total = focal.sum()
+        return float(focal[1:].sum() / total) if total > 0 else math.nan
+
+    @cached_property
+    def multichannel_share(self) -> float:
+        """Share of journeys that use two or more different channels.
+
+        A journey is multichannel once it leaves its first channel ``f`` for
+        another one; it stays in ``f`` for ``k`` more contacts with probability
+        ``P_ff^k``, so the share is
+        ``sum_f first_f sum_{k < K-1} P_ff^k (sum_{j != f} P_fj)``.
+        """
+        stay = np.diag(self.transition)
+        leave = self.transition.sum(axis=1) - stay
+        staying = np.ones_like(stay)
+        total = np.zeros_like(stay)
+        for _ in range(self.max_contacts - 1):
+            total += staying * leave
+            staying = staying * stay
+        return float(self.first_channel @ total)
+
+    # -- the chain until the first focal contact ---------------------------
+
+    @cached_property
+    def _until_first_focal(self) -> tuple[np.ndarray, np.ndarray]:
+        """The journey until its first focal contact, with one bit of memory per channel.
+
+        Returns ``(first_focal_at, used_before)``: ``first_focal_at[k]`` is the
+        probability that the journey's first focal contact is contact number
+        ``k + 1``, and ``used_before[c]`` the probability that the journey
+        reaches the focal channel having used channel ``c`` before.
+
+        The augmented chain's transient state is (current non-focal channel
+        ``i``, contacts so far ``k``, whether channel ``c`` was used before),
+        absorbing at the first focal contact, at resolution and at give-up.
+        Remembering one channel at a time (all ``c`` side by side) instead of
+        the set of channels used is exact for the before-the-call table, which
+        is a marginal share per channel, and keeps the chain at
+        ``2 C^2 K`` states for any number of channels. Because ``k`` grows at
+        every contact, ``Q`` is nilpotent: ``alpha N = sum_k alpha Q^k`` is
+        computed by carrying the state distribution forward contact by contact.
+        """
+        n, focal, last = len(self.channel_names), self._focal, self.max_contacts - 1
+        into_focal = self.transition[:, focal].copy()
+        moves = self.transition.copy()
+        moves[:, focal] = 0.0  # entering the focal channel absorbs
+        first_focal_at = np.zeros(self.max_contacts)
+        first_focal_at[0] = self.first_channel[focal]
+        mass = self.first_channel.copy()
+        mass[focal] = 0.0
+        used = np.zeros((n, n))  # used[c, i]: at channel i now, channel c used before
+        used_before = np.zeros(n)
+        for k in range(last):
+            used_with_current = used.copy()
+            used_with_current[np.arange(n), np.arange(n)] = mass  # channel i is used now
+            first_focal_at[k + 1] = mass @ into_focal
+            used_before += used_with_current @ into_focal
+            mass = mass @ moves
+            used = used_with_current @ moves
+        return first_focal_at, used_before
+
+    @property
+    def caller_share(self) -> float:
+        """Share of journeys with at least one contact in the focal channel."""
+        return float(self._until_first_focal[0].sum())
+
+    def before_call(self) -> dict[str, float]:
+        """Of callers, the share who used each non-focal channel before their first call.
+
+        Keys are the non-focal channels, as in the simulation's
+        ``before_call`` table; NaN when no journey reaches the focal channel.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> table = JourneyChain(sim.load_scenario("nice_bcg_2016")).before_call()
+        >>> list(table)
+        ['web', 'email', 'chat']
+        """
+        callers = self.caller_share
+        used_before = self._until_first_focal[1]
+        return {
+            name: float(used_before[i] / callers) if callers > 0 else math.nan
+            for i, name in enumerate(self.channel_names) if name != self.focal_channel
+        }
+
+    def after_call(self) -> dict[str, float]:
+        """Of callers, the distribution of the next step after their first call.
+
+        Keys are every channel (the focal one: calling again), ``"give_up"``
+        and ``"resolved"``, as in the simulation's ``after_call`` table; the
+        values sum to 1 (NaN when no journey reaches the focal channel). A
+        first call that is the journey's ``max_contacts``-th contact is
+        followed by giving up unless it resolves.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> table = JourneyChain(sim.load_scenario("nice_bcg_2016")).after_call()
+        >>> round(sum(table.values()), 12)
+        1.0
+        """
+        first_focal_at = self._until_first_focal[0]
+        callers = first_focal_at.sum()
+        focal = self._focal
+        if callers <= 0:
+            return {name: math.nan for name in self.channel_names + (GIVE_UP, RESOLVED)}
+        not_last = first_focal_at[:-1].sum()
+        at_last = first_focal_at[-1]
+        resolved = self.resolve_probability[focal]
+        table = {name: float(not_last * self.transition[focal, j] / callers)
+                 for j, name in enumerate(self.channel_names)}
+        table[GIVE_UP] = float((not_last * self.give_up_probability[focal]
+                                + at_last * (1.0 - resolved)) / callers)
+        table[RESOLVED] = float(resolved)
+        return table
+
+    @property
+    def callers_continue_share(self) -> float:
+        """Of callers, the share whose next step after the first call is another channel."""
+        table = self.after_call()
+        return float(sum(v for k, v in table.items() if k in self.channel_names and k != self.focal_channel))
+
+    def kpis(self) -> dict[str, float]:
+        """The KPIs the chain defines, under the names of :data:`simulator.metrics.KPI_NAMES`.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> list(JourneyChain(sim.load_scenario("nice_bcg_2016")).kpis())  # doctest: +NORMALIZE_WHITESPACE
+        ['contacts_per_customer', 'resolution_rate', 'give_up_rate', 'first_contact_resolution',
+         'multichannel_share', 'caller_share', 'avoidable_call_share', 'callers_continue_share']
+        """
+        return {
+            "contacts_per_customer": self.contacts_per_customer,
+            "resolution_rate": self.resolution_rate,
+            "give_up_rate": self.give_up_rate,
+            "first_contact_resolution": self.first_contact_resolution,
+            "multichannel_share": self.multichannel_share,
+            "caller_share": self.caller_share,
+            "avoidable_call_share": self.avoidable_call_share,
+            "callers_continue_share": self.callers_continue_share,
+        }
