@@ -1,0 +1,12 @@
+"""The ``contactflow`` command line.
+
+Every command validates its input first; a bad scenario or option prints one
+line per problem (file, field, what is allowed) on stderr and exits with
+status 2, without a traceback. Each module here adds its commands to the
+``main`` group defined in :mod:`simulator.cli.base`.
+"""
+
+from . import run  # noqa: F401  (registers the commands)
+from .base import load_with_changes, main, parse_assignment
+
+__all__ = ["main", "load_with_changes", "parse_assignment"]
