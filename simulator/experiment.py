@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .journeys import journeys_frame
-from .metrics import replication_metrics, summarize
+from .metrics import hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .scenario import Scenario
 
@@ -34,11 +34,13 @@ __all__ = ["run", "Result", "run_replication"]
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
-    """Simulate one replication; returns its tidy metric rows and (optionally) its log arrays."""
+    """Simulate one replication.
+
+    Returns its tidy metric rows, its hourly rows and (optionally) its log arrays.
+    """
     out = Replication(scenario, seed, replication).run()
-    rows = replication_metrics(scenario, out)
     log = out.log.to_arrays() if keep_journeys else None
-    return rows, log
+    return replication_metrics(scenario, out), hourly_metrics(scenario, out), log
 
 
 def _run_one(args):
@@ -115,25 +117,34 @@ class Result:
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
+    hourly_per_replication
+        Tidy table ``replication, channel, hour, metric, value`` (hour of the day).
     """
 
     scenario: Scenario
     seed: int
     replications: int
     per_replication: pd.DataFrame
+    hourly_per_replication: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
     logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, seed: int, outputs) -> "Result":
-        frames = []
-        for r, (rows, _) in enumerate(outputs):
-            frame = pd.DataFrame(rows, columns=["table", "channel", "metric", "value"])
-            frame.insert(0, "replication", r)
-            frames.append(frame)
-        per_replication = pd.concat(frames, ignore_index=True)
-        logs = [log for _, log in outputs] if outputs[0][1] is not None else None
-        return cls(scenario, seed, len(outputs), per_replication, summarize(per_replication), logs)
+        """Assemble a result from :func:`run_replication` outputs, in replication order."""
+        def tidy(index: int, columns: list[str]) -> pd.DataFrame:
+            frames = []
+            for r, output in enumerate(outputs):
+                frame = pd.DataFrame(output[index], columns=columns)
+                frame.insert(0, "replication", r)
+                frames.append(frame)
+            return pd.concat(frames, ignore_index=True)
+
+        per_replication = tidy(0, ["table", "channel", "metric", "value"])
+        hourly = tidy(1, ["channel", "hour", "metric", "value"])
+        logs = [output[2] for output in outputs] if outputs[0][2] is not None else None
+        return cls(scenario, seed, len(outputs), per_replication, hourly,
+                   summarize(per_replication), logs)
 
     def _table(self, table: str) -> pd.DataFrame:
         return self.summary.loc[table]
@@ -155,6 +166,11 @@ class Result:
     @property
     def after_call(self) -> pd.DataFrame:
         return self._table("after_call").droplevel("metric")
+
+    @property
+    def hourly(self) -> pd.DataFrame:
+        """Channel metrics by hour of the day, indexed by ``(channel, hour, metric)``."""
+        return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
 
     @property
     def journeys(self) -> pd.DataFrame:
@@ -238,6 +254,7 @@ class Result:
             atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
             atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
             atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
+            atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
         ]
         if journeys and self.logs is not None:
             written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))

@@ -51,7 +51,9 @@ from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "HOURLY_METRICS",
     "replication_metrics",
+    "hourly_metrics",
     "summarize",
     "confidence_interval",
 ]
@@ -67,6 +69,9 @@ CHANNEL_METRICS = (
     "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
+
+HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
+                  "mean_queue", "agents", "occupancy")
 
 #: Row of the tidy per-replication table.
 Row = tuple[str, str, str, float]
@@ -192,6 +197,51 @@ def replication_metrics(scenario: Scenario, out: ReplicationOutput) -> list[Row]
     return rows
 
 
+def hourly_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tuple[str, int, str, float]]:
+    """Channel metrics by hour of the day, as ``(channel, hour, metric, value)`` rows.
+
+    ``contacts`` is per day (contacts of counted customers that started in that
+    hour, divided by the days simulated); waits, abandonment and service level
+    are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
+    ``occupancy`` are time averages over that hour within the measured window.
+    """
+    a = out.log.to_arrays()
+    hour = (a["time"] // 60 % 24).astype(np.int64)
+    start, end = out.window
+    days = (end - start) / 1440.0
+    rows = []
+    for i, spec in enumerate(scenario.channels):
+        in_channel = a["channel"] == i
+        offered = in_channel & (a["outcome"] != CLOSED)
+        served = offered & (a["outcome"] != ABANDONED)
+        on_time = served & (a["wait"] <= spec.service_level_seconds / 60.0)
+        count = np.bincount(hour[in_channel], minlength=24)
+        n_offered = np.bincount(hour[offered], minlength=24)
+        n_abandoned = np.bincount(hour[offered & (a["outcome"] == ABANDONED)], minlength=24)
+        wait_sum = np.bincount(hour[offered], weights=a["wait"][offered], minlength=24)
+        n_on_time = np.bincount(hour[on_time], minlength=24)
+        stats = out.channel_stats.get(i)
+        if stats is not None:
+            t = stats.times
+            inside = (t[:-1] >= start) & (t[1:] <= end)
+            slot = (t[:-1][inside] // 60 % 24).astype(np.int64)
+            duration = np.bincount(slot, weights=np.diff(t)[inside], minlength=24)
+            busy, staffed, queue = (np.bincount(slot, weights=np.diff(x)[inside], minlength=24)
+                                    for x in (stats.busy_area, stats.staffed_area, stats.queue_area))
+        for h in range(24):
+            values = {
+                "contacts": count[h] / days,
+                "abandon_rate": _share(n_abandoned[h], n_offered[h]),
+                "mean_wait_min": _share(wait_sum[h], n_offered[h]),
+                "service_level": _share(n_on_time[h], n_offered[h]),
+                "mean_queue": _share(queue[h], duration[h]) if stats is not None else 0.0,
+                "agents": _share(staffed[h], duration[h]) if stats is not None else math.nan,
+                "occupancy": _share(busy[h], staffed[h]) if stats is not None else math.nan,
+            }
+            rows += [(spec.name, h, m, float(v)) for m, v in values.items()]
+    return rows
+
+
 def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval of independent replication values.
 
@@ -215,20 +265,21 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     return mean, mean - half, mean + half
 
 
-def summarize(per_replication: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+def summarize(per_replication: pd.DataFrame, level: float = 0.95,
+              keys: tuple[str, ...] = ("table", "channel", "metric")) -> pd.DataFrame:
     """Mean, CI and replication count of every metric in a tidy per-replication table.
 
     Parameters
     ----------
     per_replication
-        Columns ``replication, table, channel, metric, value``.
+        A ``replication`` column, the ``keys`` columns and a ``value`` column.
 
     Returns
     -------
-    DataFrame indexed by ``(table, channel, metric)`` with columns
-    ``mean, ci_low, ci_high, n``, in the order the metrics first appear.
+    DataFrame indexed by ``keys`` with columns ``mean, ci_low, ci_high, n``,
+    in the order the metrics first appear.
     """
-    keys = ["table", "channel", "metric"]
+    keys = list(keys)
     rows = []
     for key, group in per_replication.groupby(keys, sort=False):
         mean, low, high = confidence_interval(group["value"].to_numpy(), level)
