@@ -56,22 +56,23 @@ _COLUMNS = (
     ("handle", "d", np.float64),
     ("outcome", "b", np.int8),
     ("next", "b", np.int8),
-    ("wasted", "b", np.int8),
 )
-COLUMN_NAMES = tuple(c[0] for c in _COLUMNS)
+COLUMN_NAMES = tuple(c[0] for c in _COLUMNS) + ("wasted",)
 
 
 class JourneyLog:
     """Append-only contact log in typed arrays (about 45 bytes per contact)."""
 
-    __slots__ = COLUMN_NAMES
+    __slots__ = COLUMN_NAMES[:-1] + ("rows", "wasted_rows")
 
     def __init__(self) -> None:
         for name, code, _ in _COLUMNS:
             setattr(self, name, array(code))
+        self.rows = 0
+        self.wasted_rows: list[int] = []  # few: only async messages answered too late
 
     def __len__(self) -> int:
-        return len(self.customer)
+        return self.rows
 
     def append(self, customer: int, seq: int, channel: int, time: float, wait: float,
                handle: float, outcome: int, next_: int) -> int:
@@ -84,18 +85,20 @@ class JourneyLog:
         self.handle.append(handle)
         self.outcome.append(outcome)
         self.next.append(next_)
-        self.wasted.append(0)
-        return len(self.customer) - 1
+        self.rows += 1
+        return self.rows - 1
 
     def mark_wasted(self, row: int) -> None:
         """Record that the async message of ``row`` was answered after the customer left."""
-        self.wasted[row] = 1
+        self.wasted_rows.append(row)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The columns as numpy arrays, rows sorted by customer then contact number."""
         cols = {name: np.frombuffer(getattr(self, name), dtype=dtype).copy()
                 if len(self) else np.empty(0, dtype=dtype)
                 for name, _, dtype in _COLUMNS}
+        cols["wasted"] = np.zeros(len(self), dtype=np.int8)
+        cols["wasted"][self.wasted_rows] = 1
         order = np.lexsort((cols["seq"], cols["customer"]))
         return {name: col[order] for name, col in cols.items()}
 

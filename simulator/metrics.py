@@ -280,8 +280,14 @@ def summarize(per_replication: pd.DataFrame, level: float = 0.95,
     in the order the metrics first appear.
     """
     keys = list(keys)
-    rows = []
-    for key, group in per_replication.groupby(keys, sort=False):
-        mean, low, high = confidence_interval(group["value"].to_numpy(), level)
-        rows.append((*key, mean, low, high, int(group["value"].notna().sum())))
-    return pd.DataFrame(rows, columns=keys + ["mean", "ci_low", "ci_high", "n"]).set_index(keys)
+    valid = per_replication.dropna(subset=["value"])
+    grouped = valid.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"])
+    # keep metrics that are NaN in every replication, in first-appearance order
+    order = per_replication[keys].drop_duplicates()
+    frame = order.set_index(keys).join(grouped)
+    n = frame["count"].fillna(0).astype(int)
+    dof = np.where(n > 1, n - 1, 1)
+    half = stats.t.ppf(0.5 + level / 2, dof) * frame["std"].to_numpy() / np.sqrt(np.maximum(n, 1))
+    half = np.where(n > 1, half, np.nan)
+    return pd.DataFrame({"mean": frame["mean"], "ci_low": frame["mean"] - half,
+                         "ci_high": frame["mean"] + half, "n": n}, index=frame.index)

@@ -61,8 +61,10 @@ class AgentPool:
         now = self.env.now
         dt = now - self._last
         if dt:
-            self.busy_area += self.busy * dt
-            self.staffed_area += max(self.capacity, self.busy) * dt
+            busy = self.busy
+            self.busy_area += busy * dt
+            # agents finishing a contact after their shift ended still count as staffed
+            self.staffed_area += (busy if busy > self.capacity else self.capacity) * dt
             self.queue_area += self.waiting * dt
             self._last = now
 
@@ -266,6 +268,11 @@ class Replication:
         rates = self.rates
         draw = self.unit_exponential
         t = 0.0
+        if len(set(rates)) == 1:  # homogeneous: no hour boundaries to cross
+            rate = rates[0]
+            while True:
+                t += draw() / rate
+                yield t
         while True:
             need = draw()
             while True:

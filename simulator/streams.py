@@ -22,36 +22,29 @@ True
 
 from __future__ import annotations
 
+import itertools
 import zlib
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["Streams", "Sampler"]
+__all__ = ["Streams", "Sampler", "make_sampler"]
 
 BLOCK = 2048
 
+#: A function of no arguments returning the next draw of a stream.
+Sampler = Callable[[], Any]
 
-class Sampler:
-    """Hands out values one by one from blocks drawn by ``fill(rng, size)``."""
 
-    __slots__ = ("_rng", "_fill", "_block", "_values", "_next")
+def make_sampler(rng: np.random.Generator,
+                 fill: Callable[[np.random.Generator, int], np.ndarray], block: int = BLOCK) -> Sampler:
+    """Hand out values one by one from blocks drawn by ``fill(rng, block)``.
 
-    def __init__(self, rng: np.random.Generator,
-                 fill: Callable[[np.random.Generator, int], np.ndarray], block: int = BLOCK):
-        self._rng = rng
-        self._fill = fill
-        self._block = block
-        self._values: list = []
-        self._next = 0
-
-    def __call__(self):
-        i = self._next
-        if i == len(self._values):
-            self._values = self._fill(self._rng, self._block).tolist()
-            i = 0
-        self._next = i + 1
-        return self._values[i]
+    The draws are exactly those of calling ``fill`` repeatedly; taking them in
+    blocks makes one draw cost tens of nanoseconds instead of microseconds.
+    """
+    blocks = (fill(rng, block).tolist() for _ in itertools.repeat(None))
+    return itertools.chain.from_iterable(blocks).__next__
 
 
 class Streams:
@@ -69,5 +62,5 @@ class Streams:
 
     def sampler(self, name: str, fill: Callable[[np.random.Generator, int], np.ndarray],
                 block: int = BLOCK) -> Sampler:
-        """A :class:`Sampler` on the stream called ``name``."""
-        return Sampler(self.generator(name), fill, block)
+        """A :data:`Sampler` on the stream called ``name`` (see :func:`make_sampler`)."""
+        return make_sampler(self.generator(name), fill, block)
