@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Mapping
 
 import networkx as nx
 import numpy as np
-from scipy import sparse
-from scipy.sparse.linalg import expm_multiply, spsolve
+from scipy import sparse, special
+from scipy.sparse.linalg import spsolve
 
 from .scenario import GIVE_UP, RESOLVED, Scenario
 
@@ -104,14 +104,13 @@ class QueueFigures:
         >>> sorted(erlang_c(2.0, 1.0, 3).channel_metrics())
         ['abandon_rate', 'mean_queue', 'mean_wait_min', 'occupancy', 'p_wait', 'service_level']
         """
-        figures = asdict(self)
         return {
-            "p_wait": figures["p_wait"],
-            "mean_wait_min": figures["mean_wait"],
-            "service_level": figures["service_level"],
-            "abandon_rate": figures["abandon_rate"],
-            "occupancy": figures["occupancy"],
-            "mean_queue": figures["mean_queue"],
+            "p_wait": self.p_wait,
+            "mean_wait_min": self.mean_wait,
+            "service_level": self.service_level,
+            "abandon_rate": self.abandon_rate,
+            "occupancy": self.occupancy,
+            "mean_queue": self.mean_queue,
         }
 
 
@@ -264,27 +263,36 @@ def _answered_within(queue_ahead: np.ndarray, service_rate: float, agents: int,
     """Probability that an arrival who must queue is served within ``threshold`` minutes.
 
     ``queue_ahead[m]`` is the probability that an arrival finds every agent
-    busy and ``m`` customers already waiting. A tagged customer with ``m``
-    ahead moves up at rate ``c mu + m theta`` (a service completion takes the
-    head of the queue, anyone ahead may abandon); with nobody ahead it is
-    served at rate ``c mu``; at any time it abandons itself at rate ``theta``.
-    The position is an absorbing chain (served, abandoned); the mass absorbed
-    in "served" by time ``threshold`` is found with a sparse matrix
-    exponential.
+    busy and ``m`` customers already waiting.
+
+    Derivation. A tagged customer with ``j`` customers ahead moves up at rate
+    ``c mu + j theta`` (a service completion takes the head of the queue; any
+    of the ``j`` ahead may abandon); with nobody ahead it is served at rate
+    ``c mu``; at any time it abandons itself at rate ``theta``. In position
+    ``j`` the first of these events comes after an ``Exp(c mu + (j + 1)
+    theta)`` time, independent of which event it is. So, from ``m`` ahead,
+
+    * it is served at all with probability
+      ``prod_{j=0..m} (c mu + j theta) / (c mu + (j + 1) theta)
+      = c mu / (c mu + (m + 1) theta)`` (the product telescopes), and
+    * given that, its wait is a sum of independent exponentials with the
+      arithmetic rates ``theta (b + j)``, ``j = 0..m``, ``b = c mu / theta + 1``.
+      Then ``exp(-theta W)`` is a product of independent ``Beta(b + j, 1)``
+      variables, which is ``Beta(b, m + 1)``; hence
+      ``P(W <= t) = I_{1 - exp(-theta t)}(m + 1, b)``, the regularized
+      incomplete beta function.
+
+    The product of the two is exact for any rates (no stiff matrix
+    exponential); as ``theta -> 0`` it tends to the Erlang C waiting time.
     """
-    positions = len(queue_ahead)
-    if threshold <= 0 or positions == 0:
+    if threshold <= 0 or len(queue_ahead) == 0:
         return 0.0
-    m = np.arange(positions, dtype=float)
-    move_up = agents * service_rate + m * abandon_rate
-    served = positions  # index of the absorbing "served" state
-    rows = np.concatenate((np.arange(positions), np.arange(1, positions), [0]))
-    cols = np.concatenate((np.arange(positions), np.arange(positions - 1), [served]))
-    rates = np.concatenate((-(move_up + abandon_rate), move_up[1:], [move_up[0]]))
-    generator = sparse.csr_matrix((rates, (rows, cols)), shape=(positions + 1, positions + 1))
-    start = np.concatenate((queue_ahead, [0.0]))
-    at_threshold = expm_multiply(generator.T * threshold, start)
-    return float(min(max(at_threshold[served], 0.0), queue_ahead.sum()))
+    ahead = np.arange(len(queue_ahead), dtype=float)
+    service = agents * service_rate
+    served_at_all = service / (service + (ahead + 1.0) * abandon_rate)
+    within = special.betainc(ahead + 1.0, service / abandon_rate + 1.0,
+                             -math.expm1(-abandon_rate * threshold))
+    return float(np.dot(queue_ahead, served_at_all * within))
 
 
 def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience: float,
@@ -305,8 +313,9 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
     ``abandon_rate = theta E[queue] / lambda``. The service level is
     ``P(n < c) + sum_m P(n = c + m) P(served within t | m ahead)``; the second
     factor comes from the absorbing chain of the customer's position in the
-    queue (see :func:`_answered_within`), so a customer who abandons before
-    ``t`` does not count as answered.
+    queue, in closed form with the incomplete beta function (see
+    :func:`_answered_within`); a customer who abandons before ``t`` does not
+    count as answered.
 
     Parameters
     ----------
@@ -430,13 +439,21 @@ class JourneyChain:
         the graph.
     transition : numpy.ndarray
         ``C x C`` one-step probabilities between channels (rows: from).
+    give_up_probability, resolve_probability : numpy.ndarray
+        Per channel, the one-step probabilities of giving up and of ending
+        resolved (before the ``max_contacts`` cut-off).
+    served, closed, first_channel : numpy.ndarray
+        Per channel, the served and closed shares and the share of journeys
+        starting there, in the order of ``channel_names``.
 
     Examples
     --------
     >>> import simulator as sim
-    >>> chain = JourneyChain(sim.load_scenario("nice_bcg_2016"))
-    >>> round(chain.graph.edges["web", "phone"]["probability"], 4)  # (1 - 0.35) * 0.45
-    0.2925
+    >>> scenario = sim.load_scenario("nice_bcg_2016")
+    >>> chain = JourneyChain(scenario)
+    >>> web = scenario.channel("web")
+    >>> abs(chain.graph.edges["web", "phone"]["probability"] - (1 - web.resolve) * web.next["phone"]) < 1e-12
+    True
     >>> sorted(chain.after_call()) == sorted(chain.channel_names + ("give_up", "resolved"))
     True
     """
@@ -496,8 +513,8 @@ class JourneyChain:
         channel ``i``". Only moves from ``k`` to ``k + 1`` exist, so ``Q`` is
         nilpotent and ``N = I + Q + ... + Q^(K-1)``.
         """
-        c, k = len(self.channel_names), self.max_contacts
-        return sparse.kron(sparse.eye(k, k, 1), sparse.csr_matrix(self.transition), format="csr")
+        next_contact = sparse.eye(self.max_contacts, self.max_contacts, 1)
+        return sparse.kron(next_contact, sparse.csr_matrix(self.transition), format="csr")
 
     def absorbing_matrix(self) -> np.ndarray:
         """``R`` of the expanded chain: columns ``resolved`` and ``give_up``.
@@ -527,8 +544,7 @@ class JourneyChain:
         start = np.zeros(c * k)
         start[:c] = self.first_channel
         system = (sparse.identity(c * k, format="csc") - self.transient_matrix()).T.tocsc()
-        visits = spsolve(system, start) if c * k > 1 else start / system.toarray()[0]
-        return np.asarray(visits, dtype=float).reshape(k, c)
+        return np.atleast_1d(spsolve(system, start)).reshape(k, c)
 
     @cached_property
     def _absorption(self) -> np.ndarray:
