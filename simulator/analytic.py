@@ -40,11 +40,12 @@ from scipy.sparse.linalg import spsolve
 from .scenario import GIVE_UP, RESOLVED, Scenario
 
 __all__ = [
+    "HourlyJourneyChain",
+    "JourneyChain",
     "QueueFigures",
+    "erlang_a",
     "erlang_b",
     "erlang_c",
-    "erlang_a",
-    "JourneyChain",
 ]
 
 #: Probability mass the truncated Erlang A chain may leave out (a rigorous bound).
@@ -561,6 +562,24 @@ class JourneyChain:
         """Expected contacts per customer, all channels."""
         return float(self._visits.sum())
 
+    @cached_property
+    def onward_contacts(self) -> dict[str, float]:
+        """Expected contacts per customer in each channel that are followed by another contact.
+
+        These are the contacts after which a customer waits a ``retry_delay``
+        before trying again; the journey's last contact (resolved, given up or
+        cut off at ``max_contacts``) is not one of them.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> chain = JourneyChain(sim.load_scenario("nice_bcg_2016"))
+        >>> round(sum(chain.onward_contacts.values()) + 1, 12) == round(chain.contacts_per_customer, 12)
+        True
+        """
+        moving_on = self._visits[:-1].sum(axis=0) * self.transition.sum(axis=1)
+        return dict(zip(self.channel_names, map(float, moving_on)))
+
     @property
     def resolution_rate(self) -> float:
         """Share of journeys that end resolved."""
@@ -734,3 +753,220 @@ class JourneyChain:
             "avoidable_call_share": self.avoidable_call_share,
             "callers_continue_share": self.callers_continue_share,
         }
+
+
+# --------------------------------------------------------------------------- the chain by hour of the day
+
+
+class HourlyJourneyChain:
+    """The journey chain with the time slot of each contact (e.g. the hour of the day) in its state.
+
+    A generalisation of :class:`JourneyChain` for scenarios whose channels
+    behave differently through the day (opening hours, shift plans, an
+    arrival profile): a transient state is (channel ``i``, slot ``h``), with
+    its own served share ``s[i, h]`` and closed share ``k[i, h]``, and the
+    contact after one in ``(i, h)`` falls in slot ``g`` with probability
+    ``shift[i, h, g]`` (how long the contact and the retry delay take).
+    Otherwise the routing is :class:`JourneyChain`'s: from ``(i, h)`` the
+    journey goes to channel ``j`` with probability
+    ``(s (1 - resolve_i) + k) next_i[j] + (1 - s - k) next_after_abandon_i[j]``,
+    and ``max_contacts`` is honoured exactly. So a customer who finds the
+    call centre closed at 21:00 and retries 45 minutes later finds it closed
+    again, which a chain without slots cannot know.
+
+    With one slot (arrays of shape ``(C, 1)``) it equals :class:`JourneyChain`.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (channels, routing rows, first-channel mix, focal channel).
+    served, closed
+        Arrays of shape ``(C, S)``: per channel (in ``channel_names`` order)
+        and slot, the served and closed shares.
+    shift
+        Array ``(C, S, S)``: ``shift[i, h, g]``, the probability that the next
+        contact after one in ``(i, h)`` is in slot ``g``; rows sum to 1.
+    start
+        Array ``(S,)``: the share of journeys starting in each slot.
+
+    Examples
+    --------
+    >>> import numpy as np, simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> one = HourlyJourneyChain(sc, np.ones((4, 1)), np.zeros((4, 1)), np.ones((4, 1, 1)), np.ones(1))
+    >>> round(one.give_up_rate - JourneyChain(sc).give_up_rate, 12)
+    0.0
+    """
+
+    def __init__(self, scenario: Scenario, served: np.ndarray, closed: np.ndarray, shift: np.ndarray,
+                 start: np.ndarray):
+        names = scenario.channel_names
+        self.scenario = scenario
+        self.channel_names = names
+        self.focal_channel = scenario.focal_channel
+        self.max_contacts = scenario.max_contacts
+        served, closed = np.asarray(served, dtype=float), np.asarray(closed, dtype=float)
+        n_channels, slots = served.shape
+        if n_channels != len(names) or closed.shape != served.shape or np.shape(shift) != (n_channels, slots, slots):
+            raise ValueError("served and closed must be (channels, slots) and shift (channels, slots, slots)")
+        self.slots = slots
+        self.served, self.closed = served, closed
+        self.shift = np.asarray(shift, dtype=float)
+        self.start = np.asarray(start, dtype=float) / np.sum(start)
+        resolve = np.array([ch.resolve for ch in scenario.channels])
+        self.resolve_probability = resolve[:, None] * served  # (C, S)
+        targets = names + (GIVE_UP,)
+        rows = np.zeros((n_channels, 2, len(targets)))
+        for i, ch in enumerate(scenario.channels):
+            for r, row in enumerate((ch.next, ch.next_after_abandon)):
+                for target, p in row.items():
+                    rows[i, r, targets.index(target)] += p
+        follow_next = served * (1.0 - resolve[:, None]) + closed
+        follow_abandon = np.maximum(1.0 - served - closed, 0.0)
+        route = follow_next[:, :, None] * rows[:, None, 0, :] + follow_abandon[:, :, None] * rows[:, None, 1, :]
+        self.route = route[:, :, :n_channels]  # (C, S, C): to each channel, whatever the slot
+        self.give_up_probability = route[:, :, n_channels]  # (C, S)
+        size = n_channels * slots
+        self.transition = np.einsum("ihj,ihg->ihjg", self.route, np.asarray(shift, dtype=float)).reshape(size, size)
+        self.first_state = (np.array([scenario.arrivals.first_channel.get(c, 0.0) for c in names])[:, None]
+                            * self.start[None, :]).ravel()
+        self.channel_of_state = np.repeat(np.arange(n_channels), slots)
+
+    @property
+    def _focal(self) -> int:
+        return self.channel_names.index(self.focal_channel)
+
+    @cached_property
+    def visits(self) -> np.ndarray:
+        """Expected visits per customer to each (contact number, channel, slot), shape ``(K, C, S)``."""
+        layers = np.zeros((self.max_contacts, self.first_state.size))
+        layers[0] = self.first_state
+        for k in range(1, self.max_contacts):
+            layers[k] = layers[k - 1] @ self.transition
+        return layers.reshape(self.max_contacts, len(self.channel_names), self.slots)
+
+    @cached_property
+    def _absorption(self) -> tuple[float, float]:
+        resolved = float(np.sum(self.visits * self.resolve_probability[None]))
+        return resolved, 1.0 - resolved
+
+    @cached_property
+    def contacts_by_slot(self) -> np.ndarray:
+        """Expected contacts per customer in each (channel, slot), shape ``(C, S)``."""
+        return self.visits.sum(axis=0)
+
+    @cached_property
+    def expected_contacts(self) -> dict[str, float]:
+        """Expected contacts per customer in each channel."""
+        return dict(zip(self.channel_names, map(float, self.contacts_by_slot.sum(axis=1))))
+
+    @property
+    def contacts_per_customer(self) -> float:
+        """Expected contacts per customer, all channels."""
+        return float(self.visits.sum())
+
+    @cached_property
+    def onward_contacts(self) -> dict[str, float]:
+        """Expected contacts per customer in each channel that are followed by another contact."""
+        moving_on = (self.visits[:-1].sum(axis=0) * self.route.sum(axis=2)).sum(axis=1)
+        return dict(zip(self.channel_names, map(float, moving_on)))
+
+    @property
+    def resolution_rate(self) -> float:
+        """Share of journeys that end resolved."""
+        return self._absorption[0]
+
+    @property
+    def give_up_rate(self) -> float:
+        """Share of journeys that end unresolved, including those cut off at ``max_contacts``."""
+        return self._absorption[1]
+
+    @property
+    def first_contact_resolution(self) -> float:
+        """Share of journeys resolved by their first contact."""
+        return float(np.sum(self.visits[0] * self.resolve_probability))
+
+    @property
+    def avoidable_call_share(self) -> float:
+        """Expected focal contacts that are not a journey's first, over expected focal contacts."""
+        focal = self.visits[:, self._focal].sum(axis=1)
+        total = focal.sum()
+        return float(focal[1:].sum() / total) if total > 0 else math.nan
+
+    @cached_property
+    def multichannel_share(self) -> float:
+        """Share of journeys that use two or more different channels (as :attr:`JourneyChain.multichannel_share`)."""
+        slots, total = self.slots, 0.0
+        for f in range(len(self.channel_names)):
+            block = slice(f * slots, (f + 1) * slots)
+            stay = self.transition[block, block]
+            leave = self.route[f].sum(axis=1) - self.route[f, :, f]
+            staying = self.first_state[block].copy()
+            for _ in range(self.max_contacts - 1):
+                total += staying @ leave
+                staying = staying @ stay
+        return float(total)
+
+    @cached_property
+    def _until_first_focal(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(first_focal_at, used_before)`` as in :class:`JourneyChain`, with slots.
+
+        ``first_focal_at[k, h]``: probability that the first focal contact is
+        contact ``k + 1`` and falls in slot ``h``.
+        """
+        slots, focal = self.slots, self._focal
+        n_channels = len(self.channel_names)
+        focal_states = slice(focal * slots, (focal + 1) * slots)
+        into_focal = self.transition[:, focal_states]
+        moves = self.transition.copy()
+        moves[:, focal_states] = 0.0
+        first_focal_at = np.zeros((self.max_contacts, slots))
+        first_focal_at[0] = self.first_state[focal_states]
+        mass = self.first_state.copy()
+        mass[focal_states] = 0.0
+        used = np.zeros((n_channels, mass.size))
+        used_before = np.zeros(n_channels)
+        states = np.arange(mass.size)
+        for k in range(self.max_contacts - 1):
+            used_with_current = used.copy()
+            used_with_current[self.channel_of_state, states] = mass
+            first_focal_at[k + 1] = mass @ into_focal
+            used_before += (used_with_current @ into_focal).sum(axis=1)
+            mass = mass @ moves
+            used = used_with_current @ moves
+        return first_focal_at, used_before
+
+    @property
+    def caller_share(self) -> float:
+        """Share of journeys with at least one contact in the focal channel."""
+        return float(self._until_first_focal[0].sum())
+
+    def before_call(self) -> dict[str, float]:
+        """Of callers, the share who used each non-focal channel before their first call."""
+        callers = self.caller_share
+        used_before = self._until_first_focal[1]
+        return {name: float(used_before[i] / callers) if callers > 0 else math.nan
+                for i, name in enumerate(self.channel_names) if name != self.focal_channel}
+
+    def after_call(self) -> dict[str, float]:
+        """Of callers, the distribution of the next step after their first call (sums to 1)."""
+        first_focal_at = self._until_first_focal[0]
+        callers = first_focal_at.sum()
+        focal = self._focal
+        if callers <= 0:
+            return {name: math.nan for name in self.channel_names + (GIVE_UP, RESOLVED)}
+        not_last, at_last = first_focal_at[:-1].sum(axis=0), first_focal_at[-1]
+        resolved = self.resolve_probability[focal]
+        table = {name: float(not_last @ self.route[focal, :, j] / callers)
+                 for j, name in enumerate(self.channel_names)}
+        table[GIVE_UP] = float((not_last @ self.give_up_probability[focal] + at_last @ (1.0 - resolved)) / callers)
+        table[RESOLVED] = float(first_focal_at.sum(axis=0) @ resolved / callers)
+        return table
+
+    @property
+    def callers_continue_share(self) -> float:
+        """Of callers, the share whose next step after the first call is another channel."""
+        table = self.after_call()
+        return float(sum(v for k, v in table.items() if k in self.channel_names and k != self.focal_channel))
+
+    kpis = JourneyChain.kpis

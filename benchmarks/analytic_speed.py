@@ -1,0 +1,132 @@
+"""Speed of the analytic engine: ``analyze`` on the bundled scenarios, and calibration by network size.
+
+1. ``analyze``: :func:`simulator.network.approximate` on each bundled scenario
+   (the fixed point of the routing chain and the channels' queues), the
+   median of ``--repeat`` runs. Goal: the preset well under a second.
+2. ``calibrate``: networks of 4, 8 and 16 channels (one self-service web
+   channel, live channels with patience, one email channel; random routing
+   from a fixed seed). The targets are six figures of a "true" network
+   (before the call for two channels, the avoidable-call share, the share of
+   callers moving on, giving up and a chat after the call); calibration
+   starts from a perturbed copy and frees the default fields (the
+   first-channel mix and every ``next`` row), so the number of free
+   parameters grows with the square of the channels. Reported: free
+   parameters, rounds, seconds, and whether every target was met.
+
+Usage::
+
+    python benchmarks/analytic_speed.py
+    python benchmarks/analytic_speed.py --channels 4 8 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import simulator as sim
+from simulator.calibrate import Targets, calibrate, free_fields
+from simulator.network import approximate
+from simulator.scenario import GIVE_UP, Scenario
+
+
+def network(channels: int, seed: int) -> Scenario:
+    """A scenario with ``channels`` channels: web (self-service), email (async), live ones, phone (focal)."""
+    rng = np.random.default_rng(seed)
+    names = ["web", "email"] + [f"live{i}" for i in range(channels - 3)] + ["phone"]
+
+    def row(allow_self: bool = True) -> dict[str, float]:
+        weights = rng.dirichlet(np.ones(len(names) + 1) * 2.0)
+        targets = names + [GIVE_UP]
+        weights[-1] = 0.05 + 0.05 * weights[-1]
+        if not allow_self:
+            weights[targets.index("phone")] += 0.3
+        weights /= weights.sum()
+        values = np.round(weights, 4)
+        values[np.argmax(values)] += 1.0 - values.sum()
+        return {t: float(v) for t, v in zip(targets, values)}
+
+    per_hour = 400.0
+    spec = {}
+    for name in names:
+        if name == "web":
+            spec[name] = {"agents": "unlimited", "handle_time": {"dist": "exponential", "mean": 5.0},
+                          "resolve": 0.35, "next": row()}
+        else:
+            spec[name] = {"agents": 12 if name != "phone" else 30,
+                          "handle_time": {"dist": "exponential", "mean": 8.0 if name == "email" else 6.0},
+                          "patience": {"dist": "exponential", "mean": 480.0 if name == "email" else 4.0},
+                          "resolve": 0.6, "next": row(name != "phone")}
+            if name == "email":
+                spec[name]["async"] = True
+    first = rng.dirichlet(np.ones(len(names)) * 3.0)
+    first = np.round(first, 4)
+    first[np.argmax(first)] += 1.0 - first.sum()
+    return Scenario.from_dict({
+        "name": f"network_{channels}", "focal_channel": "phone", "max_contacts": 20,
+        "run": {"days": 1, "warmup_hours": 4},
+        "arrivals": {"per_hour": per_hour, "first_channel": dict(zip(names, map(float, first)))},
+        "channels": spec,
+    })
+
+
+def perturbed(scenario: Scenario, seed: int, amount: float = 0.2) -> Scenario:
+    """The scenario with every free row mixed with a random one."""
+    rng = np.random.default_rng(seed)
+    changes = {}
+    for path in free_fields(scenario):
+        row = (scenario.arrivals.first_channel if path == "arrivals.first_channel"
+               else scenario.channel(path.split(".")[1]).next)
+        noise = rng.dirichlet(np.ones(len(row)))
+        mixed = (1 - amount) * np.array(list(row.values())) + amount * noise
+        changes[path] = dict(zip(row, map(float, mixed / mixed.sum())))
+    return scenario.with_changes(changes)
+
+
+def bench_analyze(repeat: int) -> None:
+    print("analyze (network approximation), median of", repeat, "runs")
+    for name in sim.bundled_scenarios():
+        sc = sim.load_scenario(name)
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            approx = approximate(sc)
+            times.append(time.perf_counter() - start)
+        print(f"  {name:24s} {statistics.median(times):6.3f} s  ({approx.iterations} iterations, "
+              f"{'hourly chain' if approx.chain.slots > 1 else 'one-slot chain'})")
+
+
+def bench_calibrate(sizes: list[int]) -> None:
+    print("\ncalibrate (default free fields: first-channel mix + every next row)")
+    print(f"  {'channels':>8s} {'free params':>11s} {'rounds':>6s} {'seconds':>8s}  met  largest |residual|")
+    for n in sizes:
+        truth = network(n, seed=n)
+        approx = approximate(truth)
+        live = [c for c in truth.channel_names if c.startswith("live")]
+        keys = ["before_call.email", "before_call.web", "avoidable_call_share", "callers_continue_share",
+                "after_call.give_up", f"after_call.{live[0]}"]
+        targets = Targets({k: approx.value(k) for k in keys})
+        start_scenario = perturbed(truth, seed=100 + n)
+        params = sum(len(truth.channel(p.split(".")[1]).next) - 1 if p != "arrivals.first_channel"
+                     else len(truth.arrivals.first_channel) - 1 for p in free_fields(truth))
+        start = time.perf_counter()
+        fit = calibrate(start_scenario, targets, find_conflicts=False)
+        seconds = time.perf_counter() - start
+        print(f"  {n:8d} {params:11d} {fit.rounds:6d} {seconds:8.2f}  {'yes' if fit.reached else 'NO ':3s}  "
+              f"{fit.table['residual'].abs().max():.2e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="Runs of analyze per scenario (median).")
+    parser.add_argument("--channels", type=int, nargs="+", default=[4, 8, 16], help="Network sizes to calibrate.")
+    args = parser.parse_args()
+    bench_analyze(args.repeat)
+    bench_calibrate(args.channels)
+
+
+if __name__ == "__main__":
+    main()
