@@ -54,7 +54,7 @@ GIVE_UP = "give_up"
 RESOLVED = "resolved"
 PROBABILITY_TOLERANCE = 1e-9
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+CHANNEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 TOP_KEYS = (
     "name", "description", "focal_channel", "max_contacts", "retry_delay",
@@ -502,7 +502,7 @@ class _Validator:
         else:
             names = tuple(channel_table)
             for n in names:
-                if not _NAME.match(n) or n in (GIVE_UP, RESOLVED):
+                if not CHANNEL_NAME.match(n) or n in (GIVE_UP, RESOLVED):
                     self.fail(f"channels.{n}", "channel names start with a letter, use letters, "
                               f"digits, _ or -, and are not {GIVE_UP!r} or {RESOLVED!r}")
 

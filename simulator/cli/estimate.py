@@ -1,0 +1,114 @@
+"""``contactflow estimate``: a scenario, with intervals, from a contact log."""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+from ..contact_log import DURATION_UNITS, ContactLogError, read_contact_log
+from ..estimate import Estimate, EstimateError, estimate
+from ..report import table_text
+from .base import fail, main
+
+#: Parameters shown as probabilities (4 decimals) rather than 4 significant digits.
+_PROBABILITY_FIELDS = ("first_channel", "resolve", "next", "next_after_abandon")
+
+
+def _channel_list(values: tuple[str, ...]) -> list[str]:
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _value(parameter: str, x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    if any(f".{key}" in parameter for key in _PROBABILITY_FIELDS):
+        return f"{x:.4f}"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def estimate_text(est: Estimate) -> str:
+    """The estimates as the command prints them: a table with intervals, then the notes."""
+    s = est.summary
+    pct = f"{100 * est.level:g} %"
+    parts = [f"{s['source']}: {s['contacts']:,} contacts in {s['journeys']:,} journeys; "
+             f"estimate [{pct} interval]",
+             f"censoring window {s['censor_minutes']:g} min ({s['censor_minutes_from']})"]
+    rows = []
+    for parameter, r in est.parameters.iterrows():
+        if parameter.endswith(".agents"):
+            interval = "assumption"
+        else:
+            interval = f"[{_value(parameter, r['ci_low'])}, {_value(parameter, r['ci_high'])}]"
+        rows.append([parameter, _value(parameter, r["mean"]), interval, f"{int(r['n']):,}"])
+    parts.append("\n" + table_text(rows, ["parameter", "estimate", f"{pct} interval", "n"]))
+    if "hourly_profile" in est.toml:
+        hourly = est.hourly
+        rows = [[f"{h:02d}:00", f"{int(r['arrivals']):,}", _value("rate", r["rate"]),
+                 f"[{_value('rate', r['ci_low'])}, {_value('rate', r['ci_high'])}]"]
+                for h, r in hourly.iterrows()]
+        parts.append("\nArrivals by hour of the day (journeys per hour)\n"
+                     + table_text(rows, ["hour", "journeys", "rate", f"{pct} interval"]))
+    if est.notes:
+        parts.append("\nCheck before use:\n" + "\n".join(f"  - {note}" for note in est.notes))
+    return "\n".join(parts)
+
+
+@main.command("estimate")
+@click.argument("log", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="Write the estimated scenario here (TOML, intervals as comments).")
+@click.option("--columns", multiple=True, metavar="KEY=NAME[,...]",
+              help="Column names of the log, e.g. --columns customer=case_id,timestamp=created_at. "
+                   "Keys: customer, timestamp, channel, outcome, wait, handle, contact.")
+@click.option("--durations-in", "duration_unit", type=click.Choice(list(DURATION_UNITS)), default="min",
+              show_default=True, help="Unit of the wait and handle columns.")
+@click.option("--focal", "focal_channel", metavar="CHANNEL",
+              help="The call centre (default: phone if the log has it, else the busiest channel).")
+@click.option("--self-service", "self_service", multiple=True, metavar="CHANNEL[,...]",
+              help="Channels without agents (default: those where no contact waited or abandoned).")
+@click.option("--async", "async_channels", multiple=True, metavar="CHANNEL[,...]",
+              help="Channels answered asynchronously, like email.")
+@click.option("--max-contacts", type=click.IntRange(min=1),
+              help="The contact centre's cap on contacts per journey, if it has one.")
+@click.option("--censor-minutes", type=click.FloatRange(min=0),
+              help="Censoring window at the log's ends (default: 99th percentile of the gaps between "
+                   "contacts; 0 for a complete log such as a simulation's).")
+@click.option("--level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.95,
+              show_default=True, help="Level of the intervals.")
+@click.option("--name", help="The scenario's name (default: from the log's file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
+def estimate_command(log, out, columns, duration_unit, focal_channel, self_service, async_channels,
+                     max_contacts, censor_minutes, level, name, as_json):
+    """Estimate a scenario from LOG, a contact log (CSV, or Parquet by extension).
+
+    LOG has one row per contact with the columns customer, timestamp (ISO 8601
+    or minutes), channel, outcome (resolved, unresolved, abandoned, closed)
+    and optionally wait_min, handle_min and contact (its number in the
+    journey). Prints every estimate with its interval; --out writes the
+    scenario, ready for `contactflow run`.
+
+    \b
+    Examples:
+      contactflow estimate crm_export.csv --out my_centre.toml
+      contactflow estimate cases.parquet --columns customer=case_id,timestamp=created_at --durations-in s
+    """
+    try:
+        contact_log = read_contact_log(log, columns=",".join(columns) or None, duration_unit=duration_unit)
+        est = estimate(contact_log, focal_channel=focal_channel,
+                       self_service=_channel_list(self_service) or None,
+                       async_channels=_channel_list(async_channels), max_contacts=max_contacts,
+                       censor_minutes=censor_minutes, level=level, name=name)
+    except (ContactLogError, EstimateError) as exc:
+        fail(str(exc))
+    if out is not None:
+        try:
+            est.save(out)
+        except OSError as exc:
+            fail(f"--out {out}: cannot write the scenario: {exc}")
+    if as_json:
+        click.echo(est.to_json())
+    else:
+        click.echo(estimate_text(est))
+        if out is not None:
+            click.echo(f"\nwrote {out}; check it, then: contactflow run {out}")

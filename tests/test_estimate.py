@@ -1,0 +1,348 @@
+"""Estimating a scenario from a contact log: the round trip and clean errors for bad logs.
+
+The round trip simulates a network whose parameters we know, exports the
+journeys as a contact log, estimates a scenario from it and checks that every
+true parameter lies inside its reported interval. With some 25-35 parameters
+checked at once, a few misses at 95 % are expected by chance, so each round
+trip asserts two things that a correct estimator passes almost always and a
+wrong one fails:
+
+* at 95 %, at most ``binom.ppf(0.999, m, 0.05)`` of the ``m`` parameters miss
+  (5 for m = 25; 6 for m = 33); misses are Binomial(m, 0.05) for independent
+  intervals, and the parameters of one probability row are negatively
+  correlated, which if anything spreads misses over seeds rather than piling
+  them up;
+* at 99.99 %, none misses (probability at most m * 1e-4, under 0.4 %), which
+  catches one grossly wrong parameter that the count above would let through.
+
+Structural zeros (a move the scenario does not allow) must come out as exactly 0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy import stats
+
+import simulator as sim
+from simulator.cli import main
+from simulator.contact_log import (
+    ContactLog, ContactLogError, column_names, read_contact_log, to_contact_log, write_contact_log,
+)
+from simulator.estimate import EstimateError, dirichlet_row, estimate, fit_durations
+
+from conftest import make_scenario
+
+#: The test network with every channel self-service: a pure absorbing Markov chain.
+UNLIMITED = {
+    "arrivals.per_hour": 400,
+    "channels.chat.agents": "unlimited", "channels.chat.patience": None,
+    "channels.phone.agents": "unlimited", "channels.phone.patience": None,
+    "channels.phone.cost_per_agent_hour": None,
+}
+PROFILE = [1, 1, 1, 1, 1, 1, 2, 4, 6, 6, 6, 5, 5, 5, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+#: Queues that abandon, a daily profile, phone opening hours, a retry delay and a
+#: different route after abandoning chat.
+QUEUES = {
+    "arrivals.per_hour": 200,
+    "arrivals.hourly_profile": PROFILE,
+    "channels.chat.agents": 6,
+    "channels.phone.agents": 14,
+    "channels.phone.open_hours": [8, 20],
+    "channels.chat.next_after_abandon": {"phone": 0.5, "web": 0.2, "give_up": 0.3},
+    "retry_delay": {"dist": "exponential", "mean": 20.0},
+}
+
+
+def true_value(scenario, parameter: str) -> float | None:
+    """The scenario's value of an estimated parameter (None for assumptions such as agents)."""
+    parts = parameter.split(".")
+    if parts[0] == "arrivals":
+        if parts[1] == "per_hour":
+            return scenario.arrivals.per_hour
+        return scenario.arrivals.first_channel.get(parts[2], 0.0)
+    if parts[0] == "retry_delay":
+        return getattr(scenario.channels[0].retry_delay, parts[1])
+    channel = scenario.channel(parts[1])
+    if parts[2] == "resolve":
+        return channel.resolve
+    if parts[2] in ("next", "next_after_abandon"):
+        return getattr(channel, parts[2]).get(parts[3], 0.0)
+    if parts[2] in ("handle_time", "patience"):
+        return getattr(getattr(channel, parts[2]), parts[3])
+    return None
+
+
+def check_recovers(scenario, log, **options):
+    """Estimate at 95 % and 99.99 % and check the true parameters against the intervals."""
+    est = estimate(log, max_contacts=scenario.max_contacts, **options)
+    wide = estimate(log, max_contacts=scenario.max_contacts, level=0.9999, **options)
+    checked, misses = 0, []
+    for parameter, row in est.parameters.iterrows():
+        truth = true_value(scenario, parameter)
+        if truth is None:
+            continue
+        if truth == 0.0:  # a move the scenario does not allow is never seen
+            assert row["mean"] == 0.0 and row["ci_low"] == 0.0, parameter
+            continue
+        checked += 1
+        if not row["ci_low"] <= truth <= row["ci_high"]:
+            misses.append(f"{parameter}: true {truth:.4g}, estimate {row['mean']:.4g} "
+                          f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
+        w = wide.parameters.loc[parameter]
+        assert w["ci_low"] <= truth <= w["ci_high"], (parameter, truth, w.to_dict())
+    allowed = stats.binom.ppf(0.999, checked, 0.05)
+    assert len(misses) <= allowed, misses
+    return est, checked
+
+
+@pytest.fixture(scope="module")
+def unlimited_run():
+    sc = make_scenario(UNLIMITED)
+    return sc, sim.run(sc, replications=1, seed=3, days=0.5)
+
+
+@pytest.fixture(scope="module")
+def queues_run():
+    sc = make_scenario(QUEUES)
+    return sc, sim.run(sc, replications=1, seed=5, days=1)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_round_trip_self_service_network_through_csv(unlimited_run, tmp_path):
+    sc, res = unlimited_run
+    path = write_contact_log(to_contact_log(res), tmp_path / "log.csv")
+    log = read_contact_log(path)
+    assert log.journeys == res.kpis.loc["customers", "mean"]
+    est, checked = check_recovers(sc, log)
+    assert checked >= 20
+    written = est.to_scenario()
+    assert all(c.unlimited for c in written.channels)
+    for c in written.channels:
+        assert c.patience is None and "next_after_abandon" not in written.data["channels"][c.name]
+        assert math.fsum(c.next.values()) == pytest.approx(1.0, abs=1e-9)
+    assert "hourly_profile" not in written.data["arrivals"]  # a constant rate shows no pattern
+    assert written.max_contacts == sc.max_contacts
+
+
+def test_round_trip_queues_profile_opening_hours_and_retries(queues_run, tmp_path):
+    sc, res = queues_run
+    path = write_contact_log(to_contact_log(res), tmp_path / "log.parquet")
+    est, checked = check_recovers(sc, read_contact_log(path))
+    assert checked >= 30
+    written = est.to_scenario()
+    chat, phone, web = (written.channel(c) for c in ("chat", "phone", "web"))
+    assert phone.open_hours == (8.0, 20.0)
+    assert web.unlimited and not chat.unlimited and not phone.unlimited
+    assert chat.next_after_abandon != chat.next  # the G-test sees chat's other route
+    assert written.channels[0].retry_delay is not None
+    # the hourly rates: true rate in hour h is per_hour * w_h / mean(w)
+    true_rates = sc.arrivals.per_hour * np.array(PROFILE) / np.mean(PROFILE)
+    hourly = est.hourly
+    inside = (hourly["ci_low"] <= true_rates) & (true_rates <= hourly["ci_high"])
+    assert (~inside).sum() <= stats.binom.ppf(0.999, 24, 0.05), hourly[~inside]
+    assert written.arrivals.hourly_profile is not None
+    assert "ASSUMPTION" in est.toml and "agents" in " ".join(est.notes)
+
+
+def test_agents_guess_matches_erlang_a_for_a_steady_exponential_queue():
+    """With a constant rate, exponential handle times and patience, the model is Erlang A exactly."""
+    sc = make_scenario({"arrivals.per_hour": 300, "channels.chat.agents": 10, "channels.phone.agents": 25})
+    res = sim.run(sc, replications=1, seed=7, days=0.5)
+    written = estimate(to_contact_log(res), max_contacts=sc.max_contacts).to_scenario()
+    assert abs(written.channel("chat").agents - 10) <= 1
+
+
+def test_round_trip_of_a_log_cut_at_both_ends_without_contact_numbers():
+    """A real export starts and ends in the middle of journeys; the censoring window copes."""
+    sc = make_scenario({**UNLIMITED, "arrivals.per_hour": 300,
+                        "retry_delay": {"dist": "exponential", "mean": 30.0}})
+    res = sim.run(sc, replications=1, seed=11, days=1)
+    log = to_contact_log(res, start=None).drop(columns="contact")
+    cut = log[(log["timestamp"] >= 6 * 60) & (log["timestamp"] < 20 * 60)]
+    est, _ = check_recovers(sc, cut)
+    assert est.summary["censor_minutes"] > 60
+    assert est.summary["journeys_left_out_of_mix"] > 0
+
+
+def test_minutes_and_datetimes_give_the_same_estimates(unlimited_run):
+    _, res = unlimited_run
+    by_date = estimate(to_contact_log(res)).parameters
+    by_minute = estimate(to_contact_log(res, start=None)).parameters
+    pd.testing.assert_frame_equal(by_date, by_minute, rtol=1e-6)
+
+
+def test_written_scenario_carries_the_intervals_and_its_source(unlimited_run, tmp_path):
+    sc, res = unlimited_run
+    est = estimate(to_contact_log(res), source="crm_march.csv")
+    path = est.save(tmp_path / "estimated.toml")
+    text = path.read_text()
+    assert text.startswith("# Estimated by `contactflow estimate` from crm_march.csv")
+    assert "95 % interval" in text and "(never seen)" in text
+    loaded = sim.load_scenario(path)
+    assert loaded.name == "estimated_crm_march"
+    row = est.parameters.loc["channels.web.resolve"]
+    assert f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]" in text
+    assert loaded.channel("web").resolve == pytest.approx(row["mean"], abs=1e-6)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_export_needs_one_replication():
+    res = sim.run(make_scenario(), replications=2, seed=1, days=0.05)
+    with pytest.raises(ValueError, match="choose one with replication="):
+        to_contact_log(res)
+    log = to_contact_log(res, replication=1)
+    assert len(log) == (res.journeys["replication"] == 1).sum()
+    assert (log["contact"] >= 1).all() and log["timestamp"].is_monotonic_increasing
+
+
+# --------------------------------------------------------------------------- the statistics
+
+
+def test_dirichlet_row_sums_to_one_and_bounds_unseen_targets():
+    row = dirichlet_row({"a": 12, "b": 0, "c": 3}, level=0.9)
+    assert math.fsum(row["mean"]) == pytest.approx(1.0)
+    assert row.loc["b", "mean"] == 0 and row.loc["b", "ci_low"] == 0 < row.loc["b", "ci_high"] < 0.3
+    assert (row["ci_low"] <= row["mean"]).all() and (row["mean"] <= row["ci_high"]).all()
+    only = dirichlet_row({"a": 5, "b": 0})
+    assert only.loc["a", "mean"] == 1.0 and only.loc["a", "ci_high"] == 1.0 and only.loc["a", "ci_low"] < 1
+
+
+def test_duration_fits_choose_the_generating_family():
+    rng = np.random.default_rng(2)
+    gamma = fit_durations(rng.gamma(4.0, 2.0, 3000))  # mean 8, cv 0.5
+    assert gamma.index[gamma["chosen"]].tolist() == ["gamma"]
+    g = gamma.loc["gamma"]
+    assert g["mean_low"] < 8.0 < g["mean_high"] and g["cv_low"] < 0.5 < g["cv_high"]
+    assert fit_durations([3.0, 3.0]).empty
+
+
+# --------------------------------------------------------------------------- bad logs
+
+GOOD = ("customer,timestamp,channel,outcome,wait_min,handle_min\n"
+        "A,2024-03-01T08:00:00,web,unresolved,0,4\n"
+        "A,2024-03-01T08:10:00,phone,resolved,1.5,6\n"
+        "B,2024-03-01T09:00:00,phone,abandoned,2,\n"
+        "B,2024-03-01T09:30:00,phone,resolved,0.5,5\n"
+        "C,2024-03-01T10:00:00,web,resolved,0,3\n")
+
+
+def write(tmp_path, text, name="log.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ["empty", "customer, timestamp, channel, outcome"]),
+    ("customer,timestamp,channel,outcome\n", ["no contacts"]),
+    ("case,created,channel,result\nA,2024-03-01T08:00,web,resolved\n",
+     ["missing column(s) customer, timestamp, outcome", "columns found are case, created, channel, result"]),
+    (GOOD.replace("2024-03-01T09:00:00", "yesterday"),
+     ["row 4: column 'timestamp': not an ISO 8601 date-time", "'yesterday'"]),
+    (GOOD.replace("abandoned", "hung up"),
+     ["row 4: column 'outcome': unknown outcome; allowed: resolved, unresolved, abandoned, closed", "'hung up'"]),
+    (GOOD.replace("C,2024-03-01T10:00:00,web", "C,2024-03-01T10:00:00,"), ["row 6: column 'channel': empty channel"]),
+    (GOOD.replace("C,2024-03-01T10:00:00,web", "C,2024-03-01T10:00:00,Live Chat"),
+     ["row 6: column 'channel': not usable as a scenario channel name", "'Live Chat'"]),
+    (GOOD.replace(",2,\n", ",-2,\n"), ["row 4: column 'wait_min': must be a number >= 0", "'-2'"]),
+    (GOOD.replace("\nC,", "\n,"), ["row 6: column 'customer': empty customer id"]),
+])
+def test_bad_logs_name_the_row_and_what_is_allowed(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ContactLogError) as info:
+        read_contact_log(path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    for part in expected:
+        assert part in message, message
+    result = CliRunner().invoke(main, ["estimate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert expected[0] in result.output
+
+
+def test_every_bad_row_is_reported_at_once(tmp_path):
+    text = GOOD.replace("2024-03-01T09:00:00", "soon").replace("abandoned", "lost")
+    with pytest.raises(ContactLogError) as info:
+        read_contact_log(write(tmp_path, text))
+    assert len(info.value.problems) == 2
+
+
+def test_a_journey_with_no_first_contact_is_an_error(tmp_path):
+    text = ("customer,contact,timestamp,channel,outcome\n"
+            "A,1,2024-03-01T08:00:00,web,unresolved\n"
+            "A,2,2024-03-01T08:10:00,phone,resolved\n"
+            "B,2,2024-03-01T09:00:00,phone,resolved\n")
+    with pytest.raises(ContactLogError, match=r"row 4: a journey with no first contact: customer B"):
+        read_contact_log(write(tmp_path, text))
+    resolved_then_more = text.replace("B,2,", "A,3,")
+    with pytest.raises(ContactLogError, match=r"row 4: customer A's contact 3 follows a resolved contact"):
+        read_contact_log(write(tmp_path, resolved_then_more))
+
+
+def test_unknown_channel_and_options_are_refused(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ContactLogError, match=r"unknown channel; allowed: web, chat \(got 'phone'\)"):
+        read_contact_log(path, channels=["web", "chat"])
+    with pytest.raises(EstimateError, match="focal_channel: 'call' is not a channel of the log"):
+        estimate(path, focal_channel="call")
+    with pytest.raises(EstimateError, match="more than max_contacts=1"):
+        estimate(path, max_contacts=1)
+    with pytest.raises(ValueError, match="unknown log column 'case'"):
+        column_names("case=id")
+    result = CliRunner().invoke(main, ["estimate", str(path), "--self-service", "fax"])
+    assert result.exit_code == 2 and "self_service: no channel 'fax'" in result.output
+
+
+def test_missing_file_is_a_clean_error(tmp_path):
+    result = CliRunner().invoke(main, ["estimate", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "nope.csv: 1 problem(s)" in result.output and "no such file" in result.output
+
+
+# --------------------------------------------------------------------------- reading options and the CLI
+
+
+def test_renamed_columns_seconds_and_an_outcome_spelled_in_capitals(tmp_path):
+    text = ("case_id;created_at;medium;result;queue_s;talk_s\n"
+            "A;2024-03-01 08:00;web;Unresolved;0;240\n"
+            "A;2024-03-01 08:10;phone;RESOLVED;90;360\n")
+    path = write(tmp_path, text.replace(";", ","))
+    log = read_contact_log(path, columns="customer=case_id,timestamp=created_at,channel=medium,"
+                                         "outcome=result,wait=queue_s,handle=talk_s", duration_unit="s")
+    assert log.frame["handle"].tolist() == [4.0, 6.0] and log.frame["wait"].tolist() == [0.0, 1.5]
+    assert log.frame["next"].tolist() == ["phone", "resolved"]
+    assert log.origin == pd.Timestamp("2024-03-01") and log.frame["time"].tolist() == [480.0, 490.0]
+
+
+def test_journeys_split_at_resolved_contacts_without_contact_numbers():
+    raw = pd.DataFrame({"customer": ["A"] * 4, "timestamp": [0.0, 5.0, 100.0, 120.0],
+                        "channel": ["web", "phone", "web", "chat"],
+                        "outcome": ["unresolved", "resolved", "closed", "unresolved"]})
+    frame = ContactLog.from_frame(raw).frame
+    assert frame["journey"].tolist() == [0, 0, 1, 1]
+    assert frame["next"].tolist() == ["phone", "resolved", "chat", "give_up"]
+    assert frame["first_journey"].tolist() == [True, True, False, False]
+
+
+def test_cli_writes_a_scenario_that_validates_and_prints_json(unlimited_run, tmp_path):
+    _, res = unlimited_run
+    log = write_contact_log(to_contact_log(res), tmp_path / "log.csv")
+    out = tmp_path / "estimated.toml"
+    runner = CliRunner()
+    result = runner.invoke(main, ["estimate", str(log), "--out", str(out), "--name", "mine"])
+    assert result.exit_code == 0, result.output
+    assert "channels.web.resolve" in result.output and "95 % interval" in result.output
+    assert f"wrote {out}" in result.output
+    check = runner.invoke(main, ["validate", str(out)])
+    assert check.exit_code == 0 and "valid — mine" in check.output
+    doc = json.loads(runner.invoke(main, ["estimate", str(log), "--json", "--level", "0.9"]).stdout)
+    assert doc["level"] == 0.9 and doc["summary"]["journeys"] == int(res.kpis.loc["customers", "mean"])
+    stat = doc["parameters"]["channels.web.resolve"]
+    assert stat["ci_low"] <= stat["mean"] <= stat["ci_high"] and len(doc["hourly"]) == 24
