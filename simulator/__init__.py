@@ -19,6 +19,11 @@ from .experiment import Result, run
 from .scenario import (
     Channel, Scenario, ScenarioError, bundled_scenarios, load_scenario,
 )
+from .compare import compare
+from .precision import Precision
+from .staffing import StaffingPlan, staff
+from .sweep import sweep
+from .warmup import suggest_warmup
 
 __version__ = "0.1.0"
 
@@ -31,5 +36,11 @@ __all__ = [
     "Channel",
     "ScenarioError",
     "distribution",
+    "compare",
+    "sweep",
+    "staff",
+    "StaffingPlan",
+    "Precision",
+    "suggest_warmup",
     "__version__",
 ]

@@ -7,7 +7,7 @@ Examples
 >>> res = sim.run(sc, replications=2, seed=1, days=0.1)
 >>> list(res.kpis.columns)
 ['mean', 'ci_low', 'ci_high', 'n']
->>> res.kpis.loc["give_up_rate", "mean"] < 0.5
+>>> bool(res.kpis.loc["give_up_rate", "mean"] < 0.5)
 True
 """
 
@@ -17,7 +17,6 @@ import json
 import math
 import os
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +27,8 @@ import pandas as pd
 from .journeys import journeys_frame
 from .metrics import hourly_metrics, replication_metrics, summarize
 from .model import Replication
+from .parallel import ReplicationJob, make_executor, run_jobs
+from .precision import Precision, PrecisionReport, figure_index
 from .scenario import Scenario
 
 __all__ = ["run", "Result", "run_replication"]
@@ -43,10 +44,6 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_journe
     return replication_metrics(scenario, out), hourly_metrics(scenario, out), log
 
 
-def _run_one(args):
-    return run_replication(*args)
-
-
 def run(
     scenario: Scenario,
     replications: int | None = None,
@@ -56,6 +53,8 @@ def run(
     keep_journeys: bool = True,
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    precision: Precision | dict[str, float] | None = None,
+    dask: Any = None,
 ) -> "Result":
     """Simulate ``replications`` independent replications of a scenario.
 
@@ -72,6 +71,16 @@ def run(
         Processes to run replications in; results do not depend on it.
     progress
         Called with the number of finished replications after each one.
+    precision
+        Keep adding replications until the CI half-width of each named figure
+        is at most its target, e.g. ``{"give_up_rate": 0.002}`` or a
+        :class:`~simulator.precision.Precision` (which also sets the maximum);
+        ``replications`` is then the first batch. ``Result.precision`` reports
+        what was reached.
+    dask
+        A Dask scheduler address or ``distributed.Client``: run the
+        replications on that cluster instead of local processes (needs the
+        ``distributed`` extra). Results do not depend on it either.
 
     Examples
     --------
@@ -79,6 +88,10 @@ def run(
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, seed=7, days=0.1)
     >>> res.replications, res.seed
     (2, 7)
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), seed=7, days=0.1,
+    ...               precision={"give_up_rate": 0.01})
+    >>> res.precision.met
+    True
     """
     if days is not None:
         scenario = scenario.with_changes({"run.days": days})
@@ -86,21 +99,22 @@ def run(
     seed = scenario.run.seed if seed is None else int(seed)
     if replications < 1:
         raise ValueError(f"replications must be >= 1; got {replications}")
-    tasks = [(scenario, seed, r, keep_journeys) for r in range(replications)]
-    if workers > 1 and replications > 1:
-        with ProcessPoolExecutor(max_workers=min(workers, replications)) as pool:
-            outputs = []
-            for out in pool.map(_run_one, tasks):
-                outputs.append(out)
-                if progress:
-                    progress(len(outputs))
-    else:
-        outputs = []
-        for task in tasks:
-            outputs.append(_run_one(task))
-            if progress:
-                progress(len(outputs))
-    return Result.from_outputs(scenario, seed, outputs)
+    precision = Precision.coerce(precision)
+    more = None
+    if precision is not None:
+        precision.check(scenario)
+        replications = precision.first_batch(replications)
+
+        def more(outputs):
+            return precision.replications_needed(precision.samples(outputs[0]))
+
+    job = ReplicationJob((scenario,), seed, replications, run_replication, keep_journeys, more)
+    count = None if progress is None else (lambda finished, planned: progress(finished))
+    with make_executor(min(workers, replications) if precision is None else workers, dask) as executor:
+        for _ in run_jobs([job], executor, count):
+            pass
+    reached = precision.report(precision.samples(job.outputs[0])) if precision is not None else None
+    return Result.from_outputs(scenario, seed, job.outputs[0], precision=reached)
 
 
 @dataclass
@@ -119,6 +133,8 @@ class Result:
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
         Tidy table ``replication, channel, hour, metric, value`` (hour of the day).
+    precision
+        What sequential precision reached (None when ``run`` had no ``precision``).
     """
 
     scenario: Scenario
@@ -128,9 +144,11 @@ class Result:
     hourly_per_replication: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
     logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
+    precision: PrecisionReport | None = field(default=None, repr=False)
 
     @classmethod
-    def from_outputs(cls, scenario: Scenario, seed: int, outputs) -> "Result":
+    def from_outputs(cls, scenario: Scenario, seed: int, outputs,
+                     precision: PrecisionReport | None = None) -> "Result":
         """Assemble a result from :func:`run_replication` outputs, in replication order."""
         def tidy(index: int, columns: list[str]) -> pd.DataFrame:
             frames = []
@@ -144,7 +162,7 @@ class Result:
         hourly = tidy(1, ["channel", "hour", "metric", "value"])
         logs = [output[2] for output in outputs] if outputs[0][2] is not None else None
         return cls(scenario, seed, len(outputs), per_replication, hourly,
-                   summarize(per_replication), logs)
+                   summarize(per_replication), logs, precision)
 
     def _table(self, table: str) -> pd.DataFrame:
         return self.summary.loc[table]
@@ -202,16 +220,8 @@ class Result:
     def stat(self, key: str) -> dict[str, float]:
         """Mean and CI of one figure named like ``give_up_rate``, ``before_call.email``
         or ``channels.phone.service_level``."""
-        parts = key.split(".")
         try:
-            if len(parts) == 1:
-                row = self.summary.loc[("kpis", "", parts[0])]
-            elif len(parts) == 2 and parts[0] in ("before_call", "after_call"):
-                row = self.summary.loc[(parts[0], parts[1], "share")]
-            elif len(parts) == 3 and parts[0] == "channels":
-                row = self.summary.loc[("channels", parts[1], parts[2])]
-            else:
-                raise KeyError(key)
+            row = self.summary.loc[figure_index(key)]
         except KeyError:
             raise KeyError(f"no figure {key!r}; use a KPI name, before_call.CHANNEL, "
                            "after_call.TARGET or channels.CHANNEL.METRIC") from None
@@ -225,7 +235,7 @@ class Result:
         channels: dict[str, dict[str, Any]] = {}
         for (name, metric), row in self.channels.iterrows():
             channels.setdefault(name, {})[metric] = stat(row)
-        return {
+        data = {
             "scenario": self.scenario.name,
             "replications": self.replications,
             "seed": self.seed,
@@ -234,6 +244,9 @@ class Result:
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
         }
+        if self.precision is not None:
+            data["precision"] = self.precision.to_dict()
+        return data
 
     def to_json(self, indent: int | None = 2) -> str:
         """The result as one JSON document (NaN written as null)."""

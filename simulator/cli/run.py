@@ -9,7 +9,8 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import Progress, ScenarioPath, fail, load_with_changes, main
+from .base import ScenarioPath, fail, load_with_changes, main
+from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
 
 @main.command("run")
@@ -21,10 +22,14 @@ from .base import Progress, ScenarioPath, fail, load_with_changes, main
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
+@click.option("--charts", type=click.Path(file_okay=False), help="Write the charts here as PNG and SVG.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
+@precision_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run_command(scenario, replications, seed, days, assignments, as_json, out, workers, quiet):
+def run_command(scenario, replications, seed, days, assignments, as_json, out, charts, workers, quiet,
+                dask=None, precision_texts=(), max_replications=None):
     """Simulate SCENARIO (a TOML file or a bundled name; default: the Nice–BCG preset).
 
     Prints the KPIs with 95 % confidence intervals, beside the published
@@ -35,19 +40,29 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, w
       contactflow run
       contactflow run my_centre.toml -r 20 --set channels.chat.agents=25
       contactflow run --json > result.json
+      contactflow run --charts charts/
+      contactflow run --precision give_up_rate=0.002
     """
+    precision = parse_precision(precision_texts, max_replications)
     try:
         sc = load_with_changes(scenario, assignments)
         if days is not None:
             sc = sc.with_changes({"run.days": days})
+        if precision is not None:
+            precision.check(sc)
     except ScenarioError as exc:
         fail(str(exc))
+    except KeyError as exc:  # a --precision figure the scenario does not have
+        fail(f"--precision: {exc.args[0]}")
     reps = replications or sc.run.replications
-    workers = workers or min(os.cpu_count() or 1, reps)
-    progress = Progress(reps, quiet, f"{sc.name}")
+    workers = workers or min(os.cpu_count() or 1, reps if precision is None else precision.max_replications)
+    progress = PlannedProgress(None if precision else reps, quiet, f"{sc.name}")
     try:
         result = run_scenario(sc, replications=reps, seed=seed, workers=workers,
-                              keep_journeys=out is not None, progress=progress)
+                              keep_journeys=out is not None or charts is not None, progress=progress,
+                              precision=precision, dask=dask)
+    except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
+        fail(f"--dask: {exc.args[0]}")
     finally:
         progress.close()
     if out is not None:
@@ -55,12 +70,22 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, w
             result.save(out)
         except OSError as exc:
             fail(f"--out {out}: cannot write results: {exc}")
+    if charts is not None:
+        from ..plots import result_charts
+        from .charts import write_charts
+
+        chart_files = write_charts(lambda: result_charts(result), charts)
     if as_json:
         click.echo(result.to_json())
     else:
         click.echo(result_text(result))
+        if result.precision is not None:
+            click.echo("\n" + result.precision.text())
         if out is not None:
             click.echo(f"\nwrote {out}/result.json, *.csv and journeys.parquet")
+        if charts is not None:
+            click.echo(f"wrote {len(chart_files)} chart files to {charts}/ "
+                       f"({', '.join(sorted({p.stem for p in chart_files}))}; PNG and SVG)")
 
 
 @main.command("validate")

@@ -1,0 +1,467 @@
+"""``contactflow compare``, ``sweep``, ``staff`` and ``warmup``: what-if experiments.
+
+Also home of the options they share with ``run``: ``--precision``,
+``--max-replications``, ``--workers`` and ``--dask``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ..compare import compare, label_variants
+from ..experiment import atomic_write
+from ..parallel import default_workers
+from ..precision import DEFAULT_MAX_REPLICATIONS, Precision
+from ..report import SHARE_METRICS, format_stat, format_value, table_text
+from ..scenario import ScenarioError
+from ..staffing import HOURS, StaffingError, staff
+from ..sweep import POINTS_DIR, parse_vary, sweep
+from ..warmup import suggest_warmup
+from .base import Progress, ScenarioPath, fail, load_with_changes, main, parse_assignment
+
+__all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
+
+EXIT_INTERRUPTED = 130
+SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common random numbers)"
+#: Channel metrics the comparison table shows (every figure is in --json and --out).
+COMPARE_CHANNEL_METRICS = ("contacts", "abandon_rate", "service_level", "mean_wait_min", "occupancy")
+
+dask_option_help = ("Run on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786) "
+                    "instead of local processes; needs contactflow[distributed]. "
+                    "Also read from CONTACTFLOW_DASK.")
+
+
+class PlannedProgress(Progress):
+    """A progress bar whose total may grow (more replications asked for by --precision).
+
+    Called as ``progress(finished)`` or ``progress(finished, planned)``; with
+    ``total=None`` the bar counts without an ETA.
+    """
+
+    def __call__(self, done: int, planned: int | None = None) -> None:
+        if self.bar is not None and planned is not None and planned != self.bar.total:
+            self.bar.total = planned
+            self.bar.refresh()
+        super().__call__(done)
+
+
+def parse_precision(texts: tuple[str, ...], max_replications: int | None) -> Precision | None:
+    """``--precision FIGURE=HALF_WIDTH`` options as a :class:`Precision`; exits 2 when malformed."""
+    if not texts:
+        return None
+    try:
+        return Precision.parse(texts, max_replications or DEFAULT_MAX_REPLICATIONS)
+    except (ValueError, KeyError) as exc:
+        fail(f"--precision: {exc.args[0]}")
+    raise AssertionError("not reached: fail() exits")
+
+
+def experiment_options(command):
+    """The options every experiment command shares, in one place."""
+    options = [
+        click.option("-r", "--replications", type=click.IntRange(min=1),
+                     help="Replications per run (default: the scenario's run.replications)."),
+        click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
+        click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
+        click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+                     help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
+        click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
+                     help="Processes for replications (default: CPU cores). Results do not depend on it."),
+        click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def precision_options(command):
+    """``--precision`` and ``--max-replications``."""
+    command = click.option("--max-replications", type=click.IntRange(min=2), default=None,
+                           help=f"Most replications --precision may run (default {DEFAULT_MAX_REPLICATIONS}).")(command)
+    return click.option("--precision", "precision_texts", multiple=True, metavar="FIGURE=HALF_WIDTH",
+                        help="Add replications until the figure's 95 % CI half-width is at most HALF_WIDTH, "
+                             "e.g. give_up_rate=0.002 (repeatable).")(command)
+
+
+def clean_errors(command):
+    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ScenarioError as exc:
+            fail(str(exc))
+        except (KeyError, ValueError, ConnectionError, ImportError) as exc:
+            fail(str(exc.args[0]) if exc.args else str(exc))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    return wrapper
+
+
+def _load(scenario, assignments, days):
+    sc = load_with_changes(scenario, assignments)
+    return sc.with_changes({"run.days": days}) if days is not None else sc
+
+
+def _json_ready(frame: pd.DataFrame) -> list[dict]:
+    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in records]
+
+
+def _signed(value: float, metric: str) -> str:
+    """A difference as a reader wants it: percentage points for shares."""
+    if value is None or math.isnan(value):
+        return "–"
+    if metric in SHARE_METRICS:
+        return f"{100 * value:+.1f} pp"
+    return ("+" if value > 0 else "") + format_value(value, metric)
+
+
+def _diff_cell(row) -> str:
+    if math.isnan(row["diff"]):
+        return "–"
+    text = _signed(row["diff"], row["metric"])
+    if not math.isnan(row["diff_low"]) and row["diff_low"] != row["diff_high"]:
+        bounds = ", ".join(_signed(row[k], row["metric"]).replace(" pp", "") for k in ("diff_low", "diff_high"))
+        text += f" [{bounds}]"
+    return text + (" *" if row["significant"] else "")
+
+
+# --------------------------------------------------------------------------- compare
+
+
+@main.command("compare")
+@click.argument("base", type=ScenarioPath())
+@click.argument("variants", nargs=-1, type=ScenarioPath())
+@click.option("--set-variant", "variant_changes", multiple=True, metavar="NAME:FIELD=VALUE",
+              help="A variant called NAME: the base with FIELD changed (repeat to change several fields "
+                   "or to add variants), e.g. --set-variant better_chat:channels.chat.resolve=0.8.")
+@experiment_options
+@precision_options
+@click.option("--all", "show_all", is_flag=True, help="Show every figure (default: KPIs and the main channel metrics).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
+@click.option("-o", "--out", type=click.Path(file_okay=False), help="Write comparison.csv and comparison.parquet here.")
+@clean_errors
+def compare_command(base, variants, variant_changes, replications, seed, days, assignments, workers, dask,
+                    quiet, precision_texts, max_replications, show_all, as_json, out):
+    """Compare BASE with each VARIANT on common random numbers.
+
+    Every scenario runs with the same seed, so each replication sees the same
+    customers; each figure's difference from BASE is paired replication by
+    replication, which makes its confidence interval much narrower than
+    comparing independent runs. --set applies to every scenario.
+
+    \b
+    Examples:
+      contactflow compare nice_bcg_2016 --set-variant better_chat:channels.chat.resolve=0.8
+      contactflow compare my_centre.toml plan_b.toml -r 20 --precision focal_contacts=20
+      contactflow compare nice_bcg_2016 --set-variant more_phone:channels.phone.agents=70 --json
+    """
+    precision = parse_precision(precision_texts, max_replications)
+    base_sc = _load(base, assignments, days)
+    named = label_variants(base_sc, [_load(text, assignments, days) for text in variants])
+    changes: dict[str, dict] = {}
+    for text in variant_changes:
+        name, sep, assignment = text.partition(":")
+        name = name.strip()
+        if not sep or not name or "=" in name:
+            fail(f"--set-variant {text!r}: expected NAME:FIELD=VALUE, e.g. better_chat:channels.chat.resolve=0.8")
+        try:
+            field, value = parse_assignment(assignment)
+        except click.BadParameter as exc:
+            fail(f"--set-variant {text!r}: {exc.message}")
+        changes.setdefault(name, {})[field] = value
+    for name, change in changes.items():
+        if name in named or name == base_sc.name:
+            fail(f"--set-variant: the name {name!r} is already taken; choose another")
+        named[name] = base_sc.with_changes(change)
+    if not named:
+        fail("compare needs at least one VARIANT scenario or --set-variant NAME:FIELD=VALUE")
+    scenarios = 1 + len(named)
+    reps = replications or base_sc.run.replications
+    workers = workers or default_workers()
+    bar = PlannedProgress(None if precision else reps * scenarios, quiet, "compare")
+    try:
+        table = compare(base_sc, named, replications=reps, seed=seed, precision=precision,
+                        workers=workers, dask=dask, progress=bar)
+    finally:
+        bar.close()
+    if out is not None:
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
+        atomic_write(folder / "comparison.parquet", lambda p: table.to_parquet(p, index=False))
+    if as_json:
+        doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision")}
+        doc["rows"] = _json_ready(table)
+        click.echo(json.dumps(doc, indent=2, allow_nan=False))
+        return
+    click.echo(comparison_text(table, show_all))
+    if precision is not None:
+        click.echo("\n" + _precision_line(table.attrs["precision"], precision))
+    if out is not None:
+        click.echo(f"\nwrote {out}/comparison.csv and comparison.parquet")
+
+
+def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
+    """The comparison as a text table: each scenario's mean, and each variant's paired difference."""
+    base = table.attrs.get("base", table["scenario"].iloc[0])
+    labels = list(dict.fromkeys(table["scenario"]))
+    variants = [v for v in labels if v != base]
+    shown = table
+    if not show_all:
+        main_rows = (table["table"] == "kpis") | (
+            (table["table"] == "channels") & table["metric"].isin(COMPARE_CHANNEL_METRICS))
+        # channel figures that say nothing here (self-service waits, undefined occupancy): left out
+        spread = table.groupby("kpi")["mean"].transform(lambda m: m.nunique(dropna=True))
+        silent = (table["table"] == "channels") & (table["ci_low"].isna() | (table["ci_low"] == table["ci_high"])) \
+            & (spread <= 1) & (table["metric"] != "contacts")
+        shown = table[main_rows & ~silent]
+    by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
+    header = ["figure", f"{base}"]
+    for v in variants:
+        header += [v, f"Δ {v} [95 % CI]"]
+    rows = []
+    for kpi, row in by_scenario[base].iterrows():
+        cells = [kpi, format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"])]
+        for v in variants:
+            if kpi in by_scenario[v].index:
+                other = by_scenario[v].loc[kpi]
+                cells += [format_value(other["mean"], other["metric"]), _diff_cell(other)]
+            else:
+                cells += ["–", "–"]
+        rows.append(cells)
+    title = (f"{base} vs {', '.join(variants)}: {table.attrs.get('replications', '?')} paired replication(s), "
+             f"seed {table.attrs.get('seed', '?')}; mean [95 % CI]")
+    return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE])
+
+
+def _precision_line(report: dict, precision: Precision) -> str:
+    state = ("precision reached" if report["met"] else
+             f"precision NOT reached (stopped at --max-replications {precision.max_replications})")
+    parts = ", ".join(f"{k} ±{v['half_width']:.3g} (target {v['target']:g})" if v["half_width"] is not None
+                      else f"{k} undefined" for k, v in report["figures"].items())
+    return f"{state} after {report['replications']} replications: {parts}"
+
+
+# --------------------------------------------------------------------------- sweep
+
+DEFAULT_SWEEP_FIGURES = ("give_up_rate", "avoidable_call_share", "cost_per_customer")
+
+
+@main.command("sweep")
+@click.argument("scenario", type=ScenarioPath())
+@click.option("--vary", "vary_texts", multiple=True, required=True, metavar="FIELD=START:STOP:STEP|v1,v2,...",
+              help="A field and its values: a range with STOP included (channels.phone.agents=40:60:5) "
+                   "or a list (channels.chat.resolve=0.6,0.7,0.8). Repeat for a grid.")
+@experiment_options
+@precision_options
+@click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the results (default: sweep_SCENARIO). Re-running resumes from it.")
+@click.option("--show", "show", multiple=True, metavar="FIGURE",
+              help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
+                   "the focal channel's service_level, cost_per_customer). All are in the files.")
+@clean_errors
+def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
+                  precision_texts, max_replications, out, show):
+    """Run SCENARIO at every point of a grid of field values.
+
+    Each point is saved to OUT/points/ as soon as it finishes; OUT/sweep.parquet
+    and OUT/sweep.csv gather them at the end (one row per point and figure,
+    with mean and 95 % CI). Running the same command again skips the points
+    already saved, so an interrupted sweep loses only the points in flight.
+
+    \b
+    Examples:
+      contactflow sweep nice_bcg_2016 --vary channels.phone.agents=50:70:5
+      contactflow sweep nice_bcg_2016 --vary channels.phone.agents=50:70:10 --vary channels.chat.resolve=0.6,0.8
+    """
+    precision = parse_precision(precision_texts, max_replications)
+    sc = _load(scenario, assignments, days)
+    vary = {}
+    for text in vary_texts:
+        try:
+            field, values = parse_vary(text)
+        except ValueError as exc:
+            fail(f"--vary: {exc}")
+        if field in vary:
+            fail(f"--vary: {field} is given twice")
+        vary[field] = values
+    out = out or f"sweep_{sc.name}"
+    points = math.prod(len(v) for v in vary.values())
+    reps = replications or sc.run.replications
+    workers = workers or default_workers()
+    bar = PlannedProgress(None, quiet, "sweep")
+    points_dir = Path(out) / POINTS_DIR
+    before = len(list(points_dir.glob("*.parquet"))) if points_dir.is_dir() else 0
+    try:
+        table = sweep(sc, vary, replications=reps, seed=seed, out=out, precision=precision,
+                      workers=workers, dask=dask, progress=bar)
+    except KeyboardInterrupt:
+        bar.close()
+        saved = len(list(points_dir.glob("*.parquet"))) if points_dir.is_dir() else 0
+        click.echo(f"interrupted: {saved - before} new point(s) saved in {points_dir} "
+                   f"({points} in the grid); run the same command again to resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        bar.close()
+    if table.attrs["resumed"]:
+        click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
+    figures = list(show) or [*DEFAULT_SWEEP_FIGURES[:2], f"channels.{sc.focal_channel}.service_level",
+                             DEFAULT_SWEEP_FIGURES[2]]
+    if precision is not None:
+        figures += [k for k in precision.targets if k not in figures]
+    click.echo(sweep_text(table, list(vary), figures))
+    click.echo(f"\nwrote {out}/sweep.parquet and {out}/sweep.csv ({points} points)")
+
+
+def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> str:
+    """One line per point: the varied values and each figure's mean [95 % CI]."""
+    missing = [f for f in figures if f not in set(table["kpi"])]
+    if missing:
+        raise KeyError(f"--show: no figure {', '.join(missing)}; use a KPI name, channels.CHANNEL.METRIC, "
+                       "before_call.CHANNEL or after_call.TARGET")
+    indexed = table.set_index(["point", "kpi"])
+    rows = []
+    for point, frame in table.groupby("point", sort=True):
+        first = frame.iloc[0]
+        cells = [str(first[f]) for f in fields]
+        for figure in figures:
+            row = indexed.loc[(point, figure)]
+            cells.append(format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"]))
+        cells.append(str(int(first["replications"])))
+        rows.append(cells)
+    return table_text(rows, [*fields, *figures, "reps"], right=set(range(len(fields), len(fields) + len(figures) + 1)))
+
+
+# --------------------------------------------------------------------------- staff
+
+
+@main.command("staff")
+@click.argument("scenario", type=ScenarioPath())
+@click.option("--target", "target_texts", multiple=True, required=True, metavar="FIGURE>=VALUE",
+              help="A target every plan must meet, e.g. 'channels.phone.service_level>=0.8' or "
+                   "'give_up_rate<=3%' (operators >=, <=, >, <; repeatable).")
+@click.option("--channels", "channel_list", metavar="NAME,NAME",
+              help="Channels to staff (default: those named by channel targets, or every staffed "
+                   "channel when a target is network-wide).")
+@click.option("--hourly", is_flag=True, help="Staff each hour of the day (a shift plan) instead of a fixed level.")
+@experiment_options
+@click.option("--max-evaluations", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Most distinct plans to simulate.")
+@click.option("--save-scenario", type=click.Path(dir_okay=False), help="Write the staffed scenario to this TOML file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
+@clean_errors
+def staff_command(scenario, target_texts, channel_list, hourly, replications, seed, days, assignments,
+                  workers, dask, quiet, max_evaluations, save_scenario, as_json):
+    """The fewest agents per channel (or per hour with --hourly) that meet every target.
+
+    Starts from Erlang A/C on each channel's offered load (from the routing
+    chain), then simulates the whole network on common random numbers to
+    confirm and adjust: customers who give up on one channel and load
+    another are accounted for. Prints the plan, each target's simulated
+    value with its 95 % CI, and the cost.
+
+    \b
+    Examples:
+      contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --channels phone
+      contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --target "give_up_rate<=0.08"
+      contactflow staff utility_billing_surge --hourly --target "channels.phone.service_level>=0.7" -r 10
+    """
+    sc = _load(scenario, assignments, days)
+    channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list else None
+    workers = workers or default_workers()
+    bar = PlannedProgress(None, quiet, "staff")
+    try:
+        plan = staff(sc, target_texts, channels, hourly=hourly, replications=replications, seed=seed,
+                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
+    except StaffingError as exc:
+        fail(f"{sc.source or sc.name}: {exc}")
+    finally:
+        bar.close()
+    if save_scenario is not None:
+        atomic_write(Path(save_scenario), lambda p: p.write_text(plan.scenario.to_toml()))
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2, default=float))
+        return
+    click.echo(staffing_text(plan))
+    if save_scenario is not None:
+        click.echo(f"\nwrote the staffed scenario to {save_scenario}")
+
+
+def staffing_text(plan) -> str:
+    """The plan, its checks with CIs, and its cost, as text."""
+    sc = plan.scenario
+    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
+    parts = [f"{sc.name}: staffing that meets every target ({plan.result.replications} replication(s) "
+             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    if hourly:
+        hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
+        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
+        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
+    else:
+        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
+    parts.append("(start: Erlang A/C on each channel's offered load, or the scenario's staffing for a "
+                 "channel with no target of its own)")
+    checks = plan.checks
+    rows = []
+    for target, frame in checks.groupby("target", sort=False):
+        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
+            metric, op = target.split()[0].split(".")[-1], target.split()[1]
+            defined = frame.dropna(subset=["mean"])
+            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
+                     if len(defined) else frame.iloc[0])
+            where = f"tightest hour {int(worst['hour']):02d}:00"
+        else:
+            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
+        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric),
+                     "yes" if frame["met"].all() else "NO",
+                     "yes" if frame["confident"].all() else "not all"])
+    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
+                                   right=set()))
+    hours = plan.agent_hours_per_day
+    cost = plan.result.stat("cost_total")
+    days = sc.run.days
+    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
+    parts.append(f"simulated cost_total over {days:g} day(s): "
+                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- warmup
+
+
+@main.command("warmup")
+@click.argument("scenario", type=ScenarioPath())
+@click.option("-r", "--replications", type=click.IntRange(min=2), default=5, show_default=True,
+              help="Replications to learn from.")
+@click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
+@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
+              help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
+@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@clean_errors
+def warmup_command(scenario, replications, seed, days, assignments, workers):
+    """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
+
+    Simulates from empty with no warm-up and finds, per staffed channel,
+    where the start-up transient of the waits ends.
+    """
+    sc = load_with_changes(scenario, assignments)
+    suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers())
+    rows = [[c, f"{h:.2f}"] for c, h in suggestion.per_channel.items()]
+    click.echo(table_text(rows, ["channel", "warm-up hours (MSER-5)"]))
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours "
+               f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
+               f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")

@@ -1,0 +1,364 @@
+"""Where replications run: in this process, in a pool of processes, or on a Dask cluster.
+
+A replication is a pure function of its scenario, seed and replication number
+(see :mod:`simulator.streams`), so the numbers never depend on where or in
+which order replications run: a serial run, a process pool and a Dask cluster
+give identical results.
+
+Two layers:
+
+* executors (:class:`SerialExecutor`, :class:`ProcessExecutor`,
+  :class:`DaskExecutor`, chosen by :func:`make_executor`) submit tasks and
+  wait for the first ones to finish, each behind the same small interface;
+* :func:`run_jobs` schedules :class:`ReplicationJob` objects on an executor.
+  A job is one or more scenarios replicated on common random numbers (the same
+  seed, replication by replication) until its ``more`` rule is satisfied, in
+  batches; the rule only ever sees complete batches, so how many replications
+  a job ends up with does not depend on the executor either. Finished jobs are
+  yielded as soon as they complete, which is what lets a sweep save each point
+  the moment it is done.
+
+Examples
+--------
+>>> import simulator as sim
+>>> from simulator.experiment import run_replication
+>>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
+>>> job = ReplicationJob((sc,), seed=1, replications=2, task=run_replication)
+>>> with make_executor(workers=1) as executor:
+...     [(done.key, len(outputs[0])) for done, outputs in run_jobs([job], executor)]
+[(None, 2)]
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
+
+from .scenario import Scenario
+
+__all__ = [
+    "Executor",
+    "SerialExecutor",
+    "ProcessExecutor",
+    "DaskExecutor",
+    "make_executor",
+    "default_workers",
+    "ReplicationJob",
+    "run_jobs",
+]
+
+#: Tasks kept submitted per worker: enough to keep every worker busy, few
+#: enough that an interruption loses little.
+TASKS_PER_WORKER = 2
+DASK_EXTRA = "pip install 'contactflow[distributed]'"
+#: How long to keep trying to reach a Dask scheduler.
+DASK_CONNECT_TIMEOUT = "10s"
+
+
+def default_workers() -> int:
+    """The number of CPU cores this process may use (the CLI's default ``--workers``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Executor:
+    """Runs tasks somewhere; the interface every executor offers.
+
+    ``capacity`` is how many tasks :func:`run_jobs` keeps submitted at once.
+    Use an executor as a context manager: leaving the block normally waits for
+    nothing (every task has been collected); leaving it with an exception
+    (Ctrl-C included) cancels what has not run yet and stops the workers.
+    """
+
+    capacity: int = 1
+
+    def submit(self, fn: Callable, *args) -> Any:
+        """Start ``fn(*args)``; returns a future with ``result()``."""
+        raise NotImplementedError
+
+    def wait(self, futures: set) -> set:
+        """Block until at least one of ``futures`` is finished; return the finished ones."""
+        raise NotImplementedError
+
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort`` cancels queued tasks and stops running ones."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(abort=exc_type is not None)
+
+
+class SerialExecutor(Executor):
+    """Runs each task in this process, at once, when it is submitted.
+
+    Examples
+    --------
+    >>> with SerialExecutor() as ex:
+    ...     ex.submit(pow, 2, 10).result()
+    1024
+    """
+
+    capacity = 1
+
+    def submit(self, fn: Callable, *args) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # re-raised by result(), as from any executor
+            future.set_exception(exc)
+        return future
+
+    def wait(self, futures: set) -> set:
+        return {f for f in futures if f.done()}
+
+
+def _ignore_interrupt() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessExecutor(Executor):
+    """Runs tasks in ``workers`` processes on this machine.
+
+    Examples
+    --------
+    >>> with ProcessExecutor(2) as ex:
+    ...     sorted(f.result() for f in [ex.submit(pow, 2, k) for k in (3, 4)])
+    [8, 16]
+    """
+
+    def __init__(self, workers: int):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1; got {workers}")
+        self.workers = workers
+        self.capacity = workers * TASKS_PER_WORKER
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
+
+    def submit(self, fn: Callable, *args) -> Future:
+        return self._pool.submit(fn, *args)
+
+    def wait(self, futures: set) -> set:
+        return wait_futures(futures, return_when=FIRST_COMPLETED).done
+
+    def close(self, abort: bool = False) -> None:
+        if not abort:
+            self._pool.shutdown(wait=True)
+            return
+        terminate = getattr(self._pool, "terminate_workers", None)  # Python >= 3.14
+        if terminate is not None:
+            terminate()
+            return
+        # Older Pythons: stop the running replications, which would otherwise finish
+        # (with those already handed to the workers) before this process can exit.
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+
+
+class DaskExecutor(Executor):
+    """Sends tasks to a Dask cluster (``pip install 'contactflow[distributed]'``).
+
+    Parameters
+    ----------
+    address
+        The scheduler's address (``"tcp://10.0.0.5:8786"``), or an existing
+        :class:`distributed.Client`, which is left open on close. The workers
+        need contactflow installed (the same version).
+
+    Examples
+    --------
+    >>> from distributed import LocalCluster  # doctest: +SKIP
+    >>> with LocalCluster(n_workers=2, processes=True) as cluster:  # doctest: +SKIP
+    ...     with DaskExecutor(cluster.scheduler_address) as ex:
+    ...         ex.submit(pow, 2, 10).result()
+    1024
+    """
+
+    def __init__(self, address: Any):
+        try:
+            import distributed
+        except ImportError:  # pragma: no cover - exercised without the extra
+            raise ImportError(f"running on a Dask cluster needs the distributed extra: {DASK_EXTRA}") from None
+        self._distributed = distributed
+        if isinstance(address, distributed.Client):
+            self.client, self._own_client = address, False
+        else:
+            try:
+                self.client = distributed.Client(address, set_as_default=False, timeout=DASK_CONNECT_TIMEOUT)
+            except (OSError, TimeoutError) as exc:
+                raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            self._own_client = True
+        threads = sum(self.client.nthreads().values())
+        self.capacity = max(1, threads) * TASKS_PER_WORKER
+        # finished futures arrive here; bound to our client, not to a process-wide default one
+        self._finished = distributed.as_completed(loop=self.client.loop)
+
+    def submit(self, fn: Callable, *args) -> Any:
+        future = self.client.submit(fn, *args, pure=False)
+        self._finished.add(future)
+        return future
+
+    def wait(self, futures: set) -> set:
+        done = {next(self._finished)}
+        done.update(self._finished.next_batch(block=False))
+        return done & futures
+
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            self._finished.clear()
+        if self._own_client:
+            self.client.close()
+
+
+def make_executor(workers: int | None = 1, dask: Any = None) -> Executor:
+    """The executor for ``workers`` local processes, or for a Dask cluster when ``dask`` is given.
+
+    Parameters
+    ----------
+    workers
+        Local processes; 1 (or None) runs in this process.
+    dask
+        A Dask scheduler address or :class:`distributed.Client`; overrides ``workers``.
+
+    Examples
+    --------
+    >>> type(make_executor(1)).__name__
+    'SerialExecutor'
+    """
+    if dask is not None and dask is not False:
+        return DaskExecutor(dask)
+    if workers is None or workers <= 1:
+        return SerialExecutor()
+    return ProcessExecutor(workers)
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class ReplicationJob:
+    """Replications of one or more scenarios on common random numbers.
+
+    Replication ``r`` of every scenario uses the random streams of
+    ``(seed, r)``, so the scenarios see the same arrivals, first channels and
+    per-channel draw sequences, and their differences can be paired.
+
+    Attributes
+    ----------
+    scenarios
+        The scenarios, replicated side by side.
+    seed
+        The common seed.
+    replications
+        The first batch. ``more`` may ask for more after each complete batch.
+    task
+        ``task(scenario, seed, replication, keep_journeys)`` runs one
+        replication (:func:`simulator.experiment.run_replication`); it must be
+        picklable (a module-level function) for process pools and Dask.
+    keep_journeys
+        Passed to ``task``.
+    more
+        ``more(outputs)`` with ``outputs[s][r]`` the output of replication
+        ``r`` of scenario ``s``: the total number of replications the job
+        needs. Returning the current number (or fewer) finishes the job.
+    key
+        Anything that identifies the job to the caller (a sweep point, a staffing plan).
+    """
+
+    scenarios: Sequence[Scenario]
+    seed: int
+    replications: int
+    task: Callable
+    keep_journeys: bool = False
+    more: Callable[[list[list[Any]]], int] | None = None
+    key: Hashable = None
+    outputs: list[list[Any]] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.replications < 1:
+            raise ValueError(f"replications must be >= 1; got {self.replications}")
+        self.scenarios = tuple(self.scenarios)
+        self.outputs = [[] for _ in self.scenarios]
+
+    def tasks(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """(scenario index, replication) pairs for replications ``start .. stop - 1``."""
+        return [(s, r) for r in range(start, stop) for s in range(len(self.scenarios))]
+
+
+def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
+             progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[ReplicationJob, list[list[Any]]]]:
+    """Run the jobs' replications on ``executor``; yield ``(job, outputs)`` as each job finishes.
+
+    Tasks are submitted in job order, at most ``executor.capacity`` at a time,
+    and a job's extra batches go ahead of jobs not yet started, so jobs finish
+    roughly in order and an interruption loses only the replications in flight.
+    ``outputs[s]`` lists scenario ``s``'s outputs in replication order.
+
+    Parameters
+    ----------
+    progress
+        Called as ``progress(finished, planned)`` in replications (one
+        scenario's replication each) after each one; ``planned`` grows when a
+        job asks for more.
+
+    Notes
+    -----
+    When the consumer stops early or an exception (Ctrl-C included) is raised,
+    tasks not yet finished are cancelled; the caller's ``with executor`` block
+    stops the workers.
+    """
+    jobs = list(jobs)
+    queue: deque = deque()
+    pending: dict[int, list] = {}  # id(job) -> [outstanding tasks, results by (scenario, rep)]
+    for job in jobs:
+        queue.extend((job, s, r) for s, r in job.tasks(0, job.replications))
+        pending[id(job)] = [len(job.scenarios) * job.replications, {}]
+    planned = len(queue)
+    finished = 0
+    in_flight: dict[Any, tuple[ReplicationJob, int, int]] = {}
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < executor.capacity:
+                job, s, r = queue.popleft()
+                future = executor.submit(job.task, job.scenarios[s], job.seed, r, job.keep_journeys)
+                in_flight[future] = (job, s, r)
+            for future in executor.wait(set(in_flight)):
+                job, s, r = in_flight.pop(future)
+                state = pending[id(job)]
+                state[1][(s, r)] = future.result()
+                state[0] -= 1
+                finished += 1
+                if progress is not None:
+                    progress(finished, planned)
+                if state[0]:
+                    continue
+                for s_, r_ in sorted(state[1]):
+                    job.outputs[s_].append(state[1][(s_, r_)])
+                state[1] = {}
+                total = job.more(job.outputs) if job.more is not None else len(job.outputs[0])
+                have = len(job.outputs[0])
+                if total > have:
+                    extra = job.tasks(have, total)
+                    queue.extendleft((job, s_, r_) for s_, r_ in reversed(extra))
+                    state[0] = len(extra)
+                    planned += len(extra)
+                    if progress is not None:
+                        progress(finished, planned)
+                else:
+                    del pending[id(job)]
+                    yield job, job.outputs
+    finally:
+        for future in in_flight:
+            future.cancel()

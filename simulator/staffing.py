@@ -1,0 +1,631 @@
+"""Staffing search: the fewest agents that meet every target, for the whole network.
+
+Workforce planners size each channel on its own with an Erlang calculator,
+ignoring that customers who give up on one channel load another. :func:`staff`
+sizes the network together:
+
+1. **Start point** (analytic): each searched channel's offered load is the
+   arrival rate times its expected contacts per customer (the
+   :class:`~simulator.analytic.JourneyChain`), and the fewest agents that meet
+   the channel's own targets come from Erlang A (exponential patience with the
+   channel's mean) or Erlang C (no patience, or an asynchronous backlog). With
+   ``hourly=True`` this is done hour by hour, giving a shift plan. Channels
+   with no target of their own start from the scenario's staffing. The start
+   point is a plain function (:func:`erlang_start`); pass ``start=`` to use
+   another (a network approximation, a current plan).
+2. **Confirm and adjust** (simulation, on common random numbers so that
+   neighbouring plans are compared on the same customers): while a target is
+   missed, add agents where they are missing (the channel, or the hour, whose
+   own target fails; for network-wide targets such as ``give_up_rate``, the
+   channel whose extra agent helps most per unit of cost, all candidates
+   simulated side by side); then remove agents one at a time while every
+   target still holds. With ``hourly=True`` the removal is tried for all hours
+   at once and undone where an hour's own target fails, in the spirit of the
+   iterative staffing algorithm of Feldman, Mandelbaum, Massey and Whitt (2008).
+
+A target is met when its simulated mean meets it; the plan reports each
+target's confidence interval, and ``confident`` says whether the whole
+interval is on the right side.
+
+Examples
+--------
+>>> import simulator as sim
+>>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.5, "run.warmup_hours": 2})
+>>> plan = staff(sc, ["channels.phone.service_level>=0.8"], channels=["phone"], replications=3)
+>>> plan.met and plan.agents["phone"] > 0
+True
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .analytic import JourneyChain, erlang_a, erlang_c
+from .experiment import Result, run_replication
+from .metrics import HOURLY_METRICS
+from .parallel import Executor, ReplicationJob, make_executor, run_jobs
+from .precision import check_figure
+from .scenario import Channel, Scenario
+
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "ERLANG_METRICS"]
+
+#: Channel metrics the Erlang formulas give, usable for the analytic start point.
+ERLANG_METRICS = ("service_level", "abandon_rate", "mean_wait_min", "p_wait", "occupancy", "mean_queue")
+HOURS = 24
+_TARGET = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[^\s%]+)\s*(?P<pct>%?)\s*$")
+
+#: A plan: agents per searched channel, a whole number or 24 hourly levels.
+Plan = Mapping[str, Any]
+
+
+class StaffingError(ValueError):
+    """The search could not find a plan (a target out of reach, or the budget spent)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A service target on one figure, e.g. ``channels.phone.service_level >= 0.8``.
+
+    Examples
+    --------
+    >>> t = Target.parse("give_up_rate<=3%")
+    >>> t.key, t.op, t.value
+    ('give_up_rate', '<=', 0.03)
+    >>> t.met(0.025), t.met(0.04)
+    (True, False)
+    >>> Target.parse("channels.phone.service_level>=0.8").channel
+    'phone'
+    """
+
+    key: str
+    op: str
+    value: float
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        """From ``FIGURE>=VALUE`` (or ``<=``, ``>``, ``<``); a trailing ``%`` divides by 100."""
+        match = _TARGET.match(text)
+        value = math.nan
+        if match:
+            try:
+                value = float(match["value"]) / (100.0 if match["pct"] else 1.0)
+            except ValueError:
+                pass
+        if not match or not math.isfinite(value):
+            raise ValueError(f"{text!r} is not a target like 'channels.phone.service_level>=0.8' "
+                             "or 'give_up_rate<=0.03' (operators: >=, <=, >, <)")
+        return cls(match["key"], match["op"], value)
+
+    @property
+    def channel(self) -> str | None:
+        """The channel of a ``channels.CHANNEL.METRIC`` target, else None (a network target)."""
+        parts = self.key.split(".")
+        return parts[1] if len(parts) == 3 and parts[0] == "channels" else None
+
+    @property
+    def metric(self) -> str:
+        return self.key.split(".")[-1]
+
+    def met(self, value: float) -> bool:
+        """Whether ``value`` meets the target (an undefined value, NaN, counts as met)."""
+        if value is None or math.isnan(value):
+            return True
+        return {">=": value >= self.value, "<=": value <= self.value,
+                ">": value > self.value, "<": value < self.value}[self.op]
+
+    def margin(self, value: float) -> float:
+        """How far ``value`` is on the right side of the target, relative to it (negative: missed by).
+
+        NaN for an undefined value.
+        """
+        if value is None or math.isnan(value):
+            return math.nan
+        above = value - self.value if self.op in (">=", ">") else self.value - value
+        return above / max(abs(self.value), 1e-9)
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.op} {self.value:g}"
+
+
+# --------------------------------------------------------------------------- start point
+
+
+def erlang_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[Target],
+                 hourly: bool = False) -> dict[str, Any]:
+    """The analytic start point: per channel, the fewest agents Erlang A/C says meet its own targets.
+
+    The offered load of channel ``c`` is the arrival rate times
+    ``JourneyChain(scenario).expected_contacts[c]`` (every contact served, so
+    it ignores re-routing after abandonment), over the hours the channel is
+    open. Channels without a target among :data:`ERLANG_METRICS` keep the
+    scenario's staffing. With ``hourly``, each hour gets its own level (0 when
+    the channel is closed or nothing arrives).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> erlang_start(sc, ["phone"], [Target.parse("channels.phone.service_level>=0.8")])["phone"] > 0
+    True
+    """
+    per_customer = JourneyChain(scenario).expected_contacts
+    rates = np.asarray(scenario.arrivals.rates_per_minute())
+    start: dict[str, Any] = {}
+    for name in channels:
+        spec = scenario.channel(name)
+        own = [t for t in targets if t.channel == name and t.metric in ERLANG_METRICS]
+        if not own:
+            start[name] = _current(spec, hourly)
+            continue
+        open_hours = np.array([spec.is_open(h * 60.0 + 30.0) for h in range(HOURS)])
+        contact_rates = rates * per_customer[name]
+        if hourly:
+            start[name] = tuple(_erlang_agents(spec, contact_rates[h], own) if open_hours[h] else 0
+                                for h in range(HOURS))
+        else:
+            start[name] = max(1, _erlang_agents(spec, float(contact_rates[open_hours].mean()), own))
+    return start
+
+
+def _current(spec: Channel, hourly: bool) -> Any:
+    """A channel's staffing in the scenario, as a fixed level or as 24 hourly levels."""
+    if hourly:
+        return tuple(spec.agents_in_hour(h) for h in range(HOURS))
+    return spec.agents if isinstance(spec.agents, int) else max(spec.agents)
+
+
+def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit: int = 100_000) -> int:
+    """Fewest agents whose Erlang A (or C) figures meet ``targets`` at ``rate`` contacts per minute."""
+    if rate <= 0:
+        return 0
+    mean_handle = spec.handle_time.mean
+    agents = 1
+    while agents <= limit:
+        if spec.patience is not None and not spec.is_async:
+            figures = erlang_a(rate, mean_handle, agents, spec.patience.mean, spec.service_level_seconds)
+        else:
+            figures = erlang_c(rate, mean_handle, agents, spec.service_level_seconds)
+        metrics = figures.channel_metrics()
+        if all(t.met(metrics[t.metric]) for t in targets):
+            return agents
+        agents += 1
+    raise StaffingError(f"channel {spec.name}: no staffing up to {limit} agents meets "
+                        f"{', '.join(map(str, targets))} by Erlang's formulas")
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class _Evaluation:
+    """One simulated plan and how it stands against the targets."""
+
+    plan: dict[str, Any]
+    result: Result
+    checks: pd.DataFrame  # target, channel, hour, mean, ci_low, ci_high, met, confident, margin
+
+    @property
+    def met(self) -> bool:
+        return bool(self.checks["met"].all())
+
+    def failing_units(self) -> set[tuple[str, int | None]]:
+        """(channel, hour) of channel targets that fail (hour None for a fixed level)."""
+        rows = self.checks[~self.checks["met"] & self.checks["channel"].notna()]
+        return {(c, None if pd.isna(h) else int(h)) for c, h in zip(rows["channel"], rows["hour"])}
+
+    def network_shortfall(self) -> float:
+        """Total relative shortfall of the targets not tied to one searched channel (or hour)."""
+        rows = self.checks[self.checks["channel"].isna()]
+        return float((-rows["margin"]).clip(lower=0).sum())
+
+    def slack(self) -> float:
+        """The smallest relative margin over the targets: how comfortably the plan meets them."""
+        return float(self.checks["margin"].min())
+
+    @cached_property
+    def hourly(self) -> pd.DataFrame:
+        return self.result.hourly  # summarised on first use, then kept
+
+    def hourly_mean(self, channel: str, hour: int, metric: str) -> float:
+        value = self.hourly.loc[(channel, hour, metric), "mean"]
+        return 0.0 if math.isnan(value) else float(value)
+
+
+class _Search:
+    """The state of one search: the scenario, targets, executor and every plan simulated."""
+
+    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool,
+                 replications: int, seed: int, executor: Executor, max_evaluations: int,
+                 progress: Callable[[int, int], None] | None):
+        self.scenario = scenario
+        self.targets = targets
+        self.channels = channels
+        self.hourly = hourly
+        self.replications = replications
+        self.seed = seed
+        self.executor = executor
+        self.max_evaluations = max_evaluations
+        self.progress = progress
+        self.cache: dict[tuple, _Evaluation] = {}
+        self.done = 0
+        # a channel target is checked hour by hour when searching hourly and the metric is hourly
+        self.per_hour = {t.key for t in targets
+                         if hourly and t.channel in channels and t.metric in HOURLY_METRICS}
+
+    @staticmethod
+    def key(plan: Plan) -> tuple:
+        return tuple(sorted(plan.items()))
+
+    def scenario_for(self, plan: Plan) -> Scenario:
+        changes = {f"channels.{c}.agents": list(v) if isinstance(v, tuple) else v for c, v in plan.items()}
+        return self.scenario.with_changes(changes)
+
+    def evaluate(self, plans: Iterable[Plan]) -> list[_Evaluation]:
+        """Simulate the plans not seen yet (side by side, same seed) and check the targets."""
+        plans = [dict(p) for p in plans]
+        new = {}
+        for plan in plans:
+            k = self.key(plan)
+            if k not in self.cache and k not in new:
+                new[k] = plan
+        if len(self.cache) + len(new) > self.max_evaluations:
+            raise StaffingError(f"the search needed more than {self.max_evaluations} simulated plans; "
+                                "raise max_evaluations or give a closer start")
+        if new:
+            jobs = [ReplicationJob((self.scenario_for(p),), self.seed, self.replications, run_replication, key=k)
+                    for k, p in new.items()]
+            planned = self.done + len(jobs) * self.replications
+
+            def report(finished, _planned):
+                if self.progress is not None:
+                    self.progress(self.done + finished, planned)
+
+            for job, outputs in run_jobs(jobs, self.executor, report):
+                result = Result.from_outputs(job.scenarios[0], self.seed, outputs[0])
+                self.cache[job.key] = _Evaluation(new[job.key], result, self.checks(result))
+            self.done = planned
+        return [self.cache[self.key(p)] for p in plans]
+
+    def checks(self, result: Result) -> pd.DataFrame:
+        rows = []
+        hourly = result.hourly if self.per_hour else None
+        for target in self.targets:
+            if target.key in self.per_hour:
+                spec = self.scenario.channel(target.channel)
+                for hour in range(HOURS):
+                    if not spec.is_open(hour * 60.0 + 30.0):
+                        continue
+                    stat = hourly.loc[(target.channel, hour, target.metric)]
+                    rows.append(self._row(target, hour, stat["mean"], stat["ci_low"], stat["ci_high"]))
+            else:
+                stat = result.stat(target.key)
+                rows.append(self._row(target, None, stat["mean"], stat["ci_low"], stat["ci_high"]))
+        return pd.DataFrame(rows)
+
+    def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float) -> dict:
+        # the unit to act on when the target fails: its channel (and hour), if searched
+        own = target.channel in self.channels and (hour is not None or not self.hourly)
+        worst = low if target.op in (">=", ">") else high
+        return {"target": str(target), "channel": target.channel if own else None, "hour": hour,
+                "mean": mean, "ci_low": low, "ci_high": high, "met": target.met(mean),
+                "confident": target.met(worst) if not math.isnan(worst) else target.met(mean),
+                "margin": target.margin(mean)}
+
+
+def _with(plan: Plan, unit: tuple[str, int | None], delta: int) -> dict[str, Any]:
+    """The plan with ``delta`` agents added to a channel (or to one hour of its shift plan)."""
+    channel, hour = unit
+    changed = dict(plan)
+    if hour is None:
+        changed[channel] = plan[channel] + delta
+    else:
+        levels = list(plan[channel])
+        levels[hour] += delta
+        changed[channel] = tuple(levels)
+    return changed
+
+
+def _level(plan: Plan, unit: tuple[str, int | None]) -> int:
+    channel, hour = unit
+    return plan[channel] if hour is None else plan[channel][hour]
+
+
+def _agent_hours(plan: Plan) -> dict[str, float]:
+    return {c: float(sum(v)) if isinstance(v, tuple) else 24.0 * v for c, v in plan.items()}
+
+
+# --------------------------------------------------------------------------- the result
+
+
+@dataclass
+class StaffingPlan:
+    """The outcome of :func:`staff`.
+
+    Attributes
+    ----------
+    agents
+        Per searched channel: the agents (a whole number, or 24 hourly levels with ``hourly``).
+    start
+        The start point the search began from (the analytic estimate by default).
+    scenario
+        The scenario with ``agents`` in place.
+    result
+        The simulation of that scenario that confirmed it (all figures, with CIs).
+    checks
+        One row per target (and hour, for hourly targets): ``target, channel,
+        hour, mean, ci_low, ci_high, met, confident`` (``confident``: the whole
+        CI meets the target).
+    agent_hours_per_day, cost_per_day
+        Paid agent hours per channel and day, and their cost at
+        ``cost_per_agent_hour`` (agents on shift are paid even when idle).
+    evaluations
+        Distinct plans simulated.
+    """
+
+    agents: dict[str, Any]
+    start: dict[str, Any]
+    scenario: Scenario
+    result: Result
+    checks: pd.DataFrame
+    evaluations: int
+    targets: list[Target] = field(default_factory=list)
+
+    @property
+    def met(self) -> bool:
+        """Whether every target is met (by its simulated mean)."""
+        return bool(self.checks["met"].all())
+
+    @property
+    def agent_hours_per_day(self) -> dict[str, float]:
+        return _agent_hours(self.agents)
+
+    @property
+    def cost_per_day(self) -> float:
+        return sum(self.scenario.channel(c).cost_per_agent_hour * h for c, h in self.agent_hours_per_day.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        def plain(v):
+            return list(v) if isinstance(v, tuple) else v
+
+        checks = self.checks.astype(object)
+        checks = checks.where(checks.notna(), None)
+        return {
+            "scenario": self.scenario.name,
+            "agents": {c: plain(v) for c, v in self.agents.items()},
+            "start": {c: plain(v) for c, v in self.start.items()},
+            "met": self.met,
+            "agent_hours_per_day": self.agent_hours_per_day,
+            "cost_per_day": self.cost_per_day,
+            "replications": self.result.replications,
+            "seed": self.result.seed,
+            "evaluations": self.evaluations,
+            "checks": checks.to_dict(orient="records"),
+            "cost_total": self.result.stat("cost_total"),
+        }
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def staff(
+    scenario: Scenario,
+    targets: Iterable[str | Target],
+    channels: Sequence[str] | None = None,
+    *,
+    hourly: bool = False,
+    replications: int | None = None,
+    seed: int | None = None,
+    days: float | None = None,
+    start: Plan | Callable[..., Plan] | None = None,
+    workers: int = 1,
+    dask: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+    max_agents: int = 10_000,
+    max_evaluations: int = 200,
+) -> StaffingPlan:
+    """The fewest agents per channel (or per channel and hour) that meet every target.
+
+    Parameters
+    ----------
+    scenario
+        The network to staff.
+    targets
+        Strings like ``"channels.phone.service_level>=0.8"``,
+        ``"give_up_rate<=0.03"`` (a ``%`` suffix works too), or :class:`Target`.
+        Any figure works (see :func:`simulator.precision.figure_index`).
+    channels
+        Channels whose staffing is searched (staffed ones only). Default: the
+        channels named by channel targets, or every staffed channel when a
+        target is network-wide (e.g. ``give_up_rate``). Others keep their staffing.
+    hourly
+        Search 24 hourly levels per channel (a shift plan); channel targets on
+        an hourly metric (``service_level``, ``abandon_rate``,
+        ``mean_wait_min``, ``occupancy``, ``mean_queue``) must then hold in
+        every open hour.
+    replications, seed, days
+        How each candidate plan is simulated (defaults: the scenario's
+        ``[run]``); every plan uses the same seed.
+    start
+        A plan ``{channel: agents}`` to start from, or a function called like
+        :func:`erlang_start` returning one. Default: :func:`erlang_start`.
+    workers, dask
+        Where replications run; the numbers do not depend on it.
+    progress
+        Called as ``progress(finished, planned)`` in replications.
+    max_agents
+        No channel (or hour) may need more; the search fails past it.
+    max_evaluations
+        The most distinct plans to simulate.
+
+    Returns
+    -------
+    StaffingPlan
+
+    Raises
+    ------
+    StaffingError
+        When no plan within ``max_agents`` meets the targets, or the budget runs out.
+    KeyError, ValueError
+        For an unknown figure or channel, or a malformed target.
+    """
+    targets = [t if isinstance(t, Target) else Target.parse(t) for t in targets]
+    if not targets:
+        raise ValueError("staff needs at least one target, e.g. channels.phone.service_level>=0.8")
+    if days is not None:
+        scenario = scenario.with_changes({"run.days": days})
+    for target in targets:
+        check_figure(target.key, scenario)
+    staffed = [c.name for c in scenario.channels if not c.unlimited]
+    if channels is None:
+        named = [t.channel for t in targets if t.channel is not None]
+        network = any(t.channel is None for t in targets)
+        channels = staffed if network else [c for c in staffed if c in named]
+    channels = list(dict.fromkeys(channels))
+    for name in channels:
+        if name not in scenario.channel_names:
+            raise KeyError(f"no channel {name!r} to staff (channels: {', '.join(scenario.channel_names)})")
+        if name not in staffed:
+            raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
+    if not channels:
+        raise ValueError("no channel to staff: name one with channels=[...] or a channels.NAME.* target")
+    replications = scenario.run.replications if replications is None else int(replications)
+    seed = scenario.run.seed if seed is None else int(seed)
+
+    first = start(scenario, channels, targets, hourly) if callable(start) else (
+        dict(start) if start is not None else erlang_start(scenario, channels, targets, hourly))
+    first = {c: _as_level(v, hourly) for c, v in first.items() if c in channels}
+    for name in channels:
+        first.setdefault(name, _current(scenario.channel(name), hourly))
+    with make_executor(workers, dask) as executor:
+        search = _Search(scenario, targets, channels, hourly, replications, seed, executor,
+                         max_evaluations, progress)
+        plan = _reach_targets(search, first, max_agents)
+        plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
+        final = search.evaluate([plan])[0]
+    return StaffingPlan(dict(plan), first, search.scenario_for(plan), final.result,
+                        final.checks.drop(columns=["margin"]), len(search.cache), targets)
+
+
+def _as_level(value: Any, hourly: bool) -> Any:
+    """A start level as the search holds it: an int, or 24 ints with ``hourly``."""
+    if not hourly:
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * HOURS
+    return tuple(int(x) for x in value)
+
+
+def _units(search: _Search, plan: Plan) -> list[tuple[str, int | None]]:
+    if not search.hourly:
+        return [(c, None) for c in search.channels]
+    return [(c, h) for c in search.channels for h in range(HOURS)
+            if search.scenario.channel(c).is_open(h * 60.0 + 30.0)]
+
+
+def _minimum(search: _Search, unit: tuple[str, int | None], plan: Plan) -> int:
+    """Fewest agents a unit may have: 1 for a fixed level; 0 for an hour, keeping one hour staffed."""
+    channel, hour = unit
+    if hour is None:
+        return 1
+    others = sum(plan[channel]) - plan[channel][hour]
+    return 0 if others > 0 else 1
+
+
+def _cost(search: _Search, unit: tuple[str, int | None]) -> float:
+    """Cost of one more agent in a unit (agent hours when the channel has no hourly cost)."""
+    rate = search.scenario.channel(unit[0]).cost_per_agent_hour or 1.0
+    return rate * (24.0 if unit[1] is None else 1.0)
+
+
+def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> dict[str, Any]:
+    """Add agents until every target is met."""
+    steps: dict[tuple, int] = {}
+    while True:
+        current = search.evaluate([plan])[0]
+        if current.met:
+            return plan
+        failing = {u for u in current.failing_units() if u[0] in search.channels}
+        if failing:
+            for unit in failing:
+                step = steps.get(unit, 1)
+                plan = _with(plan, unit, step)
+                steps[unit] = step if search.hourly else 2 * step  # widen the bracket while it keeps failing
+        else:
+            plan = _best_addition(search, plan, current)
+        over = [u for u in _units(search, plan) if _level(plan, u) > max_agents]
+        if over:
+            where = ", ".join(c if h is None else f"{c} at {h}:00" for c, h in over)
+            raise StaffingError(f"no staffing up to {max_agents} agents meets the targets ({where})")
+
+
+def _best_addition(search: _Search, plan: dict[str, Any], current: _Evaluation) -> dict[str, Any]:
+    """For network-wide targets: one more agent where it reduces the shortfall most per unit of cost."""
+    candidates = []
+    for channel in search.channels:
+        if search.hourly:
+            # the hour losing the most contacts to abandonment (else the longest queue)
+            open_hours = [h for c, h in _units(search, plan) if c == channel]
+            score = [current.hourly_mean(channel, h, "abandon_rate") * current.hourly_mean(channel, h, "contacts")
+                     + 1e-9 * current.hourly_mean(channel, h, "mean_queue") for h in open_hours]
+            candidates.append((channel, open_hours[int(np.argmax(score))]))
+        else:
+            candidates.append((channel, None))
+    trials = search.evaluate([_with(plan, u, 1) for u in candidates])
+    base = current.network_shortfall()
+    gains = [(base - t.network_shortfall()) / _cost(search, u) for u, t in zip(candidates, trials)]
+    return trials[int(np.argmax(gains))].plan
+
+
+def _trim(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
+    """Remove agents one at a time, the biggest saving first, while every target holds."""
+    while True:
+        units = [u for u in _units(search, plan) if _level(plan, u) > _minimum(search, u, plan)]
+        if not units:
+            return plan
+        trials = search.evaluate([_with(plan, u, -1) for u in units])
+        feasible = [(u, t) for u, t in zip(units, trials) if t.met]
+        if not feasible:
+            return plan
+        _, best = max(feasible, key=lambda ut: (_cost(search, ut[0]), ut[1].slack()))
+        plan = best.plan
+
+
+def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
+    """Remove an agent from many hours at once, the idlest first; undo it where an hour's target fails.
+
+    A batch that only breaks a network-wide target (no hour to blame) is
+    halved and retried; an hour that cannot lose an agent on its own is kept.
+    """
+    frozen: set[tuple] = set()
+    batch: int | None = None  # None: every hour that can spare an agent
+    while True:
+        current = search.evaluate([plan])[0]
+        units = [u for u in _units(search, plan)
+                 if u not in frozen and _level(plan, u) > _minimum(search, u, plan)]
+        if not units:
+            return plan
+        units.sort(key=lambda u: current.hourly_mean(u[0], u[1], "occupancy"))
+        chosen = units[:batch or len(units)]
+        trial = dict(plan)
+        for unit in chosen:
+            if _level(trial, unit) > _minimum(search, unit, trial):
+                trial = _with(trial, unit, -1)
+        evaluation = search.evaluate([trial])[0]
+        if evaluation.met:
+            plan, batch = trial, None
+            continue
+        failing = evaluation.failing_units() & set(chosen)
+        if failing:
+            frozen |= failing
+        elif len(chosen) == 1:
+            frozen |= set(chosen)
+        else:
+            batch = len(chosen) // 2

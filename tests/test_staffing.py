@@ -1,0 +1,148 @@
+"""Staffing search: the Erlang answer on one channel, network targets, shift plans, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import simulator as sim
+from simulator.analytic import erlang_a, erlang_c
+from simulator.cli import main
+from simulator.scenario import Scenario
+from simulator.staffing import StaffingError, Target, erlang_start, staff
+
+from conftest import make_scenario
+
+ARRIVALS_PER_MINUTE, MEAN_HANDLE = 2.0, 6.0  # 12 Erlangs offered
+
+
+def one_queue(patience: float | None = None, profile=None, days: float = 2.0) -> Scenario:
+    """One phone queue: Poisson arrivals, exponential handle times (and patience): Erlang C (A)."""
+    phone = {"agents": 10, "handle_time": {"dist": "exponential", "mean": MEAN_HANDLE},
+             "resolve": 1.0, "next": {"give_up": 1.0}, "cost_per_agent_hour": 30.0}
+    if patience is not None:
+        phone["patience"] = {"dist": "exponential", "mean": patience}
+    arrivals = {"per_hour": 60 * ARRIVALS_PER_MINUTE, "first_channel": {"phone": 1.0}}
+    if profile is not None:
+        arrivals["hourly_profile"] = profile
+    return Scenario.from_dict({"name": "one_queue", "run": {"days": days, "warmup_hours": 2, "replications": 4,
+                                                             "seed": 5},
+                               "arrivals": arrivals, "channels": {"phone": phone}})
+
+
+def fewest(figures, target: Target) -> int:
+    """The smallest agent count whose exact figure meets the target."""
+    agents = 1
+    while not target.met(figures(agents).channel_metrics()[target.metric]):
+        agents += 1
+    return agents
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("channels.phone.service_level>=0.8", ("channels.phone.service_level", ">=", 0.8)),
+    ("give_up_rate <= 3%", ("give_up_rate", "<=", 0.03)),
+    ("channels.chat.mean_wait_min<1.5", ("channels.chat.mean_wait_min", "<", 1.5)),
+])
+def test_target_parse(text, expected):
+    t = Target.parse(text)
+    assert (t.key, t.op, t.value) == expected
+
+
+@pytest.mark.parametrize("text", ["service_level=0.8", "give_up_rate<=", ">=0.8", "x>=abc"])
+def test_target_parse_errors(text):
+    with pytest.raises(ValueError, match="is not a target"):
+        Target.parse(text)
+
+
+def test_one_channel_without_patience_gets_the_erlang_c_minimum():
+    target = Target.parse("channels.phone.service_level>=0.78")
+    exact = fewest(lambda n: erlang_c(ARRIVALS_PER_MINUTE, MEAN_HANDLE, n, 20.0), target)
+    assert exact == 16  # Erlang C service level: 0.730 with 15 agents, 0.836 with 16
+    sc = one_queue()
+    plan = staff(sc, [target], replications=4, workers=2)
+    assert plan.start == {"phone": exact} and plan.agents == {"phone": exact} and plan.met
+    # from a start far above, and far below, the simulation finds the same minimum
+    for start in (exact + 6, exact - 5):
+        assert staff(sc, [target], replications=4, start={"phone": start}, workers=2).agents == {"phone": exact}
+
+
+def test_one_channel_with_patience_gets_the_erlang_a_minimum():
+    targets = [Target.parse("channels.phone.service_level>=0.75"), Target.parse("channels.phone.abandon_rate<=0.08")]
+    exact = max(fewest(lambda n: erlang_a(ARRIVALS_PER_MINUTE, MEAN_HANDLE, n, 3.0, 20.0), t) for t in targets)
+    assert exact == 14  # Erlang A: 13 agents give 71.3 % and 9.6 % abandoning, 14 give 79.1 % and 6.6 %
+    plan = staff(one_queue(patience=3.0), targets, replications=4, workers=2, start={"phone": exact + 3})
+    assert plan.agents == {"phone": exact}
+    assert set(plan.checks.columns) >= {"target", "mean", "ci_low", "ci_high", "met", "confident"}
+    assert plan.checks["met"].all()
+    assert plan.agent_hours_per_day == {"phone": 24.0 * exact}
+    assert plan.cost_per_day == pytest.approx(30.0 * 24.0 * exact)
+
+
+def test_network_target_meets_everything_and_one_agent_fewer_anywhere_does_not():
+    sc = make_scenario({"run.days": 0.5})
+    targets = ["give_up_rate<=0.16", "channels.phone.abandon_rate<=0.1"]
+    plan = staff(sc, targets, channels=["chat", "phone"], replications=3, seed=2, workers=2)
+    assert plan.met and set(plan.agents) == {"chat", "phone"}
+    parsed = [Target.parse(t) for t in targets]
+    for channel, agents in plan.agents.items():
+        fewer = plan.scenario.with_changes({f"channels.{channel}.agents": agents - 1})
+        res = sim.run(fewer, 3, seed=2, keep_journeys=False)
+        assert not all(t.met(res.stat(t.key)["mean"]) for t in parsed), f"{channel} could lose an agent"
+
+
+def test_hourly_plan_follows_the_arrivals_and_meets_the_target_every_hour():
+    profile = [1] * 8 + [3] * 8 + [1] * 8  # busy from 8:00 to 16:00
+    sc = one_queue(profile=profile, days=1.0)
+    target = Target.parse("channels.phone.service_level>=0.7")
+    start = erlang_start(sc, ["phone"], [target], hourly=True)["phone"]
+    assert len(start) == 24 and start[12] > start[3]
+    plan = staff(sc, [target], hourly=True, replications=3, workers=2)
+    agents = plan.agents["phone"]
+    assert plan.met and len(plan.checks) == 24
+    assert min(agents[8:16]) > max(agents[:6])
+    # hour by hour the few replications leave noise, but in total Erlang per hour is close
+    assert sum(agents) == pytest.approx(sum(start), rel=0.15)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(targets=["channels.fax.service_level>=0.8"]), KeyError, "no channel 'fax'"),
+    (dict(targets=["channels.phone.service_level>=0.8"], channels=["web"]), ValueError, "self-service"),
+    (dict(targets=["give_up_rat<=0.1"]), KeyError, "not a KPI"),
+    (dict(targets=[]), ValueError, "at least one target"),
+])
+def test_bad_requests_are_named(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        staff(make_scenario(), **kwargs)
+
+
+def test_an_unreachable_target_fails_cleanly():
+    sc = one_queue(days=0.25)
+    with pytest.raises(StaffingError, match="no staffing up to 20 agents"):
+        staff(sc, ["channels.phone.service_level>=0.8", "channels.phone.p_wait<=0.0"],
+              replications=2, start={"phone": 18}, max_agents=20)
+
+
+def test_cli_staff_prints_the_plan_and_json(tmp_path):
+    path = tmp_path / "queue.toml"
+    path.write_text(one_queue(days=0.5).to_toml())
+    saved = tmp_path / "staffed.toml"
+    args = ["staff", str(path), "--target", "channels.phone.service_level>=0.78", "-r", "2", "-w", "1", "-q"]
+    result = CliRunner().invoke(main, [*args, "--save-scenario", str(saved)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "channels.phone.service_level >= 0.78" in result.output and "agent cost per day" in result.output
+    assert sim.load_scenario(str(saved)).channel("phone").agents >= 14
+    doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
+    assert doc["met"] and doc["agents"]["phone"] >= 14 and doc["checks"][0]["target"].startswith("channels.phone")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--target", "service_level=0.8"], "is not a target"),
+    (["--target", "channels.phone.service_level>=0.8", "--channels", "fax"], "no channel 'fax'"),
+])
+def test_cli_staff_bad_input_exits_2(tmp_path, extra, message):
+    path = tmp_path / "queue.toml"
+    path.write_text(one_queue(days=0.1).to_toml())
+    result = CliRunner().invoke(main, ["staff", str(path), *extra, "-q"])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

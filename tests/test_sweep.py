@@ -1,0 +1,196 @@
+"""Sweeps: grids, files, resuming after Ctrl-C or a killed process, and the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from simulator.cli import main
+from simulator.scenario import ScenarioError
+from simulator.sweep import POINTS_DIR, grid_points, parse_vary, point_id, sweep
+
+from conftest import make_scenario
+
+VARY = {"channels.phone.agents": [7, 9], "channels.chat.resolve": [0.6, 0.8]}
+
+
+def short(scenario, days=0.2):
+    return scenario.with_changes({"run.days": days})
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("channels.phone.agents=40:60:10", ("channels.phone.agents", [40, 50, 60])),
+    ("channels.phone.agents=40:45:10", ("channels.phone.agents", [40])),
+    ("channels.chat.resolve=0.6:0.9:0.1", ("channels.chat.resolve", [0.6, 0.7, 0.8, 0.9])),
+    ("channels.phone.agents=60:40:-10", ("channels.phone.agents", [60, 50, 40])),
+    ("channels.chat.resolve=0.6, 0.8", ("channels.chat.resolve", [0.6, 0.8])),
+    ("channels.web.agents=unlimited", ("channels.web.agents", ["unlimited"])),
+    ("channels.phone.open_hours=[8, 20],[7, 22]", ("channels.phone.open_hours", [[8, 20], [7, 22]])),
+])
+def test_parse_vary(text, expected):
+    assert parse_vary(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("channels.phone.agents", "is not FIELD=START:STOP:STEP"),
+    ("channels.phone.agents=1:2", "a range is START:STOP:STEP"),
+    ("channels.phone.agents=1:10:0", "step must be non-zero"),
+    ("channels.phone.agents=10:1:1", "step must be non-zero"),
+    ("channels.phone.agents=a:10:1", "start 'a' is not a number"),
+])
+def test_parse_vary_errors(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_vary(text)
+
+
+def test_grid_is_every_combination_with_one_row_per_point_and_figure(scenario):
+    table = sweep(short(scenario), VARY, replications=2, seed=3)
+    assert grid_points(VARY)[1] == {"channels.phone.agents": 7, "channels.chat.resolve": 0.8}
+    assert table.attrs["points"] == 4 and table.attrs["resumed"] == 0
+    assert not table.duplicated(["point", "kpi"]).any()
+    per_point = table.groupby("point").size()
+    assert per_point.nunique() == 1 and len(per_point) == 4
+    first = table[table.point == 1].iloc[0]
+    assert first["channels.phone.agents"] == 7 and first["channels.chat.resolve"] == 0.8
+    assert {"kpi", "mean", "ci_low", "ci_high", "n", "replications", "point_id"} <= set(table.columns)
+    # every point runs on the same seed: the same customers arrive at every point
+    customers = table.query("kpi == 'customers'")["mean"]
+    assert customers.nunique() == 1
+    # more phone agents: better phone service, at every chat resolution
+    sl = table.query("kpi == 'channels.phone.service_level'").set_index(
+        ["channels.chat.resolve", "channels.phone.agents"])["mean"]
+    assert sl[(0.6, 9)] > sl[(0.6, 7)] and sl[(0.8, 9)] > sl[(0.8, 7)]
+
+
+def test_out_writes_points_then_the_table_and_a_rerun_resumes(scenario, tmp_path):
+    sc = short(scenario)
+    first = sweep(sc, VARY, replications=2, seed=3, out=tmp_path)
+    assert len(list((tmp_path / POINTS_DIR).glob("*.parquet"))) == 4
+    assert not list(tmp_path.rglob("*.tmp"))
+    saved = pd.read_parquet(tmp_path / "sweep.parquet")
+    pd.testing.assert_frame_equal(saved, first, check_dtype=False)
+    assert len(pd.read_csv(tmp_path / "sweep.csv")) == len(first)
+    again = sweep(sc, VARY, replications=2, seed=3, out=tmp_path)
+    assert again.attrs["resumed"] == 4
+    pd.testing.assert_frame_equal(again, first, check_dtype=False)
+    # another seed is another sweep: nothing is reused
+    other = sweep(sc, VARY, replications=2, seed=4, out=tmp_path)
+    assert other.attrs["resumed"] == 0 and len(list((tmp_path / POINTS_DIR).glob("*.parquet"))) == 8
+
+
+def test_a_wider_grid_reuses_the_points_it_shares(scenario, tmp_path):
+    sc = short(scenario)
+    sweep(sc, {"channels.phone.agents": [7, 9]}, replications=2, seed=3, out=tmp_path)
+    wider = sweep(sc, {"channels.phone.agents": [5, 7, 9]}, replications=2, seed=3, out=tmp_path)
+    assert wider.attrs["resumed"] == 2
+    firsts = wider.groupby("point")["channels.phone.agents"].first()
+    assert firsts.to_dict() == {0: 5, 1: 7, 2: 9}
+    pd.testing.assert_frame_equal(wider, sweep(sc, {"channels.phone.agents": [5, 7, 9]}, replications=2, seed=3),
+                                  check_dtype=False)
+
+
+def test_point_ids_change_with_anything_that_changes_the_numbers(scenario):
+    base = point_id(scenario, 1, 5, None, 0.95)
+    assert base == point_id(make_scenario(), 1, 5, None, 0.95)
+    assert base != point_id(scenario.with_changes({"channels.chat.agents": 5}), 1, 5, None, 0.95)
+    assert base != point_id(scenario, 1, 6, None, 0.95)
+
+
+def test_ctrl_c_keeps_the_finished_points_and_a_rerun_completes(scenario, tmp_path):
+    sc = short(scenario)
+
+    def interrupt_after(n):
+        def progress(finished, planned):
+            if finished >= n:
+                raise KeyboardInterrupt
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep(sc, VARY, replications=2, seed=3, out=tmp_path, progress=interrupt_after(5))
+    kept = len(list((tmp_path / POINTS_DIR).glob("*.parquet")))
+    assert kept == 2  # two points of two replications finished before the fifth replication
+    resumed = sweep(sc, VARY, replications=2, seed=3, out=tmp_path)
+    assert resumed.attrs["resumed"] == 2
+    pd.testing.assert_frame_equal(resumed, sweep(sc, VARY, replications=2, seed=3), check_dtype=False)
+
+
+def test_a_killed_sweep_resumes_without_losing_or_repeating_a_point(scenario, tmp_path):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, days=0.4).to_toml())
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "simulator", "sweep", str(path), "-r", "2", "-w", "1", "-q", "-o", str(out),
+            "--vary", "channels.phone.agents=6:11:1"]
+    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    points = out / POINTS_DIR
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            if len(list(points.glob("*.parquet"))) >= 2:
+                break
+            time.sleep(0.02)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the process and any workers, mid-sweep
+        child.wait()
+    saved_before = len(list(points.glob("*.parquet")))
+    assert 2 <= saved_before < 6, "the sweep was not killed mid-way"
+    assert not (out / "sweep.parquet").exists()
+
+    rerun = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"resumed: {saved_before} of 6" in rerun.stderr
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert sorted(table["channels.phone.agents"].unique()) == [6, 7, 8, 9, 10, 11]
+    assert not table.duplicated(["point", "kpi"]).any()
+    assert len(list(points.glob("*.parquet"))) == 6 and not list(points.glob(".*"))
+    fresh = sweep(short(scenario, days=0.4), {"channels.phone.agents": list(range(6, 12))}, replications=2)
+    pd.testing.assert_frame_equal(table, fresh, check_dtype=False)
+
+
+def test_precision_per_point(scenario):
+    table = sweep(short(scenario), {"channels.phone.agents": [7, 12]}, replications=2, seed=3,
+                  precision={"channels.phone.service_level": 0.03})
+    reps = table.groupby("point")["replications"].first()
+    assert table["precision_met"].all() and (reps > 2).all()
+    sl = table.query("kpi == 'channels.phone.service_level'")
+    assert ((sl["ci_high"] - sl["ci_low"]) / 2 <= 0.03).all()
+
+
+def test_an_invalid_point_fails_before_anything_runs(scenario, tmp_path):
+    with pytest.raises(ScenarioError, match="channels.chat.resolve: must be a probability"):
+        sweep(scenario, {"channels.chat.resolve": [0.5, 1.5]}, out=tmp_path)
+    assert not (tmp_path / POINTS_DIR).exists() or not list((tmp_path / POINTS_DIR).iterdir())
+
+
+def test_cli_sweep_prints_points_and_writes_files(scenario, tmp_path):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario).to_toml())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["sweep", str(path), "--vary", "channels.phone.agents=7:9:2", "-r", "2",
+                                       "-w", "1", "-q", "-o", str(out), "--show", "give_up_rate"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["channels.phone.agents", "give_up_rate", "reps"]
+    assert lines[2].startswith("7") and lines[3].startswith("9")
+    assert (out / "sweep.csv").is_file() and (out / "sweep.parquet").is_file() and (out / "sweep.json").is_file()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--vary", "channels.phone.agents=1:2"], "--vary: "),
+    (["--vary", "channels.phone.agent=5,6"], "did you mean 'agents'?"),
+    (["--vary", "channels.phone.agents=5,6", "--show", "nonsense"], "no figure nonsense"),
+    (["--vary", "channels.phone.agents=5,6", "--precision", "bogus=1"], "bogus: not a KPI"),
+])
+def test_cli_sweep_bad_input_exits_2(scenario, tmp_path, extra, message):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, 0.05).to_toml())
+    result = CliRunner().invoke(main, ["sweep", str(path), *extra, "-r", "2", "-w", "1", "-q",
+                                       "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
