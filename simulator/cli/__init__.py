@@ -8,6 +8,7 @@ status 2, without a traceback. Each module here adds its commands to the
 
 from . import run  # noqa: F401  (registers the commands)
 from . import estimate  # noqa: F401  (contactflow estimate)
+from . import charts  # noqa: F401  (contactflow report)
 from . import experiments  # noqa: F401  (contactflow compare, sweep, staff, warmup)
 from . import analyze  # noqa: F401  (contactflow analyze, calibrate)
 from .base import load_with_changes, main, parse_assignment
