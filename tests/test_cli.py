@@ -125,3 +125,17 @@ def test_parse_assignment_reads_toml_values():
     assert parse_assignment("channels.chat.agents=25") == ("channels.chat.agents", 25)
     assert parse_assignment("channels.web.agents=unlimited") == ("channels.web.agents", "unlimited")
     assert parse_assignment("channels.chat.next={ phone = 0.5, give_up = 0.5 }")[1] == {"phone": 0.5, "give_up": 0.5}
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    import os
+    import stat
+
+    from simulator.experiment import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "shared.txt", lambda p: p.write_text("x"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
