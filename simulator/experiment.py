@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .journeys import journeys_frame
-from .metrics import hourly_metrics, replication_metrics, summarize
+from .metrics import LogTotals, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index
@@ -39,9 +39,14 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_journe
 
     Returns its tidy metric rows, its hourly rows and (optionally) its log arrays.
     """
-    out = Replication(scenario, seed, replication).run()
-    log = out.log.to_arrays() if keep_journeys else None
-    return replication_metrics(scenario, out), hourly_metrics(scenario, out), log
+    totals = LogTotals(scenario)
+    # Without the log to keep, ended journeys are summed as the run goes: flat memory.
+    out = Replication(scenario, seed, replication,
+                      on_completed=None if keep_journeys else totals.add).run()
+    log = out.log.to_arrays()
+    totals.add(log)
+    return (replication_metrics(scenario, totals, out), hourly_metrics(scenario, totals, out),
+            log if keep_journeys else None)
 
 
 def run(

@@ -102,6 +102,28 @@ class JourneyLog:
         order = np.lexsort((cols["seq"], cols["customer"]))
         return {name: col[order] for name, col in cols.items()}
 
+    def take_completed(self) -> dict[str, np.ndarray]:
+        """Remove the rows of every ended journey and return them as :meth:`to_arrays` would.
+
+        Rows of journeys still under way stay in the log. Marks made with
+        :meth:`mark_wasted` are dropped (row numbers change), so a caller that
+        takes rows out counts wasted answers itself.
+        """
+        cols = {name: np.frombuffer(getattr(self, name), dtype=dtype) for name, _, dtype in _COLUMNS}
+        ended = np.isin(cols["customer"], cols["customer"][cols["next"] < 0])
+        taken = {name: col[ended] for name, col in cols.items()}
+        taken["wasted"] = np.zeros(len(taken["customer"]), dtype=np.int8)
+        kept = {name: col[~ended].tobytes() for name, col in cols.items()}
+        del cols  # release the buffers before the arrays are replaced
+        for name, code, _ in _COLUMNS:
+            column = array(code)
+            column.frombytes(kept[name])
+            setattr(self, name, column)
+        self.rows = len(self.customer)
+        self.wasted_rows = []
+        order = np.lexsort((taken["seq"], taken["customer"]))
+        return {name: col[order] for name, col in taken.items()}
+
     def to_frame(self, channel_names: Sequence[str]) -> pd.DataFrame:
         """The log as a DataFrame (see :func:`journeys_frame`)."""
         return journeys_frame(self.to_arrays(), channel_names)

@@ -52,6 +52,7 @@ __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
     "HOURLY_METRICS",
+    "LogTotals",
     "replication_metrics",
     "hourly_metrics",
     "summarize",
@@ -81,56 +82,120 @@ def _share(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
-def replication_metrics(scenario: Scenario, out: ReplicationOutput) -> list[Row]:
+class LogTotals:
+    """Additive totals of completed journeys: everything the KPIs are ratios of.
+
+    The totals of two sets of whole journeys add up, so a long replication can
+    hand its journey log over in chunks (:meth:`add`) and keep only the
+    journeys still under way: memory stays flat however many customers there
+    are. Rows of a chunk must hold whole journeys, sorted by customer then
+    ``seq`` (as :meth:`~simulator.journeys.JourneyLog.to_arrays` gives them).
+    """
+
+    def __init__(self, scenario: Scenario):
+        self.channel_names = scenario.channel_names
+        self.focal = self.channel_names.index(scenario.focal_channel)
+        self.on_time_limit = np.array([c.service_level_seconds / 60.0 for c in scenario.channels])
+        n = len(self.channel_names)
+        self.journey = dict.fromkeys(
+            ("customers", "contacts", "resolved", "first_contact_resolved", "multichannel",
+             "callers", "callers_continue", "focal_contacts", "avoidable", "journey_minutes"), 0.0)
+        self.before_call = np.zeros(n)
+        self.after_call = {code: 0 for code in (*range(n), NEXT_GIVE_UP, NEXT_RESOLVED)}
+        # per channel: contact counts and sums
+        self.channel = {key: np.zeros(n) for key in (
+            "contacts", "closed", "served", "abandoned", "resolved", "wait_sum", "waited",
+            "on_time", "handle_sum")}
+        # per channel and hour of the day
+        self.hourly = {key: np.zeros((n, 24)) for key in (
+            "contacts", "offered", "abandoned", "wait_sum", "on_time")}
+
+    def add(self, a: dict[str, np.ndarray]) -> None:
+        """Add the journeys in the log columns ``a`` (whole journeys only)."""
+        if not len(a["customer"]):
+            return
+        n = len(self.channel_names)
+        focal = self.focal
+        seq, channel, outcome, nxt = a["seq"], a["channel"].astype(np.int64), a["outcome"], a["next"]
+        wait, handle, time = a["wait"], a["handle"], a["time"]
+        _, customer = np.unique(a["customer"], return_inverse=True)  # 0..m-1
+        m = int(customer.max()) + 1
+        first, last = seq == 0, nxt < 0
+        if np.count_nonzero(first) != m or np.count_nonzero(last) != m:
+            raise ValueError("LogTotals.add needs whole journeys (one first and one last contact each)")
+
+        used = np.zeros((m, n), dtype=bool)
+        used[customer, channel] = True
+        is_focal = channel == focal
+        focal_rows = np.flatnonzero(is_focal)
+        _, first_of = np.unique(customer[focal_rows], return_index=True)
+        first_calls = focal_rows[first_of]
+        callers = customer[first_calls]
+        first_call_seq = np.full(m, np.iinfo(np.int64).max)
+        first_call_seq[callers] = seq[first_calls]
+        before = seq < first_call_seq[customer]
+        used_before = np.zeros((m, n), dtype=bool)
+        used_before[customer[before], channel[before]] = True
+        after_codes = nxt[first_calls]
+
+        j = self.journey
+        j["customers"] += m
+        j["contacts"] += len(seq)
+        j["resolved"] += np.count_nonzero(nxt == NEXT_RESOLVED)
+        j["first_contact_resolved"] += np.count_nonzero(first & (outcome == RESOLVED))
+        j["multichannel"] += np.count_nonzero(used.sum(axis=1) >= 2)
+        j["callers"] += len(callers)
+        j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
+        j["focal_contacts"] += len(focal_rows)
+        j["avoidable"] += np.count_nonzero(is_focal & (seq > 0))
+        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + handle[last] - time[first]))
+        self.before_call += used_before[callers].sum(axis=0)
+        codes, counts = np.unique(after_codes, return_counts=True)
+        for code, count in zip(codes.tolist(), counts.tolist()):
+            self.after_call[code] += count
+
+        closed = outcome == CLOSED
+        offered = ~closed
+        served = (outcome == RESOLVED) | (outcome == UNRESOLVED)
+        abandoned = outcome == ABANDONED
+        on_time = served & (wait <= self.on_time_limit[channel])
+        c = self.channel
+        for key, mask, weights in (
+            ("contacts", None, None), ("closed", closed, None), ("served", served, None),
+            ("abandoned", abandoned, None), ("resolved", outcome == RESOLVED, None),
+            ("wait_sum", offered, wait), ("waited", offered & (wait > 0), None),
+            ("on_time", on_time, None), ("handle_sum", served, handle),
+        ):
+            sel = channel if mask is None else channel[mask]
+            w = None if weights is None else weights[mask]
+            c[key] += np.bincount(sel, weights=w, minlength=n)
+        slot = channel * 24 + (time // 60 % 24).astype(np.int64)
+        h = self.hourly
+        for key, mask, weights in (
+            ("contacts", None, None), ("offered", offered, None), ("abandoned", abandoned, None),
+            ("wait_sum", offered, wait), ("on_time", on_time, None),
+        ):
+            sel = slot if mask is None else slot[mask]
+            w = None if weights is None else weights[mask]
+            h[key] += np.bincount(sel, weights=w, minlength=n * 24).reshape(n, 24)
+
+
+def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationOutput) -> list[Row]:
     """Every metric of one replication as ``(table, channel, metric, value)`` rows.
 
     ``table`` is ``"kpis"``, ``"channels"``, ``"before_call"`` or ``"after_call"``;
     ``channel`` is empty for KPIs and names the column of the before/after tables.
+    ``totals`` holds every counted journey of the replication; ``out`` gives the
+    channels' time integrals and wasted async answers.
     """
-    a = out.log.to_arrays()
-    names = scenario.channel_names
-    n_channels = len(names)
-    focal = names.index(scenario.focal_channel)
-    customer, seq, channel = a["customer"], a["seq"], a["channel"]
-    outcome, nxt, wait, handle = a["outcome"], a["next"], a["wait"], a["handle"]
-
-    n_customers = int(np.count_nonzero(seq == 0))
-    n_contacts = len(customer)
-    resolved_journeys = int(np.count_nonzero(nxt == NEXT_RESOLVED))
-
-    # Channels each customer used, and before the first focal contact.
-    used = np.zeros((n_customers, n_channels), dtype=bool)
-    used[customer, channel] = True
-    is_focal = channel == focal
-    focal_rows = np.flatnonzero(is_focal)
-    _, first = np.unique(customer[focal_rows], return_index=True)
-    first_calls = focal_rows[first]  # rows are sorted by customer, then seq
-    callers = customer[first_calls]
-    first_call_seq = np.full(n_customers, np.iinfo(np.int16).max, dtype=np.int64)
-    first_call_seq[callers] = seq[first_calls]
-    before = seq < first_call_seq[customer]
-    used_before = np.zeros((n_customers, n_channels), dtype=bool)
-    used_before[customer[before], channel[before]] = True
-    after_codes = nxt[first_calls]
-    n_callers = len(callers)
-
+    j, c = totals.journey, totals.channel
     rows: list[Row] = []
     costs = 0.0
     start, end = out.window
     for i, spec in enumerate(scenario.channels):
-        in_channel = channel == i
-        o = outcome[in_channel]
-        w = wait[in_channel]
-        contacts = len(o)
-        closed = int(np.count_nonzero(o == CLOSED))
-        offered = contacts - closed
-        served_mask = (o == RESOLVED) | (o == UNRESOLVED)
-        served = int(np.count_nonzero(served_mask))
-        abandoned = int(np.count_nonzero(o == ABANDONED))
-        resolved = int(np.count_nonzero(o == RESOLVED))
-        wasted = int(np.count_nonzero(a["wasted"][in_channel]))
-        offered_wait = w[o != CLOSED]
-        answered_in_time = np.count_nonzero(served_mask & (w <= spec.service_level_seconds / 60.0))
+        offered = c["contacts"][i] - c["closed"][i]
+        served = c["served"][i]
+        wasted = int(out.wasted[i])
         if i in out.channel_stats:
             busy, staffed, queue = out.channel_stats[i].between(start, end)
             occupancy = _share(busy, staffed)
@@ -141,17 +206,17 @@ def replication_metrics(scenario: Scenario, out: ReplicationOutput) -> list[Row]
         cost = spec.cost_per_agent_hour * agent_hours + spec.cost_per_contact * (served + wasted)
         costs += cost
         metrics = {
-            "contacts": contacts,
-            "closed": closed,
+            "contacts": c["contacts"][i],
+            "closed": c["closed"][i],
             "served": served,
-            "abandoned": abandoned,
-            "abandon_rate": _share(abandoned, offered),
-            "resolved": resolved,
-            "fcr": _share(resolved, served),
-            "mean_wait_min": float(offered_wait.mean()) if offered else math.nan,
-            "p_wait": _share(np.count_nonzero(offered_wait > 0), offered),
-            "service_level": _share(answered_in_time, offered),
-            "mean_handle_min": float(handle[in_channel][served_mask].mean()) if served else math.nan,
+            "abandoned": c["abandoned"][i],
+            "abandon_rate": _share(c["abandoned"][i], offered),
+            "resolved": c["resolved"][i],
+            "fcr": _share(c["resolved"][i], served),
+            "mean_wait_min": _share(c["wait_sum"][i], offered),
+            "p_wait": _share(c["waited"][i], offered),
+            "service_level": _share(c["on_time"][i], offered),
+            "mean_handle_min": _share(c["handle_sum"][i], served),
             "occupancy": occupancy,
             "mean_queue": mean_queue,
             "agent_hours": agent_hours,
@@ -160,44 +225,39 @@ def replication_metrics(scenario: Scenario, out: ReplicationOutput) -> list[Row]
         }
         rows += [("channels", spec.name, m, float(v)) for m, v in metrics.items()]
 
-    last = np.flatnonzero(nxt < 0)  # one terminal row per journey
-    journey_minutes = (a["time"][last] + wait[last] + handle[last]
-                       - a["time"][seq == 0]) if n_customers else np.empty(0)
-    avoidable = int(np.count_nonzero(is_focal & (seq > 0)))
+    customers, callers = j["customers"], j["callers"]
     kpis = {
-        "customers": n_customers,
-        "contacts": n_contacts,
-        "contacts_per_customer": _share(n_contacts, n_customers),
-        "resolution_rate": _share(resolved_journeys, n_customers),
-        "give_up_rate": _share(n_customers - resolved_journeys, n_customers),
-        "first_contact_resolution": _share(
-            np.count_nonzero((seq == 0) & (outcome == RESOLVED)), n_customers),
-        "multichannel_share": _share(np.count_nonzero(used.sum(axis=1) >= 2), n_customers),
-        "caller_share": _share(n_callers, n_customers),
-        "focal_contacts": len(focal_rows),
-        "avoidable_calls": avoidable,
-        "avoidable_call_share": _share(avoidable, len(focal_rows)),
-        "callers_continue_share": _share(
-            np.count_nonzero((after_codes >= 0) & (after_codes != focal)), n_callers),
-        "mean_journey_minutes": float(journey_minutes.mean()) if n_customers else math.nan,
+        "customers": customers,
+        "contacts": j["contacts"],
+        "contacts_per_customer": _share(j["contacts"], customers),
+        "resolution_rate": _share(j["resolved"], customers),
+        "give_up_rate": _share(customers - j["resolved"], customers),
+        "first_contact_resolution": _share(j["first_contact_resolved"], customers),
+        "multichannel_share": _share(j["multichannel"], customers),
+        "caller_share": _share(callers, customers),
+        "focal_contacts": j["focal_contacts"],
+        "avoidable_calls": j["avoidable"],
+        "avoidable_call_share": _share(j["avoidable"], j["focal_contacts"]),
+        "callers_continue_share": _share(j["callers_continue"], callers),
+        "mean_journey_minutes": _share(j["journey_minutes"], customers),
         "cost_total": costs,
-        "cost_per_customer": _share(costs, n_customers),
+        "cost_per_customer": _share(costs, customers),
     }
     rows = [("kpis", "", k, float(v)) for k, v in kpis.items()] + rows
 
-    used_before_callers = used_before[callers]
+    names = totals.channel_names
     for i, name in enumerate(names):
-        if i != focal:
-            share = used_before_callers[:, i].mean() if n_callers else math.nan
-            rows.append(("before_call", name, "share", float(share)))
+        if i != totals.focal:
+            rows.append(("before_call", name, "share", _share(totals.before_call[i], callers)))
     after_targets = [(name, i) for i, name in enumerate(names)]
     after_targets += [(GIVE_UP, NEXT_GIVE_UP), (RESOLVED_LABEL, NEXT_RESOLVED)]
     for label, code in after_targets:
-        rows.append(("after_call", label, "share", _share(np.count_nonzero(after_codes == code), n_callers)))
+        rows.append(("after_call", label, "share", _share(totals.after_call[code], callers)))
     return rows
 
 
-def hourly_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tuple[str, int, str, float]]:
+def hourly_metrics(scenario: Scenario, totals: LogTotals,
+                   out: ReplicationOutput) -> list[tuple[str, int, str, float]]:
     """Channel metrics by hour of the day, as ``(channel, hour, metric, value)`` rows.
 
     ``contacts`` is per day (contacts of counted customers that started in that
@@ -205,21 +265,11 @@ def hourly_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tuple[str
     are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
     ``occupancy`` are time averages over that hour within the measured window.
     """
-    a = out.log.to_arrays()
-    hour = (a["time"] // 60 % 24).astype(np.int64)
     start, end = out.window
     days = (end - start) / 1440.0
+    h = totals.hourly
     rows = []
     for i, spec in enumerate(scenario.channels):
-        in_channel = a["channel"] == i
-        offered = in_channel & (a["outcome"] != CLOSED)
-        served = offered & (a["outcome"] != ABANDONED)
-        on_time = served & (a["wait"] <= spec.service_level_seconds / 60.0)
-        count = np.bincount(hour[in_channel], minlength=24)
-        n_offered = np.bincount(hour[offered], minlength=24)
-        n_abandoned = np.bincount(hour[offered & (a["outcome"] == ABANDONED)], minlength=24)
-        wait_sum = np.bincount(hour[offered], weights=a["wait"][offered], minlength=24)
-        n_on_time = np.bincount(hour[on_time], minlength=24)
         stats = out.channel_stats.get(i)
         if stats is not None:
             t = stats.times
@@ -228,17 +278,18 @@ def hourly_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tuple[str
             duration = np.bincount(slot, weights=np.diff(t)[inside], minlength=24)
             busy, staffed, queue = (np.bincount(slot, weights=np.diff(x)[inside], minlength=24)
                                     for x in (stats.busy_area, stats.staffed_area, stats.queue_area))
-        for h in range(24):
+        for hour in range(24):
+            offered = h["offered"][i, hour]
             values = {
-                "contacts": count[h] / days,
-                "abandon_rate": _share(n_abandoned[h], n_offered[h]),
-                "mean_wait_min": _share(wait_sum[h], n_offered[h]),
-                "service_level": _share(n_on_time[h], n_offered[h]),
-                "mean_queue": _share(queue[h], duration[h]) if stats is not None else 0.0,
-                "agents": _share(staffed[h], duration[h]) if stats is not None else math.nan,
-                "occupancy": _share(busy[h], staffed[h]) if stats is not None else math.nan,
+                "contacts": h["contacts"][i, hour] / days,
+                "abandon_rate": _share(h["abandoned"][i, hour], offered),
+                "mean_wait_min": _share(h["wait_sum"][i, hour], offered),
+                "service_level": _share(h["on_time"][i, hour], offered),
+                "mean_queue": _share(queue[hour], duration[hour]) if stats is not None else 0.0,
+                "agents": _share(staffed[hour], duration[hour]) if stats is not None else math.nan,
+                "occupancy": _share(busy[hour], staffed[hour]) if stats is not None else math.nan,
             }
-            rows += [(spec.name, h, m, float(v)) for m, v in values.items()]
+            rows += [(spec.name, hour, m, float(v)) for m, v in values.items()]
     return rows
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 import numpy as np
 import simpy
@@ -167,11 +168,12 @@ def _categorical(streams: Streams, name: str, values: list[int], probs: list[flo
 class _Message:
     """An async contact: the customer's wait for a reply, and the log row once written."""
 
-    __slots__ = ("reply", "row", "answered_late")
+    __slots__ = ("reply", "counted", "row", "answered_late")
 
-    def __init__(self, reply: simpy.Event):
+    def __init__(self, reply: simpy.Event, counted: bool):
         self.reply = reply
-        self.row: int | None = None  # None: not logged yet; -1: not counted
+        self.counted = counted
+        self.row: int | None = None  # None: not logged yet; -1: not in the log
         self.answered_late = False
 
 
@@ -193,12 +195,18 @@ class ChannelStats:
 
 @dataclass
 class ReplicationOutput:
-    """What one replication produced: the journey log and channel time integrals."""
+    """What one replication produced: the journey log and channel time integrals.
+
+    ``log`` holds every counted contact, or, when the replication handed ended
+    journeys to ``on_completed`` as it went, only those it had not handed over.
+    ``wasted`` counts, per channel, async answers that came after the customer left.
+    """
 
     log: JourneyLog
     channel_stats: dict[int, ChannelStats]
     window: tuple[float, float]
     end_time: float
+    wasted: np.ndarray
 
 
 class Replication:
@@ -210,9 +218,17 @@ class Replication:
         The validated scenario.
     seed, replication
         Together they fix every random stream (see :class:`~simulator.streams.Streams`).
+    on_completed
+        If given, called from time to time with the log columns of journeys
+        that have ended (see :meth:`~simulator.journeys.JourneyLog.take_completed`),
+        which then leave the log: memory stays flat however long the run.
+    flush_rows
+        How many logged contacts trigger a hand-over to ``on_completed``.
     """
 
-    def __init__(self, scenario: Scenario, seed: int, replication: int):
+    def __init__(self, scenario: Scenario, seed: int, replication: int,
+                 on_completed: Callable[[dict[str, np.ndarray]], None] | None = None,
+                 flush_rows: int = 200_000):
         self.scenario = scenario
         self.env = env = simpy.Environment()
         streams = Streams(seed, replication)
@@ -227,6 +243,9 @@ class Replication:
         self.warmup = scenario.run.warmup_minutes
         self.end = scenario.run.end_minutes
         self.log = JourneyLog()
+        self.on_completed = on_completed
+        self.flush_rows = flush_rows
+        self.wasted = np.zeros(len(self.channels), dtype=np.int64)
         self.customers = 0
         self.open_work = 1  # the arrival process itself, then every journey and unanswered message
         self.done = env.event()
@@ -243,7 +262,7 @@ class Replication:
         env.run(until=self.done)
         self._take_snapshots()
         stats = {i: ChannelStats(*map(np.asarray, zip(*rows))) for i, rows in self._snapshots.items()}
-        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now)
+        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted)
 
     def arrivals(self):
         """New customers: a Poisson process, non-homogeneous by hour of the day."""
@@ -305,7 +324,7 @@ class Replication:
                 yield env.timeout(handle)
                 outcome = RESOLVED if ch.resolves() else UNRESOLVED
             elif ch.is_async:
-                message = _Message(env.event())
+                message = _Message(env.event(), counted=customer >= 0)
                 self.open_work += 1
                 env.process(self.answer(ch, message))
                 if ch.patience is not None:
@@ -341,10 +360,12 @@ class Replication:
             if customer >= 0:
                 row = log.append(customer, seq - 1, channel, start, wait, handle, outcome, nxt)
                 if message is not None and outcome == ABANDONED:
-                    if message.answered_late:
-                        log.mark_wasted(row)
-                    else:
+                    if self.on_completed is not None:
+                        row = -1  # rows move when ended journeys are handed over
+                    if not message.answered_late:
                         message.row = row
+                    elif row >= 0:
+                        log.mark_wasted(row)
             elif message is not None:
                 message.row = -1
             if nxt < 0:
@@ -352,6 +373,8 @@ class Replication:
             if ch.retry_delay is not None:
                 yield env.timeout(ch.retry_delay())
             channel = nxt
+        if self.on_completed is not None and len(log) >= self.flush_rows:
+            self.on_completed(log.take_completed())
         self._finish_work()
 
     def answer(self, ch: _LiveChannel, message: _Message):
@@ -370,6 +393,8 @@ class Replication:
                 message.answered_late = True
             elif message.row >= 0:
                 self.log.mark_wasted(message.row)
+            if message.counted:
+                self.wasted[ch.index] += 1
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
         self._finish_work()
