@@ -4,15 +4,20 @@ Workforce planners size each channel on its own with an Erlang calculator,
 ignoring that customers who give up on one channel load another. :func:`staff`
 sizes the network together:
 
-1. **Start point** (analytic): each searched channel's offered load is the
-   arrival rate times its expected contacts per customer (the
-   :class:`~simulator.analytic.JourneyChain`), and the fewest agents that meet
-   the channel's own targets come from Erlang A (exponential patience with the
-   channel's mean) or Erlang C (no patience, or an asynchronous backlog). With
-   ``hourly=True`` this is done hour by hour, giving a shift plan. Channels
-   with no target of their own start from the scenario's staffing. The start
-   point is a plain function (:func:`erlang_start`); pass ``start=`` to use
-   another (a network approximation, a current plan).
+1. **Start point** (analytic, a fraction of a second per plan): each searched
+   channel's offered load is the arrival rate times its expected contacts
+   per customer (the :class:`~simulator.analytic.JourneyChain`), and the
+   fewest agents that meet the channel's own targets come from Erlang A
+   (exponential patience with the channel's mean) or Erlang C (no patience,
+   or an asynchronous backlog); with ``hourly=True`` hour by hour, giving a
+   shift plan (:func:`erlang_start`). Channels with no target of their own
+   start from the scenario's staffing. That ignores that customers who give
+   up on one channel load another, and it cannot see network-wide targets
+   such as ``give_up_rate``; so :func:`network_start` (the default) then adds
+   agents, the cheapest improvement per unit of cost first, until the
+   network approximation (:func:`simulator.network.approximate`) says every
+   target is met. Pass ``start=`` to use another (:func:`erlang_start`, a
+   current plan).
 2. **Confirm and adjust** (simulation, on common random numbers so that
    neighbouring plans are compared on the same customers): while a target is
    missed, add agents where they are missing (the channel, or the hour, whose
@@ -50,15 +55,21 @@ import pandas as pd
 from .analytic import JourneyChain, erlang_a, erlang_c
 from .experiment import Result, run_replication
 from .metrics import HOURLY_METRICS
+from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
 from .precision import check_figure
 from .scenario import Channel, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "ERLANG_METRICS"]
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "network_start", "ERLANG_METRICS",
+           "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
 ERLANG_METRICS = ("service_level", "abandon_rate", "mean_wait_min", "p_wait", "occupancy", "mean_queue")
 HOURS = 24
+#: Most network approximations :func:`network_start` computes; past it, it starts from the best plan so far.
+MAX_APPROXIMATIONS = 100
+#: :func:`network_start` stops adding agents when one more cuts the targets' shortfall by less than this share.
+PLATEAU = 0.01
 _TARGET = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[^\s%]+)\s*(?P<pct>%?)\s*$")
 
 #: A plan: agents per searched channel, a whole number or 24 hourly levels.
@@ -200,15 +211,127 @@ def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit:
                         f"{', '.join(map(str, targets))} by Erlang's formulas")
 
 
+def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[Target],
+                  hourly: bool = False, *, max_agents: int = 10_000,
+                  max_approximations: int = MAX_APPROXIMATIONS) -> dict[str, Any]:
+    """The default start point: Erlang A/C, then agents added until the network approximation meets every target.
+
+    Starts from :func:`erlang_start` and judges each plan with
+    :func:`simulator.network.approximate`, which follows customers who give
+    up on one channel into the next and gives every figure, network-wide ones
+    such as ``give_up_rate`` included. While a target is missed:
+
+    * with ``hourly``, every open hour whose own channel target fails (by
+      ``approx.hourly``) gets one more agent;
+    * otherwise each searched channel is tried with one more agent (with
+      ``hourly``, in each open hour losing at least half as many contacts
+      to abandonment as its worst hour), and the one that cuts the total
+      relative shortfall the most per unit of cost is kept.
+
+    It stops when every target is met, when one more agent cuts the total
+    shortfall by less than :data:`PLATEAU` of it (a target the approximation
+    cannot reach by staffing), after ``max_approximations`` approximations or
+    past ``max_agents``; the simulation in :func:`staff` then confirms and
+    adjusts whatever it gives.
+
+    Parameters
+    ----------
+    scenario, channels, targets, hourly
+        As for :func:`erlang_start`.
+    max_agents
+        No channel (or hour) is taken past this many agents.
+    max_approximations
+        The most plans approximated (each takes a fraction of a second).
+
+    Returns
+    -------
+    dict
+        Agents per channel in ``channels``: a whole number, or 24 hourly levels with ``hourly``.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> targets = [Target.parse("channels.phone.service_level>=0.8"), Target.parse("give_up_rate<=0.06")]
+    >>> erlang = erlang_start(sc, ["phone", "chat"], targets)
+    >>> network = network_start(sc, ["phone", "chat"], targets)
+    >>> network["phone"] > erlang["phone"]  # re-routed customers load the phone
+    True
+    """
+    targets = list(targets)
+    goal = _Approximation(scenario, targets, list(channels), hourly)
+    plan = _start_levels(scenario, goal.channels, erlang_start(scenario, goal.channels, targets, hourly), hourly)
+    while len(goal.cache) < max_approximations:
+        current = goal.evaluate([plan])[0]
+        if current.met:
+            break
+        failing = current.failing_units() if hourly else set()
+        if failing:
+            following = _with_each(plan, failing, 1)
+        elif len(goal.cache) + len(goal.channels) > max_approximations:
+            break
+        else:
+            following, _ = _best_addition(goal, plan, current, _Evaluation.shortfall, spread=True)
+        if current.shortfall() - goal.evaluate([following])[0].shortfall() <= PLATEAU * current.shortfall():
+            break  # more agents hardly help, by the approximation: leave the rest to the simulation
+        if any(_level(following, u) > max_agents for u in _units(goal, following)):
+            break
+        plan = following
+    return plan
+
+
+def _start_levels(scenario: Scenario, channels: Sequence[str], plan: Plan, hourly: bool) -> dict[str, Any]:
+    """A start plan as the search holds it: every searched channel, as an int or 24 ints."""
+    levels = {c: _as_level(v, hourly) for c, v in plan.items() if c in channels}
+    for name in channels:
+        levels.setdefault(name, _current(scenario.channel(name), hourly))
+    return levels
+
+
+def _as_level(value: Any, hourly: bool) -> Any:
+    """A start level as the search holds it: an int, or 24 ints with ``hourly``."""
+    if not hourly:
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * HOURS
+    return tuple(int(x) for x in value)
+
+
+#: What each start point is, in words (the ``start`` column's caption in ``contactflow staff``).
+START_METHODS: dict[Callable[..., Plan], str] = {
+    network_start: "Erlang A/C on each channel's offered load (the scenario's staffing for a channel with no "
+                   "target of its own), then agents added, the cheapest improvement per unit of cost first, "
+                   "until the network approximation (simulator.network) meets every target",
+    erlang_start: "Erlang A/C on each channel's offered load, or the scenario's staffing for a channel "
+                  "with no target of its own",
+}
+
+
 # --------------------------------------------------------------------------- evaluation
+
+
+def _stat(figures: Result | NetworkApproximation, key: str) -> Mapping[str, float]:
+    """A figure's mean and CI; an approximation's value is its own (zero-width) interval."""
+    if isinstance(figures, NetworkApproximation):
+        value = figures.value(key)
+        return {"mean": value, "ci_low": value, "ci_high": value}
+    return figures.stat(key)
+
+
+def _hourly_stats(figures: Result | NetworkApproximation) -> pd.DataFrame:
+    """Figures by (channel, hour, metric) with columns mean, ci_low, ci_high."""
+    if isinstance(figures, NetworkApproximation):
+        value = figures.hourly["value"]
+        return pd.DataFrame({"mean": value, "ci_low": value, "ci_high": value})
+    return figures.hourly  # a Result summarises it on first use
 
 
 @dataclass
 class _Evaluation:
-    """One simulated plan and how it stands against the targets."""
+    """One plan, simulated or approximated, and how it stands against the targets."""
 
     plan: dict[str, Any]
-    result: Result
+    result: Result | NetworkApproximation
     checks: pd.DataFrame  # target, channel, hour, mean, ci_low, ci_high, met, confident, margin
 
     @property
@@ -219,6 +342,10 @@ class _Evaluation:
         """(channel, hour) of channel targets that fail (hour None for a fixed level)."""
         rows = self.checks[~self.checks["met"] & self.checks["channel"].notna()]
         return {(c, None if pd.isna(h) else int(h)) for c, h in zip(rows["channel"], rows["hour"])}
+
+    def shortfall(self) -> float:
+        """Total relative shortfall over every target (and hour) missed."""
+        return float((-self.checks["margin"]).clip(lower=0).sum())
 
     def network_shortfall(self) -> float:
         """Total relative shortfall of the targets not tied to one searched channel (or hour)."""
@@ -231,30 +358,21 @@ class _Evaluation:
 
     @cached_property
     def hourly(self) -> pd.DataFrame:
-        return self.result.hourly  # summarised on first use, then kept
+        return _hourly_stats(self.result)  # computed on first use, then kept
 
     def hourly_mean(self, channel: str, hour: int, metric: str) -> float:
         value = self.hourly.loc[(channel, hour, metric), "mean"]
         return 0.0 if math.isnan(value) else float(value)
 
 
-class _Search:
-    """The state of one search: the scenario, targets, executor and every plan simulated."""
+class _Goal:
+    """What a search aims at: the scenario, its targets, and the channels (and hours) it may staff."""
 
-    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool,
-                 replications: int, seed: int, executor: Executor, max_evaluations: int,
-                 progress: Callable[[int, int], None] | None):
+    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool):
         self.scenario = scenario
         self.targets = targets
         self.channels = channels
         self.hourly = hourly
-        self.replications = replications
-        self.seed = seed
-        self.executor = executor
-        self.max_evaluations = max_evaluations
-        self.progress = progress
-        self.cache: dict[tuple, _Evaluation] = {}
-        self.done = 0
         # a channel target is checked hour by hour when searching hourly and the metric is hourly
         self.per_hour = {t.key for t in targets
                          if hourly and t.channel in channels and t.metric in HOURLY_METRICS}
@@ -266,6 +384,48 @@ class _Search:
     def scenario_for(self, plan: Plan) -> Scenario:
         changes = {f"channels.{c}.agents": list(v) if isinstance(v, tuple) else v for c, v in plan.items()}
         return self.scenario.with_changes(changes)
+
+    def checks(self, figures: Result | NetworkApproximation) -> pd.DataFrame:
+        """One row per target (and open hour, for a target checked hour by hour)."""
+        rows = []
+        hourly = _hourly_stats(figures) if self.per_hour else None
+        for target in self.targets:
+            if target.key in self.per_hour:
+                spec = self.scenario.channel(target.channel)
+                for hour in range(HOURS):
+                    if not spec.is_open(hour * 60.0 + 30.0):
+                        continue
+                    stat = hourly.loc[(target.channel, hour, target.metric)]
+                    rows.append(self._row(target, hour, stat["mean"], stat["ci_low"], stat["ci_high"]))
+            else:
+                stat = _stat(figures, target.key)
+                rows.append(self._row(target, None, stat["mean"], stat["ci_low"], stat["ci_high"]))
+        return pd.DataFrame(rows)
+
+    def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float) -> dict:
+        # the unit to act on when the target fails: its channel (and hour), if searched
+        own = target.channel in self.channels and (hour is not None or not self.hourly)
+        worst = low if target.op in (">=", ">") else high
+        return {"target": str(target), "channel": target.channel if own else None, "hour": hour,
+                "mean": mean, "ci_low": low, "ci_high": high, "met": target.met(mean),
+                "confident": target.met(worst) if not math.isnan(worst) else target.met(mean),
+                "margin": target.margin(mean)}
+
+
+class _Search(_Goal):
+    """One simulated search: the goal, the executor and every plan simulated."""
+
+    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool,
+                 replications: int, seed: int, executor: Executor, max_evaluations: int,
+                 progress: Callable[[int, int], None] | None):
+        super().__init__(scenario, targets, channels, hourly)
+        self.replications = replications
+        self.seed = seed
+        self.executor = executor
+        self.max_evaluations = max_evaluations
+        self.progress = progress
+        self.cache: dict[tuple, _Evaluation] = {}
+        self.done = 0
 
     def evaluate(self, plans: Iterable[Plan]) -> list[_Evaluation]:
         """Simulate the plans not seen yet (side by side, same seed) and check the targets."""
@@ -293,30 +453,23 @@ class _Search:
             self.done = planned
         return [self.cache[self.key(p)] for p in plans]
 
-    def checks(self, result: Result) -> pd.DataFrame:
-        rows = []
-        hourly = result.hourly if self.per_hour else None
-        for target in self.targets:
-            if target.key in self.per_hour:
-                spec = self.scenario.channel(target.channel)
-                for hour in range(HOURS):
-                    if not spec.is_open(hour * 60.0 + 30.0):
-                        continue
-                    stat = hourly.loc[(target.channel, hour, target.metric)]
-                    rows.append(self._row(target, hour, stat["mean"], stat["ci_low"], stat["ci_high"]))
-            else:
-                stat = result.stat(target.key)
-                rows.append(self._row(target, None, stat["mean"], stat["ci_low"], stat["ci_high"]))
-        return pd.DataFrame(rows)
 
-    def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float) -> dict:
-        # the unit to act on when the target fails: its channel (and hour), if searched
-        own = target.channel in self.channels and (hour is not None or not self.hourly)
-        worst = low if target.op in (">=", ">") else high
-        return {"target": str(target), "channel": target.channel if own else None, "hour": hour,
-                "mean": mean, "ci_low": low, "ci_high": high, "met": target.met(mean),
-                "confident": target.met(worst) if not math.isnan(worst) else target.met(mean),
-                "margin": target.margin(mean)}
+class _Approximation(_Goal):
+    """Plans judged by the network approximation instead of the simulation (a fraction of a second each)."""
+
+    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool):
+        super().__init__(scenario, targets, channels, hourly)
+        self.cache: dict[tuple, _Evaluation] = {}
+
+    def evaluate(self, plans: Iterable[Plan]) -> list[_Evaluation]:
+        evaluations = []
+        for plan in plans:
+            k = self.key(plan)
+            if k not in self.cache:
+                approx = approximate(self.scenario_for(plan))
+                self.cache[k] = _Evaluation(dict(plan), approx, self.checks(approx))
+            evaluations.append(self.cache[k])
+        return evaluations
 
 
 def _with(plan: Plan, unit: tuple[str, int | None], delta: int) -> dict[str, Any]:
@@ -329,6 +482,14 @@ def _with(plan: Plan, unit: tuple[str, int | None], delta: int) -> dict[str, Any
         levels = list(plan[channel])
         levels[hour] += delta
         changed[channel] = tuple(levels)
+    return changed
+
+
+def _with_each(plan: Plan, units: Iterable[tuple[str, int | None]], delta: int) -> dict[str, Any]:
+    """The plan with ``delta`` agents added to each of the units."""
+    changed = dict(plan)
+    for unit in units:
+        changed = _with(changed, unit, delta)
     return changed
 
 
@@ -353,7 +514,7 @@ class StaffingPlan:
     agents
         Per searched channel: the agents (a whole number, or 24 hourly levels with ``hourly``).
     start
-        The start point the search began from (the analytic estimate by default).
+        The start point the search began from (:func:`network_start` by default).
     scenario
         The scenario with ``agents`` in place.
     result
@@ -367,6 +528,8 @@ class StaffingPlan:
         ``cost_per_agent_hour`` (agents on shift are paid even when idle).
     evaluations
         Distinct plans simulated.
+    start_method
+        What ``start`` is, in words (see :data:`START_METHODS`).
     """
 
     agents: dict[str, Any]
@@ -376,6 +539,7 @@ class StaffingPlan:
     checks: pd.DataFrame
     evaluations: int
     targets: list[Target] = field(default_factory=list)
+    start_method: str = ""
 
     @property
     def met(self) -> bool:
@@ -401,6 +565,7 @@ class StaffingPlan:
             "scenario": self.scenario.name,
             "agents": {c: plain(v) for c, v in self.agents.items()},
             "start": {c: plain(v) for c, v in self.start.items()},
+            "start_method": self.start_method,
             "met": self.met,
             "agent_hours_per_day": self.agent_hours_per_day,
             "cost_per_day": self.cost_per_day,
@@ -455,7 +620,9 @@ def staff(
         ``[run]``); every plan uses the same seed.
     start
         A plan ``{channel: agents}`` to start from, or a function called like
-        :func:`erlang_start` returning one. Default: :func:`erlang_start`.
+        :func:`erlang_start` returning one. Default: :func:`network_start`
+        (Erlang A/C, then adjusted by the network approximation); pass
+        ``start=erlang_start`` for Erlang A/C per channel alone.
     workers, dask
         Where replications run; the numbers do not depend on it.
     progress
@@ -499,11 +666,15 @@ def staff(
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
 
-    first = start(scenario, channels, targets, hourly) if callable(start) else (
-        dict(start) if start is not None else erlang_start(scenario, channels, targets, hourly))
-    first = {c: _as_level(v, hourly) for c, v in first.items() if c in channels}
-    for name in channels:
-        first.setdefault(name, _current(scenario.channel(name), hourly))
+    if start is None:
+        first = network_start(scenario, channels, targets, hourly, max_agents=max_agents)
+        start_method = START_METHODS[network_start]
+    elif callable(start):
+        first = start(scenario, channels, targets, hourly)
+        start_method = START_METHODS.get(start, f"{getattr(start, '__name__', 'start')}() (start=)")
+    else:
+        first, start_method = dict(start), "the plan given (start=)"
+    first = _start_levels(scenario, channels, first, hourly)
     with make_executor(workers, dask) as executor:
         search = _Search(scenario, targets, channels, hourly, replications, seed, executor,
                          max_evaluations, progress)
@@ -511,26 +682,17 @@ def staff(
         plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
         final = search.evaluate([plan])[0]
     return StaffingPlan(dict(plan), first, search.scenario_for(plan), final.result,
-                        final.checks.drop(columns=["margin"]), len(search.cache), targets)
+                        final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
 
 
-def _as_level(value: Any, hourly: bool) -> Any:
-    """A start level as the search holds it: an int, or 24 ints with ``hourly``."""
-    if not hourly:
-        return int(value)
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * HOURS
-    return tuple(int(x) for x in value)
-
-
-def _units(search: _Search, plan: Plan) -> list[tuple[str, int | None]]:
+def _units(search: _Goal, plan: Plan) -> list[tuple[str, int | None]]:
     if not search.hourly:
         return [(c, None) for c in search.channels]
     return [(c, h) for c in search.channels for h in range(HOURS)
             if search.scenario.channel(c).is_open(h * 60.0 + 30.0)]
 
 
-def _minimum(search: _Search, unit: tuple[str, int | None], plan: Plan) -> int:
+def _minimum(search: _Goal, unit: tuple[str, int | None], plan: Plan) -> int:
     """Fewest agents a unit may have: 1 for a fixed level; 0 for an hour, keeping one hour staffed."""
     channel, hour = unit
     if hour is None:
@@ -539,7 +701,7 @@ def _minimum(search: _Search, unit: tuple[str, int | None], plan: Plan) -> int:
     return 0 if others > 0 else 1
 
 
-def _cost(search: _Search, unit: tuple[str, int | None]) -> float:
+def _cost(search: _Goal, unit: tuple[str, int | None]) -> float:
     """Cost of one more agent in a unit (agent hours when the channel has no hourly cost)."""
     rate = search.scenario.channel(unit[0]).cost_per_agent_hour or 1.0
     return rate * (24.0 if unit[1] is None else 1.0)
@@ -559,29 +721,42 @@ def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> di
                 plan = _with(plan, unit, step)
                 steps[unit] = step if search.hourly else 2 * step  # widen the bracket while it keeps failing
         else:
-            plan = _best_addition(search, plan, current)
+            plan, _ = _best_addition(search, plan, current)
         over = [u for u in _units(search, plan) if _level(plan, u) > max_agents]
         if over:
             where = ", ".join(c if h is None else f"{c} at {h}:00" for c, h in over)
             raise StaffingError(f"no staffing up to {max_agents} agents meets the targets ({where})")
 
 
-def _best_addition(search: _Search, plan: dict[str, Any], current: _Evaluation) -> dict[str, Any]:
-    """For network-wide targets: one more agent where it reduces the shortfall most per unit of cost."""
+def _addition_candidates(search: _Goal, plan: Plan, current: _Evaluation,
+                         spread: bool = False) -> list[list[tuple[str, int | None]]]:
+    """Where one more agent may help a network-wide target, per searched channel: the channel, or
+    with hourly its hour losing the most contacts to abandonment (else with the longest queue) --
+    with ``spread``, every open hour losing at least half as many as that one."""
+    if not search.hourly:
+        return [[(channel, None)] for channel in search.channels]
     candidates = []
     for channel in search.channels:
-        if search.hourly:
-            # the hour losing the most contacts to abandonment (else the longest queue)
-            open_hours = [h for c, h in _units(search, plan) if c == channel]
-            score = [current.hourly_mean(channel, h, "abandon_rate") * current.hourly_mean(channel, h, "contacts")
-                     + 1e-9 * current.hourly_mean(channel, h, "mean_queue") for h in open_hours]
-            candidates.append((channel, open_hours[int(np.argmax(score))]))
-        else:
-            candidates.append((channel, None))
-    trials = search.evaluate([_with(plan, u, 1) for u in candidates])
-    base = current.network_shortfall()
-    gains = [(base - t.network_shortfall()) / _cost(search, u) for u, t in zip(candidates, trials)]
-    return trials[int(np.argmax(gains))].plan
+        open_hours = [h for c, h in _units(search, plan) if c == channel]
+        score = np.array([current.hourly_mean(channel, h, "abandon_rate") * current.hourly_mean(channel, h, "contacts")
+                          + 1e-9 * current.hourly_mean(channel, h, "mean_queue") for h in open_hours])
+        hours = [h for h, x in zip(open_hours, score) if x >= score.max() / 2] if spread else \
+            [open_hours[int(np.argmax(score))]]
+        candidates.append([(channel, h) for h in hours])
+    return candidates
+
+
+def _best_addition(search: _Search | _Approximation, plan: dict[str, Any], current: _Evaluation,
+                   shortfall: Callable[[_Evaluation], float] = _Evaluation.network_shortfall,
+                   spread: bool = False) -> tuple[dict[str, Any], float]:
+    """One more agent (per hour, with ``spread``) where it reduces the shortfall most per unit of
+    cost, candidates evaluated side by side; returns that plan and its reduction per unit of cost."""
+    candidates = _addition_candidates(search, plan, current, spread)
+    trials = search.evaluate([_with_each(plan, units, 1) for units in candidates])
+    base = shortfall(current)
+    gains = [(base - shortfall(t)) / sum(_cost(search, u) for u in units) for units, t in zip(candidates, trials)]
+    best = int(np.argmax(gains))
+    return trials[best].plan, gains[best]
 
 
 def _trim(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:

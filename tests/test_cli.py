@@ -139,3 +139,87 @@ def test_written_files_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+# --------------------------------------------------------------------------- variants: one syntax everywhere
+
+
+def variants_of(*texts, set_variant=(), changes=None):
+    from conftest import make_scenario
+
+    from simulator.cli.base import variant_scenarios
+
+    return variant_scenarios(make_scenario(), texts, set_variant, changes=changes)
+
+
+def test_variant_forms_give_named_scenarios(tmp_path):
+    from conftest import make_scenario
+
+    plan_b = tmp_path / "plan_b.toml"
+    plan_b.write_text(make_scenario({"name": "plan_b", "channels.chat.agents": 9}).to_toml())
+    variants = variants_of(
+        "more chat: channels.chat.agents=6; channels.chat.resolve=0.7",  # labelled changes
+        "channels.web.resolve=0.5",  # unlabelled: the changes are the name
+        str(plan_b),  # a scenario file, named after its scenario
+        "nice_bcg_2016",  # a bundled scenario
+        set_variant=["better_chat:channels.chat.resolve=0.8", "more_phone:channels.phone.agents=10",
+                     "better_chat:channels.chat.agents=5"],  # grouped by NAME
+        changes={"run.days": 0.2})
+    assert list(variants) == ["more chat", "channels.web.resolve=0.5", "plan_b", "nice_bcg_2016",
+                              "better_chat", "more_phone"]
+    assert variants["more chat"].channel("chat").agents == 6 and variants["more chat"].channel("chat").resolve == 0.7
+    assert variants["channels.web.resolve=0.5"].channel("web").resolve == 0.5
+    assert variants["better_chat"].channel("chat").resolve == 0.8 and variants["better_chat"].channel("chat").agents == 5
+    assert variants["more_phone"].channel("phone").agents == 10
+    # scenario files get the command's --set/--days changes; changes to the base inherit them from the base
+    assert variants["plan_b"].channel("chat").agents == 9 and variants["plan_b"].run.days == 0.2
+    assert variants["nice_bcg_2016"].run.days == 0.2
+    assert variants["more chat"].run.days == make_scenario().run.days
+
+
+def test_variant_names_of_our_making_stay_unique_and_values_may_hold_semicolons():
+    variants = variants_of("description=a; b", "description=a; b",
+                           "channels.chat.agents=6")
+    assert list(variants) == ["description=a; b", "description=a; b (2)", "channels.chat.agents=6"]
+    assert variants["description=a; b"].description == "a; b"  # a ';' not followed by FIELD= stays in the value
+
+
+@pytest.mark.parametrize("texts, set_variant, message", [
+    ((), ["nocolon"], "--set-variant 'nocolon': expected NAME:FIELD=VALUE"),
+    ((), ["channels.chat.agents=5"], "expected NAME:FIELD=VALUE"),
+    ((), ["test_network:channels.chat.agents=5"], "is the base scenario's name"),
+    (("x: channels.chat.agents=5",), ["x:channels.chat.agents=6"], "the name 'x' is already given by VARIANT"),
+    (("x: channels.chat.agents=5", "x: channels.chat.agents=6"), [], "already given"),
+    ((), ["x:channels.chat.agents=5", "x:channels.chat.agents=6"], "channels.chat.agents is given twice (5 and 6)"),
+    (("x: channels.chat.agentz=5",), [], "channels.chat.agentz: unknown key; did you mean 'agents'?"),
+    ((), ["x:channels.chat.resolve=2"], "channels.chat.resolve: must be a probability in [0, 1]; got 2"),
+    (("no_such_file.toml",), [], "no_such_file.toml: no such file or bundled scenario"),
+])
+def test_bad_variants_exit_2_naming_the_option(capsys, texts, set_variant, message):
+    with pytest.raises(SystemExit) as exit_info:
+        variants_of(*texts, set_variant=set_variant)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["compare"], ["report", "--out", "REPORT"]])
+def test_compare_and_report_read_variants_the_same_way(tmp_path, command):
+    from conftest import make_scenario
+
+    path = tmp_path / "centre.toml"
+    path.write_text(make_scenario().to_toml())
+    command = [str(tmp_path / "r.html") if w == "REPORT" else w for w in command]
+    variant = "more chat: channels.chat.agents=6; channels.chat.resolve=0.7"
+    inline = ["--compare", variant] if command[0] == "report" else [variant]
+    args = [*command, str(path), *inline, "--set-variant", "more_phone:channels.phone.agents=10",
+            "--set-variant", "more_phone:channels.phone.resolve=0.8", "-r", "2", "-d", "0.05", "-q", "-w", "1"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    if command[0] == "compare":
+        assert "Δ more chat [95 % CI]" in result.output and "Δ more_phone [95 % CI]" in result.output
+    else:
+        page = (tmp_path / "r.html").read_text(encoding="utf-8")
+        assert "more chat" in page and "more_phone" in page and "channels.phone.resolve = 0.8" in page
+        assert "--set-variant more_phone:channels.phone.agents=10" in page  # the command that rebuilds it
+    bad = CliRunner().invoke(main, [*command, str(path), "--set-variant", "more_phone=3", "-q"])
+    assert bad.exit_code == 2 and "expected NAME:FIELD=VALUE" in bad.output and "Traceback" not in bad.output

@@ -142,3 +142,28 @@ def test_cli_compare_reports_precision(tmp_path):
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0
     assert "precision" in result.output and "replications: contacts (b - test_network)" in result.output
+
+
+def assert_valid_images(folder, stems):
+    """Every chart is a PNG that decodes to a slide-sized picture and an SVG that parses."""
+    from xml.etree import ElementTree
+
+    from PIL import Image
+
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{s}.{e}" for s in stems for e in ("png", "svg"))
+    for stem in stems:
+        with Image.open(folder / f"{stem}.png") as image:
+            image.load()  # decodes every pixel
+            assert image.format == "PNG" and image.width > 1000 and image.height > 500
+        assert ElementTree.parse(folder / f"{stem}.svg").getroot().tag.endswith("svg")
+
+
+def test_cli_compare_writes_the_comparison_chart(tmp_path):
+    charts = tmp_path / "charts"
+    args = ["compare", write_test_scenario(tmp_path, {"run.days": 0.1}), "more chat: channels.chat.agents=6",
+            "--set-variant", "better_chat:channels.chat.resolve=0.8", "-r", "2", "-w", "1", "-q", "--charts", str(charts)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Δ more chat [95 % CI]" in result.output and "Δ better_chat" in result.output
+    assert "wrote 2 chart files" in result.output
+    assert_valid_images(charts, ["comparison"])

@@ -194,3 +194,32 @@ def test_cli_sweep_bad_input_exits_2(scenario, tmp_path, extra, message):
     result = CliRunner().invoke(main, ["sweep", str(path), *extra, "-r", "2", "-w", "1", "-q",
                                        "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("vary, stems", [
+    (["--vary", "channels.phone.agents=7:9:2"], ["sweep"]),
+    # a second field is one line per value; a third, one chart per value
+    (["--vary", "channels.phone.agents=7:9:2", "--vary", "channels.chat.resolve=0.6,0.8",
+      "--vary", "channels.phone.open_hours=[7, 22],[8, 20]"], ["sweep_1", "sweep_2"]),
+])
+def test_cli_sweep_writes_charts(scenario, tmp_path, vary, stems):
+    from test_compare import assert_valid_images
+
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, 0.05).to_toml())
+    charts = tmp_path / "charts"
+    result = CliRunner().invoke(main, ["sweep", str(path), *vary, "-r", "2", "-w", "1", "-q",
+                                       "-o", str(tmp_path / "out"), "--charts", str(charts)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {2 * len(stems)} chart files to {charts}/" in result.output
+    assert_valid_images(charts, stems)
+
+
+def test_cli_sweep_charts_need_a_numeric_field_and_say_so_before_running(scenario, tmp_path):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, 0.05).to_toml())
+    result = CliRunner().invoke(main, ["sweep", str(path), "--vary", "channels.phone.open_hours=[7, 22],[8, 20]",
+                                       "-r", "2", "-q", "-o", str(tmp_path / "out"), "--charts", str(tmp_path / "c")])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--charts: no varied field has numbers to put on the x axis" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "c").exists()

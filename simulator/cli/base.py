@@ -1,10 +1,12 @@
 """The command group and what every command shares: loading with ``--set``,
-clean failures and progress bars."""
+variants, clean failures and progress bars."""
 
 from __future__ import annotations
 
+import re
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 import click
 
@@ -37,13 +39,142 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     return field, value
 
 
+def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` options (and ``--days``) as one dict of changes for ``Scenario.with_changes``."""
+    changes = dict(parse_assignment(a) for a in assignments)
+    if days is not None:
+        changes["run.days"] = days
+    return changes
+
+
 def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Scenario:
     """Load a scenario (the default preset when None) and apply ``--set`` changes."""
     sc = load_scenario(scenario or DEFAULT_SCENARIO)
     if assignments:
-        changes = dict(parse_assignment(a) for a in assignments)
-        sc = sc.with_changes(changes)
+        sc = sc.with_changes(parse_changes(assignments))
     return sc
+
+
+#: Where a list of changes splits: a ``;`` followed by the next ``FIELD=`` (so a value may hold a ``;``).
+_NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*=)")
+SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
+#: What a VARIANT may be, for the help of every command that takes one.
+VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
+                "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+
+#: ``--set-variant``, shared by every command that compares variants.
+set_variant_option = click.option(
+    "--set-variant", "set_variant_texts", multiple=True, metavar="NAME:FIELD=VALUE",
+    help="A variant called NAME: the base with FIELD changed (repeat the NAME to change several fields, "
+         f"or give other NAMEs for more variants), e.g. --set-variant {SET_VARIANT_EXAMPLE}.")
+
+
+def _variant_parts(text: str) -> tuple[str | None, list[str] | None]:
+    """``(label, assignments)`` of a variant text; ``assignments`` is None for a scenario file or name."""
+    text = text.strip()
+    if "=" not in text or Path(text).is_file():
+        return None, None
+    label, sep, rest = text.partition(":")
+    if not sep or "=" in label:
+        label, rest = "", text
+    assignments = [a.strip() for a in _NEXT_ASSIGNMENT.split(rest.rstrip().rstrip(";")) if a.strip()]
+    return label.strip() or None, assignments
+
+
+def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_variant_texts: Sequence[str] = (),
+                      *, changes: Mapping[str, Any] | None = None,
+                      variant_option: str = "VARIANT") -> dict[str, Scenario]:
+    """Named variants of ``base``, read the same way by every command that compares scenarios.
+
+    Each of ``variant_texts`` (``compare``'s VARIANT arguments, ``report
+    --compare``) is either
+
+    * a scenario file or bundled name (``plan_b.toml``): named after its
+      scenario, with ``changes`` (the command's ``--set`` and ``--days``)
+      applied as they were to the base; or
+    * changes to the base, ``FIELD=VALUE`` separated by ``;``, optionally led
+      by a label and a colon: ``"more chat: channels.chat.agents=25;
+      channels.chat.resolve=0.7"``. Without a label, the changes are the name.
+
+    Each of ``set_variant_texts`` (``--set-variant``) is that second form with
+    its label required, ``NAME:FIELD=VALUE``; the texts are grouped by NAME,
+    so repeating a NAME changes several fields of one variant.
+
+    Names are unique: a label or NAME given twice, or equal to the base's
+    name, is an error; a name taken from a scenario or from the changes gets
+    `` (2)``, `` (3)``, ... when it is taken.
+
+    Returns
+    -------
+    dict
+        ``{name: Scenario}``: the ``variant_texts`` in order, then the
+        ``--set-variant`` names in order of first appearance.
+
+    Any bad text (not FIELD=VALUE, an invalid field or value, a missing file,
+    a clashing name) prints one message naming the option and the text and
+    exits with status 2, without a traceback.
+
+    Examples
+    --------
+    >>> sc = load_scenario("nice_bcg_2016")
+    >>> variants = variant_scenarios(sc, ["more chat: channels.chat.agents=25"],
+    ...                              ["better_chat:channels.chat.resolve=0.8", "better_chat:channels.chat.agents=20"])
+    >>> list(variants), variants["better_chat"].channel("chat").agents
+    (['more chat', 'better_chat'], 20)
+    """
+    changes = dict(changes or {})
+    # (where: the options as typed, label or None, assignments or None for a file, text), in order
+    entries = [(f"{variant_option} {text!r}", *_variant_parts(text), text) for text in variant_texts]
+    grouped: dict[str, tuple[list[str], list[str]]] = {}  # name -> (texts, assignments)
+    for text in set_variant_texts:
+        label, assignments = _variant_parts(text)
+        if label is None or not assignments:
+            fail(f"--set-variant {text!r}: expected NAME:FIELD=VALUE, e.g. {SET_VARIANT_EXAMPLE}")
+        texts, merged = grouped.setdefault(label, ([], []))
+        texts.append(text)
+        merged.extend(assignments)
+    entries += [(" ".join(f"--set-variant {t!r}" for t in texts), name, merged, None)
+                for name, (texts, merged) in grouped.items()]
+
+    explicit: dict[str, str] = {}  # label -> where it was given
+    for where, label, assignments, _ in entries:
+        if assignments is None or label is None:
+            continue
+        if label == base.name:
+            fail(f"{where}: the name {label!r} is the base scenario's name; choose another")
+        if label in explicit:
+            fail(f"{where}: the name {label!r} is already given by {explicit[label]}; choose another")
+        explicit[label] = where
+
+    variants: dict[str, Scenario] = {}
+    for where, label, assignments, text in entries:
+        try:
+            if assignments is None:
+                scenario = load_scenario(text.strip())
+                scenario = scenario.with_changes(changes) if changes else scenario
+                name = scenario.name
+            else:
+                fields: dict[str, Any] = {}
+                for assignment in assignments:
+                    field, value = parse_assignment(assignment)
+                    if field in fields and fields[field] != value:
+                        fail(f"{where}: {field} is given twice ({fields[field]!r} and {value!r})")
+                    fields[field] = value
+                scenario = base.with_changes(fields)
+                name = label or "; ".join(assignments)
+        except click.BadParameter as exc:
+            fail(f"{where}: {exc.message}")
+        except ScenarioError as exc:
+            hint = "" if assignments is not None or Path(text.strip()).exists() else (
+                f"\n  (a variant is {VARIANT_HELP})")
+            fail(f"{where}: {exc}{hint}")
+        if label is None:  # a name of our making: keep it clear of the others
+            unique, n = name, 2
+            while unique in variants or unique in explicit or unique == base.name:
+                unique, n = f"{name} ({n})", n + 1
+            name = unique
+        variants[name] = scenario
+    return variants
 
 
 def fail(message: str) -> None:

@@ -1,7 +1,7 @@
 """``contactflow report``: one self-contained HTML report, optionally comparing variants.
 
-Also home of :func:`write_charts`, which ``run --charts DIR`` (and any other
-command with a ``--charts`` option) calls to write its charts as PNG and SVG.
+Also home of :func:`write_charts`, which ``run``, ``compare`` and ``sweep``
+call for ``--charts DIR`` to write their charts as PNG and SVG.
 """
 
 from __future__ import annotations
@@ -9,16 +9,29 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import click
 
 from ..experiment import Result
 from ..experiment import run as run_scenario
-from ..scenario import Scenario, ScenarioError, load_scenario
-from .base import Progress, ScenarioPath, fail, load_with_changes, main, parse_assignment
+from ..scenario import Scenario, ScenarioError
+from .base import (VARIANT_HELP, Progress, ScenarioPath, fail, load_with_changes, main, parse_changes,
+                   set_variant_option, variant_scenarios)
 
-__all__ = ["parse_variant", "write_charts"]
+__all__ = ["write_charts", "charts_option", "charts_summary"]
+
+
+def charts_option(what: str):
+    """The ``--charts DIR`` option of a command that writes ``what`` as PNG and SVG."""
+    return click.option("--charts", type=click.Path(file_okay=False), metavar="DIR",
+                        help=f"Write {what} here as PNG and SVG.")
+
+
+def charts_summary(paths: Sequence[Path], directory: str) -> str:
+    """The line a command prints after writing its charts."""
+    return (f"wrote {len(paths)} chart files to {directory}/ "
+            f"({', '.join(sorted({p.stem for p in paths}))}; PNG and SVG)")
 
 
 def write_charts(make_figures: Callable[[], dict], directory: str, option: str = "--charts") -> list[Path]:
@@ -38,56 +51,32 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
     raise AssertionError("not reached: fail() exits")
 
 
-def parse_variant(text: str, base: Scenario) -> tuple[str, Scenario]:
-    """A ``--compare`` value: a scenario file or bundled name, or changes to the base.
-
-    Changes are ``FIELD=VALUE`` assignments separated by ``;``, optionally led
-    by a label and a colon: ``"more chat: channels.chat.agents=25;
-    channels.chat.resolve=0.7"``. Without a label, the changes are the label.
-
-    Raises
-    ------
-    ScenarioError
-        If the file or a changed field is not valid.
-    click.BadParameter
-        If an assignment is not ``FIELD=VALUE``.
-    """
-    text = text.strip()
-    if "=" not in text:
-        scenario = load_scenario(text)
-        return scenario.name, scenario
-    label, sep, rest = text.partition(":")
-    if not sep or "=" in label:
-        label, rest = "", text
-    assignments = [a.strip() for a in rest.split(";") if a.strip()]
-    changes = dict(parse_assignment(a) for a in assignments)
-    return (label.strip() or "; ".join(assignments)), base.with_changes(changes)
-
-
 @main.command("report")
 @click.argument("scenario", required=False, type=ScenarioPath())
 @click.option("-c", "--compare", "variants", multiple=True, metavar="VARIANT",
-              help="A variant to compare with SCENARIO (repeatable): a scenario file or bundled name, "
-                   "or changes like 'more chat: channels.chat.agents=25; channels.chat.resolve=0.7'.")
+              help=f"A variant to compare with SCENARIO (repeatable): {VARIANT_HELP}.")
+@set_variant_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="The HTML file to write.")
 @click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's).")
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a field of SCENARIO before anything else (repeatable).")
+              help="Change a field of SCENARIO and of every variant scenario file (repeatable).")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def report_command(scenario, variants, out, replications, seed, days, assignments, title, workers, quiet):
+def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
+                   workers, quiet):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).
 
     The report embeds every chart, the KPI tables with 95 % confidence
     intervals, the published figures, the scenario's parameters, the seed and
     the contactflow version; it opens in any browser without a server. Each
-    --compare variant runs with the same seed and replications, and the
-    report shows its paired differences against SCENARIO.
+    variant (--compare, --set-variant; the same syntax as `contactflow
+    compare`) runs with the same seed and replications, and the report shows
+    its paired differences against SCENARIO.
 
     \b
     Examples:
@@ -95,27 +84,21 @@ def report_command(scenario, variants, out, replications, seed, days, assignment
       contactflow report -r 20 --compare 'more chat: channels.chat.agents=25' \\
           --compare 'channels.web.resolve=0.5' --out what_if.html
       contactflow report my_centre.toml --compare my_centre_2025.toml
+      contactflow report --set-variant more_phone:channels.phone.agents=70 --out phones.html
     """
     try:
         base = load_with_changes(scenario, assignments)
         if days is not None:
             base = base.with_changes({"run.days": days})
-        others = [parse_variant(v, base) for v in variants]
-        if days is not None:
-            others = [(label, sc.with_changes({"run.days": days})) for label, sc in others]
     except ScenarioError as exc:
         fail(str(exc))
     except click.BadParameter as exc:
-        fail(f"--compare: {exc.message}")
+        fail(f"--set: {exc.message}")
+    labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
+                               variant_option="--compare")
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
     workers = workers or min(os.cpu_count() or 1, reps)
-    labels: dict[str, Scenario] = {}
-    for label, sc in others:
-        unique, n = label, 2
-        while unique in labels or unique == base.name:
-            unique, n = f"{label} ({n})", n + 1
-        labels[unique] = sc
 
     def simulate(sc: Scenario, keep_journeys: bool) -> Result:
         progress = Progress(reps, quiet, sc.name)
@@ -131,6 +114,7 @@ def report_command(scenario, variants, out, replications, seed, days, assignment
     compared = {label: simulate(sc, keep_journeys=False) for label, sc in labels.items()}
     words = ["contactflow", "report", *([scenario] if scenario else [])]
     words += [w for a in assignments for w in ("--set", a)] + [w for v in variants for w in ("--compare", v)]
+    words += [w for v in set_variant_texts for w in ("--set-variant", v)]
     words += ["-r", str(reps), "-s", str(seed)] + (["-d", f"{days:g}"] if days is not None else [])
     words += ["--out", str(out)]
     command = " ".join(shlex.quote(w) for w in words)

@@ -10,21 +10,24 @@ import functools
 import json
 import math
 import sys
+import textwrap
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from ..compare import compare, label_variants
+from ..compare import compare
 from ..experiment import atomic_write
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, Precision
 from ..report import SHARE_METRICS, format_stat, format_value, table_text
-from ..scenario import ScenarioError
-from ..staffing import HOURS, StaffingError, staff
+from ..scenario import Scenario, ScenarioError
+from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import Progress, ScenarioPath, fail, load_with_changes, main, parse_assignment
+from .base import (Progress, ScenarioPath, fail, load_with_changes, main, parse_changes,
+                   set_variant_option, variant_scenarios)
+from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
 
@@ -141,51 +144,41 @@ def _diff_cell(row) -> str:
 
 @main.command("compare")
 @click.argument("base", type=ScenarioPath())
-@click.argument("variants", nargs=-1, type=ScenarioPath())
-@click.option("--set-variant", "variant_changes", multiple=True, metavar="NAME:FIELD=VALUE",
-              help="A variant called NAME: the base with FIELD changed (repeat to change several fields "
-                   "or to add variants), e.g. --set-variant better_chat:channels.chat.resolve=0.8.")
+@click.argument("variants", nargs=-1, metavar="[VARIANT]...")
+@set_variant_option
 @experiment_options
 @precision_options
 @click.option("--all", "show_all", is_flag=True, help="Show every figure (default: KPIs and the main channel metrics).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of a table.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Write comparison.csv and comparison.parquet here.")
+@charts_option("a chart of the headline figures and their paired differences (comparison.png, .svg)")
 @clean_errors
-def compare_command(base, variants, variant_changes, replications, seed, days, assignments, workers, dask,
-                    quiet, precision_texts, max_replications, show_all, as_json, out):
+def compare_command(base, variants, set_variant_texts, replications, seed, days, assignments, workers, dask,
+                    quiet, precision_texts, max_replications, show_all, as_json, out, charts):
     """Compare BASE with each VARIANT on common random numbers.
 
-    Every scenario runs with the same seed, so each replication sees the same
-    customers; each figure's difference from BASE is paired replication by
-    replication, which makes its confidence interval much narrower than
-    comparing independent runs. --set applies to every scenario.
+    A VARIANT is a scenario file or bundled name, or changes to BASE like
+    'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the
+    label before ':' is optional); --set-variant NAME:FIELD=VALUE is the same
+    with one field per option. Every scenario runs with the same seed, so
+    each replication sees the same customers; each figure's difference from
+    BASE is paired replication by replication, which makes its confidence
+    interval much narrower than comparing independent runs. --set and --days
+    apply to every scenario.
 
     \b
     Examples:
       contactflow compare nice_bcg_2016 --set-variant better_chat:channels.chat.resolve=0.8
-      contactflow compare my_centre.toml plan_b.toml -r 20 --precision focal_contacts=20
+      contactflow compare nice_bcg_2016 'more chat: channels.chat.agents=25; channels.chat.resolve=0.7'
+      contactflow compare my_centre.toml plan_b.toml -r 20 --precision focal_contacts=20 --charts charts/
       contactflow compare nice_bcg_2016 --set-variant more_phone:channels.phone.agents=70 --json
     """
     precision = parse_precision(precision_texts, max_replications)
     base_sc = _load(base, assignments, days)
-    named = label_variants(base_sc, [_load(text, assignments, days) for text in variants])
-    changes: dict[str, dict] = {}
-    for text in variant_changes:
-        name, sep, assignment = text.partition(":")
-        name = name.strip()
-        if not sep or not name or "=" in name:
-            fail(f"--set-variant {text!r}: expected NAME:FIELD=VALUE, e.g. better_chat:channels.chat.resolve=0.8")
-        try:
-            field, value = parse_assignment(assignment)
-        except click.BadParameter as exc:
-            fail(f"--set-variant {text!r}: {exc.message}")
-        changes.setdefault(name, {})[field] = value
-    for name, change in changes.items():
-        if name in named or name == base_sc.name:
-            fail(f"--set-variant: the name {name!r} is already taken; choose another")
-        named[name] = base_sc.with_changes(change)
+    named = variant_scenarios(base_sc, variants, set_variant_texts, changes=parse_changes(assignments, days))
     if not named:
-        fail("compare needs at least one VARIANT scenario or --set-variant NAME:FIELD=VALUE")
+        fail("compare needs at least one VARIANT (a scenario, or changes like 'label: FIELD=VALUE; ...') "
+             "or --set-variant NAME:FIELD=VALUE")
     scenarios = 1 + len(named)
     reps = replications or base_sc.run.replications
     workers = workers or default_workers()
@@ -200,6 +193,8 @@ def compare_command(base, variants, variant_changes, replications, seed, days, a
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
         atomic_write(folder / "comparison.parquet", lambda p: table.to_parquet(p, index=False))
+    if charts is not None:
+        chart_files = write_charts(lambda: {"comparison": comparison_chart(table, base_sc)}, charts)
     if as_json:
         doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision")}
         doc["rows"] = _json_ready(table)
@@ -210,6 +205,22 @@ def compare_command(base, variants, variant_changes, replications, seed, days, a
         click.echo("\n" + _precision_line(table.attrs["precision"], precision))
     if out is not None:
         click.echo(f"\nwrote {out}/comparison.csv and comparison.parquet")
+    if charts is not None:
+        click.echo(charts_summary(chart_files, charts))
+
+
+def headline_figures(scenario: Scenario) -> list[str]:
+    """The figures ``sweep`` prints and ``compare`` and ``sweep`` draw by default."""
+    return ["give_up_rate", "avoidable_call_share", f"channels.{scenario.focal_channel}.service_level",
+            "cost_per_customer"]
+
+
+def comparison_chart(table: pd.DataFrame, base: Scenario):
+    """The headline figures side by side, with their paired differences (:func:`simulator.plots.kpi_comparison`)."""
+    from ..plots import kpi_comparison
+
+    present = set(table["kpi"])
+    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present])
 
 
 def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
@@ -255,9 +266,6 @@ def _precision_line(report: dict, precision: Precision) -> str:
 
 # --------------------------------------------------------------------------- sweep
 
-DEFAULT_SWEEP_FIGURES = ("give_up_rate", "avoidable_call_share", "cost_per_customer")
-
-
 @main.command("sweep")
 @click.argument("scenario", type=ScenarioPath())
 @click.option("--vary", "vary_texts", multiple=True, required=True, metavar="FIELD=START:STOP:STEP|v1,v2,...",
@@ -270,9 +278,10 @@ DEFAULT_SWEEP_FIGURES = ("give_up_rate", "avoidable_call_share", "cost_per_custo
 @click.option("--show", "show", multiple=True, metavar="FIGURE",
               help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
                    "the focal channel's service_level, cost_per_customer). All are in the files.")
+@charts_option("the shown figures against the first numeric varied field (sweep.png, .svg)")
 @clean_errors
 def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
-                  precision_texts, max_replications, out, show):
+                  precision_texts, max_replications, out, show, charts):
     """Run SCENARIO at every point of a grid of field values.
 
     Each point is saved to OUT/points/ as soon as it finishes; OUT/sweep.parquet
@@ -280,9 +289,13 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     with mean and 95 % CI). Running the same command again skips the points
     already saved, so an interrupted sweep loses only the points in flight.
 
+    With --charts, the shown figures are drawn against the first varied field
+    with numeric values, one line per value of the next varied field (and one
+    chart per combination of any further ones), with 95 % CI bands.
+
     \b
     Examples:
-      contactflow sweep nice_bcg_2016 --vary channels.phone.agents=50:70:5
+      contactflow sweep nice_bcg_2016 --vary channels.phone.agents=50:70:5 --charts charts/
       contactflow sweep nice_bcg_2016 --vary channels.phone.agents=50:70:10 --vary channels.chat.resolve=0.6,0.8
     """
     precision = parse_precision(precision_texts, max_replications)
@@ -296,6 +309,8 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         if field in vary:
             fail(f"--vary: {field} is given twice")
         vary[field] = values
+    if charts is not None:
+        _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
     out = out or f"sweep_{sc.name}"
     points = math.prod(len(v) for v in vary.values())
     reps = replications or sc.run.replications
@@ -316,12 +331,58 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         bar.close()
     if table.attrs["resumed"]:
         click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
-    figures = list(show) or [*DEFAULT_SWEEP_FIGURES[:2], f"channels.{sc.focal_channel}.service_level",
-                             DEFAULT_SWEEP_FIGURES[2]]
+    figures = list(show) or headline_figures(sc)
     if precision is not None:
         figures += [k for k in precision.targets if k not in figures]
-    click.echo(sweep_text(table, list(vary), figures))
+    text = sweep_text(table, list(vary), figures)  # checks the figures before anything is drawn
+    if charts is not None:
+        chart_files = write_charts(lambda: sweep_charts(table, vary, figures, sc, sc.run.seed if seed is None else seed),
+                                   charts)
+    click.echo(text)
     click.echo(f"\nwrote {out}/sweep.parquet and {out}/sweep.csv ({points} points)")
+    if charts is not None:
+        click.echo(charts_summary(chart_files, charts))
+
+
+def _sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
+    """The x-axis field (the first with numbers and several values), the hue field and the rest."""
+    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
+    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
+    if not numeric:
+        raise ValueError(f"--charts: no varied field has numbers to put on the x axis "
+                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
+    rest = [f for f in varied if f != numeric[0]]
+    return numeric[0], (rest[0] if rest else None), rest[1:]
+
+
+def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
+                 seed: int) -> dict:
+    """The sweep as charts (:func:`simulator.plots.sweep_chart`): ``sweep``, or ``sweep_1``, ``sweep_2``, ...
+    (one per combination of the varied fields past the first two)."""
+    from ..plots import sweep_chart
+
+    x, hue, others = _sweep_axes(vary)
+    frame = table
+    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
+        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
+        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
+        hue = "scenario"
+    reps = sorted(set(table["replications"]))
+    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
+                f"per point, seed {seed} for all. Lines: mean; bands: 95 % confidence interval.")
+
+    def chart(rows: pd.DataFrame, title: str | None = None):
+        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
+                           title=title, footnote=footnote)
+
+    if not others:
+        return {"sweep": chart(frame)}
+    charts = {}
+    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
+        values = values if isinstance(values, tuple) else (values,)
+        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
+        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
+    return charts
 
 
 def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> str:
@@ -355,21 +416,25 @@ def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> st
               help="Channels to staff (default: those named by channel targets, or every staffed "
                    "channel when a target is network-wide).")
 @click.option("--hourly", is_flag=True, help="Staff each hour of the day (a shift plan) instead of a fixed level.")
+@click.option("--start", "start_name", type=click.Choice(["network", "erlang"]), default="network", show_default=True,
+              help="Where the simulated search starts: Erlang A/C per channel adjusted by the network "
+                   "approximation, or Erlang A/C per channel alone.")
 @experiment_options
 @click.option("--max-evaluations", type=click.IntRange(min=1), default=200, show_default=True,
               help="Most distinct plans to simulate.")
 @click.option("--save-scenario", type=click.Path(dir_okay=False), help="Write the staffed scenario to this TOML file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
-def staff_command(scenario, target_texts, channel_list, hourly, replications, seed, days, assignments,
+def staff_command(scenario, target_texts, channel_list, hourly, start_name, replications, seed, days, assignments,
                   workers, dask, quiet, max_evaluations, save_scenario, as_json):
     """The fewest agents per channel (or per hour with --hourly) that meet every target.
 
     Starts from Erlang A/C on each channel's offered load (from the routing
-    chain), then simulates the whole network on common random numbers to
-    confirm and adjust: customers who give up on one channel and load
-    another are accounted for. Prints the plan, each target's simulated
-    value with its 95 % CI, and the cost.
+    chain), adds agents until the network approximation meets every target
+    (it follows customers who give up on one channel into another, and sees
+    network-wide targets such as give_up_rate), then simulates the whole
+    network on common random numbers to confirm and adjust. Prints the plan,
+    each target's simulated value with its 95 % CI, and the cost.
 
     \b
     Examples:
@@ -383,6 +448,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, replications, se
     bar = PlannedProgress(None, quiet, "staff")
     try:
         plan = staff(sc, target_texts, channels, hourly=hourly, replications=replications, seed=seed,
+                     start={"network": network_start, "erlang": erlang_start}[start_name],
                      workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
     except StaffingError as exc:
         fail(f"{sc.source or sc.name}: {exc}")
@@ -411,8 +477,7 @@ def staffing_text(plan) -> str:
     else:
         rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
         parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
-    parts.append("(start: Erlang A/C on each channel's offered load, or the scenario's staffing for a "
-                 "channel with no target of its own)")
+    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
     checks = plan.checks
     rows = []
     for target, frame in checks.groupby("target", sort=False):
