@@ -311,6 +311,18 @@ def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
     return kpi.replace("_", " ").capitalize(), ""
 
 
+def _displayed_interval(rows: pd.DataFrame, share: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``ci_low`` and ``ci_high`` as drawn: within [0, 1] for a share, at least 0 otherwise.
+
+    A Student-t interval from few replications can reach past what a figure
+    can be (a service level above 100 %); every figure charted is a count,
+    share, time or cost, so the impossible part is not drawn.
+    """
+    low = np.clip(rows["ci_low"].to_numpy(float), 0.0, None)
+    high = rows["ci_high"].to_numpy(float)
+    return (low, np.clip(high, None, 1.0)) if share else (low, high)
+
+
 def _is_share(kpi: str) -> bool:
     return kpi.split(".")[-1] in SHARE_METRICS or kpi.startswith(("before_call.", "after_call."))
 
@@ -641,8 +653,7 @@ def _bars(ax, labels, frame: pd.DataFrame, colors: Sequence[str], reference: Seq
           horizontal: bool = False) -> None:
     """Bars with CI whiskers, value labels and published figures as black diamonds."""
     mean = frame["mean"].to_numpy(dtype=float)
-    low = frame["ci_low"].to_numpy(dtype=float)
-    high = frame["ci_high"].to_numpy(dtype=float)
+    low, high = _displayed_interval(frame, share=True)
     x = np.arange(len(mean))
     err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
     ax.bar(x, mean, width=0.62, color=colors, zorder=2)
@@ -939,8 +950,8 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         share = _is_share(kpi)
         kpi_title, unit = _kpi_label(kpi)
         mean = rows["mean"].to_numpy(float)
-        err = np.vstack([np.nan_to_num(mean - rows["ci_low"].to_numpy(float)),
-                         np.nan_to_num(rows["ci_high"].to_numpy(float) - mean)])
+        low, high = _displayed_interval(rows, share)
+        err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
         ax.barh(y, mean, height=0.62, color=[colors[s] for s in scenarios], zorder=2)
         ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="#222222", elinewidth=1.3, capsize=4, zorder=3)
         for yi, m in zip(y, mean):
@@ -952,7 +963,8 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         if share:
             _percent_axis(ax.xaxis)
         ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_xlim(0, np.nanmax(rows["ci_high"].to_numpy(float).tolist() + mean.tolist() + [0]) * 1.25 or 1)
+        right = np.nanmax(high.tolist() + mean.tolist() + [0]) * 1.25 or 1
+        ax.set_xlim(0, min(right, 1.15) if share else right)  # room for the labels, no 120 % tick
         ax.set_yticks(y, names if col == 0 else [""] * len(y))
         _tidy_axes(ax, grid="x")
         ax.tick_params(axis="y", length=0)
@@ -998,7 +1010,7 @@ def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, bas
                 markerfacecolor=colors[s] if significant else "white", markeredgewidth=2)
         unit = " pp" if share else ""
         ax.annotate(f"{d * scale:+.2f}{unit}" if abs(d * scale) < 10 else f"{d * scale:+,.0f}{unit}",
-                    (d * scale, yi), xytext=(0, 7), textcoords="offset points", ha="center",
+                    (d * scale, yi), xytext=(0, 9), textcoords="offset points", ha="center",
                     fontsize=FONT - 3, color="#222222")
     finite = np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)], [0.0]]) * scale
     span = max(abs(finite.min()), abs(finite.max())) * 1.3 or 1.0
@@ -1053,9 +1065,7 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figur
             ax = grid[r, col]
             stats = frame.xs(metric, level="metric").reindex(hours)
             mean = stats["mean"].to_numpy(float)
-            low, high = stats["ci_low"].to_numpy(float), stats["ci_high"].to_numpy(float)
-            if metric == "abandon_rate":  # a share: its interval cannot leave [0, 1]
-                low, high = np.clip(low, 0, 1), np.clip(high, 0, 1)
+            low, high = _displayed_interval(stats, share=metric in SHARE_METRICS)
             ax.fill_between(hours + 0.5, low, high, color=colors[name], alpha=0.22, linewidth=0)
             ax.plot(hours + 0.5, mean, color=colors[name], linewidth=2.4, marker="o", markersize=3.5)
             ax.set_ylim(bottom=0)
@@ -1148,7 +1158,7 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
     parameter = _parameter_column(frame, parameter, reserved)
     kpis = list(kpis or dict.fromkeys(frame["kpi"]))
     groups = list(dict.fromkeys(frame[hue])) if hue is not None else [None]
-    n_cols = min(len(kpis), 3)
+    n_cols = 2 if len(kpis) == 4 else min(len(kpis), 3)
     n_rows = math.ceil(len(kpis) / n_cols)
     fig = _figure((max(12.0, 4.2 * n_cols), max(6.0, 1.2 + 3.6 * n_rows)),
                   footnote or "Lines: mean; bands: 95 % confidence interval.")
@@ -1162,8 +1172,8 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
             rows = rows.sort_values(parameter)
             x = rows[parameter].to_numpy(float)
             color = SCENARIO_COLORS[(g + 1) % len(SCENARIO_COLORS)]
-            ax.fill_between(x, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float),
-                            color=color, alpha=0.2, linewidth=0)
+            low, high = _displayed_interval(rows, _is_share(kpi))
+            ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
             label = None if group is None else (str(group) if hue == "scenario"
                                                 else f"{_field_label(hue)} = {_format_parameter(group)}")
             ax.plot(x, rows["mean"].to_numpy(float), color=color, linewidth=2.4, marker="o", markersize=5,
