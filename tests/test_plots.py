@@ -293,6 +293,25 @@ def test_sweep_chart_one_panel_per_kpi_with_ci_band():
         plots.sweep_chart(frame.assign(other=1))
 
 
+def test_intervals_are_drawn_within_what_a_figure_can_be():
+    # Two replications give wide Student-t intervals that leave [0, 1] for a share
+    # and go below 0 for a time; the charts draw only the possible part.
+    frame = pd.DataFrame({
+        "channels.phone.agents": [6, 8] * 2,
+        "kpi": ["channels.phone.service_level"] * 2 + ["mean_journey_minutes"] * 2,
+        "mean": [0.5, 0.95, 0.4, 0.2], "ci_low": [-0.2, 0.7, -1.0, -0.5], "ci_high": [1.2, 1.3, 2.0, 0.9]})
+    fig = plots.sweep_chart(frame)
+    share_band, time_band = (ax.collections[0].get_paths()[0].vertices[:, 1] for ax in fig.axes[:2])
+    assert share_band.min() == 0.0 and share_band.max() == 1.0
+    assert time_band.min() == 0.0 and time_band.max() == 2.0
+    compared = plots.kpi_comparison(frame.rename(columns={"channels.phone.agents": "scenario"})
+                                    .assign(scenario=lambda f: f["scenario"].map({6: "six", 8: "eight"})))
+    share_axis = compared.axes[0]
+    assert share_axis.get_xlim()[1] <= 1.15  # no axis running to 120 %
+    whisker_ends = np.concatenate([seg[:, 0] for seg in share_axis.collections[0].get_segments()])
+    assert whisker_ends.min() >= 0.0 and whisker_ends.max() <= 1.0
+
+
 def test_tornado_fields_are_scalar_and_varied_values_stay_valid():
     sc = sim.load_scenario("utility_billing_surge")
     fields = plots.tornado_fields(sc)
