@@ -10,6 +10,7 @@ from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
 from .base import ScenarioPath, fail, load_with_changes, main
+from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
 
@@ -22,7 +23,7 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
-@click.option("--charts", type=click.Path(file_okay=False), help="Write the charts here as PNG and SVG.")
+@charts_option("every chart that applies")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
@@ -72,7 +73,6 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
             fail(f"--out {out}: cannot write results: {exc}")
     if charts is not None:
         from ..plots import result_charts
-        from .charts import write_charts
 
         chart_files = write_charts(lambda: result_charts(result), charts)
     if as_json:
@@ -84,8 +84,7 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         if out is not None:
             click.echo(f"\nwrote {out}/result.json, *.csv and journeys.parquet")
         if charts is not None:
-            click.echo(f"wrote {len(chart_files)} chart files to {charts}/ "
-                       f"({', '.join(sorted({p.stem for p in chart_files}))}; PNG and SVG)")
+            click.echo(charts_summary(chart_files, charts))
 
 
 @main.command("validate")
