@@ -218,6 +218,8 @@ ENGINES = {
     "bare SimPy": run_bare_simpy,
     "Ciw": run_ciw,
 }
+#: ``--engines`` names of the engines.
+ENGINE_KEYS = {"contactflow": "contactflow", "simpy": "bare SimPy", "ciw": "Ciw"}
 
 
 # --------------------------------------------------------------------------- reporting
@@ -259,7 +261,11 @@ def benchmark(args) -> None:
           + ("; contactflow email is async" if args.async_email else ""))
     import simulator  # noqa: F401  (import time is not measured)
     import simpy  # noqa: F401
-    import ciw  # noqa: F401
+    if "Ciw" in args.engines:
+        try:
+            import ciw  # noqa: F401
+        except ImportError:
+            sys.exit("Ciw is not installed: pip install '.[bench]' (or leave it out: --engines contactflow,simpy)")
 
     rows = {}
     for name, fn in ENGINES.items():
@@ -368,8 +374,8 @@ def main(argv=None) -> None:
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 customers)")
     p.add_argument("--repeat", type=int, default=1, help="runs per engine; the best is kept")
     p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--engines", default=",".join(ENGINES),
-                   help="comma-separated subset of: " + ", ".join(ENGINES))
+    p.add_argument("--engines", default=",".join(ENGINE_KEYS),
+                   help="comma-separated subset of: " + ", ".join(ENGINE_KEYS))
     p.add_argument("--async-email", action="store_true",
                    help="model email as an async channel in contactflow (same queueing "
                         "with unlimited patience, but exercises the message path)")
@@ -383,10 +389,11 @@ def main(argv=None) -> None:
     args.customers_given = args.customers is not None
     if args.customers is None:
         args.customers = 2_000 if args.quick else 50_000
-    args.engines = {e.strip() for e in args.engines.split(",") if e.strip()}
-    unknown = args.engines - set(ENGINES)
+    keys = {e.strip().lower() for e in args.engines.split(",") if e.strip()}
+    unknown = keys - set(ENGINE_KEYS)
     if unknown:
-        p.error(f"unknown engine(s) {', '.join(sorted(unknown))}; choose from {', '.join(ENGINES)}")
+        p.error(f"unknown engine(s) {', '.join(sorted(unknown))}; choose from {', '.join(ENGINE_KEYS)}")
+    args.engines = {ENGINE_KEYS[k] for k in keys}
 
     if args.memory_child:
         memory_child(args)
