@@ -116,9 +116,24 @@ class QueueFigures:
 
 
 def _check_agents(agents) -> int:
-    if isinstance(agents, bool) or not isinstance(agents, numbers.Integral) or agents < 1:
-        raise ValueError(f"agents must be a whole number >= 1; got {agents!r}")
+    if isinstance(agents, bool) or not isinstance(agents, numbers.Integral) or agents < 0:
+        raise ValueError(f"agents must be a whole number >= 0; got {agents!r}")
     return int(agents)
+
+
+def _no_agents(arrival_rate: float, mean_handle: float, mean_patience: float,
+               service_level_seconds: float) -> QueueFigures:
+    """A channel open with nobody on duty: every arrival waits until it gives up (or forever).
+
+    Occupancy is undefined (NaN) without agents.
+    """
+    load = arrival_rate * mean_handle
+    sl = float(service_level_seconds)
+    if arrival_rate == 0:
+        return QueueFigures(0.0, 0, 0.0, 0.0, 1.0, sl, 0.0, math.nan, 0.0)
+    abandon_rate = 0.0 if math.isinf(mean_patience) else 1.0
+    return QueueFigures(load, 0, 1.0, mean_patience, 0.0, sl, abandon_rate, math.nan,
+                        arrival_rate * mean_patience)
 
 
 def _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds) -> int:
@@ -185,7 +200,8 @@ def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
     mean_handle
         Mean handle time in minutes (> 0).
     agents
-        Number of agents, a whole number >= 1.
+        Number of agents, a whole number >= 0 (with none, every arrival waits
+        forever and ``occupancy`` is NaN).
     service_level_seconds
         Threshold of the service level, in seconds.
 
@@ -199,8 +215,8 @@ def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
     Raises
     ------
     ValueError
-        For a negative rate, a handle time that is not positive, or fewer than
-        one agent.
+        For a negative rate, a handle time that is not positive, or a negative
+        or fractional number of agents.
 
     Examples
     --------
@@ -213,6 +229,8 @@ def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
     inf
     """
     c = _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds)
+    if c == 0:
+        return _no_agents(arrival_rate, mean_handle, math.inf, service_level_seconds)
     load = arrival_rate * mean_handle
     if load >= c:
         return QueueFigures(load, c, 1.0, math.inf, 0.0, float(service_level_seconds), 0.0, 1.0, math.inf)
@@ -325,7 +343,8 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
     mean_handle
         Mean handle time in minutes (> 0).
     agents
-        Number of agents, a whole number >= 1.
+        Number of agents, a whole number >= 0 (with none, every arrival
+        abandons after its patience and ``occupancy`` is NaN).
     mean_patience
         Mean patience in minutes (> 0); ``math.inf`` gives :func:`erlang_c`.
     service_level_seconds
@@ -357,6 +376,8 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
         raise ValueError(f"mean_patience must be a number > 0 (minutes) or math.inf; got {mean_patience!r}")
     if math.isinf(mean_patience):
         return erlang_c(arrival_rate, mean_handle, c, service_level_seconds)
+    if c == 0:
+        return _no_agents(arrival_rate, mean_handle, mean_patience, service_level_seconds)
     load = arrival_rate * mean_handle
     if arrival_rate == 0:
         return QueueFigures(0.0, c, 0.0, 0.0, 1.0, float(service_level_seconds), 0.0, 0.0, 0.0)

@@ -244,8 +244,7 @@ class _Network:
                 rows["mean_queue"][h] = 0.0
                 continue
             if agents[h] == 0:  # open with nobody on duty: every waiting customer hangs up
-                figures = {"abandon_rate": 1.0, "mean_wait_min": patience, "p_wait": 1.0,
-                           "service_level": 0.0, "mean_queue": rate * patience, "occupancy": math.nan}
+                figures = erlang_a(rate, handle, 0, patience, sl).channel_metrics()
                 if rate > 0:
                     overloaded.append(h)
             else:

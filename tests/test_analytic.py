@@ -173,13 +173,11 @@ def test_erlang_c_unstable_queue_and_bad_input():
         1.0, math.inf, 0.0, 1.0)
     idle = erlang_c(0.0, 5.0, 2)
     assert (idle.p_wait, idle.mean_wait, idle.service_level, idle.occupancy) == (0.0, 0.0, 1.0, 0.0)
-    for args in [(1.0, 1.0, 0), (1.0, 1.0, 2.5), (-1.0, 1.0, 2), (1.0, 0.0, 2), (math.nan, 1.0, 2)]:
+    for args in [(1.0, 1.0, -1), (1.0, 1.0, 2.5), (-1.0, 1.0, 2), (1.0, 0.0, 2), (math.nan, 1.0, 2)]:
         with pytest.raises(ValueError):
             erlang_c(*args)
     with pytest.raises(ValueError):
         erlang_a(1.0, 1.0, 2, mean_patience=0.0)
-    with pytest.raises(ValueError):
-        erlang_a(1.0, 1.0, 0, mean_patience=3.0)
     with pytest.raises(ValueError, match="shorter mean_patience"):  # a queue of about 9e9 customers
         erlang_a(10.0, 1.0, 1, mean_patience=1e9)
     idle = erlang_a(0.0, 5.0, 2, mean_patience=3.0)
@@ -187,6 +185,25 @@ def test_erlang_c_unstable_queue_and_bad_input():
 
 
 # --------------------------------------------------------------------------- Erlang A
+
+
+@pytest.mark.parametrize("arrival_rate, mean_patience", [(0.5, 3.0), (12.0, 0.25)])
+def test_erlang_a_with_no_agents_loses_everyone_after_their_patience(arrival_rate, mean_patience):
+    nobody = erlang_a(arrival_rate, 5.0, 0, mean_patience)
+    assert (nobody.p_wait, nobody.abandon_rate, nobody.service_level) == (1.0, 1.0, 0.0)
+    assert nobody.mean_wait == mean_patience  # everyone waits out their whole patience
+    assert nobody.mean_queue == pytest.approx(arrival_rate * mean_patience)  # Little's law
+    assert math.isnan(nobody.occupancy)
+    # the same as one agent who never finishes a contact
+    stuck = erlang_a(arrival_rate, 1e12, 1, mean_patience)
+    for name in ("p_wait", "abandon_rate", "service_level", "mean_wait", "mean_queue"):
+        assert getattr(stuck, name) == pytest.approx(getattr(nobody, name), rel=1e-6, abs=1e-9), name
+    # without patience they wait forever; with no arrivals nobody waits
+    forever = erlang_c(arrival_rate, 5.0, 0)
+    assert (forever.p_wait, forever.mean_wait, forever.abandon_rate, forever.service_level) == (
+        1.0, math.inf, 0.0, 0.0)
+    idle = erlang_a(0.0, 5.0, 0, mean_patience)
+    assert (idle.p_wait, idle.abandon_rate, idle.service_level, idle.mean_queue) == (0.0, 0.0, 1.0, 0.0)
 
 
 @pytest.mark.parametrize("arrival_rate, mean_handle, agents", [(0.8, 5.0, 5), (2.0, 1.0, 3), (95.0, 2.0, 200)])
