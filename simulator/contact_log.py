@@ -100,10 +100,12 @@ class ContactLogError(ValueError):
     def __init__(self, problems: Iterable[str], source: str | None = None):
         self.problems = list(problems)
         self.source = source
-        where = source or "contact log"
-        lines = [f"{where}: {len(self.problems)} problem(s)"]
-        lines += [f"  {where}: {p}" for p in self.problems]
-        super().__init__("\n".join(lines))
+        super().__init__(problem_report(self.problems, source or "contact log"))
+
+
+def problem_report(problems: Sequence[str], where: str) -> str:
+    """``WHERE: N problem(s)``, then one indented ``WHERE: PROBLEM`` line per problem."""
+    return "\n".join([f"{where}: {len(problems)} problem(s)"] + [f"  {where}: {p}" for p in problems])
 
 
 def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, str]:
@@ -121,7 +123,8 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
     Raises
     ------
     ValueError
-        For an unknown key or a malformed ``KEY=NAME`` pair.
+        For an unknown key, a key given twice (``wait`` and ``wait_min``
+        count as the same) or a malformed ``KEY=NAME`` pair.
 
     Examples
     --------
@@ -134,18 +137,24 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
     if columns is None:
         return names
     if isinstance(columns, str):
-        pairs = {}
+        pairs = []
         for part in filter(None, (p.strip() for p in columns.split(","))):
             key, sep, value = part.partition("=")
             if not sep or not key.strip() or not value.strip():
                 raise ValueError(f"column mapping {part!r} is not KEY=NAME (e.g. customer=case_id)")
-            pairs[key.strip()] = value.strip()
-        columns = pairs
+            pairs.append((key.strip(), value.strip()))
+    else:
+        pairs = list(columns.items())
     aliases = {default: key for key, default in LOG_COLUMNS.items()}
-    for key, value in columns.items():
+    given: dict[str, str] = {}
+    for key, value in pairs:
         logical = key if key in LOG_COLUMNS else aliases.get(key)
         if logical is None:
             raise ValueError(f"unknown log column {key!r}; allowed: {', '.join(LOG_COLUMNS)}")
+        if logical in given:
+            raise ValueError(f"log column {logical!r} is given twice ({given[logical]} and {key}={value}); "
+                             "give each column once")
+        given[logical] = f"{key}={value}"
         names[logical] = str(value)
     return names
 
@@ -428,15 +437,23 @@ class _Reader:
             shown = f" (got {', '.join(examples)})"
         self.problems.append(f"{self.row_list(positions)}: column {column!r}: {what}{shown}")
 
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ContactLogError(self.problems, self.source)
+
     def build(self) -> ContactLog:
-        raw, names = self.raw, self.names
+        raw = self.raw
         found = [str(c) for c in raw.columns]
-        missing = [names[c] for c in REQUIRED_COLUMNS if names[c] not in found]
+        matched = self.match_headers(found)
+        missing = [self.names[c] for c in REQUIRED_COLUMNS if not matched[c]]
         if missing:
             hint = ("; name yours with --columns / columns=, e.g. customer=case_id"
                     if len(found) else "")
-            raise ContactLogError([f"missing column(s) {', '.join(missing)}; the columns found are "
-                                   f"{', '.join(found) or 'none'}{hint}"], self.source)
+            self.problems.append(f"missing column(s) {', '.join(missing)}; the columns found are "
+                                 f"{', '.join(found) or 'none'}{hint}")
+        self.raise_problems()
+        # from here on, each column is named as in the file
+        names = self.names = {key: matched[key][0] if matched[key] else name for key, name in self.names.items()}
         if not len(raw):
             raise ContactLogError(["no contacts: the log has a header but no rows"], self.source)
 
@@ -449,12 +466,11 @@ class _Reader:
         bad = ~outcome.isin(LOG_OUTCOMES).to_numpy()
         self.bad_rows(bad, names["outcome"], f"unknown outcome; allowed: {', '.join(LOG_OUTCOMES)}",
                       self.raw[names["outcome"]])
-        has = {key: names[key] in found for key in ("wait", "handle", "contact")}
+        has = {key: bool(matched[key]) for key in ("wait", "handle", "contact")}
         wait = self.durations(names["wait"]) if has["wait"] else np.full(len(raw), np.nan)
         handle = self.durations(names["handle"]) if has["handle"] else np.full(len(raw), np.nan)
         contact = self.contact_numbers(names["contact"]) if has["contact"] else None
-        if self.problems:
-            raise ContactLogError(self.problems, self.source)
+        self.raise_problems()
 
         frame = pd.DataFrame({
             "row": self.rows, "customer": customer.to_numpy(), "time": time,
@@ -464,12 +480,30 @@ class _Reader:
         if contact is not None:
             frame["contact"] = contact
         frame = self.journeys(frame)
-        if self.problems:
-            raise ContactLogError(self.problems, self.source)
         return ContactLog(frame, self.source, origin, has["wait"], has["handle"], has["contact"],
                           self.spreadsheet_rows, names)
 
     # -- columns
+
+    def match_headers(self, found: list[str]) -> dict[str, tuple[str, ...]]:
+        """The header(s) in ``found`` that each logical column matches.
+
+        An exact match wins; otherwise a header matches when it is equal after
+        stripping spaces and ignoring case (CRM exports vary). More than one
+        such header is recorded as a problem.
+        """
+        folded: dict[str, list[str]] = {}
+        for header in found:
+            folded.setdefault(_fold(header), []).append(header)
+        matched = {}
+        for key, name in self.names.items():
+            matched[key] = (name,) if name in found else tuple(folded.get(_fold(name), ()))
+            if len(matched[key]) > 1:
+                self.problems.append(
+                    f"column {name!r}: {len(matched[key])} headers match it when case and spaces are ignored "
+                    f"({', '.join(map(repr, matched[key]))}); rename all but one, or name the right one with "
+                    "--columns / columns=")
+        return matched
 
     def text(self, column: str) -> pd.Series:
         values = self.raw[column]
@@ -553,6 +587,7 @@ class _Reader:
             contact = frame["contact"].to_numpy()
             starts = contact == 1
             self.check_contact_numbers(frame, new_customer, after_resolved, starts)
+            self.raise_problems()  # a journey must start with contact 1 before it can be numbered
         else:
             starts = new_customer | after_resolved
         journey = np.cumsum(starts) - 1
@@ -593,6 +628,11 @@ class _Reader:
                 self.problems.append(f"{word} {rows[i]}: {text.format(c=customer[i], n=contact[i], p=previous[i])}")
             if len(positions) > MAX_ROWS_LISTED:
                 self.problems.append(f"... and {len(positions) - MAX_ROWS_LISTED} more row(s) like that")
+
+
+def _fold(header: str) -> str:
+    """A header as compared when no header matches exactly: no surrounding spaces, case folded."""
+    return header.strip().casefold()
 
 
 def _first_journey(new_customer: np.ndarray, starts: np.ndarray) -> np.ndarray:

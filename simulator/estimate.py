@@ -69,7 +69,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .analytic import erlang_a, erlang_c
-from .contact_log import ContactLog, read_contact_log
+from .contact_log import ContactLog, problem_report, read_contact_log
 from .experiment import atomic_write
 from .scenario import DEFAULT_MAX_CONTACTS, GIVE_UP, Scenario, parse_toml
 
@@ -97,11 +97,28 @@ DURATION_FAMILIES = ("exponential", "gamma", "lognormal")
 PLACEHOLDER_HANDLE = {"dist": "exponential", "mean": 5.0}
 #: Retry delays shorter than this (minutes, median) count as none.
 MIN_RETRY_DELAY = 0.01
+#: Durations whose ``log(mean) - mean(log)`` is at most this (a cv below about 1.4e-6) count as all
+#: equal, i.e. deterministic: the difference is rounding noise.
+MIN_LOG_SPREAD = 1e-12
+#: Gamma shapes above this are solved from the asymptotic series (Newton's steps lose precision there).
+LARGE_GAMMA_SHAPE = 1000.0
 PROBABILITY_DIGITS = 6
 
 
 class EstimateError(ValueError):
-    """The options of :func:`estimate` do not fit the log (e.g. an unknown focal channel)."""
+    """The options of :func:`estimate` do not fit the log (e.g. an unknown focal channel).
+
+    The message has the form of a :class:`~simulator.contact_log.ContactLogError`'s;
+    :attr:`option` is the argument at fault (``focal_channel``, ...), or None.
+    """
+
+    def __init__(self, problem: str, source: str | None = None, option: str | None = None):
+        self.problem, self.source, self.option = problem, source, option
+        super().__init__(problem_report([f"{option}: {problem}" if option else problem], source or "estimate"))
+
+    def naming_options(self, names: Mapping[str, str]) -> "EstimateError":
+        """The same error with its option named as in ``names``, e.g. ``{"focal_channel": "--focal"}``."""
+        return EstimateError(self.problem, self.source, names.get(self.option, self.option))
 
 
 # --------------------------------------------------------------------------- statistics
@@ -162,8 +179,18 @@ def _poisson_interval(count: float, exposure: float, level: float) -> tuple[floa
 
 
 def _gamma_shape(log_mean_minus_mean_log: float) -> float:
-    """Maximum-likelihood gamma shape: solves ``log k - digamma(k) = s`` by Newton's method."""
+    """Maximum-likelihood gamma shape: solves ``log k - digamma(k) = s`` (s > 0).
+
+    Newton's method from Minka's approximation; for large shapes (nearly
+    equal durations) the series ``1/(2k) + 1/(12k^2)``, exact to about
+    ``1/(60 k^3)`` there, is solved instead.
+    """
     s = log_mean_minus_mean_log
+    if not (math.isfinite(s) and s > 0):
+        raise ValueError(f"the gamma shape needs log(mean) - mean(log) > 0; got {s!r}")
+    large = (3.0 + math.sqrt(9.0 + 12.0 * s)) / (12.0 * s)
+    if large > LARGE_GAMMA_SHAPE:
+        return large
     k = (3.0 - s + math.sqrt((s - 3.0) ** 2 + 24.0 * s)) / (12.0 * s)
     for _ in range(50):
         step = (math.log(k) - special.digamma(k) - s) / (1.0 / k - special.polygamma(1, k))
@@ -195,7 +222,8 @@ def fit_durations(values: Sequence[float] | np.ndarray, level: float = DEFAULT_L
         Indexed by ``dist`` (one of :data:`DURATION_FAMILIES`): ``n``,
         ``log_likelihood``, ``aic``, ``mean``, ``mean_low``, ``mean_high``,
         ``cv``, ``cv_low``, ``cv_high`` and ``chosen`` (the lowest AIC). Empty
-        with fewer than two positive values.
+        with fewer than two positive values, or when they are all equal up to
+        rounding (see :data:`MIN_LOG_SPREAD`): the duration is then deterministic.
 
     Examples
     --------
@@ -210,12 +238,12 @@ def fit_durations(values: Sequence[float] | np.ndarray, level: float = DEFAULT_L
     x = x[np.isfinite(x) & (x > 0)]
     n = len(x)
     columns = ["n", "log_likelihood", "aic", "mean", "mean_low", "mean_high", "cv", "cv_low", "cv_high"]
-    if n < 2 or np.ptp(x) == 0:
+    mean = float(x.mean()) if n else math.nan
+    logs = np.log(x)
+    if n < 2 or math.log(mean) - float(logs.mean()) <= MIN_LOG_SPREAD:
         return pd.DataFrame(columns=columns + ["chosen"], index=pd.Index([], name="dist"))
     z = stats.norm.ppf(0.5 + level / 2.0)
     tail = (1.0 - level) / 2.0
-    mean = float(x.mean())
-    logs = np.log(x)
     rows = {}
 
     # exponential: 2 n mean_hat / mean ~ chi2(2n)
@@ -224,7 +252,7 @@ def fit_durations(values: Sequence[float] | np.ndarray, level: float = DEFAULT_L
                            2 * n * mean / stats.chi2.ppf(tail, 2 * n), 1.0, 1.0, 1.0)
 
     # gamma: mean_hat = sample mean, shape from the digamma equation
-    k = _gamma_shape(math.log(mean) - float(logs.mean()))
+    k = _gamma_shape(math.log(mean) - float(logs.mean()))  # > MIN_LOG_SPREAD
     loglik = float(stats.gamma.logpdf(x, k, scale=mean / k).sum())
     se_log_mean = 1.0 / math.sqrt(n * k)
     se_log_k = math.sqrt(k / (n * (k * special.polygamma(1, k) - 1.0))) / k
@@ -440,7 +468,7 @@ def estimate(
     {'phone': 1.0}
     """
     if not 0 < level < 1:
-        raise EstimateError(f"level must be between 0 and 1; got {level!r}")
+        raise EstimateError(f"must be between 0 and 1; got {level!r}", source, "level")
     if isinstance(log, (str, Path)):
         log = read_contact_log(log, columns=columns)
     elif isinstance(log, pd.DataFrame):
@@ -475,11 +503,11 @@ class _Estimator:
         for option, value in (("self_service", self_service), ("async_channels", async_channels)):
             unknown = [c for c in (value or ()) if c not in self.names]
             if unknown:
-                raise EstimateError(f"{source}: {option}: no channel {', '.join(map(repr, unknown))} in the "
-                                    f"log (channels: {', '.join(self.names)})")
+                raise EstimateError(f"no channel {', '.join(map(repr, unknown))} in the log "
+                                    f"(channels: {', '.join(self.names)})", source, option)
         if focal_channel is not None and focal_channel not in self.names:
-            raise EstimateError(f"{source}: focal_channel: {focal_channel!r} is not a channel of the log "
-                                f"(channels: {', '.join(self.names)})")
+            raise EstimateError(f"{focal_channel!r} is not a channel of the log "
+                                f"(channels: {', '.join(self.names)})", source, "focal_channel")
         self.focal = focal_channel or ("phone" if "phone" in self.names
                                        else self.f["channel"].value_counts().idxmax())
         self.self_service = None if self_service is None else set(self_service)
@@ -487,8 +515,8 @@ class _Estimator:
         longest = int(self.f["position"].max()) + 1
         if max_contacts is not None and longest > max_contacts:
             row = self.f.loc[self.f["position"] == max_contacts, "row"].iloc[0]
-            raise EstimateError(f"{source}: {log.row_name(row)} is contact {max_contacts + 1} of its journey, "
-                                f"more than max_contacts={max_contacts}")
+            raise EstimateError(f"{log.row_name(row)} is contact {max_contacts + 1} of its journey, "
+                                f"more than the {max_contacts} allowed", source, "max_contacts")
         self.max_contacts = max_contacts
         self.longest = longest
         self.name = name or _scenario_name(source)
@@ -515,7 +543,8 @@ class _Estimator:
         gaps = np.diff(f["time"].to_numpy())[following[:-1]] if len(f) > 1 else np.empty(0)
         if censor_minutes is not None:
             if not (isinstance(censor_minutes, numbers.Real) and censor_minutes >= 0):
-                raise EstimateError(f"censor_minutes must be a number >= 0; got {censor_minutes!r}")
+                raise EstimateError(f"must be a number >= 0; got {censor_minutes!r}", self.source,
+                                    "censor_minutes")
             window = float(censor_minutes)
             how = "given"
         else:
@@ -550,8 +579,8 @@ class _Estimator:
                               f"{self.censor:g} min are left out of the first-channel mix and the "
                               "arrival rate: they may have begun before the log did")
         if len(usable) < 2:
-            raise EstimateError(f"{self.source}: {len(usable)} usable journey(s); at least two are needed "
-                                "to estimate the arrival rate")
+            raise EstimateError(f"{len(usable)} usable journey(s); at least two are needed "
+                                "to estimate the arrival rate", self.source)
         times = np.sort(usable["time"].to_numpy())
         window_start = self.start + self.censor if trim else times[0]
         window_end = times[-1]
@@ -561,7 +590,7 @@ class _Estimator:
             why = (f"no journey starts after the censoring window ({self.censor:g} min); use "
                    "--censor-minutes / censor_minutes=0 for a complete log" if trim
                    else "every journey starts at the same time")
-            raise EstimateError(f"{self.source}: the arrival rate cannot be estimated: {why}")
+            raise EstimateError(f"the arrival rate cannot be estimated: {why}", self.source)
         self.summary.update(arrival_window_start=log.timestamp_text(window_start),
                             arrival_window_end=log.timestamp_text(window_end),
                             arrival_window_hours=float(hours))
@@ -638,7 +667,7 @@ class _Estimator:
         else:
             positive = np.isfinite(handle) & (handle > 0)
             if positive.any():  # every handle time the same (or a single one)
-                out.fields["handle_time"] = {"dist": "deterministic", "value": _round_sig(handle[positive][0])}
+                out.fields["handle_time"] = _deterministic(handle[positive])
                 out.comments["handle_time"] = f"{positive.sum()} served contact(s), all this long"
             else:
                 out.fields["handle_time"] = dict(PLACEHOLDER_HANDLE)
@@ -812,8 +841,12 @@ class _Estimator:
         if np.median(delays) < MIN_RETRY_DELAY:
             return None
         fits = fit_durations(delays, self.level)
-        if not len(fits):
-            return None
+        if not len(fits):  # fewer than two gaps, or every gap the same
+            positive = delays[delays > 0]
+            if len(positive) < 2:
+                return None
+            return {"spec": _deterministic(positive), "comment": f"{len(positive):,} gaps between a contact's "
+                    "end and the next one's start (all channels), all this long"}
         best = fits[fits["chosen"]].iloc[0]
         dist = fits.index[fits["chosen"]][0]
         self.add("retry_delay.mean", best["mean"], best["mean_low"], best["mean_high"], best["n"])
@@ -926,6 +959,11 @@ def _round_sig(x: float, digits: int = 5) -> float:
     if not math.isfinite(x) or x == 0:
         return float(x)
     return round(float(x), max(digits - 1 - int(math.floor(math.log10(abs(x)))), 0))
+
+
+def _deterministic(durations: np.ndarray) -> dict[str, Any]:
+    """A deterministic distribution for durations that are all (nearly) equal."""
+    return {"dist": "deterministic", "value": _round_sig(float(durations.mean()))}
 
 
 def _num(x: float) -> str:

@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from scipy import stats
+from scipy import special, stats
 
 import simulator as sim
 from simulator.cli import main
 from simulator.contact_log import (
     ContactLog, ContactLogError, column_names, read_contact_log, to_contact_log, write_contact_log,
 )
-from simulator.estimate import EstimateError, dirichlet_row, estimate, fit_durations
+from simulator.estimate import EstimateError, _gamma_shape, dirichlet_row, estimate, fit_durations
 
 from conftest import make_scenario
 
@@ -224,6 +225,47 @@ def test_duration_fits_choose_the_generating_family():
     assert fit_durations([3.0, 3.0]).empty
 
 
+def test_durations_equal_up_to_rounding_count_as_deterministic():
+    assert fit_durations([7.0, 7 + 1e-12, 7 - 1e-12, 7.0]).empty
+    close = fit_durations([7.0, 7.0001, 7.0])  # cv 7e-6: a real, if tiny, spread
+    assert close.index.tolist() == ["exponential", "gamma", "lognormal"]
+    assert np.isfinite(close[["log_likelihood", "mean_low", "mean_high", "cv", "cv_low", "cv_high"]]).all().all()
+    assert close.loc["gamma", "cv"] == pytest.approx(close.loc["lognormal", "cv"], rel=1e-3)
+
+
+@pytest.mark.parametrize("s", [0.5, 1e-2, 1 / 1999, 1 / 2001, 1e-4, 1e-6])
+def test_gamma_shape_solves_its_equation_on_both_sides_of_the_series_switch(s):
+    k = _gamma_shape(s)
+    assert math.log(k) - special.digamma(k) == pytest.approx(s, rel=1e-6)
+
+
+@pytest.mark.parametrize("s", [1e-10, 1e-13])
+def test_gamma_shape_of_nearly_equal_durations_is_large_and_finite(s):
+    """There digamma loses the digits; log k - digamma(k) = 1/(2k) + O(1/k^2) gives k * s -> 1/2."""
+    assert _gamma_shape(s) * s == pytest.approx(0.5, rel=1e-6)
+
+
+def test_gamma_shape_refuses_a_spread_of_zero_or_less():
+    for s in (0.0, -1e-15):
+        with pytest.raises(ValueError, match=re.escape("log(mean) - mean(log) > 0")):
+            _gamma_shape(s)
+
+
+def test_nearly_equal_handle_times_and_retry_gaps_give_deterministic_ones(tmp_path):
+    """Handle times of 4 and 7 min and 6-min retry gaps, off by rounding noise, used to crash the gamma fit."""
+    rows = ["customer,timestamp,channel,outcome,wait_min,handle_min"]
+    for i, noise in enumerate([0, 1e-12, -1e-12, 0, 2e-12, -2e-12]):
+        rows += [f"c{i},2024-03-01T{8 + i:02d}:00:00,web,unresolved,0,{4 + noise!r}",
+                 f"c{i},2024-03-01T{8 + i:02d}:10:00,phone,resolved,0,{7 + noise!r}"]
+    path = write(tmp_path, "\n".join(rows) + "\n")
+    written = estimate(path).to_scenario().data
+    assert written["channels"]["web"]["handle_time"] == {"dist": "deterministic", "value": 4.0}
+    assert written["channels"]["phone"]["handle_time"] == {"dist": "deterministic", "value": 7.0}
+    assert written["retry_delay"] == {"dist": "deterministic", "value": 6.0}
+    result = CliRunner().invoke(main, ["estimate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
 # --------------------------------------------------------------------------- bad logs
 
 GOOD = ("customer,timestamp,channel,outcome,wait_min,handle_min\n"
@@ -287,18 +329,53 @@ def test_a_journey_with_no_first_contact_is_an_error(tmp_path):
         read_contact_log(write(tmp_path, resolved_then_more))
 
 
+def test_a_log_whose_only_journey_lacks_its_first_contact_is_a_clean_error(tmp_path):
+    path = write(tmp_path, "customer,contact,timestamp,channel,outcome\n"
+                           "a,2,2024-03-01T08:00:00,web,unresolved\n"
+                           "a,3,2024-03-01T08:10:00,phone,resolved\n")
+    with pytest.raises(ContactLogError) as info:
+        read_contact_log(path)
+    assert info.value.problems == ["row 2: a journey with no first contact: customer a's earliest contact in the "
+                                   "log is contact 2; the log must start each journey with contact 1"]
+    result = CliRunner().invoke(main, ["estimate", str(path)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{path}: row 2: a journey with no first contact" in result.output
+
+
 def test_unknown_channel_and_options_are_refused(tmp_path):
     path = write(tmp_path, GOOD)
     with pytest.raises(ContactLogError, match=r"unknown channel; allowed: web, chat \(got 'phone'\)"):
         read_contact_log(path, channels=["web", "chat"])
     with pytest.raises(EstimateError, match="focal_channel: 'call' is not a channel of the log"):
         estimate(path, focal_channel="call")
-    with pytest.raises(EstimateError, match="more than max_contacts=1"):
+    with pytest.raises(EstimateError, match="max_contacts: row 3 is contact 2 of its journey, more than the 1 allowed"):
         estimate(path, max_contacts=1)
     with pytest.raises(ValueError, match="unknown log column 'case'"):
         column_names("case=id")
-    result = CliRunner().invoke(main, ["estimate", str(path), "--self-service", "fax"])
-    assert result.exit_code == 2 and "self_service: no channel 'fax'" in result.output
+
+
+@pytest.mark.parametrize("option, problem", [
+    ("--self-service", "--self-service: no channel 'fax' in the log (channels: phone, web)"),
+    ("--async", "--async: no channel 'fax' in the log (channels: phone, web)"),
+    ("--focal", "--focal: 'fax' is not a channel of the log (channels: phone, web)"),
+])
+def test_cli_names_the_option_that_does_not_fit_the_log(tmp_path, option, problem):
+    path = write(tmp_path, GOOD)
+    result = CliRunner().invoke(main, ["estimate", str(path), option, "fax"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == f"{path}: 1 problem(s)\n  {path}: {problem}\n"
+
+
+@pytest.mark.parametrize("columns, twice", [
+    ("customer=customer,customer=timestamp", "'customer' is given twice (customer=customer and customer=timestamp)"),
+    ("wait=queue,wait_min=wait_min", "'wait' is given twice (wait=queue and wait_min=wait_min)"),
+])
+def test_a_column_mapped_twice_is_an_error(tmp_path, columns, twice):
+    with pytest.raises(ValueError, match=re.escape(twice)):
+        column_names(columns)
+    result = CliRunner().invoke(main, ["estimate", str(write(tmp_path, GOOD)), "--columns", columns])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith(f"--columns: log column {twice}")
 
 
 def test_missing_file_is_a_clean_error(tmp_path):
@@ -319,6 +396,26 @@ def test_renamed_columns_seconds_and_an_outcome_spelled_in_capitals(tmp_path):
     assert log.frame["handle"].tolist() == [4.0, 6.0] and log.frame["wait"].tolist() == [0.0, 1.5]
     assert log.frame["next"].tolist() == ["phone", "resolved"]
     assert log.origin == pd.Timestamp("2024-03-01") and log.frame["time"].tolist() == [480.0, 490.0]
+
+
+@pytest.mark.parametrize("header", ["Customer,Timestamp,Channel,Outcome,Wait_Min,HANDLE_MIN",
+                                    "customer ,timestamp,channel, outcome ,wait_min,handle_min"])
+def test_headers_match_ignoring_case_and_surrounding_spaces(tmp_path, header):
+    path = write(tmp_path, header + GOOD[GOOD.index("\n"):])
+    log = read_contact_log(path)
+    assert log.journeys == 3 and log.has_wait and log.has_handle
+    assert log.columns["customer"] == header.split(",")[0]  # named as in the file, for messages
+    pd.testing.assert_frame_equal(log.frame, read_contact_log(write(tmp_path, GOOD, "good.csv")).frame)
+
+
+def test_an_exact_header_wins_and_two_near_ones_are_an_error(tmp_path):
+    raw = pd.DataFrame({"CUSTOMER": ["x", "y"], "customer": ["a", "b"], "timestamp": [0.0, 5.0],
+                        "channel": ["web", "web"], "outcome": ["resolved", "resolved"]})
+    assert ContactLog.from_frame(raw).frame["customer"].tolist() == ["a", "b"]
+    path = write(tmp_path, "Customer,CUSTOMER ,timestamp,channel,outcome\nA,A,0,web,resolved\n")
+    with pytest.raises(ContactLogError, match=re.escape("column 'customer': 2 headers match it when case and "
+                                                        "spaces are ignored ('Customer', 'CUSTOMER ')")):
+        read_contact_log(path)
 
 
 def test_journeys_split_at_resolved_contacts_without_contact_numbers():

@@ -6,7 +6,7 @@ import math
 
 import click
 
-from ..contact_log import DURATION_UNITS, ContactLogError, read_contact_log
+from ..contact_log import DURATION_UNITS, ContactLogError, column_names, read_contact_log
 from ..estimate import Estimate, EstimateError, estimate
 from ..report import table_text
 from .base import fail, main
@@ -17,6 +17,12 @@ _PROBABILITY_FIELDS = ("first_channel", "resolve", "next", "next_after_abandon")
 
 def _channel_list(values: tuple[str, ...]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _option_names() -> dict[str, str]:
+    """The running command's options by argument name, e.g. ``{"focal_channel": "--focal"}``."""
+    return {p.name: max(p.opts, key=len) for p in click.get_current_context().command.params
+            if isinstance(p, click.Option)}
 
 
 def _value(parameter: str, x: float) -> str:
@@ -94,13 +100,19 @@ def estimate_command(log, out, columns, duration_unit, focal_channel, self_servi
       contactflow estimate cases.parquet --columns customer=case_id,timestamp=created_at --durations-in s
     """
     try:
-        contact_log = read_contact_log(log, columns=",".join(columns) or None, duration_unit=duration_unit)
+        names = column_names(",".join(columns) or None)
+    except ValueError as exc:
+        fail(f"--columns: {exc}")
+    try:
+        contact_log = read_contact_log(log, columns=names, duration_unit=duration_unit)
         est = estimate(contact_log, focal_channel=focal_channel,
                        self_service=_channel_list(self_service) or None,
                        async_channels=_channel_list(async_channels), max_contacts=max_contacts,
                        censor_minutes=censor_minutes, level=level, name=name)
-    except (ContactLogError, EstimateError) as exc:
+    except ContactLogError as exc:
         fail(str(exc))
+    except EstimateError as exc:
+        fail(str(exc.naming_options(_option_names())))
     if out is not None:
         try:
             est.save(out)
