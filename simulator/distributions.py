@@ -21,9 +21,10 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import numpy as np
 
@@ -38,6 +39,8 @@ __all__ = [
     "DISTRIBUTIONS",
     "from_spec",
     "spec_problems",
+    "did_you_mean",
+    "unknown_key_message",
 ]
 
 
@@ -183,26 +186,47 @@ DISTRIBUTIONS: dict[str, type[Distribution]] = {
 }
 
 
-def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[str]]:
-    """Return the class named by an inline spec and every problem with it."""
+def did_you_mean(name: Any, allowed: Iterable[str]) -> str:
+    """``"did you mean 'x'?"`` for the entry of ``allowed`` closest to a mistyped ``name``, else ``""``.
+
+    Shared by every "unknown name" message (scenario.py uses it too).
+    """
+    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6) if isinstance(name, str) else []
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
+    """The message for a key a table does not take, e.g. ``unknown key; did you mean 'mean'? allowed: ...``."""
+    allowed = list(allowed)
+    hint = did_you_mean(key, allowed)
+    return f"unknown key; {hint + ' ' if hint else ''}allowed: {', '.join(allowed)}"
+
+
+#: Every key some inline spec takes, for the unknown-key hint when ``dist`` is missing or unknown.
+_ALL_KEYS = ("dist", *dict.fromkeys(p for cls in DISTRIBUTIONS.values() for p in cls.params))
+
+
+def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[tuple[str, str]]]:
+    """Return the class named by an inline spec and every problem with it, as ``(key, message)``."""
     if not isinstance(spec, dict):
-        return None, [
-            f"must be an inline table like {{ dist = \"exponential\", mean = 5.0 }}, got {spec!r}"
-        ]
+        return None, [("", f"must be an inline table like {{ dist = \"exponential\", mean = 5.0 }}, got {spec!r}")]
     name = spec.get("dist")
-    if name not in DISTRIBUTIONS:
-        allowed = ", ".join(DISTRIBUTIONS)
-        return None, [f"dist must be one of {allowed}; got {name!r}"]
-    cls = DISTRIBUTIONS[name]
-    problems = []
-    extra = set(spec) - {"dist", *cls.params}
-    if extra:
-        problems.append(
-            f"{name} takes {', '.join(cls.params)}; unknown {', '.join(sorted(extra))}"
-        )
+    cls = DISTRIBUTIONS.get(name) if isinstance(name, str) else None
+    allowed = ("dist", *cls.params) if cls else _ALL_KEYS
+    problems = [(key, unknown_key_message(key, allowed)) for key in spec if key not in allowed]
+    names = ", ".join(DISTRIBUTIONS)
+    if name is None:
+        problems.insert(0, ("dist", f"missing; needed: one of {names}"))
+    elif cls is None:
+        hint = did_you_mean(name, DISTRIBUTIONS)
+        problems.insert(0, ("dist", f"must be one of {names}; got {name!r}" + (f"; {hint}" if hint else "")))
+    if cls is None:
+        return None, problems
     missing = [p for p in cls.params if p not in spec]
+    for p in missing:
+        needed = "a non-empty list of numbers >= 0" if cls is Empirical else f"a number {_bound(p)}"
+        problems.append((p, f"missing; needed: {needed} ({name} takes {', '.join(cls.params)})"))
     if missing:
-        problems.append(f"{name} needs {', '.join(missing)}")
         return cls, problems
     if cls is Empirical:
         values = spec["values"]
@@ -211,30 +235,39 @@ def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[str]]:
             or not values
             or not all(_is_number(v) and v >= 0 for v in values)
         ):
-            problems.append("empirical values must be a non-empty list of numbers >= 0")
+            problems.append(("", "empirical values must be a non-empty list of finite numbers >= 0"))
         elif sum(values) <= 0:
-            problems.append("empirical values must not all be zero")
+            problems.append(("", "empirical values must not all be zero"))
         return cls, problems
+    bad_value = False
     for p in cls.params:
         v = spec[p]
-        if not _is_number(v) or not math.isfinite(v):
-            problems.append(f"{p} must be a number; got {v!r}")
-        elif p == "low":
-            if v < 0:
-                problems.append(f"low must be >= 0; got {v}")
-        elif v <= 0:
-            problems.append(f"{p} must be > 0; got {v}")
-    if cls is Uniform and not problems and spec["high"] <= spec["low"]:
-        problems.append(f"high must be > low; got low={spec['low']}, high={spec['high']}")
+        if not _is_number(v):
+            problems.append(("", f"{p} must be a finite number {_bound(p)}; got {v!r}"))
+        elif (v < 0) if p == "low" else (v <= 0):
+            problems.append(("", f"{p} must be {_bound(p)}; got {v}"))
+        else:
+            continue
+        bad_value = True
+    if cls is Uniform and not bad_value and spec["high"] <= spec["low"]:
+        problems.append(("", f"high must be > low; got low={spec['low']}, high={spec['high']}"))
     return cls, problems
 
 
+def _bound(param: str) -> str:
+    return ">= 0" if param == "low" else "> 0"
+
+
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def spec_problems(spec: Any) -> list[str]:
-    """List what is wrong with an inline distribution spec (empty when valid)."""
+def spec_problems(spec: Any) -> list[tuple[str, str]]:
+    """List what is wrong with an inline distribution spec (empty when valid).
+
+    Each problem is ``(key, message)``: ``key`` is the spec's key at fault (a
+    mistyped or missing one), or ``""`` for the spec as a whole.
+    """
     return _check_spec(spec)[1]
 
 
@@ -253,7 +286,7 @@ def from_spec(spec: dict[str, Any]) -> Distribution:
     """
     cls, problems = _check_spec(spec)
     if problems:
-        raise ValueError("; ".join(problems))
+        raise ValueError("; ".join(f"{key}: {message}" if key else message for key, message in problems))
     assert cls is not None
     if cls is Empirical:
         return Empirical(tuple(float(v) for v in spec["values"]))

@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 import copy
-import difflib
+import dataclasses
 import math
 import re
 import sys
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .distributions import Distribution, from_spec, spec_problems
+from .distributions import Distribution, did_you_mean, from_spec, spec_problems, unknown_key_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,13 +76,16 @@ DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS = 24 * 3600.0
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong in a scenario: the field path and what is allowed."""
+    """One thing wrong in a scenario: the field path, what is allowed, and
+    (``note``) where it came from when not from the file, e.g. ``from --set ...``."""
 
     path: str
     message: str
+    note: str = ""
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{text} ({self.note})" if self.note else text
 
 
 class ScenarioError(ValueError):
@@ -250,20 +253,28 @@ class Scenario:
         """The scenario as nested dicts, as it would be written in TOML."""
         return copy.deepcopy(dict(self.data))
 
-    def with_changes(self, changes: Mapping[str, Any]) -> "Scenario":
+    def with_changes(self, changes: Mapping[str, Any], *,
+                     origins: Mapping[str, str] | None = None) -> "Scenario":
         """A copy with fields replaced, given as dotted paths.
 
         Parameters
         ----------
         changes
             ``{"channels.chat.resolve": 0.8, "run.days": 2}``. A value may be a
-            whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``;
-            ``None`` removes an optional field (e.g. ``"channels.chat.patience"``).
+            whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``
+            or a new channel ``{"channels.sms": {...}}``; ``None`` removes an
+            optional field (e.g. ``"channels.chat.patience"``).
+        origins
+            Where each change came from, by path, for messages (e.g.
+            ``"--set channels.chat.agents=25"``); by default ``PATH=VALUE``.
 
         Raises
         ------
         ScenarioError
-            If the changed scenario is not valid; paths are reported as given.
+            If a path names a channel the scenario does not have (or removes a
+            field that is not there), or the changed scenario is not valid.
+            Each problem says which change it came from: ``(from ORIGIN)``, or
+            ``(after ORIGINS)`` for one that follows from them elsewhere.
 
         Examples
         --------
@@ -272,16 +283,21 @@ class Scenario:
         >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
         60
         """
+        origins = {path: (origins or {}).get(path) or f"{path}={value!r}" for path, value in changes.items()}
         data = self.to_dict()
         problems = []
         for path, value in changes.items():
             try:
+                _check_change(data, path, value)
                 set_path(data, path, value)
             except KeyError as exc:
-                problems.append(Problem(path, str(exc.args[0])))
+                problems.append(Problem(path, str(exc.args[0]), f"from {origins[path]}"))
         if problems:
             raise ScenarioError(problems, self.source)
-        return Scenario.from_dict(data, self.source)
+        try:
+            return Scenario.from_dict(data, self.source)
+        except ScenarioError as exc:  # the scenario was valid: each problem comes from the changes
+            raise ScenarioError([_blame(p, origins) for p in exc.problems], self.source) from None
 
     def to_toml(self) -> str:
         """The scenario as TOML text (comments of the original file are not kept)."""
@@ -309,6 +325,45 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         node.pop(keys[-1], None)
     else:
         node[keys[-1]] = value
+
+
+#: The keys of each fixed table, by its path (``channels.NAME`` is looked up as ``channels.*``).
+TABLE_KEYS = {"": TOP_KEYS, "run": RUN_KEYS, "arrivals": ARRIVAL_KEYS, "reference": REFERENCE_KEYS,
+              "channels.*": CHANNEL_KEYS}
+
+
+def _check_change(data: Mapping[str, Any], path: str, value: Any) -> None:
+    """Refuse a change that would create a channel by a typo, or remove a field that is not there.
+
+    Raises KeyError with the message.
+    """
+    keys = path.split(".")
+    channels = data.get("channels")
+    if (keys[0] == "channels" and len(keys) >= 2 and isinstance(channels, Mapping)
+            and keys[1] not in channels and (len(keys) > 2 or value is None)):
+        hint = did_you_mean(keys[1], channels)
+        raise KeyError(f"no channel {keys[1]!r}{'; ' + hint if hint else ''} (channels: {', '.join(channels)}; "
+                       f"a new channel needs its whole table, e.g. channels.{keys[1]}={{ agents = 5, ... }})")
+    if value is None and all(keys):
+        parent: Any = data
+        for key in keys[:-1]:
+            parent = parent.get(key) if isinstance(parent, Mapping) else None
+        table = "channels.*" if len(keys) == 3 and keys[0] == "channels" else ".".join(keys[:-1])
+        known = TABLE_KEYS.get(table, tuple(parent) if isinstance(parent, Mapping) else None)
+        if known is None:
+            raise KeyError(f"nothing to remove: {'.'.join(keys[:-1])} is not set")
+        if keys[-1] not in known:
+            raise KeyError(f"nothing to remove: {unknown_key_message(keys[-1], known)}")
+
+
+def _blame(problem: Problem, origins: Mapping[str, str]) -> Problem:
+    """``problem`` noted with the changes it came from (those on its path), or else all of them."""
+    def related(a: str, b: str) -> bool:
+        return a == b or a.startswith(b + ".") or b.startswith(a + ".")
+
+    near = [origin for path, origin in origins.items() if problem.path and related(problem.path, path)]
+    note = f"from {', '.join(near)}" if near else f"after {', '.join(origins.values())}"
+    return dataclasses.replace(problem, note=note)
 
 
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
@@ -387,6 +442,11 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _a_number(v: Any) -> str:
+    """How to name the numbers allowed, given a bad value: "a finite number" when it is inf or nan."""
+    return "a finite number" if isinstance(v, float) and not math.isfinite(v) else "a number"
+
+
 class _Validator:
     """Collects every problem while building the scenario objects."""
 
@@ -397,6 +457,13 @@ class _Validator:
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
+
+    def bad(self, path: str, allowed: str, value: Any) -> None:
+        """Report ``value`` as not ``allowed``; ``None`` means the field is missing."""
+        if value is None:
+            self.fail(path, f"missing; needed: {allowed}")
+        else:
+            self.fail(path, f"must be {allowed}; got {value!r}")
 
     # -- generic checks
 
@@ -412,10 +479,13 @@ class _Validator:
         return value
 
     def unknown_key(self, path: str, key: str, allowed: Iterable[str]) -> None:
+        self.fail(path, unknown_key_message(key, allowed))
+
+    def unknown_name(self, path: str, what: str, name: str, allowed: Iterable[str], listing: str) -> None:
+        """Report a name that is not one of ``allowed``, e.g. ``unknown channel 'emial'; did you mean 'email'?``."""
         allowed = list(allowed)
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        self.fail(path, f"unknown key; {hint}allowed: {', '.join(allowed)}")
+        hint = did_you_mean(name, allowed)
+        self.fail(path, f"unknown {what} {name!r}{'; ' + hint if hint else ''} ({listing}: {', '.join(allowed)})")
 
     def number(self, value: Any, path: str, *, low: float | None = None,
                low_open: bool = False, high: float | None = None) -> float | None:
@@ -424,47 +494,42 @@ class _Validator:
             bounds.append(f"{'>' if low_open else '>='} {low:g}")
         if high is not None:
             bounds.append(f"<= {high:g}")
-        allowed = "a number" + (f" {' and '.join(bounds)}" if bounds else "")
-        if not _is_number(value):
-            self.fail(path, f"must be {allowed}; got {value!r}")
-            return None
-        if (low is not None and (value < low or (low_open and value == low))) or (
+        allowed = _a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
+        if not _is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and value > high
         ):
-            self.fail(path, f"must be {allowed}; got {value!r}")
+            self.bad(path, allowed, value)
             return None
         return float(value)
 
     def integer(self, value: Any, path: str, low: int) -> int | None:
         if not _is_int(value) or value < low:
-            self.fail(path, f"must be a whole number >= {low}; got {value!r}")
+            self.bad(path, f"a whole number >= {low}", value)
             return None
         return value
 
     def probability(self, value: Any, path: str) -> float | None:
         if not _is_number(value) or not 0.0 <= value <= 1.0:
-            self.fail(path, f"must be a probability in [0, 1]; got {value!r}")
+            self.bad(path, "a probability in [0, 1]", value)
             return None
         return float(value)
 
     def distribution(self, value: Any, path: str) -> Distribution | None:
         problems = spec_problems(value)
-        for p in problems:
-            self.fail(path, p)
+        for key, message in problems:
+            self.fail(f"{path}.{key}" if key else path, message)
         return None if problems else from_spec(value)
 
     def row(self, value: Any, path: str, targets: tuple[str, ...]) -> dict[str, float] | None:
         """A probability row over ``targets``: keys known, values in [0, 1], sum 1."""
         if not isinstance(value, Mapping) or not value:
-            self.fail(path, f"must be a table of probabilities over {', '.join(targets)}; got {value!r}")
+            self.bad(path, f"a table of probabilities over {', '.join(targets)}", value)
             return None
         row: dict[str, float] = {}
         ok = True
         for key, p in value.items():
             if key not in targets:
-                close = difflib.get_close_matches(key, targets, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                self.fail(f"{path}.{key}", f"unknown channel {key!r}{hint} (allowed: {', '.join(targets)})")
+                self.unknown_name(f"{path}.{key}", "channel", key, targets, "allowed")
                 ok = False
                 continue
             prob = self.probability(p, f"{path}.{key}")
@@ -520,7 +585,7 @@ class _Validator:
         channels = tuple(
             self.channel(n, channel_table[n], names + (GIVE_UP,), retry_delay) for n in names
         ) if names else ()
-        reference, reference_source = self.reference(data.get("reference"))
+        reference, reference_source = self.reference(data.get("reference"), names, focal)
 
         if self.problems:
             raise ScenarioError(self.problems, self.source)
@@ -542,7 +607,7 @@ class _Validator:
 
     def arrivals(self, value: Any, names: tuple[str, ...]) -> Arrivals | None:
         if value is None:
-            self.fail("arrivals", "an [arrivals] table with per_hour and first_channel is needed")
+            self.fail("arrivals", "missing; needed: an [arrivals] table with per_hour and first_channel")
             return None
         t = self.table(value, "arrivals", ARRIVAL_KEYS)
         per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=0, low_open=True)
@@ -550,7 +615,7 @@ class _Validator:
         if "hourly_profile" in t:
             profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
         if "first_channel" not in t:
-            self.fail("arrivals.first_channel", "needed: the share of customers starting in each channel")
+            self.fail("arrivals.first_channel", "missing; needed: the share of customers starting in each channel")
             first = None
         else:
             first = self.row(t["first_channel"], "arrivals.first_channel", names) if names else None
@@ -559,11 +624,14 @@ class _Validator:
         return Arrivals(per_hour, first, profile)
 
     def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
-        what = "numbers >= 0" if number else "whole numbers >= 0"
+        what = "finite numbers >= 0" if number else "whole numbers >= 0"
         check = _is_number if number else _is_int
-        if (not isinstance(value, list) or len(value) != 24
-                or not all(check(v) and v >= 0 for v in value)):
+        if not isinstance(value, list) or len(value) != 24:
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
+        else:
+            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and v >= 0)]
+            got = f"{wrong[0][1]!r} for hour {wrong[0][0]}" if wrong else ""
+        if got:
             self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00; got {got}")
             return None
         if sum(value) <= 0:
@@ -587,12 +655,12 @@ class _Validator:
         elif _is_int(agents_value) and agents_value >= 1:
             agents = agents_value
         else:
-            self.fail(f"{path}.agents", 'must be a whole number >= 1, a list of 24 hourly '
-                      f'staffing levels, or "unlimited"; got {agents_value!r}')
+            self.bad(f"{path}.agents", 'a whole number >= 1, a list of 24 hourly staffing levels, '
+                     'or "unlimited"', agents_value)
         unlimited = agents_value == "unlimited"
 
         if "handle_time" not in t:
-            self.fail(f"{path}.handle_time", "needed: a distribution, e.g. "
+            self.fail(f"{path}.handle_time", 'missing; needed: a distribution, e.g. '
                       '{ dist = "exponential", mean = 5.0 }')
             handle = None
         else:
@@ -651,7 +719,7 @@ class _Validator:
             service_level_seconds=sl, label=label if isinstance(label, str) else "",
         )
 
-    def reference(self, value: Any) -> tuple[dict[str, float], str]:
+    def reference(self, value: Any, names: tuple[str, ...], focal: str) -> tuple[dict[str, float], str]:
         t = self.table(value, "reference", REFERENCE_KEYS)
         source = t.get("source", "")
         if not isinstance(source, str):
@@ -663,7 +731,48 @@ class _Validator:
             self.fail("reference.figures", f"must be a table of KPI = value; got {raw!r}")
         else:
             for key, v in raw.items():
-                num = self.number(v, f"reference.figures.{key}")
+                num = self.figure(key, v, names, focal)
                 if num is not None:
                     figures[key] = num
         return figures, source
+
+    def figure(self, key: str, value: Any, names: tuple[str, ...], focal: str) -> float | None:
+        """A published figure: named as contactflow reports it (see
+        :func:`~simulator.precision.figure_index`), a share in [0, 1] or a number >= 0."""
+        from .metrics import CHANNEL_METRICS, KPI_NAMES  # imported here: these modules import this one
+        from .precision import FIGURE_HELP, figure_index
+        from .report import SHARE_METRICS
+
+        path = f'reference.figures."{key}"' if "." in key else f"reference.figures.{key}"
+        if isinstance(value, Mapping):  # before_call.email = 0.1 unquoted is a table in TOML
+            example = f"{key}.{next(iter(value), 'CHANNEL')}"
+            self.fail(path, f'must be a number; got a table (quote a figure name with dots: "{example}" = ...)')
+            return None
+        try:
+            table, column, metric = figure_index(key)
+        except KeyError:
+            prefixes = ("before_call", "after_call", "channels")
+            first = key.split(".")[0]
+            hint = "" if first in prefixes else did_you_mean(first, prefixes)
+            self.fail(path, f"not a figure name{'; ' + hint if hint else ''} ({FIGURE_HELP})")
+            return None
+        others = tuple(n for n in names if n != focal)
+        checks = {  # (what, name, allowed, how the allowed are listed)
+            "kpis": [("KPI", metric, KPI_NAMES, "KPIs")],
+            "channels": [("channel", column, names, "channels"),
+                         ("channel metric", metric, CHANNEL_METRICS, "metrics")],
+            "before_call": [("before_call column", column, others,
+                             f"columns, the channels other than the focal {focal}")],
+            "after_call": [("after_call column", column, names + (GIVE_UP, RESOLVED), "columns")],
+        }[table] if names or table == "kpis" else []  # no channels: reported already
+        wrong = next((check for check in checks if check[1] not in check[2]), None)
+        if wrong:
+            self.unknown_name(path, *wrong)
+        if metric not in SHARE_METRICS:
+            number = self.number(value, path, low=0)
+        elif _is_number(value) and 0 <= value <= 1:
+            number = float(value)
+        else:
+            number = None
+            self.bad(path, "a share in [0, 1], e.g. 0.7 for 70 %", value)
+        return None if wrong else number

@@ -223,3 +223,66 @@ def test_compare_and_report_read_variants_the_same_way(tmp_path, command):
         assert "--set-variant more_phone:channels.phone.agents=10" in page  # the command that rebuilds it
     bad = CliRunner().invoke(main, [*command, str(path), "--set-variant", "more_phone=3", "-q"])
     assert bad.exit_code == 2 and "expected NAME:FIELD=VALUE" in bad.output and "Traceback" not in bad.output
+
+
+
+# --------------------------------------------------------------------------- checks at load time, --set blame
+
+
+@pytest.mark.parametrize("command", [["validate"], ["run", "--charts", "CHARTS", *SHORT],
+                                     ["report", "--out", "REPORT", "-q"]])
+def test_bad_reference_figure_is_a_clean_error_before_running(tmp_path, command):
+    import tomli_w
+
+    from simulator import load_scenario
+
+    data = load_scenario("nice_bcg_2016").to_dict()
+    data["reference"]["figures"].update({"before_call.fax": 0.1, "avoidable_call_share": 70})
+    path = tmp_path / "fax.toml"
+    path.write_text(tomli_w.dumps(data))
+    place = {"CHARTS": str(tmp_path / "charts"), "REPORT": str(tmp_path / "r.html")}
+    result = CliRunner().invoke(main, [command[0], str(path), *(place.get(w, w) for w in command[1:])])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == (
+        f"{path}: 2 problem(s)\n"
+        f"  {path}: reference.figures.avoidable_call_share: must be a share in [0, 1], e.g. 0.7 for 70 %; got 70\n"
+        f"  {path}: reference.figures.\"before_call.fax\": unknown before_call column 'fax' "
+        "(columns, the channels other than the focal phone: web, email, chat)\n")
+
+
+def test_set_with_a_mistyped_channel_names_the_channels():
+    result = CliRunner().invoke(main, ["validate", "nice_bcg_2016", "--set", "channels.chta.agents=25"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output == (
+        "nice_bcg_2016: 1 problem(s)\n"
+        "  nice_bcg_2016: channels.chta.agents: no channel 'chta'; did you mean 'chat'? "
+        "(channels: web, email, chat, phone; a new channel needs its whole table, e.g. "
+        "channels.chta={ agents = 5, ... }) (from --set channels.chta.agents=25)\n")
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--set", "channels.chat.agents=abc"],
+     "nice_bcg_2016: channels.chat.agents: must be a whole number >= 1, a list of 24 hourly staffing levels, "
+     "or \"unlimited\"; got 'abc' (from --set channels.chat.agents=abc)"),
+    (["--set", "channels.chat.resolve=0.5",
+      "--set", 'channels.chat.handle_time={ dist = "gamma", mena = 9.0, cv = 1 }'],
+     "nice_bcg_2016: channels.chat.handle_time.mena: unknown key; did you mean 'mean'? allowed: dist, mean, cv "
+     "(from --set channels.chat.handle_time={ dist = \"gamma\", mena = 9.0, cv = 1 })"),
+    (["--set", "channels.chat.agents=unlimited"],
+     "nice_bcg_2016: channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
+     "(after --set channels.chat.agents=unlimited)"),
+    (["--set", "arrivals.per_hour=inf"],
+     "nice_bcg_2016: arrivals.per_hour: must be a finite number > 0; got inf (from --set arrivals.per_hour=inf)"),
+])
+def test_set_mistakes_name_the_option_not_the_file(args, expected):
+    result = CliRunner().invoke(main, ["validate", "nice_bcg_2016", *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"  {expected}" in result.output.splitlines(), result.output
+
+
+def test_variant_changes_name_the_assignment_at_fault(capsys):
+    with pytest.raises(SystemExit):
+        variants_of("x: channels.chat.agents=5; channels.chta.resolve=0.5")
+    err = capsys.readouterr().err
+    assert "channels.chta.resolve: no channel 'chta'; did you mean 'chat'?" in err
+    assert err.rstrip().endswith("(from channels.chta.resolve=0.5)")

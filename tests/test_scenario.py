@@ -127,6 +127,170 @@ def test_to_toml_round_trip(tmp_path):
     assert again.channels == sc.channels and again.arrivals == sc.arrivals
 
 
+# -- published figures ([reference]) ----------------------------------------------
+
+
+def with_figures(figures: dict) -> dict:
+    data = copy.deepcopy(BASE)
+    data["reference"] = {"source": "survey", "figures": figures}
+    return data
+
+
+def test_reference_accepts_every_kind_of_figure_name():
+    figures = {"avoidable_call_share": 0.7, "mean_journey_minutes": 42.0, "before_call.web": 0.3,
+               "after_call.chat": 0.1, "after_call.give_up": 0.05, "after_call.resolved": 0.5,
+               "channels.phone.service_level": 0.8, "channels.chat.mean_wait_min": 1.5}
+    assert Scenario.from_dict(with_figures(figures)).reference == figures
+
+
+@pytest.mark.parametrize("figures, expected", [
+    ({"before_call.fax": 0.1},
+     """reference.figures."before_call.fax": unknown before_call column 'fax' (columns, the channels """
+     "other than the focal phone: web, chat)"),
+    ({"before_call.phone": 0.1}, """reference.figures."before_call.phone": unknown before_call column 'phone'"""),
+    ({"before_call.cht": 0.1}, "unknown before_call column 'cht'; did you mean 'chat'?"),
+    ({"after_call.giveup": 0.1}, """reference.figures."after_call.giveup": unknown after_call column 'giveup'; """
+                                 "did you mean 'give_up'? (columns: web, chat, phone, give_up, resolved)"),
+    ({"channels.phone.service_levl": 0.8},
+     """reference.figures."channels.phone.service_levl": unknown channel metric 'service_levl'; """
+     "did you mean 'service_level'? (metrics: contacts, "),
+    ({"channels.phnoe.service_level": 0.8},
+     "unknown channel 'phnoe'; did you mean 'phone'? (channels: web, chat, phone)"),
+    ({"avoidable_call_shar": 0.7}, "reference.figures.avoidable_call_shar: unknown KPI 'avoidable_call_shar'; "
+                                   "did you mean 'avoidable_call_share'? (KPIs: customers, "),
+    ({"befor_call.web": 0.1}, """reference.figures."befor_call.web": not a figure name; did you mean 'before_call'? """
+                              "(use a KPI name, channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET)"),
+    ({"avoidable_call_share": 70}, "reference.figures.avoidable_call_share: must be a share in [0, 1], "
+                                   "e.g. 0.7 for 70 %; got 70"),
+    ({"channels.phone.abandon_rate": -0.1}, "must be a share in [0, 1], e.g. 0.7 for 70 %; got -0.1"),
+    ({"after_call.chat": 1.5}, """reference.figures."after_call.chat": must be a share in [0, 1]"""),
+    ({"mean_journey_minutes": -3}, "reference.figures.mean_journey_minutes: must be a number >= 0; got -3"),
+    ({"cost_total": float("inf")}, "reference.figures.cost_total: must be a finite number >= 0; got inf"),
+    ({"after_call": {"chat": 0.1}}, 'reference.figures.after_call: must be a number; got a table '
+                                    '(quote a figure name with dots: "after_call.chat" = ...)'),
+])
+def test_reference_figures_are_checked_when_loaded(figures, expected):
+    msgs = problems_of(with_figures(figures))
+    assert len(msgs) == 1 and expected in msgs[0], msgs
+
+
+def test_reference_reports_every_bad_figure_at_once():
+    msgs = problems_of(with_figures({"before_call.fax": 0.1, "caller_share": 2, "give_up_rate": 0.1}))
+    assert [m.split(":")[0] for m in msgs] == ['reference.figures."before_call.fax"', "reference.figures.caller_share"]
+
+
+# -- missing fields, distributions, non-finite numbers ---------------------------
+
+
+def test_missing_required_fields_say_missing_and_what_is_needed():
+    data = copy.deepcopy(BASE)
+    del data["arrivals"]["per_hour"]
+    for key in ("resolve", "next", "agents"):
+        del data["channels"]["chat"][key]
+    msgs = problems_of(data)
+    assert "arrivals.per_hour: missing; needed: a number > 0" in msgs
+    assert "channels.chat.resolve: missing; needed: a probability in [0, 1]" in msgs
+    assert ("channels.chat.next: missing; needed: a table of probabilities over web, chat, phone, give_up"
+            in msgs)
+    assert any(m.startswith("channels.chat.agents: missing; needed: a whole number >= 1") for m in msgs)
+    assert not [m for m in msgs if "None" in m]
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ({"dist": "gamma", "mena": 9.0, "cv": 1},
+     ["channels.chat.handle_time.mena: unknown key; did you mean 'mean'? allowed: dist, mean, cv",
+      "channels.chat.handle_time.mean: missing; needed: a number > 0 (gamma takes mean, cv)"]),
+    ({"dits": "gamma", "mean": 9.0, "cv": 1},
+     ["channels.chat.handle_time.dist: missing; needed: one of exponential, lognormal, gamma, deterministic, "
+      "uniform, empirical",
+      "channels.chat.handle_time.dits: unknown key; did you mean 'dist'? allowed: dist, mean, cv, value, "
+      "low, high, values"]),
+    ({"dist": "gama", "mean": 9.0},
+     ["channels.chat.handle_time.dist: must be one of exponential, lognormal, gamma, deterministic, uniform, "
+      "empirical; got 'gama'; did you mean 'gamma'?"]),
+    ({"dist": "exponential", "mean": float("inf")},
+     ["channels.chat.handle_time: mean must be a finite number > 0; got inf"]),
+    ({"dist": "uniform", "low": float("nan"), "high": 3},
+     ["channels.chat.handle_time: low must be a finite number >= 0; got nan"]),
+    ({"dist": "empirical", "values": [1.0, float("inf")]},
+     ["channels.chat.handle_time: empirical values must be a non-empty list of finite numbers >= 0"]),
+])
+def test_distribution_problems_name_the_key(spec, expected):
+    assert problems_of(broken(channels__chat__handle_time=spec)) == expected
+
+
+def test_distribution_api_message_names_the_key():
+    with pytest.raises(ValueError, match="^mena: unknown key; did you mean 'mean'?"):
+        sim.distribution({"dist": "gamma", "mena": 9.0, "cv": 1})
+
+
+def test_non_finite_numbers_ask_for_a_finite_number():
+    data = broken(arrivals__per_hour=float("inf"))
+    data["run"]["days"] = float("nan")
+    data["arrivals"]["hourly_profile"] = [1.0] * 23 + [float("inf")]
+    msgs = problems_of(data)
+    assert "arrivals.per_hour: must be a finite number > 0; got inf" in msgs
+    assert "run.days: must be a finite number > 0; got nan" in msgs
+    assert ("arrivals.hourly_profile: must be a list of 24 finite numbers >= 0, one per hour from 0:00; "
+            "got inf for hour 23") in msgs
+    assert "arrivals.per_hour: must be a number > 0; got 'many'" in problems_of(broken(arrivals__per_hour="many"))
+
+
+# -- with_changes: paths that name nothing, and where a problem came from ----------------
+
+
+def change_problems(changes: dict, **kwargs) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        make_scenario().with_changes(changes, **kwargs)
+    return [str(p) for p in info.value.problems]
+
+
+def test_with_changes_refuses_a_mistyped_channel():
+    msgs = change_problems({"channels.chta.agents": 25})
+    assert msgs == ["channels.chta.agents: no channel 'chta'; did you mean 'chat'? (channels: web, chat, phone; "
+                    "a new channel needs its whole table, e.g. channels.chta={ agents = 5, ... }) "
+                    "(from channels.chta.agents=25)"]
+    assert change_problems({"channels.chta": None})[0].startswith("channels.chta: no channel 'chta'")
+
+
+def test_with_changes_adds_a_channel_given_as_a_whole_table():
+    sms = {"agents": 2, "handle_time": {"dist": "exponential", "mean": 3.0}, "resolve": 0.5,
+           "next": {"phone": 0.5, "give_up": 0.5}}
+    sc = make_scenario().with_changes({"channels.sms": sms, "channels.sms.agents": 3})
+    assert sc.channel_names == ("web", "chat", "phone", "sms") and sc.channel("sms").agents == 3
+
+
+def test_with_changes_refuses_to_remove_a_field_that_is_not_there():
+    assert change_problems({"channels.chat.patince": None}) == [
+        "channels.chat.patince: nothing to remove: unknown key; did you mean 'patience'? allowed: "
+        "label, agents, handle_time, patience, resolve, next, next_after_abandon, open_hours, async, "
+        "retry_delay, cost_per_contact, cost_per_agent_hour, service_level_seconds "
+        "(from channels.chat.patince=None)"]
+    assert change_problems({"channels.chat.next.phnoe": None})[0].startswith(
+        "channels.chat.next.phnoe: nothing to remove: unknown key; did you mean 'phone'?")
+    assert change_problems({"channels.web.patience.mean": None})[0].startswith(
+        "channels.web.patience.mean: nothing to remove: channels.web.patience is not set")
+    # an optional field that is already absent is fine: removing it changes nothing
+    assert make_scenario().with_changes({"channels.web.open_hours": None}).channel("web").open_hours is None
+
+
+def test_with_changes_says_which_change_a_problem_came_from():
+    assert change_problems({"channels.chat.resolve": 2, "run.days": 2}) == [
+        "channels.chat.resolve: must be a probability in [0, 1]; got 2 (from channels.chat.resolve=2)"]
+    assert change_problems({"channels.chat.next.phone": 0.9}) == [
+        "channels.chat.next: probabilities must sum to 1; they sum to 1.2 (from channels.chat.next.phone=0.9)"]
+    # a problem elsewhere that follows from the changes names all of them
+    msgs = change_problems({"channels.chat.agents": "unlimited"},
+                           origins={"channels.chat.agents": "--set channels.chat.agents=unlimited"})
+    assert msgs == ["channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
+                    "(after --set channels.chat.agents=unlimited)"]
+    with pytest.raises(ScenarioError) as info:
+        make_scenario().with_changes({"channels.chat.agents": "abc"})
+    assert str(info.value).splitlines()[1] == (
+        "  test.toml: channels.chat.agents: must be a whole number >= 1, a list of 24 hourly staffing levels, "
+        "or \"unlimited\"; got 'abc' (from channels.chat.agents='abc')")
+
+
 # -- property tests -----------------------------------------------------------
 
 names = st.lists(st.sampled_from(["web", "app", "email", "chat", "phone", "ivr"]),
@@ -223,4 +387,5 @@ def test_random_invalid_fields_give_a_clean_error(changes):
     except ScenarioError as exc:
         assert exc.problems
         assert all(str(p) for p in exc.problems)
+        assert not [p for p in exc.problems if "got None" in str(p)]  # a missing field says "missing"
         assert str(exc).startswith("fuzz.toml:")

@@ -48,10 +48,15 @@ def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict
 
 
 def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Scenario:
-    """Load a scenario (the default preset when None) and apply ``--set`` changes."""
+    """Load a scenario (the default preset when None) and apply ``--set`` changes.
+
+    A problem a change causes says so, e.g. ``(from --set channels.chat.agents=abc)``.
+    """
     sc = load_scenario(scenario or DEFAULT_SCENARIO)
     if assignments:
-        sc = sc.with_changes(parse_changes(assignments))
+        parsed = [(parse_assignment(a), a) for a in assignments]
+        sc = sc.with_changes({field: value for (field, value), _ in parsed},
+                             origins={field: f"--set {a.strip()}" for (field, _), a in parsed})
     return sc
 
 
@@ -155,12 +160,13 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
                 name = scenario.name
             else:
                 fields: dict[str, Any] = {}
+                origins: dict[str, str] = {}
                 for assignment in assignments:
                     field, value = parse_assignment(assignment)
                     if field in fields and fields[field] != value:
                         fail(f"{where}: {field} is given twice ({fields[field]!r} and {value!r})")
-                    fields[field] = value
-                scenario = base.with_changes(fields)
+                    fields[field], origins[field] = value, assignment
+                scenario = base.with_changes(fields, origins=origins)
                 name = label or "; ".join(assignments)
         except click.BadParameter as exc:
             fail(f"{where}: {exc.message}")
