@@ -30,7 +30,15 @@ sizes the network together:
 
 A target is met when its simulated mean meets it; the plan reports each
 target's confidence interval, and ``confident`` says whether the whole
-interval is on the right side.
+interval is on the right side. With ``hourly=True`` the run must cover a
+whole day, and an open hour with no contact in any replication is not
+judged: it keeps its start level and the plan says so.
+
+Targets no staffing can meet fail before any simulation: a figure outside
+its range (``service_level>=1.5``, ``mean_wait_min<0``) when parsed, and a
+target the network approximation still clearly misses with ample agents
+(e.g. a ``give_up_rate`` below the give-ups after unresolved contacts) in
+:func:`staff`.
 
 Examples
 --------
@@ -57,7 +65,8 @@ from .experiment import Result, run_replication
 from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
-from .precision import check_figure
+from .precision import check_figure, figure_index
+from .report import SHARE_METRICS, format_value
 from .scenario import Channel, Scenario
 
 __all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "network_start", "ERLANG_METRICS",
@@ -70,6 +79,11 @@ HOURS = 24
 MAX_APPROXIMATIONS = 100
 #: :func:`network_start` stops adding agents when one more cuts the targets' shortfall by less than this share.
 PLATEAU = 0.01
+#: Figures that move one way as agents are added: +1 rise, -1 fall (others may go either way, e.g. costs).
+STAFFING_DIRECTION = {"service_level": 1, "resolution_rate": 1, "abandon_rate": -1, "mean_wait_min": -1,
+                      "p_wait": -1, "mean_queue": -1, "occupancy": -1, "give_up_rate": -1}
+#: A target the network approximation misses with ample agents by more than this share of it is out of reach.
+UNREACHABLE_MARGIN = 0.1
 _TARGET = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[^\s%]+)\s*(?P<pct>%?)\s*$")
 
 #: A plan: agents per searched channel, a whole number or 24 hourly levels.
@@ -99,6 +113,19 @@ class Target:
     op: str
     value: float
 
+    def __post_init__(self):
+        try:
+            metric = figure_index(self.key)[2]
+        except KeyError:
+            return  # named when checked against the scenario
+        share = metric in SHARE_METRICS
+        high = 1.0 if share else math.inf
+        impossible = {">=": self.value > high, ">": self.value >= high,
+                      "<=": self.value < 0.0, "<": self.value <= 0.0}[self.op]
+        if impossible:
+            allowed = "a share, from 0 to 1 (0 % to 100 %)" if share else "never below 0"
+            raise ValueError(f"'{self}' can never be met: {self.key if metric == 'share' else metric} is {allowed}")
+
     @classmethod
     def parse(cls, text: str) -> "Target":
         """From ``FIGURE>=VALUE`` (or ``<=``, ``>``, ``<``); a trailing ``%`` divides by 100."""
@@ -123,6 +150,12 @@ class Target:
     @property
     def metric(self) -> str:
         return self.key.split(".")[-1]
+
+    @property
+    def helped_by_agents(self) -> bool | None:
+        """Whether more agents bring the figure towards the target (None: not known, e.g. a cost)."""
+        direction = STAFFING_DIRECTION.get(self.metric)
+        return None if direction is None else (direction > 0) == (self.op in (">=", ">"))
 
     def met(self, value: float) -> bool:
         """Whether ``value`` meets the target (an undefined value, NaN, counts as met)."""
@@ -193,22 +226,39 @@ def _current(spec: Channel, hourly: bool) -> Any:
 
 
 def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit: int = 100_000) -> int:
-    """Fewest agents whose Erlang A (or C) figures meet ``targets`` at ``rate`` contacts per minute."""
+    """Fewest agents whose Erlang A (or C) figures meet ``targets`` at ``rate`` contacts per minute.
+
+    The figures are monotone in agents, so the targets more agents help are
+    bracketed by doubling and then bisected; the others (e.g. ``occupancy >=``)
+    can then only hold at that level or not at all.
+    """
     if rate <= 0:
         return 0
-    mean_handle = spec.handle_time.mean
-    agents = 1
-    while agents <= limit:
+
+    def meets(agents: int, group: Sequence[Target]) -> bool:
         if spec.patience is not None and not spec.is_async:
-            figures = erlang_a(rate, mean_handle, agents, spec.patience.mean, spec.service_level_seconds)
+            figures = erlang_a(rate, spec.handle_time.mean, agents, spec.patience.mean, spec.service_level_seconds)
         else:
-            figures = erlang_c(rate, mean_handle, agents, spec.service_level_seconds)
+            figures = erlang_c(rate, spec.handle_time.mean, agents, spec.service_level_seconds)
         metrics = figures.channel_metrics()
-        if all(t.met(metrics[t.metric]) for t in targets):
-            return agents
-        agents += 1
-    raise StaffingError(f"channel {spec.name}: no staffing up to {limit} agents meets "
-                        f"{', '.join(map(str, targets))} by Erlang's formulas")
+        return all(t.met(metrics[t.metric]) for t in group)
+
+    helped = [t for t in targets if t.helped_by_agents]
+    short, enough = 0, 1  # short: known to miss (0 agents); enough: the guess to try
+    while not meets(enough, helped):
+        if enough >= limit:
+            raise StaffingError(f"channel {spec.name}: no staffing up to {limit} agents meets "
+                                f"{', '.join(map(str, helped))} by Erlang's formulas")
+        short, enough = enough, min(2 * enough, limit)
+    while enough - short > 1:
+        middle = (short + enough) // 2
+        short, enough = (short, middle) if meets(middle, helped) else (middle, enough)
+    others = [t for t in targets if not t.helped_by_agents]
+    if not meets(enough, others):
+        raise StaffingError(f"channel {spec.name}: no staffing meets {', '.join(map(str, targets))} together by "
+                            f"Erlang's formulas ({enough} agents are needed for "
+                            f"{', '.join(map(str, helped))}, and more agents only move the others away)")
+    return enough
 
 
 def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[Target],
@@ -332,16 +382,20 @@ class _Evaluation:
 
     plan: dict[str, Any]
     result: Result | NetworkApproximation
-    checks: pd.DataFrame  # target, channel, hour, mean, ci_low, ci_high, met, confident, margin
+    checks: pd.DataFrame  # target, channel, hour, mean, ci_low, ci_high, met, confident, judged, margin
 
     @property
     def met(self) -> bool:
-        return bool(self.checks["met"].all())
+        """Every target met where it can be judged (an hour with no contacts cannot)."""
+        return bool(self.checks["met"][self.checks["judged"]].all())
 
     def failing_units(self) -> set[tuple[str, int | None]]:
         """(channel, hour) of channel targets that fail (hour None for a fixed level)."""
-        rows = self.checks[~self.checks["met"] & self.checks["channel"].notna()]
-        return {(c, None if pd.isna(h) else int(h)) for c, h in zip(rows["channel"], rows["hour"])}
+        return _units_of(self.checks[~self.checks["met"] & self.checks["judged"] & self.checks["channel"].notna()])
+
+    def unjudged_units(self) -> set[tuple[str, int | None]]:
+        """(channel, hour) of open hours with no contacts: their targets cannot be judged."""
+        return _units_of(self.checks[~self.checks["judged"] & self.checks["channel"].notna()])
 
     def shortfall(self) -> float:
         """Total relative shortfall over every target (and hour) missed."""
@@ -363,6 +417,10 @@ class _Evaluation:
     def hourly_mean(self, channel: str, hour: int, metric: str) -> float:
         value = self.hourly.loc[(channel, hour, metric), "mean"]
         return 0.0 if math.isnan(value) else float(value)
+
+
+def _units_of(rows: pd.DataFrame) -> set[tuple[str, int | None]]:
+    return {(c, None if pd.isna(h) else int(h)) for c, h in zip(rows["channel"], rows["hour"])}
 
 
 class _Goal:
@@ -396,20 +454,24 @@ class _Goal:
                     if not spec.is_open(hour * 60.0 + 30.0):
                         continue
                     stat = hourly.loc[(target.channel, hour, target.metric)]
-                    rows.append(self._row(target, hour, stat["mean"], stat["ci_low"], stat["ci_high"]))
+                    contacts = hourly.loc[(target.channel, hour, "contacts"), "mean"]
+                    rows.append(self._row(target, hour, stat["mean"], stat["ci_low"], stat["ci_high"],
+                                          judged=bool(contacts > 0)))
             else:
                 stat = _stat(figures, target.key)
                 rows.append(self._row(target, None, stat["mean"], stat["ci_low"], stat["ci_high"]))
         return pd.DataFrame(rows)
 
-    def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float) -> dict:
+    def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float,
+             judged: bool = True) -> dict:
+        """A check; an hour without contacts is not judged: neither met nor failing, nor to be trimmed."""
         # the unit to act on when the target fails: its channel (and hour), if searched
         own = target.channel in self.channels and (hour is not None or not self.hourly)
         worst = low if target.op in (">=", ">") else high
         return {"target": str(target), "channel": target.channel if own else None, "hour": hour,
-                "mean": mean, "ci_low": low, "ci_high": high, "met": target.met(mean),
-                "confident": target.met(worst) if not math.isnan(worst) else target.met(mean),
-                "margin": target.margin(mean)}
+                "mean": mean, "ci_low": low, "ci_high": high, "met": judged and target.met(mean),
+                "confident": judged and (target.met(worst) if not math.isnan(worst) else target.met(mean)),
+                "judged": judged, "margin": target.margin(mean) if judged else math.nan}
 
 
 class _Search(_Goal):
@@ -521,8 +583,9 @@ class StaffingPlan:
         The simulation of that scenario that confirmed it (all figures, with CIs).
     checks
         One row per target (and hour, for hourly targets): ``target, channel,
-        hour, mean, ci_low, ci_high, met, confident`` (``confident``: the whole
-        CI meets the target).
+        hour, mean, ci_low, ci_high, met, confident, judged`` (``confident``:
+        the whole CI meets the target; ``judged``: false for an open hour with
+        no contact in any replication, which is neither met nor trimmed).
     agent_hours_per_day, cost_per_day
         Paid agent hours per channel and day, and their cost at
         ``cost_per_agent_hour`` (agents on shift are paid even when idle).
@@ -543,8 +606,16 @@ class StaffingPlan:
 
     @property
     def met(self) -> bool:
-        """Whether every target is met (by its simulated mean)."""
+        """Whether every target is met (by its simulated mean), in every hour (none left unjudged)."""
         return bool(self.checks["met"].all())
+
+    @property
+    def unjudged_hours(self) -> dict[str, list[int]]:
+        """Per channel, the open hours whose targets could not be judged (no contacts simulated)."""
+        hours: dict[str, list[int]] = {}
+        for channel, hour in sorted(_units_of(self.checks[~self.checks["judged"]])):
+            hours.setdefault(channel, []).append(hour)
+        return hours
 
     @property
     def agent_hours_per_day(self) -> dict[str, float]:
@@ -573,6 +644,7 @@ class StaffingPlan:
             "seed": self.result.seed,
             "evaluations": self.evaluations,
             "checks": checks.to_dict(orient="records"),
+            "unjudged_hours": self.unjudged_hours,
             "cost_total": self.result.stat("cost_total"),
         }
 
@@ -614,7 +686,10 @@ def staff(
         Search 24 hourly levels per channel (a shift plan); channel targets on
         an hourly metric (``service_level``, ``abandon_rate``,
         ``mean_wait_min``, ``occupancy``, ``mean_queue``) must then hold in
-        every open hour.
+        every open hour. It needs at least one whole day simulated after the
+        warm-up, so that every hour is seen; an open hour where no contact
+        arrives in any replication cannot be judged: it keeps its start level
+        and the plan lists it (:attr:`StaffingPlan.unjudged_hours`).
     replications, seed, days
         How each candidate plan is simulated (defaults: the scenario's
         ``[run]``); every plan uses the same seed.
@@ -639,7 +714,10 @@ def staff(
     Raises
     ------
     StaffingError
-        When no plan within ``max_agents`` meets the targets, or the budget runs out.
+        When no plan within ``max_agents`` meets the targets, or the budget runs
+        out; at once when even ample agents leave a target clearly missed by the
+        network approximation (e.g. a ``give_up_rate`` below the give-ups that
+        unresolved contacts cause with no queue at all).
     KeyError, ValueError
         For an unknown figure or channel, or a malformed target.
     """
@@ -663,9 +741,13 @@ def staff(
             raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
     if not channels:
         raise ValueError("no channel to staff: name one with channels=[...] or a channels.NAME.* target")
+    if hourly and scenario.run.days < 1:
+        raise ValueError(f"hourly staffing needs at least one whole day simulated after the warm-up, so that "
+                         f"every hour is judged (run.days is {scenario.run.days:g}): use days=1 or more")
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
 
+    _check_reachable(scenario, channels, targets, hourly)
     if start is None:
         first = network_start(scenario, channels, targets, hourly, max_agents=max_agents)
         start_method = START_METHODS[network_start]
@@ -683,6 +765,36 @@ def staff(
         final = search.evaluate([plan])[0]
     return StaffingPlan(dict(plan), first, search.scenario_for(plan), final.result,
                         final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
+
+
+def _check_reachable(scenario: Scenario, channels: list[str], targets: list[Target], hourly: bool) -> None:
+    """Fail early when ample agents leave a target clearly missed, by the network approximation.
+
+    Ample: three times each searched channel's peak offered load (from the
+    journey chain) plus ten, in every hour. Only targets that more agents
+    help are judged; a miss within :data:`UNREACHABLE_MARGIN` is left to the
+    simulation, the reference.
+    """
+    judged = [t for t in targets if t.helped_by_agents]
+    if not judged:
+        return
+    per_customer = JourneyChain(scenario).expected_contacts
+    peak = max(scenario.arrivals.rates_per_minute())
+    ample = {c: _as_level(math.ceil(3 * peak * per_customer[c] * scenario.channel(c).handle_time.mean) + 10, hourly)
+             for c in channels}
+    checks = _Approximation(scenario, judged, channels, hourly).evaluate([ample])[0].checks
+    values = checks["target"].map({str(t): t.value for t in judged})
+    missed = checks[(checks["margin"] < -UNREACHABLE_MARGIN) & ((checks["mean"] - values).abs() > 1e-6)]
+    if missed.empty:
+        return
+    row = missed.loc[missed["margin"].idxmin()]
+    metric = row["target"].split()[0].split(".")[-1]
+    when = "" if pd.isna(row["hour"]) else f" at {int(row['hour']):02d}:00"
+    levels = ", ".join(f"{c} {v if isinstance(v, int) else max(v)}" for c, v in ample.items())
+    raise StaffingError(f"{row['target']} cannot be met by staffing {', '.join(channels)}: even with ample agents "
+                        f"({levels}) the network approximation puts it at about "
+                        f"{format_value(row['mean'], metric)}{when}; what is left does not come from queues "
+                        "(e.g. customers who give up after unresolved contacts, closed hours, other channels)")
 
 
 def _units(search: _Goal, plan: Plan) -> list[tuple[str, int | None]]:
@@ -783,6 +895,7 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
     batch: int | None = None  # None: every hour that can spare an agent
     while True:
         current = search.evaluate([plan])[0]
+        frozen |= current.unjudged_units()  # no contacts to judge them by: they keep their level
         units = [u for u in _units(search, plan)
                  if u not in frozen and _level(plan, u) > _minimum(search, u, plan)]
         if not units:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
 
 import simulator as sim
-from simulator.analytic import erlang_a, erlang_c
+import simulator.staffing as staffing
+from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.cli import main
+from simulator.cli.experiments import staffing_text
 from simulator.scenario import Scenario
 from simulator.network import approximate
 from simulator.staffing import START_METHODS, StaffingError, Target, erlang_start, network_start, staff
@@ -55,6 +58,77 @@ def test_target_parse(text, expected):
 def test_target_parse_errors(text):
     with pytest.raises(ValueError, match="is not a target"):
         Target.parse(text)
+
+
+@pytest.mark.parametrize("text", ["channels.phone.service_level>=1.5", "channels.phone.service_level>1",
+                                  "channels.phone.abandon_rate<0", "channels.phone.mean_wait_min<0",
+                                  "give_up_rate<=-1%", "before_call.email>=101%"])
+def test_targets_no_figure_can_meet_are_refused(text):
+    with pytest.raises(ValueError, match="can never be met"):
+        Target.parse(text)
+
+
+@pytest.mark.parametrize("text", ["channels.phone.service_level>=1", "channels.phone.abandon_rate<=0",
+                                  "channels.phone.mean_wait_min<=0", "give_up_rate>=0%"])
+def test_targets_at_the_edge_of_a_figure_are_allowed(text):
+    assert Target.parse(text).value in (0.0, 1.0)
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    """Fail the test if anything is simulated."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("simulated")
+    monkeypatch.setattr(staffing, "run_jobs", refuse)
+
+
+def test_erlang_start_finds_the_exact_minimum_for_a_large_queue_at_once():
+    sc = one_queue().with_changes({"arrivals.per_hour": 60 * 800.0})  # 4,800 Erlangs offered
+    target = Target.parse("channels.phone.service_level>=0.9")
+    agents = erlang_start(sc, ["phone"], [target])["phone"]
+
+    def level(n):
+        return erlang_c(800.0, MEAN_HANDLE, n, 20.0).service_level
+
+    assert level(agents) >= 0.9 > level(agents - 1) and agents > 4800
+
+
+def test_erlang_start_names_targets_staffing_cannot_meet_together():
+    targets = [Target.parse("channels.phone.service_level>=0.9"), Target.parse("channels.phone.occupancy>=0.95")]
+    with pytest.raises(StaffingError, match="together by Erlang"):
+        erlang_start(one_queue(), ["phone"], targets)
+
+
+def test_a_give_up_rate_below_what_unresolved_contacts_cause_fails_at_once(no_simulation):
+    """Even with no queue at all (the unlimited-capacity chain), give-ups after unresolved contacts remain."""
+    sc = sim.load_scenario("nice_bcg_2016")
+    floor = JourneyChain(sc).give_up_rate
+    with pytest.raises(StaffingError, match=r"give_up_rate <= 0.03 cannot be met by staffing") as caught:
+        staff(sc, ["give_up_rate<=3%"], replications=2)
+    about = float(re.search(r"about ([\d.]+) %", str(caught.value))[1]) / 100
+    assert about == pytest.approx(floor, abs=0.002) and floor > 0.03 * (1 + staffing.UNREACHABLE_MARGIN)
+    # a target above the floor is left to the simulation
+    with pytest.raises(AssertionError, match="simulated"):
+        staff(sc, ["give_up_rate<=8%"], replications=2)
+
+
+def test_hourly_staffing_needs_a_whole_day(no_simulation):
+    with pytest.raises(ValueError, match="at least one whole day"):
+        staff(one_queue(days=0.5), ["channels.phone.service_level>=0.7"], hourly=True)
+
+
+def test_open_hours_without_contacts_are_not_judged_nor_trimmed():
+    sc = one_queue(profile=[0] * 2 + [1] * 22, days=1.0)  # open all day, nobody comes before 2:00
+    target = Target.parse("channels.phone.service_level>=0.7")
+    start = erlang_start(sc, ["phone"], [target], hourly=True)["phone"]
+    plan = staff(sc, [target], hourly=True, replications=2, start={"phone": (5, 5, *start[2:])})
+    assert plan.agents["phone"][:2] == (5, 5) and plan.unjudged_hours == {"phone": [0, 1]}
+    unjudged = plan.checks[~plan.checks["judged"]]
+    assert list(unjudged["hour"]) == [0, 1] and not unjudged["met"].any() and not plan.met
+    assert plan.checks[plan.checks["judged"]]["met"].all()
+    text = " ".join(staffing_text(plan).split())
+    assert "not judged (no contact simulated in any replication): phone 00:00, 01:00" in text
+    assert plan.to_dict()["unjudged_hours"] == {"phone": [0, 1]}
 
 
 def test_one_channel_without_patience_gets_the_erlang_c_minimum():
@@ -141,12 +215,32 @@ def test_cli_staff_prints_the_plan_and_json(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--target", "service_level=0.8"], "is not a target"),
     (["--target", "channels.phone.service_level>=0.8", "--channels", "fax"], "no channel 'fax'"),
+    (["--target", "channels.phone.service_level>=1.5"], "--target: 'channels.phone.service_level >= 1.5' can never"),
+    (["--target", "channels.phone.service_level>=0.8", "--hourly"], "--hourly needs at least one whole day"),
+    (["--target", "channels.phone.service_level>=0.8", "--save-scenario", "{tmp}/missing/a.toml"],
+     "--save-scenario {tmp}/missing/a.toml: cannot write in the folder {tmp}/missing"),
 ])
-def test_cli_staff_bad_input_exits_2(tmp_path, extra, message):
+def test_cli_staff_bad_input_exits_2_before_simulating(tmp_path, no_simulation, extra, message):
     path = tmp_path / "queue.toml"
     path.write_text(one_queue(days=0.1).to_toml())
+    extra = [e.format(tmp=tmp_path) for e in extra]
     result = CliRunner().invoke(main, ["staff", str(path), *extra, "-q"])
-    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert result.exit_code == 2 and message.format(tmp=tmp_path) in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_cli_staff_a_failed_write_exits_2(tmp_path, monkeypatch):
+    path = tmp_path / "queue.toml"
+    path.write_text(one_queue(days=0.1).to_toml())
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("simulator.cli.experiments.atomic_write", disk_full)
+    result = CliRunner().invoke(main, ["staff", str(path), "--target", "channels.phone.service_level>=0.7",
+                                       "-r", "1", "-w", "1", "-q", "--save-scenario", str(tmp_path / "a.toml")])
+    assert result.exit_code == 2 and "cannot write the staffed scenario: [Errno 28] No space left" in result.output
+    assert isinstance(result.exception, SystemExit)
 
 
 # --------------------------------------------------------------------------- the network start point
