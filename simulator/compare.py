@@ -35,12 +35,14 @@ from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, replication_values
 from .scenario import Scenario
 
-__all__ = ["compare", "paired_differences", "label_variants", "COLUMNS"]
+__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "COLUMNS", "PAIRED_RUN_FIELDS"]
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
            "diff", "diff_low", "diff_high", "significant")
 KEYS = ["table", "channel", "metric"]
+#: Run settings every scenario of a comparison takes from the base: pairing needs the same window.
+PAIRED_RUN_FIELDS = ("run.days", "run.warmup_hours")
 
 
 def label_variants(base: Scenario, variants: Scenario | Sequence[Scenario] | Mapping[str, Scenario]
@@ -72,6 +74,20 @@ def label_variants(base: Scenario, variants: Scenario | Sequence[Scenario] | Map
             name = f"variant_{i}"
         labelled[name] = variant
     return labelled
+
+
+def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, float]]:
+    """The :data:`PAIRED_RUN_FIELDS` where ``variant`` differs: ``{field: (variant's, base's)}``.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> run_mismatches(sc, sc.with_changes({"run.days": 1}))
+    {'run.days': (1.0, 2.0)}
+    """
+    values = {f: (getattr(variant.run, f[4:]), getattr(base.run, f[4:])) for f in PAIRED_RUN_FIELDS}
+    return {f: (float(v), float(b)) for f, (v, b) in values.items() if v != b}
 
 
 def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -129,6 +145,10 @@ def compare(
     replications, seed, days
         As in :func:`simulator.run`; default to the base's ``[run]`` settings,
         and the same seed is used for every scenario (that is what pairs them).
+        Every variant also runs with the base's ``run.days`` and
+        ``run.warmup_hours`` (``days`` when given), whatever its own: paired
+        replications must measure the same window. Variants whose own values
+        differed are listed in ``table.attrs["aligned"]``.
     precision
         Keep adding replications (to every scenario alike) until the CI of each
         variant's *difference* from the base is at most the half-width given
@@ -152,7 +172,9 @@ def compare(
         diff_high`` the paired difference from the base with its interval;
         ``significant`` is True where that interval excludes 0. The base's
         rows have NaN differences. ``attrs`` holds ``base``, ``seed``,
-        ``replications`` and ``precision`` (a dict, or None).
+        ``replications``, ``precision`` (a dict, or None) and ``aligned``
+        (``{variant: {field: (its value, the base's)}}`` for the run settings
+        replaced by the base's).
 
     Examples
     --------
@@ -165,10 +187,14 @@ def compare(
     named = label_variants(base, variants)
     if not named:
         raise ValueError("compare needs at least one variant")
-    scenarios = [base, *named.values()]
-    labels = [base.name, *named]
     if days is not None:
-        scenarios = [s.with_changes({"run.days": days}) for s in scenarios]
+        base = base.with_changes({"run.days": days})
+        named = {label: v.with_changes({"run.days": days}) for label, v in named.items()}
+    aligned = {label: run_mismatches(base, v) for label, v in named.items()}
+    aligned = {label: fields for label, fields in aligned.items() if fields}
+    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    scenarios = [base, *(v.with_changes(same_run) if label in aligned else v for label, v in named.items())]
+    labels = [base.name, *named]
     replications = base.run.replications if replications is None else int(replications)
     seed = base.run.seed if seed is None else int(seed)
     precision = Precision.coerce(precision)
@@ -188,7 +214,7 @@ def compare(
     results = [Result.from_outputs(s, seed, outputs) for s, outputs in zip(scenarios, job.outputs)]
     table = comparison_table(dict(zip(labels, results)), level)
     table.attrs.update({
-        "base": base.name, "seed": seed, "replications": len(job.outputs[0]),
+        "base": base.name, "seed": seed, "replications": len(job.outputs[0]), "aligned": aligned,
         "precision": (precision.report(_difference_samples(precision, labels, job.outputs)).to_dict()
                       if precision is not None else None),
     })

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from .distributions import did_you_mean
 from .metrics import CHANNEL_METRICS, KPI_NAMES, confidence_interval
 from .scenario import GIVE_UP, RESOLVED, Scenario
 
@@ -115,7 +116,9 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
         "after_call": names + (GIVE_UP, RESOLVED),
     }
     if table == "kpis" and metric not in KPI_NAMES:
-        raise KeyError(f"{key}: not a KPI (KPIs: {', '.join(KPI_NAMES)})")
+        hint = did_you_mean(metric, KPI_NAMES)
+        raise KeyError(f"{key}: not a KPI{'; ' + hint if hint else ''} (KPIs: {', '.join(KPI_NAMES)}; "
+                       "other figures are channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET)")
     if table == "channels" and channel not in names:
         raise KeyError(f"{key}: no channel {channel!r} (channels: {', '.join(names)})")
     if table in ("before_call", "after_call") and channel not in columns[table]:

@@ -4,7 +4,8 @@
 resolution from 60 % to 80 %?" :func:`sweep` runs every point of the grid
 (every combination of the values), all on the same seed so neighbouring
 points are compared on common random numbers, and returns one row per point
-and figure with its mean and confidence interval.
+and figure with its mean and confidence interval. Varying ``run.seed``,
+``run.replications`` or ``run.days`` gives each point its own.
 
 With ``out``, each finished point is written at once to
 ``out/points/POINT_ID.parquet`` (to a temporary name, then renamed), and at the
@@ -170,7 +171,10 @@ def sweep(
         ``{field: values}`` with dotted field paths as in
         :meth:`~simulator.scenario.Scenario.with_changes`; see :func:`parse_vary`.
     replications, seed, days
-        As in :func:`simulator.run`; every point uses the same seed.
+        As in :func:`simulator.run`; every point uses the same seed. The
+        fields ``run.replications``, ``run.seed`` and ``run.days`` may be
+        varied instead (then leave the argument out): each point then runs
+        with its own value.
     out
         Folder to save each point as it finishes and the whole table at the
         end; points already saved there by the same sweep are not run again.
@@ -197,20 +201,26 @@ def sweep(
     ------
     ScenarioError
         If a point of the grid is not a valid scenario (before anything runs).
+    ValueError
+        If a run field is both varied and given as an argument.
     """
     points = grid_points(vary)
     fields = list(vary)
-    replications = scenario.run.replications if replications is None else int(replications)
-    seed = scenario.run.seed if seed is None else int(seed)
+    given = {"run.replications": replications, "run.seed": seed, "run.days": days}
+    for field, value in given.items():
+        if value is not None and field in vary:
+            name = field.split(".")[1]
+            raise ValueError(f"{field} is varied, so {name} cannot also be given; give one of them")
     precision = Precision.coerce(precision)
     if precision is not None:
         precision.check(scenario)
-        replications = precision.first_batch(replications)
-    changed = []
-    for point in points:
-        changes = {**({"run.days": days} if days is not None else {}), **point}
-        changed.append(scenario.with_changes(changes))
-    ids = [point_id(s, seed, replications, precision, level) for s in changed]
+    overrides = {field: value for field, value in given.items() if value is not None}
+    changed = [scenario.with_changes({**overrides, **point}) for point in points]
+    # every point's seed and replications come from its own scenario: the common ones, or varied
+    seeds = [s.run.seed for s in changed]
+    counts = [s.run.replications if precision is None else precision.first_batch(s.run.replications)
+              for s in changed]
+    ids = [point_id(changed[i], seeds[i], counts[i], precision, level) for i in range(len(points))]
 
     folder = Path(out) / POINTS_DIR if out is not None else None
     frames: dict[int, pd.DataFrame] = {}
@@ -218,8 +228,11 @@ def sweep(
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(".*.tmp"):  # left by a process killed while writing
             stale.unlink(missing_ok=True)
-        manifest = {"scenario": scenario.name, "source": scenario.source, "vary": vary, "seed": seed,
-                    "replications": replications, "days": days, "points": len(points),
+        # the run settings every point shares; None for one that is varied (see "vary")
+        common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days}
+        common = {name: None if f"run.{name}" in vary else value for name, value in common.items()}
+        manifest = {"scenario": scenario.name, "source": scenario.source, "vary": vary, **common,
+                    "points": len(points),
                     "precision": None if precision is None else dict(precision.targets)}
         atomic_write(Path(out) / "sweep.json",
                      lambda p: p.write_text(json.dumps(manifest, indent=2, default=str) + "\n"))
@@ -234,13 +247,13 @@ def sweep(
         def more(outputs):
             return precision.replications_needed(precision.samples(outputs[0]))
 
-    jobs = [ReplicationJob((changed[i],), seed, replications, run_replication, more=more, key=i)
+    jobs = [ReplicationJob((changed[i],), seeds[i], counts[i], run_replication, more=more, key=i)
             for i in range(len(points)) if i not in frames]
     if jobs:
         with make_executor(workers, dask) as executor:
             for job, outputs in run_jobs(jobs, executor, progress):
                 i = job.key
-                result = Result.from_outputs(changed[i], seed, outputs[0])
+                result = Result.from_outputs(changed[i], seeds[i], outputs[0])
                 met = None if precision is None else precision.report(precision.samples(outputs[0])).met
                 frame = _point_frame(result, met, level)
                 if folder is not None:

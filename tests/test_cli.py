@@ -286,3 +286,16 @@ def test_variant_changes_name_the_assignment_at_fault(capsys):
     err = capsys.readouterr().err
     assert "channels.chta.resolve: no channel 'chta'; did you mean 'chat'?" in err
     assert err.rstrip().endswith("(from channels.chta.resolve=0.5)")
+
+
+def test_a_file_variant_named_like_the_base_or_another_is_named_after_its_file(tmp_path):
+    from conftest import make_scenario
+
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "plan_b.toml")
+        paths[-1].write_text(make_scenario({"channels.chat.agents": 5}).to_toml())  # named test_network, like the base
+    other = tmp_path / "plan_c.toml"
+    other.write_text(make_scenario({"name": "plan_b"}).to_toml())
+    assert list(variants_of(*map(str, paths), str(other))) == ["plan_b", "plan_b (2)", "plan_c"]

@@ -51,7 +51,7 @@ def test_table_has_the_documented_columns_and_paired_differences(scenario):
     variant = scenario.with_changes({"channels.phone.agents": 10})
     table = compare(scenario, [variant], replications=3, seed=4)
     assert list(table.columns) == list(COLUMNS)
-    assert table.attrs == {"base": "test_network", "seed": 4, "replications": 3, "precision": None}
+    assert table.attrs == {"base": "test_network", "seed": 4, "replications": 3, "precision": None, "aligned": {}}
     base_rows = table[table.scenario == "test_network"]
     assert base_rows[["diff", "diff_low", "diff_high"]].isna().all().all() and not base_rows.significant.any()
     # the same arrivals in both scenarios: the customer counts agree exactly
@@ -72,6 +72,18 @@ def test_a_variant_identical_to_the_base_differs_by_exactly_zero(scenario):
     same = table[table.scenario == "same"]
     defined = same["diff"].notna()
     assert (same.loc[defined, "diff"] == 0).all() and not same["significant"].any()
+
+
+def test_variants_run_on_the_bases_window_so_they_stay_paired(scenario):
+    base = scenario.with_changes({"run.days": 0.2})
+    own_window = base.with_changes({"run.days": 0.1, "run.warmup_hours": 0})
+    table = compare(base, {"same": own_window}, replications=2, seed=9)
+    assert table.attrs["aligned"] == {"same": {"run.days": (0.1, 0.2), "run.warmup_hours": (0.0, 1.0)}}
+    same = table[table.scenario == "same"]
+    assert (same.loc[same["diff"].notna(), "diff"] == 0).all()  # only the window differed: nothing else does
+    # days= applies to every scenario: nothing to align
+    assert compare(base, {"same": own_window.with_changes({"run.warmup_hours": 1})}, replications=2, seed=9,
+                   days=0.05).attrs["aligned"] == {}
 
 
 def test_precision_targets_the_paired_difference(scenario):
@@ -130,6 +142,11 @@ def test_cli_compare_prints_paired_differences_and_json(tmp_path):
     (["--set-variant", "x:channels.chat.resolve=2"], "channels.chat.resolve: must be a probability"),
     (["--precision", "give_up_rate=-1"], "half-width > 0"),
     ([], "needs at least one VARIANT"),
+    (["x: "], "VARIANT 'x: ': the variant 'x' has no changes; expected FIELD=VALUE after the colon"),
+    (["--set-variant", "b:channels.chat.agents=5", "--precision", "bogus=1"],
+     "--precision: bogus: not a KPI (KPIs: customers"),
+    (["--set-variant", "b:channels.chat.agents=5", "--precision", "channels.fax.fcr=1"],
+     "--precision: channels.fax.fcr: no channel 'fax'"),
 ])
 def test_cli_compare_bad_input_exits_2(tmp_path, extra, expected):
     result = CliRunner().invoke(main, ["compare", write_test_scenario(tmp_path), *extra, "-q"])
@@ -142,6 +159,24 @@ def test_cli_compare_reports_precision(tmp_path):
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0
     assert "precision" in result.output and "replications: contacts (b - test_network)" in result.output
+
+
+def test_cli_compare_labels_a_file_variant_after_its_file_and_notes_its_run_window(tmp_path):
+    base = write_test_scenario(tmp_path, {"run.days": 0.2})
+    plan_b = tmp_path / "plan_b.toml"  # a copy of the base: the same scenario name, a shorter run
+    plan_b.write_text(make_scenario({"run.days": 0.1, "channels.chat.agents": 5}).to_toml())
+    result = CliRunner().invoke(main, ["compare", base, str(plan_b), "-r", "2", "-w", "1", "-q", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "note: plan_b runs with test_network's run.days = 0.2 (its own: 0.1)" in result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["aligned"] == {"plan_b": {"run.days": [0.1, 0.2]}}
+    customers = [r for r in doc["rows"] if r["kpi"] == "customers" and r["scenario"] == "plan_b"]
+    assert customers[0]["diff"] == 0
+
+
+def test_cli_precision_help_says_which_figures_are_accepted():
+    result = CliRunner().invoke(main, ["compare", "--help"], terminal_width=200)
+    assert "channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET" in " ".join(result.output.split())
 
 
 def assert_valid_images(folder, stems):

@@ -31,7 +31,8 @@ def test_figure_names_round_trip():
 
 
 @pytest.mark.parametrize("key, message", [
-    ("give_up_rat", "not a KPI"),
+    ("give_up_rat", "not a KPI; did you mean 'give_up_rate'?"),
+    ("service_level", "other figures are channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET"),
     ("channels.fax.service_level", "no channel 'fax'"),
     ("channels.phone.speed", "no channel metric 'speed'"),
     ("before_call.phone", "before_call has no column 'phone'"),

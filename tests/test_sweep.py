@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import simulator as sim
 from simulator.cli import main
 from simulator.scenario import ScenarioError
 from simulator.sweep import POINTS_DIR, grid_points, parse_vary, point_id, sweep
@@ -185,15 +187,85 @@ def test_cli_sweep_prints_points_and_writes_files(scenario, tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--vary", "channels.phone.agents=1:2"], "--vary: "),
     (["--vary", "channels.phone.agent=5,6"], "did you mean 'agents'?"),
-    (["--vary", "channels.phone.agents=5,6", "--show", "nonsense"], "no figure nonsense"),
+    (["--vary", "channels.phone.agents=5,6", "--show", "nonsense"], "--show: nonsense: not a KPI"),
     (["--vary", "channels.phone.agents=5,6", "--precision", "bogus=1"], "bogus: not a KPI"),
+    (["--vary", "channels.phone.agents=5,6", "--show", "give_up_rat"], "did you mean 'give_up_rate'?"),
+    (["--vary", "channels.phone.agents=5,6", "--precision", "channels.fax.fcr=0.1"], "no channel 'fax'"),
+    (["--vary", "run.replications=2,3"], "--vary run.replications and -r/--replications both set"),
+    (["--vary", "run.seed=1,2", "-s", "4"], "--vary run.seed and -s/--seed both set"),
+    (["--vary", "run.days=0.05,0.1", "-d", "0.1"], "--vary run.days and -d/--days both set"),
 ])
-def test_cli_sweep_bad_input_exits_2(scenario, tmp_path, extra, message):
+def test_cli_sweep_bad_input_exits_2_before_running(scenario, tmp_path, extra, message):
     path = tmp_path / "centre.toml"
     path.write_text(short(scenario, 0.05).to_toml())
     result = CliRunner().invoke(main, ["sweep", str(path), *extra, "-r", "2", "-w", "1", "-q",
                                        "-o", str(tmp_path / "o")])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # the sweep makes its folder before the first point runs
+
+
+def test_varied_run_fields_give_each_point_its_own(scenario):
+    sc = short(scenario, 0.1)
+    table = sweep(sc, {"run.seed": [1, 2], "run.replications": [2, 3]})
+    firsts = table.groupby("point").first()
+    assert firsts["replications"].tolist() == [2, 3, 2, 3]
+    customers = table.query("kpi == 'customers'").set_index(["run.seed", "run.replications"])["mean"]
+    alone = sim.run(sc.with_changes({"run.seed": 2}), replications=3).kpis.loc["customers", "mean"]
+    assert customers[(2, 3)] == alone and customers[(1, 3)] != alone
+    # the run window too: longer days or another warm-up, other customers
+    for field, values in (("run.days", [0.1, 0.2]), ("run.warmup_hours", [0, 2])):
+        means = sweep(sc, {field: values}, replications=2, seed=1).query("kpi == 'customers'")["mean"]
+        assert means.nunique() == 2, field
+    with pytest.raises(ValueError, match="run.seed is varied, so seed cannot also be given"):
+        sweep(sc, {"run.seed": [1, 2]}, seed=3)
+
+
+def test_sweep_json_records_the_effective_run_settings(scenario, tmp_path):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario).to_toml())
+    args = ["sweep", str(path), "--vary", "channels.phone.agents=7,9", "-w", "1", "-q"]
+    result = CliRunner().invoke(main, [*args, "-d", "0.05", "-r", "2", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "a" / "sweep.json").read_text())
+    assert (manifest["days"], manifest["replications"], manifest["seed"]) == (0.05, 2, 11)
+    result = CliRunner().invoke(main, [*args, "--vary", "run.replications=2,3", "-o", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "b" / "sweep.json").read_text())
+    assert (manifest["days"], manifest["replications"]) == (0.2, None)  # varied: see "vary"
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+def test_cli_unwritable_out_is_a_clean_error_before_running(scenario, tmp_path, command):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, 0.05).to_toml())
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "out"  # cannot be made: its parent is a file
+    extra = {"sweep": ["--vary", "channels.phone.agents=7,9"], "compare": ["channels.phone.agents=9"]}[command]
+    result = CliRunner().invoke(main, [command, str(path), *extra, "-r", "2", "-w", "1", "-q", "-o", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {out}: cannot write" in result.output and "Not a directory" in result.output
+    assert "give_up_rate" not in result.output  # nothing ran
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("0.5", ["precision reached at 2 of 2 point(s) after 2 replications"]),
+    ("1e-6", ["precision reached at 0 of 2 point(s)",
+              "  point 0 (channels.phone.agents=7): precision NOT reached (stopped at --max-replications 3) "
+              "after 3 replications: give_up_rate ±",
+              "  point 1 (channels.phone.agents=9): precision NOT reached"]),
+])
+def test_cli_sweep_says_which_points_reached_the_precision(scenario, tmp_path, target, expected):
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario, 0.1).to_toml())
+    result = CliRunner().invoke(main, ["sweep", str(path), "--vary", "channels.phone.agents=7,9", "-r", "2",
+                                       "-w", "1", "-q", "-o", str(tmp_path / "o"), "--precision",
+                                       f"give_up_rate={target}", "--max-replications", "3"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index(expected[0])
+    for offset, text in enumerate(expected):
+        assert lines[start + offset].startswith(text)
 
 
 @pytest.mark.parametrize("vary, stems", [

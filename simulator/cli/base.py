@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -75,9 +76,15 @@ set_variant_option = click.option(
 
 
 def _variant_parts(text: str) -> tuple[str | None, list[str] | None]:
-    """``(label, assignments)`` of a variant text; ``assignments`` is None for a scenario file or name."""
+    """``(label, assignments)`` of a variant text; ``assignments`` is None for a scenario file or name
+    and empty for a label with nothing after its colon (``"x:"``)."""
     text = text.strip()
-    if "=" not in text or Path(text).is_file():
+    if Path(text).is_file():
+        return None, None
+    if "=" not in text:
+        label, sep, rest = text.partition(":")
+        if sep and label.strip() and not rest.strip(" ;"):
+            return label.strip(), []
         return None, None
     label, sep, rest = text.partition(":")
     if not sep or "=" in label:
@@ -95,8 +102,9 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
     --compare``) is either
 
     * a scenario file or bundled name (``plan_b.toml``): named after its
-      scenario, with ``changes`` (the command's ``--set`` and ``--days``)
-      applied as they were to the base; or
+      scenario (after the file, ``plan_b``, when the base or another variant
+      has that name), with ``changes`` (the command's ``--set`` and
+      ``--days``) applied as they were to the base; or
     * changes to the base, ``FIELD=VALUE`` separated by ``;``, optionally led
       by a label and a colon: ``"more chat: channels.chat.agents=25;
       channels.chat.resolve=0.7"``. Without a label, the changes are the name.
@@ -145,6 +153,9 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
     for where, label, assignments, _ in entries:
         if assignments is None or label is None:
             continue
+        if not assignments:
+            fail(f"{where}: the variant {label!r} has no changes; expected FIELD=VALUE after the colon, "
+                 f"e.g. '{label}: channels.chat.agents=25'")
         if label == base.name:
             fail(f"{where}: the name {label!r} is the base scenario's name; choose another")
         if label in explicit:
@@ -158,6 +169,8 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
                 scenario = load_scenario(text.strip())
                 scenario = scenario.with_changes(changes) if changes else scenario
                 name = scenario.name
+                if name == base.name or name in variants or name in explicit:
+                    name = Path(text.strip()).stem  # plan_b.toml, a copy of the base renamed: "plan_b"
             else:
                 fields: dict[str, Any] = {}
                 origins: dict[str, str] = {}
@@ -186,6 +199,20 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
 def fail(message: str) -> None:
     click.echo(message, err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def output_folder(path: str | Path, option: str = "--out") -> Path:
+    """Create the folder ``path`` (if need be) and check it can be written, before a long run.
+
+    Exits 2 naming the option, the folder and the reason when it cannot.
+    """
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
+    return folder
 
 
 class Progress:

@@ -19,13 +19,13 @@ import pandas as pd
 from ..compare import compare
 from ..experiment import atomic_write
 from ..parallel import default_workers
-from ..precision import DEFAULT_MAX_REPLICATIONS, Precision
+from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import SHARE_METRICS, format_stat, format_value, table_text
 from ..scenario import Scenario, ScenarioError
 from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (Progress, ScenarioPath, fail, load_with_changes, main, parse_changes,
+from .base import (Progress, ScenarioPath, fail, load_with_changes, main, output_folder, parse_changes,
                    set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
@@ -66,6 +66,16 @@ def parse_precision(texts: tuple[str, ...], max_replications: int | None) -> Pre
     raise AssertionError("not reached: fail() exits")
 
 
+def check_figures(option: str, figures, scenarios) -> None:
+    """Exit 2 naming ``option`` and what is allowed unless every scenario has every figure."""
+    for scenario in scenarios:
+        for figure in figures:
+            try:
+                check_figure(figure, scenario)
+            except KeyError as exc:
+                fail(f"{option}: {exc.args[0]}")
+
+
 def experiment_options(command):
     """The options every experiment command shares, in one place."""
     options = [
@@ -91,7 +101,7 @@ def precision_options(command):
                            help=f"Most replications --precision may run (default {DEFAULT_MAX_REPLICATIONS}).")(command)
     return click.option("--precision", "precision_texts", multiple=True, metavar="FIGURE=HALF_WIDTH",
                         help="Add replications until the figure's 95 % CI half-width is at most HALF_WIDTH, "
-                             "e.g. give_up_rate=0.002 (repeatable).")(command)
+                             f"e.g. give_up_rate=0.002 (repeatable); for FIGURE {FIGURE_HELP}.")(command)
 
 
 def clean_errors(command):
@@ -164,7 +174,9 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     each replication sees the same customers; each figure's difference from
     BASE is paired replication by replication, which makes its confidence
     interval much narrower than comparing independent runs. --set and --days
-    apply to every scenario.
+    apply to every scenario; every VARIANT runs with BASE's run.days and
+    run.warmup_hours (pairing needs the same window), and a note says so
+    when a VARIANT's own differ.
 
     \b
     Examples:
@@ -179,6 +191,9 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     if not named:
         fail("compare needs at least one VARIANT (a scenario, or changes like 'label: FIELD=VALUE; ...') "
              "or --set-variant NAME:FIELD=VALUE")
+    if precision is not None:
+        check_figures("--precision", precision.targets, [base_sc, *named.values()])
+    folder = output_folder(out) if out is not None else None
     scenarios = 1 + len(named)
     reps = replications or base_sc.run.replications
     workers = workers or default_workers()
@@ -188,15 +203,19 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
                         workers=workers, dask=dask, progress=bar)
     finally:
         bar.close()
-    if out is not None:
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
-        atomic_write(folder / "comparison.parquet", lambda p: table.to_parquet(p, index=False))
+    for label, fields in table.attrs["aligned"].items():
+        changed = ", ".join(f"{f} = {b:g} (its own: {v:g})" for f, (v, b) in fields.items())
+        click.echo(f"note: {label} runs with {table.attrs['base']}'s {changed}, so that runs pair", err=True)
+    if folder is not None:
+        try:
+            atomic_write(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
+            atomic_write(folder / "comparison.parquet", lambda p: table.to_parquet(p, index=False))
+        except OSError as exc:
+            fail(f"--out {out}: cannot write the comparison: {exc}")
     if charts is not None:
         chart_files = write_charts(lambda: {"comparison": comparison_chart(table, base_sc)}, charts)
     if as_json:
-        doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision")}
+        doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision", "aligned")}
         doc["rows"] = _json_ready(table)
         click.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
@@ -277,7 +296,8 @@ def _precision_line(report: dict, precision: Precision) -> str:
               help="Folder for the results (default: sweep_SCENARIO). Re-running resumes from it.")
 @click.option("--show", "show", multiple=True, metavar="FIGURE",
               help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
-                   "the focal channel's service_level, cost_per_customer). All are in the files.")
+                   "the focal channel's service_level, cost_per_customer); for FIGURE "
+                   f"{FIGURE_HELP}. All are in the files.")
 @charts_option("the shown figures against the first numeric varied field (sweep.png, .svg)")
 @clean_errors
 def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
@@ -288,6 +308,9 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     and OUT/sweep.csv gather them at the end (one row per point and figure,
     with mean and 95 % CI). Running the same command again skips the points
     already saved, so an interrupted sweep loses only the points in flight.
+
+    Every point runs on the same seed (-s) and replications (-r), unless
+    run.seed or run.replications is varied: then each point has its own.
 
     With --charts, the shown figures are drawn against the first varied field
     with numeric values, one line per value of the next varied field (and one
@@ -309,18 +332,31 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         if field in vary:
             fail(f"--vary: {field} is given twice")
         vary[field] = values
+    for field, option, value in (("run.replications", "-r/--replications", replications),
+                                 ("run.seed", "-s/--seed", seed), ("run.days", "-d/--days", days)):
+        if value is not None and field in vary:
+            fail(f"--vary {field} and {option} both set {field}; give one of them")
+    figures = list(show) or headline_figures(sc)
+    check_figures("--show", figures, [sc])  # before running, not after every point has run
+    if precision is not None:
+        check_figures("--precision", precision.targets, [sc])
+        figures += [k for k in precision.targets if k not in figures]
     if charts is not None:
         _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
     out = out or f"sweep_{sc.name}"
     points = math.prod(len(v) for v in vary.values())
-    reps = replications or sc.run.replications
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "sweep")
     points_dir = Path(out) / POINTS_DIR
     before = len(list(points_dir.glob("*.parquet"))) if points_dir.is_dir() else 0
     try:
-        table = sweep(sc, vary, replications=reps, seed=seed, out=out, precision=precision,
+        # the folder is made and sweep.json written before any point runs
+        table = sweep(sc, vary, replications=replications, seed=seed, out=out, precision=precision,
                       workers=workers, dask=dask, progress=bar)
+    except ConnectionError:
+        raise  # --dask: reported by clean_errors
+    except OSError as exc:
+        fail(f"--out {out}: cannot write the sweep there: {exc.strerror or exc}")
     except KeyboardInterrupt:
         bar.close()
         saved = len(list(points_dir.glob("*.parquet"))) if points_dir.is_dir() else 0
@@ -331,14 +367,13 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         bar.close()
     if table.attrs["resumed"]:
         click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
-    figures = list(show) or headline_figures(sc)
-    if precision is not None:
-        figures += [k for k in precision.targets if k not in figures]
-    text = sweep_text(table, list(vary), figures)  # checks the figures before anything is drawn
+    text = sweep_text(table, list(vary), figures)
     if charts is not None:
-        chart_files = write_charts(lambda: sweep_charts(table, vary, figures, sc, sc.run.seed if seed is None else seed),
-                                   charts)
+        common_seed = None if "run.seed" in vary else sc.run.seed if seed is None else seed
+        chart_files = write_charts(lambda: sweep_charts(table, vary, figures, sc, common_seed), charts)
     click.echo(text)
+    if precision is not None:
+        click.echo("\n" + sweep_precision_text(table, list(vary), precision))
     click.echo(f"\nwrote {out}/sweep.parquet and {out}/sweep.csv ({points} points)")
     if charts is not None:
         click.echo(charts_summary(chart_files, charts))
@@ -356,7 +391,7 @@ def _sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
 
 
 def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
-                 seed: int) -> dict:
+                 seed: int | None) -> dict:
     """The sweep as charts (:func:`simulator.plots.sweep_chart`): ``sweep``, or ``sweep_1``, ``sweep_2``, ...
     (one per combination of the varied fields past the first two)."""
     from ..plots import sweep_chart
@@ -369,7 +404,8 @@ def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str],
         hue = "scenario"
     reps = sorted(set(table["replications"]))
     footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
-                f"per point, seed {seed} for all. Lines: mean; bands: 95 % confidence interval.")
+                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
+                "Lines: mean; bands: 95 % confidence interval.")
 
     def chart(rows: pd.DataFrame, title: str | None = None):
         return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
@@ -402,6 +438,26 @@ def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> st
         cells.append(str(int(first["replications"])))
         rows.append(cells)
     return table_text(rows, [*fields, *figures, "reps"], right=set(range(len(fields), len(fields) + len(figures) + 1)))
+
+
+def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Precision) -> str:
+    """How many points reached ``--precision``, then each point that stopped at the maximum, with its half-widths."""
+    firsts = table.groupby("point", sort=True).first()
+    met = firsts["precision_met"].astype(bool)
+    reps = sorted(set(firsts.loc[met, "replications"].astype(int)))
+    after = "" if not reps else f" after {reps[0]}" + (f" to {reps[-1]}" if len(reps) > 1 else "") + " replications"
+    lines = [f"precision reached at {int(met.sum())} of {len(firsts)} point(s){after}"]
+    rows = table.set_index(["point", "kpi"])
+    for point in firsts.index[~met]:
+        figures = {}
+        for key, target in precision.targets.items():
+            row = rows.loc[(point, key)]
+            width = (row["ci_high"] - row["ci_low"]) / 2
+            figures[key] = {"target": target, "half_width": None if math.isnan(width) else width}
+        report = {"met": False, "replications": int(firsts.loc[point, "replications"]), "figures": figures}
+        where = ", ".join(f"{f}={firsts.loc[point, f]}" for f in fields)
+        lines.append(f"  point {point} ({where}): {_precision_line(report, precision)}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- staff
@@ -442,12 +498,30 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --target "give_up_rate<=0.08"
       contactflow staff utility_billing_surge --hourly --target "channels.phone.service_level>=0.7" -r 10
     """
+    import tempfile  # local imports: only this command needs them
+
+    from ..staffing import Target
+
+    try:
+        targets = [Target.parse(text) for text in target_texts]
+    except ValueError as exc:
+        fail(f"--target: {exc}")
     sc = _load(scenario, assignments, days)
+    if hourly and sc.run.days < 1:
+        fail(f"--hourly needs at least one whole day simulated after the warm-up, so that every hour is judged "
+             f"(run.days is {sc.run.days:g}): use -d 1 or more")
+    if save_scenario is not None:  # before the search, not after it
+        folder = Path(save_scenario).parent
+        try:
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            fail(f"--save-scenario {save_scenario}: cannot write in the folder {folder} "
+                 f"({exc.strerror or exc}); give a file in an existing, writable folder")
     channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list else None
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
     try:
-        plan = staff(sc, target_texts, channels, hourly=hourly, replications=replications, seed=seed,
+        plan = staff(sc, targets, channels, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
                      workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
     except StaffingError as exc:
@@ -455,7 +529,10 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
     finally:
         bar.close()
     if save_scenario is not None:
-        atomic_write(Path(save_scenario), lambda p: p.write_text(plan.scenario.to_toml()))
+        try:
+            atomic_write(Path(save_scenario), lambda p: p.write_text(plan.scenario.to_toml()))
+        except OSError as exc:
+            fail(f"--save-scenario {save_scenario}: cannot write the staffed scenario: {exc}")
     if as_json:
         click.echo(json.dumps(plan.to_dict(), indent=2, default=float))
         return
@@ -468,7 +545,9 @@ def staffing_text(plan) -> str:
     """The plan, its checks with CIs, and its cost, as text."""
     sc = plan.scenario
     hourly = any(isinstance(v, tuple) for v in plan.agents.values())
-    parts = [f"{sc.name}: staffing that meets every target ({plan.result.replications} replication(s) "
+    unjudged = plan.unjudged_hours
+    claim = "every target in every hour with contacts" if unjudged else "every target"
+    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
              f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
     if hourly:
         hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
@@ -489,11 +568,19 @@ def staffing_text(plan) -> str:
             where = f"tightest hour {int(worst['hour']):02d}:00"
         else:
             metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
-        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric),
-                     "yes" if frame["met"].all() else "NO",
+        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
+        met = "yes" if judged["met"].all() else "NO"
+        if len(judged) < len(frame):
+            met += f" ({len(frame) - len(judged)} h not judged)"
+        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
                      "yes" if frame["confident"].all() else "not all"])
     parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
                                    right=set()))
+    if unjudged:
+        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
+        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
+                                   "keep their start level. Simulate more days (-d) or replications (-r) "
+                                   "to judge them.", width=100))
     hours = plan.agent_hours_per_day
     cost = plan.result.stat("cost_total")
     days = sc.run.days
