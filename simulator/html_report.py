@@ -23,7 +23,6 @@ import base64
 import datetime as dt
 import html
 import io
-import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -31,8 +30,9 @@ from matplotlib.figure import Figure
 
 from . import __version__
 from .experiment import Result, atomic_write
-from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, kpi_frame, result_charts
-from .report import CHANNEL_COLUMNS, SHARE_METRICS, format_stat, format_value
+from .compare import comparison_table
+from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
+from .report import CHANNEL_COLUMNS, format_stat, format_value
 
 __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields"]
 
@@ -69,7 +69,11 @@ table { border-collapse: collapse; margin: 0.8em 0 1.2em; font-size: 0.95em; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #e6e6e6; text-align: right; }
 th { background: #f2f2f0; font-weight: 600; }
 td:first-child, th:first-child, td.left, th.left { text-align: left; }
-td.good { color: #2e7d32; } td.bad { color: #b23b3b; }
+td:not(.left) { white-space: nowrap; }
+td.good { color: #2e7d32; } td.bad { color: #b23b3b; } td.sig { font-weight: 600; }
+td.first { border-top: 2px solid #d4d4d4; }
+div.scroll { overflow-x: auto; max-width: 100%; }
+p.note { color: #555; font-size: 0.9em; margin-top: -0.6em; }
 figure { margin: 1.2em 0 2em; }
 figure img { width: 100%; height: auto; display: block; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.95em; margin-top: 0.4em; }
@@ -129,7 +133,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequen
             cls = " ".join(c for c in (classes[i][j] if classes else "", "left" if j < left else "") if c)
             cells.append(f'<td class="{cls}">{_e(cell)}</td>' if cls else f"<td>{_e(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def _stat(frame, key, metric: str) -> str:
@@ -181,37 +185,28 @@ def _before_after_tables(result: Result) -> str:
 
 
 def _channel_table(result: Result) -> str:
+    """One row per channel metric, one column per channel (narrow enough for the page)."""
     ch = result.channels
-    rows = [[name, *(_stat(ch, (name, m), m) for m in CHANNEL_COLUMNS)] for name in result.scenario.channel_names]
-    return _table(["channel", *CHANNEL_COLUMNS], rows)
+    names = result.scenario.channel_names
+    rows = [[m, *(_stat(ch, (name, m), m) for name in names)] for m in CHANNEL_COLUMNS]
+    return _table(["metric", *names], rows)
 
 
-def _comparison_table(results: Mapping[str, Result], base: str) -> str:
-    frame = kpi_frame(results, list(results[base].kpis.index), base=base)
-    names = list(results)
-    header = ["KPI", *names] + [f"{n} − {base}" for n in names if n != base]
-    rows = []
-    for kpi, group in frame.groupby("kpi", sort=False):
-        group = group.set_index("scenario")
-        cells = [kpi] + [format_stat(group.loc[n, "mean"], group.loc[n, "ci_low"], group.loc[n, "ci_high"], kpi)
-                         for n in names]
-        for n in names:
-            if n != base:
-                d = group.loc[n]
-                cells.append(_difference_text(d["diff"], d["diff_low"], d["diff_high"], kpi))
-        rows.append(cells)
-    return _table(header, rows)
+def _comparison_table(results: Mapping[str, Result]) -> str:
+    """The KPIs of every scenario, one row per KPI and scenario, with paired differences as the CLI prints them."""
+    from .cli.experiments import SIGNIFICANT_NOTE, _diff_cell  # here: the library loads the CLI only when needed
 
-
-def _difference_text(diff: float, low: float, high: float, metric: str) -> str:
-    """A paired difference and its CI: percentage points for shares."""
-    if math.isnan(diff):
-        return "–"
-    if metric in SHARE_METRICS:
-        text = f"{100 * diff:+.2f} pp"
-        return text if math.isnan(low) else f"{text} [{100 * low:+.2f}, {100 * high:+.2f}]"
-    text = f"{diff:+.3g}"
-    return text if math.isnan(low) else f"{text} [{low:+.3g}, {high:+.3g}]"
+    table = comparison_table(results)  # the first result is the base
+    table = table[table["table"] == "kpis"]
+    rows, classes = [], []
+    for kpi, group in table.groupby("kpi", sort=False):
+        for i, (_, row) in enumerate(group.iterrows()):
+            rows.append([kpi if i == 0 else "", row["scenario"],
+                         format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"]), _diff_cell(row)])
+            first = "first" if i == 0 else ""
+            classes.append([first] * 3 + [f"{first} {'sig' if row['significant'] else ''}".strip()])
+    header = ["KPI", "scenario", "mean [95 % CI]", f"difference against {next(iter(results))} [95 % CI]"]
+    return _table(header, rows, classes, left=2) + f'<p class="note">{_e(SIGNIFICANT_NOTE)}.</p>'
 
 
 def _figure_html(name: str, fig: Figure, title: str, caption: str) -> str:
@@ -289,7 +284,7 @@ def report_html(result: Result, variants: Mapping[str, Result] | None = None, *,
         parts.append(_table(["variant", "scenario", "changes against the base"], changes_rows, left=3))
         parts.append(_figure_html("comparison", comparison, "KPIs compared",
                                   "Bars: mean with 95 % CI; below: paired difference against the base."))
-        parts.append(_comparison_table(results, base_label))
+        parts.append(_comparison_table(results))
 
     parts.append(f"<h2>Key figures: {_e(sc.name)}</h2>")
     parts.append(_kpi_table(result))

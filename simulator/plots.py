@@ -234,6 +234,11 @@ def _footnote(result: Result, what: str = "") -> str:
     return f"{text}. {what}" if what else text
 
 
+def _per_day(result: Result) -> float:
+    """Factor turning a count pooled over all replications into a count per simulated day."""
+    return 1.0 / (result.replications * result.scenario.run.days)
+
+
 # --------------------------------------------------------------------------- colours
 
 
@@ -388,7 +393,7 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
     its blocks are the share of customers in each channel at that contact, or
     already resolved / given up. Bands between columns show where customers
     go next, coloured by where they come from. Customers of every replication
-    are pooled.
+    are pooled; the title gives customers a day (mean over the replications).
 
     Parameters
     ----------
@@ -434,8 +439,9 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
             top -= height + pad
         blocks.append(column_blocks)
 
-    fig = _figure(SLIDE, _footnote(result, "Block height = share of customers; bands show where they "
-                                            "go next (customers of all replications pooled)."))
+    fig = _figure(SLIDE, _footnote(result, "Block height = share of customers (all replications pooled); "
+                                            "bands show where they go next. Customers a day: mean over "
+                                            "the replications."))
     ax = fig.add_subplot()
     for c, (left, right) in enumerate(zip(columns[:-1], columns[1:])):
         flows = states.groupby([left, right], sort=False).size()
@@ -490,7 +496,7 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
     handles = [Patch(facecolor=colors[n], label=_label(sc, n)) for n in used]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(handles),
               frameon=False, handlelength=1.2, columnspacing=1.4, fontsize=FONT - 1)
-    _title(fig, f"Customer journeys: {n_customers:,} customers, contact by contact")
+    _title(fig, f"Customer journeys, contact by contact: {n_customers * _per_day(result):,.0f} customers a day")
     return fig
 
 
@@ -531,7 +537,7 @@ def channel_graph(result: Result) -> nx.DiGraph:
     """
     sc = result.scenario
     j = result.journeys
-    per_day = 1.0 / (result.replications * sc.run.days)
+    per_day = _per_day(result)
     g = nx.DiGraph(scenario=sc.name)
     contacts = j["channel"].value_counts()
     first = j.loc[j["seq"] == 0, "channel"].value_counts(normalize=True)
@@ -589,45 +595,44 @@ def channel_network(result: Result, min_flow_share: float = 0.005, min_label_sha
     fig = _figure(SLIDE, _footnote(result, note + "."))
     ax = fig.add_subplot()
     largest_flow = max((d["flow"] for _, _, d in shown), default=1.0)
-    # Keep edge labels off the nodes and off each other: half-widths and half-heights of the space
-    # they take, in data units (one unit is about 150 points).
-    taken = [(np.asarray(pos[n]), math.sqrt(size_of[n] / math.pi) / 150 + np.array([0.16, 0.07]))
-             for n in nodes]
+    radius = {n: math.sqrt(size_of[n] / math.pi) for n in nodes}  # points
+    texts = {n: _node_text(g, sc, n, is_channel=n in names) for n in nodes}
+    side = {n: -1 if n in names else 1 for n in nodes}  # channel labels on the left, ends on the right
+    # Keep edge labels off the nodes, their labels and each other: centres, half-widths and half-heights
+    # of the space they take, in data units (one unit is about 150 points).
+    label_half = np.array([0.13, 0.055])  # of an edge label
+    taken = [(np.asarray(pos[n]), radius[n] / 150 + 0.01) for n in nodes]
+    for n, text in texts.items():
+        lines = text.split("\n")
+        half = np.array([0.6 * max(map(len, lines)), 1.35 * len(lines)]) * (FONT - 1) / 300
+        taken.append((np.asarray(pos[n]) + [side[n] * ((radius[n] + 10) / 150 + half[0]), 0], half))
     for source, target, data in sorted(shown, key=lambda e: -e[2]["flow"]):
         width = 0.8 + 12 * data["flow"] / largest_flow
-        nx.draw_networkx_edges(
+        nx.draw_networkx_edges(  # heads short of the node, so those arriving together stay apart
             g, pos, edgelist=[(source, target)], width=width, edge_color=colors[source], alpha=0.5,
-            arrowstyle="-|>", arrowsize=10 + 0.8 * width, node_size=[size_of[source], size_of[target]],
+            arrowstyle="-|>,head_length=0.5,head_width=0.3", arrowsize=6 + 1.9 * width,
+            node_size=[size_of[source], size_of[target]],
             nodelist=[source, target], connectionstyle="arc3,rad=0.12", ax=ax,
-            min_source_margin=2, min_target_margin=4)
+            min_source_margin=2, min_target_margin=9)
         if data["flow"] / total_flow >= min_label_share:
+            # Near the source, in its colour: a label at a crossing still says which edge it belongs to.
             candidates = [np.asarray(_edge_label_position(pos, source, target, rad=0.12, at=t))
-                          for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78)]
-            free = [c for c in candidates if all(np.any(np.abs(c - p) > half) for p, half in taken)]
+                          for t in (0.3, 0.36, 0.24, 0.42, 0.18, 0.5, 0.58, 0.66, 0.74)]
+            free = [c for c in candidates if all(np.any(np.abs(c - p) > half + label_half) for p, half in taken)]
             if not free:
                 continue
             x, y = free[0]
-            taken.append((free[0], np.array([0.3, 0.11])))
+            taken.append((free[0], label_half))
             ax.text(x, y, f"{data['flow']:,.0f}", ha="center", va="center", fontsize=FONT - 3,
-                    color="#222222", zorder=5,
-                    bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.85))
+                    fontweight="bold", color=_darker(colors[source]), zorder=5,
+                    bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=colors[source],
+                              linewidth=1.0, alpha=0.9))
     nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_size=[size_of[n] for n in nodes], ax=ax,
                            node_color=[colors[n] for n in nodes], edgecolors="white", linewidths=2)
     for n in nodes:
-        node = g.nodes[n]
-        if n in names:
-            lines = [f"{node['contacts']:,.0f} contacts a day"]
-            if node["first"] > 0:
-                lines.append(f"first for {100 * node['first']:.0f} % of customers")
-            if g.has_edge(n, n):
-                lines.append(f"{g.edges[n, n]['flow']:,.0f} a day try it again")
-        else:
-            lines = [f"{node['contacts']:,.0f} journeys a day"]
-        radius = math.sqrt(size_of[n] / math.pi) + 10  # points, beside the node
-        side = -1 if n in names else 1
-        ax.annotate(f"{_label(sc, n)}\n" + "\n".join(lines), pos[n], xytext=(side * radius, 0),
-                    textcoords="offset points", ha="right" if side < 0 else "left", va="center",
-                    fontsize=FONT - 1, color="#222222", linespacing=1.35)
+        ax.annotate(texts[n], pos[n], xytext=(side[n] * (radius[n] + 10), 0), textcoords="offset points",
+                    ha="right" if side[n] < 0 else "left", va="center", fontsize=FONT - 1, color="#222222",
+                    linespacing=1.35)
         ax.texts[-1].set_bbox(dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.8))
     ax.set_xlim(-2.75, 2.35)
     ax.set_ylim(-1.2, 1.2)
@@ -635,6 +640,24 @@ def channel_network(result: Result, min_flow_share: float = 0.005, min_label_sha
     ax.axis("off")
     _title(fig, "Channel network: where customers go after each contact (per day)")
     return fig
+
+
+def _node_text(g: nx.DiGraph, scenario: Scenario, n: str, is_channel: bool) -> str:
+    """The label beside a node of :func:`channel_network`: its name and flows a day."""
+    node = g.nodes[n]
+    if not is_channel:
+        return f"{_label(scenario, n)}\n{node['contacts']:,.0f} journeys a day"
+    lines = [_label(scenario, n), f"{node['contacts']:,.0f} contacts a day"]
+    if node["first"] > 0:
+        lines.append(f"first for {100 * node['first']:.0f} % of customers")
+    if g.has_edge(n, n):
+        lines.append(f"{g.edges[n, n]['flow']:,.0f} a day try it again")
+    return "\n".join(lines)
+
+
+def _darker(color: str, factor: float = 0.72) -> tuple[float, float, float]:
+    """A darker shade of a colour, readable as text on white."""
+    return tuple(factor * c for c in matplotlib.colors.to_rgb(color))
 
 
 def _edge_label_position(pos, source, target, rad: float, at: float = 0.5) -> tuple[float, float]:
@@ -989,6 +1012,11 @@ def _number(value: float) -> str:
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
 
+def _signed(value: float) -> str:
+    """A difference with its sign and enough significant digits (``-0.0041``, ``+1,302``)."""
+    return ("+" if value > 0 else "") + format_value(value, "")
+
+
 def _short(text: str, width: int = 26) -> str:
     return "\n".join(_wrap_labels([text], width))
 
@@ -1008,14 +1036,14 @@ def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, bas
                 zorder=2)
         ax.plot([d * scale], [yi], "o", color=colors[s], markersize=8, zorder=3,
                 markerfacecolor=colors[s] if significant else "white", markeredgewidth=2)
-        unit = " pp" if share else ""
-        ax.annotate(f"{d * scale:+.2f}{unit}" if abs(d * scale) < 10 else f"{d * scale:+,.0f}{unit}",
-                    (d * scale, yi), xytext=(0, 9), textcoords="offset points", ha="center",
-                    fontsize=FONT - 3, color="#222222")
+        ax.annotate(_signed(d * scale) + (" pp" if share else ""), (d * scale, yi), xytext=(0, 9),
+                    textcoords="offset points", ha="center", fontsize=FONT - 3, color="#222222")
     finite = np.concatenate([low[np.isfinite(low)], high[np.isfinite(high)], [0.0]]) * scale
     span = max(abs(finite.min()), abs(finite.max())) * 1.3 or 1.0
     ax.set_xlim(-span, span)
-    ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+    # Few ticks, in steps of 1, 2 or 5: short labels that stay apart in a narrow panel.
+    ax.xaxis.set_major_locator(MaxNLocator(3, symmetric=True, steps=[1, 2, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, "")))
     unit = _kpi_label(kpi)[1]
     ax.set_xlabel("difference (percentage points)" if share else f"difference ({unit})" if unit else "difference")
     ax.set_title("paired difference vs base", fontsize=FONT - 2, color=TEXT_GREY)
@@ -1057,8 +1085,10 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figur
     width = max(12.0, 4.0 * len(names))
     fig = _figure((width, 8.2), _footnote(result, "Lines: mean by hour of the day; bands: 95 % CI; "
                                                    "dashed: agents on duty (right axis)."))
-    grid = fig.subplots(len(rows), len(names), squeeze=False, sharex=True)
+    # One y scale per metric across channels, so panels side by side compare at a glance.
+    grid = fig.subplots(len(rows), len(names), squeeze=False, sharex=True, sharey="row")
     hours = np.arange(24)
+    twins = []
     for col, name in enumerate(names):
         frame = hourly.loc[name]
         for r, (metric, label) in enumerate(rows):
@@ -1068,7 +1098,6 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figur
             low, high = _displayed_interval(stats, share=metric in SHARE_METRICS)
             ax.fill_between(hours + 0.5, low, high, color=colors[name], alpha=0.22, linewidth=0)
             ax.plot(hours + 0.5, mean, color=colors[name], linewidth=2.4, marker="o", markersize=3.5)
-            ax.set_ylim(bottom=0)
             if metric == "abandon_rate":
                 _percent_axis(ax.yaxis)
             if col == 0:
@@ -1077,18 +1106,24 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figur
             if metric == "mean_queue":
                 agents = frame.xs("agents", level="metric").reindex(hours)["mean"].to_numpy(float)
                 twin = ax.twinx()
+                if twins:
+                    twin.sharey(twins[0])
                 twin.step(hours, agents, where="post", color="#333333", linestyle="--", linewidth=1.4)
-                twin.set_ylim(0, np.nanmax(np.append(agents, 1)) * 1.2)
+                top = max(np.nanmax(np.append(agents, 1)) * 1.2, twins[0].get_ylim()[1] if twins else 0)
+                twin.set_ylim(0, top)
+                twins.append(twin)
                 twin.spines["right"].set_visible(True)
                 twin.spines["top"].set_visible(False)
-                twin.tick_params(labelsize=FONT - 2, colors="#333333", length=3)
-                if col == len(names) - 1:
+                last = col == len(names) - 1
+                twin.tick_params(labelsize=FONT - 2, colors="#333333", length=3, labelright=last)
+                if last:
                     twin.set_ylabel("agents on duty")
                 twin.yaxis.set_major_locator(MaxNLocator(4, integer=True))
             if r == len(rows) - 1:
                 ax.set_xlabel("hour of the day")
         grid[0, col].set_title(_label(sc, name), color=colors[name], fontweight="bold")
-    for ax in grid.flat:
+    for ax in grid.flat:  # after every channel is drawn: the shared scale fits them all
+        ax.set_ylim(bottom=0)
         ax.set_xlim(0, 24)
         ax.set_xticks(range(0, 25, 4))
         ax.yaxis.set_major_locator(MaxNLocator(4))
@@ -1179,17 +1214,14 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
             ax.plot(x, rows["mean"].to_numpy(float), color=color, linewidth=2.4, marker="o", markersize=5,
                     label=label)
         if reference and kpi in reference:
-            ax.axhline(reference[kpi], color="black", linestyle="--", linewidth=1.3, zorder=1)
-            shown = format_value(reference[kpi], "share" if _is_share(kpi) else kpi)
-            ax.annotate(f"published {shown}", (1.0, reference[kpi]), xycoords=("axes fraction", "data"),
-                        xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom",
-                        fontsize=FONT - 3, color="#222222")
+            _reference_line(ax, frame[frame["kpi"] == kpi].sort_values(parameter), parameter, reference[kpi],
+                            format_value(reference[kpi], "share" if _is_share(kpi) else kpi))
         kpi_title, unit = _kpi_label(kpi)
         ax.set_title(_short(kpi_title, int(fig.get_figwidth() / n_cols * 7.5)), fontsize=FONT)
         ax.set_ylabel(unit)
         if _is_share(kpi):
             _percent_axis(ax.yaxis)
-        ax.set_xlabel(_field_label(parameter))
+        ax.set_xlabel(_field_label(parameter, unit=True))
         ax.yaxis.set_major_locator(MaxNLocator(5))
         _tidy_axes(ax, grid="both")
         if groups != [None] and i == 0:
@@ -1198,6 +1230,22 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
         ax.set_visible(False)
     _title(fig, title or f"Sensitivity to {_field_label(parameter)}")
     return fig
+
+
+def _reference_line(ax, rows: pd.DataFrame, parameter: str, value: float, shown: str) -> None:
+    """A dashed line at a published figure, labelled at the end and on the side of it farthest from the lines."""
+    ax.axhline(value, color="black", linestyle="--", linewidth=1.3, zorder=1)
+    x = rows[parameter].to_numpy(float)
+    candidates = []  # (clearance, end, above): how far the lines at that end stay on the other side
+    for end, at in ((0.0, x.min()), (1.0, x.max())):
+        means = rows.loc[x == at, "mean"].to_numpy(float)
+        candidates += [(np.min(value - means), end, True), (np.min(means - value), end, False)]
+    _, end, above = max(candidates)
+    ax.annotate(f"published {shown}", (end, value), xycoords=("axes fraction", "data"),
+                xytext=(6 if end == 0 else -6, 4 if above else -4), textcoords="offset points",
+                ha="left" if end == 0 else "right", va="bottom" if above else "top",
+                fontsize=FONT - 3, color="#222222", zorder=5,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
 
 
 def tornado_fields(scenario: Scenario) -> list[str]:
@@ -1343,7 +1391,9 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
 
     One row per field, sorted by how far the KPI moves; bars go from the base
     value to the KPI with the field lowered (light) and raised (dark), with
-    the 95 % CI of the paired difference as whiskers.
+    the 95 % CI of the paired difference as whiskers (drawn only within what
+    the KPI can be). A bar whose CI includes zero is hollow, like the open
+    dots of :func:`kpi_comparison`.
 
     Parameters
     ----------
@@ -1351,7 +1401,8 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
         The output of :func:`tornado_data` (columns ``field, direction,
         value, kpi, base_mean, diff, diff_low, diff_high``).
     top
-        Show only the ``top`` most influential fields (None: all).
+        Show only the ``top`` most influential fields (None: all); the
+        footnote says how many were left out.
 
     Examples
     --------
@@ -1372,13 +1423,14 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     swing = (wide[("diff", "high")] - wide[("diff", "low")]).abs()
     order = list(swing.sort_values(ascending=False).index[: top or None])
     share = _is_share(kpi)
-    scale = 100.0 if share else 1.0
     kpi_title, unit = _kpi_label(kpi)
     n = len(order)
     change = data.attrs.get("change")
-    footnote = ("Bars: change in the KPI when the field is lowered (light) or raised (dark)"
+    shown = f"Top {n} of {len(wide)} fields shown. " if n < len(wide) else ""
+    footnote = (f"{shown}Bars: change in the KPI when the field is lowered (light) or raised (dark)"
                 + (f" by {100 * change:g} %" if change else "")
-                + "; whiskers: 95 % CI of the paired difference (same seed for every run).")
+                + "; whiskers: 95 % CI of the paired difference (same seed for every run); "
+                  "hollow bar: the CI includes zero.")
     if "scenario" in data.attrs:
         footnote = (f"Scenario {data.attrs['scenario']}: {data.attrs['replications']} replication(s) per run, "
                     f"seed {data.attrs['seed']}.\n" + footnote)
@@ -1387,19 +1439,27 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     y = np.arange(n)[::-1]
     labels = []
     colors = {"low": "#9DBBDD", "high": "#1F5A96"}
+    edges = {"low": "#6F9BCB", "high": "#1F5A96"}  # a hollow light bar still stands out
+    drawn = []  # displayed whisker ends, for the x limits
     for yi, field in zip(y, order):
         row = wide.loc[field]
         for direction, offset in (("low", 0.17), ("high", -0.17)):
-            d = row[("diff", direction)] * scale
-            ax.barh(yi + offset, d, left=base_mean * scale, height=0.32, color=colors[direction], zorder=2)
-            lo, hi = row[("diff_low", direction)] * scale, row[("diff_high", direction)] * scale
+            d, lo, hi = (row[(c, direction)] for c in ("diff", "diff_low", "diff_high"))
+            significant = np.isfinite(lo) and (lo > 0 or hi < 0)
+            ax.barh(yi + offset, d, left=base_mean, height=0.32, zorder=2, linewidth=1.6,
+                    color=colors[direction] if significant else "white", edgecolor=edges[direction])
             if np.isfinite(lo):
-                ax.errorbar(base_mean * scale + d, yi + offset, xerr=[[d - lo], [hi - d]], fmt="none",
-                            ecolor="#555555", elinewidth=1.0, capsize=2.5, zorder=3)
-        values = (f"{_format_parameter(row[('value', 'low')])} / {_format_parameter(row[('base_value', 'low')])}"
-                  f" / {_format_parameter(row[('value', 'high')])}")
-        labels.append(f"{_field_label(field)}\n{values}")
-    ax.axvline(base_mean * scale, color="#333333", linewidth=1.3, zorder=4)
+                low, high = _displayed_interval(
+                    pd.DataFrame({"ci_low": [base_mean + lo], "ci_high": [base_mean + hi]}), share)
+                ax.errorbar(base_mean + d, yi + offset, xerr=[[base_mean + d - low[0]], [high[0] - base_mean - d]],
+                            fmt="none", ecolor="#555555", elinewidth=1.0, capsize=2.5, zorder=3)
+                drawn += [low[0], high[0]]
+            drawn.append(base_mean + d)
+        unit_text = _field_unit(field)
+        values = " / ".join(_format_parameter(row[key]) for key in
+                            (("value", "low"), ("base_value", "low"), ("value", "high")))
+        labels.append(f"{_field_label(field)}\n{values}" + (f" {unit_text}" if unit_text else ""))
+    ax.axvline(base_mean, color="#333333", linewidth=1.3, zorder=4)
     ax.set_yticks(y, labels)
     for tick in ax.get_yticklabels():
         tick.set_linespacing(1.25)
@@ -1407,16 +1467,21 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlabel(f"{kpi_title} ({unit})" if unit else kpi_title)
     if share:
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1f} %"))
-    lo_all = np.nanmin(np.append((data["diff_low"].fillna(data["diff"]) * scale).to_numpy(), 0))
-    hi_all = np.nanmax(np.append((data["diff_high"].fillna(data["diff"]) * scale).to_numpy(), 0))
+        _percent_axis(ax.xaxis)
+    lo_all, hi_all = np.nanmin([*drawn, base_mean]), np.nanmax([*drawn, base_mean])
     span = max(hi_all - lo_all, 1e-9)
-    ax.set_xlim(base_mean * scale + lo_all - 0.08 * span, base_mean * scale + hi_all + 0.08 * span)
+    left, right = lo_all - 0.08 * span, hi_all + 0.08 * span
+    # Room around the bars, but no tick at an impossible value (below 0, above 100 %).
+    left = -0.02 * span if left < 0 <= lo_all else left
+    right = 1 + 0.02 * span if share and right > 1 >= hi_all else right
+    ax.set_xlim(left, right)
+    ax.xaxis.set_major_locator(MaxNLocator(6))
     _tidy_axes(ax, grid="x")
     ax.tick_params(axis="y", length=0)
-    handles = [Patch(facecolor=colors["low"], label="field lowered"),
-               Patch(facecolor=colors["high"], label="field raised")]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, borderaxespad=0.2)
+    handles = [Patch(facecolor=colors["low"], edgecolor=edges["low"], label="field lowered"),
+               Patch(facecolor=colors["high"], edgecolor=edges["high"], label="field raised"),
+               Patch(facecolor="white", edgecolor="#555555", linewidth=1.6, label="CI includes 0")]
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, borderaxespad=0.2)
     ax.annotate("lowered / base / raised value", (0, 1.0), xycoords="axes fraction", xytext=(-10, 6),
                 textcoords="offset points", ha="right", va="bottom", fontsize=FONT - 2, color=TEXT_GREY)
     base_text = format_value(base_mean, "share" if share else kpi)
@@ -1424,11 +1489,29 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     return fig
 
 
-def _field_label(path: str) -> str:
+#: Scenario fields that are distributions of times (in minutes).
+_TIME_PARTS = ("handle_time", "patience", "retry_delay")
+
+
+def _field_unit(path: str) -> str:
+    """The unit of a scenario field's value, for labels ("min" for a time distribution's mean)."""
+    parts = path.split(".")
+    if len(parts) >= 2 and parts[-2] in _TIME_PARTS and parts[-1] in ("mean", "value", "low", "high"):
+        return "min"
+    if parts[-1].endswith("_seconds"):
+        return "s"
+    if parts[-1].endswith("_hours"):
+        return "h"
+    return ""
+
+
+def _field_label(path: str, unit: bool = False) -> str:
+    """A field path as words ("phone handle time"), with its unit in brackets if asked."""
     parts = path.split(".")
     if parts[0] == "channels" and len(parts) >= 3:
-        return f"{parts[1]} {' '.join(p.replace('_', ' ') for p in parts[2:] if p not in ('mean', 'value'))}"
-    return " ".join(p.replace("_", " ") for p in parts)
+        parts = parts[1:]
+    words = " ".join(p.replace("_", " ") for p in parts if p not in ("mean", "value"))
+    return f"{words} ({_field_unit(path)})" if unit and _field_unit(path) else words
 
 
 def _format_parameter(value: float) -> str:
@@ -1448,7 +1531,8 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
     of the waits of contacts that waited at all, split into those answered
     and those who abandoned (their wait is the time until they left), as a
     share of all contacts offered. The panel says how many were answered at
-    once, and marks the mean wait and the service-level threshold.
+    once and how many were offered a day (mean over the replications), and
+    marks the mean wait and the service-level threshold.
 
     Examples
     --------
@@ -1469,7 +1553,7 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
     fig = _figure((max(12.0, 4.2 * n_cols), 1.4 + 4.0 * n_rows),
                   _footnote(result, "Contacts that waited, as a share of all contacts offered (the longest "
                                     "1 % of waits lie beyond the axis); abandoned = left the queue or stopped "
-                                    "waiting for a reply."))
+                                    "waiting for a reply. Contacts a day: mean over the replications."))
     grid = fig.subplots(n_rows, n_cols, squeeze=False)
     for ax, name in zip(grid.flat, names):
         spec = sc.channel(name)
@@ -1501,8 +1585,10 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
                             bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
             ax.set_xlim(-0.03 * edges[-1], edges[-1])  # keeps the x and y zero labels apart
         at_once = 1.0 - positive.mean() if offered else math.nan
-        ax.text(0.98, 0.97, f"answered at once: {100 * at_once:.0f} %\n{offered:,} contacts offered",
-                transform=ax.transAxes, ha="right", va="top", fontsize=FONT - 2, color="#222222")
+        ax.text(0.98, 0.97, f"answered at once: {100 * at_once:.0f} %\n"
+                            f"{offered * _per_day(result):,.0f} offered a day",
+                transform=ax.transAxes, ha="right", va="top", fontsize=FONT - 2, color="#222222", zorder=5,
+                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
         ax.set_title(_label(sc, name), color=colors[name], fontweight="bold")
         ax.set_xlabel(f"wait ({unit})")
         _percent_axis(ax.yaxis)

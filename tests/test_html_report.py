@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 import struct
 import subprocess
@@ -59,11 +61,18 @@ def report(tmp_path_factory):
         "reference.figures": {"before_call.web": 0.3, "avoidable_call_share": 0.6},
     })
     base = sim.run(sc, replications=2, days=0.1, seed=21)
-    variant = sim.run(sc.with_changes({"channels.phone.agents": 12}), replications=2, days=0.1, seed=21,
-                      keep_journeys=False)
+    variants = {label: sim.run(sc.with_changes(changes), replications=2, days=0.1, seed=21, keep_journeys=False)
+                for label, changes in VARIANTS.items()}
     path = tmp_path_factory.mktemp("report") / "report.html"
-    write_report(path, base, {"more phone agents": variant}, command="contactflow report test.toml -s 21")
+    write_report(path, base, variants, command="contactflow report test.toml -s 21")
     return path
+
+
+#: Three variants, with long labels: the comparison table must still fit the page.
+VARIANTS = {"more phone agents": {"channels.phone.agents": 12},
+            "channels.chat.agents=6; channels.chat.resolve=0.7": {"channels.chat.agents": 6,
+                                                                  "channels.chat.resolve": 0.7},
+            "web answers half of its customers": {"channels.web.resolve": 0.5}}
 
 
 def test_report_is_self_contained_and_reproducible(report):
@@ -80,9 +89,45 @@ def test_report_is_self_contained_and_reproducible(report):
         assert width > 600 and height > 300
     for needle in ("seed</dt><dd>21", f"contactflow</dt><dd>{sim.__version__}", "2 × 0.1 day(s)",
                    "contactflow report test.toml -s 21", "[channels.phone]", "avoidable_call_share",
-                   "more phone agents", "channels.phone.agents = 12", "test survey"):
+                   "more phone agents", "channels.phone.agents = 12", "test survey",
+                   "channels.chat.resolve = 0.7"):
         assert needle in page, needle
     assert "Test &lt;network&gt; &amp; friends" in page  # text is escaped, not markup
+
+
+def comparison_rows(page: str) -> list[list[str]]:
+    """The cells of the KPI comparison table (the table after the comparison chart)."""
+    table = page.split('id="chart-comparison"', 1)[1].split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [[html.unescape(re.sub("<[^>]+>", "", cell)) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table)]
+
+
+def test_comparison_table_formats_differences_like_the_cli_and_marks_significant_ones(report):
+    page = report.read_text(encoding="utf-8")
+    rows = comparison_rows(page)
+    assert len(rows) == 4 * 15  # a row per KPI and scenario: base and three variants
+    by_kpi: dict[str, list[list[str]]] = {}
+    kpi = None
+    for cells in rows:
+        kpi = cells[0] or kpi
+        by_kpi.setdefault(kpi, []).append(cells)
+    differences = [cells[3] for group in by_kpi.values() for cells in group[1:]]
+    assert not [d for d in differences if re.search(r"\de[+-]\d", d)]  # no scientific notation
+    # Every variant serves the same customers (common random numbers): a plain 0, not "+0 [+0, +0]".
+    assert [cells[3] for cells in by_kpi["customers"]] == ["–", "0", "0", "0"]
+    assert all(" pp" in cells[3] for cells in by_kpi["give_up_rate"][1:])  # shares: percentage points
+    marked = 0
+    for d in differences:  # marked exactly when the interval excludes zero
+        bounds = re.search(r"\[(\S+), (\S+)\]", d)
+        if bounds:
+            low, high = (float(x.replace(",", "")) for x in bounds.groups())
+            if 0 in (low, high):
+                continue  # rounded to zero: either way
+            assert d.endswith(" *") == (low > 0 or high < 0), d
+            marked += d.endswith(" *")
+    assert 0 < marked < len(differences)
+    assert "* the 95 % CI of the difference excludes 0" in page
+    assert 'class="sig"' in page  # and shown in bold
 
 
 def test_changed_fields_lists_dotted_paths():
@@ -104,6 +149,22 @@ window.addEventListener("load", () => {
     img.setAttribute("data-visible", style.display !== "none" && style.visibility === "visible"
                      && style.opacity !== "0" && img.complete);
   }
+  // Tables: none wider than its box on the page, no number broken over two lines.
+  const page = document.querySelector("main").getBoundingClientRect();
+  const wide = [], wrapped = [];
+  for (const table of document.querySelectorAll("table")) {
+    const box = table.getBoundingClientRect();
+    if (box.left < page.left - 1 || box.right > page.right + 1 || table.scrollWidth > table.parentElement.clientWidth)
+      wide.push(table.rows[0].cells[table.rows[0].cells.length - 1].textContent);
+    for (const cell of table.querySelectorAll("td:not(.left)")) {
+      const range = document.createRange();
+      range.selectNodeContents(cell);
+      if (cell.textContent.trim() && range.getClientRects().length > 1) wrapped.push(cell.textContent);
+    }
+  }
+  document.body.setAttribute("data-wide-tables", JSON.stringify(wide));
+  document.body.setAttribute("data-wrapped-cells", JSON.stringify(wrapped));
+  document.body.setAttribute("data-page-overflow", document.documentElement.scrollWidth > window.innerWidth);
   document.body.setAttribute("data-checked", "yes");
 });
 </script>
@@ -112,16 +173,22 @@ window.addEventListener("load", () => {
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium "
                                                    "(Debian: apt-get install -y chromium)")
-def test_every_chart_decodes_and_shows_in_headless_chromium(report, tmp_path):
+def test_every_chart_and_table_shows_in_headless_chromium(report, tmp_path):
+    """At 1400 px the charts decode and show, and every table (three variants compared) fits the page."""
     page = report.read_text(encoding="utf-8")
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", CHECK_IMAGES + "</body>"), encoding="utf-8")
     done = subprocess.run(
-        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900",
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900",
          "--virtual-time-budget=10000", "--dump-dom", probe.as_uri()],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'data-checked="yes"' in done.stdout, "the page's load event never ran"
+    body = re.search(r"<body([^>]*)>", done.stdout).group(1)
+    checks = {k: html.unescape(v) for k, v in re.findall(r'data-([a-z-]+)="([^"]*)"', body)}
+    assert checks["page-overflow"] == "false"
+    assert json.loads(checks["wide-tables"]) == []
+    assert json.loads(checks["wrapped-cells"]) == []
     shown = parse(done.stdout).images
     expected = parse(page).images
     assert len(shown) == len(expected)
@@ -185,3 +252,14 @@ def test_run_charts_writes_png_and_svg(tmp_path):
     blocked.write_text("")
     bad = CliRunner().invoke(main, ["run", "-r", "1", "-d", "0.05", "-q", "--charts", str(blocked / "x")])
     assert bad.exit_code == 2 and "--charts" in bad.output and "Traceback" not in bad.output
+
+
+def test_report_command_ctrl_c_exits_130_like_the_other_commands(scenario_file, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("simulator.cli.charts.run_scenario", interrupted)
+    result = CliRunner().invoke(main, ["report", str(scenario_file), "-q", "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output and "Aborted" not in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -177,6 +177,9 @@ def test_flow_diagram_blocks_and_bands(result):
     colors = {matplotlib.colors.to_hex(b.get_facecolor()) for b in blocks}
     expected = plots.channel_colors(result.scenario.channel_names)
     assert {expected[n].lower() for n in ("web", "chat", "phone", "resolved", "give_up")} <= colors
+    # The title counts customers a day, not the pool of every replication's customers.
+    per_day = result.kpis.loc["customers", "mean"] / result.scenario.run.days
+    assert f"{per_day:,.0f} customers a day" in fig._suptitle.get_text()
     assert_readable(fig)
 
 
@@ -204,6 +207,14 @@ def test_channel_network_sizes_nodes_by_contacts(result):
     contacts = [g.nodes[n]["contacts"] for n in order]
     assert np.argmax(sizes) == np.argmax(contacts) and np.argmin(sizes) == np.argmin(contacts)
     assert any("contacts a day" in t.get_text() for t in ax.texts)
+    # Edge labels are framed in their source channel's colour, so a label at a crossing is not ambiguous.
+    colors = plots.channel_colors(result.scenario.channel_names)
+    flows = {f"{d['flow']:,.0f}": s for s, t, d in g.edges(data=True) if s != t}
+    edge_labels = [t for t in ax.texts if t.get_text() in flows]
+    assert edge_labels
+    for label in edge_labels:
+        frame = matplotlib.colors.to_hex(label.get_bbox_patch().get_edgecolor())
+        assert frame == colors[flows[label.get_text()]].lower(), label.get_text()
     assert_readable(fig)
 
 
@@ -244,6 +255,26 @@ def test_kpi_comparison_from_results_has_bars_whiskers_and_differences():
     assert_readable(fig)
 
 
+def test_kpi_comparison_labels_small_differences_with_significant_digits():
+    # Four panels, one with cost differences of a few thousandths: ticks stay apart, labels are not "-0.00".
+    nan = float("nan")
+    kpis = ["give_up_rate", "avoidable_call_share", "contacts_per_customer", "cost_per_customer"]
+    rows = []
+    for kpi, base, diffs in (("give_up_rate", 0.05, (-0.01, -0.00004)), ("avoidable_call_share", 0.7, (0.02, 0.001)),
+                             ("contacts_per_customer", 2.0, (-0.03, 0.01)),
+                             ("cost_per_customer", 5.0, (-0.0041, 0.0012))):
+        rows.append(("base", kpi, base, nan, nan, nan))
+        for scenario, d in zip(("plan B", "plan C"), diffs):
+            rows.append((scenario, kpi, base + d, d, d - abs(d) / 6, d + abs(d) / 6 if d < 0 else d + 0.0015))
+    frame = pd.DataFrame(rows, columns=["scenario", "kpi", "mean", "diff", "diff_low", "diff_high"])
+    frame = frame.assign(ci_low=frame["mean"] * 0.98, ci_high=frame["mean"] * 1.02)
+    fig = plots.kpi_comparison(frame, kpis)
+    cost = fig.axes[7]
+    assert sorted(t.get_text() for t in cost.texts if t.get_text() != "  base") == ["+0.0012", "-0.0041"]
+    assert [t.get_text() for t in fig.axes[4].texts if "pp" in t.get_text()] == ["-1 pp", "-0.004 pp"]
+    assert_readable(fig)
+
+
 def test_kpi_comparison_takes_the_documented_tidy_format():
     frame = pd.DataFrame({"scenario": ["base", "plan B", "plan C"] * 2,
                           "kpi": ["give_up_rate"] * 3 + ["cost_per_customer"] * 3,
@@ -273,6 +304,14 @@ def test_hourly_chart_panels_and_agents_axis(result):
     agent_lines = [ax.lines[0] for ax in fig.axes if ax.lines and ax.lines[0].get_linestyle() == "--"]
     # fixed staffing: 4 chat agents, 8 phone agents in every hour of the measured window
     assert [np.nanmax(line.get_ydata()) for line in agent_lines] == pytest.approx([4, 8])
+    # One scale per metric across channels (and one for the agents), labelled once.
+    main = np.array([ax for ax in fig.axes if ax.get_ylabel() != "agents on duty" and ax not in
+                     [line.axes for line in agent_lines]]).reshape(3, 2)
+    for row in main:
+        assert row[0].get_ylim() == row[1].get_ylim()
+        assert not any(t.get_visible() and t.get_text() for t in row[1].get_yticklabels())
+    agent_axes = [line.axes for line in agent_lines]
+    assert agent_axes[0].get_ylim() == agent_axes[1].get_ylim()
     assert_readable(fig)
 
 
@@ -291,6 +330,20 @@ def test_sweep_chart_one_panel_per_kpi_with_ci_band():
     assert_readable(fig)
     with pytest.raises(ValueError, match="pass parameter=COLUMN"):
         plots.sweep_chart(frame.assign(other=1))
+
+
+def test_sweep_chart_published_label_stays_clear_of_the_line():
+    frame = pd.DataFrame({"channels.chat.agents": [15, 20, 25], "kpi": ["before_call.email"] * 3,
+                          "mean": [0.145, 0.148, 0.152], "ci_low": [0.12, 0.09, 0.07],
+                          "ci_high": [0.17, 0.21, 0.23]})
+    fig = plots.sweep_chart(frame, reference={"before_call.email": 0.151})
+    ax = fig.axes[0]
+    renderer = drawn(fig)
+    label = [t for t in ax.texts if t.get_text() == "published 15.1 %"][0]
+    box = label.get_window_extent(renderer).expanded(1.0, 1.0)
+    points = ax.transData.transform(np.column_stack([frame["channels.chat.agents"], frame["mean"]]))
+    assert not any(box.x0 - 4 <= x <= box.x1 + 4 and box.y0 - 4 <= y <= box.y1 + 4 for x, y in points)
+    assert_readable(fig)
 
 
 def test_intervals_are_drawn_within_what_a_figure_can_be():
@@ -344,6 +397,47 @@ def test_tornado_data_uses_one_seed_for_every_run():
         plots.tornado_data(sc, "give_up_rate", ["channels.chat.next"], replications=1, days=0.05)
 
 
+def tornado_frame(n_fields: int) -> pd.DataFrame:
+    """tornado_data's format for a share KPI at 90 %, with intervals reaching past 100 %."""
+    fields = ["channels.phone.patience.mean", "channels.email.handle_time.mean", "channels.phone.agents",
+              "retry_delay.mean", "arrivals.per_hour"] + [f"channels.c{i}.resolve" for i in range(n_fields)]
+    rows = []
+    for i, field in enumerate(fields[:n_fields]):
+        d = 0.004 * (n_fields - i)
+        for direction, sign in (("low", -1), ("high", 1)):
+            low, high = (sign * d - 0.15, sign * d + 0.15) if i == 0 else (sign * d - 0.002, sign * d + 0.002)
+            rows.append({"field": field, "direction": direction, "base_value": 5.0, "value": 5.0 + sign * 0.5,
+                         "kpi": "channels.phone.service_level", "base_mean": 0.9, "diff": sign * d,
+                         "diff_low": low, "diff_high": high})
+    return pd.DataFrame(rows)
+
+
+def test_tornado_chart_draws_intervals_within_a_share_and_marks_units_and_zero():
+    fig = plots.tornado_chart(tornado_frame(15), top=12)
+    ax = fig.axes[0]
+    whisker_ends = np.concatenate([seg[:, 0] for c in ax.collections if isinstance(c, LineCollection)
+                                   for seg in c.get_segments()])
+    assert whisker_ends.min() >= 0 and whisker_ends.max() <= 1.0  # not past 100 %
+    assert ax.get_xlim()[1] < 1.05
+    ticks = [loc for loc in ax.get_xticks() if ax.get_xlim()[0] <= loc <= ax.get_xlim()[1]]
+    assert max(ticks) <= 1.0
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 12
+    assert labels[0] == "phone patience\n4.5 / 5 / 5.5 min"  # a time: minutes
+    assert labels[1].startswith("email handle time\n") and labels[1].endswith(" min")
+    assert labels[2] == "phone agents\n4.5 / 5 / 5.5" and labels[3].startswith("retry delay\n")
+    assert "Top 12 of 15 fields shown" in fig.texts[0].get_text()
+    # The first field's CI includes zero: hollow bars; the others are filled.
+    bars = bar_patches(ax)
+    hollow = [b for b in bars if matplotlib.colors.to_hex(b.get_facecolor()) == "#ffffff"]
+    assert len(bars) == 24 and len(hollow) == 2
+    assert {round(b.get_y() + b.get_height() / 2) for b in hollow} == {11}  # the top row
+    assert "CI includes 0" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert_readable(fig)
+    every = plots.tornado_chart(tornado_frame(5), top=12)
+    assert "fields shown" not in every.texts[0].get_text()
+
+
 # --------------------------------------------------------------------------- waits
 
 
@@ -355,6 +449,8 @@ def test_wait_distribution_matches_the_channel_metrics(single):
         p_wait = single.channels.loc[(name, "p_wait"), "mean"]
         note = [t.get_text() for t in ax.texts if t.get_text().startswith("answered at once")][0]
         assert note.startswith(f"answered at once: {100 * (1 - p_wait):.0f} %")
+        contacts = single.channels.loc[(name, "contacts"), "mean"] / single.scenario.run.days
+        assert note.endswith(f"\n{contacts:,.0f} offered a day")
         # Stacked bars: the top layer's heights are the totals; all waits but the longest 1 % are shown.
         heights = np.array([p.get_height() for p in bar_patches(ax)]).reshape(2, -1)
         shown = heights.sum()
