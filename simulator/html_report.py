@@ -32,7 +32,7 @@ from . import __version__
 from .experiment import Result, atomic_write
 from .compare import comparison_table
 from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
-from .report import CHANNEL_COLUMNS, format_stat, format_value
+from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value
 
 __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields"]
 
@@ -194,7 +194,6 @@ def _channel_table(result: Result) -> str:
 
 def _comparison_table(results: Mapping[str, Result]) -> str:
     """The KPIs of every scenario, one row per KPI and scenario, with paired differences as the CLI prints them."""
-    from .cli.experiments import SIGNIFICANT_NOTE, _diff_cell  # here: the library loads the CLI only when needed
 
     table = comparison_table(results)  # the first result is the base
     table = table[table["table"] == "kpis"]
@@ -202,7 +201,7 @@ def _comparison_table(results: Mapping[str, Result]) -> str:
     for kpi, group in table.groupby("kpi", sort=False):
         for i, (_, row) in enumerate(group.iterrows()):
             rows.append([kpi if i == 0 else "", row["scenario"],
-                         format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"]), _diff_cell(row)])
+                         format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"]), difference_cell(row)])
             first = "first" if i == 0 else ""
             classes.append([first] * 3 + [f"{first} {'sig' if row['significant'] else ''}".strip()])
     header = ["KPI", "scenario", "mean [95 % CI]", f"difference against {next(iter(results))} [95 % CI]"]

@@ -50,6 +50,37 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     return f"{text} [{format_value(low, metric)}, {format_value(high, metric)}]"
 
 
+#: What the ``*`` after a paired difference means, wherever differences are shown.
+SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common random numbers)"
+
+
+def format_difference(value: float, metric: str) -> str:
+    """A difference with its sign: percentage points for shares, the metric's format otherwise.
+
+    Examples
+    --------
+    >>> format_difference(-0.0062, "give_up_rate"), format_difference(1302.4, "contacts")
+    ('-0.6 pp', '+1,302')
+    """
+    if value is None or math.isnan(value):
+        return "–"
+    if metric in SHARE_METRICS:
+        return f"{100 * value:+.1f} pp"
+    return ("+" if value > 0 else "") + format_value(value, metric)
+
+
+def difference_cell(row) -> str:
+    """``diff [low, high] *`` of a paired comparison row (``diff, diff_low, diff_high, significant, metric``)."""
+    if math.isnan(row["diff"]):
+        return "–"
+    text = format_difference(row["diff"], row["metric"])
+    if not math.isnan(row["diff_low"]) and row["diff_low"] != row["diff_high"]:
+        bounds = ", ".join(format_difference(row[k], row["metric"]).replace(" pp", "")
+                           for k in ("diff_low", "diff_high"))
+        text += f" [{bounds}]"
+    return text + (" *" if row["significant"] else "")
+
+
 def table_text(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
     """Align rows of strings under a header; columns in ``right`` are right-aligned."""
     right = right if right is not None else set(range(1, len(header)))

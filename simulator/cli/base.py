@@ -3,6 +3,7 @@ variants, clean failures and progress bars."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 class ScenarioPath(click.ParamType):
@@ -199,6 +201,22 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
 def fail(message: str) -> None:
     click.echo(message, err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def clean_errors(command):
+    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ScenarioError as exc:
+            fail(str(exc))
+        except (KeyError, ValueError, ConnectionError, ImportError) as exc:
+            fail(str(exc.args[0]) if exc.args else str(exc))
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+    return wrapper
 
 
 def output_folder(path: str | Path, option: str = "--out") -> Path:

@@ -6,7 +6,6 @@ call for ``--charts DIR`` to write their charts as PNG and SVG.
 
 from __future__ import annotations
 
-import functools
 import os
 import shlex
 from pathlib import Path
@@ -17,7 +16,7 @@ import click
 from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, fail, load_with_changes, main, parse_changes,
+from .base import (VARIANT_HELP, Progress, ScenarioPath, clean_errors, fail, load_with_changes, main, parse_changes,
                    set_variant_option, variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
@@ -52,17 +51,6 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
     raise AssertionError("not reached: fail() exits")
 
 
-def _clean_errors(command):
-    """:func:`.experiments.clean_errors` (exit 2 on bad input, 130 on Ctrl-C), looked up at run time
-    because that module imports this one."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from .experiments import clean_errors
-
-        return clean_errors(command)(*args, **kwargs)
-    return wrapper
-
-
 @main.command("report")
 @click.argument("scenario", required=False, type=ScenarioPath())
 @click.option("-c", "--compare", "variants", multiple=True, metavar="VARIANT",
@@ -79,7 +67,7 @@ def _clean_errors(command):
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-@_clean_errors
+@clean_errors
 def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
                    workers, quiet):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).

@@ -6,7 +6,6 @@ Also home of the options they share with ``run``: ``--precision``,
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import sys
@@ -20,19 +19,17 @@ from ..compare import compare
 from ..experiment import atomic_write
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
-from ..report import SHARE_METRICS, format_stat, format_value, table_text
-from ..scenario import Scenario, ScenarioError
+from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
+from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (Progress, ScenarioPath, fail, load_with_changes, main, output_folder, parse_changes,
-                   set_variant_option, variant_scenarios)
+from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, clean_errors, fail, load_with_changes, main,
+                   output_folder, parse_changes, set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
 
-EXIT_INTERRUPTED = 130
-SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common random numbers)"
 #: Channel metrics the comparison table shows (every figure is in --json and --out).
 COMPARE_CHANNEL_METRICS = ("contacts", "abandon_rate", "service_level", "mean_wait_min", "occupancy")
 
@@ -104,22 +101,6 @@ def precision_options(command):
                              f"e.g. give_up_rate=0.002 (repeatable); for FIGURE {FIGURE_HELP}.")(command)
 
 
-def clean_errors(command):
-    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except ScenarioError as exc:
-            fail(str(exc))
-        except (KeyError, ValueError, ConnectionError, ImportError) as exc:
-            fail(str(exc.args[0]) if exc.args else str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-    return wrapper
-
-
 def _load(scenario, assignments, days):
     sc = load_with_changes(scenario, assignments)
     return sc.with_changes({"run.days": days}) if days is not None else sc
@@ -128,25 +109,6 @@ def _load(scenario, assignments, days):
 def _json_ready(frame: pd.DataFrame) -> list[dict]:
     records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in records]
-
-
-def _signed(value: float, metric: str) -> str:
-    """A difference as a reader wants it: percentage points for shares."""
-    if value is None or math.isnan(value):
-        return "–"
-    if metric in SHARE_METRICS:
-        return f"{100 * value:+.1f} pp"
-    return ("+" if value > 0 else "") + format_value(value, metric)
-
-
-def _diff_cell(row) -> str:
-    if math.isnan(row["diff"]):
-        return "–"
-    text = _signed(row["diff"], row["metric"])
-    if not math.isnan(row["diff_low"]) and row["diff_low"] != row["diff_high"]:
-        bounds = ", ".join(_signed(row[k], row["metric"]).replace(" pp", "") for k in ("diff_low", "diff_high"))
-        text += f" [{bounds}]"
-    return text + (" *" if row["significant"] else "")
 
 
 # --------------------------------------------------------------------------- compare
@@ -266,7 +228,7 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
         for v in variants:
             if kpi in by_scenario[v].index:
                 other = by_scenario[v].loc[kpi]
-                cells += [format_value(other["mean"], other["metric"]), _diff_cell(other)]
+                cells += [format_value(other["mean"], other["metric"]), difference_cell(other)]
             else:
                 cells += ["–", "–"]
         rows.append(cells)
@@ -607,13 +569,20 @@ def staffing_text(plan) -> str:
 def warmup_command(scenario, replications, seed, days, assignments, workers):
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
-    Simulates from empty with no warm-up and finds, per staffed channel,
-    where the start-up transient of the waits ends.
+    Simulates from empty with no warm-up and finds, per staffed channel and
+    replication, where the start-up transient of the waits ends. The
+    suggestion is the largest channel median over replications; warnings
+    (on stderr) say when the run looks too short for MSER.
     """
     sc = load_with_changes(scenario, assignments)
     suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers())
-    rows = [[c, f"{h:.2f}"] for c, h in suggestion.per_channel.items()]
-    click.echo(table_text(rows, ["channel", "warm-up hours (MSER-5)"]))
-    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours "
+    spread = suggestion.spread()
+    rows = [[c, f"{r['median']:.2f}", f"{r['min']:.2f} – {r['max']:.2f}", f"{r['late']:.0f} of {replications}"]
+            for c, r in spread.iterrows()]
+    click.echo(table_text(rows, ["channel", "median warm-up h (MSER-5)", "range over replications",
+                                 "late cut-off"]))
+    for warning in suggestion.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel median "
                f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
                f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")
