@@ -31,8 +31,12 @@ Examples
 
 from __future__ import annotations
 
+import math
 import os
 import signal
+import sys
+import threading
+import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -46,6 +50,8 @@ __all__ = [
     "SerialExecutor",
     "ProcessExecutor",
     "DaskExecutor",
+    "DaskAddressError",
+    "check_dask_address",
     "make_executor",
     "default_workers",
     "ReplicationJob",
@@ -56,8 +62,15 @@ __all__ = [
 #: enough that an interruption loses little.
 TASKS_PER_WORKER = 2
 DASK_EXTRA = "pip install 'contactflow[distributed]'"
-#: How long to keep trying to reach a Dask scheduler.
-DASK_CONNECT_TIMEOUT = "10s"
+#: Seconds to wait for a Dask scheduler to answer (``CONTACTFLOW_DASK_TIMEOUT`` overrides it).
+DASK_CONNECT_TIMEOUT = 10.0
+#: Address schemes a Dask scheduler listens on; ``HOST:PORT`` alone means tcp.
+DASK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+DASK_ADDRESS_FORMS = "tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT, wss://HOST:PORT, ucx://HOST:PORT or HOST:PORT"
+
+
+class DaskAddressError(ValueError, ConnectionError):
+    """A malformed Dask scheduler address (both a ValueError and a ConnectionError)."""
 
 
 def default_workers() -> int:
@@ -121,9 +134,38 @@ class SerialExecutor(Executor):
         return {f for f in futures if f.done()}
 
 
-def _ignore_interrupt() -> None:
-    """Worker processes leave Ctrl-C to the parent, which stops them cleanly."""
+def _exit_when_orphaned(parent: int) -> None:
+    """Poll once a second; end this process when ``parent`` is no longer its parent."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    """Leave Ctrl-C to the parent, which stops the workers cleanly; die with the parent.
+
+    A parent killed outright (``kill -9``) cannot stop its workers, so each
+    worker watches it: on Linux the kernel sends SIGKILL when the parent goes
+    (``PR_SET_PDEATHSIG``; the pool's processes are started and stopped by the
+    same ``with`` block, so the starting thread outlives them), elsewhere a
+    daemon thread polls the parent id.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            watched = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):  # pragma: no cover - no usable libc
+            watched = False
+    if os.getppid() != parent:  # the parent died before the watch started
+        os._exit(1)
+    if not watched:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
+                         name="contactflow-parent-watch").start()
 
 
 class ProcessExecutor(Executor):
@@ -141,7 +183,7 @@ class ProcessExecutor(Executor):
             raise ValueError(f"workers must be >= 1; got {workers}")
         self.workers = workers
         self.capacity = workers * TASKS_PER_WORKER
-        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_ignore_interrupt)
+        self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable, *args) -> Future:
         return self._pool.submit(fn, *args)
@@ -167,15 +209,105 @@ class ProcessExecutor(Executor):
             process.join(timeout=5)
 
 
+def check_dask_address(address: str) -> str:
+    """``address`` stripped, if it has the form of a Dask scheduler address; else a :class:`DaskAddressError`.
+
+    Examples
+    --------
+    >>> check_dask_address(" tcp://10.0.0.5:8786 ")
+    'tcp://10.0.0.5:8786'
+    >>> check_dask_address("http://10.0.0.5:8787")
+    Traceback (most recent call last):
+    ...
+    simulator.parallel.DaskAddressError: 'http://10.0.0.5:8787' is not a Dask scheduler address: its scheme must be one of tcp, tls, ws, wss, ucx (use tcp://HOST:PORT, tls://HOST:PORT, ws://HOST:PORT, wss://HOST:PORT, ucx://HOST:PORT or HOST:PORT)
+    """
+    text = str(address).strip()
+    scheme, sep, location = text.partition("://")
+    if not sep:
+        scheme, location = "tcp", text
+    host, colon, port = location.rpartition(":")
+    problem = None
+    if not text:
+        problem = "it is empty"
+    elif scheme not in DASK_SCHEMES:
+        problem = f"its scheme must be one of {', '.join(DASK_SCHEMES)}"
+    elif not colon or not port:
+        problem = "it has no port"
+    elif not port.isdigit() or not 0 < int(port) < 65536:
+        problem = f"its port {port!r} is not a number from 1 to 65535"
+    elif not host.strip("[]") or "/" in location:
+        problem = "it has no host" if not host.strip("[]") else "it has a path"
+    if problem:
+        raise DaskAddressError(f"{text!r} is not a Dask scheduler address: {problem} (use {DASK_ADDRESS_FORMS})")
+    return text
+
+
+def dask_connect_timeout() -> float:
+    """Seconds to wait for a scheduler: ``CONTACTFLOW_DASK_TIMEOUT`` or :data:`DASK_CONNECT_TIMEOUT`."""
+    text = os.environ.get("CONTACTFLOW_DASK_TIMEOUT", "").strip()
+    if not text:
+        return DASK_CONNECT_TIMEOUT
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0 or math.isinf(seconds):
+        raise DaskAddressError(f"CONTACTFLOW_DASK_TIMEOUT must be a positive number of seconds; got {text!r}")
+    return seconds
+
+
+def _connect(distributed: Any, address: str, timeout: float) -> Any:
+    """A :class:`distributed.Client` for ``address``, or a ConnectionError within about ``timeout`` seconds.
+
+    ``Client(timeout=...)`` bounds reaching the address but not the reply:
+    a server that accepts and never answers as a scheduler (a dashboard's
+    HTTP port, say) would keep it waiting forever. So the client is made in a
+    daemon thread that is abandoned (and closes its client if it ever gets
+    one) when the time is up.
+    """
+    lock = threading.Lock()
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            client = distributed.Client(address, set_as_default=False, timeout=timeout)
+        except Exception as exc:  # reported by the caller; keep only the text
+            with lock:
+                outcome["error"] = f"{type(exc).__name__}: {exc}"
+            return
+        with lock:
+            if outcome.get("abandoned"):
+                client.close()
+            else:
+                outcome["client"] = client
+
+    thread = threading.Thread(target=attempt, daemon=True, name="contactflow-dask-connect")
+    thread.start()
+    thread.join(timeout + 2.0)  # the client's own timeout first, when it applies
+    with lock:
+        if "client" in outcome:
+            return outcome["client"]
+        error = outcome.get("error")
+        outcome["abandoned"] = True
+    if error is None:
+        raise ConnectionError(f"no Dask scheduler answered at {address} within {timeout:g} s (is it the "
+                              f"scheduler's address, usually port 8786, and not the dashboard's?)")
+    raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {error}")
+
+
 class DaskExecutor(Executor):
     """Sends tasks to a Dask cluster (``pip install 'contactflow[distributed]'``).
 
     Parameters
     ----------
     address
-        The scheduler's address (``"tcp://10.0.0.5:8786"``), or an existing
-        :class:`distributed.Client`, which is left open on close. The workers
-        need contactflow installed (the same version).
+        The scheduler's address (``"tcp://10.0.0.5:8786"``, see
+        :func:`check_dask_address`), or an existing :class:`distributed.Client`,
+        which is left open on close. The workers need contactflow installed
+        (the same version).
+    timeout
+        Seconds to wait for the scheduler to answer (default:
+        :func:`dask_connect_timeout`); then a :class:`ConnectionError`.
 
     Examples
     --------
@@ -186,7 +318,7 @@ class DaskExecutor(Executor):
     1024
     """
 
-    def __init__(self, address: Any):
+    def __init__(self, address: Any, timeout: float | None = None):
         try:
             import distributed
         except ImportError:  # pragma: no cover - exercised without the extra
@@ -195,12 +327,15 @@ class DaskExecutor(Executor):
         if isinstance(address, distributed.Client):
             self.client, self._own_client = address, False
         else:
-            try:
-                self.client = distributed.Client(address, set_as_default=False, timeout=DASK_CONNECT_TIMEOUT)
-            except (OSError, TimeoutError) as exc:
-                raise ConnectionError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+            address = check_dask_address(address)
+            self.client = _connect(distributed, address, dask_connect_timeout() if timeout is None else timeout)
             self._own_client = True
-        threads = sum(self.client.nthreads().values())
+        try:
+            threads = sum(self.client.nthreads().values())
+        except BaseException:
+            if self._own_client:
+                self.client.close()
+            raise
         self.capacity = max(1, threads) * TASKS_PER_WORKER
         # finished futures arrive here; bound to our client, not to a process-wide default one
         self._finished = distributed.as_completed(loop=self.client.loop)

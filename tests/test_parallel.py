@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pandas as pd
@@ -16,7 +20,8 @@ from simulator.cli import main
 from simulator.compare import compare
 from simulator.experiment import run_replication
 from simulator.parallel import (
-    ProcessExecutor, ReplicationJob, SerialExecutor, make_executor, run_jobs,
+    DaskAddressError, DaskExecutor, ProcessExecutor, ReplicationJob, SerialExecutor, check_dask_address,
+    make_executor, run_jobs,
 )
 from simulator.sweep import sweep
 
@@ -68,7 +73,7 @@ def test_cli_run_on_dask_prints_the_same_json(tmp_path, dask_cluster, scenario):
 
 def test_an_unreachable_dask_scheduler_is_a_clean_error(tmp_path, scenario, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("simulator.parallel.DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr("simulator.parallel.DASK_CONNECT_TIMEOUT", 1.0)
     path = tmp_path / "centre.toml"
     path.write_text(short(scenario).to_toml())
     result = CliRunner().invoke(main, ["run", str(path), "-r", "2", "-q", "--dask", "tcp://127.0.0.1:9"])
@@ -125,3 +130,120 @@ def test_abort_stops_running_workers_at_once():
     proc = subprocess.run([sys.executable, "-c", ABORT_SCRIPT], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "interrupted"
     assert time.perf_counter() - started < 20  # the workers' 2 x 30 s of sleep were cut short
+
+
+@pytest.mark.parametrize("address", ["nonsense", "", "  ", "http://127.0.0.1:18787", "tcp://127.0.0.1",
+                                     "tcp://127.0.0.1:99999", "tcp://:8786", "tcp://host:8786/path"])
+def test_a_malformed_dask_address_is_refused_before_connecting(address):
+    with pytest.raises(DaskAddressError, match="is not a Dask scheduler address.*use tcp://HOST:PORT"):
+        check_dask_address(address)
+
+
+def test_dask_address_forms_that_are_accepted():
+    for address in ("tcp://10.0.0.5:8786", "10.0.0.5:8786", "tls://scheduler.example:8786", "[::1]:8786"):
+        assert check_dask_address(address) == address
+
+
+@pytest.mark.parametrize("address", ["nonsense", "", "http://127.0.0.1:18787"])
+def test_cli_malformed_dask_address_exits_2_at_once(tmp_path, scenario, address):
+    pytest.importorskip("distributed")
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario).to_toml())
+    started = time.perf_counter()
+    # a real process: a half-made Client used to hold the interpreter for 20 s at exit
+    proc = subprocess.run([sys.executable, "-m", "simulator", "run", str(path), "-r", "2", "-q", "--dask", address],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--dask:" in proc.stderr and "is not a Dask scheduler address" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert time.perf_counter() - started < 10
+
+
+@pytest.fixture(params=["silent", "http"])
+def not_a_scheduler(request):
+    """A TCP server on 127.0.0.1 that accepts connections but is no Dask scheduler."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed at teardown
+                return
+            held.append(conn)
+            if request.param == "http":  # like a dashboard port: answers in HTTP, keeps the connection
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in held:
+        conn.close()
+
+
+def test_a_server_that_is_not_a_dask_scheduler_fails_within_the_timeout(not_a_scheduler):
+    pytest.importorskip("distributed")
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError, match="no Dask scheduler answered|cannot reach the Dask scheduler"):
+        DaskExecutor(not_a_scheduler, timeout=1.0)
+    assert time.perf_counter() - started < 8
+
+
+def test_cli_dask_timeout_comes_from_the_environment(tmp_path, scenario, monkeypatch, not_a_scheduler):
+    pytest.importorskip("distributed")
+    path = tmp_path / "centre.toml"
+    path.write_text(short(scenario).to_toml())
+    args = ["run", str(path), "-r", "2", "-q", "--dask", not_a_scheduler]
+    monkeypatch.setenv("CONTACTFLOW_DASK_TIMEOUT", "1")
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--dask: " in result.output and "Traceback" not in result.output
+    assert time.perf_counter() - started < 8
+    monkeypatch.setenv("CONTACTFLOW_DASK_TIMEOUT", "soon")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "CONTACTFLOW_DASK_TIMEOUT must be a positive number" in result.output
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, os, time
+from simulator.parallel import ProcessExecutor
+executor = ProcessExecutor(2)
+futures = [executor.submit(time.sleep, 60) for _ in range(2)]
+time.sleep(1.0)  # both workers started and initialised
+print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie waiting for its new parent to reap it has exited too
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize("watch", ["default", "polling"])
+def test_workers_exit_when_the_main_process_is_killed(watch):
+    # "polling": pretend not to be on Linux, so the workers poll the parent id instead of using prctl
+    script = ORPHAN_SCRIPT if watch == "default" else ORPHAN_SCRIPT.replace(
+        "executor = ", "import sys; sys.platform = 'elsewhere'  # after the imports\nexecutor = ", 1)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        workers = [int(pid) for pid in proc.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+        proc.kill()  # kill -9: no chance to stop its pool
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        proc.kill()
+        proc.stdout.close()
