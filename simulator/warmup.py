@@ -4,11 +4,25 @@ A simulation starts empty: no queue, idle agents, no backlog. For a scenario
 meant as a steady state (constant arrival rate and staffing, always open),
 the first hours are not representative and belong in ``run.warmup_hours``.
 How long? :func:`suggest_warmup` simulates the scenario from empty with no
-warm-up, averages each staffed channel's waits over replications in time
-bins, and applies the MSER-5 rule (:func:`mser`, White 1997; Franklin and
-White 2008): truncate where the mean squared error of the remaining mean is
-smallest. The suggestion is the largest truncation over the channels; use it
-with :meth:`WarmupSuggestion.apply` or ``--set run.warmup_hours=H``.
+warm-up, averages each staffed channel's waits in time bins, and applies the
+MSER-5 rule (:func:`mser`, White 1997; Franklin and White 2008) to each
+replication: truncate where the mean squared error of the remaining mean is
+smallest. MSER is applied to each channel's series averaged over
+replications (as Hoad, Robinson and Davies 2008 recommend) and, for the
+spread, to each replication alone; the suggestion is the largest channel
+truncation of the averaged series. Use it with
+:meth:`WarmupSuggestion.apply` or ``--set run.warmup_hours=H``.
+
+Why not the median of the replications' truncations? Measured on an
+M/M/20 queue at 97 % load (a transient of many hours), single replications
+are so noisy that MSER finds no truncation in most of them, and the median
+was 0 in 6 of 8 runs where the averaged series gave 5 to 20 hours.
+
+MSER is only as good as the run is long: single truncations swing with the
+queue's random excursions, and a minimum in the last half of the run
+(:func:`mser_is_late`) means the run is too short to show where the
+transient ends. The suggestion reports the spread over replications and
+warns in those cases rather than hiding them.
 
 Scenarios with an hourly profile, shift plans or opening hours never settle
 into a steady state (the day itself is the pattern); for them, a warm-up of a
@@ -26,7 +40,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -35,12 +49,29 @@ import pandas as pd
 from .experiment import run as run_scenario
 from .scenario import Scenario
 
-__all__ = ["mser", "suggest_warmup", "WarmupSuggestion", "steady_state_problems"]
+__all__ = ["mser", "mser_is_late", "suggest_warmup", "WarmupSuggestion", "steady_state_problems"]
 
 #: Observations per batch of the MSER-5 rule.
 MSER_BATCH = 5
 #: Time bins the run is cut into for the wait series.
 BINS = 500
+
+
+def _statistic(series: Sequence[float], batch: int) -> np.ndarray:
+    """The MSER statistic for truncating ``d`` batches, ``d = 0 .. n - 1``."""
+    x = np.asarray(series, dtype=float)
+    x = x[~np.isnan(x)]
+    n = len(x) // batch
+    if n < 4:
+        raise ValueError(f"MSER-{batch} needs at least {4 * batch} observations; got {len(x)}")
+    means = x[: n * batch].reshape(n, batch).mean(axis=1)
+    tail = means[::-1]
+    count = np.arange(1, n + 1)
+    total = np.cumsum(tail)
+    total_sq = np.cumsum(tail**2)
+    # for the last k batch means: sum of squared deviations = sum(y^2) - (sum y)^2 / k
+    squares = total_sq - total**2 / count
+    return (squares / count**2)[::-1]  # index d: the batches from d on
 
 
 def mser(series: Sequence[float], batch: int = MSER_BATCH) -> int:
@@ -59,21 +90,29 @@ def mser(series: Sequence[float], batch: int = MSER_BATCH) -> int:
     >>> mser(np.ones(100))
     0
     """
-    x = np.asarray(series, dtype=float)
-    x = x[~np.isnan(x)]
-    n = len(x) // batch
-    if n < 4:
-        raise ValueError(f"MSER-{batch} needs at least {4 * batch} observations; got {len(x)}")
-    means = x[: n * batch].reshape(n, batch).mean(axis=1)
-    tail = means[::-1]
-    count = np.arange(1, n + 1)
-    total = np.cumsum(tail)
-    total_sq = np.cumsum(tail**2)
-    # for the last k batch means: sum of squared deviations = sum(y^2) - (sum y)^2 / k
-    squares = total_sq - total**2 / count
-    stat = (squares / count**2)[::-1]  # index d: the batches from d on
-    half = n // 2 + 1
-    return int(np.argmin(stat[:half])) * batch
+    stat = _statistic(series, batch)
+    return int(np.argmin(stat[: len(stat) // 2 + 1])) * batch
+
+
+def mser_is_late(series: Sequence[float], batch: int = MSER_BATCH) -> bool:
+    """Whether MSER's minimum over (almost) the whole series lies in its last half.
+
+    :func:`mser` searches the first half only; a minimum beyond it is MSER's
+    sign that the series is too short to show the end of the transient. The
+    last tenth (at least 2 batches) is left out of the search, where the
+    statistic of a few batch means is small by chance.
+
+    Examples
+    --------
+    >>> mser_is_late(np.r_[np.linspace(10.0, 0.0, 800), np.zeros(200)])
+    True
+    >>> mser_is_late(np.r_[np.linspace(10.0, 0.0, 100), np.zeros(900)])
+    False
+    """
+    stat = _statistic(series, batch)
+    n = len(stat)
+    search = stat[: max(1, n - max(2, n // 10))]
+    return int(np.argmin(search)) > n // 2
 
 
 def steady_state_problems(scenario: Scenario) -> list[str]:
@@ -89,23 +128,53 @@ def steady_state_problems(scenario: Scenario) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class WarmupSuggestion:
     """A warm-up length suggested by MSER-5.
 
     Attributes
     ----------
     hours
-        The suggested ``run.warmup_hours`` (the largest over the channels).
+        The suggested ``run.warmup_hours``: the largest of ``per_channel``.
     per_channel
-        The truncation found for each staffed channel, in hours.
+        Each staffed channel's MSER-5 truncation of ``series``, in hours.
     series
-        The averaged wait series, indexed by bin start (minutes), one column per channel.
+        The wait series averaged over replications, indexed by bin start
+        (minutes), one column per channel.
+    per_replication
+        The truncation of each replication (rows) and channel (columns), in
+        hours; NaN where a replication had too few contacts for MSER-5.
+    late
+        Per channel, how many replications had MSER's minimum in the last half
+        of the run (see :func:`mser_is_late`): a sign the run is too short.
+    warnings
+        Why the suggestion may not be trustworthy: a channel whose averaged
+        series, or at least half of whose replications, has a late minimum;
+        replications too short for MSER-5; an averaged cut-off outside the
+        replications' range; or a suggestion longer than a quarter of the run.
+        Empty when none applies.
     """
 
     hours: float
     per_channel: dict[str, float]
     series: pd.DataFrame
+    per_replication: pd.DataFrame = field(default_factory=pd.DataFrame)
+    late: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        channels = ", ".join(f"{c}={h:g}" for c, h in self.per_channel.items())
+        return (f"WarmupSuggestion(hours={self.hours:g}, per_channel={{{channels}}}, "
+                f"replications={len(self.per_replication)}, warnings={len(self.warnings)})")
+
+    def spread(self) -> pd.DataFrame:
+        """Per channel: the truncation (hours), its median, min and max over replications, and ``late``."""
+        table = pd.DataFrame({"hours": pd.Series(self.per_channel, dtype=float),
+                              "median": self.per_replication.median(),
+                              "min": self.per_replication.min(), "max": self.per_replication.max(),
+                              "late": pd.Series(self.late, dtype=float)})
+        table.index.name = "channel"
+        return table
 
     def apply(self, scenario: Scenario) -> Scenario:
         """The scenario with ``run.warmup_hours`` set to the suggestion.
@@ -120,10 +189,34 @@ class WarmupSuggestion:
         return scenario.with_changes({"run.warmup_hours": self.hours})
 
 
+def _wait_series(contacts: pd.DataFrame, width: float, bins: int) -> np.ndarray:
+    """Mean wait of the contacts starting in each time bin (NaN where none did)."""
+    slot = np.clip((contacts["time"].to_numpy() // width).astype(int), 0, bins - 1)
+    total = np.bincount(slot, weights=contacts["wait"].to_numpy(), minlength=bins)
+    count = np.bincount(slot, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
+def _truncation(series: np.ndarray, edges: np.ndarray) -> tuple[float, bool]:
+    """MSER-5 truncation of a wait series in hours (NaN if too short) and whether it is late."""
+    observed = np.flatnonzero(~np.isnan(series))  # bins where some contact started
+    if len(observed) < 4 * MSER_BATCH:
+        return math.nan, False
+    values = series[observed]
+    return float(edges[observed[mser(values)]]) / 60.0, mser_is_late(values)
+
+
 def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None = None, *,
                    days: float | None = None, channels: Sequence[str] | None = None,
                    bins: int = BINS, workers: int = 1) -> WarmupSuggestion:
     """Suggest ``run.warmup_hours`` for a steady-state scenario with MSER-5.
+
+    MSER-5 is applied to each channel's wait series averaged over
+    replications; the suggestion is the largest channel truncation.
+    :meth:`WarmupSuggestion.spread` gives the truncations of the single
+    replications for comparison, and ``warnings`` says when the run looks too
+    short for MSER.
 
     Parameters
     ----------
@@ -137,7 +230,7 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
         Staffed channels to look at (default: all).
     bins
         Time bins the run is cut into; each bin's mean wait (over the contacts
-        that start in it, pooled over replications) is one observation.
+        that start in it) is one observation.
     workers
         Processes for the replications.
 
@@ -173,21 +266,41 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
     log = result.journeys
     width = scenario.run.end_minutes / bins
     edges = np.arange(bins + 1) * width
-    columns = {}
-    per_channel = {}
+    run_hours = scenario.run.end_minutes / 60.0
+    columns, per_channel, cuts, late, warnings = {}, {}, {}, {}, []
     for name in channels:
         contacts = log[log["channel"] == name]
-        slot = np.clip((contacts["time"].to_numpy() // width).astype(int), 0, bins - 1)
-        total = np.bincount(slot, weights=contacts["wait"].to_numpy(), minlength=bins)
-        count = np.bincount(slot, minlength=bins)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            series = total / count
-        columns[name] = series
-        observed = np.flatnonzero(~np.isnan(series))  # bins where some contact started
-        if len(observed) < 4 * MSER_BATCH:
-            per_channel[name] = 0.0
-            continue
-        per_channel[name] = float(edges[observed[mser(series[observed])]]) / 60.0
+        columns[name] = _wait_series(contacts, width, bins)
+        hours, pooled_late = _truncation(columns[name], edges)
+        per_channel[name] = 0.0 if math.isnan(hours) else hours
+        found = [_truncation(_wait_series(contacts[contacts["replication"] == r], width, bins), edges)
+                 for r in range(replications)]
+        cuts[name] = [hours for hours, _ in found]
+        late[name] = sum(is_late for _, is_late in found)
+        unusable = sum(math.isnan(hours) for hours, _ in found)
+        if unusable:
+            warnings.append(f"{name}: {unusable} of {replications} replications have fewer than "
+                            f"{4 * MSER_BATCH} time bins with contacts, too few for MSER-5; "
+                            f"simulate more days (-d) or use fewer bins")
+        if pooled_late or 2 * late[name] >= replications:  # not just one replication's excursion
+            where = ("the replications' average" if pooled_late else "")
+            where += (" and " if pooled_late and late[name] else "")
+            where += f"{late[name]} of {replications} replications" if late[name] else ""
+            warnings.append(f"{name}: in {where} MSER's minimum lies "
+                            f"in the last half of the {run_hours:g}-hour run, so the run is too short "
+                            f"to show where the transient ends; simulate more days (-d)")
+    per_replication = pd.DataFrame(cuts, index=pd.RangeIndex(replications, name="replication"))
+    for name in channels:
+        low, high = per_replication[name].min(), per_replication[name].max()
+        if replications > 1 and not low <= per_channel[name] <= high:  # False too when all are NaN
+            if not math.isnan(low):
+                warnings.append(f"{name}: the cut-off of the average ({per_channel[name]:.2f} h) is outside the "
+                                f"single replications' range ({low:.2f}-{high:.2f} h), so MSER is unstable "
+                                f"here; use more replications (-r) or days (-d)")
     hours = max(per_channel.values())
+    if hours > run_hours / 4:
+        warnings.append(f"the suggestion ({hours:.2f} h) is more than a quarter of the {run_hours:g}-hour run; "
+                        f"simulate several times longer (-d) to confirm it")
     return WarmupSuggestion(math.ceil(hours * 100) / 100, per_channel,
-                            pd.DataFrame(columns, index=pd.Index(edges[:-1], name="minute")))
+                            pd.DataFrame(columns, index=pd.Index(edges[:-1], name="minute")),
+                            per_replication, late, tuple(warnings))

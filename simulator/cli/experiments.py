@@ -571,18 +571,19 @@ def warmup_command(scenario, replications, seed, days, assignments, workers):
 
     Simulates from empty with no warm-up and finds, per staffed channel and
     replication, where the start-up transient of the waits ends. The
-    suggestion is the largest channel median over replications; warnings
-    (on stderr) say when the run looks too short for MSER.
+    suggestion is the largest channel's cut-off on the waits averaged over
+    replications; the single replications' cut-offs show the spread, and
+    warnings (on stderr) say when the run looks too short for MSER.
     """
     sc = load_with_changes(scenario, assignments)
     suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers())
     spread = suggestion.spread()
-    rows = [[c, f"{r['median']:.2f}", f"{r['min']:.2f} – {r['max']:.2f}", f"{r['late']:.0f} of {replications}"]
-            for c, r in spread.iterrows()]
-    click.echo(table_text(rows, ["channel", "median warm-up h (MSER-5)", "range over replications",
-                                 "late cut-off"]))
+    rows = [[c, f"{r['hours']:.2f}", f"{r['median']:.2f} [{r['min']:.2f} – {r['max']:.2f}]",
+             f"{r['late']:.0f} of {replications}"] for c, r in spread.iterrows()]
+    click.echo(table_text(rows, ["channel", "warm-up h (MSER-5)", "single replications: median [range]",
+                                 "late minimum"]))
     for warning in suggestion.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel median "
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's "
                f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
                f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")
