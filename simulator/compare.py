@@ -35,7 +35,7 @@ from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, replication_values
 from .scenario import Scenario
 
-__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "COLUMNS", "PAIRED_RUN_FIELDS"]
+__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
@@ -88,6 +88,27 @@ def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, 
     """
     values = {f: (getattr(variant.run, f[4:]), getattr(base.run, f[4:])) for f in PAIRED_RUN_FIELDS}
     return {f: (float(v), float(b)) for f, (v, b) in values.items() if v != b}
+
+
+def align_runs(base: Scenario, variants: Mapping[str, Scenario]
+               ) -> tuple[dict[str, Scenario], dict[str, dict[str, tuple[float, float]]]]:
+    """The variants on the base's run window (:data:`PAIRED_RUN_FIELDS`), so that runs pair.
+
+    Returns ``(variants, aligned)``: the variants, changed where needed, and
+    for each changed one its :func:`run_mismatches`.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
+    >>> variants["short"].run.days, aligned
+    (2.0, {'short': {'run.days': (1.0, 2.0)}})
+    """
+    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    aligned = {label: fields for label, v in variants.items() if (fields := run_mismatches(base, v))}
+    return ({label: v.with_changes(same_run) if label in aligned else v for label, v in variants.items()},
+            aligned)
 
 
 def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -190,10 +211,8 @@ def compare(
     if days is not None:
         base = base.with_changes({"run.days": days})
         named = {label: v.with_changes({"run.days": days}) for label, v in named.items()}
-    aligned = {label: run_mismatches(base, v) for label, v in named.items()}
-    aligned = {label: fields for label, fields in aligned.items() if fields}
-    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
-    scenarios = [base, *(v.with_changes(same_run) if label in aligned else v for label, v in named.items())]
+    named, aligned = align_runs(base, named)
+    scenarios = [base, *named.values()]
     labels = [base.name, *named]
     replications = base.run.replications if replications is None else int(replications)
     seed = base.run.seed if seed is None else int(seed)

@@ -227,6 +227,17 @@ def test_report_command_compares_variants(scenario_file, tmp_path):
     assert "-s 8" in page and not list(out.parent.glob("*.tmp"))
 
 
+def test_report_runs_variants_on_the_bases_window_so_they_pair(tmp_path):
+    # a variant file with its own (shorter) run would not pair with the base
+    base, short = tmp_path / "base.toml", tmp_path / "short.toml"
+    base.write_text(make_scenario().with_changes({"run.days": 0.05}).to_toml(), encoding="utf-8")
+    short.write_text(make_scenario().with_changes({"run.days": 0.02, "name": "short"}).to_toml(), encoding="utf-8")
+    result = CliRunner().invoke(main, ["report", str(base), "-r", "2", "-q", "-w", "1",
+                                       "--compare", str(short), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "note: short runs with" in result.output and "run.days = 0.05 (its own: 0.02)" in result.output
+
+
 @pytest.mark.parametrize("variant, message", [
     ("x: channels.chat.agentz=3", "channels.chat.agentz: unknown key; did you mean 'agents'?"),
     ("channels.chat.resolve=2", "channels.chat.resolve: must be a probability in [0, 1]; got 2"),

@@ -203,6 +203,14 @@ def fail(message: str) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
+def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[float, float]]]) -> None:
+    """Say on stderr which variants run on the base's window instead of their own
+    (:func:`simulator.compare.align_runs`)."""
+    for label, fields in aligned.items():
+        changed = ", ".join(f"{f} = {b:g} (its own: {v:g})" for f, (v, b) in fields.items())
+        click.echo(f"note: {label} runs with {base_name}'s {changed}, so that runs pair", err=True)
+
+
 def clean_errors(command):
     """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
     @functools.wraps(command)

@@ -13,11 +13,12 @@ from typing import Callable, Sequence
 
 import click
 
+from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, clean_errors, fail, load_with_changes, main, parse_changes,
-                   set_variant_option, variant_scenarios)
+from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, clean_errors, fail, load_with_changes,
+                   main, parse_changes, set_variant_option, variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -95,6 +96,8 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
         fail(f"--set: {exc.message}")
     labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
                                variant_option="--compare")
+    labels, aligned = align_runs(base, labels)
+    alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
     workers = workers or min(os.cpu_count() or 1, reps)

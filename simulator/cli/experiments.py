@@ -24,7 +24,7 @@ from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, clean_errors, fail, load_with_changes, main,
+from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, clean_errors, fail, load_with_changes, main,
                    output_folder, parse_changes, set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
@@ -165,9 +165,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
                         workers=workers, dask=dask, progress=bar)
     finally:
         bar.close()
-    for label, fields in table.attrs["aligned"].items():
-        changed = ", ".join(f"{f} = {b:g} (its own: {v:g})" for f, (v, b) in fields.items())
-        click.echo(f"note: {label} runs with {table.attrs['base']}'s {changed}, so that runs pair", err=True)
+    alignment_notes(table.attrs["base"], table.attrs["aligned"])
     if folder is not None:
         try:
             atomic_write(folder / "comparison.csv", lambda p: table.to_csv(p, index=False))
