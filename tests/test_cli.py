@@ -299,3 +299,18 @@ def test_a_file_variant_named_like_the_base_or_another_is_named_after_its_file(t
     other = tmp_path / "plan_c.toml"
     other.write_text(make_scenario({"name": "plan_b"}).to_toml())
     assert list(variants_of(*map(str, paths), str(other))) == ["plan_b", "plan_b (2)", "plan_c"]
+
+
+@pytest.mark.parametrize("command", [
+    ["run"], ["compare", "nice_bcg_2016", "--set-variant", "a:channels.chat.agents=3"],
+    ["sweep", "nice_bcg_2016", "--vary", "channels.chat.agents=3,4", "-o", "{tmp}/sweep"]])
+def test_an_unwritable_charts_folder_fails_before_anything_runs(command, tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the folder should go
+    simulated = []
+    monkeypatch.setattr("simulator.experiment.run_replication", lambda *a, **k: simulated.append(1))
+    args = [w.replace("{tmp}", str(tmp_path)) for w in command]
+    result = CliRunner().invoke(main, [*args, "-r", "1", "-d", "0.05", "-q", "--charts", str(blocked / "charts")])
+    assert result.exit_code == 2, result.output
+    assert f"--charts {blocked / 'charts'}: cannot write to this folder" in result.output
+    assert not simulated and "Traceback" not in result.output

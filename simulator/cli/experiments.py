@@ -156,6 +156,8 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     if precision is not None:
         check_figures("--precision", precision.targets, [base_sc, *named.values()])
     folder = output_folder(out) if out is not None else None
+    if charts is not None:
+        output_folder(charts, "--charts")
     scenarios = 1 + len(named)
     reps = replications or base_sc.run.replications
     workers = workers or default_workers()
@@ -303,6 +305,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         figures += [k for k in precision.targets if k not in figures]
     if charts is not None:
         _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
+        output_folder(charts, "--charts")
     out = out or f"sweep_{sc.name}"
     points = math.prod(len(v) for v in vary.values())
     workers = workers or default_workers()
