@@ -67,6 +67,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .analytic import HourlyJourneyChain
+from .distributions import unknown_key_message
 from .network import approximate
 from .precision import figure_index
 from .scenario import GIVE_UP, RESOLVED, Scenario
@@ -221,7 +222,7 @@ def load_targets(path: str | Path) -> Targets:
     allowed = ("source", "tolerance", "targets", "weights")
     for key in data:
         if key not in allowed:
-            problems.append(f"{where}: {key}: unknown key; allowed: {', '.join(allowed)}")
+            problems.append(f"{where}: {key}: {unknown_key_message(key, allowed)}")
 
     def numbers(table: str, low: float | None, low_open: bool = False) -> dict[str, float]:
         raw = data.get(table, {})

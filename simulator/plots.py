@@ -1485,7 +1485,8 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     ax.annotate("lowered / base / raised value", (0, 1.0), xycoords="axes fraction", xytext=(-10, 6),
                 textcoords="offset points", ha="right", va="bottom", fontsize=FONT - 2, color=TEXT_GREY)
     base_text = format_value(base_mean, "share" if share else kpi)
-    _title(fig, f"What moves the {kpi_title[0].lower() + kpi_title[1:]}? (base {base_text})")
+    subject = kpi_title.replace(": ", " ")  # "phone: service level" reads "phone service level" here
+    _title(fig, f"What moves the {subject[0].lower() + subject[1:]}? (base {base_text})")
     return fig
 
 

@@ -94,7 +94,7 @@ def test_bad_targets_and_free_fields_are_reported(tmp_path):
     with pytest.raises(TargetsError) as err:
         load_targets(bad)
     message = str(err.value)
-    for expected in ("bad.toml: tolerence: unknown key", "targets.give_up_rate: must be a number",
+    for expected in ("bad.toml: tolerence: unknown key; did you mean 'tolerance'?", "targets.give_up_rate: must be a number",
                      "weights.foo: not one of the targets"):
         assert expected in message
     scenario = sim.load_scenario("nice_bcg_2016")
