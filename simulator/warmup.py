@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -209,7 +209,8 @@ def _truncation(series: np.ndarray, edges: np.ndarray) -> tuple[float, bool]:
 
 def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None = None, *,
                    days: float | None = None, channels: Sequence[str] | None = None,
-                   bins: int = BINS, workers: int = 1) -> WarmupSuggestion:
+                   bins: int = BINS, workers: int = 1,
+                   progress: Callable[[int], None] | None = None) -> WarmupSuggestion:
     """Suggest ``run.warmup_hours`` for a steady-state scenario with MSER-5.
 
     MSER-5 is applied to each channel's wait series averaged over
@@ -233,6 +234,8 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
         that start in it) is one observation.
     workers
         Processes for the replications.
+    progress
+        Called with the number of replications finished, as in :func:`simulator.run`.
 
     Raises
     ------
@@ -262,7 +265,7 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
     if days is not None:
         changes["run.days"] = days
     scenario = scenario.with_changes(changes)
-    result = run_scenario(scenario, replications, seed, workers=workers)
+    result = run_scenario(scenario, replications, seed, workers=workers, progress=progress)
     log = result.journeys
     width = scenario.run.end_minutes / bins
     edges = np.arange(bins + 1) * width

@@ -566,8 +566,9 @@ def staffing_text(plan) -> str:
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
-def warmup_command(scenario, replications, seed, days, assignments, workers):
+def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
@@ -577,7 +578,12 @@ def warmup_command(scenario, replications, seed, days, assignments, workers):
     warnings (on stderr) say when the run looks too short for MSER.
     """
     sc = load_with_changes(scenario, assignments)
-    suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers())
+    bar = Progress(replications, quiet, f"{sc.name} from empty")
+    try:
+        suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers(),
+                                    progress=bar)
+    finally:
+        bar.close()
     spread = suggestion.spread()
     rows = [[c, f"{r['hours']:.2f}", f"{r['median']:.2f} [{r['min']:.2f} – {r['max']:.2f}]",
              f"{r['late']:.0f} of {replications}"] for c, r in spread.iterrows()]
