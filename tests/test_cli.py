@@ -314,3 +314,16 @@ def test_an_unwritable_charts_folder_fails_before_anything_runs(command, tmp_pat
     assert result.exit_code == 2, result.output
     assert f"--charts {blocked / 'charts'}: cannot write to this folder" in result.output
     assert not simulated and "Traceback" not in result.output
+
+
+def test_a_set_that_breaks_a_variant_file_names_the_option(tmp_path):
+    from conftest import make_scenario
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text(make_scenario({"name": "plan"}).to_toml())
+    # the preset has an email channel, the test network has none
+    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", str(plan), "--set", "channels.email.agents=5",
+                                       "-r", "1", "-d", "0.05", "-q"])
+    assert result.exit_code == 2, result.output
+    assert "channels.email.agents: no channel 'email'" in result.output
+    assert "(from --set channels.email.agents=5)" in result.output

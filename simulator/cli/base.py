@@ -50,6 +50,14 @@ def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict
     return changes
 
 
+def change_origins(assignments: Sequence[str], days: float | None = None) -> dict[str, str]:
+    """Where each of :func:`parse_changes`' changes came from, for messages: ``{field: "--set FIELD=VALUE"}``."""
+    origins = {parse_assignment(a)[0]: f"--set {a.strip()}" for a in assignments}
+    if days is not None:
+        origins["run.days"] = f"--days {days:g}"
+    return origins
+
+
 def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Scenario:
     """Load a scenario (the default preset when None) and apply ``--set`` changes.
 
@@ -57,9 +65,7 @@ def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Sce
     """
     sc = load_scenario(scenario or DEFAULT_SCENARIO)
     if assignments:
-        parsed = [(parse_assignment(a), a) for a in assignments]
-        sc = sc.with_changes({field: value for (field, value), _ in parsed},
-                             origins={field: f"--set {a.strip()}" for (field, _), a in parsed})
+        sc = sc.with_changes(parse_changes(assignments), origins=change_origins(assignments))
     return sc
 
 
@@ -96,7 +102,7 @@ def _variant_parts(text: str) -> tuple[str | None, list[str] | None]:
 
 
 def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_variant_texts: Sequence[str] = (),
-                      *, changes: Mapping[str, Any] | None = None,
+                      *, changes: Mapping[str, Any] | None = None, origins: Mapping[str, str] | None = None,
                       variant_option: str = "VARIANT") -> dict[str, Scenario]:
     """Named variants of ``base``, read the same way by every command that compares scenarios.
 
@@ -106,7 +112,8 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
     * a scenario file or bundled name (``plan_b.toml``): named after its
       scenario (after the file, ``plan_b``, when the base or another variant
       has that name), with ``changes`` (the command's ``--set`` and
-      ``--days``) applied as they were to the base; or
+      ``--days``) applied as they were to the base, a problem they cause
+      naming its ``origins`` (:func:`change_origins`); or
     * changes to the base, ``FIELD=VALUE`` separated by ``;``, optionally led
       by a label and a colon: ``"more chat: channels.chat.agents=25;
       channels.chat.resolve=0.7"``. Without a label, the changes are the name.
@@ -169,7 +176,7 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
         try:
             if assignments is None:
                 scenario = load_scenario(text.strip())
-                scenario = scenario.with_changes(changes) if changes else scenario
+                scenario = scenario.with_changes(changes, origins=origins) if changes else scenario
                 name = scenario.name
                 if name == base.name or name in variants or name in explicit:
                     name = Path(text.strip()).stem  # plan_b.toml, a copy of the base renamed: "plan_b"

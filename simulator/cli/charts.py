@@ -17,8 +17,8 @@ from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, clean_errors, fail, load_with_changes,
-                   main, parse_changes, set_variant_option, variant_scenarios)
+from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
+                   load_with_changes, main, parse_changes, set_variant_option, variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -95,6 +95,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     except click.BadParameter as exc:
         fail(f"--set: {exc.message}")
     labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
+                               origins=change_origins(assignments, days),
                                variant_option="--compare")
     labels, aligned = align_runs(base, labels)
     alignment_notes(base.name, aligned)

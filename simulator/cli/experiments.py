@@ -24,8 +24,8 @@ from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, clean_errors, fail, load_with_changes, main,
-                   output_folder, parse_changes, set_variant_option, variant_scenarios)
+from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
+                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -149,7 +149,8 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     """
     precision = parse_precision(precision_texts, max_replications)
     base_sc = _load(base, assignments, days)
-    named = variant_scenarios(base_sc, variants, set_variant_texts, changes=parse_changes(assignments, days))
+    named = variant_scenarios(base_sc, variants, set_variant_texts, changes=parse_changes(assignments, days),
+                              origins=change_origins(assignments, days))
     if not named:
         fail("compare needs at least one VARIANT (a scenario, or changes like 'label: FIELD=VALUE; ...') "
              "or --set-variant NAME:FIELD=VALUE")
