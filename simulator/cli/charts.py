@@ -31,7 +31,7 @@ def charts_option(what: str):
 
 def charts_summary(paths: Sequence[Path], directory: str) -> str:
     """The line a command prints after writing its charts."""
-    return (f"wrote {len(paths)} chart files to {directory}/ "
+    return (f"wrote {len(paths)} chart files to {str(directory).rstrip('/')}/ "
             f"({', '.join(sorted({p.stem for p in paths}))}; PNG and SVG)")
 
 
