@@ -124,7 +124,8 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
     ------
     ValueError
         For an unknown key, a key given twice (``wait`` and ``wait_min``
-        count as the same) or a malformed ``KEY=NAME`` pair.
+        count as the same), two columns mapped to one header, or a
+        malformed ``KEY=NAME`` pair.
 
     Examples
     --------
@@ -156,6 +157,14 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
                              "give each column once")
         given[logical] = f"{key}={value}"
         names[logical] = str(value)
+    readers: dict[str, list[str]] = {}
+    for logical, header in names.items():
+        readers.setdefault(header, []).append(logical)
+    shared = {header: logical for header, logical in readers.items() if len(logical) > 1}
+    if shared:
+        header, logical = next(iter(shared.items()))
+        raise ValueError(f"log columns {' and '.join(logical)} would both read the header {header!r}; "
+                         "each column needs its own (map the others elsewhere)")
     return names
 
 

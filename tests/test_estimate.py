@@ -378,6 +378,18 @@ def test_a_column_mapped_twice_is_an_error(tmp_path, columns, twice):
     assert result.output.startswith(f"--columns: log column {twice}")
 
 
+@pytest.mark.parametrize("columns, header", [
+    ("customer=id,channel=id", "log columns customer and channel would both read the header 'id'"),
+    ("channel=customer", "log columns customer and channel would both read the header 'customer'"),
+])
+def test_two_columns_mapped_to_one_header_is_an_error(tmp_path, columns, header):
+    with pytest.raises(ValueError, match=re.escape(header)):
+        column_names(columns)
+    result = CliRunner().invoke(main, ["estimate", str(write(tmp_path, GOOD)), "--columns", columns])
+    assert result.exit_code == 2 and "Traceback" not in result.output and header in result.output
+    assert column_names("customer=id,channel=customer")["channel"] == "customer"  # a swap is fine
+
+
 def test_missing_file_is_a_clean_error(tmp_path):
     result = CliRunner().invoke(main, ["estimate", str(tmp_path / "nope.csv")])
     assert result.exit_code == 2 and "nope.csv: 1 problem(s)" in result.output and "no such file" in result.output
