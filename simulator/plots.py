@@ -1083,10 +1083,22 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figur
     rows = (("mean_queue", "queue (customers)"), ("mean_wait_min", "mean wait (min)"),
             ("abandon_rate", "abandoned (%)"))
     width = max(12.0, 4.0 * len(names))
+    kinds = {n: sc.channel(n).is_async for n in names}
+    mixed = len(set(kinds.values())) > 1
     fig = _figure((width, 8.2), _footnote(result, "Lines: mean by hour of the day; bands: 95 % CI; "
-                                                   "dashed: agents on duty (right axis)."))
-    # One y scale per metric across channels, so panels side by side compare at a glance.
-    grid = fig.subplots(len(rows), len(names), squeeze=False, sharex=True, sharey="row")
+                                                   "dashed: agents on duty (right axis)."
+                                          + (" Live channels share y scales; asynchronous ones (backlogs lasting "
+                                             "hours) have their own." if mixed else "")))
+    grid = fig.subplots(len(rows), len(names), squeeze=False, sharex=True)
+    # One y scale per metric across channels of a kind, so panels side by side compare at a
+    # glance; an asynchronous channel's backlog (hours) would flatten live queues (seconds).
+    first_of_kind = {kinds[n]: col for col, n in reversed(list(enumerate(names)))}
+    for r in range(len(rows)):
+        for col, name in enumerate(names):
+            lead = first_of_kind[kinds[name]]
+            if col != lead:
+                grid[r, col].sharey(grid[r, lead])
+                grid[r, col].tick_params(labelleft=False)
     hours = np.arange(24)
     twins = []
     for col, name in enumerate(names):
@@ -1586,11 +1598,10 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
                             bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
             ax.set_xlim(-0.03 * edges[-1], edges[-1])  # keeps the x and y zero labels apart
         at_once = 1.0 - positive.mean() if offered else math.nan
-        ax.text(0.98, 0.97, f"answered at once: {100 * at_once:.0f} %\n"
-                            f"{offered * _per_day(result):,.0f} offered a day",
-                transform=ax.transAxes, ha="right", va="top", fontsize=FONT - 2, color="#222222", zorder=5,
-                bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
-        ax.set_title(_label(sc, name), color=colors[name], fontweight="bold")
+        # beside the title, clear of the mean and target labels inside the panel
+        ax.set_title(f"answered at once: {100 * at_once:.0f} %\n{offered * _per_day(result):,.0f} offered a day",
+                     loc="right", fontsize=FONT - 3, color="#222222")
+        ax.set_title(_label(sc, name), color=colors[name], fontweight="bold", loc="left")
         ax.set_xlabel(f"wait ({unit})")
         _percent_axis(ax.yaxis)
         _tidy_axes(ax)

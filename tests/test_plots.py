@@ -315,6 +315,17 @@ def test_hourly_chart_panels_and_agents_axis(result):
     assert_readable(fig)
 
 
+def test_hourly_chart_gives_an_asynchronous_channel_its_own_scale():
+    # An email backlog lasts hours; on a shared scale, live queues of seconds would look empty.
+    res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1, keep_journeys=False)
+    fig = plots.hourly_chart(res)
+    panels = {ax.get_title(loc="left"): ax for ax in fig.axes if ax.get_title(loc="left")}
+    email, chat, phone = panels["Email"], panels["Chat"], panels["Call centre"]
+    shared = email.get_shared_y_axes()
+    assert shared.joined(chat, phone) and not shared.joined(email, chat)
+    assert any("asynchronous ones" in text.get_text() for text in fig.texts)  # the footnote says so
+
+
 def test_sweep_chart_one_panel_per_kpi_with_ci_band():
     frame = pd.DataFrame({
         "channels.phone.agents": [6, 8, 10] * 2,
@@ -447,7 +458,7 @@ def test_wait_distribution_matches_the_channel_metrics(single):
     assert [ax.get_title(loc="left") for ax in axes] == ["chat", "phone"]
     for ax, name in zip(axes, ["chat", "phone"]):
         p_wait = single.channels.loc[(name, "p_wait"), "mean"]
-        note = [t.get_text() for t in ax.texts if t.get_text().startswith("answered at once")][0]
+        note = ax.get_title(loc="right")  # beside the channel's name, clear of the labels in the panel
         assert note.startswith(f"answered at once: {100 * (1 - p_wait):.0f} %")
         contacts = single.channels.loc[(name, "contacts"), "mean"] / single.scenario.run.days
         assert note.endswith(f"\n{contacts:,.0f} offered a day")
