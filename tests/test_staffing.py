@@ -202,7 +202,7 @@ def test_an_unreachable_target_fails_cleanly():
 def test_cli_staff_prints_the_plan_and_json(tmp_path):
     path = tmp_path / "queue.toml"
     path.write_text(one_queue(days=0.5).to_toml())
-    saved = tmp_path / "staffed.toml"
+    saved = tmp_path / "plans" / "staffed.toml"  # its folder is made if need be
     args = ["staff", str(path), "--target", "channels.phone.service_level>=0.78", "-r", "2", "-w", "1", "-q"]
     result = CliRunner().invoke(main, [*args, "--save-scenario", str(saved)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -217,8 +217,8 @@ def test_cli_staff_prints_the_plan_and_json(tmp_path):
     (["--target", "channels.phone.service_level>=0.8", "--channels", "fax"], "no channel 'fax'"),
     (["--target", "channels.phone.service_level>=1.5"], "--target: 'channels.phone.service_level >= 1.5' can never"),
     (["--target", "channels.phone.service_level>=0.8", "--hourly"], "--hourly needs at least one whole day"),
-    (["--target", "channels.phone.service_level>=0.8", "--save-scenario", "{tmp}/missing/a.toml"],
-     "--save-scenario {tmp}/missing/a.toml: cannot write in the folder {tmp}/missing"),
+    (["--target", "channels.phone.service_level>=0.8", "--save-scenario", "{tmp}/queue.toml/a.toml"],
+     "--save-scenario {tmp}/queue.toml/a.toml: its folder {tmp}/queue.toml: cannot write to this folder"),
 ])
 def test_cli_staff_bad_input_exits_2_before_simulating(tmp_path, no_simulation, extra, message):
     path = tmp_path / "queue.toml"

@@ -21,7 +21,7 @@ from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
 from ..scenario import Scenario
-from ..staffing import HOURS, StaffingError, erlang_start, network_start, staff
+from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
@@ -462,10 +462,6 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --target "give_up_rate<=0.08"
       contactflow staff utility_billing_surge --hourly --target "channels.phone.service_level>=0.7" -r 10
     """
-    import tempfile  # local imports: only this command needs them
-
-    from ..staffing import Target
-
     try:
         targets = [Target.parse(text) for text in target_texts]
     except ValueError as exc:
@@ -475,12 +471,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
         fail(f"--hourly needs at least one whole day simulated after the warm-up, so that every hour is judged "
              f"(run.days is {sc.run.days:g}): use -d 1 or more")
     if save_scenario is not None:  # before the search, not after it
-        folder = Path(save_scenario).parent
-        try:
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError as exc:
-            fail(f"--save-scenario {save_scenario}: cannot write in the folder {folder} "
-                 f"({exc.strerror or exc}); give a file in an existing, writable folder")
+        output_folder(Path(save_scenario).parent, f"--save-scenario {save_scenario}: its folder")
     channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list else None
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
