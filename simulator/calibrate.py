@@ -69,8 +69,9 @@ from scipy.optimize import least_squares
 from .analytic import HourlyJourneyChain
 from .distributions import unknown_key_message
 from .network import approximate
+from .metrics import table_columns
 from .precision import figure_index
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .scenario import Scenario
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -157,8 +158,8 @@ class Targets:
         where = self.source or "targets"
         problems = []
         names = scenario.channel_names
-        columns = {"before_call": tuple(n for n in names if n != scenario.focal_channel),
-                   "after_call": names + (GIVE_UP, RESOLVED)}
+        columns = table_columns(names, scenario.focal_channel)
+        del columns["channels"]  # the routing chain has no queues: per-channel figures are not fitted
         for key, value in self.values.items():
             try:
                 table, channel, metric = figure_index(key)

@@ -38,7 +38,7 @@ or ``resolved``; it sums to 1.
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,7 @@ __all__ = [
     "CHANNEL_METRICS",
     "HOURLY_METRICS",
     "LogTotals",
+    "table_columns",
     "replication_metrics",
     "hourly_metrics",
     "summarize",
@@ -76,6 +77,22 @@ HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
 
 #: Row of the tidy per-replication table.
 Row = tuple[str, str, str, float]
+
+
+def table_columns(channel_names: Sequence[str], focal_channel: str) -> dict[str, tuple[str, ...]]:
+    """The columns of the per-channel, before-the-call and after-the-call tables of a scenario.
+
+    Examples
+    --------
+    >>> table_columns(("web", "chat", "phone"), "phone")["before_call"]
+    ('web', 'chat')
+    >>> table_columns(("web", "phone"), "phone")["after_call"]
+    ('web', 'phone', 'give_up', 'resolved')
+    """
+    names = tuple(channel_names)
+    return {"channels": names,
+            "before_call": tuple(n for n in names if n != focal_channel),
+            "after_call": names + (GIVE_UP, RESOLVED_LABEL)}
 
 
 def _share(numerator: float, denominator: float) -> float:

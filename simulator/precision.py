@@ -32,8 +32,8 @@ import numpy as np
 from scipy import stats
 
 from .distributions import did_you_mean
-from .metrics import CHANNEL_METRICS, KPI_NAMES, confidence_interval
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .metrics import CHANNEL_METRICS, KPI_NAMES, confidence_interval, table_columns
+from .scenario import Scenario
 
 __all__ = [
     "Precision",
@@ -110,11 +110,7 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     """
     table, channel, metric = figure_index(key)
     names = scenario.channel_names
-    columns = {
-        "channels": names,
-        "before_call": tuple(n for n in names if n != scenario.focal_channel),
-        "after_call": names + (GIVE_UP, RESOLVED),
-    }
+    columns = table_columns(names, scenario.focal_channel)
     if table == "kpis" and metric not in KPI_NAMES:
         hint = did_you_mean(metric, KPI_NAMES)
         raise KeyError(f"{key}: not a KPI{'; ' + hint if hint else ''} (KPIs: {', '.join(KPI_NAMES)}; "

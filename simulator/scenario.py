@@ -739,7 +739,7 @@ class _Validator:
     def figure(self, key: str, value: Any, names: tuple[str, ...], focal: str) -> float | None:
         """A published figure: named as contactflow reports it (see
         :func:`~simulator.precision.figure_index`), a share in [0, 1] or a number >= 0."""
-        from .metrics import CHANNEL_METRICS, KPI_NAMES  # imported here: these modules import this one
+        from .metrics import CHANNEL_METRICS, KPI_NAMES, table_columns  # here: these modules import this one
         from .precision import FIGURE_HELP, figure_index
         from .report import SHARE_METRICS
 
@@ -756,14 +756,14 @@ class _Validator:
             hint = "" if first in prefixes else did_you_mean(first, prefixes)
             self.fail(path, f"not a figure name{'; ' + hint if hint else ''} ({FIGURE_HELP})")
             return None
-        others = tuple(n for n in names if n != focal)
+        columns = table_columns(names, focal)
         checks = {  # (what, name, allowed, how the allowed are listed)
             "kpis": [("KPI", metric, KPI_NAMES, "KPIs")],
-            "channels": [("channel", column, names, "channels"),
+            "channels": [("channel", column, columns["channels"], "channels"),
                          ("channel metric", metric, CHANNEL_METRICS, "metrics")],
-            "before_call": [("before_call column", column, others,
+            "before_call": [("before_call column", column, columns["before_call"],
                              f"columns, the channels other than the focal {focal}")],
-            "after_call": [("after_call column", column, names + (GIVE_UP, RESOLVED), "columns")],
+            "after_call": [("after_call column", column, columns["after_call"], "columns")],
         }[table] if names or table == "kpis" else []  # no channels: reported already
         wrong = next((check for check in checks if check[1] not in check[2]), None)
         if wrong:
