@@ -366,27 +366,19 @@ def test_cli_names_the_option_that_does_not_fit_the_log(tmp_path, option, proble
     assert result.output == f"{path}: 1 problem(s)\n  {path}: {problem}\n"
 
 
-@pytest.mark.parametrize("columns, twice", [
-    ("customer=customer,customer=timestamp", "'customer' is given twice (customer=customer and customer=timestamp)"),
-    ("wait=queue,wait_min=wait_min", "'wait' is given twice (wait=queue and wait_min=wait_min)"),
-])
-def test_a_column_mapped_twice_is_an_error(tmp_path, columns, twice):
-    with pytest.raises(ValueError, match=re.escape(twice)):
-        column_names(columns)
-    result = CliRunner().invoke(main, ["estimate", str(write(tmp_path, GOOD)), "--columns", columns])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert result.output.startswith(f"--columns: log column {twice}")
-
-
-@pytest.mark.parametrize("columns, header", [
+@pytest.mark.parametrize("columns, message", [
+    ("customer=customer,customer=timestamp",
+     "log column 'customer' is given twice (customer=customer and customer=timestamp)"),
+    ("wait=queue,wait_min=wait_min", "log column 'wait' is given twice (wait=queue and wait_min=wait_min)"),
     ("customer=id,channel=id", "log columns customer and channel would both read the header 'id'"),
     ("channel=customer", "log columns customer and channel would both read the header 'customer'"),
 ])
-def test_two_columns_mapped_to_one_header_is_an_error(tmp_path, columns, header):
-    with pytest.raises(ValueError, match=re.escape(header)):
+def test_each_log_column_is_mapped_once_to_a_header_of_its_own(tmp_path, columns, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         column_names(columns)
     result = CliRunner().invoke(main, ["estimate", str(write(tmp_path, GOOD)), "--columns", columns])
-    assert result.exit_code == 2 and "Traceback" not in result.output and header in result.output
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith(f"--columns: {message}")
     assert column_names("customer=id,channel=customer")["channel"] == "customer"  # a swap is fine
 
 
