@@ -321,9 +321,10 @@ def test_a_set_that_breaks_a_variant_file_names_the_option(tmp_path):
 
     plan = tmp_path / "plan.toml"
     plan.write_text(make_scenario({"name": "plan"}).to_toml())
-    # the preset has an email channel, the test network has none
-    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", str(plan), "--set", "channels.email.agents=5",
-                                       "-r", "1", "-d", "0.05", "-q"])
+    # the preset has an email channel, the test network has none; an inline variant before the
+    # file must not lend the file its own origins
+    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", "x: channels.chat.agents=3", str(plan),
+                                       "--set", "channels.email.agents=5", "-r", "1", "-d", "0.05", "-q"])
     assert result.exit_code == 2, result.output
     assert "channels.email.agents: no channel 'email'" in result.output
     assert "(from --set channels.email.agents=5)" in result.output

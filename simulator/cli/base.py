@@ -182,13 +182,13 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
                     name = Path(text.strip()).stem  # plan_b.toml, a copy of the base renamed: "plan_b"
             else:
                 fields: dict[str, Any] = {}
-                origins: dict[str, str] = {}
+                typed: dict[str, str] = {}  # each field's assignment as typed, for messages
                 for assignment in assignments:
                     field, value = parse_assignment(assignment)
                     if field in fields and fields[field] != value:
                         fail(f"{where}: {field} is given twice ({fields[field]!r} and {value!r})")
-                    fields[field], origins[field] = value, assignment
-                scenario = base.with_changes(fields, origins=origins)
+                    fields[field], typed[field] = value, assignment
+                scenario = base.with_changes(fields, origins=typed)
                 name = label or "; ".join(assignments)
         except click.BadParameter as exc:
             fail(f"{where}: {exc.message}")
