@@ -240,7 +240,8 @@ def fit_durations(values: Sequence[float] | np.ndarray, level: float = DEFAULT_L
     columns = ["n", "log_likelihood", "aic", "mean", "mean_low", "mean_high", "cv", "cv_low", "cv_high"]
     mean = float(x.mean()) if n else math.nan
     logs = np.log(x)
-    if n < 2 or math.log(mean) - float(logs.mean()) <= MIN_LOG_SPREAD:
+    log_spread = math.log(mean) - float(logs.mean()) if n else math.nan  # >= 0, 0 when all are equal
+    if n < 2 or log_spread <= MIN_LOG_SPREAD:
         return pd.DataFrame(columns=columns + ["chosen"], index=pd.Index([], name="dist"))
     z = stats.norm.ppf(0.5 + level / 2.0)
     tail = (1.0 - level) / 2.0
@@ -252,7 +253,7 @@ def fit_durations(values: Sequence[float] | np.ndarray, level: float = DEFAULT_L
                            2 * n * mean / stats.chi2.ppf(tail, 2 * n), 1.0, 1.0, 1.0)
 
     # gamma: mean_hat = sample mean, shape from the digamma equation
-    k = _gamma_shape(math.log(mean) - float(logs.mean()))  # > MIN_LOG_SPREAD
+    k = _gamma_shape(log_spread)
     loglik = float(stats.gamma.logpdf(x, k, scale=mean / k).sum())
     se_log_mean = 1.0 / math.sqrt(n * k)
     se_log_k = math.sqrt(k / (n * (k * special.polygamma(1, k) - 1.0))) / k

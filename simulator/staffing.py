@@ -321,7 +321,7 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
         elif len(goal.cache) + len(goal.channels) > max_approximations:
             break
         else:
-            following, _ = _best_addition(goal, plan, current, _Evaluation.shortfall, spread=True)
+            following = _best_addition(goal, plan, current, _Evaluation.shortfall, spread=True)
         if current.shortfall() - goal.evaluate([following])[0].shortfall() <= PLATEAU * current.shortfall():
             break  # more agents hardly help, by the approximation: leave the rest to the simulation
         if any(_level(following, u) > max_agents for u in _units(goal, following)):
@@ -833,7 +833,7 @@ def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> di
                 plan = _with(plan, unit, step)
                 steps[unit] = step if search.hourly else 2 * step  # widen the bracket while it keeps failing
         else:
-            plan, _ = _best_addition(search, plan, current)
+            plan = _best_addition(search, plan, current)
         over = [u for u in _units(search, plan) if _level(plan, u) > max_agents]
         if over:
             where = ", ".join(c if h is None else f"{c} at {h}:00" for c, h in over)
@@ -860,15 +860,14 @@ def _addition_candidates(search: _Goal, plan: Plan, current: _Evaluation,
 
 def _best_addition(search: _Search | _Approximation, plan: dict[str, Any], current: _Evaluation,
                    shortfall: Callable[[_Evaluation], float] = _Evaluation.network_shortfall,
-                   spread: bool = False) -> tuple[dict[str, Any], float]:
+                   spread: bool = False) -> dict[str, Any]:
     """One more agent (per hour, with ``spread``) where it reduces the shortfall most per unit of
-    cost, candidates evaluated side by side; returns that plan and its reduction per unit of cost."""
+    cost, candidates evaluated side by side."""
     candidates = _addition_candidates(search, plan, current, spread)
     trials = search.evaluate([_with_each(plan, units, 1) for units in candidates])
     base = shortfall(current)
     gains = [(base - shortfall(t)) / sum(_cost(search, u) for u in units) for units, t in zip(candidates, trials)]
-    best = int(np.argmax(gains))
-    return trials[best].plan, gains[best]
+    return trials[int(np.argmax(gains))].plan
 
 
 def _trim(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:

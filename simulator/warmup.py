@@ -5,12 +5,12 @@ meant as a steady state (constant arrival rate and staffing, always open),
 the first hours are not representative and belong in ``run.warmup_hours``.
 How long? :func:`suggest_warmup` simulates the scenario from empty with no
 warm-up, averages each staffed channel's waits in time bins, and applies the
-MSER-5 rule (:func:`mser`, White 1997; Franklin and White 2008) to each
-replication: truncate where the mean squared error of the remaining mean is
-smallest. MSER is applied to each channel's series averaged over
-replications (as Hoad, Robinson and Davies 2008 recommend) and, for the
-spread, to each replication alone; the suggestion is the largest channel
-truncation of the averaged series. Use it with
+MSER-5 rule (:func:`mser`, White 1997; Franklin and White 2008): truncate
+where the mean squared error of the remaining mean is smallest. MSER is
+applied to each channel's series averaged over replications (as Hoad,
+Robinson and Davies 2008 recommend) and, for the spread, to each replication
+alone; the suggestion is the largest channel truncation of the averaged
+series. Use it with
 :meth:`WarmupSuggestion.apply` or ``--set run.warmup_hours=H``.
 
 Why not the median of the replications' truncations? Measured on an
@@ -286,9 +286,8 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
                             f"{4 * MSER_BATCH} time bins with contacts, too few for MSER-5; "
                             f"simulate more days (-d) or use fewer bins")
         if pooled_late or 2 * late[name] >= replications:  # not just one replication's excursion
-            where = ("the replications' average" if pooled_late else "")
-            where += (" and " if pooled_late and late[name] else "")
-            where += f"{late[name]} of {replications} replications" if late[name] else ""
+            where = " and ".join((["the replications' average"] if pooled_late else [])
+                                 + ([f"{late[name]} of {replications} replications"] if late[name] else []))
             warnings.append(f"{name}: in {where} MSER's minimum lies "
                             f"in the last half of the {run_hours:g}-hour run, so the run is too short "
                             f"to show where the transient ends; simulate more days (-d)")
