@@ -316,15 +316,16 @@ def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
     return kpi.replace("_", " ").capitalize(), ""
 
 
-def _displayed_interval(rows: pd.DataFrame, share: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``ci_low`` and ``ci_high`` as drawn: within [0, 1] for a share, at least 0 otherwise.
+def _displayed_interval(rows: pd.DataFrame | Mapping[str, Any], share: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``ci_low`` and ``ci_high`` (columns, or single values) as drawn: within [0, 1] for a share, at least 0
+    otherwise.
 
     A Student-t interval from few replications can reach past what a figure
     can be (a service level above 100 %); every figure charted is a count,
     share, time or cost, so the impossible part is not drawn.
     """
-    low = np.clip(rows["ci_low"].to_numpy(float), 0.0, None)
-    high = rows["ci_high"].to_numpy(float)
+    low = np.clip(np.asarray(rows["ci_low"], dtype=float), 0.0, None)
+    high = np.asarray(rows["ci_high"], dtype=float)
     return (low, np.clip(high, None, 1.0)) if share else (low, high)
 
 
@@ -1461,11 +1462,10 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
             ax.barh(yi + offset, d, left=base_mean, height=0.32, zorder=2, linewidth=1.6,
                     color=colors[direction] if significant else "white", edgecolor=edges[direction])
             if np.isfinite(lo):
-                low, high = _displayed_interval(
-                    pd.DataFrame({"ci_low": [base_mean + lo], "ci_high": [base_mean + hi]}), share)
-                ax.errorbar(base_mean + d, yi + offset, xerr=[[base_mean + d - low[0]], [high[0] - base_mean - d]],
+                low, high = _displayed_interval({"ci_low": base_mean + lo, "ci_high": base_mean + hi}, share)
+                ax.errorbar(base_mean + d, yi + offset, xerr=[[base_mean + d - low], [high - base_mean - d]],
                             fmt="none", ecolor="#555555", elinewidth=1.0, capsize=2.5, zorder=3)
-                drawn += [low[0], high[0]]
+                drawn += [float(low), float(high)]
             drawn.append(base_mean + d)
         unit_text = _field_unit(field)
         values = " / ".join(_format_parameter(row[key]) for key in
