@@ -14,6 +14,9 @@ Examples
 True
 """
 
+# Before the imports: modules that record the version in their output (experiment.RunInfo) read it here.
+__version__ = "0.1.0"
+
 from .distributions import from_spec as distribution
 from .experiment import Result, run
 from .scenario import (
@@ -24,8 +27,6 @@ from .precision import Precision
 from .staffing import StaffingPlan, staff
 from .sweep import sweep
 from .warmup import suggest_warmup
-
-__version__ = "0.1.0"
 
 __all__ = [
     "load_scenario",

@@ -29,8 +29,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .experiment import Result, run_replication
-from .metrics import summarize
+from .experiment import Result, RunInfo, run_replication
+from .metrics import WINDOW_TOTALS, summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, replication_values
 from .scenario import Scenario
@@ -39,7 +39,14 @@ __all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", 
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
-           "diff", "diff_low", "diff_high", "significant")
+           "diff", "diff_low", "diff_high", "significant",
+           "mean_per_day", "ci_low_per_day", "ci_high_per_day", "diff_per_day", "diff_low_per_day",
+           "diff_high_per_day")
+#: What a comparison covers, in its ``attrs``: the :class:`~simulator.experiment.RunInfo` fields but the
+#: scenario's name (``attrs["base"]`` names the base).
+RUN_ATTRS = ("replications", "seed", "days", "warmup_hours", "contactflow")
+#: The columns of :data:`COLUMNS` that are also given per day of the window, for totals.
+PER_DAY_COLUMNS = ("mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high")
 KEYS = ["table", "channel", "metric"]
 #: Run settings every scenario of a comparison takes from the base: pairing needs the same window.
 PAIRED_RUN_FIELDS = ("run.days", "run.warmup_hours")
@@ -192,10 +199,14 @@ def compare(
         the scenario's own estimate, and for variants ``diff, diff_low,
         diff_high`` the paired difference from the base with its interval;
         ``significant`` is True where that interval excludes 0. The base's
-        rows have NaN differences. ``attrs`` holds ``base``, ``seed``,
-        ``replications``, ``precision`` (a dict, or None) and ``aligned``
-        (``{variant: {field: (its value, the base's)}}`` for the run settings
-        replaced by the base's).
+        rows have NaN differences. Figures that are totals over the window
+        (:data:`~simulator.metrics.WINDOW_TOTALS`) are also given per day
+        (``mean_per_day`` ... ``diff_high_per_day``; NaN for the others).
+        ``attrs`` holds ``base``, what the run covers (``seed``,
+        ``replications``, ``days``, ``warmup_hours``, ``contactflow``: the
+        :class:`~simulator.experiment.RunInfo` fields), ``precision`` (a
+        dict, or None) and ``aligned`` (``{variant: {field: (its value, the
+        base's)}}`` for the run settings replaced by the base's).
 
     Examples
     --------
@@ -233,7 +244,7 @@ def compare(
     results = [Result.from_outputs(s, seed, outputs) for s, outputs in zip(scenarios, job.outputs)]
     table = comparison_table(dict(zip(labels, results)), level)
     table.attrs.update({
-        "base": base.name, "seed": seed, "replications": len(job.outputs[0]), "aligned": aligned,
+        "base": base.name, **run_attrs(results[0].run_info), "aligned": aligned,
         "precision": (precision.report(_difference_samples(precision, labels, job.outputs)).to_dict()
                       if precision is not None else None),
     })
@@ -266,7 +277,15 @@ def comparison_table(results: Mapping[str, Result], level: float = 0.95) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     table.insert(1, "kpi", [figure_key(*row) for row in table[KEYS].itertuples(index=False)])
     table["significant"] = (table["diff_low"] > 0) | (table["diff_high"] < 0)
+    totals = table["metric"].isin(WINDOW_TOTALS)
+    for column in PER_DAY_COLUMNS:
+        table[f"{column}_per_day"] = base.run_info.per_day(table[column].where(totals))
     return table[list(COLUMNS)]
+
+
+def run_attrs(info: RunInfo) -> dict:
+    """What a comparison covers, for its ``attrs``: the :data:`RUN_ATTRS` of the base's :class:`RunInfo`."""
+    return {k: v for k, v in info.to_dict().items() if k in RUN_ATTRS}
 
 
 def _difference_samples(precision: Precision, labels: list[str], outputs) -> dict[str, np.ndarray]:

@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,13 +26,13 @@ import numpy as np
 import pandas as pd
 
 from .journeys import journeys_frame
-from .metrics import LogTotals, hourly_metrics, replication_metrics, summarize
+from .metrics import WINDOW_TOTALS, LogTotals, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index
 from .scenario import Scenario
 
-__all__ = ["run", "Result", "run_replication"]
+__all__ = ["run", "Result", "RunInfo", "run_replication"]
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
@@ -122,6 +123,49 @@ def run(
     return Result.from_outputs(scenario, seed, job.outputs[0], precision=reached)
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """What a result covers: the scenario, the measured window, the replications, the seed used and
+    the contactflow version. Every output of a run or comparison records it (JSON, CSV, text headers).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> info = RunInfo.of(sim.load_scenario("nice_bcg_2016"), replications=10, seed=3)
+    >>> info.text()
+    '10 replication(s) of 2 day(s) after a 6 h warm-up, seed 3'
+    >>> info.per_day(24000.0)
+    12000.0
+    """
+
+    scenario: str
+    replications: int
+    seed: int
+    days: float
+    warmup_hours: float
+    contactflow: str
+
+    @classmethod
+    def of(cls, scenario: Scenario, replications: int, seed: int) -> "RunInfo":
+        """The run of ``scenario`` (its ``run.days`` and ``run.warmup_hours``) with these settings."""
+        from . import __version__
+
+        return cls(scenario.name, int(replications), int(seed), float(scenario.run.days),
+                   float(scenario.run.warmup_hours), __version__)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def text(self, paired: bool = False) -> str:
+        """``N replication(s) of D day(s) after a W h warm-up, seed S`` for headers."""
+        reps = f"{self.replications} {'paired ' if paired else ''}replication(s)"
+        return f"{reps} of {self.days:g} day(s) after a {self.warmup_hours:g} h warm-up, seed {self.seed}"
+
+    def per_day(self, total):
+        """A total over the measured window (or an array of them) per day of it."""
+        return total / self.days
+
+
 @dataclass
 class Result:
     """The outcome of :func:`run`: per-replication metrics, their summaries and the logs.
@@ -196,6 +240,18 @@ class Result:
         return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
 
     @property
+    def run_info(self) -> RunInfo:
+        """The run this result covers: window, replications, seed, version."""
+        return RunInfo.of(self.scenario, self.replications, self.seed)
+
+    @property
+    def per_day(self) -> pd.DataFrame:
+        """The figures that are totals over the window (:data:`~simulator.metrics.WINDOW_TOTALS`) per
+        day of it: ``mean, ci_low, ci_high``, indexed like :attr:`summary`."""
+        totals = self.summary[self.summary.index.get_level_values("metric").isin(WINDOW_TOTALS)]
+        return self.run_info.per_day(totals[["mean", "ci_low", "ci_high"]])
+
+    @property
     def journeys(self) -> pd.DataFrame:
         """Every replication's contact log, with a ``replication`` column."""
         if self.logs is None:
@@ -237,17 +293,23 @@ class Result:
         def stat(row) -> dict[str, float | None]:
             return {k: _finite(row[k]) for k in ("mean", "ci_low", "ci_high")}
 
-        channels: dict[str, dict[str, Any]] = {}
-        for (name, metric), row in self.channels.iterrows():
-            channels.setdefault(name, {})[metric] = stat(row)
+        def channel_stats(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+            channels: dict[str, dict[str, Any]] = {}
+            for (name, metric), row in frame.iterrows():
+                channels.setdefault(name, {})[metric] = stat(row)
+            return channels
+
+        per_day = self.per_day
         data = {
-            "scenario": self.scenario.name,
-            "replications": self.replications,
-            "seed": self.seed,
+            **self.run_info.to_dict(),
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
-            "channels": channels,
+            "channels": channel_stats(self.channels),
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
+            "per_day": {
+                "kpis": {k: stat(row) for k, row in per_day.loc["kpis"].droplevel("channel").iterrows()},
+                "channels": channel_stats(per_day.loc["channels"]),
+            },
         }
         if self.precision is not None:
             data["precision"] = self.precision.to_dict()
@@ -257,8 +319,17 @@ class Result:
         """The result as one JSON document (NaN written as null)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    def with_per_day(self, table: str) -> pd.DataFrame:
+        """:attr:`kpis` or :attr:`channels` with ``mean_per_day, ci_low_per_day, ci_high_per_day``
+        columns (NaN for figures that are not totals over the window)."""
+        frame = getattr(self, table)
+        per_day = self.per_day.loc[table]
+        per_day = per_day.droplevel("channel") if table == "kpis" else per_day
+        return frame.join(per_day.add_suffix("_per_day"))
+
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
-        """Write ``result.json``, the summary tables as CSV and the journey log as Parquet.
+        """Write ``result.json``, ``run.csv`` (what the run covers), the summary tables as CSV and the
+        journey log as Parquet.
 
         Each file is written to a temporary name and renamed, so an interrupted
         save never leaves a half-written file. Returns the paths written.
@@ -267,8 +338,9 @@ class Result:
         out.mkdir(parents=True, exist_ok=True)
         written = [
             atomic_write(out / "result.json", lambda p: p.write_text(self.to_json() + "\n")),
-            atomic_write(out / "kpis.csv", lambda p: self.kpis.to_csv(p)),
-            atomic_write(out / "channels.csv", lambda p: self.channels.to_csv(p)),
+            write_run_csv(out, self.run_info),
+            atomic_write(out / "kpis.csv", lambda p: self.with_per_day("kpis").to_csv(p)),
+            atomic_write(out / "channels.csv", lambda p: self.with_per_day("channels").to_csv(p)),
             atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
             atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
             atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
@@ -277,6 +349,12 @@ class Result:
         if journeys and self.logs is not None:
             written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
         return written
+
+
+def write_run_csv(directory: Path, info: RunInfo) -> Path:
+    """``run.csv`` in ``directory``: one row saying what the tables beside it cover (:class:`RunInfo`)."""
+    return atomic_write(Path(directory) / "run.csv",
+                        lambda p: pd.DataFrame([info.to_dict()]).to_csv(p, index=False))
 
 
 def _finite(x: float) -> float | None:

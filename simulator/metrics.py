@@ -51,6 +51,7 @@ from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "WINDOW_TOTALS",
     "HOURLY_METRICS",
     "LogTotals",
     "table_columns",
@@ -71,6 +72,13 @@ CHANNEL_METRICS = (
     "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
+
+#: Figures that are totals over the measured window: they grow with ``run.days``, so results give them
+#: per day too (planners report "calls a day"). The rest are shares, means and ratios.
+WINDOW_TOTALS = frozenset({
+    "customers", "contacts", "focal_contacts", "avoidable_calls", "cost_total",  # KPIs
+    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",  # channels
+})
 
 HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")

@@ -69,16 +69,17 @@ def format_difference(value: float, metric: str) -> str:
     return ("+" if value > 0 else "") + format_value(value, metric)
 
 
-def difference_cell(row) -> str:
-    """``diff [low, high] *`` of a paired comparison row (``diff, diff_low, diff_high, significant, metric``)."""
-    if math.isnan(row["diff"]):
+def difference_cell(row, suffix: str = "", mark: bool = True) -> str:
+    """``diff [low, high] *`` of a paired comparison row (``diff, diff_low, diff_high, significant, metric``;
+    ``suffix="_per_day"`` reads ``diff_per_day`` ... instead; ``mark=False`` leaves out the ``*``)."""
+    diff, low, high = (row[f"{k}{suffix}"] for k in ("diff", "diff_low", "diff_high"))
+    if math.isnan(diff):
         return "–"
-    text = format_difference(row["diff"], row["metric"])
-    if not math.isnan(row["diff_low"]) and row["diff_low"] != row["diff_high"]:
-        bounds = ", ".join(format_difference(row[k], row["metric"]).replace(" pp", "")
-                           for k in ("diff_low", "diff_high"))
+    text = format_difference(diff, row["metric"])
+    if not math.isnan(low) and low != high:
+        bounds = ", ".join(format_difference(x, row["metric"]).replace(" pp", "") for x in (low, high))
         text += f" [{bounds}]"
-    return text + (" *" if row["significant"] else "")
+    return text + (" *" if mark and row["significant"] else "")
 
 
 def table_text(rows: list[list[str]], header: list[str], right: set[int] | None = None) -> str:
@@ -108,8 +109,8 @@ def result_text(result: Result) -> str:
     """
     sc = result.scenario
     reference = sc.reference
-    parts = [f"{sc.name}: {result.replications} replication(s) of {sc.run.days:g} day(s), "
-             f"seed {result.seed}; mean [95 % CI]"]
+    info = result.run_info
+    parts = [f"{sc.name}: {info.text()}; mean [95 % CI]"]
 
     def ref_cells(key: str, metric: str) -> list[str]:
         if not reference:
@@ -122,14 +123,29 @@ def result_text(result: Result) -> str:
 
     ref_header = ["published", "in CI"] if reference else []
     kpis = result.kpis
-    rows = [[k, _stat_cell(kpis, k, k), *ref_cells(k, k)] for k in kpis.index]
-    parts.append("\n" + table_text(rows, ["KPI", "simulated", *ref_header]))
+    # totals over a window other than one day are also given per day (planners count "calls a day")
+    per_day = result.per_day if info.days != 1 else None
+    day_header = [f"a day (of {info.days:g})"] if per_day is not None else []
+
+    def day_cells(key: tuple, metric: str) -> list[str]:
+        if per_day is None:
+            return []
+        if key not in per_day.index:
+            return [""]
+        return [format_stat(*per_day.loc[key, ["mean", "ci_low", "ci_high"]], metric)]
+
+    rows = [[k, _stat_cell(kpis, k, k), *day_cells(("kpis", "", k), k), *ref_cells(k, k)] for k in kpis.index]
+    parts.append("\n" + table_text(rows, ["KPI", "simulated", *day_header, *ref_header]))
 
     ch = result.channels
-    rows = [[name, *(_stat_cell(ch, (name, m), m).split(" [")[0] for m in CHANNEL_COLUMNS)]
+    columns = [c for m in CHANNEL_COLUMNS for c in ((m, f"{m} a day") if per_day is not None and m == "contacts"
+                                                    else (m,))]
+    rows = [[name, *(format_value((per_day.loc[("channels", name, "contacts"), "mean"] if m.endswith(" a day")
+                                   else ch.loc[(name, m), "mean"]), m.split()[0]) for m in columns)]
             for name in sc.channel_names]
-    parts.append("\nPer channel (means; CIs in --json and --out)\n"
-                 + table_text(rows, ["channel", *CHANNEL_COLUMNS]))
+    totals = f"totals over {info.days:g} day(s); " if per_day is not None else ""
+    parts.append(f"\nPer channel (means; {totals}CIs in --json and --out)\n"
+                 + table_text(rows, ["channel", *columns]))
 
     for table, frame in (("before_call", result.before_call), ("after_call", result.after_call)):
         title = ("Before the call: callers who used each channel before their first "

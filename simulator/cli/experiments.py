@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ..compare import compare
+from ..compare import RUN_ATTRS, compare
 from ..experiment import atomic_write
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
@@ -178,7 +178,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     if charts is not None:
         chart_files = write_charts(lambda: {"comparison": comparison_chart(table, base_sc)}, charts)
     if as_json:
-        doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision", "aligned")}
+        doc = {k: table.attrs[k] for k in ("base", *RUN_ATTRS, "precision", "aligned")}
         doc["rows"] = _json_ready(table)
         click.echo(json.dumps(doc, indent=2, allow_nan=False))
         return
@@ -206,10 +206,14 @@ def comparison_chart(table: pd.DataFrame, base: Scenario):
 
 
 def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
-    """The comparison as a text table: each scenario's mean, and each variant's paired difference."""
-    base = table.attrs.get("base", table["scenario"].iloc[0])
+    """The comparison as a text table: each scenario's mean, and each variant's paired difference
+    (also per day, for totals over a window other than one day)."""
+    attrs = table.attrs
+    base = attrs.get("base", table["scenario"].iloc[0])
     labels = list(dict.fromkeys(table["scenario"]))
     variants = [v for v in labels if v != base]
+    days = attrs.get("days")
+    per_day = days is not None and days != 1
     shown = table
     if not show_all:
         main_rows = (table["table"] == "kpis") | (
@@ -222,7 +226,7 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
     by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
     header = ["figure", f"{base}"]
     for v in variants:
-        header += [v, f"Δ {v} [95 % CI]"]
+        header += [v, f"Δ {v} [95 % CI]"] + ([f"Δ {v} a day"] if per_day else [])
     rows = []
     for kpi, row in by_scenario[base].iterrows():
         cells = [kpi, format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"])]
@@ -230,11 +234,18 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
             if kpi in by_scenario[v].index:
                 other = by_scenario[v].loc[kpi]
                 cells += [format_value(other["mean"], other["metric"]), difference_cell(other)]
+                if per_day:
+                    cells.append("" if math.isnan(other["diff_per_day"]) else
+                                 difference_cell(other, suffix="_per_day", mark=False))
             else:
-                cells += ["–", "–"]
+                cells += ["–", "–"] + (["–"] if per_day else [])
         rows.append(cells)
-    title = (f"{base} vs {', '.join(variants)}: {table.attrs.get('replications', '?')} paired replication(s), "
-             f"seed {table.attrs.get('seed', '?')}; mean [95 % CI]")
+    covers = (f"{attrs['replications']} paired replication(s) of {days:g} day(s) after a "
+              f"{attrs['warmup_hours']:g} h warm-up, seed {attrs['seed']}" if days is not None else
+              f"{attrs.get('replications', '?')} paired replication(s), seed {attrs.get('seed', '?')}")
+    title = f"{base} vs {', '.join(variants)}: {covers}; mean [95 % CI]"
+    if per_day:
+        title += f"\ncounts and costs are totals over the {days:g} day(s); 'Δ ... a day' is per day"
     return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE])
 
 

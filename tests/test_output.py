@@ -1,0 +1,56 @@
+"""What the outputs say about themselves: the window they cover, per-day counts, honest marks."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import simulator as sim
+from simulator.cli import main
+
+SHORT = ["-r", "2", "-d", "0.05", "-q", "-w", "1"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_run_json_and_out_record_the_window_seed_and_version(tmp_path):
+    doc = json.loads(invoke("run", "--json", *SHORT, "--set", "run.warmup_hours=1.5").stdout)
+    assert (doc["days"], doc["warmup_hours"], doc["seed"], doc["contactflow"]) == (0.05, 1.5, 2016, sim.__version__)
+    # counts per day beside the totals
+    assert doc["per_day"]["kpis"]["focal_contacts"]["mean"] == pytest.approx(
+        doc["kpis"]["focal_contacts"]["mean"] / 0.05)
+    assert doc["per_day"]["channels"]["phone"]["contacts"]["ci_high"] == pytest.approx(
+        doc["channels"]["phone"]["contacts"]["ci_high"] / 0.05)
+    assert "give_up_rate" not in doc["per_day"]["kpis"]  # a share has no per-day value
+
+    out = tmp_path / "res"
+    invoke("run", "--out", str(out), *SHORT, "-s", "9")
+    run = pd.read_csv(out / "run.csv")
+    assert run.loc[0, ["days", "seed", "replications"]].tolist() == [0.05, 9, 2]
+    assert json.loads((out / "result.json").read_text())["days"] == 0.05
+    kpis = pd.read_csv(out / "kpis.csv", index_col=0)
+    assert kpis.loc["contacts", "mean_per_day"] == pytest.approx(kpis.loc["contacts", "mean"] / 0.05)
+    assert pd.isna(kpis.loc["give_up_rate", "mean_per_day"])
+
+
+def test_run_text_says_the_window_and_gives_counts_a_day():
+    out = invoke("run", *SHORT).output
+    assert "2 replication(s) of 0.05 day(s) after a " in out.splitlines()[0]
+    assert "a day" in out and "contacts a day" in out
+
+
+def test_compare_says_how_many_days_its_totals_cover_and_gives_them_per_day():
+    args = ["compare", "nice_bcg_2016", "--set-variant", "b:channels.chat.resolve=0.8", *SHORT]
+    text = invoke(*args).output
+    assert "2 paired replication(s) of 0.05 day(s)" in text and "Δ b a day" in text
+    doc = json.loads(invoke(*args, "--json").stdout)
+    assert (doc["days"], doc["contactflow"]) == (0.05, sim.__version__)
+    row = next(r for r in doc["rows"] if r["scenario"] == "b" and r["kpi"] == "focal_contacts")
+    assert row["diff_per_day"] == pytest.approx(row["diff"] / 0.05)
+    share = next(r for r in doc["rows"] if r["scenario"] == "b" and r["kpi"] == "give_up_rate")
+    assert share["diff_per_day"] is None
