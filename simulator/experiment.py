@@ -267,16 +267,32 @@ class Result:
         """The scenario's published figures beside the simulated ones.
 
         Keys are ``KPI`` or ``before_call.CHANNEL`` / ``after_call.TARGET``;
-        ``inside`` says whether the figure lies in the confidence interval and
-        ``diff`` is simulated minus published.
+        ``inside`` says whether the figure lies in the confidence interval
+        (None where there is no interval: one replication) and ``diff`` is
+        simulated minus published.
         """
         rows = []
         for key, figure in self.scenario.reference.items():
             stat = self.stat(key)
             rows.append({"figure": key, "published": figure, **stat,
-                         "diff": stat["mean"] - figure,
-                         "inside": stat["ci_low"] <= figure <= stat["ci_high"]})
+                         "diff": stat["mean"] - figure, "inside": self.inside(key, figure)})
         return pd.DataFrame(rows).set_index("figure") if rows else pd.DataFrame()
+
+    def inside(self, key: str, value: float) -> bool | None:
+        """Whether ``value`` lies in the confidence interval of figure ``key``; None when the figure has
+        no interval (fewer than 2 replications define it).
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
+        >>> res.inside("avoidable_call_share", 0.7) is None
+        True
+        """
+        stat = self.stat(key)
+        if math.isnan(stat["ci_low"]) or math.isnan(stat["ci_high"]):
+            return None
+        return bool(stat["ci_low"] <= value <= stat["ci_high"])
 
     def stat(self, key: str) -> dict[str, float]:
         """Mean and CI of one figure named like ``give_up_rate``, ``before_call.email``

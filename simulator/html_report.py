@@ -32,7 +32,7 @@ from . import __version__
 from .experiment import Result, atomic_write
 from .compare import comparison_table
 from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
-from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value
+from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, reference_mark
 
 __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields"]
 
@@ -161,8 +161,7 @@ def _reference_cells(result: Result, key: str, metric: str) -> list[str]:
     figure = result.scenario.reference.get(key)
     if figure is None:
         return ["", ""]
-    stat = result.stat(key)
-    return [format_value(figure, metric), "yes" if stat["ci_low"] <= figure <= stat["ci_high"] else "no"]
+    return [format_value(figure, metric), reference_mark(result, key, ("yes", "no"))]
 
 
 def _before_after_tables(result: Result) -> str:

@@ -800,7 +800,8 @@ def reference_chart(result: Result) -> Figure:
                 solid_capstyle="round", zorder=2)
         ax.plot([row["published"]], [yi], marker="|", color="black", markersize=24, markeredgewidth=3, zorder=3)
         ax.plot([row["mean"]], [yi], "o", color=color, markersize=10, markeredgecolor="white", zorder=4)
-        verdict = "inside the CI" if row["inside"] else f"{100 * row['diff']:+.1f} pp"
+        verdict = ("no CI: one replication" if row["inside"] is None else
+                   "inside the CI" if row["inside"] else f"{100 * row['diff']:+.1f} pp")
         ax.annotate(f"{100 * row['mean']:.1f} % vs {100 * row['published']:.1f} %  ({verdict})",
                     (1.0, yi), xycoords=("axes fraction", "data"), xytext=(14, 0), textcoords="offset points",
                     va="center", fontsize=FONT - 1, color="#222222")

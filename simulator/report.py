@@ -13,7 +13,7 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "reference_mark", "result_text", "table_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -100,6 +100,21 @@ def _stat_cell(frame: pd.DataFrame, key, metric: str) -> str:
     return format_stat(row["mean"], row["ci_low"], row["ci_high"], metric)
 
 
+#: How a published figure is marked when its simulated figure has no interval, and why.
+NO_INTERVAL = "n/a — one replication"
+NO_INTERVAL_NOTE = ("n/a: one replication has no confidence interval; an interval needs at least 2 replications "
+                    "(-r 2 or more; about 10 for a useful one)")
+
+
+def reference_mark(result: Result, key: str, marks: tuple[str, str] = ("✓", "✗")) -> str:
+    """Whether the published figure ``key`` lies in the simulated CI: ``marks[0]``, ``marks[1]``, or
+    :data:`NO_INTERVAL` when there is no interval."""
+    inside = result.inside(key, result.scenario.reference[key])
+    if inside is None:
+        return NO_INTERVAL if result.replications == 1 else "n/a — no interval"
+    return marks[0] if inside else marks[1]
+
+
 def result_text(result: Result) -> str:
     """The KPI, channel and before/after-the-call tables of a result, with CIs.
 
@@ -117,9 +132,7 @@ def result_text(result: Result) -> str:
             return []
         if key not in reference:
             return ["", ""]
-        stat = result.stat(key)
-        inside = stat["ci_low"] <= reference[key] <= stat["ci_high"]
-        return [format_value(reference[key], metric), "✓" if inside else "✗"]
+        return [format_value(reference[key], metric), reference_mark(result, key)]
 
     ref_header = ["published", "in CI"] if reference else []
     kpis = result.kpis
@@ -156,4 +169,6 @@ def result_text(result: Result) -> str:
         parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header]))
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
+    if reference and result.replications == 1:
+        parts.append(NO_INTERVAL_NOTE)
     return "\n".join(parts)

@@ -54,3 +54,12 @@ def test_compare_says_how_many_days_its_totals_cover_and_gives_them_per_day():
     assert row["diff_per_day"] == pytest.approx(row["diff"] / 0.05)
     share = next(r for r in doc["rows"] if r["scenario"] == "b" and r["kpi"] == "give_up_rate")
     assert share["diff_per_day"] is None
+
+
+def test_one_replication_marks_published_figures_not_applicable_instead_of_outside():
+    out = invoke("run", "-r", "1", "-d", "0.05", "-q", "-w", "1").output
+    rows = [line for line in out.splitlines() if "70.0 %" in line or "15.1 %" in line]
+    assert rows and all("n/a — one replication" in line and "✗" not in line for line in rows)
+    assert "an interval needs at least 2 replications" in out
+    res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
+    assert res.reference()["inside"].isna().all()
