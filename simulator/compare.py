@@ -42,6 +42,8 @@ COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "c
            "diff", "diff_low", "diff_high", "significant",
            "mean_per_day", "ci_low_per_day", "ci_high_per_day", "diff_per_day", "diff_low_per_day",
            "diff_high_per_day")
+#: Relative size below which a paired difference is floating-point rounding, taken as 0.
+NOISE = 1e-9
 #: What a comparison covers, in its ``attrs``: the :class:`~simulator.experiment.RunInfo` fields but the
 #: scenario's name (``attrs["base"]`` names the base).
 RUN_ATTRS = ("replications", "seed", "days", "warmup_hours", "contactflow")
@@ -132,7 +134,10 @@ def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float =
     -------
     DataFrame indexed by ``(table, channel, metric)`` with ``diff, diff_low,
     diff_high, n``; metrics only one scenario has, or undefined in one of
-    them in every replication, get NaN.
+    them in every replication, get NaN. A replication's difference smaller
+    than :data:`NOISE` times the values is taken as 0: it is floating-point
+    rounding (time integrals such as agent hours add up differently around
+    other events), not a difference.
 
     Examples
     --------
@@ -144,7 +149,9 @@ def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float =
     """
     merged = base.merge(variant, on=["replication", *KEYS], how="outer", suffixes=("_base", "_variant"),
                         sort=False)
-    merged["value"] = merged["value_variant"] - merged["value_base"]
+    difference = merged["value_variant"] - merged["value_base"]
+    scale = np.maximum(merged["value_variant"].abs(), merged["value_base"].abs())
+    merged["value"] = difference.mask(difference.abs() <= NOISE * scale, 0.0)
     summary = summarize(merged[["replication", *KEYS, "value"]], level)
     return summary.rename(columns={"mean": "diff", "ci_low": "diff_low", "ci_high": "diff_high"})
 

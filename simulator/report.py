@@ -57,15 +57,24 @@ SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common
 def format_difference(value: float, metric: str) -> str:
     """A difference with its sign: percentage points for shares, the metric's format otherwise.
 
+    A small difference keeps the decimals that tell it from 0 (up to 4), so
+    a difference whose interval excludes 0 never reads as ``-0.0 pp``.
+
     Examples
     --------
     >>> format_difference(-0.0062, "give_up_rate"), format_difference(1302.4, "contacts")
     ('-0.6 pp', '+1,302')
+    >>> format_difference(-0.0004, "give_up_rate")
+    '-0.04 pp'
     """
     if value is None or math.isnan(value):
         return "–"
     if metric in SHARE_METRICS:
-        return f"{100 * value:+.1f} pp"
+        points = 100 * value
+        decimals = 1
+        while decimals < 4 and points and round(points, decimals) == 0:
+            decimals += 1
+        return f"{points:+.{decimals}f} pp"
     return ("+" if value > 0 else "") + format_value(value, metric)
 
 

@@ -63,3 +63,23 @@ def test_one_replication_marks_published_figures_not_applicable_instead_of_outsi
     assert "an interval needs at least 2 replications" in out
     res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
     assert res.reference()["inside"].isna().all()
+
+
+def test_a_fixed_input_the_variant_does_not_change_differs_by_zero_not_by_significant_noise():
+    # phone staffing is the same in both; its agent hours are time integrals whose rounding
+    # differs with the events around them (about 1e-12), which must not read as a difference
+    base = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.2})
+    table = sim.compare(base, {"chat": base.with_changes({"channels.chat.resolve": 0.8})}, replications=3, seed=2016)
+    rows = table[table.scenario == "chat"].set_index("kpi")
+    for key in ("channels.phone.agent_hours", "channels.phone.cost", "channels.chat.agent_hours"):
+        assert rows.loc[key, "diff"] == 0 and not rows.loc[key, "significant"], key
+
+
+@pytest.mark.parametrize("value, metric, text", [
+    (-0.0004, "give_up_rate", "-0.04 pp"), (0.00004, "share", "+0.004 pp"), (0.115, "share", "+11.5 pp"),
+    (0.0, "share", "+0.0 pp"), (-2.5e-9, "share", "-0.0000 pp"),
+])
+def test_a_small_difference_is_shown_with_the_digits_that_tell_it_from_zero(value, metric, text):
+    from simulator.report import format_difference
+
+    assert format_difference(value, metric) == text
