@@ -83,3 +83,17 @@ def test_a_small_difference_is_shown_with_the_digits_that_tell_it_from_zero(valu
     from simulator.report import format_difference
 
     assert format_difference(value, metric) == text
+
+
+def test_analyze_does_not_judge_the_staffing_it_was_given():
+    # bank_app_first's chat shift plan: agents finishing a contact after their shift make the simulated
+    # agent hours slightly more than the plan, which is an input, not a prediction to check
+    from simulator.cli.analyze import analysis_dict, analysis_text
+    from simulator.network import approximate
+
+    sc = sim.load_scenario("bank_app_first").with_changes({"run.days": 0.5})
+    approx, res = approximate(sc), sim.run(sc, replications=3, keep_journeys=False)
+    agent_rows = [line for line in analysis_text(approx, 0.1, res).splitlines() if " agent_hours " in line]
+    assert agent_rows and all("outside" not in line and "input, not judged" in line for line in agent_rows)
+    doc = analysis_dict(approx, 0.1, res)
+    assert all(m["agent_hours"]["outside"] is None for m in doc["channels"].values())

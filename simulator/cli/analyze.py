@@ -63,6 +63,22 @@ def _rows(approx: NetworkApproximation, result=None):
     return rows
 
 
+def fixed_inputs(scenario) -> set[tuple[str, ...]]:
+    """Keys of ``_rows`` whose analytic value is the scenario's staffing, not a prediction: agent hours,
+    and the cost of channels (and the total) paid by the agent hour only. Their simulated value
+    differs only by the time agents finish a contact past the end of a shift, so they are not
+    marked as outside the simulated interval."""
+    fixed = {(c.name, "agent_hours") for c in scenario.channels}
+    fixed |= {(c.name, "cost") for c in scenario.channels if not c.cost_per_contact}
+    if all(not c.cost_per_contact for c in scenario.channels):
+        fixed.add(("cost_total",))
+    return fixed
+
+
+#: The mark of a :func:`fixed_inputs` figure.
+INPUT_MARK = "input, not judged"
+
+
 def _outside(value: float, stat: dict | None) -> bool | None:
     if stat is None or any(math.isnan(stat[k]) for k in ("ci_low", "ci_high")) or math.isnan(value):
         return None
@@ -83,13 +99,15 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
     rows = _rows(approx, result)
     header = ["analytic"] + (["simulated [95 % CI]", "analytic - simulated", "mark"] if result is not None else [])
 
-    def cells(metric, value, stat):
+    inputs = fixed_inputs(sc)
+
+    def cells(key, metric, value, stat):
         line = [format_value(value, metric)]
         if result is not None:
             outside = _outside(value, stat)
             diff = value - stat["mean"]
             line += [format_stat(stat["mean"], stat["ci_low"], stat["ci_high"], metric),
-                     _signed(diff, metric), OUTSIDE if outside else ""]
+                     _signed(diff, metric), INPUT_MARK if key in inputs else OUTSIDE if outside else ""]
         return line
 
     sections = (("kpis", "KPI"), ("channels", "channel metric"), ("before_call", "before the call"),
@@ -103,8 +121,11 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
             if table == "channels" and (metric not in ANALYZE_CHANNEL_METRICS
                                         or (key[0] in self_service and metric in _QUEUE_METRICS)):
                 continue
-            shown.append([label, *cells(metric, value, stat)])
+            shown.append([label, *cells(key, metric, value, stat)])
         parts.append("\n" + table_text(shown, [title, *header]))
+    if result is not None:
+        parts.append(f"\n{INPUT_MARK}: agent hours and agent-hour costs are the scenario's staffing; the simulated "
+                     "ones add the time agents finish a contact past the end of a shift.")
     if approx.weaknesses:
         parts.append("\nWhere the approximation is weak for this scenario:\n"
                      + "\n".join(f"  - {w}" for w in approx.weaknesses))
@@ -139,11 +160,12 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
         data["replications"], data["seed"] = result.replications, result.seed
     for table in ("kpis", "channels", "before_call", "after_call"):
         data[table] = {}
+    inputs = fixed_inputs(approx.scenario)
     for table, _, key, _, value, stat in _rows(approx, result):
         entry = {"analytic": clean(value)}
         if stat is not None:
             entry.update({k: clean(v) for k, v in stat.items()})
-            entry["outside"] = _outside(value, stat)
+            entry["outside"] = None if key in inputs else _outside(value, stat)
         if table == "channels":
             data[table].setdefault(key[0], {})[key[1]] = entry
         else:
