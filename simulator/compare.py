@@ -152,7 +152,7 @@ def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float =
     difference = merged["value_variant"] - merged["value_base"]
     scale = np.maximum(merged["value_variant"].abs(), merged["value_base"].abs())
     merged["value"] = difference.mask(difference.abs() <= NOISE * scale, 0.0)
-    summary = summarize(merged[["replication", *KEYS, "value"]], level)
+    summary = summarize(merged[["replication", *KEYS, "value"]], level, clip=False)
     return summary.rename(columns={"mean": "diff", "ci_low": "diff_low", "ci_high": "diff_high"})
 
 

@@ -264,7 +264,8 @@ def report_html(result: Result, variants: Mapping[str, Result] | None = None, *,
     if command:
         parts.append(f"<p>Reproduce with <code>{_e(command)}</code> (same seed, same numbers).</p>")
     parts.append("<p>Every figure is the mean over the replications with its 95 % Student-t confidence "
-                 "interval in brackets.</p>")
+                 "interval in brackets, clipped to what the figure can be (0–100 % for shares, at least 0 "
+                 "for counts, times and costs).</p>")
 
     charts = result_charts(result)
     if variants:

@@ -52,6 +52,9 @@ __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
     "WINDOW_TOTALS",
+    "SHARE_METRICS",
+    "clip_interval",
+    "INTERVAL_METHOD",
     "HOURLY_METRICS",
     "LogTotals",
     "table_columns",
@@ -72,6 +75,14 @@ CHANNEL_METRICS = (
     "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
+
+#: Metrics that are shares, in [0, 1] (printed as percentages); every other metric is a count, time,
+#: ratio of counts or cost, at least 0.
+SHARE_METRICS = frozenset({
+    "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
+    "caller_share", "avoidable_call_share", "callers_continue_share",
+    "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
+})
 
 #: Figures that are totals over the measured window: they grow with ``run.days``, so results give them
 #: per day too (planners report "calls a day"). The rest are shares, means and ratios.
@@ -341,19 +352,50 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     return mean, mean - half, mean + half
 
 
+#: How every interval of a figure is made, for notes under tables.
+INTERVAL_METHOD = ("95 % CI: Student t across replications, clipped to what the figure can be "
+                   "(0–100 % for shares, at least 0 for counts, times and costs)")
+
+
+def clip_interval(low, high, share):
+    """A confidence interval clipped to what a figure can be: within [0, 1] for a share, at least 0
+    otherwise (every figure contactflow reports is a share, count, time, ratio of counts or cost).
+
+    A Student-t interval from few or skewed replications can reach past those
+    bounds (a service level above 100 %, a negative count); the part past
+    them is impossible. Takes numbers or arrays (``share`` too, one flag per
+    interval); NaN stays NaN.
+
+    Examples
+    --------
+    >>> clip_interval(-0.03, 1.02, share=True)
+    (0.0, 1.0)
+    >>> clip_interval(-12.0, 40.0, share=False)
+    (0.0, 40.0)
+    """
+    low = np.maximum(low, 0.0)
+    high = np.where(share, np.minimum(high, 1.0), high)
+    return (float(low), float(high)) if np.ndim(high) == 0 else (low, high)
+
+
 def summarize(per_replication: pd.DataFrame, level: float = 0.95,
-              keys: tuple[str, ...] = ("table", "channel", "metric")) -> pd.DataFrame:
+              keys: tuple[str, ...] = ("table", "channel", "metric"), clip: bool = True) -> pd.DataFrame:
     """Mean, CI and replication count of every metric in a tidy per-replication table.
 
     Parameters
     ----------
     per_replication
         A ``replication`` column, the ``keys`` columns and a ``value`` column.
+    clip
+        Clip each interval to what its metric can be (:func:`clip_interval`;
+        the ``metric`` key says which are shares). Turn off for values that
+        are not the metrics themselves, such as paired differences.
 
     Returns
     -------
     DataFrame indexed by ``keys`` with columns ``mean, ci_low, ci_high, n``,
-    in the order the metrics first appear.
+    in the order the metrics first appear: the mean and the Student-t
+    interval across replications (NaN with fewer than 2), clipped.
     """
     keys = list(keys)
     valid = per_replication.dropna(subset=["value"])
@@ -365,5 +407,7 @@ def summarize(per_replication: pd.DataFrame, level: float = 0.95,
     dof = np.where(n > 1, n - 1, 1)
     half = stats.t.ppf(0.5 + level / 2, dof) * frame["std"].to_numpy() / np.sqrt(np.maximum(n, 1))
     half = np.where(n > 1, half, np.nan)
-    return pd.DataFrame({"mean": frame["mean"], "ci_low": frame["mean"] - half,
-                         "ci_high": frame["mean"] + half, "n": n}, index=frame.index)
+    low, high = frame["mean"].to_numpy() - half, frame["mean"].to_numpy() + half
+    if clip:
+        low, high = clip_interval(low, high, frame.index.get_level_values("metric").isin(SHARE_METRICS))
+    return pd.DataFrame({"mean": frame["mean"], "ci_low": low, "ci_high": high, "n": n}, index=frame.index)

@@ -58,6 +58,7 @@ from matplotlib.path import Path as MplPath
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from .experiment import Result, atomic_write
+from .metrics import clip_interval
 from .precision import check_figure
 from .report import SHARE_METRICS, format_value
 from .scenario import GIVE_UP, RESOLVED, Scenario
@@ -317,16 +318,9 @@ def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
 
 
 def _displayed_interval(rows: pd.DataFrame | Mapping[str, Any], share: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``ci_low`` and ``ci_high`` (columns, or single values) as drawn: within [0, 1] for a share, at least 0
-    otherwise.
-
-    A Student-t interval from few replications can reach past what a figure
-    can be (a service level above 100 %); every figure charted is a count,
-    share, time or cost, so the impossible part is not drawn.
-    """
-    low = np.clip(np.asarray(rows["ci_low"], dtype=float), 0.0, None)
-    high = np.asarray(rows["ci_high"], dtype=float)
-    return (low, np.clip(high, None, 1.0)) if share else (low, high)
+    """``ci_low`` and ``ci_high`` (columns, or single values) as drawn: clipped to what the figure can be
+    (:func:`simulator.metrics.clip_interval`), for tables made elsewhere than contactflow's results."""
+    return clip_interval(np.asarray(rows["ci_low"], dtype=float), np.asarray(rows["ci_high"], dtype=float), share)
 
 
 def _is_share(kpi: str) -> bool:

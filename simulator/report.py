@@ -12,15 +12,10 @@ import math
 import pandas as pd
 
 from .experiment import Result
+from .metrics import INTERVAL_METHOD, SHARE_METRICS  # noqa: F401  (SHARE_METRICS: imported from here by others)
 
 __all__ = ["SHARE_METRICS", "format_value", "format_stat", "reference_mark", "result_text", "table_text"]
 
-#: Metrics that are shares (printed as percentages).
-SHARE_METRICS = frozenset({
-    "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
-    "caller_share", "avoidable_call_share", "callers_continue_share",
-    "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
-})
 
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
 CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_level",
@@ -52,6 +47,9 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
 
 #: What the ``*`` after a paired difference means, wherever differences are shown.
 SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common random numbers)"
+#: How the intervals of a comparison are made.
+COMPARISON_METHOD = (f"{INTERVAL_METHOD}; a difference's: Student t across the paired differences, "
+                     "replication by replication")
 
 
 def format_difference(value: float, metric: str) -> str:
@@ -178,6 +176,7 @@ def result_text(result: Result) -> str:
         parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header]))
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
+    parts.append(f"\n{INTERVAL_METHOD}")
     if reference and result.replications == 1:
         parts.append(NO_INTERVAL_NOTE)
     return "\n".join(parts)

@@ -97,3 +97,20 @@ def test_analyze_does_not_judge_the_staffing_it_was_given():
     assert agent_rows and all("outside" not in line and "input, not judged" in line for line in agent_rows)
     doc = analysis_dict(approx, 0.1, res)
     assert all(m["agent_hours"]["outside"] is None for m in doc["channels"].values())
+
+
+def test_intervals_stay_within_what_a_figure_can_be():
+    # few, short replications: Student-t intervals of shares near 0 or 1 and of small counts overshoot
+    res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.02, seed=3)
+    summary = res.summary
+    shares = summary.index.get_level_values("metric").isin(sim.metrics.SHARE_METRICS)
+    assert (summary["ci_low"].dropna() >= 0).all()
+    assert (summary.loc[shares, "ci_high"].dropna() <= 1).all()
+    assert (res.hourly["ci_low"].dropna() >= 0).all()
+    defined = summary.dropna(subset=["ci_low"])
+    assert ((defined["ci_low"] <= defined["mean"]) & (defined["mean"] <= defined["ci_high"])).all()
+    # differences are not clipped: a difference can be negative
+    table = sim.compare(res.scenario, {"more": res.scenario.with_changes({"channels.phone.agents": 60})},
+                        replications=2, seed=3, days=0.02)
+    assert (table["diff_low"] < 0).any()
+    assert "clipped to what the figure can be" in invoke("run", *SHORT).output

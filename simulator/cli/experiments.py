@@ -19,7 +19,7 @@ from ..compare import RUN_ATTRS, compare
 from ..experiment import atomic_write
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
-from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
+from ..report import COMPARISON_METHOD, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
 from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
@@ -246,7 +246,7 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
     title = f"{base} vs {', '.join(variants)}: {covers}; mean [95 % CI]"
     if per_day:
         title += f"\ncounts and costs are totals over the {days:g} day(s); 'Δ ... a day' is per day"
-    return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE])
+    return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE, COMPARISON_METHOD])
 
 
 def _precision_line(report: dict, precision: Precision) -> str:
