@@ -233,10 +233,13 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
 
 
 def calibration_text(fit: Calibration) -> str:
-    """Each target, the fitted value and the residual; then what changed."""
+    """Each target, the fitted value and the residual; then what changed (or, when the targets cannot all
+    be met, what the closest fit would change)."""
     sc = fit.start
-    parts = [(f"{sc.name}: calibrated to {fit.targets.source or 'the targets'} "
-              f"({fit.rounds} round(s) of fit + network approximation; tolerance {fit.targets.tolerance:g})")]
+    how = f"{fit.rounds} round(s) of fit + network approximation; tolerance {fit.targets.tolerance:g}"
+    targets = fit.targets.source or "the targets"
+    parts = [f"{sc.name}: calibrated to {targets} ({how})" if fit.reached else
+             f"{sc.name}: NOT calibrated: {targets} cannot all be met ({how}); the closest fit, not written:"]
     rows = [[key, f"{row['target']:.4g}", f"{row['fitted']:.4f}", f"{row['residual']:+.5f}",
              "yes" if row["met"] else "NO"] for key, row in fit.table.iterrows()]
     parts.append("\n" + table_text(rows, ["target", "value", "fitted", "residual", "met"]))
@@ -250,7 +253,8 @@ def calibration_text(fit: Calibration) -> str:
         elif abs(new - old) > 0:
             rows.append([path, "", f"{old:.4f}", f"{new:.4f}", f"{new - old:+.4f}"])
     if rows:
-        parts.append("\nChanged\n" + table_text(rows, ["field", "key", "was", "now", "change"], right={2, 3, 4}))
+        title = "Changed" if fit.reached else "The closest fit would change"
+        parts.append(f"\n{title}\n" + table_text(rows, ["field", "key", "was", "now", "change"], right={2, 3, 4}))
     else:
         parts.append("\nNothing changed: the scenario already meets the targets at this rounding.")
     return "\n".join(parts)
