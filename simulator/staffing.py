@@ -69,8 +69,8 @@ from .precision import check_figure, figure_index
 from .report import SHARE_METRICS, format_value
 from .scenario import Channel, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "network_start", "ERLANG_METRICS",
-           "START_METHODS"]
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "channels_to_staff", "erlang_start", "network_start",
+           "ERLANG_METRICS", "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
 ERLANG_METRICS = ("service_level", "abandon_rate", "mean_wait_min", "p_wait", "occupancy", "mean_queue")
@@ -728,19 +728,7 @@ def staff(
         scenario = scenario.with_changes({"run.days": days})
     for target in targets:
         check_figure(target.key, scenario)
-    staffed = [c.name for c in scenario.channels if not c.unlimited]
-    if channels is None:
-        named = [t.channel for t in targets if t.channel is not None]
-        network = any(t.channel is None for t in targets)
-        channels = staffed if network else [c for c in staffed if c in named]
-    channels = list(dict.fromkeys(channels))
-    for name in channels:
-        if name not in scenario.channel_names:
-            raise KeyError(f"no channel {name!r} to staff (channels: {', '.join(scenario.channel_names)})")
-        if name not in staffed:
-            raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
-    if not channels:
-        raise ValueError("no channel to staff: name one with channels=[...] or a channels.NAME.* target")
+    channels = channels_to_staff(scenario, targets, channels)
     if hourly and scenario.run.days < 1:
         raise ValueError(f"hourly staffing needs at least one whole day simulated after the warm-up, so that "
                          f"every hour is judged (run.days is {scenario.run.days:g}): use days=1 or more")
@@ -765,6 +753,41 @@ def staff(
         final = search.evaluate([plan])[0]
     return StaffingPlan(dict(plan), first, search.scenario_for(plan), final.result,
                         final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
+
+
+def channels_to_staff(scenario: Scenario, targets: Sequence[Target], channels: Sequence[str] | None = None,
+                      option: str = "channels=[...]") -> list[str]:
+    """The channels :func:`staff` sizes: ``channels``, or by default those the targets name (every
+    staffed channel when a target is network-wide).
+
+    Raises KeyError or ValueError for an unknown or self-service channel, or
+    when there is none to staff; the message tells to name channels with
+    ``option`` (the argument as the caller knows it, e.g. ``--channels NAME,NAME``).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> channels_to_staff(sc, [Target.parse("channels.phone.service_level>=0.8")])
+    ['phone']
+    >>> channels_to_staff(sc, [Target.parse("give_up_rate<=0.06")])
+    ['email', 'chat', 'phone']
+    """
+    staffed = [c.name for c in scenario.channels if not c.unlimited]
+    if channels is None:
+        named = [t.channel for t in targets if t.channel is not None]
+        network = any(t.channel is None for t in targets)
+        channels = staffed if network else [c for c in staffed if c in named]
+    channels = list(dict.fromkeys(channels))
+    for name in channels:
+        if name not in scenario.channel_names:
+            raise KeyError(f"no channel {name!r} to staff (channels: {', '.join(scenario.channel_names)})")
+        if name not in staffed:
+            raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
+    if not channels:
+        raise ValueError(f"no channel to staff: name one with {option} or give a channels.NAME.* target "
+                         f"(staffed channels: {', '.join(staffed) or 'none'})")
+    return channels
 
 
 def _check_reachable(scenario: Scenario, channels: list[str], targets: list[Target], hourly: bool) -> None:

@@ -114,3 +114,10 @@ def test_intervals_stay_within_what_a_figure_can_be():
                         replications=2, seed=3, days=0.02)
     assert (table["diff_low"] < 0).any()
     assert "clipped to what the figure can be" in invoke("run", *SHORT).output
+
+
+@pytest.mark.parametrize("extra", [[], ["--channels", ","]])
+def test_staff_with_nothing_to_staff_names_the_option_not_a_python_argument(extra):
+    result = CliRunner().invoke(main, ["staff", "nice_bcg_2016", "--target", "channels.web.contacts>=1", *extra])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--channels" in result.output and "channels=[" not in result.output

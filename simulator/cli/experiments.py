@@ -21,7 +21,7 @@ from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import COMPARISON_METHOD, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
 from ..scenario import Scenario
-from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
+from ..staffing import HOURS, StaffingError, Target, channels_to_staff, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
@@ -483,7 +483,11 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
              f"(run.days is {sc.run.days:g}): use -d 1 or more")
     if save_scenario is not None:  # before the search, not after it
         output_folder(Path(save_scenario).parent, f"--save-scenario {save_scenario}: its folder")
-    channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list else None
+    channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list is not None else None
+    try:  # the channels to staff, checked now and named as the option is
+        channels = channels_to_staff(sc, targets, channels, option="--channels NAME,NAME")
+    except (KeyError, ValueError) as exc:
+        fail(f"{'--channels ' + repr(channel_list) + ': ' if channel_list is not None else ''}{exc.args[0]}")
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
     try:
