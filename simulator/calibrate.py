@@ -526,6 +526,13 @@ class Calibration:
     reached: bool
     conflicts: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """One line: what was calibrated to what, and whether it worked; the details are attributes."""
+        missed = int((~self.table["met"].astype(bool)).sum())
+        state = "every target met" if self.reached else f"{missed} of {len(self.table)} target(s) missed"
+        return (f"Calibration({self.start.name} to {self.targets.source or 'the targets'}: {state}; "
+                "see .table, .changes, .scenario)")
+
     def message(self) -> str:
         """Why the targets cannot all be met (empty when they are)."""
         if self.reached:

@@ -369,6 +369,12 @@ class Estimate:
     toml: str
     level: float = DEFAULT_LEVEL
 
+    def __repr__(self) -> str:
+        """One line: the log it came from; the estimates are attributes."""
+        s = self.summary
+        return (f"Estimate({s['source']}: {s['contacts']:,} contacts in {s['journeys']:,} journeys; "
+                f"{len(self.parameters)} parameters; see .parameters, .notes, .to_scenario())")
+
     def to_scenario(self) -> Scenario:
         """The estimated scenario, validated (parsed from :attr:`toml`)."""
         source = f"scenario estimated from {self.summary['source']}"

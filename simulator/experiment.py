@@ -239,6 +239,11 @@ class Result:
         """Channel metrics by hour of the day, indexed by ``(channel, hour, metric)``."""
         return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
 
+    def __repr__(self) -> str:
+        """One line: what was run; the figures are attributes."""
+        return (f"Result({self.scenario.name}: {self.run_info.text()}; "
+                "see .kpis, .channels, .before_call, .after_call, .journeys)")
+
     @property
     def run_info(self) -> RunInfo:
         """The run this result covers: window, replications, seed, version."""

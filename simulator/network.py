@@ -510,6 +510,13 @@ class NetworkApproximation:
         except KeyError:
             raise KeyError(f"no figure {key!r} in the approximation of {self.scenario.name}") from None
 
+    def __repr__(self) -> str:
+        """One line: the scenario and how the fixed point went; the figures are attributes."""
+        state = f"converged in {self.iterations} iterations" if self.converged else \
+            f"NOT converged after {self.iterations} iterations"
+        return (f"NetworkApproximation({self.scenario.name}: {state}; {len(self.weaknesses)} weak spot(s); "
+                "see .kpis, .channels, .before_call, .after_call, .weaknesses)")
+
     def to_dict(self) -> dict[str, Any]:
         """The approximation as plain data (non-finite numbers as None)."""
         def clean(x: float) -> float | None:

@@ -604,6 +604,16 @@ class StaffingPlan:
     targets: list[Target] = field(default_factory=list)
     start_method: str = ""
 
+    def __repr__(self) -> str:
+        """One line: the plan, whether it meets the targets, its cost; the details are attributes."""
+        def level(v):
+            return f"{min(v)}–{max(v)} by hour" if isinstance(v, tuple) else str(v)
+
+        plan = ", ".join(f"{c}={level(v)}" for c, v in self.agents.items())
+        met = "every target met" if self.met else "NOT every target met"
+        return (f"StaffingPlan({plan}; {met}; agent cost per day {self.cost_per_day:,.0f}; "
+                f"{self.evaluations} plan(s) simulated; see .checks, .result, .scenario)")
+
     @property
     def met(self) -> bool:
         """Whether every target is met (by its simulated mean), in every hour (none left unjudged)."""

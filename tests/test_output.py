@@ -121,3 +121,16 @@ def test_staff_with_nothing_to_staff_names_the_option_not_a_python_argument(extr
     result = CliRunner().invoke(main, ["staff", "nice_bcg_2016", "--target", "channels.web.contacts>=1", *extra])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--channels" in result.output and "channels=[" not in result.output
+
+
+def test_result_objects_print_as_one_short_line(tmp_path):
+    from conftest import make_scenario
+    from simulator.network import approximate
+
+    sc = make_scenario({"run.days": 0.1})
+    plan = sim.staff(sc, ["channels.phone.service_level>=0.5"], replications=2, seed=1, workers=1)
+    res = plan.result
+    for obj in (plan, res, approximate(sc)):
+        text = repr(obj)
+        assert "\n" not in text and len(text) < 200, text
+    assert repr(plan).startswith("StaffingPlan(phone=") and "see .checks" in repr(plan)
