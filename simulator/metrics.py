@@ -21,6 +21,12 @@ KPI definitions (customers are those who arrived in the measured window):
 ``focal_contacts``, ``avoidable_calls``, ``avoidable_call_share``
     Focal-channel contacts; those that are not the first contact of their
     journey (they exist only because something failed before); their share.
+    As in the survey, which asked customers what they did, every call a
+    customer makes counts, including calls that find the centre closed.
+``focal_closed``, ``avoidable_closed``
+    Of ``focal_contacts`` and of ``avoidable_calls``, those that found the
+    focal channel closed (its ``open_hours``): subtract them for the calls the
+    centre answers.
 ``callers_continue_share``
     Of callers, share whose next step after their first call is another channel.
 ``mean_journey_minutes``
@@ -66,8 +72,8 @@ __all__ = [
 
 KPI_NAMES = (
     "customers", "contacts", "contacts_per_customer", "resolution_rate", "give_up_rate",
-    "first_contact_resolution", "multichannel_share", "caller_share", "focal_contacts",
-    "avoidable_calls", "avoidable_call_share", "callers_continue_share",
+    "first_contact_resolution", "multichannel_share", "caller_share", "focal_contacts", "focal_closed",
+    "avoidable_calls", "avoidable_closed", "avoidable_call_share", "callers_continue_share",
     "mean_journey_minutes", "cost_total", "cost_per_customer",
 )
 CHANNEL_METRICS = (
@@ -87,7 +93,8 @@ SHARE_METRICS = frozenset({
 #: Figures that are totals over the measured window: they grow with ``run.days``, so results give them
 #: per day too (planners report "calls a day"). The rest are shares, means and ratios.
 WINDOW_TOTALS = frozenset({
-    "customers", "contacts", "focal_contacts", "avoidable_calls", "cost_total",  # KPIs
+    "customers", "contacts", "focal_contacts", "focal_closed", "avoidable_calls", "avoidable_closed",  # KPIs
+    "cost_total",
     "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",  # channels
 })
 
@@ -135,7 +142,8 @@ class LogTotals:
         n = len(self.channel_names)
         self.journey = dict.fromkeys(
             ("customers", "contacts", "resolved", "first_contact_resolved", "multichannel",
-             "callers", "callers_continue", "focal_contacts", "avoidable", "journey_minutes"), 0.0)
+             "callers", "callers_continue", "focal_contacts", "focal_closed", "avoidable", "avoidable_closed",
+             "journey_minutes"), 0.0)
         self.before_call = np.zeros(n)
         self.after_call = {code: 0 for code in (*range(n), NEXT_GIVE_UP, NEXT_RESOLVED)}
         # per channel: contact counts and sums
@@ -184,6 +192,9 @@ class LogTotals:
         j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
         j["focal_contacts"] += len(focal_rows)
         j["avoidable"] += np.count_nonzero(is_focal & (seq > 0))
+        focal_closed = is_focal & (outcome == CLOSED)
+        j["focal_closed"] += np.count_nonzero(focal_closed)
+        j["avoidable_closed"] += np.count_nonzero(focal_closed & (seq > 0))
         j["journey_minutes"] += float(np.sum(time[last] + wait[last] + handle[last] - time[first]))
         self.before_call += used_before[callers].sum(axis=0)
         codes, counts = np.unique(after_codes, return_counts=True)
@@ -272,7 +283,9 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
         "multichannel_share": _share(j["multichannel"], customers),
         "caller_share": _share(callers, customers),
         "focal_contacts": j["focal_contacts"],
+        "focal_closed": j["focal_closed"],
         "avoidable_calls": j["avoidable"],
+        "avoidable_closed": j["avoidable_closed"],
         "avoidable_call_share": _share(j["avoidable"], j["focal_contacts"]),
         "callers_continue_share": _share(j["callers_continue"], callers),
         "mean_journey_minutes": _share(j["journey_minutes"], customers),

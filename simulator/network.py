@@ -683,6 +683,11 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
 
     chain_kpis = chain.kpis()
     focal_contacts = customers * per_customer[scenario.focal_channel]
+    focal = scenario.channel_names.index(scenario.focal_channel)
+    focal_closed = customers * float(by_slot[focal] @ chain.closed[focal])
+    # first contacts are made when the journey starts
+    first_calls_closed = (customers * scenario.arrivals.first_channel.get(scenario.focal_channel, 0.0)
+                          * float(chain.start @ chain.closed[focal]))
     kpis = {
         "customers": customers,
         "contacts": customers * chain.contacts_per_customer,
@@ -693,7 +698,9 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         "multichannel_share": chain_kpis["multichannel_share"],
         "caller_share": chain_kpis["caller_share"],
         "focal_contacts": focal_contacts,
+        "focal_closed": focal_closed,
         "avoidable_calls": focal_contacts * chain_kpis["avoidable_call_share"],
+        "avoidable_closed": max(focal_closed - first_calls_closed, 0.0),
         "avoidable_call_share": chain_kpis["avoidable_call_share"],
         "callers_continue_share": chain_kpis["callers_continue_share"],
         "mean_journey_minutes": journey_minutes,

@@ -134,3 +134,17 @@ def test_result_objects_print_as_one_short_line(tmp_path):
         text = repr(obj)
         assert "\n" not in text and len(text) < 200, text
     assert repr(plan).startswith("StaffingPlan(phone=") and "see .checks" in repr(plan)
+
+
+def test_calls_to_a_closed_centre_are_counted_and_reported_separately():
+    # utility_billing_surge's phones open 8-20; exact: the log's closed focal contacts
+    res = sim.run(sim.load_scenario("utility_billing_surge"), replications=2, days=0.5, seed=4)
+    log = res.journeys
+    phone = log[log["channel"] == "phone"]
+    closed = phone[phone["outcome"] == "closed"]
+    per_rep = lambda frame: frame.groupby("replication").size().reindex(range(2), fill_value=0).mean()  # noqa: E731
+    kpis = res.kpis["mean"]
+    assert kpis["focal_closed"] == per_rep(closed) > 0
+    assert kpis["avoidable_closed"] == per_rep(closed[closed["seq"] > 0])
+    assert kpis["focal_contacts"] == per_rep(phone)  # the survey's definition: every call counts
+    assert kpis["focal_closed"] == res.channels.loc[("phone", "closed"), "mean"]
