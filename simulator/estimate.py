@@ -71,6 +71,7 @@ from scipy import special, stats
 from .analytic import erlang_a, erlang_c
 from .contact_log import ContactLog, problem_report, read_contact_log
 from .experiment import atomic_write
+from .json_data import dumps, plain
 from .scenario import DEFAULT_MAX_CONTACTS, GIVE_UP, Scenario, parse_toml
 
 __all__ = [
@@ -386,27 +387,17 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: summary, notes, parameters and hourly rates (NaN as None)."""
-        def clean(value):
-            if isinstance(value, (float, np.floating)):
-                return float(value) if math.isfinite(value) else None
-            if isinstance(value, np.integer):
-                return int(value)
-            return value
-
-        params = {name: {k: clean(v) for k, v in row.items()}
-                  for name, row in self.parameters.to_dict("index").items()}
-        hourly = [{"hour": int(h), **{k: clean(v) for k, v in row.items()}}
-                  for h, row in self.hourly.to_dict("index").items()]
-        fits = {}
+        fits: dict[str, dict] = {}
         for (channel, dist), row in self.handle_fits.to_dict("index").items():
-            fits.setdefault(channel, {})[dist] = {k: clean(v) if not isinstance(v, (bool, np.bool_)) else bool(v)
-                                                  for k, v in row.items()}
-        return {"summary": {k: clean(v) for k, v in self.summary.items()}, "level": self.level,
-                "notes": self.notes, "parameters": params, "hourly": hourly, "handle_fits": fits}
+            fits.setdefault(channel, {})[dist] = row
+        return plain({"summary": self.summary, "level": self.level, "notes": self.notes,
+                      "parameters": self.parameters.to_dict("index"),
+                      "hourly": [{"hour": h, **row} for h, row in self.hourly.to_dict("index").items()],
+                      "handle_fits": fits})
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as one JSON document."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def estimate(

@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import tempfile
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .journeys import journeys_frame
+from .json_data import dumps, plain
 from .metrics import WINDOW_TOTALS, LogTotals, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
@@ -312,7 +312,7 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data: every statistic as ``{"mean", "ci_low", "ci_high"}``."""
         def stat(row) -> dict[str, float | None]:
-            return {k: _finite(row[k]) for k in ("mean", "ci_low", "ci_high")}
+            return plain({k: row[k] for k in ("mean", "ci_low", "ci_high")})
 
         def channel_stats(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
             channels: dict[str, dict[str, Any]] = {}
@@ -338,7 +338,7 @@ class Result:
 
     def to_json(self, indent: int | None = 2) -> str:
         """The result as one JSON document (NaN written as null)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dumps(self.to_dict(), indent=indent)
 
     def with_per_day(self, table: str) -> pd.DataFrame:
         """:attr:`kpis` or :attr:`channels` with ``mean_per_day, ci_low_per_day, ci_high_per_day``
@@ -376,10 +376,6 @@ def write_run_csv(directory: Path, info: RunInfo) -> Path:
     """``run.csv`` in ``directory``: one row saying what the tables beside it cover (:class:`RunInfo`)."""
     return atomic_write(Path(directory) / "run.csv",
                         lambda p: pd.DataFrame([info.to_dict()]).to_csv(p, index=False))
-
-
-def _finite(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
 
 
 def _umask() -> int:

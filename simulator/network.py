@@ -64,7 +64,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +83,7 @@ from .distributions import (
     Lognormal,
     Uniform,
 )
+from .json_data import dumps, plain
 from .metrics import CHANNEL_METRICS, HOURLY_METRICS, KPI_NAMES
 from .precision import figure_index
 from .scenario import Channel, Scenario
@@ -519,28 +519,25 @@ class NetworkApproximation:
 
     def to_dict(self) -> dict[str, Any]:
         """The approximation as plain data (non-finite numbers as None)."""
-        def clean(x: float) -> float | None:
-            return float(x) if x is not None and math.isfinite(x) else None
-
-        channels: dict[str, dict[str, float | None]] = {}
+        channels: dict[str, dict[str, float]] = {}
         for (name, metric), v in self.channels["value"].items():
-            channels.setdefault(name, {})[metric] = clean(v)
-        return {
+            channels.setdefault(name, {})[metric] = v
+        return plain({
             "scenario": self.scenario.name,
             "iterations": self.iterations,
             "converged": self.converged,
             "served_shares": dict(self.served_shares),
             "closed_shares": dict(self.closed_shares),
-            "kpis": {k: clean(v) for k, v in self.kpis["value"].items()},
+            "kpis": dict(self.kpis["value"]),
             "channels": channels,
-            "before_call": {k: clean(v) for k, v in self.before_call["value"].items()},
-            "after_call": {k: clean(v) for k, v in self.after_call["value"].items()},
+            "before_call": dict(self.before_call["value"]),
+            "after_call": dict(self.after_call["value"]),
             "weaknesses": list(self.weaknesses),
-        }
+        })
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 1e-9,

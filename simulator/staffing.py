@@ -62,6 +62,7 @@ import pandas as pd
 
 from .analytic import JourneyChain, erlang_a, erlang_c
 from .experiment import Result, run_replication
+from .json_data import plain
 from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
@@ -636,16 +637,11 @@ class StaffingPlan:
         return sum(self.scenario.channel(c).cost_per_agent_hour * h for c, h in self.agent_hours_per_day.items())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        def plain(v):
-            return list(v) if isinstance(v, tuple) else v
-
-        checks = self.checks.astype(object)
-        checks = checks.where(checks.notna(), None)
-        return {
+        """Plain data for JSON (undefined numbers as None)."""
+        return plain({
             "scenario": self.scenario.name,
-            "agents": {c: plain(v) for c, v in self.agents.items()},
-            "start": {c: plain(v) for c, v in self.start.items()},
+            "agents": self.agents,
+            "start": self.start,
             "start_method": self.start_method,
             "met": self.met,
             "agent_hours_per_day": self.agent_hours_per_day,
@@ -653,10 +649,10 @@ class StaffingPlan:
             "replications": self.result.replications,
             "seed": self.result.seed,
             "evaluations": self.evaluations,
-            "checks": checks.to_dict(orient="records"),
+            "checks": self.checks.to_dict(orient="records"),
             "unjudged_hours": self.unjudged_hours,
             "cost_total": self.result.stat("cost_total"),
-        }
+        })
 
 
 # --------------------------------------------------------------------------- the search

@@ -148,3 +148,35 @@ def test_calls_to_a_closed_centre_are_counted_and_reported_separately():
     assert kpis["avoidable_closed"] == per_rep(closed[closed["seq"] > 0])
     assert kpis["focal_contacts"] == per_rep(phone)  # the survey's definition: every call counts
     assert kpis["focal_closed"] == res.channels.loc[("phone", "closed"), "mean"]
+
+
+def _strict_json(text: str):
+    def refuse(word):
+        raise ValueError(f"not JSON: bare {word}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_output_is_strict_json(tmp_path):
+    from simulator.contact_log import to_contact_log
+
+    # one replication leaves intervals undefined; a phone-free web channel leaves queue figures undefined
+    short = ["-d", "0.05", "-q", "-w", "1"]
+    res_dir = tmp_path / "res"
+    commands = [
+        ["run", "-r", "1", *short, "--json", "--out", str(res_dir)],
+        ["compare", "nice_bcg_2016", "--set-variant", "b:channels.chat.agents=25", "-r", "1", *short, "--json"],
+        ["staff", "nice_bcg_2016", "--target", "channels.phone.service_level>=0.2", "--channels", "phone",
+         "-r", "1", *short, "--max-evaluations", "30", "--json"],
+        ["analyze", "nice_bcg_2016", "--simulate", "-r", "2", *short, "--json"],
+        ["calibrate", "nice_bcg_2016", "--targets", "nice_bcg_2016", "--out", str(tmp_path / "c.toml"), "--json"],
+    ]
+    for args in commands:
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, (args, result.output)
+        _strict_json(result.stdout)
+    _strict_json((res_dir / "result.json").read_text())
+    log = tmp_path / "log.csv"
+    to_contact_log(sim.run(sim.load_scenario("nice_bcg_2016"), 1, days=0.05), replication=0).to_csv(log, index=False)
+    result = CliRunner().invoke(main, ["estimate", str(log), "--censor-minutes", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    _strict_json(result.stdout)

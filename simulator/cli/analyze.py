@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -19,6 +18,7 @@ from ..calibrate import (
     load_targets,
 )
 from ..experiment import atomic_write
+from ..json_data import dumps, plain
 from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
@@ -145,9 +145,6 @@ def _signed(diff: float, metric: str) -> str:
 
 def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> dict:
     """The approximation (and the simulation) as one JSON-ready document."""
-    def clean(x):
-        return float(x) if x is not None and math.isfinite(x) else None
-
     data: dict = {
         "scenario": approx.scenario.name,
         "approximation": {
@@ -162,15 +159,15 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
         data[table] = {}
     inputs = fixed_inputs(approx.scenario)
     for table, _, key, _, value, stat in _rows(approx, result):
-        entry = {"analytic": clean(value)}
+        entry = {"analytic": value}
         if stat is not None:
-            entry.update({k: clean(v) for k, v in stat.items()})
+            entry.update(stat)
             entry["outside"] = None if key in inputs else _outside(value, stat)
         if table == "channels":
             data[table].setdefault(key[0], {})[key[1]] = entry
         else:
             data[table][key[0]] = entry
-    return data
+    return plain(data)
 
 
 @main.command("analyze")
@@ -224,7 +221,7 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         finally:
             progress.close()
     if as_json:
-        click.echo(json.dumps(analysis_dict(approx, seconds, result), indent=2))
+        click.echo(dumps(analysis_dict(approx, seconds, result)))
     else:
         click.echo(analysis_text(approx, seconds, result))
 
@@ -319,7 +316,7 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
         fail(str(exc))
     if not fit.reached:
         if as_json:
-            click.echo(json.dumps(_calibration_dict(fit, None), indent=2))
+            click.echo(dumps(_calibration_dict(fit, None)))
         else:
             click.echo(calibration_text(fit))
         click.echo(str(CalibrationError(fit)), err=True)
@@ -337,7 +334,7 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
     except OSError as exc:
         fail(f"--out {out}: cannot write the scenario: {exc}")
     if as_json:
-        click.echo(json.dumps(_calibration_dict(fit, out), indent=2))
+        click.echo(dumps(_calibration_dict(fit, out)))
     else:
         click.echo(calibration_text(fit))
         click.echo(f"\nwrote {out}; check it with: contactflow run {out}")

@@ -6,7 +6,6 @@ Also home of the options they share with ``run``: ``--precision``,
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import textwrap
@@ -17,6 +16,7 @@ import pandas as pd
 
 from ..compare import RUN_ATTRS, compare
 from ..experiment import atomic_write
+from ..json_data import dumps
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import COMPARISON_METHOD, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
@@ -106,11 +106,6 @@ def _load(scenario, assignments, days):
     return sc.with_changes({"run.days": days}) if days is not None else sc
 
 
-def _json_ready(frame: pd.DataFrame) -> list[dict]:
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in records]
-
-
 # --------------------------------------------------------------------------- compare
 
 
@@ -179,8 +174,8 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
         chart_files = write_charts(lambda: {"comparison": comparison_chart(table, base_sc)}, charts)
     if as_json:
         doc = {k: table.attrs[k] for k in ("base", *RUN_ATTRS, "precision", "aligned")}
-        doc["rows"] = _json_ready(table)
-        click.echo(json.dumps(doc, indent=2, allow_nan=False))
+        doc["rows"] = table.to_dict(orient="records")
+        click.echo(dumps(doc))
         return
     click.echo(comparison_text(table, show_all))
     if precision is not None:
@@ -504,7 +499,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
         except OSError as exc:
             fail(f"--save-scenario {save_scenario}: cannot write the staffed scenario: {exc}")
     if as_json:
-        click.echo(json.dumps(plan.to_dict(), indent=2, default=float))
+        click.echo(dumps(plan.to_dict()))
         return
     click.echo(staffing_text(plan))
     if save_scenario is not None:
