@@ -9,7 +9,6 @@ lists, tuples, numpy and pandas values into plain Python data, with ``None``
 Examples
 --------
 >>> import numpy as np
-import pandas as pd
 >>> plain({"mean": np.float64(0.5), "ci_low": float("nan"), "levels": (1, np.int64(2)), "wait": float("inf")})
 {'mean': 0.5, 'ci_low': None, 'levels': [1, 2], 'wait': None}
 >>> dumps({"x": float("nan")}, indent=None)
