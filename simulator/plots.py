@@ -1603,7 +1603,9 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
         _percent_axis(ax.yaxis)
         _tidy_axes(ax)
     grid.flat[0].set_ylabel("share of contacts offered")
-    grid.flat[0].legend(loc="center right")
+    labelled = [ax for ax in grid.flat[:len(names)] if ax.get_legend_handles_labels()[0]]
+    if labelled:  # a channel with no contact offered draws nothing to name
+        labelled[0].legend(loc="center right")
     for ax in grid.flat[len(names):]:
         ax.set_visible(False)
     _title(fig, "How long contacts wait, per channel")

@@ -180,3 +180,21 @@ def test_every_json_output_is_strict_json(tmp_path):
     result = CliRunner().invoke(main, ["estimate", str(log), "--censor-minutes", "0", "--json"])
     assert result.exit_code == 0, result.output
     _strict_json(result.stdout)
+
+
+@pytest.mark.parametrize("command, work", [
+    (["estimate", "log.csv"], "simulator.cli.estimate.read_contact_log"),
+    (["report", "-r", "2", "-d", "0.05", "-q"], "simulator.cli.charts.run_scenario"),
+    (["calibrate", "nice_bcg_2016", "--targets", "nice_bcg_2016"], "simulator.cli.analyze.calibrate"),
+])
+def test_an_unwritable_output_file_fails_before_the_work(command, work, tmp_path, monkeypatch):
+    def not_now(*args, **kwargs):
+        raise AssertionError("the work started before the output path was checked")
+
+    monkeypatch.setattr(work, not_now)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, [*command, "--out", str(blocker / "sub" / "out.x")])
+    assert result.exit_code == 2, result.output
+    assert "--out" in result.output and "its folder" in result.output

@@ -24,7 +24,7 @@ from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir
-from .base import Progress, ScenarioPath, fail, load_with_changes, main
+from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -308,6 +308,7 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
       contactflow calibrate my_centre.toml --targets survey.toml --free arrivals.first_channel \\
           --free 'channels.*.resolve' --out my_centre_calibrated.toml
     """
+    output_file(out)  # before the fit, not after it
     try:
         sc = load_with_changes(scenario, assignments)
         targets = _load_targets(targets_file)

@@ -248,6 +248,16 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     return folder
 
 
+def output_file(path: str | Path, option: str = "--out") -> Path:
+    """Check that the file ``path`` can be written, before the work that makes it: its folder is made
+    if need be (:func:`output_folder`) and it is not a folder. Exits 2 naming the option otherwise."""
+    target = Path(path)
+    if target.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name")
+    output_folder(target.parent, f"{option} {path}: its folder")
+    return target
+
+
 class Progress:
     """A tqdm bar on stderr, silent when stderr is not a terminal or when quiet."""
 

@@ -18,7 +18,7 @@ from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
 from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, parse_changes, set_variant_option, variant_scenarios)
+                   load_with_changes, main, output_file, parse_changes, set_variant_option, variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -97,6 +97,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
                                origins=change_origins(assignments, days),
                                variant_option="--compare")
+    output_file(out)  # before the runs, not after them
     labels, aligned = align_runs(base, labels)
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications

@@ -9,7 +9,7 @@ import click
 from ..contact_log import DURATION_UNITS, ContactLogError, column_names, read_contact_log
 from ..estimate import Estimate, EstimateError, estimate
 from ..report import table_text
-from .base import fail, main
+from .base import fail, main, output_file
 
 #: Parameters shown as probabilities (4 decimals) rather than 4 significant digits.
 _PROBABILITY_FIELDS = ("first_channel", "resolve", "next", "next_after_abandon")
@@ -103,6 +103,8 @@ def estimate_command(log, out, columns, duration_unit, focal_channel, self_servi
         names = column_names(",".join(columns) or None)
     except ValueError as exc:
         fail(f"--columns: {exc}")
+    if out is not None:  # before reading and estimating, not after
+        output_file(out)
     try:
         contact_log = read_contact_log(log, columns=names, duration_unit=duration_unit)
         est = estimate(contact_log, focal_channel=focal_channel,

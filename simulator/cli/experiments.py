@@ -25,7 +25,8 @@ from ..staffing import HOURS, StaffingError, Target, channels_to_staff, erlang_s
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
+                   load_with_changes, main, output_file, output_folder, parse_changes, set_variant_option,
+                   variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -477,7 +478,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
         fail(f"--hourly needs at least one whole day simulated after the warm-up, so that every hour is judged "
              f"(run.days is {sc.run.days:g}): use -d 1 or more")
     if save_scenario is not None:  # before the search, not after it
-        output_folder(Path(save_scenario).parent, f"--save-scenario {save_scenario}: its folder")
+        output_file(save_scenario, "--save-scenario")
     channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list is not None else None
     try:  # the channels to staff, checked now and named as the option is
         channels = channels_to_staff(sc, targets, channels, option="--channels NAME,NAME")
