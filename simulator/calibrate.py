@@ -71,7 +71,7 @@ from .distributions import unknown_key_message
 from .network import approximate
 from .metrics import table_columns
 from .precision import figure_index
-from .scenario import Scenario
+from .scenario import Scenario, read_toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -212,7 +212,7 @@ def load_targets(path: str | Path) -> Targets:
     """
     where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_toml_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise TargetsError(f"{where}: cannot read the targets file: {exc}") from None
     try:

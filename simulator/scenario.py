@@ -366,6 +366,14 @@ def _blame(problem: Problem, origins: Mapping[str, str]) -> Problem:
     return dataclasses.replace(problem, note=note)
 
 
+def read_toml_text(path: str | Path) -> str:
+    """The text of a TOML file, as UTF-8 with or without a byte-order mark (editors on Windows add one).
+
+    Raises OSError or UnicodeDecodeError like :meth:`pathlib.Path.read_text`.
+    """
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
     """Parse TOML text, turning syntax errors into a :class:`ScenarioError`."""
     try:
@@ -425,7 +433,7 @@ def load_scenario(path: str | Path) -> Scenario:
             )
     source = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_toml_text(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem("", f"cannot read: {exc}")], source) from None
     return Scenario.from_dict(parse_toml(text, source), source)

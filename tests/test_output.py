@@ -198,3 +198,18 @@ def test_an_unwritable_output_file_fails_before_the_work(command, work, tmp_path
     result = CliRunner().invoke(main, [*command, "--out", str(blocker / "sub" / "out.x")])
     assert result.exit_code == 2, result.output
     assert "--out" in result.output and "its folder" in result.output
+
+
+def test_a_byte_order_mark_is_accepted_in_scenario_and_targets_files(tmp_path):
+    from simulator.scenario import bundled_dir
+
+    bom = b"\xef\xbb\xbf"
+    scenario = tmp_path / "bom.toml"
+    scenario.write_bytes(bom + (bundled_dir() / "nice_bcg_2016.toml").read_bytes())
+    targets = tmp_path / "targets.toml"
+    targets.write_bytes(bom + (bundled_dir() / "targets" / "nice_bcg_2016.toml").read_bytes())
+    assert invoke("validate", str(scenario)).exit_code == 0
+    out = tmp_path / "calibrated.toml"
+    result = invoke("calibrate", str(scenario), "--targets", str(targets), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert not out.read_bytes().startswith(bom) and sim.load_scenario(out).name == "nice_bcg_2016"

@@ -23,7 +23,7 @@ from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
-from ..scenario import ScenarioError, bundled_dir
+from ..scenario import ScenarioError, bundled_dir, read_toml_text
 from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
@@ -325,10 +325,10 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
         sys.exit(EXIT_UNREACHABLE)
     original = None
     if sc.source and Path(sc.source).is_file() and not assignments:
-        original = Path(sc.source).read_text(encoding="utf-8")
+        original = read_toml_text(sc.source)
     elif not assignments:
         bundled = bundled_dir() / f"{scenario}.toml"
-        original = bundled.read_text(encoding="utf-8") if bundled.is_file() else None
+        original = read_toml_text(bundled) if bundled.is_file() else None
     text = fit.toml(original)
     try:
         atomic_write(Path(out), lambda p: p.write_text(text, encoding="utf-8"))
