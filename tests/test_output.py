@@ -213,3 +213,44 @@ def test_a_byte_order_mark_is_accepted_in_scenario_and_targets_files(tmp_path):
     result = invoke("calibrate", str(scenario), "--targets", str(targets), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert not out.read_bytes().startswith(bom) and sim.load_scenario(out).name == "nice_bcg_2016"
+
+
+def test_numeric_runtime_warnings_stay_off_stderr(monkeypatch):
+    # whatever computes an undefined figure (0 / 0 here, in the run itself) must not print numpy's
+    # RuntimeWarning under the command's output: the figure is shown as undefined instead
+    import numpy as np
+    import simulator.cli.run as run_module
+
+    real_run = run_module.run_scenario
+
+    def run_with_an_undefined_ratio(*args, **kwargs):
+        np.float64(0.0) / np.float64(0.0)
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "run_scenario", run_with_an_undefined_ratio)
+    with pytest.warns(RuntimeWarning):  # outside the command, the warning is there
+        np.float64(0.0) / np.float64(0.0)
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(main, ["run", *SHORT], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert "RuntimeWarning" not in result.output
+
+
+def test_the_wait_chart_warns_nothing_when_the_first_channel_has_no_wait():
+    import warnings
+
+    from simulator.plots import wait_distribution
+
+    from conftest import make_scenario
+
+    # chat, drawn first, has agents to spare: nobody waits, so its panel has no bars to name in a legend
+    res = sim.run(make_scenario({"channels.chat.agents": 200, "run.days": 0.1}), replications=1, seed=1)
+    log = res.journeys
+    assert len(log[log["channel"] == "chat"]) and (log[log["channel"] == "chat"]["wait"] == 0).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        wait_distribution(res)
+    assert not caught, [str(w.message) for w in caught]

@@ -7,6 +7,7 @@ import functools
 import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -279,10 +280,23 @@ class Progress:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contactflow")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """contactflow: simulate customers moving between web, email, chat and the call centre.
 
     Run `contactflow run` for the bundled Nice–BCG 2016 preset, `contactflow
     scenarios` to list the bundled scenarios, and `contactflow COMMAND --help`
     for each command.
     """
+    quiet_numerics(ctx)
+
+
+def quiet_numerics(ctx: click.Context) -> None:
+    """Keep numpy's and scipy's RuntimeWarnings (a division by zero, the mean of an empty slice) off
+    stderr for the command's duration, in its worker processes too (they start inside it).
+
+    Every figure they concern is reported as undefined (``–``, ``null``) by the
+    results themselves, so the warnings only bury the command's own messages.
+    """
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.simplefilter("ignore", RuntimeWarning)
