@@ -173,6 +173,11 @@ def _agents_by_hour(channel: Channel) -> np.ndarray:
     return np.array([channel.agents_in_hour(h) for h in range(HOURS)], dtype=int)
 
 
+def _overload_sentence(channel: str, hours) -> str:
+    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a growing backlog) "
+            f"in {_hours_text(hours)}")
+
+
 def _hours_text(hours) -> str:
     hours = sorted(int(h) for h in hours)
     runs, start = [], None
@@ -490,6 +495,24 @@ class NetworkApproximation:
     converged: bool = True
     weaknesses: tuple[str, ...] = ()
     chain: HourlyJourneyChain | None = field(default=None, repr=False)
+    overloaded_hours: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def overload_notes(self) -> list[str]:
+        """One sentence per overloaded channel (offered load at or above the agents on duty, or a
+        growing backlog), naming its hours: what ``analyze`` lists among the weak spots and ``run``
+        warns about.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> notes = approximate(sim.load_scenario("nice_bcg_2016").with_changes({"channels.phone.agents": 20})
+        ...                     ).overload_notes()
+        >>> [note for note in notes if note.startswith("phone")]
+        ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 00-24h']
+        >>> approximate(sim.load_scenario("nice_bcg_2016")).overload_notes()
+        []
+        """
+        return [_overload_sentence(name, hours) for name, hours in self.overloaded_hours.items() if hours]
 
     def value(self, key: str) -> float:
         """One figure, named like ``give_up_rate``, ``channels.phone.abandon_rate`` or ``before_call.email``.
@@ -720,6 +743,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         hourly=hourly, served_shares=dict(served), closed_shares=dict(closed),
         iterations=iterations, converged=converged,
         weaknesses=tuple(_weaknesses(scenario, figures, converged, iterations)), chain=chain,
+        overloaded_hours={name: f.overloaded_hours for name, f in figures.items() if f.overloaded_hours},
     )
 
 
@@ -771,8 +795,7 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
             timed = True
         overloaded = figures[c.name].overloaded_hours
         if overloaded:
-            notes.append(f"{c.name}: overloaded (offered load at or above the agents on duty, or a growing "
-                         f"backlog) in {_hours_text(overloaded)}; figures there are the least reliable")
+            notes.append(f"{_overload_sentence(c.name, overloaded)}; figures there are the least reliable")
     if timed:
         notes.append("the hour of the day matters here: contacts are placed in hours by the arrival profile, "
                      "each contact's mean duration and the retry delay, and a contact's outcome depends only "

@@ -254,3 +254,12 @@ def test_the_wait_chart_warns_nothing_when_the_first_channel_has_no_wait():
         warnings.simplefilter("always")
         wait_distribution(res)
     assert not caught, [str(w.message) for w in caught]
+
+
+def test_run_warns_about_an_overloaded_queue_as_analyze_does():
+    overloaded = CliRunner().invoke(main, ["run", *SHORT, "--set", "channels.phone.agents=20"])
+    assert overloaded.exit_code == 0
+    assert "warning: phone: overloaded" in overloaded.stderr
+    assert "phone: overloaded" in invoke("analyze", "--set", "channels.phone.agents=20").output
+    fine = CliRunner().invoke(main, ["run", *SHORT])
+    assert "overloaded" not in fine.stderr

@@ -219,6 +219,20 @@ def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[flo
         click.echo(f"note: {label} runs with {base_name}'s {changed}, so that runs pair", err=True)
 
 
+def warn_overload(scenario: Scenario) -> None:
+    """Warn on stderr about every channel the network approximation finds overloaded (the check
+    ``analyze`` lists among its weak spots), before a simulation of it."""
+    from ..network import approximate
+
+    try:
+        notes = approximate(scenario).overload_notes()
+    except (ValueError, ArithmeticError):  # the approximation cannot say: the simulation still can
+        return
+    for note in notes:
+        click.echo(f"warning: {note}: expect long queues and abandonment there, more the longer they last "
+                   "(contactflow analyze shows the load)", err=True)
+
+
 def clean_errors(command):
     """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
     @functools.wraps(command)

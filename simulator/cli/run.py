@@ -9,7 +9,7 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder
+from .base import ScenarioPath, fail, load_with_changes, main, output_folder, warn_overload
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -55,6 +55,7 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         fail(str(exc))
     except KeyError as exc:  # a --precision figure the scenario does not have
         fail(f"--precision: {exc.args[0]}")
+    warn_overload(sc)
     for folder, option in ((out, "--out"), (charts, "--charts")):
         if folder is not None:
             output_folder(folder, option)  # a folder that cannot be written fails now, not after the run
