@@ -37,6 +37,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
+from . import __version__
 from .experiment import Result, atomic_write, run_replication
 from .metrics import summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
@@ -229,9 +230,11 @@ def sweep(
         for stale in folder.glob(".*.tmp"):  # left by a process killed while writing
             stale.unlink(missing_ok=True)
         # the run settings every point shares; None for one that is varied (see "vary")
-        common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days}
+        common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days,
+                  "warmup_hours": changed[0].run.warmup_hours}
         common = {name: None if f"run.{name}" in vary else value for name, value in common.items()}
-        manifest = {"scenario": scenario.name, "source": scenario.source, "vary": vary, **common,
+        manifest = {"scenario": scenario.name, "source": scenario.source, "contactflow": __version__,
+                    "vary": vary, **common,
                     "points": len(points),
                     "precision": None if precision is None else dict(precision.targets)}
         atomic_write(Path(out) / "sweep.json",

@@ -228,6 +228,7 @@ def test_sweep_json_records_the_effective_run_settings(scenario, tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "a" / "sweep.json").read_text())
     assert (manifest["days"], manifest["replications"], manifest["seed"]) == (0.05, 2, 11)
+    assert manifest["warmup_hours"] == short(scenario).run.warmup_hours and manifest["contactflow"]
     result = CliRunner().invoke(main, [*args, "--vary", "run.replications=2,3", "-o", str(tmp_path / "b")])
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "b" / "sweep.json").read_text())
