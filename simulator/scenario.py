@@ -42,6 +42,7 @@ __all__ = [
     "RunSettings",
     "Problem",
     "ScenarioError",
+    "Relative",
     "load_scenario",
     "bundled_scenarios",
     "GIVE_UP",
@@ -263,7 +264,9 @@ class Scenario:
             ``{"channels.chat.resolve": 0.8, "run.days": 2}``. A value may be a
             whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``
             or a new channel ``{"channels.sms": {...}}``; ``None`` removes an
-            optional field (e.g. ``"channels.chat.patience"``).
+            optional field (e.g. ``"channels.chat.patience"``); a
+            :class:`Relative` changes the field's current value, e.g.
+            ``{"channels.chat.agents": Relative("+", 5)}``.
         origins
             Where each change came from, by path, for messages (e.g.
             ``"--set channels.chat.agents=25"``); by default ``PATH=VALUE``.
@@ -282,15 +285,21 @@ class Scenario:
         >>> sc = sim.load_scenario("nice_bcg_2016")
         >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
         60
+        >>> sc.with_changes({"arrivals.per_hour": Relative("*", 1.1)}).arrivals.per_hour
+        550.0
         """
-        origins = {path: (origins or {}).get(path) or f"{path}={value!r}" for path, value in changes.items()}
+        origins = {path: (origins or {}).get(path) or (f"{path}{value}" if isinstance(value, Relative)
+                                                     else f"{path}={value!r}")
+                   for path, value in changes.items()}
         data = self.to_dict()
         problems = []
         for path, value in changes.items():
             try:
                 _check_change(data, path, value)
+                if isinstance(value, Relative):
+                    value = value.apply(path, self._current(data, path))
                 set_path(data, path, value)
-            except KeyError as exc:
+            except (KeyError, ValueError) as exc:
                 problems.append(Problem(path, str(exc.args[0]), f"from {origins[path]}"))
         if problems:
             raise ScenarioError(problems, self.source)
@@ -299,11 +308,110 @@ class Scenario:
         except ScenarioError as exc:  # the scenario was valid: each problem comes from the changes
             raise ScenarioError([_blame(p, origins) for p in exc.problems], self.source) from None
 
+    def _current(self, data: Mapping[str, Any], path: str) -> Any:
+        """The value of ``path`` in ``data`` (as changed so far), or its default when the file leaves it
+        out; KeyError when it has neither."""
+        node: Any = data
+        for key in path.split("."):
+            if not isinstance(node, Mapping) or key not in node:
+                break
+            node = node[key]
+        else:
+            return node
+        keys = path.split(".")
+        if keys[0] == "run" and len(keys) == 2 and keys[1] in RUN_KEYS:
+            return getattr(self.run, keys[1])
+        if path == "max_contacts":
+            return self.max_contacts
+        if (len(keys) == 3 and keys[0] == "channels" and keys[1] in self.channel_names
+                and keys[2] in ("cost_per_contact", "cost_per_agent_hour", "service_level_seconds")):
+            return getattr(self.channel(keys[1]), keys[2])
+        raise KeyError(f"not set in the scenario, so there is nothing to change relative to; give it a value "
+                       f"with {path}=VALUE")
+
     def to_toml(self) -> str:
         """The scenario as TOML text (comments of the original file are not kept)."""
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
+
+
+#: Fields whose values are whole numbers: a relative change to them is rounded (``channels.*.agents``
+#: also as a shift plan's levels).
+WHOLE_NUMBER_FIELDS = ("max_contacts", "run.replications", "run.seed", "channels.*.agents")
+RELATIVE_OPERATORS = {"+": "add", "-": "subtract", "*": "multiply by", "/": "divide by"}
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A change relative to a field's current value: ``Relative("+", 5)`` adds 5, ``Relative("*", 1.1)``
+    scales by 1.1 (``-`` and ``/`` too). The command line writes them ``FIELD+=5``, ``FIELD*=1.1``.
+
+    * A number changes by the operation; a list of numbers (an ``hourly_profile``,
+      a shift plan's 24 ``agents`` levels) changes element by element.
+    * Whole-number fields (:data:`WHOLE_NUMBER_FIELDS`: agents, ``max_contacts``,
+      ``run.replications``, ``run.seed``) are rounded to the nearest whole
+      number, halves up: ``agents = 12`` times 1.1 is 13, 25 times 1.1 is 28.
+    * Adding to or subtracting from a shift plan changes its staffed hours only:
+      an hour without agents stays without. Scaling keeps a 0 at 0 anyway; a
+      level of 1 times 0.4 rounds to 0, an unstaffed hour.
+    * Anything else (a string such as ``label`` or ``agents = "unlimited"``, a
+      true/false, a distribution's table) is refused, naming the field.
+
+    Examples
+    --------
+    >>> Relative("*", 1.1).apply("channels.chat.agents", [0, 10, 25])
+    [0, 11, 28]
+    >>> Relative("+", 2).apply("channels.chat.agents", [0, 10, 25])
+    [0, 12, 27]
+    >>> Relative("*", 1.1).apply("arrivals.per_hour", 500)
+    550.0
+    >>> str(Relative("+", 5))
+    '+=5'
+    """
+
+    op: str
+    operand: float
+
+    def __post_init__(self):
+        if self.op not in RELATIVE_OPERATORS:
+            raise ValueError(f"unknown operation {self.op!r}; allowed: {', '.join(o + '=' for o in RELATIVE_OPERATORS)}")
+        if isinstance(self.operand, bool) or not isinstance(self.operand, (int, float)) or not math.isfinite(
+                self.operand):
+            raise ValueError(f"{self.op}= needs a finite number after it; got {self.operand!r}")
+        if self.op == "/" and self.operand == 0:
+            raise ValueError("/= 0: cannot divide by zero")
+
+    def __str__(self) -> str:
+        return f"{self.op}={self.operand:g}"
+
+    def apply(self, path: str, current: Any) -> Any:
+        """The new value of field ``path`` whose value is ``current``; ValueError naming what is allowed."""
+        keys = path.split(".")
+        pattern = "channels.*." + keys[2] if len(keys) == 3 and keys[0] == "channels" else path
+        whole = pattern in WHOLE_NUMBER_FIELDS
+        staffing = pattern == "channels.*.agents"
+        if _is_number(current):
+            return self._number(current, whole)
+        if isinstance(current, list) and current and all(_is_number(v) for v in current):
+            return [v if staffing and self.op in "+-" and v == 0 else self._number(v, whole) for v in current]
+        what = ("self-service (\"unlimited\"), which has no number of agents" if current == "unlimited" else
+                f"a string ({current!r})" if isinstance(current, str) else
+                f"true/false ({str(current).lower()})" if isinstance(current, bool) else
+                f"a table; change one of its numbers, e.g. "
+                f"{path}.{next((k for k, v in current.items() if _is_number(v)), 'mean')}{self}"
+                if isinstance(current, Mapping) else repr(current))
+        raise ValueError(f"{self.op}= needs a number or a list of numbers to {RELATIVE_OPERATORS[self.op]}; "
+                         f"the field is {what}")
+
+    def _number(self, value: float, whole: bool) -> float | int:
+        x = {"+": value + self.operand, "-": value - self.operand,
+             "*": value * self.operand, "/": value / self.operand}[self.op]
+        if whole:
+            return int(math.floor(x + 0.5))
+        if isinstance(x, int):
+            return x
+        return float(f"{x:.12g}")  # 500 * 1.1 is 550, not 550.0000000000001
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -24,7 +24,7 @@ from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir, read_toml_text
-from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file
+from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file, set_option
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -177,8 +177,7 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
               help="Replications with --simulate (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed with --simulate (default: the scenario's).")
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
+@set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the simulation (default: CPU cores).")
@@ -285,7 +284,7 @@ def _load_targets(text: str):
                    "Default: arrivals.first_channel and channels.*.next.")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
               help="Write the calibrated scenario here (only when every target is met).")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field first.")
+@set_option("Change a scenario field first")
 @click.option("--regularization", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Pull toward the starting values (per probability, against the targets' residuals).")
 @click.option("--decimals", type=click.IntRange(1, 12), default=4, show_default=True,

@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import RELATIVE_OPERATORS, Relative, Scenario, ScenarioError, load_scenario, parse_toml
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
@@ -29,23 +29,48 @@ class ScenarioPath(click.ParamType):
 
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Split ``FIELD=VALUE``; the value is read as TOML (``25``, ``0.8``, ``[8, 20]``,
-    ``{ phone = 0.5, give_up = 0.5 }``), or else taken as a plain string."""
+    ``{ phone = 0.5, give_up = 0.5 }``), or else taken as a plain string.
+
+    ``FIELD+=N``, ``FIELD-=N``, ``FIELD*=X`` and ``FIELD/=X`` change the
+    field's current value (a :class:`~simulator.scenario.Relative`).
+
+    Examples
+    --------
+    >>> parse_assignment("channels.chat.agents=25"), parse_assignment("arrivals.per_hour*=1.1")
+    (('channels.chat.agents', 25), ('arrivals.per_hour', Relative(op='*', operand=1.1)))
+    """
     field, sep, raw = text.partition("=")
     field = field.strip()
+    op = field[-1:] if field[-1:] in RELATIVE_OPERATORS else None
+    if op is not None:
+        field = field[:-1].strip()
     if not sep or not field:
-        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25)",
-                                 param_hint="--set")
+        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25, "
+                                 "or channels.chat.agents+=5, arrivals.per_hour*=1.1)", param_hint="--set")
     raw = raw.strip()
     try:
         value = parse_toml(f"value = {raw}")["value"]
     except ScenarioError:
         value = raw
-    return field, value
+    if op is None:
+        return field, value
+    try:
+        return field, Relative(op, value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: {field}: {exc} (e.g. {field}{op}={2 if op in '*/' else 5})",
+                                 param_hint="--set") from None
 
 
 def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:
     """``--set FIELD=VALUE`` options (and ``--days``) as one dict of changes for ``Scenario.with_changes``."""
-    changes = dict(parse_assignment(a) for a in assignments)
+    changes: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for assignment in assignments:
+        field, value = parse_assignment(assignment)
+        if field in changes:  # which one was meant? (two relative changes would not add up either)
+            raise click.BadParameter(f"{field} is given twice ({given[field]!r} and {assignment.strip()!r}); "
+                                     "give it once", param_hint="--set")
+        changes[field], given[field] = value, assignment.strip()
     if days is not None:
         changes["run.days"] = days
     return changes
@@ -70,8 +95,16 @@ def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Sce
     return sc
 
 
+def set_option(what: str = "Change a scenario field"):
+    """The ``--set`` option of a command: ``what`` it does, then the forms it takes."""
+    return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+                        help=f"{what}: FIELD=VALUE, or FIELD+=N, -=, *=, /= to change its current value (a shift "
+                             "plan level by level, agents rounded), e.g. --set channels.chat.agents=25, "
+                             "--set arrivals.per_hour*=1.1 (repeatable).")
+
+
 #: Where a list of changes splits: a ``;`` followed by the next ``FIELD=`` (so a value may hold a ``;``).
-_NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*=)")
+_NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*[+*/]?=)")
 SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "

@@ -18,7 +18,8 @@ from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
 from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_file, parse_changes, set_variant_option, variant_scenarios)
+                   load_with_changes, main, output_file, parse_changes, set_option, set_variant_option,
+                   variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -62,8 +63,7 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's).")
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a field of SCENARIO and of every variant scenario file (repeatable).")
+@set_option("Change a field of SCENARIO and of every variant scenario file")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")

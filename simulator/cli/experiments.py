@@ -25,8 +25,8 @@ from ..staffing import HOURS, StaffingError, Target, channels_to_staff, erlang_s
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_file, output_folder, parse_changes, set_variant_option,
-                   variant_scenarios)
+                   load_with_changes, main, output_file, output_folder, parse_changes, set_option,
+                   set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -81,8 +81,7 @@ def experiment_options(command):
                      help="Replications per run (default: the scenario's run.replications)."),
         click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
         click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
-        click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-                     help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
+        set_option(),
         click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
                      help="Processes for replications (default: CPU cores). Results do not depend on it."),
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
@@ -567,7 +566,7 @@ def staffing_text(plan) -> str:
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
+@set_option()
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors

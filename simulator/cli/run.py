@@ -9,7 +9,7 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder, warn_overload
+from .base import ScenarioPath, fail, load_with_changes, main, output_folder, set_option, warn_overload
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -19,8 +19,7 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
 @click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
+@set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
 @charts_option("every chart that applies")
@@ -93,7 +92,7 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
 
 @main.command("validate")
 @click.argument("scenario", type=ScenarioPath())
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Check with a field changed.")
+@set_option("Check with a field changed")
 def validate_command(scenario, assignments):
     """Check SCENARIO and list every problem (exit status 2 when there is one)."""
     try:
