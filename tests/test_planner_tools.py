@@ -74,3 +74,23 @@ def test_variants_take_relative_changes_in_every_form(tmp_path):
                                        "--set", "arrivals.per_hour*=0.5", "-r", "2", "-d", "0.02", "-q", "-w", "1",
                                        "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_scenarios_show_prints_a_bundled_scenario_and_copy_writes_it_once(tmp_path):
+    from simulator.scenario import bundled_scenarios
+
+    shown = invoke("scenarios", "--show", "utility_billing_surge")
+    assert shown.exit_code == 0 and shown.output == bundled_scenarios()["utility_billing_surge"].read_text()
+    target = tmp_path / "my_centre.toml"
+    assert invoke("scenarios", "--copy", "nice_bcg_2016", str(target)).exit_code == 0
+    assert sim.load_scenario(target).name == "nice_bcg_2016"  # ready to edit and run, comments kept
+    assert target.read_text() == bundled_scenarios()["nice_bcg_2016"].read_text()
+    target.write_text("# my edits\n")
+    again = invoke("scenarios", "--copy", "nice_bcg_2016", str(target))
+    assert again.exit_code == 2 and "use --force" in again.output and target.read_text() == "# my edits\n"
+    assert invoke("scenarios", "--copy", "nice_bcg_2016", str(target), "--force").exit_code == 0
+    assert target.read_text().startswith("# --- calibrated")
+    assert invoke("scenarios", "--copy", "bank_app_first", str(tmp_path)).exit_code == 0  # into a folder
+    assert (tmp_path / "bank_app_first.toml").is_file()
+    wrong = invoke("scenarios", "--show", "nice_bcg")
+    assert wrong.exit_code == 2 and "did you mean 'nice_bcg_2016'" in wrong.output

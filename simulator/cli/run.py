@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
 from ..experiment import run as run_scenario
 from ..report import result_text
-from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder, set_option, warn_overload
+from ..distributions import did_you_mean
+from ..experiment import atomic_write
+from ..scenario import ScenarioError, bundled_scenarios, load_scenario, read_toml_text
+from .base import (ScenarioPath, fail, load_with_changes, main, output_file, output_folder, set_option,
+                   warn_overload)
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -106,10 +110,45 @@ def validate_command(scenario, assignments):
 
 
 @main.command("scenarios")
-def scenarios_command():
-    """List the bundled scenarios with their descriptions."""
+@click.option("--show", "show", metavar="NAME", help="Print the bundled scenario NAME (its TOML, with comments).")
+@click.option("--copy", "copy", nargs=2, metavar="NAME PATH",
+              help="Write the bundled scenario NAME to PATH (a file, or a folder to write NAME.toml in), "
+                   "to edit and run.")
+@click.option("--force", is_flag=True, help="With --copy: overwrite PATH if it exists.")
+def scenarios_command(show, copy, force):
+    """List the bundled scenarios with their descriptions, or start from one.
+
+    \b
+    Examples:
+      contactflow scenarios
+      contactflow scenarios --show utility_billing_surge
+      contactflow scenarios --copy nice_bcg_2016 my_centre.toml
+    """
+    bundled = bundled_scenarios()
+    if show is not None or copy:
+        if show is not None and copy:
+            fail("--show and --copy: give one of them")
+        name = show if show is not None else copy[0]
+        option = "--show" if show is not None else "--copy"
+        if name not in bundled:
+            hint = did_you_mean(name, bundled)
+            fail(f"{option} {name}: no bundled scenario of that name{'; ' + hint if hint else ''} "
+                 f"(bundled: {', '.join(bundled)})")
+        text = read_toml_text(bundled[name])
+        if show is not None:
+            click.echo(text, nl=not text.endswith("\n"))
+            return
+        target = Path(copy[1])
+        if target.is_dir():
+            target = target / f"{name}.toml"
+        if target.exists() and not force:
+            fail(f"--copy {name} {copy[1]}: {target} exists; use --force to overwrite it")
+        output_file(target, f"--copy {name}")
+        atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))
+        click.echo(f"wrote {target}; edit it, then: contactflow run {target}")
+        return
     rows = []
-    for name, path in bundled_scenarios().items():
+    for name, path in bundled.items():
         try:
             description = load_scenario(path).description
         except ScenarioError as exc:  # a broken bundled file must not hide the others
@@ -118,3 +157,4 @@ def scenarios_command():
     width = max((len(n) for n, _ in rows), default=0)
     for name, description in rows:
         click.echo(f"{name.ljust(width)}  {description}")
+    click.echo("\nstart from one: contactflow scenarios --copy NAME my_centre.toml (or --show NAME to read it)")
