@@ -646,8 +646,7 @@ class StaffingPlan:
             "met": self.met,
             "agent_hours_per_day": self.agent_hours_per_day,
             "cost_per_day": self.cost_per_day,
-            "replications": self.result.replications,
-            "seed": self.result.seed,
+            **{k: v for k, v in self.result.run_info.to_dict().items() if k != "scenario"},  # each plan's run
             "evaluations": self.evaluations,
             "checks": self.checks.to_dict(orient="records"),
             "unjudged_hours": self.unjudged_hours,

@@ -97,6 +97,7 @@ def test_analyze_does_not_judge_the_staffing_it_was_given():
     assert agent_rows and all("outside" not in line and "input, not judged" in line for line in agent_rows)
     doc = analysis_dict(approx, 0.1, res)
     assert all(m["agent_hours"]["outside"] is None for m in doc["channels"].values())
+    assert (doc["days"], doc["warmup_hours"], doc["replications"]) == (0.5, sc.run.warmup_hours, 3)
 
 
 def test_intervals_stay_within_what_a_figure_can_be():
@@ -134,6 +135,7 @@ def test_result_objects_print_as_one_short_line(tmp_path):
         text = repr(obj)
         assert "\n" not in text and len(text) < 200, text
     assert repr(plan).startswith("StaffingPlan(phone=") and "see .checks" in repr(plan)
+    assert plan.to_dict()["days"] == 0.1 and plan.to_dict()["contactflow"] == sim.__version__
 
 
 def test_calls_to_a_closed_centre_are_counted_and_reported_separately():

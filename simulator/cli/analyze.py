@@ -17,6 +17,7 @@ from ..calibrate import (
     calibrate,
     load_targets,
 )
+from .. import __version__
 from ..experiment import atomic_write
 from ..json_data import dumps, plain
 from ..experiment import run as run_scenario
@@ -145,15 +146,16 @@ def _signed(diff: float, metric: str) -> str:
 
 def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> dict:
     """The approximation (and the simulation) as one JSON-ready document."""
+    sc = approx.scenario
     data: dict = {
-        "scenario": approx.scenario.name,
+        "scenario": sc.name, "days": sc.run.days, "warmup_hours": sc.run.warmup_hours, "contactflow": __version__,
         "approximation": {
             "iterations": approx.iterations, "converged": approx.converged, "seconds": seconds,
             "served_shares": dict(approx.served_shares), "closed_shares": dict(approx.closed_shares),
             "weaknesses": list(approx.weaknesses),
         },
     }
-    if result is not None:
+    if result is not None:  # the simulation's own window is the scenario's
         data["replications"], data["seed"] = result.replications, result.seed
     for table in ("kpis", "channels", "before_call", "after_call"):
         data[table] = {}
