@@ -17,6 +17,8 @@ from .metrics import INTERVAL_METHOD, SHARE_METRICS  # noqa: F401  (SHARE_METRIC
 __all__ = ["SHARE_METRICS", "format_value", "format_stat", "reference_mark", "result_text", "table_text"]
 
 
+#: KPIs about calls to a closed centre: left out of text tables when the focal channel is always open.
+CLOSED_KPIS = ("focal_closed", "avoidable_closed")
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
 CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_level",
                    "occupancy", "wasted_contacts", "cost")
@@ -145,7 +147,7 @@ def result_text(result: Result) -> str:
     kpis = result.kpis
     # totals over a window other than one day are also given per day (planners count "calls a day")
     per_day = result.per_day if info.days != 1 else None
-    day_header = [f"a day (of {info.days:g})"] if per_day is not None else []
+    day_header = ["a day"] if per_day is not None else []
 
     def day_cells(key: tuple, metric: str) -> list[str]:
         if per_day is None:
@@ -154,7 +156,8 @@ def result_text(result: Result) -> str:
             return [""]
         return [format_stat(*per_day.loc[key, ["mean", "ci_low", "ci_high"]], metric)]
 
-    rows = [[k, _stat_cell(kpis, k, k), *day_cells(("kpis", "", k), k), *ref_cells(k, k)] for k in kpis.index]
+    shown = [k for k in kpis.index if k not in CLOSED_KPIS or sc.channel(sc.focal_channel).open_hours is not None]
+    rows = [[k, _stat_cell(kpis, k, k), *day_cells(("kpis", "", k), k), *ref_cells(k, k)] for k in shown]
     parts.append("\n" + table_text(rows, ["KPI", "simulated", *day_header, *ref_header]))
 
     ch = result.channels

@@ -19,7 +19,7 @@ from ..experiment import atomic_write
 from ..json_data import dumps
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
-from ..report import COMPARISON_METHOD, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
+from ..report import CLOSED_KPIS, COMPARISON_METHOD, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
 from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, Target, channels_to_staff, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
@@ -217,7 +217,8 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
         spread = table.groupby("kpi")["mean"].transform(lambda m: m.nunique(dropna=True))
         silent = (table["table"] == "channels") & (table["ci_low"].isna() | (table["ci_low"] == table["ci_high"])) \
             & (spread <= 1) & (table["metric"] != "contacts")
-        shown = table[main_rows & ~silent]
+        never_closed = table["kpi"].isin(CLOSED_KPIS) & (table.groupby("kpi")["mean"].transform("max") == 0)
+        shown = table[main_rows & ~silent & ~never_closed]
     by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
     header = ["figure", f"{base}"]
     for v in variants:
