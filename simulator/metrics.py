@@ -72,7 +72,7 @@ CHANNEL_METRICS = (
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
 
-HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
+HOURLY_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")
 
 #: Row of the tidy per-replication table.
@@ -278,7 +278,8 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
     """Channel metrics by hour of the day, as ``(channel, hour, metric, value)`` rows.
 
     ``contacts`` is per day (contacts of counted customers that started in that
-    hour, divided by the days simulated); waits, abandonment and service level
+    hour, divided by the days simulated), ``closed`` those of them that found
+    the channel closed, also per day; waits, abandonment and service level
     are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
     ``occupancy`` are time averages over that hour within the measured window.
     """
@@ -299,6 +300,7 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
             offered = h["offered"][i, hour]
             values = {
                 "contacts": h["contacts"][i, hour] / days,
+                "closed": (h["contacts"][i, hour] - offered) / days,
                 "abandon_rate": _share(h["abandoned"][i, hour], offered),
                 "mean_wait_min": _share(h["wait_sum"][i, hour], offered),
                 "service_level": _share(h["on_time"][i, hour], offered),

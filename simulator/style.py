@@ -383,7 +383,8 @@ def format_wait(minutes: float, live: bool) -> str:
         return f"{60 * minutes:,.0f} s"
     if minutes < 120:
         return f"{minutes:,.0f} min" if minutes >= 10 else f"{minutes:.1f} min"
-    return f"{minutes / 60:,.1f} h"
+    hours = minutes / 60
+    return f"{hours:,.0f} h" if hours >= 9.95 else f"{hours:.1f} h"
 
 
 # --------------------------------------------------------------------------- text
@@ -404,7 +405,7 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
     return max(widths, default=0.0)
 
 
-def wrap_text(text: str, width_points: float, size: float, max_lines: int | None = None) -> str:
+def wrap_text(text: str, width_points: float, size: float, max_lines: int | None = None, bold: bool = False) -> str:
     """Break ``text`` on spaces into lines no wider than ``width_points`` (a single long word stays whole).
 
     With ``max_lines``, the last line kept ends in an ellipsis when the text
@@ -420,14 +421,14 @@ def wrap_text(text: str, width_points: float, size: float, max_lines: int | None
     words = text.split()
     lines: list[str] = []
     for word in words:
-        if lines and text_width(f"{lines[-1]} {word}", size) <= width_points:
+        if lines and text_width(f"{lines[-1]} {word}", size, bold) <= width_points:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
     if max_lines is not None and len(lines) > max_lines:
         lines = lines[:max_lines]
         last = lines[-1]
-        while last and text_width(last + "…", size) > width_points:
+        while last and text_width(last + "…", size, bold) > width_points:
             last = last[:-1]
         lines[-1] = last.rstrip() + "…"
     return "\n".join(lines) if lines else text
