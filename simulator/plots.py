@@ -204,9 +204,9 @@ def _percent_axis(axis) -> None:
 
 
 def _thousands_axis(axis) -> None:
-    """Counts on this axis with thousands separators."""
-    axis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v) if abs(v) >= 10 or v == int(v)
-                                           else f"{v:g}".replace("-", MINUS)))
+    """Counts on this axis with thousands separators (whole numbers without decimals)."""
+    axis.set_major_formatter(FuncFormatter(
+        lambda v, _: (f"{v:,.0f}" if float(v).is_integer() else format_count(v)).replace("-", MINUS)))
 
 
 def _footnote(result: Result, what: str = "") -> str:
@@ -467,8 +467,7 @@ def flow_diagram(result: Result, max_steps: int = 5, title: str | None = None) -
                                             "where customers go next. A day: pooled customers ÷ "
                                             "(replications × days)."))
     ax = fig.add_subplot()
-    title = _draw_flow(fig, ax, result, max_steps, title)
-    _title(fig, title)
+    _draw_flow(fig, ax, result, max_steps, lambda suggested: _title(fig, title or suggested))
     return fig
 
 
@@ -497,16 +496,18 @@ def flow_comparison(results: Mapping[str, Result], max_steps: int = 4) -> Figure
     fig = _figure(SLIDE, _footnote(first, "Block height = customers; green and grey blocks: journeys that ended "
                                            "after the contact before. Same seed for every scenario."))
     axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
-    for ax, label in zip(axes, labels):
-        text = _draw_flow(fig, ax, results[label], max_steps, None, legend=False, compact=True)
-        ax.set_title(f"{label}: {text[0].lower() + text[1:]}", fontsize=FONT, loc="left")
     _title(fig, "Customer journeys compared")
+    for ax, label in zip(axes, labels):
+        def panel_title(text, ax=ax, label=label):
+            ax.set_title(f"{label}: {text.split(': ', 1)[-1]}", fontsize=FONT, loc="left")
+        _draw_flow(fig, ax, results[label], max_steps, panel_title, legend=False, compact=True)
     return fig
 
 
-def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, title: str | None, legend: bool = True,
-               compact: bool = False) -> str:
-    """Draw the journey flow of ``result`` on ``ax``; return the title it suggests."""
+def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Callable[[str], None],
+               legend: bool = True, compact: bool = False) -> None:
+    """Draw the journey flow of ``result`` on ``ax``; ``set_title`` gets the title it suggests (before the
+    labels are placed, so they are placed in the final layout)."""
     sc = result.scenario
     flows = journey_flows(result, max_steps)
     if flows.empty:
@@ -564,11 +565,22 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, title: str | Non
     bottom = min(b for column in layout for _, b in column.values())
     ax.set_ylim(bottom - 0.01, top + 0.01)
 
+    if legend:
+        used = [n for n in [*sc.channel_names, RESOLVED, GIVE_UP, "later"] if any(n in c for c in layout)]
+        handles = [Patch(facecolor=colors[n], label=_label(sc, n) if n != "later" else
+                         f"More than {max_steps} contacts") for n in used]
+        _legend_below(fig, ax, handles)
+    set_title(f"Customer journeys, contact by contact: {format_count(per_day)} customers a day, "
+              f"{format_share(result.kpis.loc['resolution_rate', 'mean'], 0)} resolved")
+
     # Room for the first column's labels on the left and the last one's on the right, in inches.
     fontsize = FONT - 2 - compact
-    first_labels = {n: f"{_label(sc, n)}\n{format_count(sizes[0][n] * per_day)} a day" for n in layout[0]}
-    left_width = min(2.6, max(text_width(wrap_text(t.split(chr(10))[0], 2.6 * 72, fontsize), fontsize)
-                              for t in first_labels.values()) / 72 + 0.15)
+    if len(layout[0]) <= 7:  # names over counts, in lines of at most 2.6 inches
+        widths = [text_width(wrap_text(_label(sc, n), 2.6 * 72, fontsize), fontsize) for n in layout[0]]
+    else:  # too many for two lines each: one line each
+        widths = [text_width(f"{_label(sc, n)} · {format_count(sizes[0][n] * per_day)}", fontsize)
+                  for n in layout[0]]
+    left_width = min(3.0, max(widths) / 72 + 0.2)
     right_width = 1.35
     fig.draw_without_rendering()
     box = ax.get_position()
@@ -576,12 +588,12 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, title: str | Non
     step = (axes_inches[0] - left_width - right_width) / max(columns - 1, 1)
     ax.set_xlim(-node_width / 2 - left_width / step, columns - 1 + node_width / 2 + right_width / step)
     points_per_unit = axes_inches[1] * 72 / (top - bottom + 0.02)
-    line = fontsize * 1.25  # points per line of text
+    line = fontsize * 1.1 * 1.2  # points per line of text (line spacing 1.1)
 
     def fits(k, name, text, placed):
         """Where the label goes (centre, half height), or None: inside the columns a label may not
         reach past the gaps around its block; no label may cover another."""
-        half = (text.count("\n") + 1) * line / 2 / points_per_unit
+        half = ((text.count("\n") + 1) * line + 0.5 * fontsize) / 2 / points_per_unit  # and the box's pad
         t, b = layout[k][name]
         y = (t + b) / 2
         if k > 0 and 2 * half > (t - b) + 1.8 * pad:
@@ -590,41 +602,46 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, title: str | Non
             return None
         return y, half
 
-    for k, column in enumerate(layout):
+    def labels_of(k: int, column: dict, room: float, styles: Sequence[str]) -> list[tuple[str, float, str]]:
+        """(node, height, text) of the labels that fit, largest blocks first, each in the first style
+        that fits: "full" (name over count), "count", "line" (name and count on one line)."""
         placed: list[tuple[float, float]] = []
-        room = (left_width - 0.12) * 72 if k == 0 else (step - node_width * step - 0.1) * 72
-        if k == columns - 1:
-            room = (right_width - 0.1) * 72
+        chosen = []
         for name in sorted(column, key=lambda n: column[n][1] - column[n][0]):  # largest first
             a_day = format_count(sizes[k][name] * per_day)
             name_text = _label(sc, name) if name != "later" else f"More than {max_steps} contacts"
-            options = [f"{wrap_text(name_text, room, fontsize, max_lines=2)}\n{a_day} a day",
-                       f"{a_day} a day"]
-            if k == 0:
-                options = [f"{wrap_text(name_text, room, fontsize, max_lines=3)}\n{a_day} a day"]
-            for text in options:
-                if max(text_width(part, fontsize) for part in text.split("\n")) > room:
+            texts = {"full": f"{wrap_text(name_text, room, fontsize, max_lines=3 if k == 0 else None)}\n"
+                             f"{a_day} a day",
+                     "count": f"{a_day} a day",
+                     "line": wrap_text(f"{name_text} · {a_day}", room, fontsize, max_lines=1)}
+            for style in styles:
+                text = texts[style]
+                if (style == "full" and k > 0 and text.count("\n") > 2) or \
+                        max(text_width(part, fontsize) for part in text.split("\n")) > room:
                     continue
                 spot = fits(k, name, text, placed)
-                if spot is None:
-                    continue
-                y, half = spot
-                placed.append((y + half, y - half))
-                if k == 0:
-                    ax.text(-node_width / 2 - 0.06 / step, y, text, ha="right", va="center", fontsize=fontsize,
-                            color=TEXT, linespacing=1.1)
-                else:
-                    ax.text(k + node_width / 2 + 0.05 / step, y, text, ha="left", va="center", fontsize=fontsize,
-                            color=TEXT, linespacing=1.1, zorder=4,
-                            bbox=dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8))
-                break
-    if legend:
-        used = [n for n in [*sc.channel_names, RESOLVED, GIVE_UP, "later"] if any(n in c for c in layout)]
-        handles = [Patch(facecolor=colors[n], label=_label(sc, n) if n != "later" else
-                         f"More than {max_steps} contacts") for n in used]
-        _legend_below(fig, ax, handles)
-    return title or (f"Customer journeys, contact by contact: {format_count(per_day)} customers a day, "
-                     f"{format_share(result.kpis.loc['resolution_rate', 'mean'], 0)} resolved")
+                if spot is not None:
+                    placed.append((spot[0] + spot[1], spot[0] - spot[1]))
+                    chosen.append((name, spot[0], text))
+                    break
+        return chosen
+
+    for k, column in enumerate(layout):
+        room = (left_width - 0.12) * 72 if k == 0 else (step - node_width * step - 0.1) * 72
+        if k == columns - 1:
+            room = (right_width - 0.1) * 72
+        if k == 0:  # the first column names every channel: all on one line when not all fit on two
+            chosen = labels_of(k, column, room, ["full"])
+            if len(chosen) < len(column):
+                chosen = labels_of(k, column, room, ["line"])
+            for _, y, text in chosen:
+                ax.text(-node_width / 2 - 0.06 / step, y, text, ha="right", va="center", fontsize=fontsize,
+                        color=TEXT, linespacing=1.1)
+            continue
+        for _, y, text in labels_of(k, column, room, ["full", "count"]):
+            ax.text(k + node_width / 2 + 0.05 / step, y, text, ha="left", va="center", fontsize=fontsize,
+                    color=TEXT, linespacing=1.1, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8))
 
 
 def _band(ax, x0: float, y0: float, x1: float, y1: float, height: float, color: str, alpha: float) -> None:
@@ -751,17 +768,9 @@ def flow_matrix(result: Result) -> Figure:
     ax.imshow(np.ma.masked_equal(values, 0), cmap=_COUNT_MAP, norm=norm, aspect="auto",
               interpolation="nearest")
     n_rows, n_cols = values.shape
-    # Cells are about (axes width / columns) wide: size numbers and labels to fit them.
+    # A first guess of the cells' width, to size labels; measured once the layout is done (below).
     cell_points = (SLIDE[0] - 2.6) * 72 / (n_cols + 0.6)
     fontsize = max(7.0, min(FONT - 1, cell_points / 4.2, 300 / n_rows / 1.6))
-    for i, j in itertools.product(range(n_rows), range(n_cols)):
-        if values[i, j] <= 0:
-            continue
-        text = format_count(values[i, j])
-        dark = norm(values[i, j]) > 0.55
-        ax.text(j, i, text, ha="center", va="center", fontsize=fontsize if text_width(text, fontsize) < cell_points
-                else fontsize * cell_points / text_width(text, fontsize) * 0.95,
-                color="white" if dark else TEXT)
     for name in sc.channel_names:
         i, j = rows.index(name), columns.index(name)
         ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=TEXT,
@@ -797,6 +806,22 @@ def flow_matrix(result: Result) -> Figure:
     for j, name in enumerate(columns):
         ax.add_patch(matplotlib.patches.Rectangle((j - 0.32, 1), 0.64, 0.012, facecolor=colors[name],
                                                   edgecolor="none", transform=up, clip_on=False))
+    for _ in range(2):  # wrap the column labels to the cells' measured width
+        fig.draw_without_rendering()
+        cell_points = ax.get_position().width * fig.get_figwidth() * 72 / n_cols
+        longest_word = max(text_width(word, fontsize) for c in columns for word in _label(sc, c).split())
+        label_size = min(fontsize, fontsize * cell_points * 0.9 / longest_word)
+        ax.set_xticks(range(n_cols), [wrap_text(_label(sc, c), cell_points * 0.9, label_size, max_lines=4)
+                                      for c in columns], fontsize=label_size)
+        for label in ax.get_xticklabels():
+            label.set_linespacing(1.05)
+    for i, j in itertools.product(range(n_rows), range(n_cols)):
+        if values[i, j] <= 0:
+            continue
+        text = format_count(values[i, j])
+        size = min(fontsize, fontsize * cell_points * 0.9 / text_width(text, fontsize))
+        ax.text(j, i, text, ha="center", va="center", fontsize=size,
+                color="white" if norm(values[i, j]) > 0.55 else TEXT)
     totals = values.sum(axis=1)
     for i, total in enumerate(totals):
         ax.annotate(format_count(total), (1.0, i), xycoords=("axes fraction", "data"), xytext=(8, 0),
@@ -940,8 +965,7 @@ def reference_chart(result: Result) -> Figure:
         keys = [k for k in keys if is_share(k)]  # one axis: the shares (counts and times are in the tables)
     share = is_share(keys[0])
     scale = 100.0 if share else 1.0
-    fig = _figure((12.0, min(max(4.8, 2.4 + 0.62 * len(keys)), 6.75 if len(keys) <= 9 else 2.4 + 0.5 * len(keys))),
-                  _footnote(result, "Dot: simulated − published; bar: 95 % confidence interval of the simulated "
+    fig = _figure(SLIDE, _footnote(result, "Dot: simulated − published; bar: 95 % confidence interval of the simulated "
                                     "figure (within what it can be) minus the published one. Hollow dot: the "
                                     "published figure lies inside the interval."
                                     + (f" Published: {sc.reference_source}." if sc.reference_source else "")))

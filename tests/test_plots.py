@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import math
 import struct
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import matplotlib
 
@@ -24,12 +27,47 @@ from conftest import make_scenario
 REFERENCE = {"reference": {"source": "test survey",
                            "figures": {"before_call.web": 0.3, "after_call.give_up": 0.05,
                                        "avoidable_call_share": 0.6}}}
+FIXTURES = Path(__file__).resolve().parent / "scenarios"
 
 
 def with_reference(changes=None):
     sc = make_scenario(changes)
     return sc.with_changes({"reference.source": "test survey",
                             "reference.figures": REFERENCE["reference"]["figures"]})
+
+
+def twelve_channels() -> sim.Scenario:
+    """Twelve channels with long labels: six self-service, six staffed (two of them asynchronous)."""
+    kinds = ["self"] * 6 + ["live"] * 4 + ["async"] * 2
+    names = [f"c{i:02d}" for i in range(12)]
+    labels = ["Help centre articles on the website", "Mobile banking app self-service", "Interactive voice menu",
+              "Community forum answers", "Chatbot on the website", "Account pages and FAQ",
+              "WhatsApp Business messaging", "Live chat with an adviser", "Customer care phone line",
+              "Premium customers' phone line", "Secure email messages", "Letters and complaints"]
+    channels = {}
+    for i, (name, kind) in enumerate(zip(names, kinds)):
+        merged = {}
+        for target, p in ((names[(i + 1) % 12], 0.3), (names[(i + 5) % 12], 0.2), ("c08", 0.2), ("give_up", 0.1),
+                          (name, 0.2)):
+            merged[target] = round(merged.get(target, 0.0) + p, 6)
+        spec = {"label": labels[i], "handle_time": {"dist": "exponential", "mean": 4.0 if kind == "self" else 6.0},
+                "resolve": 0.5, "next": merged}
+        if kind == "self":
+            spec["agents"] = "unlimited"
+        else:
+            spec.update(agents=3, patience={"dist": "exponential", "mean": 5.0 if kind == "live" else 300.0},
+                        cost_per_agent_hour=30.0)
+            if kind == "async":
+                spec["async"] = True
+        if name == "c06":
+            spec["open_hours"] = [1, 20]
+        channels[name] = spec
+    data = {"name": "twelve_channels", "focal_channel": "c08", "max_contacts": 8,
+            "run": {"days": 0.25, "warmup_hours": 0.5, "replications": 2, "seed": 12},
+            "arrivals": {"per_hour": 90, "first_channel": {n: round(1 / 12, 6) for n in names[:11]}
+                         | {"c11": round(1 - 11 * round(1 / 12, 6), 6)}},
+            "channels": channels}
+    return sim.Scenario.from_dict(data, "twelve_channels.toml")
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +80,24 @@ def result():
 def single():
     """One replication: pooled shares equal that replication's KPIs exactly."""
     return sim.run(make_scenario(), replications=1, days=0.25, seed=9)
+
+
+@pytest.fixture(scope="module")
+def six():
+    """Six channels with long labels, closed hours, a shift plan and a backlog (tests/scenarios)."""
+    return sim.run(sim.load_scenario(FIXTURES / "six_channels_long_labels.toml"), replications=2, days=0.5,
+                   workers=1)
+
+
+@pytest.fixture(scope="module")
+def one():
+    """One channel only: the before-the-call table is empty (tests/scenarios)."""
+    return sim.run(sim.load_scenario(FIXTURES / "one_channel.toml"), replications=2, days=0.5, workers=1)
+
+
+@pytest.fixture(scope="module")
+def twelve():
+    return sim.run(twelve_channels(), workers=1)
 
 
 def drawn(fig):
@@ -58,51 +114,68 @@ def visible_texts(fig):
             continue
         texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
         for axis in (ax.xaxis, ax.yaxis):
+            if not axis.get_visible():  # e.g. the x axis of a twin
+                continue
             low, high = sorted(axis.get_view_interval())
             margin = 1e-9 * max(abs(low), abs(high), 1)
-            texts += [label for loc, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels())
-                      if low - margin <= loc <= high + margin]
+            for ticks, labels in ((axis.get_majorticklocs(), axis.get_majorticklabels()),
+                                  (axis.get_minorticklocs(), axis.get_minorticklabels())):
+                texts += [label for loc, label in zip(ticks, labels) if low - margin <= loc <= high + margin]
         texts += list(ax.texts)
         legend = ax.get_legend()
         if legend is not None:
             texts += list(legend.get_texts())
+    for legend in fig.legends:
+        texts += list(legend.get_texts())
     unique = {id(t): t for t in texts}
     return [t for t in unique.values() if t.get_visible() and t.get_text().strip()]
 
 
 def assert_readable(fig):
-    """No two labels overlap, and every label lies inside the figure."""
+    """No two text boxes overlap, every text box and legend lies inside the figure."""
     renderer = drawn(fig)
     texts = visible_texts(fig)
     boxes = [t.get_window_extent(renderer) for t in texts]
     bounds = fig.bbox
-    for text, box in zip(texts, boxes):
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
+    for what, box in [(repr(t.get_text()), b) for t, b in zip(texts, boxes)] + \
+            [("a legend", legend.get_window_extent(renderer)) for legend in legends]:
         assert (box.x0 >= bounds.x0 - 1 and box.x1 <= bounds.x1 + 1 and box.y0 >= bounds.y0 - 1
-                and box.y1 <= bounds.y1 + 1), f"{text.get_text()!r} sticks out of the figure"
+                and box.y1 <= bounds.y1 + 1), f"{what} sticks out of the figure"
     for (a, box_a), (b, box_b) in itertools.combinations(zip(texts, boxes), 2):
         overlap_w = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
         overlap_h = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
         assert not (overlap_w > 1 and overlap_h > 1), f"{a.get_text()!r} overlaps {b.get_text()!r}"
 
 
+def assert_slide(fig):
+    """16:9, the shape of a slide."""
+    width, height = fig.get_size_inches()
+    assert width / height == pytest.approx(16 / 9, rel=0.01), (width, height)
+
+
 def bar_patches(ax):
     return [p for p in ax.patches if isinstance(p, Rectangle)]
 
 
-# --------------------------------------------------------------------------- colours
+# --------------------------------------------------------------------------- every chart, every centre
 
 
-def test_channel_colors_are_fixed_for_known_names_and_distinct_for_the_rest():
-    a = plots.channel_colors(["web", "chat", "phone", "kiosk", "letters"])
-    b = plots.channel_colors(["kiosk", "phone"])
-    assert a["web"] == plots.FIXED_COLORS["web"] and a["phone"] == plots.FIXED_COLORS["phone"]
-    assert a["phone"] == b["phone"]  # the same channel, the same colour, whatever else is there
-    assert plots.channel_colors(["call_centre"])["call_centre"] == plots.FIXED_COLORS["phone"]
-    assert a["resolved"] == plots.OUTCOME_COLORS["resolved"] and a["give_up"] == plots.OUTCOME_COLORS["give_up"]
-    channels = ["web", "chat", "phone", "kiosk", "letters"]
-    assert len({a[n] for n in channels} | {a["resolved"], a["give_up"]}) == len(channels) + 2
-    both = plots.channel_colors(["email", "messages"])  # two names for one fixed colour: still distinct
-    assert both["email"] != both["messages"]
+@pytest.mark.parametrize("centre", ["one", "result", "six", "twelve"])
+def test_every_chart_is_a_readable_slide_from_one_to_twelve_channels(centre, request):
+    """No label overlaps another or leaves the figure, legends fit, every chart is 16:9."""
+    res = request.getfixturevalue(centre)
+    charts = plots.result_charts(res)
+    n_staffed = sum(not c.unlimited for c in res.scenario.channels)
+    pages = ["hourly"] + [f"hourly_{i}" for i in range(2, math.ceil(n_staffed / 3) + 1)]
+    assert set(charts) == {"journey_flow", "flow_matrix", "before_after", "wait_times", *pages} | (
+        {"reference"} if res.scenario.reference else set())
+    for name, fig in charts.items():
+        assert_slide(fig)
+        try:
+            assert_readable(fig)
+        except AssertionError as exc:
+            raise AssertionError(f"{name}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- before / after
