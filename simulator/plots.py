@@ -1477,8 +1477,9 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None,
     channel's ``service_level_seconds``) against ``service_level_target``;
     occupancy; abandonment. Lines are means across replications with their
     95 % CIs (within 0–100 %); closed hours are shaded. A weekly result
-    (168 hours) is drawn hour by hour of the week. Pass three channels or
-    fewer for a 16:9 slide (:func:`hourly_charts` splits a centre into slides).
+    (168 hours) is drawn hour by hour of the week, each channel's panels
+    stacked in a column. Pass three channels or fewer (two for a week) for a
+    16:9 slide (:func:`hourly_charts` splits a centre into slides).
 
     Examples
     --------
@@ -1499,13 +1500,19 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None,
             raise ValueError(f"{n!r} is self-service: it has no agents, queue or service level to chart")
     rows = _hourly_rows(result, names)
     hours = _hours_of(result.hourly)
-    height = SLIDE[1] if len(rows) <= HOURLY_ROWS_PER_SLIDE else 1.25 + 1.85 * len(rows)
     weekly = len(hours) > 24
+    per_slide = _rows_per_slide(weekly)
+    extra = math.ceil(len(rows) / per_slide) - 1
+    height = SLIDE[1] * (1 + extra) if weekly else (SLIDE[1] if not extra else 1.25 + 1.85 * len(rows))
     fig = _figure((SLIDE[0], height), _footnote(
         result, f"Lines: mean by hour of the {'week' if weekly else 'day'} over the replications; bands: 95 % "
                 "CI (within 0–100 %). Bars: contacts offered an hour (a day's mean); hatched: contacts "
                 "that met the channel closed. Grey: closed hours. Dashed: service-level target."))
-    grid = fig.subplots(len(rows), len(rows[0].panels), squeeze=False)
+    n_panels = len(rows[0].panels)
+    # A day: a row of panels per channel. A week (168 hours): a column per channel, its panels stacked,
+    # each as wide as the column so the days stay apart.
+    grid = (fig.subplots(len(rows), n_panels, squeeze=False) if not weekly
+            else fig.subplots(n_panels, len(rows), squeeze=False).T)
     for r, row in enumerate(rows):
         for c, panel in enumerate(row.panels):
             ax = grid[r, c]
@@ -1517,19 +1524,25 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None,
                 ax.set_yticks([0, 0.5, 1])
                 _percent_axis(ax.yaxis)
             ax.yaxis.label.set_size(FONT - 2)
-            _hour_axis(ax, hours, label=r == len(rows) - 1)
+            _hour_axis(ax, hours, label=(c == n_panels - 1) if weekly else (r == len(rows) - 1))
             _tidy_axes(ax)
             if c == 0:
-                ax.set_title(wrap_text(row.title, 260, FONT, max_lines=1), loc="left", fontweight="bold",
-                             fontsize=FONT)
+                ax.set_title(wrap_text(row.title, 260 if not weekly else 400, FONT, max_lines=1), loc="left",
+                             fontweight="bold", fontsize=FONT)
             else:
                 ax.set_title(title, loc="left", fontsize=FONT - 1, color=TEXT_GREY)
-    _title(fig, "Over the day: demand, staff, service level, occupancy and abandonment by hour")
+    _title(fig, f"Over the {'week' if weekly else 'day'}: demand, staff, service level, occupancy and "
+                "abandonment by hour")
     return fig
 
 
+def _rows_per_slide(weekly: bool) -> int:
+    return 2 if weekly else HOURLY_ROWS_PER_SLIDE
+
+
 def hourly_charts(result: Result, service_level_target: float | None = 0.8) -> dict[str, Figure]:
-    """The over-the-day chart of every staffed channel, as slides of at most three channels each.
+    """The over-the-day chart of every staffed channel, as slides of at most three channels each
+    (two for a week).
 
     Named ``hourly`` for the first slide, ``hourly_2``, ``hourly_3``, ... for
     the next ones; empty when no channel has agents.
@@ -1542,7 +1555,8 @@ def hourly_charts(result: Result, service_level_target: float | None = 0.8) -> d
     ['hourly']
     """
     staffed = [c.name for c in result.scenario.channels if not c.unlimited]
-    pages = [staffed[i:i + HOURLY_ROWS_PER_SLIDE] for i in range(0, len(staffed), HOURLY_ROWS_PER_SLIDE)]
+    per_slide = _rows_per_slide(len(_hours_of(result.hourly)) > 24)
+    pages = [staffed[i:i + per_slide] for i in range(0, len(staffed), per_slide)]
     return {("hourly" if i == 0 else f"hourly_{i + 1}"): hourly_chart(result, page, service_level_target)
             for i, page in enumerate(pages)}
 
@@ -2076,7 +2090,9 @@ def save_charts(figures: Mapping[str, Figure], directory: str | Path, formats: S
     """Write each figure as ``NAME.png`` and ``NAME.svg`` (or the given formats), atomically.
 
     Each file is written to a temporary name beside it and renamed, so a
-    reader never sees a half-written image. The directory is created.
+    reader never sees a half-written image. The directory is created. SVG
+    files keep their text as text (searchable and editable), in the font
+    family of the charts.
 
     Parameters
     ----------
@@ -2110,8 +2126,9 @@ def save_charts(figures: Mapping[str, Figure], directory: str | Path, formats: S
             raise ValueError(f"chart name {name!r} is not a safe file name (letters, digits, _ . -)")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, fig in figures.items():
-        for fmt in formats:
-            written.append(atomic_write(out / f"{name}.{fmt}",
-                                        lambda p, fig=fig, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi)))
+    with _styled():  # the style holds at saving time too: SVG text stays text
+        for name, fig in figures.items():
+            for fmt in formats:
+                written.append(atomic_write(out / f"{name}.{fmt}",
+                                            lambda p, fig=fig, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi)))
     return written

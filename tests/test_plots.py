@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
-from matplotlib.patches import PathPatch, Rectangle
+from matplotlib.patches import PathPatch, Polygon, Rectangle
 
 import simulator as sim
 from simulator import plots
+from simulator import style as sim_style
 from conftest import make_scenario
 
 REFERENCE = {"reference": {"source": "test survey",
@@ -101,8 +102,9 @@ def twelve():
 
 
 def drawn(fig):
+    """Lay the figure out as it is drawn (text extents and all), without rasterising it."""
     FigureCanvasAgg(fig)
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     return fig.canvas.get_renderer()
 
 
@@ -163,7 +165,10 @@ def bar_patches(ax):
 
 @pytest.mark.parametrize("centre", ["one", "result", "six", "twelve"])
 def test_every_chart_is_a_readable_slide_from_one_to_twelve_channels(centre, request):
-    """No label overlaps another or leaves the figure, legends fit, every chart is 16:9."""
+    """No label overlaps another or leaves the figure, legends fit, every chart is 16:9.
+
+    The tests below check what each chart shows; this one checks that it can be read.
+    """
     res = request.getfixturevalue(centre)
     charts = plots.result_charts(res)
     n_staffed = sum(not c.unlimited for c in res.scenario.channels)
@@ -181,36 +186,58 @@ def test_every_chart_is_a_readable_slide_from_one_to_twelve_channels(centre, req
 # --------------------------------------------------------------------------- before / after
 
 
+def whisker_segments(ax):
+    return [c for c in ax.collections if isinstance(c, LineCollection)][0].get_segments()
+
+
 def test_before_after_has_one_bar_per_row_with_ci_whiskers_and_published_marks(result):
     fig = plots.before_after_chart(result)
     before_ax, after_ax = fig.axes[:2]
     colors = plots.channel_colors(result.scenario.channel_names)
     for ax, frame in ((before_ax, result.before_call), (after_ax, result.after_call)):
-        bars = bar_patches(ax)
+        bars = sorted(bar_patches(ax), key=lambda b: -b.get_y())  # top to bottom, the table's order
         assert len(bars) == len(frame)
-        assert [b.get_height() for b in bars] == pytest.approx(frame["mean"].tolist())
+        assert [b.get_width() for b in bars] == pytest.approx(frame["mean"].tolist())
         assert [matplotlib.colors.to_hex(b.get_facecolor()) for b in bars] == [colors[n].lower() for n in frame.index]
-        whiskers = [c for c in ax.collections if isinstance(c, LineCollection)][0].get_segments()
+        whiskers = sorted(whisker_segments(ax), key=lambda seg: -seg[0, 1])
         assert len(whiskers) == len(frame)
         for segment, (_, row) in zip(whiskers, frame.iterrows()):
-            assert sorted(segment[:, 1]) == pytest.approx([row["ci_low"], row["ci_high"]])
-    assert [t.get_text() for t in before_ax.get_xticklabels()] == ["web", "chat"]
-    assert "Call again" in [t.get_text() for t in after_ax.get_xticklabels()]
-    assert before_ax.get_ylabel() == "share of callers (%)"
+            low, high = max(row["ci_low"], 0.0), min(row["ci_high"], 1.0)  # within what a share can be
+            assert sorted(segment[:, 0]) == pytest.approx([low, high])
+    assert [t.get_text() for t in before_ax.get_yticklabels()] == ["Web", "Chat"]  # readable names
+    assert "Call again" in [t.get_text() for t in after_ax.get_yticklabels()]
+    assert before_ax.get_xlabel() == "share of callers"
     diamonds = {ax: [line for line in ax.lines if line.get_marker() == "D"] for ax in (before_ax, after_ax)}
-    assert [d.get_ydata()[0] for d in diamonds[before_ax]] == [0.3]
-    assert [d.get_ydata()[0] for d in diamonds[after_ax]] == [0.05]
-    assert "test survey" in [t.get_text() for t in after_ax.get_legend().get_texts()]
-    assert_readable(fig)
+    assert [d.get_xdata()[0] for d in diamonds[before_ax]] == [0.3]
+    assert [d.get_xdata()[0] for d in diamonds[after_ax]] == [0.05]
+    assert "test survey" in " ".join(fig.texts[0].get_text().split())  # the footnote names the diamonds
 
 
-def test_reference_chart_has_a_row_per_published_figure(result):
+def test_before_after_with_only_the_focal_channel_says_the_table_is_empty(one):
+    assert one.before_call.empty
+    fig = plots.before_after_chart(one)
+    empty, after = fig.axes[:2]
+    assert not bar_patches(empty) and "no other channel to try" in " ".join(empty.texts[0].get_text().split())
+    assert len(bar_patches(after)) == len(one.after_call)
+
+
+def test_reference_chart_draws_the_gap_to_each_published_figure_with_its_interval(result):
     fig = plots.reference_chart(result)
     ax = fig.axes[0]
-    assert len(ax.get_yticklabels()) == 3
-    published = sorted(line.get_xdata()[0] for line in ax.lines if line.get_marker() == "|")
-    assert published == sorted(REFERENCE["reference"]["figures"].values())
-    assert_readable(fig)
+    table = result.reference()
+    assert len(ax.get_yticklabels()) == len(table) == 3
+    assert ax.get_xlabel() == "simulated − published (percentage points)"
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    bars = [line for line in ax.lines if line.get_linestyle() == "-" and line.get_marker() == "None"]
+    for dot, bar, (key, row) in zip(dots, bars, table.iterrows()):
+        assert dot.get_xdata()[0] == pytest.approx(100 * (row["mean"] - row["published"]))
+        low, high = max(row["ci_low"], 0.0), min(row["ci_high"], 1.0)
+        assert sorted(bar.get_xdata()) == pytest.approx([100 * (low - row["published"]),
+                                                         100 * (high - row["published"])])
+        hollow = matplotlib.colors.to_hex(dot.get_markerfacecolor()) == "#ffffff"
+        assert hollow == bool(low <= row["published"] <= high)  # hollow: the publication agrees
+    assert any(line.get_xdata()[0] == 0 for line in ax.lines if line.get_linestyle() == "-"
+               and len(set(line.get_xdata())) == 1)  # the zero line
     with pytest.raises(ValueError, match="no \\[reference\\] figures"):
         plots.reference_chart(sim.run(make_scenario(), replications=2, days=0.05))
 
@@ -232,63 +259,105 @@ def test_journey_states_agree_with_the_replications_kpis(single):
     assert (states["later"] == "later").sum() == (contacts > 3).sum()
 
 
-def test_flow_diagram_blocks_and_bands(result):
-    fig = plots.flow_diagram(result, max_steps=4)
+def test_journey_flows_end_in_end_nodes_and_conserve_customers(single):
+    flows = plots.journey_flows(single, max_steps=3)
+    days = single.scenario.run.days
+    journeys = single.journeys
+    contacts = journeys.groupby("customer").size()
+    outcome = journeys[journeys["next"].isin(["resolved", "give_up"])].set_index("customer")["next"].astype(str)
+    # Bands out of column 0 carry every customer; nothing leaves an end node.
+    assert flows.loc[flows["column"] == 0, "customers"].sum() == pytest.approx(len(contacts) / days)
+    assert not flows["source"].isin(["resolved", "give_up", "later"]).any()
+    # The end node after contact k holds exactly the journeys of k contacts, by outcome.
+    for k in (1, 2, 3):
+        ends = flows[(flows["column"] == k - 1) & flows["target"].isin(["resolved", "give_up"])]
+        for end in ("resolved", "give_up"):
+            expected = ((contacts == k) & (outcome.reindex(contacts.index) == end)).sum() / days
+            assert ends.loc[ends["target"] == end, "customers"].sum() == pytest.approx(expected)
+    later = flows.loc[flows["target"] == "later", "customers"].sum()
+    assert later == pytest.approx((contacts > 3).sum() / days)
+    # What flows into a column flows on out of it (or ends there).
+    for k in (1, 2):
+        into = flows[(flows["column"] == k - 1) & ~flows["target"].isin(["resolved", "give_up"])]["customers"].sum()
+        assert flows.loc[flows["column"] == k, "customers"].sum() == pytest.approx(into)
+
+
+def test_crossing_reduction_untangles_swapped_channels():
+    # Column 0: A above B. A goes on to B, B to A: in the scenario's order the two bands cross.
+    flows = pd.DataFrame({"column": [0, 0], "source": ["A", "B"], "target": ["B", "A"], "customers": [5.0, 4.0]})
+    sizes = [{"A": 0.5, "B": 0.4}, {"A": 0.4, "B": 0.5}]
+    orders, crossings, baseline = plots._order_channels(flows, sizes, ["A", "B"], pad=0.02)
+    assert baseline == pytest.approx(20.0) and crossings == 0.0
+    assert orders[0].index("A") < orders[0].index("B") and orders[1] == ["B", "A"]
+
+
+def test_flow_diagram_blocks_bands_and_labels(six):
+    fig = plots.flow_diagram(six, max_steps=4)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels[:4] == ["Contact 1", "Contact 2", "Contact 3", "Contact 4"] and labels[-1] == "End"
+    assert labels == ["Contact 1", "Contact 2", "Contact 3", "Contact 4", "After contact 4"]
     blocks = [p for p in ax.patches if isinstance(p, Rectangle)]
     bands = [p for p in ax.patches if isinstance(p, PathPatch)]
-    assert bands
-    # Each column's blocks add up to all customers.
-    by_column = {}
+    flows = plots.journey_flows(six, max_steps=4)
+    assert len(bands) == len(flows)
+    per_day = flows.loc[flows["column"] == 0, "customers"].sum()
+    by_column: dict[int, float] = {}
     for block in blocks:
         column = round(block.get_x() + block.get_width() / 2)
         by_column[column] = by_column.get(column, 0.0) + block.get_height()
-    assert len(by_column) == len(labels)
-    assert list(by_column.values()) == pytest.approx([1.0] * len(labels))
+    # Each column holds the customers still going before it: all of them in the first two.
+    for k, height in by_column.items():
+        expected = flows.loc[flows["column"] == max(k - 1, 0), "customers"].sum() / per_day
+        assert height == pytest.approx(expected if k > 0 else 1.0)
     colors = {matplotlib.colors.to_hex(b.get_facecolor()) for b in blocks}
-    expected = plots.channel_colors(result.scenario.channel_names)
-    assert {expected[n].lower() for n in ("web", "chat", "phone", "resolved", "give_up")} <= colors
-    # The title counts customers a day, not the pool of every replication's customers.
-    per_day = result.kpis.loc["customers", "mean"] / result.scenario.run.days
-    assert f"{per_day:,.0f} customers a day" in fig._suptitle.get_text()
+    expected = plots.channel_colors(six.scenario.channel_names)
+    assert {expected[n].lower() for n in ("web", "phone", "resolved", "give_up")} <= colors
+    texts = [t.get_text() for t in ax.texts]
+    # Blocks are labelled with the readable name and customers a day.
+    assert any(t.startswith("Customer care phone line") and t.endswith(" a day") for t in texts)
+    assert any(t.startswith("Resolved\n") for t in texts)
+    per_day_kpi = six.kpis.loc["customers", "mean"] / six.scenario.run.days
+    assert f"{per_day_kpi:,.0f} customers a day" in fig._suptitle.get_text()
     assert_readable(fig)
 
 
-def test_channel_graph_conserves_flows(single):
-    g = plots.channel_graph(single)
-    per_day = 1 / single.scenario.run.days
-    kpis = single.kpis["mean"]
+def test_flow_comparison_puts_base_and_variant_one_above_the_other(single):
+    variant = sim.run(make_scenario({"channels.web.resolve": 0.8}), replications=1, days=0.25, seed=9)
+    fig = plots.flow_comparison({"today": single, "web answers 80 %": variant})
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles[0].startswith("today: ") and titles[1].startswith("web answers 80 %: ")
+    assert_slide(fig)
+    assert_readable(fig)
+
+
+def test_flow_table_rows_add_up_to_the_channel_contacts(single):
+    table = plots.flow_table(single)
+    days = single.scenario.run.days
     for name in single.scenario.channel_names:
-        out = sum(d["flow"] for _, _, d in g.out_edges(name, data=True))
-        assert out == pytest.approx(g.nodes[name]["contacts"])  # every contact goes somewhere
-        assert sum(d["share"] for _, _, d in g.out_edges(name, data=True)) == pytest.approx(1.0)
-        inflow = sum(d["flow"] for _, _, d in g.in_edges(name, data=True))
-        starts = g.nodes[name]["first"] * kpis["customers"] * per_day
-        assert inflow + starts == pytest.approx(g.nodes[name]["contacts"])
-    assert g.nodes["resolved"]["contacts"] == pytest.approx(kpis["resolution_rate"] * kpis["customers"] * per_day)
+        assert table.loc[name].sum() == pytest.approx(single.channels.loc[(name, "contacts"), "mean"] / days)
+    assert table.loc["new"].sum() == pytest.approx(single.kpis.loc["customers", "mean"] / days)
+    assert table.loc["new", ["resolved", "give_up"]].sum() == 0
+    g = plots.channel_graph(single)  # the graph and the table agree
+    for source, target, data in g.edges(data=True):
+        assert table.loc[source, target] == pytest.approx(data["flow"])
 
 
-def test_channel_network_sizes_nodes_by_contacts(result):
-    fig = plots.channel_network(result)
+def test_flow_matrix_shows_every_flow_with_redials_outlined(six):
+    fig = plots.flow_matrix(six)
     ax = fig.axes[0]
-    nodes = ax.collections[-1]
-    g = plots.channel_graph(result)
-    order = list(result.scenario.channel_names) + ["resolved", "give_up"]
-    sizes = nodes.get_sizes()
-    contacts = [g.nodes[n]["contacts"] for n in order]
-    assert np.argmax(sizes) == np.argmax(contacts) and np.argmin(sizes) == np.argmin(contacts)
-    assert any("contacts a day" in t.get_text() for t in ax.texts)
-    # Edge labels are framed in their source channel's colour, so a label at a crossing is not ambiguous.
-    colors = plots.channel_colors(result.scenario.channel_names)
-    flows = {f"{d['flow']:,.0f}": s for s, t, d in g.edges(data=True) if s != t}
-    edge_labels = [t for t in ax.texts if t.get_text() in flows]
-    assert edge_labels
-    for label in edge_labels:
-        frame = matplotlib.colors.to_hex(label.get_bbox_patch().get_edgecolor())
-        assert frame == colors[flows[label.get_text()]].lower(), label.get_text()
-    assert_readable(fig)
+    table = plots.flow_table(six)
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t.get_text() for t in ax.texts
+             if isinstance(t.get_position()[0], (int, np.integer)) or float(t.get_position()[0]).is_integer()}
+    for i, j in itertools.product(range(table.shape[0]), range(table.shape[1])):
+        value = table.iloc[i, j]
+        assert cells.get((i, j)) == (sim_style.format_count(value) if value > 0 else None), (i, j)
+    outlined = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    names = list(six.scenario.channel_names)
+    assert sorted((round(p.get_y() + 0.5), round(p.get_x() + 0.5)) for p in outlined) == \
+        sorted((1 + names.index(n), names.index(n)) for n in names)  # the diagonal: trying again
+    phone = 1 + names.index("phone")
+    assert table.iloc[phone, names.index("phone")] > 0  # redials are there, not left out
+    assert [t.get_text() for t in ax.get_yticklabels()][phone] == "Customer care phone\nline"
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -343,8 +412,8 @@ def test_kpi_comparison_labels_small_differences_with_significant_digits():
     frame = frame.assign(ci_low=frame["mean"] * 0.98, ci_high=frame["mean"] * 1.02)
     fig = plots.kpi_comparison(frame, kpis)
     cost = fig.axes[7]
-    assert sorted(t.get_text() for t in cost.texts if t.get_text() != "  base") == ["+0.0012", "-0.0041"]
-    assert [t.get_text() for t in fig.axes[4].texts if "pp" in t.get_text()] == ["-1 pp", "-0.004 pp"]
+    assert sorted(t.get_text() for t in cost.texts if t.get_text() != "  base") == ["+0.0012", "−0.0041"]
+    assert [t.get_text() for t in fig.axes[4].texts if "pp" in t.get_text()] == ["−1 pp", "−0.004 pp"]
     assert_readable(fig)
 
 
@@ -365,38 +434,86 @@ def test_kpi_comparison_takes_the_documented_tidy_format():
 # --------------------------------------------------------------------------- over the day, sweeps
 
 
-def test_hourly_chart_panels_and_agents_axis(result):
-    fig = plots.hourly_chart(result)
-    staffed = ["chat", "phone"]
-    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
-    assert titles == staffed
-    assert [fig.axes[0].get_ylabel(), fig.axes[2].get_ylabel(), fig.axes[4].get_ylabel()] == \
-        ["queue (customers)", "mean wait (min)", "abandoned (%)"]
-    twins = [ax for ax in fig.axes if ax.get_ylabel() == "agents on duty"]
-    assert len(twins) == 1
-    agent_lines = [ax.lines[0] for ax in fig.axes if ax.lines and ax.lines[0].get_linestyle() == "--"]
-    # fixed staffing: 4 chat agents, 8 phone agents in every hour of the measured window
-    assert [np.nanmax(line.get_ydata()) for line in agent_lines] == pytest.approx([4, 8])
-    # One scale per metric across channels (and one for the agents), labelled once.
-    main = np.array([ax for ax in fig.axes if ax.get_ylabel() != "agents on duty" and ax not in
-                     [line.axes for line in agent_lines]]).reshape(3, 2)
-    for row in main:
-        assert row[0].get_ylim() == row[1].get_ylim()
-        assert not any(t.get_visible() and t.get_text() for t in row[1].get_yticklabels())
-    agent_axes = [line.axes for line in agent_lines]
-    assert agent_axes[0].get_ylim() == agent_axes[1].get_ylim()
+def test_hourly_chart_gives_every_panel_its_own_labelled_axes(six):
+    fig = plots.hourly_chart(six, ["whatsapp", "phone"])
+    main = [ax for ax in fig.axes if ax.get_title(loc="left")]
+    twins = [ax for ax in fig.axes if ax not in main]
+    assert [ax.get_title(loc="left") for ax in main] == [
+        "WhatsApp Business messaging", "Service level", "Occupancy", "Abandonment",
+        "Customer care phone line", "Service level", "Occupancy", "Abandonment"]
+    assert all(ax.get_ylabel() for ax in main)  # every panel says what its axis is
+    assert [ax.get_ylabel() for ax in main[:4]] == ["contacts an hour", "answered in 20 s", "agents busy",
+                                                    "of contacts offered"]
+    # Agents on duty on their own axis, labelled in each channel's panel (not only the last one's).
+    assert [ax.get_ylabel() for ax in twins] == ["agents on duty", "agents on duty"]
+    scenario = six.scenario
+    for twin, name in zip(twins, ["whatsapp", "phone"]):
+        steps = twin.lines[0].get_ydata()[:-1]
+        hours = np.arange(24)
+        measured = six.hourly.loc[name].xs("agents", level="metric").reindex(hours)["mean"].to_numpy()
+        np.testing.assert_allclose(steps, measured)
+        plan = [scenario.channel(name).agents_in_hour(h) for h in hours]
+        window = np.isfinite(measured)
+        assert np.allclose(measured[window], np.array(plan)[window])  # the shift plan, where measured
+    # Service level against its target.
+    target = [line for line in main[1].lines if line.get_linestyle() == "--"]
+    assert [line.get_ydata()[0] for line in target] == [0.8]
+
+
+def test_hourly_chart_shades_closed_hours_and_shows_contacts_that_met_them(six):
+    fig = plots.hourly_chart(six, ["whatsapp"])
+    demand = fig.axes[0]
+    spec = six.scenario.channel("whatsapp")  # open 7:00-21:00
+    shaded = sorted((round(p.get_x()), round(p.get_x() + p.get_width())) for p in demand.patches
+                    if isinstance(p, Polygon) or (isinstance(p, Rectangle) and p.get_facecolor()[:3] == (
+                        matplotlib.colors.to_rgb(plots._CLOSED_SHADE))))
+    assert shaded == [(0, 7), (21, 24)]
+    assert spec.open_hours == (7, 21)
+    hatched = [p for p in demand.patches if isinstance(p, Rectangle) and p.get_hatch()]
+    closed = six.hourly.loc["whatsapp"].xs("closed", level="metric")["mean"]
+    assert sorted(round(p.get_x() + p.get_width() / 2 - 0.5) for p in hatched if p.get_height() > 0) == \
+        sorted(h for h, v in closed.items() if v > 0)
+    assert all(h < 7 or h >= 21 for h, v in closed.items() if v > 0)  # only closed hours turn contacts away
+
+
+def test_hourly_closed_contacts_add_up_to_the_channels_closed_contacts(six):
+    days = six.scenario.run.days
+    for name in six.scenario.channel_names:
+        per_hour = six.hourly_per_replication
+        rows = per_hour[(per_hour["channel"] == name) & (per_hour["metric"] == "closed")]
+        by_replication = rows.groupby("replication")["value"].sum() * days
+        totals = six.per_replication
+        closed = totals[(totals["table"] == "channels") & (totals["channel"] == name) & (totals["metric"] == "closed")]
+        assert by_replication.to_numpy() == pytest.approx(closed["value"].to_numpy())
+
+
+def test_hourly_chart_draws_a_weekly_result_by_hour_of_the_week(six):
+    # The model will give 168 hours for weekly scenarios: the chart reads the hours it is given.
+    per_hour = six.hourly_per_replication
+    week = pd.concat([per_hour.assign(hour=per_hour["hour"] + 24 * day) for day in range(7)], ignore_index=True)
+    weekly = dataclasses.replace(six, hourly_per_replication=week)
+    fig = plots.hourly_chart(weekly, ["phone"])
+    demand = fig.axes[0]
+    assert [t.get_text() for t in demand.get_xticklabels()] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    assert demand.get_xlim() == (0, 168) and fig.axes[3].get_xlabel() == "hour of the week"
+    assert_slide(fig)
+    assert len([p for p in demand.patches if isinstance(p, Rectangle) and not p.get_hatch()
+                and p.get_facecolor()[:3] != matplotlib.colors.to_rgb(plots._CLOSED_SHADE)]) == 168
     assert_readable(fig)
 
 
-def test_hourly_chart_gives_an_asynchronous_channel_its_own_scale():
-    # An email backlog lasts hours; on a shared scale, live queues of seconds would look empty.
-    res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1, keep_journeys=False)
-    fig = plots.hourly_chart(res)
-    panels = {ax.get_title(loc="left"): ax for ax in fig.axes if ax.get_title(loc="left")}
-    email, chat, phone = panels["Email"], panels["Chat"], panels["Call centre"]
-    shared = email.get_shared_y_axes()
-    assert shared.joined(chat, phone) and not shared.joined(email, chat)
-    assert any("asynchronous ones" in text.get_text() for text in fig.texts)  # the footnote says so
+def test_hourly_charts_split_twelve_channels_into_slides(twelve):
+    pages = plots.hourly_charts(twelve)
+    staffed = [c.name for c in twelve.scenario.channels if not c.unlimited]
+    assert list(pages) == ["hourly", "hourly_2"]
+    shown = [ax.get_title(loc="left") for fig in pages.values() for ax in fig.axes[::1]
+             if ax.get_title(loc="left") and ax.get_title(loc="left") not in
+             ("Service level", "Occupancy", "Abandonment")]
+    assert shown == [twelve.scenario.channel(n).label for n in staffed]
+    for fig in pages.values():
+        assert_slide(fig)
+    with pytest.raises(ValueError, match="self-service"):
+        plots.hourly_chart(twelve, ["c00"])
 
 
 def test_sweep_chart_one_panel_per_kpi_with_ci_band():
@@ -525,21 +642,29 @@ def test_tornado_chart_draws_intervals_within_a_share_and_marks_units_and_zero()
 # --------------------------------------------------------------------------- waits
 
 
-def test_wait_distribution_matches_the_channel_metrics(single):
-    fig = plots.wait_distribution(single)
+def test_wait_distribution_matches_the_channel_metrics(six):
+    fig = plots.wait_distribution(six)
     axes = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title(loc="left") for ax in axes] == ["chat", "phone"]
-    for ax, name in zip(axes, ["chat", "phone"]):
-        p_wait = single.channels.loc[(name, "p_wait"), "mean"]
-        note = ax.get_title(loc="right")  # beside the channel's name, clear of the labels in the panel
-        assert note.startswith(f"answered at once: {100 * (1 - p_wait):.0f} %")
-        contacts = single.channels.loc[(name, "contacts"), "mean"] / single.scenario.run.days
-        assert note.endswith(f"\n{contacts:,.0f} offered a day")
+    staffed = ["email", "whatsapp", "chat", "phone"]
+    assert [ax.get_title(loc="left") for ax in axes] == [six.scenario.channel(n).label for n in staffed]
+    for ax, name in zip(axes, staffed):
+        p_wait = six.channels.loc[(name, "p_wait"), "mean"]
+        note = ax.texts[-1].get_text()
+        offered = (six.channels.loc[(name, "contacts"), "mean"] - six.channels.loc[(name, "closed"), "mean"])
+        assert note == (f"{sim_style.format_share(1 - p_wait, 0)} answered at once\n"
+                        f"{sim_style.format_count(offered / six.scenario.run.days)} offered a day")
+        # Waits of live channels in seconds, of the email backlog in minutes or hours.
+        assert ax.get_xlabel() in (("wait (minutes)", "wait (hours)") if name == "email" else ("wait (seconds)",))
         # Stacked bars: the top layer's heights are the totals; all waits but the longest 1 % are shown.
         heights = np.array([p.get_height() for p in bar_patches(ax)]).reshape(2, -1)
         shown = heights.sum()
         assert 0.985 * p_wait <= shown <= p_wait + 1e-12
-    assert_readable(fig)
+    phone = axes[3]
+    journeys = six.journeys
+    mean_wait = journeys.loc[(journeys["channel"] == "phone") & (journeys["outcome"] != "closed"), "wait"].mean()
+    mean_line = [line for line in phone.lines if line.get_linestyle() == "--"][0]
+    assert mean_line.get_xdata()[0] == pytest.approx(60 * mean_wait)  # seconds
+    assert any(t.get_text() == f"mean {60 * mean_wait:,.0f} s" for t in phone.texts)
 
 
 # --------------------------------------------------------------------------- files
@@ -552,14 +677,16 @@ def png_size(path):
     return struct.unpack(">II", head[16:24])
 
 
-def test_result_charts_and_save_charts_write_valid_png_and_svg(result, tmp_path):
-    charts = plots.result_charts(result)
-    assert set(charts) == {"journey_flow", "channel_network", "before_after", "reference", "hourly", "wait_times"}
-    paths = plots.save_charts({"before_after": charts["before_after"]}, tmp_path / "out")
+def test_save_charts_writes_slides_as_png_and_svg_that_keeps_its_text(result, tmp_path):
+    charts = {"before_after": plots.before_after_chart(result)}
+    paths = plots.save_charts(charts, tmp_path / "out")
     assert [p.name for p in paths] == ["before_after.png", "before_after.svg"]
     assert png_size(paths[0]) == (1800, 1012)  # 12 x 6.75 inches at 150 dpi: slide size
     root = ET.parse(paths[1]).getroot()
     assert root.tag.endswith("svg") and root.get("width") == "864pt"
+    # Text stays text (searchable, selectable, translatable), not outlines.
+    words = " ".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    assert "what callers did before and after their first call" in words and "Call again" in words
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
     with pytest.raises(ValueError, match="not a safe file name"):
         plots.save_charts({"../x": charts["before_after"]}, tmp_path)
