@@ -71,7 +71,7 @@ from .experiment import Result, atomic_write
 from .precision import check_figure
 from .report import SHARE_METRICS, format_value
 from .scenario import GIVE_UP, RESOLVED, Scenario
-from .style import (CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
+from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
                     SCENARIO_COLORS, SCENARIO_MARKERS, channel_colors, channel_name, clip_interval,
                     figure_label, format_count, format_number, format_share, format_signed, format_wait, is_share,
                     text_width, wrap_text)
@@ -375,13 +375,14 @@ def _weighted_crossings(layout: list[dict[str, float]], flows: pd.DataFrame) -> 
 
 
 def _order_channels(flows: pd.DataFrame, sizes: list[dict[str, float]], first_order: Sequence[str],
-                    pad: float, sweeps: int = 4) -> tuple[list[list[str]], float, float]:
+                    pad: float, sweeps: int = 4, keep_first: bool = False) -> tuple[list[list[str]], float, float]:
     """Order the channel nodes of every column to reduce crossing bands (barycentre heuristic).
 
     Sweeps left to right (a node moves to the mean height of the nodes its
     bands come from) and right to left (of those they go to), keeping the
     layout with the fewest weighted crossings, the scenario's order included.
-    Resolved stays on top, gave up at the bottom. Returns the orders, their
+    Resolved stays on top, gave up at the bottom; with ``keep_first`` the
+    first column keeps the scenario's order. Returns the orders, their
     weighted crossings and those of the scenario's order.
     """
     columns = len(sizes)
@@ -393,7 +394,7 @@ def _order_channels(flows: pd.DataFrame, sizes: list[dict[str, float]], first_or
     baseline = _weighted_crossings(_flow_layout(orders, sizes, pad, centres=True), flows)
     best, best_score = [list(o) for o in orders], baseline
     for sweep in range(sweeps):
-        steps = range(1, columns) if sweep % 2 == 0 else range(columns - 2, -1, -1)
+        steps = range(1, columns) if sweep % 2 == 0 else range(columns - 2, 0 if keep_first else -1, -1)
         for k in steps:
             layout = _flow_layout(orders, sizes, pad, centres=True)
             if sweep % 2 == 0:
@@ -500,14 +501,16 @@ def flow_comparison(results: Mapping[str, Result], max_steps: int = 4) -> Figure
     for ax, label in zip(axes, labels):
         def panel_title(text, ax=ax, label=label):
             ax.set_title(f"{label}: {text.split(': ', 1)[-1]}", fontsize=FONT, loc="left")
-        _draw_flow(fig, ax, results[label], max_steps, panel_title, legend=False, compact=True)
+        _draw_flow(fig, ax, results[label], max_steps, panel_title, legend=False, compact=True, left_width=2.4)
     return fig
 
 
 def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Callable[[str], None],
-               legend: bool = True, compact: bool = False) -> None:
+               legend: bool = True, compact: bool = False, left_width: float | None = None) -> None:
     """Draw the journey flow of ``result`` on ``ax``; ``set_title`` gets the title it suggests (before the
-    labels are placed, so they are placed in the final layout)."""
+    labels are placed, so they are placed in the final layout). A ``compact`` flow (one of several
+    compared) keeps the scenario's order in its first column; ``left_width`` fixes the room of the
+    first column's labels (inches), so flows compared line up."""
     sc = result.scenario
     flows = journey_flows(result, max_steps)
     if flows.empty:
@@ -524,7 +527,7 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
     sizes = sizes[:columns]
     flows = flows[flows["column"] < columns - 1]
     pad = 0.022 if not compact else 0.03
-    orders, _, _ = _order_channels(flows, sizes, sc.channel_names, pad)
+    orders, _, _ = _order_channels(flows, sizes, sc.channel_names, pad, keep_first=compact)
     layout = _flow_layout(orders, sizes, pad)
     colors = channel_colors(sc.channel_names)
     node_width = 0.09
@@ -575,18 +578,9 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
 
     # Room for the first column's labels on the left and the last one's on the right, in inches.
     fontsize = FONT - 2 - compact
-    if len(layout[0]) <= 7:  # names over counts, in lines of at most 2.6 inches
-        widths = [text_width(wrap_text(_label(sc, n), 2.6 * 72, fontsize), fontsize) for n in layout[0]]
-    else:  # too many for two lines each: one line each
-        widths = [text_width(f"{_label(sc, n)} · {format_count(sizes[0][n] * per_day)}", fontsize)
-                  for n in layout[0]]
-    left_width = min(3.0, max(widths) / 72 + 0.2)
-    right_width = 1.35
     fig.draw_without_rendering()
     box = ax.get_position()
     axes_inches = box.width * fig.get_figwidth(), box.height * fig.get_figheight()
-    step = (axes_inches[0] - left_width - right_width) / max(columns - 1, 1)
-    ax.set_xlim(-node_width / 2 - left_width / step, columns - 1 + node_width / 2 + right_width / step)
     points_per_unit = axes_inches[1] * 72 / (top - bottom + 0.02)
     line = fontsize * 1.1 * 1.2  # points per line of text (line spacing 1.1)
 
@@ -602,9 +596,11 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
             return None
         return y, half
 
-    def labels_of(k: int, column: dict, room: float, styles: Sequence[str]) -> list[tuple[str, float, str]]:
+    def labels_of(k: int, column: dict, room: float, styles: Sequence[str],
+                  line_room: float = 0.0) -> list[tuple[str, float, str]]:
         """(node, height, text) of the labels that fit, largest blocks first, each in the first style
-        that fits: "full" (name over count), "count", "line" (name and count on one line)."""
+        that fits: "full" (name over count, ``room`` wide), "count", "compact" (name and count in at
+        most two lines ``room`` wide), "line" (name and count on one line, ``line_room`` wide)."""
         placed: list[tuple[float, float]] = []
         chosen = []
         for name in sorted(column, key=lambda n: column[n][1] - column[n][0]):  # largest first
@@ -613,11 +609,13 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
             texts = {"full": f"{wrap_text(name_text, room, fontsize, max_lines=3 if k == 0 else None)}\n"
                              f"{a_day} a day",
                      "count": f"{a_day} a day",
-                     "line": wrap_text(f"{name_text} · {a_day}", room, fontsize, max_lines=1)}
+                     "compact": wrap_text(f"{name_text}\u00a0·\u00a0{a_day}", room, fontsize, max_lines=2),
+                     "line": wrap_text(f"{name_text}\u00a0·\u00a0{a_day}", line_room, fontsize, max_lines=1)}
             for style in styles:
                 text = texts[style]
                 if (style == "full" and k > 0 and text.count("\n") > 2) or \
-                        max(text_width(part, fontsize) for part in text.split("\n")) > room:
+                        max(text_width(part, fontsize) for part in text.split("\n")) > (
+                            line_room if style == "line" else room):
                     continue
                 spot = fits(k, name, text, placed)
                 if spot is not None:
@@ -626,18 +624,23 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
                     break
         return chosen
 
-    for k, column in enumerate(layout):
-        room = (left_width - 0.12) * 72 if k == 0 else (step - node_width * step - 0.1) * 72
-        if k == columns - 1:
-            room = (right_width - 0.1) * 72
-        if k == 0:  # the first column names every channel: all on one line when not all fit on two
-            chosen = labels_of(k, column, room, ["full"])
-            if len(chosen) < len(column):
-                chosen = labels_of(k, column, room, ["line"])
-            for _, y, text in chosen:
-                ax.text(-node_width / 2 - 0.06 / step, y, text, ha="right", va="center", fontsize=fontsize,
-                        color=TEXT, linespacing=1.1)
-            continue
+    # The first column names every channel: name over count, or on one line where two do not fit.
+    # Heights do not depend on the columns' spacing, so the labels are chosen first and the left margin
+    # made as wide as they are (at most 2.75 inches).
+    room = 2.3 * 72 if left_width is None else (left_width - 0.15) * 72
+    first = max((labels_of(0, layout[0], room, styles, line_room=max(room, 2.6 * 72) if left_width is None else room)
+                 for styles in (["full"], ["full", "compact"], ["compact"], ["compact", "line"], ["line"])),
+                key=len)  # the most channels named; the first such wins
+    if left_width is None:
+        left_width = min(2.75, max([text_width(text, fontsize) for _, _, text in first] + [36]) / 72 + 0.15)
+    right_width = 1.35
+    step = (axes_inches[0] - left_width - right_width) / max(columns - 1, 1)
+    ax.set_xlim(-node_width / 2 - left_width / step, columns - 1 + node_width / 2 + right_width / step)
+    for _, y, text in first:
+        ax.text(-node_width / 2 - 0.06 / step, y, text, ha="right", va="center", fontsize=fontsize,
+                color=TEXT, linespacing=1.1)
+    for k, column in enumerate(layout[1:], start=1):
+        room = (step - node_width * step - 0.1) * 72 if k < columns - 1 else (right_width - 0.1) * 72
         for _, y, text in labels_of(k, column, room, ["full", "count"]):
             ax.text(k + node_width / 2 + 0.05 / step, y, text, ha="left", va="center", fontsize=fontsize,
                     color=TEXT, linespacing=1.1, zorder=4,
@@ -1244,7 +1247,7 @@ def channel_comparison(results: Mapping[str, Result], metrics: Sequence[str] = D
     abandonment and mean wait of every staffed channel, one bar per scenario
     (base first, in grey and slate: never taken for a channel) with its 95 %
     CI. Waits of live channels are in seconds; asynchronous channels, whose
-    waits are hours, are left out of the wait panel (the footnote says so).
+    waits are hours, get no bar in the wait panel (it says so).
 
     Parameters
     ----------
@@ -1273,54 +1276,58 @@ def channel_comparison(results: Mapping[str, Result], metrics: Sequence[str] = D
     names = list(channels) if channels is not None else [c.name for c in sc.channels if not c.unlimited]
     if not names:
         raise ValueError(f"scenario {sc.name!r} has no staffed channel (all are self-service)")
-    live = [n for n in names if not sc.channel(n).is_async]
-    left_out = [n for n in names if n not in live]
-    note = ("Bars: mean; whiskers: 95 % CI (within what a figure can be). Same seed for every scenario."
-            + (f" Waits of {', '.join(_label(sc, n) for n in left_out)} (hours) are in the tables."
-               if left_out and "mean_wait_min" in metrics else ""))
+    note = "Bars: mean; whiskers: 95 % CI (within what a figure can be). Same seed for every scenario."
     fig = _figure(SLIDE, _footnote(first, note))
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    grid = fig.add_gridspec(2, len(metrics), height_ratios=[1, 0.001])
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes += [fig.add_subplot(grid[0, m], sharey=axes[0]) for m in range(1, len(metrics))]
     colors = {label: SCENARIO_COLORS[i % len(SCENARIO_COLORS)] for i, label in enumerate(labels)}
     fontsize = FONT - 1 if len(names) <= 6 else FONT - 2
+    group = 0.8
+    bar = group / len(labels)
+    y = np.arange(len(names))[::-1]
     for m, (ax, metric) in enumerate(zip(axes, metrics)):
-        shown = live if metric == "mean_wait_min" else names
         share = metric in SHARE_METRICS
-        scale = 60.0 if metric == "mean_wait_min" else 1.0
-        group = 0.8
-        bar = group / len(labels)
-        y = np.arange(len(shown))[::-1]
+        scale = 60.0 if metric == "mean_wait_min" else 1.0  # waits in seconds
         for i, label in enumerate(labels):
             channels_table = results[label].channels
-            rows = pd.DataFrame([channels_table.loc[(n, metric)] for n in shown]) if shown else \
-                pd.DataFrame(columns=["mean", "ci_low", "ci_high"])
+            rows = pd.DataFrame([channels_table.loc[(n, metric)] for n in names])
+            if metric == "mean_wait_min":  # asynchronous waits (hours) would flatten live ones (seconds)
+                rows.loc[[sc.channel(n).is_async for n in names], ["mean", "ci_low", "ci_high"]] = np.nan
             mean = rows["mean"].to_numpy(float) * scale
             low, high = (v * scale for v in _displayed_interval(rows, share))
             offset = group / 2 - bar * (i + 0.5)
-            ax.barh(y + offset, mean, height=bar * 0.9, color=colors[label], zorder=2,
-                    label=label if m == 0 else None)
+            ax.barh(y + offset, mean, height=bar * 0.9, color=colors[label], zorder=2)
             ax.errorbar(mean, y + offset, xerr=np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)]),
                         fmt="none", ecolor=TEXT, elinewidth=1.0, capsize=2, zorder=3)
-        ax.set_yticks(y, [wrap_text(_label(sc, n), 130, fontsize, max_lines=2) for n in shown]
-                      if m == 0 or shown != names else [""] * len(shown), fontsize=fontsize)
-        ax.set_ylim(-0.6, max(len(shown), 1) - 0.4)
+        if metric == "mean_wait_min":
+            for yi, n in zip(y, names):
+                if sc.channel(n).is_async:
+                    ax.text(0.02, yi, "hours: in the tables", transform=ax.get_yaxis_transform(), va="center",
+                            fontsize=FONT - 3, color=TEXT_GREY)
         if share:
             ax.set_xlim(0, 1.0)
+            ax.set_xticks([0, 0.5, 1])
             _percent_axis(ax.xaxis)
-            ax.xaxis.set_major_locator(MaxNLocator(4))
         else:
             _thousands_axis(ax.xaxis)
-            ax.xaxis.set_major_locator(MaxNLocator(4))
+            ax.xaxis.set_major_locator(MaxNLocator(3))
         title_text = {"service_level": "Service level", "abandon_rate": "Abandonment",
-                      "mean_wait_min": "Mean wait"}.get(metric, figure_label(f"channels.x.{metric}")[0].split(": ")[1])
+                      "mean_wait_min": "Mean wait"}.get(metric, CHANNEL_METRIC_LABELS.get(metric, metric).capitalize())
         ax.set_title(title_text, loc="left")
         ax.set_xlabel({"service_level": "answered within the target", "abandon_rate": "of contacts offered",
                        "mean_wait_min": "seconds"}.get(metric, ""), fontsize=FONT - 2)
-        if not shown:
-            _no_data(ax, "No live channel.")
         _tidy_axes(ax, grid="x")
-        ax.tick_params(axis="y", length=0)
+        ax.tick_params(axis="y", length=0, labelleft=m == 0)
+    axes[0].set_yticks(y, [wrap_text(_label(sc, n), 150, fontsize, max_lines=2) for n in names], fontsize=fontsize)
+    axes[0].set_ylim(-0.6, len(names) - 0.4)
+    # The scenarios' key in a row of its own under the panels, as wide as the figure allows.
+    key = fig.add_subplot(grid[1, :])
+    key.axis("off")
     handles = [Patch(facecolor=colors[label], label=label) for label in labels]
-    _legend_below(fig, axes[len(axes) // 2], handles)
+    ncol = _legend_columns(labels, fig.get_figwidth() * 72 - 40, FONT - 1)
+    key.legend(handles=handles, loc="upper center", ncol=ncol, frameon=False, handlelength=1.2,
+               columnspacing=1.4, fontsize=FONT - 1)
     _title(fig, title or "Channels compared: service level, abandonment and waits")
     return fig
 

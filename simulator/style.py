@@ -406,7 +406,8 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
 
 
 def wrap_text(text: str, width_points: float, size: float, max_lines: int | None = None, bold: bool = False) -> str:
-    """Break ``text`` on spaces into lines no wider than ``width_points`` (a single long word stays whole).
+    """Break ``text`` on spaces into lines no wider than ``width_points`` (a single long word stays whole;
+    no-break spaces do not break).
 
     With ``max_lines``, the last line kept ends in an ellipsis when the text
     needed more lines.
@@ -418,7 +419,8 @@ def wrap_text(text: str, width_points: float, size: float, max_lines: int | None
     >>> wrap_text("WhatsApp Business messaging", 500, 12)
     'WhatsApp Business messaging'
     """
-    words = text.split()
+    words = text.split(" ")  # not on no-break spaces: "line\u00a0·\u00a0870" stays together
+    words = [w for part in words for w in part.split("\n") if w]
     lines: list[str] = []
     for word in words:
         if lines and text_width(f"{lines[-1]} {word}", size, bold) <= width_points:

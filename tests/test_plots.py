@@ -116,7 +116,7 @@ def visible_texts(fig):
             continue
         texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label]
         for axis in (ax.xaxis, ax.yaxis):
-            if not axis.get_visible():  # e.g. the x axis of a twin
+            if not axis.get_visible() or not ax.axison:  # e.g. the x axis of a twin, an axes turned off
                 continue
             low, high = sorted(axis.get_view_interval())
             margin = 1e-9 * max(abs(low), abs(high), 1)
@@ -429,6 +429,27 @@ def test_kpi_comparison_takes_the_documented_tidy_format():
     assert_readable(fig)
     with pytest.raises(ValueError, match="lacks column\\(s\\) ci_high"):
         plots.kpi_comparison(frame.drop(columns="ci_high"))
+
+
+def test_channel_comparison_shows_each_scenarios_channel_figures(six):
+    sc = six.scenario
+    variant = sim.run(sc.with_changes({"channels.chat.agents": 9}), replications=2, days=0.5, workers=1,
+                      keep_journeys=False)
+    fig = plots.channel_comparison({"today": six, "+4 chat advisers": variant})
+    service, abandon, wait = fig.axes[:3]
+    staffed = ["email", "whatsapp", "chat", "phone"]
+    assert [t.get_text().replace("\n", " ") for t in service.get_yticklabels()] == [
+        sc.channel(n).label for n in staffed]
+    bars = sorted(bar_patches(wait), key=lambda b: (-round(b.get_y() + b.get_height() / 2), b.get_y()))
+    # Waits of live channels in seconds, the base's bar (light grey) first in each group.
+    phone_today = [b for b in bars if matplotlib.colors.to_hex(b.get_facecolor()) == sim_style.SCENARIO_COLORS[0].lower()]
+    assert phone_today[-1].get_width() == pytest.approx(60 * six.channels.loc[("phone", "mean_wait_min"), "mean"])
+    assert "hours: in the tables" in [t.get_text() for t in wait.texts]  # the email backlog has no bar
+    colors = {matplotlib.colors.to_hex(b.get_facecolor()) for b in bar_patches(service)}
+    assert colors == {c.lower() for c in sim_style.SCENARIO_COLORS[:2]}  # greys: never a channel's colour
+    assert [t.get_text() for t in fig.axes[3].get_legend().get_texts()] == ["today", "+4 chat advisers"]
+    assert_slide(fig)
+    assert_readable(fig)
 
 
 # --------------------------------------------------------------------------- over the day, sweeps
