@@ -107,6 +107,7 @@ th { background: #f2f2f0; font-weight: 600; }
 td:first-child, th:first-child, td.left, th.left { text-align: left; }
 .num { white-space: nowrap; }
 .ci { color: #666; font-size: 0.85em; white-space: nowrap; }
+td .ci { display: block; }
 td.good { color: #2e7d32; } td.bad { color: #b23b3b; } td.sig { font-weight: 600; }
 td.first { border-top: 2px solid #d4d4d4; }
 div.scroll { overflow-x: auto; max-width: 100%; }
@@ -131,7 +132,9 @@ footer { color: #777; font-size: 0.9em; margin-top: 3em; }
   th, td { padding: 2px 6px; }
   div.scroll, pre { overflow: visible; }
   nav.toc ol { columns: 2; }
-  details > summary { color: #555; }
+  .cards { grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); }
+  details > summary { color: #555; list-style: none; }
+  details:not([open]) > summary::after { content: " (folded: open the report in a browser to see it)"; }
   a { color: inherit; }
 }
 """
@@ -238,9 +241,10 @@ class _Shown:
             text = f"{format_number(abs(value))} min"
         else:
             text = format_number(abs(value))
+        shown_zero = not re.search(r"[1-9]", text)  # rounds to zero: no sign
         if signed:
-            return format_signed(text, round(value, 12))
-        return (MINUS + text) if value < 0 else text
+            return format_signed(text, 0.0 if shown_zero else value)
+        return (MINUS + text) if value < 0 and not shown_zero else text
 
     def bound(self, value: float, signed: bool = False) -> str:
         """An interval bound: the number only (no unit words)."""
@@ -289,6 +293,8 @@ def _stat_cell(shown: _Shown, mean: float, low: float, high: float, days: float)
     if low is None or math.isnan(low) or low == high:
         return text
     low, high = clip_interval(low, high, share=shown.kind == "share")
+    if shown.bound(low) == shown.bound(high):
+        return text
     return text + f' <span class="ci">[{_e(shown.bound(low))}, {_e(shown.bound(high))}]</span>'
 
 
@@ -305,7 +311,7 @@ def _difference_cell(shown: _Shown, row: Mapping[str, Any], days: float) -> str:
     factor = 1.0 / days if shown.per_day else 1.0
     diff, low, high = (row[k] * factor for k in ("diff", "diff_low", "diff_high"))
     text = f'<span class="num">{_e(shown.text(diff, signed=True))}</span>'
-    if not math.isnan(low) and low != high:
+    if not math.isnan(low) and shown.bound(low, True) != shown.bound(high, True):
         text += f' <span class="ci">[{_e(shown.bound(low, True))}, {_e(shown.bound(high, True))}]</span>'
     return text + (" *" if row["significant"] else "")
 

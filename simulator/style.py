@@ -325,13 +325,19 @@ def format_number(value: float) -> str:
     --------
     >>> format_number(18254.3), format_number(312.44), format_number(31.24), format_number(3.127)
     ('18,254', '312', '31.2', '3.13')
+    >>> format_number(0.0041), format_number(2e-16)
+    ('0.0041', '0')
     """
     if _nan(value):
         return "–"
     value = float(value)
     magnitude = abs(value)
-    text = (f"{value:,.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10
-            else f"{value:.2f}" if magnitude >= 0.01 or value == 0 else f"{value:.2g}")
+    if magnitude < 1e-9:  # rounding noise of a difference that is 0
+        return "0"
+    if magnitude >= 0.01:
+        text = f"{value:,.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10 else f"{value:.2f}"
+    else:  # two significant digits, never in scientific notation
+        text = f"{value:.{1 - math.floor(math.log10(magnitude))}f}"
     return text.replace("-", MINUS)
 
 
