@@ -1086,7 +1086,7 @@ def _check_columns(frame: pd.DataFrame, needed: Iterable[str], what: str) -> Non
 
 @_chart
 def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str] | None = None,
-                   base: str | None = None, title: str | None = None) -> Figure:
+                   base: str | None = None, title: str | None = None, scenario: Scenario | None = None) -> Figure:
     """Scenarios side by side, one panel per KPI, with CI whiskers; paired differences below.
 
     Parameters
@@ -1106,6 +1106,9 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         whose ``diff`` columns say it all.
     title
         Figure title.
+    scenario
+        For a DataFrame: the base scenario, whose channel labels name the
+        channel figures (a dict of results has its own).
 
     Examples
     --------
@@ -1131,7 +1134,6 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
                                               "95 % CI; a filled dot means the CI excludes zero.")
     else:
         frame = data
-        scenario = None
         _check_columns(frame, _COMPARISON_COLUMNS, "kpi_comparison")
         footnote = ("Bars: mean; whiskers: 95 % CI. Below: difference against the base with its 95 % CI; "
                     "a filled dot means the CI excludes zero.")
@@ -1163,6 +1165,9 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         rows = frame[frame["kpi"] == kpi].set_index("scenario").reindex(scenarios)
         share = is_share(kpi)
         kpi_title, unit = figure_label(kpi, scenario)
+        factor, unit = _unit_of(kpi, scenario, unit)
+        rows = rows.assign(**{c: rows[c] * factor for c in ("mean", "ci_low", "ci_high", "diff", "diff_low",
+                                                             "diff_high") if c in rows})
         mean = rows["mean"].to_numpy(float)
         low, high = _displayed_interval(rows, share)
         err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
@@ -1184,7 +1189,7 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         ax.tick_params(axis="y", length=0)
         if has_diff:
             dax = grid[block * 2 + 1, col]
-            _difference_panel(dax, rows, scenarios, y, colors, share, kpi, base_name)
+            _difference_panel(dax, rows, scenarios, y, colors, share, unit, base_name)
             dax.set_yticks(y, names if col == 0 else [""] * len(y))
     for i in range(len(kpis), (n_rows // (2 if has_diff else 1)) * n_cols):
         block, col = divmod(i, n_cols)
@@ -1203,7 +1208,19 @@ def _short(text: str, width: int = 26) -> str:
     return wrap_text(text, width * 7.2, FONT)
 
 
-def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, base_name) -> None:
+def _unit_of(kpi: str, scenario: Scenario | None, unit: str) -> tuple[float, str]:
+    """(factor, unit) a figure is drawn in: the waits of live channels in seconds."""
+    parts = kpi.split(".")
+    if parts[-1] == "mean_wait_min" and scenario is not None and len(parts) == 3:
+        try:
+            if not scenario.channel(parts[1]).is_async:
+                return 60.0, "seconds"
+        except KeyError:
+            pass
+    return 1.0, unit
+
+
+def _difference_panel(ax, rows, scenarios, y, colors, share: bool, unit: str, base_name) -> None:
     diff = rows["diff"].to_numpy(float)
     low, high = rows["diff_low"].to_numpy(float), rows["diff_high"].to_numpy(float)
     scale = 100.0 if share else 1.0
@@ -1226,7 +1243,6 @@ def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, bas
     # Few ticks, in steps of 1, 2 or 5: short labels that stay apart in a narrow panel.
     ax.xaxis.set_major_locator(MaxNLocator(3, symmetric=True, steps=[1, 2, 5, 10]))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_signed(format_value(abs(v), ""), v)))
-    unit = figure_label(kpi)[1]
     ax.set_xlabel("difference (percentage points)" if share else f"difference ({unit})" if unit else "difference")
     ax.set_title("paired difference vs base", fontsize=FONT - 2, color=TEXT_GREY)
     ax.set_ylim(y.min() - 0.6, y.max() + 0.6)

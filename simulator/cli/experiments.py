@@ -202,7 +202,7 @@ def comparison_chart(table: pd.DataFrame, base: Scenario):
     from ..plots import kpi_comparison
 
     present = set(table["kpi"])
-    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present])
+    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present], scenario=base)
 
 
 def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
