@@ -384,12 +384,14 @@ def test_kpi_comparison_from_results_has_bars_whiskers_and_differences():
     kpis = ["give_up_rate", "channels.phone.mean_wait_min"]
     fig = plots.kpi_comparison(runs, kpis)
     value_axes, diff_axes = fig.axes[:2], fig.axes[2:4]
-    for ax, kpi in zip(value_axes, kpis):
+    for ax, kpi, unit in zip(value_axes, kpis, (1, 60)):  # the waits of a live channel in seconds
         bars = bar_patches(ax)
         assert len(bars) == 2
-        assert sorted(b.get_width() for b in bars) == pytest.approx(sorted(r.stat(kpi)["mean"] for r in runs.values()))
+        assert sorted(b.get_width() for b in bars) == pytest.approx(sorted(unit * r.stat(kpi)["mean"]
+                                                                           for r in runs.values()))
         assert any(isinstance(c, LineCollection) for c in ax.collections)  # CI whiskers
-    assert value_axes[0].get_xlabel() == "% of customers"
+    assert value_axes[0].get_xlabel() == "% of customers" and value_axes[1].get_xlabel() == "seconds"
+    assert diff_axes[1].get_xlabel() == "difference (seconds)"
     assert [t.get_text() for t in value_axes[0].get_yticklabels()] == ["today", "more phone agents"]
     assert diff_axes[0].get_xlabel() == "difference (percentage points)"
     wait_diff = [line for line in diff_axes[1].lines if line.get_marker() == "o"]
