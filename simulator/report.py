@@ -13,13 +13,14 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "groups_text", "table_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
     "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
     "caller_share", "avoidable_call_share", "callers_continue_share",
     "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
+    "slot_occupancy", "callbacks_within_promise",
 })
 
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
@@ -131,6 +132,16 @@ def result_text(result: Result) -> str:
     parts.append("\nPer channel (means; CIs in --json and --out)\n"
                  + table_text(rows, ["channel", *CHANNEL_COLUMNS]))
 
+    if sc.has_groups or any(c.concurrency > 1 for c in sc.channels):
+        parts.append("\n" + groups_text(result))
+    callback_channels = [c.name for c in sc.channels if c.callback is not None]
+    if callback_channels:
+        metrics = ("callbacks_offered", "callbacks_accepted", "callbacks_within_promise", "mean_callback_wait_min")
+        rows = [[name, *(_stat_cell(ch, (name, m), m).split(" [")[0] for m in metrics)]
+                for name in callback_channels]
+        parts.append("\nCall backs (means)\n" + table_text(rows, ["channel", "offered", "accepted",
+                                                                    "within promise", "mean wait (min)"]))
+
     for table, frame in (("before_call", result.before_call), ("after_call", result.after_call)):
         title = ("Before the call: callers who used each channel before their first "
                  f"{sc.focal_channel} contact" if table == "before_call" else
@@ -141,3 +152,18 @@ def result_text(result: Result) -> str:
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
     return "\n".join(parts)
+
+
+def groups_text(result: Result) -> str:
+    """The agent-group table: agents on duty, occupancy (of agents, and of chat
+    slots where agents hold several contacts), cost, and how each group's busy
+    time was shared among its skills."""
+    sc = result.scenario
+    groups = result.groups
+    rows = []
+    for spec in sc.groups:
+        cell = lambda m, f=None: _stat_cell(groups, (spec.name, m), f or m).split(" [")[0]  # noqa: E731
+        shares = ", ".join(f"{c} {cell(f'skill_share.{c}', 'share')}" for c in spec.skills)
+        rows.append([spec.name, cell("agents"), cell("occupancy"), cell("slot_occupancy"), cell("cost"), shares])
+    return "Agent groups (means)\n" + table_text(
+        rows, ["group", "agents", "occupancy", "slot occupancy", "cost", "busy time by skill"], right={1, 2, 3, 4})
