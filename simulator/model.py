@@ -279,7 +279,9 @@ class Replication:
                 agent = acd.arrive(channel)
                 if agent is None:
                     offer = ch.callback
-                    if offer is not None and acd.expected_wait(channel) > offer.offer_when_wait_above:
+                    # offered only when the wait looks long and the line is still open when the promise runs out
+                    if (offer is not None and acd.expected_wait(channel) > offer.offer_when_wait_above
+                            and ch.spec.is_open((start + offer.within_minutes) % 1440.0)):
                         callback = CALLBACK_DECLINED
                         if ch.accepts_callback():
                             callback = CALLED_BACK

@@ -175,9 +175,10 @@ class Callback:
     A caller who would queue and whose expected wait (the queue ahead times
     the mean handle time over the agents on duty) exceeds
     ``offer_when_wait_above`` minutes is offered a call back and accepts with
-    probability ``accept``. Call backs are served after live callers of the
-    channel, and ahead of everyone once ``offer_when_wait_above`` minutes are
-    left before the promise of ``within_minutes``.
+    probability ``accept``, unless the channel closes (``open_hours``) before
+    the promise of ``within_minutes`` runs out. Call backs are served after
+    live callers of the channel, and ahead of everyone once
+    ``offer_when_wait_above`` minutes are left before the promise.
     """
 
     offer_when_wait_above: float

@@ -406,3 +406,13 @@ def test_shrinkage_keeps_paid_hours_and_lowers_agents_on_duty():
     assert desk["agents"] == pytest.approx(7.0)
     assert desk["agent_hours"] == pytest.approx(10 * 24)
     assert desk["cost"] == pytest.approx(10 * 24 * 20.0)
+
+
+def test_call_backs_are_not_offered_when_the_line_closes_before_the_promise():
+    scenario = callback_centre(days=2.0).with_changes({"channels.phone.open_hours": [8, 20],
+                                                       "arrivals.per_hour": 60.0})
+    log = sim.run(scenario, replications=1, seed=3).journeys
+    offered = log[log["callback"] != "none"]
+    assert len(offered) > 20
+    minute_of_day = offered["time"] % 1440
+    assert (minute_of_day + 30.0 < 20 * 60).all()  # promised within 30 minutes, closing at 20:00
