@@ -51,6 +51,7 @@ from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "COUNT_METRICS",
     "HOURLY_METRICS",
     "LogTotals",
     "table_columns",
@@ -71,6 +72,13 @@ CHANNEL_METRICS = (
     "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
+
+#: Figures that are totals over the measured window (they grow with ``run.days``):
+#: divided by the days, they read "per day".
+COUNT_METRICS = frozenset({
+    "customers", "contacts", "focal_contacts", "avoidable_calls", "cost_total",
+    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
+})
 
 HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")
