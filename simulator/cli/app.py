@@ -32,14 +32,15 @@ def app_command(scenario, host, port, no_browser, workers):
       contactflow app my_centre.toml --port 8060 --no-browser
     """
     try:
+        sc = load_scenario(scenario or DEFAULT_SCENARIO)
+    except ScenarioError as exc:
+        fail(str(exc))
+    try:
+        import plotly  # noqa: F401
         import shiny  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         fail(f"contactflow app needs the web app's packages ({exc.name} is missing): {APP_EXTRA}")
-    try:
-        sc = load_scenario(scenario or DEFAULT_SCENARIO)
-    except ScenarioError as exc:
-        fail(str(exc))
     from ..app.server import serve
 
     try:
