@@ -596,8 +596,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                 parts.append(ui.h6("Where the approximation is weak for this scenario"))
                 parts.append(ui.tags.ul(*(ui.tags.li(w) for w in approx.weaknesses), class_="weak",
                                         id="weaknesses"))
-            parts.append(ui.HTML(views.estimate_table(approx).to_html(index=False, classes="table table-sm",
-                                                                      border=0)))
+            parts.append(_table_html(views.estimate_table(approx), "estimate-table"))
             return ui.div(*parts)
 
         # ---- jobs
@@ -1120,7 +1119,7 @@ def _figure_choices(scenario: Scenario) -> dict[str, str]:
 
 def _table_html(frame, element_id: str) -> Any:
     return ui.HTML(frame.to_html(index=False, classes="table table-sm table-striped", border=0,
-                                 table_id=element_id, na_rep="–"))
+                                 table_id=element_id, na_rep="–", justify="left"))
 
 
 def _figure_bytes(fig, fmt: str) -> bytes:
