@@ -209,7 +209,8 @@ def _app_ui(start: Scenario) -> Any:
             ui.input_action_button("reset_form", "Undo my changes", class_="btn-sm btn-outline-secondary mt-2"),
             width=300,
         ),
-        ui.head_content(ui.tags.style(_CSS), ui.tags.script(_JS), _plotly_dependency()),
+        ui.head_content(ui.tags.style(_CSS), ui.tags.script(_JS)),
+        _plotly_dependency(),  # not in head_content, which would drop it
         ui.div(ui.output_ui("estimate_strip"), class_="estimate-strip"),
         ui.navset_card_tab(
             ui.nav_panel("Scenario", ui.output_ui("form"),
@@ -886,7 +887,8 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             fields = forms.numeric_fields(sections())
             sc = last_valid()
             figures = _figure_choices(sc)
-            first = next((p for p in fields if p.endswith(".agents")), next(iter(fields)))
+            focal = f"channels.{sc.focal_channel}.agents"
+            first = focal if focal in fields else next((p for p in fields if p.endswith(".agents")), next(iter(fields)))
             return ui.div(
                 ui.layout_columns(
                     ui.input_select("sweep_field", "Field", fields, selected=first),
