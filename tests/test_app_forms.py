@@ -61,8 +61,7 @@ def test_edits_become_library_changes(preset):
 
 
 def test_optional_fields_are_removed_and_self_service_has_no_agents(preset):
-    values = {("channels.chat.patience", "dist"): forms.NONE, ("channels.web.agents", "mode"): "unlimited",
-              ("channels.chat.agents", "mode"): "unlimited", ("channels.chat.patience", "dist"): forms.NONE,
+    values = {("channels.chat.agents", "mode"): "unlimited", ("channels.chat.patience", "dist"): forms.NONE,
               ("channels.chat.cost_per_agent_hour", ""): 0.0}
     result, _ = _apply(preset, values)
     assert result.valid, result.problems
