@@ -58,6 +58,7 @@ from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "COUNT_METRICS",
     "HOURLY_METRICS",
     "GROUP_METRICS",
     "HOURLY_GROUP_METRICS",
@@ -90,6 +91,13 @@ ALL_CHANNEL_METRICS = CHANNEL_METRICS + CONCURRENCY_METRICS + CALLBACK_METRICS
 #: each skill) comes after these.
 GROUP_METRICS = ("agents", "agent_hours", "occupancy", "slot_occupancy", "cost")
 HOURLY_GROUP_METRICS = ("agents", "occupancy", "slot_occupancy")
+
+#: Figures that are totals over the measured window (they grow with ``run.days``):
+#: divided by the days, they read "per day".
+COUNT_METRICS = frozenset({
+    "customers", "contacts", "focal_contacts", "avoidable_calls", "cost_total",
+    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
+})
 
 HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")

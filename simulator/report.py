@@ -13,7 +13,8 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "groups_text", "table_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
+           "day_difference_text", "headline_figures", "result_text", "table_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -68,6 +69,64 @@ def format_difference(value: float, metric: str) -> str:
     if metric in SHARE_METRICS:
         return f"{100 * value:+.1f} pp"
     return ("+" if value > 0 else "") + format_value(value, metric)
+
+
+#: What a count figure counts, for differences per day ("−956 calls a day"); none for costs.
+COUNT_UNITS = {
+    "customers": "customers", "contacts": "contacts", "focal_contacts": "calls",
+    "avoidable_calls": "avoidable calls", "closed": "closed contacts", "served": "contacts served",
+    "abandoned": "abandoned contacts", "resolved": "contacts resolved", "agent_hours": "agent hours",
+    "wasted_contacts": "wasted answers",
+}
+
+
+def day_difference_text(row) -> str:
+    """A paired difference as a planner says it, from a row of :func:`simulator.compare.per_day`.
+
+    Totals read per day with what they count, shares in percentage points,
+    other figures in their own format; the 95 % interval in brackets, with
+    true minus signs.
+
+    Examples
+    --------
+    >>> day_difference_text({"metric": "focal_contacts", "per_day": True,
+    ...                      "diff": -956.2, "diff_low": -981.7, "diff_high": -931.4})
+    '−956 calls a day [−982, −931]'
+    >>> day_difference_text({"metric": "give_up_rate", "per_day": False,
+    ...                      "diff": -0.0062, "diff_low": -0.007, "diff_high": -0.0054})
+    '−0.6 pp [−0.7, −0.5]'
+    """
+    metric = row["metric"]
+    if row["diff"] is None or math.isnan(row["diff"]):
+        return "–"
+    per_day = bool(row.get("per_day", False))
+
+    def signed(value: float) -> str:
+        if per_day and abs(value) >= 100:  # whole calls, agents, currency units a day
+            return f"{value:+,.0f}"
+        return format_difference(value, metric).replace(" pp", "")
+
+    text = format_difference(row["diff"], metric) if not per_day else signed(row["diff"])
+    if per_day:
+        unit = COUNT_UNITS.get(metric)
+        text = f"{text} {unit} a day" if unit else f"{text} a day"
+    low, high = row["diff_low"], row["diff_high"]
+    if low is not None and not math.isnan(low) and low != high:
+        text += f" [{signed(low)}, {signed(high)}]"
+    return text.replace("-", "−")
+
+
+def headline_figures(scenario) -> list[str]:
+    """The figures ``sweep`` prints, ``compare`` and ``sweep`` draw and the web app shows first.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> headline_figures(sim.load_scenario("nice_bcg_2016"))[2]
+    'channels.phone.service_level'
+    """
+    return ["give_up_rate", "avoidable_call_share", f"channels.{scenario.focal_channel}.service_level",
+            "cost_per_customer"]
 
 
 def difference_cell(row) -> str:

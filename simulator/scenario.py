@@ -512,6 +512,25 @@ def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
 
 
+def parse_value(text: str) -> Any:
+    """A field value typed as text, read as TOML (``25``, ``0.8``, ``[8, 20]``,
+    ``{ phone = 0.5, give_up = 0.5 }``), or else kept as the plain string.
+
+    Shared by ``--set FIELD=VALUE`` and the web app's fields, so a value typed
+    in either is read, and refused, the same way.
+
+    Examples
+    --------
+    >>> parse_value("25"), parse_value("[8, 20]"), parse_value("lots")
+    (25, [8, 20], 'lots')
+    """
+    raw = text.strip()
+    try:
+        return parse_toml(f"value = {raw}")["value"]
+    except ScenarioError:
+        return raw
+
+
 def bundled_dir() -> Path:
     """Folder of the scenarios shipped with contactflow."""
     packaged = Path(__file__).with_name("_scenarios")
