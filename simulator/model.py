@@ -168,13 +168,13 @@ def _categorical(streams: Streams, name: str, values: list[int], probs: list[flo
 class _Message:
     """An async contact: the customer's wait for a reply, and the log row once written."""
 
-    __slots__ = ("reply", "counted", "row", "answered_late")
+    __slots__ = ("reply", "counted", "row", "late_handle")
 
     def __init__(self, reply: simpy.Event, counted: bool):
         self.reply = reply
         self.counted = counted
         self.row: int | None = None  # None: not logged yet; -1: not in the log
-        self.answered_late = False
+        self.late_handle: float | None = None  # handle time of an answer after the customer left
 
 
 @dataclass
@@ -199,7 +199,8 @@ class ReplicationOutput:
 
     ``log`` holds every counted contact, or, when the replication handed ended
     journeys to ``on_completed`` as it went, only those it had not handed over.
-    ``wasted`` counts, per channel, async answers that came after the customer left.
+    ``wasted`` counts, per channel, async answers that came after the customer left,
+    and ``wasted_handle`` sums their handle times (minutes).
     """
 
     log: JourneyLog
@@ -207,6 +208,7 @@ class ReplicationOutput:
     window: tuple[float, float]
     end_time: float
     wasted: np.ndarray
+    wasted_handle: np.ndarray
 
 
 class Replication:
@@ -246,6 +248,7 @@ class Replication:
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
+        self.wasted_handle = np.zeros(len(self.channels))
         self.customers = 0
         self.open_work = 1  # the arrival process itself, then every journey and unanswered message
         self.done = env.event()
@@ -262,7 +265,8 @@ class Replication:
         env.run(until=self.done)
         self._take_snapshots()
         stats = {i: ChannelStats(*map(np.asarray, zip(*rows))) for i, rows in self._snapshots.items()}
-        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted)
+        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted,
+                                 self.wasted_handle)
 
     def arrivals(self):
         """New customers: a Poisson process, non-homogeneous by hour of the day."""
@@ -358,11 +362,14 @@ class Replication:
             else:
                 nxt = ch.route()
             if customer >= 0:
-                row = log.append(customer, seq - 1, channel, start, wait, handle, outcome, nxt)
+                late = message is not None and message.late_handle is not None
+                # a message answered after the customer left carries the answer's handle time
+                row = log.append(customer, seq - 1, channel, start, wait,
+                                 message.late_handle if late else handle, outcome, nxt)
                 if message is not None and outcome == ABANDONED:
                     if self.on_completed is not None:
                         row = -1  # rows move when ended journeys are handed over
-                    if not message.answered_late:
+                    if not late:
                         message.row = row
                     elif row >= 0:
                         log.mark_wasted(row)
@@ -390,11 +397,12 @@ class Replication:
         pool.release()
         if message.reply.triggered:  # the customer stopped waiting: wasted work
             if message.row is None:
-                message.answered_late = True
+                message.late_handle = handle
             elif message.row >= 0:
-                self.log.mark_wasted(message.row)
+                self.log.mark_wasted(message.row, handle)
             if message.counted:
                 self.wasted[ch.index] += 1
+                self.wasted_handle[ch.index] += handle
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
         self._finish_work()
