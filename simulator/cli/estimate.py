@@ -74,7 +74,8 @@ def estimate_text(est: Estimate) -> str:
 @click.option("--self-service", "self_service", multiple=True, metavar="CHANNEL[,...]",
               help="Channels without agents (default: those where no contact waited or abandoned).")
 @click.option("--async", "async_channels", multiple=True, metavar="CHANNEL[,...]",
-              help="Channels answered asynchronously, like email.")
+              help="Channels answered asynchronously, like email (default: those that answered a message "
+                   "after the customer stopped waiting; --async '' for none).")
 @click.option("--max-contacts", type=click.IntRange(min=1),
               help="The contact centre's cap on contacts per journey, if it has one.")
 @click.option("--censor-minutes", type=click.FloatRange(min=0),
@@ -107,7 +108,8 @@ def estimate_command(log, out, columns, duration_unit, focal_channel, self_servi
         contact_log = read_contact_log(log, columns=names, duration_unit=duration_unit)
         est = estimate(contact_log, focal_channel=focal_channel,
                        self_service=_channel_list(self_service) or None,
-                       async_channels=_channel_list(async_channels), max_contacts=max_contacts,
+                       async_channels=_channel_list(async_channels) if async_channels else None,
+                       max_contacts=max_contacts,
                        censor_minutes=censor_minutes, level=level, name=name)
     except ContactLogError as exc:
         fail(str(exc))
