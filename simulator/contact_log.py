@@ -504,6 +504,7 @@ class _Reader:
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.origin: pd.Timestamp | None = None
+        self.datetimes_read: pd.Series | None = None  # the timestamps as date-times, when they are
         try:
             self.names = column_names(columns)
         except ValueError as exc:
@@ -693,8 +694,8 @@ class _Reader:
             parsed = parsed.dt.tz_localize(None)
         return parsed
 
-    @staticmethod
-    def minutes_from_midnight(parsed: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+    def minutes_from_midnight(self, parsed: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+        self.datetimes_read = parsed
         if parsed.notna().sum() == 0:
             return np.full(len(parsed), np.nan), None
         origin = parsed.min().normalize()
@@ -825,11 +826,11 @@ class _Reader:
 
     def from_first_midnight(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Times counted from the midnight of the first remaining day (after outliers were left out)."""
-        shift = math.floor(frame["time"].min() / 1440.0) * 1440.0 if self.origin is not None else 0.0
-        if not shift:
+        if self.datetimes_read is None:
             return frame
-        self.origin = self.origin + pd.Timedelta(minutes=shift)
-        return frame.assign(time=frame["time"] - shift)
+        kept = self.datetimes_read.iloc[frame["row"].to_numpy() - self.rows[0]]
+        time, self.origin = self.minutes_from_midnight(kept)
+        return frame.assign(time=time)
 
     # -- journeys
 
