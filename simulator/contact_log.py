@@ -108,8 +108,8 @@ MAX_ROWS_LISTED = 5
 MIN_GAP_MINUTES = 1440.0
 #: ... and at least this many mean times between contacts (at the log's rate over its middle 90 %).
 GAP_MEAN_INTERVALS = 50.0
-#: Contacts cut off by gaps from the rest of their replication, together at most this share of it,
-#: are outliers in time (a stray date), not a period of their own.
+#: A group of contacts cut off by gaps from the rest of its replication, holding at most this share
+#: of it, is an outlier in time (a stray date), not a period of its own.
 OUTLIER_SHARE = 0.01
 #: Extra columns a simulation's log carries (:func:`to_contact_log` with ``simulation_columns=True``).
 SIMULATION_COLUMNS = ("next", "wasted")
@@ -755,10 +755,10 @@ class _Reader:
         """Split each replication's time at long gaps; refuse (or leave out) contacts far from all others.
 
         A gap is a stretch without any contact of at least :data:`MIN_GAP_MINUTES`
-        and :data:`GAP_MEAN_INTERVALS` mean times between contacts. Groups of
-        contacts cut off by gaps that together hold at most :data:`OUTLIER_SHARE`
-        of their replication are outliers (a stray date); the others are
-        periods, each observed from its first to its last contact.
+        and :data:`GAP_MEAN_INTERVALS` mean times between contacts. A group of
+        contacts cut off by gaps that holds at most :data:`OUTLIER_SHARE` of its
+        replication is an outlier (a stray date); the other groups are periods,
+        each observed from its first to its last contact.
         """
         time = frame["time"].to_numpy()
         rows = frame["row"].to_numpy()
@@ -767,37 +767,30 @@ class _Reader:
         gaps: list[str] = []
         strays: list[str] = []
         count = 0
-        groups = frame.groupby("replication", sort=True).indices
-        for replication, index in groups.items():
+        for replication, index in frame.groupby("replication", sort=True).indices.items():
             index = index[np.argsort(time[index], kind="stable")]
-            t = time[index]
+            t, in_order = time[index], rows[index]
             bounds = np.concatenate(([0], np.flatnonzero(np.diff(t) > _long_gap(t)) + 1, [len(t)]))
             pieces = list(zip(bounds[:-1], bounds[1:]))
-            small = np.array([hi - lo for lo, hi in pieces]) <= OUTLIER_SHARE * len(t)
-            if small.all():
-                small[:] = False
+            small = [hi - lo <= OUTLIER_SHARE * len(t) for lo, hi in pieces]
+            if all(small):  # many small pieces: a sparse log, not stray dates
+                small = [False] * len(pieces)
+            kept = [piece for piece, stray in zip(pieces, small) if not stray]
             where = f" of replication {replication}" if has_replication else ""
-            kept = [p for p, s in zip(pieces, small) if not s]
-            span = f"the other contacts{where} run from {self.time_text(t[kept[0][0]])} to " \
-                   f"{self.time_text(t[kept[-1][1] - 1])}"
-            for k, ((lo, hi), stray) in enumerate(zip(pieces, small)):
-                if not stray:
-                    continue
+            others = (f"the other contacts{where} run from {self.time_text(t[kept[0][0]])} to "
+                      f"{self.time_text(t[kept[-1][1] - 1])}")
+            for lo, hi in (piece for piece, stray in zip(pieces, small) if stray):
                 outlier[index[lo:hi]] = True
-                distance = min(t[lo] - t[lo - 1] if lo > 0 else math.inf, t[hi] - t[hi - 1] if hi < len(t) else math.inf)
+                distance = min(t[lo] - t[lo - 1] if lo else math.inf, t[hi] - t[hi - 1] if hi < len(t) else math.inf)
                 when = self.time_text(t[lo]) + ("" if hi - lo == 1 else f" to {self.time_text(t[hi - 1])}")
-                strays.append(f"{self.row_list(np.sort(rows[index[lo:hi]]))}: {hi - lo} contact"
-                              f"{'s' if hi - lo > 1 else ''} at {when}, {_duration_text(distance)} from every other "
-                              f"contact ({span})")
+                strays.append(f"{self.row_list(np.sort(in_order[lo:hi]))}: {hi - lo} contact{'s' if hi - lo > 1 else ''} "
+                              f"at {when}, {_duration_text(distance)} from every other contact ({others})")
             for (_, end), (start, _) in zip(kept[:-1], kept[1:]):
                 gaps.append(f"no contact{where} from {self.time_text(t[end - 1])} to {self.time_text(t[start])} "
-                            f"({_duration_text(t[start] - t[end - 1])}, between {self.row_word}s {rows[index[end - 1]]} "
-                            f"and {rows[index[start]]})")
+                            f"({_duration_text(t[start] - t[end - 1])}, between {self.row_word}s "
+                            f"{in_order[end - 1]} and {in_order[start]})")
             for lo, hi in kept:
-                members = index[lo:hi]
-                if self.drop_outliers:
-                    members = members[~outlier[members]]
-                period[members] = count
+                period[index[lo:hi]] = count
                 count += 1
         if strays:
             listed = strays[:MAX_ROWS_LISTED] + ([f"... and {len(strays) - MAX_ROWS_LISTED} more such group(s)"]
@@ -906,14 +899,14 @@ class _Reader:
         no_first = new_customer & ~starts
         step = ~new_customer & ~starts
         restart = step & (contact <= previous)  # e.g. 1, 1, 2, 2: two journeys interleaved
-        bad_step = step & (contact > previous + 1)
-        unended = after_resolved & ~starts
+        unended = after_resolved & ~starts & ~restart
+        bad_step = step & (contact > previous + 1) & ~unended
         for mask, text in (
             (no_first, "a journey with no first contact: {c}'s earliest contact in the log is "
                        "contact {n}; the log must start each journey with contact 1"),
             (restart, "{c}'s contact {n} follows contact {p}: the numbers restart within a journey, as when "
                       f"two journeys of one customer interleave in time; {_MERGED_HINT}"),
-            (bad_step & ~unended, "{c}'s contact {n} follows contact {p}; contacts of a journey are "
+            (bad_step, "{c}'s contact {n} follows contact {p}; contacts of a journey are "
                                   "numbered 1, 2, 3, ... in time order"),
             (unended, "{c}'s contact {n} follows a resolved contact; a journey ends when "
                       "resolved, so the next contact must be number 1 (a new journey)"),
