@@ -357,7 +357,9 @@ class Estimate:
     handle_fits
         Indexed by ``(channel, dist)``: the fits of :func:`fit_durations`.
     summary
-        The log: ``source``, ``contacts``, ``journeys``, the time window,
+        The log: ``source``, ``contacts``, ``journeys``, ``periods`` (observed
+        separately: replications, split at days without contacts) and what they
+        are (``periods_are``), the time window,
         ``censor_minutes``, journeys and steps left out, and the tests.
     notes
         Assumptions and placeholders, in words (also in the scenario's comments).
@@ -516,7 +518,7 @@ class _Estimator:
         self.notes: list[str] = list(log.notes)
         self.periods = log.periods
         self.summary: dict[str, Any] = {"source": source, "contacts": log.contacts, "journeys": log.journeys,
-                                        "periods": len(self.periods)}
+                                        "periods": len(self.periods), "periods_are": self._periods_word()}
         for option, value in (("self_service", self_service), ("async_channels", async_channels)):
             unknown = [c for c in (value or ()) if c not in self.names]
             if unknown:
@@ -919,7 +921,7 @@ class _Estimator:
         lines = [
             f"# Estimated by `contactflow estimate` from {self.source}:",
             f"# {log.contacts:,} contacts in {log.journeys:,} journeys, {first_time} to {last_time}"
-            + (f", in {len(self.periods)} periods ({self._periods_word()})." if len(self.periods) > 1 else "."),
+            + (f", in {len(self.periods)} periods ({self.summary['periods_are']})." if len(self.periods) > 1 else "."),
             f"# Estimates are followed by their {self.pct()} intervals. Probabilities are posterior",
             "# means (Jeffreys prior); targets never seen in the log are left out of their row.",
             f"# Censoring window {self.censor:g} min ({s['censor_minutes_from']}):",

@@ -37,7 +37,8 @@ def estimate_text(est: Estimate) -> str:
     """The estimates as the command prints them: a table with intervals, then the notes."""
     s = est.summary
     pct = f"{100 * est.level:g} %"
-    parts = [f"{s['source']}: {s['contacts']:,} contacts in {s['journeys']:,} journeys; "
+    periods = f" in {s['periods']:,} periods ({s['periods_are']})" if s["periods"] > 1 else ""
+    parts = [f"{s['source']}: {s['contacts']:,} contacts in {s['journeys']:,} journeys{periods}; "
              f"estimate [{pct} interval]",
              f"censoring window {s['censor_minutes']:g} min ({s['censor_minutes_from']})"]
     rows = []
