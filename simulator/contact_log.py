@@ -880,7 +880,8 @@ class _Reader:
         if not len(positions):
             return
         self.problems.append(f"{len(positions):,} contact(s) start before the same customer's previous contact "
-                             f"ended: one customer's contacts follow one another; {_MERGED_HINT}")
+                             f"ended: one customer's contacts follow one another; {_MERGED_HINT}; and if the "
+                             "handle times include after-contact work, give the time with the customer alone")
         rows, customer, replication = (frame[c].to_numpy() for c in ("row", "customer", "replication"))
         for i in positions[:MAX_ROWS_LISTED]:
             who = _who(customer[i], replication[i], has_replication)
