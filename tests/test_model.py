@@ -83,17 +83,22 @@ def test_warmup_customers_are_simulated_but_not_counted(scenario):
     assert abs(len(first_times) - expected) < 5 * math.sqrt(expected)
 
 
-def test_async_abandoned_messages_are_still_answered():
-    sc = make_scenario({
+def with_email(agents: int, patience: float, per_hour: float):
+    """The test network with an async email channel (10-minute exponential answers) taking 40 % of arrivals."""
+    return make_scenario({
         "channels.email": {
-            "agents": 1, "async": True,
+            "agents": agents, "async": True,
             "handle_time": {"dist": "exponential", "mean": 10.0},
-            "patience": {"dist": "exponential", "mean": 30.0},
+            "patience": {"dist": "exponential", "mean": patience},
             "resolve": 0.5, "next": {"phone": 0.5, "give_up": 0.5},
         },
         "arrivals.first_channel": {"web": 0.4, "email": 0.4, "phone": 0.2},
-        "arrivals.per_hour": 20,
+        "arrivals.per_hour": per_hour,
     })
+
+
+def test_async_abandoned_messages_are_still_answered():
+    sc = with_email(agents=1, patience=30.0, per_hour=20)
     out, log = replicate(sc)
     email = sc.channel_names.index("email")
     rows = log["channel"] == email
@@ -116,16 +121,7 @@ def test_late_async_answers_keep_their_handle_time_and_count_in_mean_handle():
     Messages answered before the customer stops waiting are the short ones; logging a late answer
     with handle time 0 (or leaving it out) biased mean_handle_min low (8.7-9.1 min for a true 10).
     """
-    sc = make_scenario({
-        "channels.email": {
-            "agents": 2, "async": True,
-            "handle_time": {"dist": "exponential", "mean": 10.0},
-            "patience": {"dist": "exponential", "mean": 20.0},
-            "resolve": 0.5, "next": {"phone": 0.5, "give_up": 0.5},
-        },
-        "arrivals.first_channel": {"web": 0.4, "email": 0.4, "phone": 0.2},
-        "arrivals.per_hour": 25,
-    })
+    sc = with_email(agents=2, patience=20.0, per_hour=25)
     res = sim.run(sc, replications=4, seed=8, days=0.5)
     log = res.journeys
     email = log[log["channel"] == "email"]
