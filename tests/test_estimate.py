@@ -563,18 +563,18 @@ def refused(path, *options):
 
 
 @pytest.fixture(scope="module")
-def one_day_log(unlimited_run):
-    """A simulation's log of one replication, and its estimate through a CSV file."""
+def short_log(unlimited_run):
+    """A simulation's log of one replication, its first four hours (some 2,500 contacts)."""
     _, res = unlimited_run
     log = to_contact_log(res, replication=0)
-    return log
+    return log[log["timestamp"] < log["timestamp"].min() + pd.Timedelta(hours=4)].reset_index(drop=True)
 
 
-def test_a_log_exported_twice_is_refused_with_the_rows_named_or_deduplicated(one_day_log, tmp_path):
+def test_a_log_exported_twice_is_refused_with_the_rows_named_or_deduplicated(short_log, tmp_path):
     """Every row twice read as twice the arrivals (889 an hour for a true 502), with narrower intervals."""
-    once = estimate_json(write_contact_log(one_day_log, tmp_path / "once.csv"))
-    path = write_contact_log(pd.concat([one_day_log, one_day_log]), tmp_path / "twice.csv")
-    n = len(one_day_log)
+    once = estimate_json(write_contact_log(short_log, tmp_path / "once.csv"))
+    path = write_contact_log(pd.concat([short_log, short_log]), tmp_path / "twice.csv")
+    n = len(short_log)
     output = refused(path)
     assert f"{n:,} rows repeat an earlier row exactly (50 % of the log; row {n + 2} repeats 2, " in output
     assert "--drop-duplicates" in output
@@ -583,12 +583,12 @@ def test_a_log_exported_twice_is_refused_with_the_rows_named_or_deduplicated(one
     assert any(note.startswith(f"{n:,} rows repeat an earlier row exactly") for note in kept["notes"])
 
 
-def test_a_stray_date_is_refused_with_its_row_named_or_left_out(one_day_log, tmp_path):
+def test_a_stray_date_is_refused_with_its_row_named_or_left_out(short_log, tmp_path):
     """One row dated 1900 among thousands from 2024 made the log 124 years long: 0.011 arrivals an hour."""
-    once = estimate_json(write_contact_log(one_day_log, tmp_path / "once.csv"))
+    once = estimate_json(write_contact_log(short_log, tmp_path / "once.csv"))
     stray = pd.DataFrame({"customer": [10**6], "contact": [1], "timestamp": [pd.Timestamp("1900-01-01")],
                           "channel": ["web"], "outcome": ["resolved"], "wait_min": [0.0], "handle_min": [3.0]})
-    damaged = pd.concat([one_day_log.iloc[:100], stray, one_day_log.iloc[100:]], ignore_index=True)
+    damaged = pd.concat([short_log.iloc[:100], stray, short_log.iloc[100:]], ignore_index=True)
     path = write_contact_log(damaged, tmp_path / "stray.csv")
     output = refused(path)
     assert "1 contact(s) lie far in time from all the others" in output and "--drop-outliers" in output
@@ -598,18 +598,18 @@ def test_a_stray_date_is_refused_with_its_row_named_or_left_out(one_day_log, tmp
     assert any("far in time from all the others left out" in note for note in kept["notes"])
 
 
-def test_days_without_contacts_split_the_log_into_periods(unlimited_run, one_day_log, tmp_path):
-    """Two half days three days apart: the rate counts the time with contacts, not the gap between."""
-    sc, _ = unlimited_run
-    later = one_day_log.assign(customer=one_day_log["customer"] + 10**6,
-                               timestamp=one_day_log["timestamp"] + pd.Timedelta(days=3))
-    both = pd.concat([one_day_log, later], ignore_index=True)
+def test_days_without_contacts_split_the_log_into_periods(short_log):
+    """Two stretches three days apart: the rate counts the time with contacts, not the gap between."""
+    later = short_log.assign(customer=short_log["customer"] + 10**6,
+                             timestamp=short_log["timestamp"] + pd.Timedelta(days=3))
+    both = pd.concat([short_log, later], ignore_index=True)
     split = estimate(both, censor_minutes=0)
-    labelled = estimate(both.assign(replication=[0] * len(one_day_log) + [1] * len(later)), censor_minutes=0)
+    labelled = estimate(both.assign(replication=[0] * len(short_log) + [1] * len(later)), censor_minutes=0)
     assert split.summary["periods"] == labelled.summary["periods"] == 2
     pd.testing.assert_frame_equal(split.parameters, labelled.parameters)
-    rate = split.parameters.loc["arrivals.per_hour"]
-    assert rate["ci_low"] <= sc.arrivals.per_hour <= rate["ci_high"]
+    # two copies of one stretch: the rate of either alone (read as one period, the days between counted)
+    alone = estimate(short_log, censor_minutes=0).parameters.loc["arrivals.per_hour", "mean"]
+    assert split.parameters.loc["arrivals.per_hour", "mean"] == pytest.approx(alone, rel=1e-12)
     gap = next(note for note in split.notes if "gap" in note)
     assert "no contact from 2024-01-01 " in gap and " to 2024-01-04 " in gap and "between data rows" in gap
     assert "2 periods (split at gaps)" in split.toml
@@ -655,30 +655,30 @@ def test_contacts_that_follow_within_the_timestamps_rounding_do_not_overlap(tmp_
     assert read_contact_log(write(tmp_path, text)).journeys == 2
 
 
-def test_nested_parquet_columns_are_ignored_when_unused_and_named_when_used(one_day_log, tmp_path):
-    plain = estimate_json(write_contact_log(one_day_log, tmp_path / "plain.parquet"))
-    nested = one_day_log.assign(meta=[{"agent": i % 7, "tags": ["a"]} for i in range(len(one_day_log))])
+def test_nested_parquet_columns_are_ignored_when_unused_and_named_when_used(short_log, tmp_path):
+    plain = estimate_json(write_contact_log(short_log, tmp_path / "plain.parquet"))
+    nested = short_log.assign(meta=[{"agent": i % 7, "tags": ["a"]} for i in range(len(short_log))])
     assert estimate_json(write_contact_log(nested, tmp_path / "meta.parquet"))["parameters"] == plain["parameters"]
-    bad = one_day_log.assign(outcome=[{"code": o} for o in one_day_log["outcome"]])
+    bad = short_log.assign(outcome=[{"code": o} for o in short_log["outcome"]])
     output = refused(write_contact_log(bad, tmp_path / "bad.parquet"))
     assert "data rows 1, 2, 3, 4, 5 and" in output
     assert "column 'outcome': holds nested values (a record or a list), not text or numbers" in output
     assert "{'code': 'resolved'}" in output or "{'code': 'unresolved'}" in output
 
 
-def test_a_csv_with_a_byte_order_mark_reads_like_one_without(one_day_log, tmp_path):
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(short_log, tmp_path):
     plain = tmp_path / "plain.csv"
-    one_day_log.to_csv(plain, index=False)
+    short_log.to_csv(plain, index=False)
     marked = tmp_path / "bom.csv"
-    one_day_log.to_csv(marked, index=False, encoding="utf-8-sig")
+    short_log.to_csv(marked, index=False, encoding="utf-8-sig")
     assert marked.read_bytes()[:3] == b"\xef\xbb\xbf"
     assert estimate_json(marked)["parameters"] == estimate_json(plain)["parameters"]
 
 
-def test_unsorted_rows_give_the_same_estimates(one_day_log):
-    shuffled = one_day_log.sample(frac=1.0, random_state=3)
+def test_unsorted_rows_give_the_same_estimates(short_log):
+    shuffled = short_log.sample(frac=1.0, random_state=3)
     pd.testing.assert_frame_equal(estimate(shuffled, censor_minutes=0).parameters,
-                                  estimate(one_day_log, censor_minutes=0).parameters)
+                                  estimate(short_log, censor_minutes=0).parameters)
 
 
 def test_time_zone_offsets_one_wall_clock_or_refused_when_only_some_have_one(tmp_path):
