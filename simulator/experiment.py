@@ -284,10 +284,15 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
-        """Write ``result.json``, the summary tables as CSV and the journey log as Parquet.
+        """Write ``result.json``, the summary tables as CSV and the journeys as Parquet.
 
-        Each file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written file. Returns the paths written.
+        ``journeys.parquet`` is a contact log (see
+        :func:`~simulator.contact_log.to_contact_log`): ``contactflow
+        estimate`` reads it as it is, each replication kept apart, and its
+        ``next`` and ``wasted`` columns hold what only a simulation knows.
+        Each file is written to a temporary name and renamed, so an
+        interrupted save never leaves a half-written file. Returns the paths
+        written.
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -302,7 +307,10 @@ class Result:
             atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
         ]
         if journeys and self.logs is not None:
-            written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
+            from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+            written.append(write_contact_log(to_contact_log(self, simulation_columns=True),
+                                             out / "journeys.parquet"))
         return written
 
 

@@ -3,7 +3,10 @@
 Each row is one attempt by one customer in one channel: when it started, how
 long the customer waited and was handled, the outcome and where the customer
 went next. A journey is the rows of one customer in ``seq`` order; it ends at
-the row whose ``next`` is ``give_up`` or ``resolved``.
+the row whose ``next`` is ``give_up`` or ``resolved``. An async message the
+customer stopped waiting for is still answered: its row is ``abandoned``, its
+``wait`` is how long the customer waited and its ``handle`` the answer's
+handle time (``wasted`` marks it).
 
 Codes used in the columns:
 
@@ -97,9 +100,15 @@ class JourneyLog:
         self.rows += 1
         return self.rows - 1
 
-    def mark_wasted(self, row: int) -> None:
-        """Record that the async message of ``row`` was answered after the customer left."""
+    def mark_wasted(self, row: int, handle: float | None = None) -> None:
+        """Record that the async message of ``row`` was answered after the customer left.
+
+        ``handle`` is the answer's handle time, written into the row when it
+        was logged before the answer came (the work done, though wasted).
+        """
         self.wasted_rows.append(row)
+        if handle is not None:
+            self.handle[row] = handle
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The columns as numpy arrays, rows sorted by customer then contact number."""

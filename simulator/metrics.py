@@ -195,7 +195,11 @@ class LogTotals:
         j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
         j["focal_contacts"] += len(focal_rows)
         j["avoidable"] += np.count_nonzero(is_focal & (seq > 0))
-        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + handle[last] - time[first]))
+        # the customer's last contact ends after the wait, and after the handling if served (an
+        # abandoned message's handle time, when answered late, is work done after the customer left)
+        served_last = (outcome[last] == RESOLVED) | (outcome[last] == UNRESOLVED)
+        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + np.where(served_last, handle[last], 0.0)
+                                             - time[first]))
         self.before_call += used_before[callers].sum(axis=0)
         codes, counts = np.unique(after_codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist()):
@@ -292,7 +296,7 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
             "mean_wait_min": _share(c["wait_sum"][i], c["live"][i]),
             "p_wait": _share(c["waited"][i], c["live"][i]),
             "service_level": _share(c["on_time"][i], c["live"][i]),
-            "mean_handle_min": _share(c["handle_sum"][i], served),
+            "mean_handle_min": _share(c["handle_sum"][i] + out.wasted_handle[i], served + wasted),
             "occupancy": _share(busy, present) if not spec.unlimited else math.nan,
             "mean_queue": _share(float(out.queue_area[i].sum()), window),
             "agent_hours": paid / 60.0,

@@ -85,13 +85,13 @@ def _categorical(streams: Streams, name: str, values: list[int], probs: list[flo
 class _Message:
     """An async contact: the customer's wait for a reply, and the log row once written."""
 
-    __slots__ = ("reply", "counted", "row", "answered_late")
+    __slots__ = ("reply", "counted", "row", "late_handle")
 
     def __init__(self, reply: simpy.Event, counted: bool):
         self.reply = reply
         self.counted = counted
         self.row: int | None = None  # None: not logged yet; -1: not in the log
-        self.answered_late = False
+        self.late_handle: float | None = None  # handle time of an answer after the customer left
 
 
 @dataclass
@@ -114,10 +114,10 @@ class ReplicationOutput:
     ``log`` holds every counted contact, or, when the replication handed ended
     journeys to ``on_completed`` as it went, only those it had not handed over.
     ``wasted`` counts, per channel, async answers that came after the customer
-    left. Time integrals cover the measured window, by hour of the scenario's
-    period: ``duration`` (minutes of the window in each hour), ``queue_area``
-    (waiting contacts x minutes, one row per channel) and ``groups`` (by group
-    name).
+    left, and ``wasted_handle`` sums their handle times (minutes). Time
+    integrals cover the measured window, by hour of the scenario's period:
+    ``duration`` (minutes of the window in each hour), ``queue_area`` (waiting
+    contacts x minutes, one row per channel) and ``groups`` (by group name).
     """
 
     log: JourneyLog
@@ -127,6 +127,7 @@ class ReplicationOutput:
     duration: np.ndarray
     queue_area: np.ndarray
     groups: dict[str, GroupStats]
+    wasted_handle: np.ndarray
 
 
 class Replication:
@@ -175,6 +176,7 @@ class Replication:
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
+        self.wasted_handle = np.zeros(len(self.channels))
         self.customers = 0
         self.open_work = 1  # the arrival process itself, then every journey and unanswered message
         self.done = env.event()
@@ -198,7 +200,7 @@ class Replication:
                                      {i: np.asarray(a) for i, a in g.skill_area.items()})
                   for g in acd.groups}
         return ReplicationOutput(self.log, (self.warmup, self.end), env.now, self.wasted,
-                                 self.duration, queue_area, groups)
+                                 self.duration, queue_area, groups, self.wasted_handle)
 
     def arrivals(self):
         """New customers: a Poisson process, non-homogeneous by hour of the period."""
@@ -314,11 +316,14 @@ class Replication:
             else:
                 nxt = ch.route()
             if customer >= 0:
-                row = log.append(customer, seq - 1, channel, start, wait, handle, outcome, nxt, callback)
+                late = message is not None and message.late_handle is not None
+                # a message answered after the customer left carries the answer's handle time
+                row = log.append(customer, seq - 1, channel, start, wait,
+                                 message.late_handle if late else handle, outcome, nxt, callback)
                 if message is not None and outcome == ABANDONED:
                     if self.on_completed is not None:
                         row = -1  # rows move when ended journeys are handed over
-                    if not message.answered_late:
+                    if not late:
                         message.row = row
                     elif row >= 0:
                         log.mark_wasted(row)
@@ -349,11 +354,12 @@ class Replication:
         acd.finish(agent)
         if message.reply.triggered:  # the customer stopped waiting: wasted work
             if message.row is None:
-                message.answered_late = True
+                message.late_handle = handle
             elif message.row >= 0:
-                self.log.mark_wasted(message.row)
+                self.log.mark_wasted(message.row, handle)
             if message.counted:
                 self.wasted[ch.index] += 1
+                self.wasted_handle[ch.index] += handle
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
         self._finish_work()
