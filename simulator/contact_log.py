@@ -220,8 +220,10 @@ def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = 
         repeat across replications and a journey is keyed by both.
     simulation_columns
         Also write what only a simulation knows: ``next`` (the next
-        contact's channel, ``give_up`` or ``resolved``) and ``wasted`` (an
-        async message answered after the customer left).
+        contact's channel, ``give_up`` or ``resolved``), ``wasted`` (an
+        async message answered after the customer left) and ``callback``
+        (``none``, ``declined``, or ``called_back``: ``wait_min`` is then the
+        time until the call back).
 
     Returns
     -------
@@ -272,6 +274,8 @@ def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = 
     if simulation_columns:
         log["next"] = frame["next"].astype(str).to_numpy()
         log["wasted"] = frame["wasted"].to_numpy(dtype=bool)
+        if "callback" in frame.columns:  # none, declined, called_back (wait_min is then until the call back)
+            log["callback"] = frame["callback"].astype(str).to_numpy()
     order = ["timestamp", "customer", "contact"]
     if by_replication:
         log.insert(0, "replication", frame["replication"].to_numpy())
