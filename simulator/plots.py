@@ -69,7 +69,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from .experiment import Result, atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, format_value
+from .report import SHARE_METRICS, format_value, headline_figures
 from .scenario import GIVE_UP, RESOLVED, Scenario
 from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
                     SCENARIO_COLORS, SCENARIO_MARKERS, channel_colors, channel_name, clip_interval,
@@ -78,6 +78,7 @@ from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LA
 
 __all__ = [
     "channel_colors",
+    "figure_label",
     "journey_states",
     "journey_flows",
     "flow_diagram",
@@ -93,6 +94,9 @@ __all__ = [
     "hourly_chart",
     "hourly_charts",
     "sweep_chart",
+    "sweep_axes",
+    "sweep_charts",
+    "comparison_chart",
     "tornado_fields",
     "tornado_data",
     "tornado_chart",
@@ -229,9 +233,11 @@ def _legend_columns(labels: Sequence[str], width_points: float, fontsize: float)
     """
     entry = [text_width(label, fontsize) + fontsize * (1.2 + 0.6 + 1.4) for label in labels]
     for ncol in range(len(labels), 1, -1):
-        rows = math.ceil(len(labels) / ncol)
-        columns = [entry[c * rows:(c + 1) * rows] for c in range(ncol)]
-        if sum(max(column) for column in columns if column) <= width_points:
+        rows, large = divmod(len(labels), ncol)  # matplotlib's split: the first `large` columns get a row more
+        sizes = [rows + 1] * large + [rows] * (ncol - large)
+        starts = np.cumsum([0, *sizes])
+        widths = [max(entry[a:b]) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+        if sum(widths) <= width_points:
             return ncol
     return 1
 
@@ -1199,6 +1205,13 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
     return fig
 
 
+def comparison_chart(table: pd.DataFrame, base: Scenario) -> Figure:
+    """The headline figures (:func:`simulator.report.headline_figures`) of a
+    :func:`simulator.compare.compare` table side by side, with their paired differences."""
+    present = set(table["kpi"])
+    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present], scenario=base)
+
+
 def _signed(value: float) -> str:
     """A difference with its sign and enough significant digits (``−0.0041``, ``+1,302``)."""
     return format_signed(format_value(abs(value), ""), value)
@@ -1529,7 +1542,7 @@ def hourly_chart(result: Result, channels: Sequence[str] | None = None,
     height = SLIDE[1] * (1 + extra) if weekly else (SLIDE[1] if not extra else 1.25 + 1.85 * len(rows))
     fig = _figure((SLIDE[0], height), _footnote(
         result, f"Lines: mean by hour of the {'week' if weekly else 'day'} over the replications; bands: 95 % "
-                "CI (within 0–100 %). Bars: contacts offered an hour (a day's mean); hatched: contacts "
+                "CI (within 0–100 %). Bars: contacts offered in the hour (mean over the days); hatched: contacts "
                 "that met the channel closed. Grey: closed hours. Dashed: service-level target."))
     n_panels = len(rows[0].panels)
     # A day: a row of panels per channel. A week (168 hours): a column per channel, its panels stacked,
@@ -1684,6 +1697,48 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
         ax.set_visible(False)
     _title(fig, title or f"Sensitivity to {_field_label(parameter)}")
     return fig
+
+
+def sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
+    """The x-axis field of a sweep's charts (the first with numbers and several values), the hue field
+    and the rest; a ValueError when no varied field has numbers."""
+    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
+    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
+    if not numeric:
+        raise ValueError(f"no varied field has numbers to put on the x axis "
+                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
+    rest = [f for f in varied if f != numeric[0]]
+    return numeric[0], (rest[0] if rest else None), rest[1:]
+
+
+def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
+                 seed: int | None) -> dict:
+    """A :func:`simulator.sweep.sweep` table as charts (:func:`sweep_chart`): ``sweep``, or ``sweep_1``,
+    ``sweep_2``, ... (one per combination of the varied fields past the first two); ``seed`` is the
+    common seed (None when each point has its own)."""
+    x, hue, others = sweep_axes(vary)
+    frame = table
+    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
+        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
+        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
+        hue = "scenario"
+    reps = sorted(set(table["replications"]))
+    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
+                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
+                "Lines: mean; bands: 95 % confidence interval.")
+
+    def chart(rows: pd.DataFrame, title: str | None = None):
+        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
+                           title=title, footnote=footnote)
+
+    if not others:
+        return {"sweep": chart(frame)}
+    charts = {}
+    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
+        values = values if isinstance(values, tuple) else (values,)
+        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
+        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
+    return charts
 
 
 def _reference_line(ax, rows: pd.DataFrame, parameter: str, value: float, shown: str) -> None:

@@ -101,6 +101,12 @@ def twelve():
     return sim.run(twelve_channels(), workers=1)
 
 
+@pytest.fixture(scope="module")
+def groups():
+    """Agent groups, chat concurrency, call backs, and a week of hourly profile and shift plan (tests/scenarios)."""
+    return sim.run(sim.load_scenario(FIXTURES / "groups_weekly.toml"), workers=1)
+
+
 def drawn(fig):
     """Lay the figure out as it is drawn (text extents and all), without rasterising it."""
     FigureCanvasAgg(fig)
@@ -163,7 +169,7 @@ def bar_patches(ax):
 # --------------------------------------------------------------------------- every chart, every centre
 
 
-@pytest.mark.parametrize("centre", ["one", "result", "six", "twelve"])
+@pytest.mark.parametrize("centre", ["one", "result", "six", "twelve", "groups"])
 def test_every_chart_is_a_readable_slide_from_one_to_twelve_channels(centre, request):
     """No label overlaps another or leaves the figure, legends fit, every chart is 16:9.
 
@@ -172,7 +178,8 @@ def test_every_chart_is_a_readable_slide_from_one_to_twelve_channels(centre, req
     res = request.getfixturevalue(centre)
     charts = plots.result_charts(res)
     n_staffed = sum(not c.unlimited for c in res.scenario.channels)
-    pages = ["hourly"] + [f"hourly_{i}" for i in range(2, math.ceil(n_staffed / 3) + 1)]
+    per_slide = 2 if res.scenario.period_hours == 168 else 3
+    pages = ["hourly"] + [f"hourly_{i}" for i in range(2, math.ceil(n_staffed / per_slide) + 1)]
     assert set(charts) == {"journey_flow", "flow_matrix", "before_after", "wait_times", *pages} | (
         {"reference"} if res.scenario.reference else set())
     for name, fig in charts.items():
@@ -499,15 +506,17 @@ def test_hourly_chart_shades_closed_hours_and_shows_contacts_that_met_them(six):
     assert all(h < 7 or h >= 21 for h, v in closed.items() if v > 0)  # only closed hours turn contacts away
 
 
-def test_hourly_closed_contacts_add_up_to_the_channels_closed_contacts(six):
-    days = six.scenario.run.days
-    for name in six.scenario.channel_names:
-        per_hour = six.hourly_per_replication
+def test_hourly_closed_contacts_add_up_to_the_channels_closed_contacts():
+    # Over one whole day each hour occurs once: the hours' closed contacts add up to the channel's.
+    res = sim.run(sim.load_scenario(FIXTURES / "six_channels_long_labels.toml"), replications=2, days=1,
+                  workers=1, keep_journeys=False)
+    per_hour, totals = res.hourly_per_replication, res.per_replication
+    for name in res.scenario.channel_names:
         rows = per_hour[(per_hour["channel"] == name) & (per_hour["metric"] == "closed")]
-        by_replication = rows.groupby("replication")["value"].sum() * days
-        totals = six.per_replication
         closed = totals[(totals["table"] == "channels") & (totals["channel"] == name) & (totals["metric"] == "closed")]
-        assert by_replication.to_numpy() == pytest.approx(closed["value"].to_numpy())
+        assert rows.groupby("replication")["value"].sum().to_numpy() == pytest.approx(closed["value"].to_numpy())
+    phone = totals[(totals["channel"] == "phone") & (totals["metric"] == "closed")]["value"]
+    assert (phone > 0).all()  # the phone line closes at night: the check has teeth
 
 
 def test_hourly_chart_draws_a_weekly_result_by_hour_of_the_week(six):
