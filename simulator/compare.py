@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 
 from .experiment import Result, RunInfo, run_replication
-from .metrics import WINDOW_TOTALS, summarize
+from .metrics import COUNT_METRICS, summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, replication_values
 from .scenario import Scenario
 
-__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
+__all__ = ["compare", "per_day", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
@@ -207,8 +207,9 @@ def compare(
         diff_high`` the paired difference from the base with its interval;
         ``significant`` is True where that interval excludes 0. The base's
         rows have NaN differences. Figures that are totals over the window
-        (:data:`~simulator.metrics.WINDOW_TOTALS`) are also given per day
-        (``mean_per_day`` ... ``diff_high_per_day``; NaN for the others).
+        (:data:`~simulator.metrics.COUNT_METRICS`) are also given per day
+        (``mean_per_day`` ... ``diff_high_per_day``, by :func:`per_day`; NaN
+        for the others).
         ``attrs`` holds ``base``, what the run covers (``seed``,
         ``replications``, ``days``, ``warmup_hours``, ``contactflow``: the
         :class:`~simulator.experiment.RunInfo` fields), ``precision`` (a
@@ -284,15 +285,39 @@ def comparison_table(results: Mapping[str, Result], level: float = 0.95) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     table.insert(1, "kpi", [figure_key(*row) for row in table[KEYS].itertuples(index=False)])
     table["significant"] = (table["diff_low"] > 0) | (table["diff_high"] < 0)
-    totals = table["metric"].isin(WINDOW_TOTALS)
+    daily = per_day(table, base.run_info.days)
     for column in PER_DAY_COLUMNS:
-        table[f"{column}_per_day"] = base.run_info.per_day(table[column].where(totals))
+        table[f"{column}_per_day"] = daily[column].where(daily["per_day"])
     return table[list(COLUMNS)]
 
 
 def run_attrs(info: RunInfo) -> dict:
     """What a comparison covers, for its ``attrs``: the :data:`RUN_ATTRS` of the base's :class:`RunInfo`."""
     return {k: v for k, v in info.to_dict().items() if k in RUN_ATTRS}
+def per_day(table: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The comparison with totals (:data:`~simulator.metrics.COUNT_METRICS`) divided by ``days``.
+
+    Planners think in calls a day, not calls over a run of ``days`` days.
+    Means, intervals and differences of the totals are divided (a linear
+    change of scale: the intervals stay exact); shares and averages are left
+    as they are. The column ``per_day`` says which rows were divided.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"metric": ["focal_contacts", "give_up_rate"], "mean": [2000.0, 0.06],
+    ...                   "ci_low": [1900.0, 0.05], "ci_high": [2100.0, 0.07], "diff": [-200.0, -0.01],
+    ...                   "diff_low": [-220.0, -0.02], "diff_high": [-180.0, 0.0]})
+    >>> per_day(t, 2)[["mean", "diff", "per_day"]].values.tolist()
+    [[1000.0, -100.0, True], [0.06, -0.01, False]]
+    """
+    if not days > 0:
+        raise ValueError(f"days must be > 0; got {days!r}")
+    out = table.copy()
+    counts = out["metric"].isin(COUNT_METRICS)
+    columns = [c for c in PER_DAY_COLUMNS if c in out.columns]
+    out.loc[counts, columns] = out.loc[counts, columns] / days
+    out["per_day"] = counts
+    return out
 
 
 def _difference_samples(precision: Precision, labels: list[str], outputs) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from .journeys import journeys_frame
 from .json_data import dumps, plain
-from .metrics import WINDOW_TOTALS, LogTotals, hourly_metrics, replication_metrics, summarize
+from .metrics import COUNT_METRICS, LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index
@@ -38,7 +38,8 @@ __all__ = ["run", "Result", "RunInfo", "run_replication"]
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
     """Simulate one replication.
 
-    Returns its tidy metric rows, its hourly rows and (optionally) its log arrays.
+    Returns its tidy metric rows, its hourly channel rows, (optionally) its log
+    arrays, and its hourly agent-group rows.
     """
     totals = LogTotals(scenario)
     # Without the log to keep, ended journeys are summed as the run goes: flat memory.
@@ -47,7 +48,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_journe
     log = out.log.to_arrays()
     totals.add(log)
     return (replication_metrics(scenario, totals, out), hourly_metrics(scenario, totals, out),
-            log if keep_journeys else None)
+            log if keep_journeys else None, hourly_group_metrics(scenario, out))
 
 
 def run(
@@ -176,12 +177,20 @@ class Result:
         One row per KPI: ``mean, ci_low, ci_high, n`` (95 % Student-t interval).
     channels
         Indexed by ``(channel, metric)``.
+    groups
+        Indexed by ``(group, metric)``: each agent group's ``agents``,
+        ``agent_hours`` (paid), ``occupancy``, ``slot_occupancy``, ``cost`` and
+        ``skill_share.CHANNEL``; a channel with its own agents is a group of
+        its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
-        Tidy table ``replication, channel, hour, metric, value`` (hour of the day).
+        Tidy table ``replication, channel, hour, metric, value`` (hour of the
+        scenario's period: of the day, or of the week from Monday 0:00).
+    hourly_groups_per_replication
+        The same for agent groups: ``replication, group, hour, metric, value``.
     precision
         What sequential precision reached (None when ``run`` had no ``precision``).
     """
@@ -194,6 +203,7 @@ class Result:
     summary: pd.DataFrame = field(repr=False)
     logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
     precision: PrecisionReport | None = field(default=None, repr=False)
+    hourly_groups_per_replication: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, seed: int, outputs,
@@ -210,10 +220,13 @@ class Result:
         per_replication = tidy(0, ["table", "channel", "metric", "value"])
         hourly = tidy(1, ["channel", "hour", "metric", "value"])
         logs = [output[2] for output in outputs] if outputs[0][2] is not None else None
+        hourly_groups = tidy(3, ["group", "hour", "metric", "value"])
         return cls(scenario, seed, len(outputs), per_replication, hourly,
-                   summarize(per_replication), logs, precision)
+                   summarize(per_replication), logs, precision, hourly_groups)
 
     def _table(self, table: str) -> pd.DataFrame:
+        if table not in self.summary.index.get_level_values("table"):  # e.g. no before-the-call column
+            return self.summary.iloc[:0].droplevel("table")
         return self.summary.loc[table]
 
     @property
@@ -225,6 +238,12 @@ class Result:
     @property
     def channels(self) -> pd.DataFrame:
         return self._table("channels")
+
+    @property
+    def groups(self) -> pd.DataFrame:
+        frame = self._table("groups")
+        frame.index.names = ["group", "metric"]
+        return frame
 
     @property
     def before_call(self) -> pd.DataFrame:
@@ -251,10 +270,24 @@ class Result:
 
     @property
     def per_day(self) -> pd.DataFrame:
-        """The figures that are totals over the window (:data:`~simulator.metrics.WINDOW_TOTALS`) per
+        """The figures that are totals over the window (:data:`~simulator.metrics.COUNT_METRICS`) per
         day of it: ``mean, ci_low, ci_high``, indexed like :attr:`summary`."""
-        totals = self.summary[self.summary.index.get_level_values("metric").isin(WINDOW_TOTALS)]
+        totals = self.summary[self.summary.index.get_level_values("metric").isin(COUNT_METRICS)]
         return self.run_info.per_day(totals[["mean", "ci_low", "ci_high"]])
+
+    def per_day_table(self, table: str) -> pd.DataFrame:
+        """:attr:`per_day` of one table (``kpis``, ``channels`` or ``groups``), indexed like that table
+        (empty when it has no totals, e.g. no agent groups)."""
+        per_day = self.per_day
+        if table not in per_day.index.get_level_values("table"):
+            return per_day.iloc[:0].droplevel(["table", "channel"] if table == "kpis" else "table")
+        rows = per_day.loc[table]
+        return rows.droplevel("channel") if table == "kpis" else rows
+
+    @property
+    def hourly_groups(self) -> pd.DataFrame:
+        """Agent-group metrics by hour of the period, indexed by ``(group, hour, metric)``."""
+        return summarize(self.hourly_groups_per_replication, keys=("group", "hour", "metric"))
 
     @property
     def journeys(self) -> pd.DataFrame:
@@ -314,22 +347,23 @@ class Result:
         def stat(row) -> dict[str, float | None]:
             return plain({k: row[k] for k in ("mean", "ci_low", "ci_high")})
 
-        def channel_stats(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
-            channels: dict[str, dict[str, Any]] = {}
+        def by_name(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+            named: dict[str, dict[str, Any]] = {}
             for (name, metric), row in frame.iterrows():
-                channels.setdefault(name, {})[metric] = stat(row)
-            return channels
+                named.setdefault(name, {})[metric] = stat(row)
+            return named
 
-        per_day = self.per_day
         data = {
             **self.run_info.to_dict(),
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
-            "channels": channel_stats(self.channels),
+            "channels": by_name(self.channels),
+            "groups": by_name(self.groups),
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
             "per_day": {
-                "kpis": {k: stat(row) for k, row in per_day.loc["kpis"].droplevel("channel").iterrows()},
-                "channels": channel_stats(per_day.loc["channels"]),
+                "kpis": {k: stat(row) for k, row in self.per_day_table("kpis").iterrows()},
+                "channels": by_name(self.per_day_table("channels")),
+                "groups": by_name(self.per_day_table("groups")),
             },
         }
         if self.precision is not None:
@@ -341,19 +375,24 @@ class Result:
         return dumps(self.to_dict(), indent=indent)
 
     def with_per_day(self, table: str) -> pd.DataFrame:
-        """:attr:`kpis` or :attr:`channels` with ``mean_per_day, ci_low_per_day, ci_high_per_day``
+        """:attr:`kpis`, :attr:`channels` or :attr:`groups` with ``mean_per_day, ci_low_per_day, ci_high_per_day``
         columns (NaN for figures that are not totals over the window)."""
         frame = getattr(self, table)
-        per_day = self.per_day.loc[table]
-        per_day = per_day.droplevel("channel") if table == "kpis" else per_day
+        per_day = self.per_day_table(table)
+        per_day.index = per_day.index.set_names(frame.index.names)
         return frame.join(per_day.add_suffix("_per_day"))
 
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
         """Write ``result.json``, ``run.csv`` (what the run covers), the summary tables as CSV and the
-        journey log as Parquet.
+        journeys as Parquet.
 
-        Each file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written file. Returns the paths written.
+        ``journeys.parquet`` is a contact log (see
+        :func:`~simulator.contact_log.to_contact_log`): ``contactflow
+        estimate`` reads it as it is, each replication kept apart, and its
+        ``next`` and ``wasted`` columns hold what only a simulation knows.
+        Each file is written to a temporary name and renamed, so an
+        interrupted save never leaves a half-written file. Returns the paths
+        written.
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -362,13 +401,17 @@ class Result:
             write_run_csv(out, self.run_info),
             atomic_write(out / "kpis.csv", lambda p: self.with_per_day("kpis").to_csv(p)),
             atomic_write(out / "channels.csv", lambda p: self.with_per_day("channels").to_csv(p)),
+            atomic_write(out / "groups.csv", lambda p: self.with_per_day("groups").to_csv(p)),
             atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
             atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
             atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
             atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
         ]
         if journeys and self.logs is not None:
-            written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
+            from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+            written.append(write_contact_log(to_contact_log(self, simulation_columns=True),
+                                             out / "journeys.parquet"))
         return written
 
 

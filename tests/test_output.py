@@ -47,7 +47,7 @@ def test_run_text_says_the_window_and_gives_counts_a_day():
 def test_compare_says_how_many_days_its_totals_cover_and_gives_them_per_day():
     args = ["compare", "nice_bcg_2016", "--set-variant", "b:channels.chat.resolve=0.8", *SHORT]
     text = invoke(*args).output
-    assert "2 paired replication(s) of 0.05 day(s)" in text and "Δ b a day" in text
+    assert "2 paired replication(s) of 0.05 day(s)" in text and "Δ b per day" in text and "calls a day" in text
     doc = json.loads(invoke(*args, "--json").stdout)
     assert (doc["days"], doc["contactflow"]) == (0.05, sim.__version__)
     row = next(r for r in doc["rows"] if r["scenario"] == "b" and r["kpi"] == "focal_contacts")

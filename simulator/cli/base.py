@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
-from ..scenario import RELATIVE_OPERATORS, Relative, Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import RELATIVE_OPERATORS, Relative, Scenario, ScenarioError, load_scenario, parse_value
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
@@ -47,11 +47,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not field:
         raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25, "
                                  "or channels.chat.agents+=5, arrivals.per_hour*=1.1)", param_hint="--set")
-    raw = raw.strip()
-    try:
-        value = parse_toml(f"value = {raw}")["value"]
-    except ScenarioError:
-        value = raw
+    value = parse_value(raw)
     if op is None:
         return field, value
     try:
