@@ -134,6 +134,9 @@ class Result:
         Indexed by ``(channel, metric)``.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
+        ``before_call`` has a row per channel other than the focal one, so it
+        is empty when the focal channel is the only channel; a share is NaN
+        when no customer reached the focal channel.
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
@@ -170,7 +173,11 @@ class Result:
                    summarize(per_replication), logs, precision)
 
     def _table(self, table: str) -> pd.DataFrame:
-        return self.summary.loc[table]
+        """One table of the summary; empty (same index levels and columns) when it has no rows,
+        e.g. ``before_call`` when the focal channel is the only channel."""
+        if table in self.summary.index.get_level_values("table"):
+            return self.summary.loc[table]
+        return self.summary.iloc[:0].droplevel("table")
 
     @property
     def kpis(self) -> pd.DataFrame:

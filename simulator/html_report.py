@@ -32,7 +32,9 @@ from . import __version__
 from .experiment import Result, atomic_write
 from .compare import comparison_table
 from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
-from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value
+from .report import (
+    CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, empty_table_note, format_stat, format_value,
+)
 
 __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields"]
 
@@ -170,6 +172,10 @@ def _before_after_tables(result: Result) -> str:
     parts = []
     for table, frame, title in (("before_call", result.before_call, "Before the call"),
                                 ("after_call", result.after_call, "After the call")):
+        note = empty_table_note(result, table)
+        if frame.empty:
+            parts.append(f"<h3>{_e(title)}</h3><p>None: {_e(note)}.</p>")
+            continue
         header = ["", "share of callers [95 % CI]"] + (["published", "in CI"] if sc.reference else [])
         rows, classes = [], []
         for name in frame.index:
@@ -180,7 +186,8 @@ def _before_after_tables(result: Result) -> str:
                 cls += ["", "good" if cells[-1] == "yes" else "bad" if cells[-1] == "no" else ""]
             rows.append(cells)
             classes.append(cls)
-        parts.append(f"<h3>{_e(title)}</h3>" + _table(header, rows, classes))
+        parts.append(f"<h3>{_e(title)}</h3>" + _table(header, rows, classes)
+                     + (f"<p>Undefined: {_e(note)}.</p>" if note else ""))
     return "".join(parts)
 
 

@@ -59,7 +59,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from .experiment import Result, atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, format_value
+from .report import SHARE_METRICS, empty_table_note, format_value
 from .scenario import GIVE_UP, RESOLVED, Scenario
 
 __all__ = [
@@ -220,6 +220,17 @@ class _PercentFormatter(Formatter):
 
     def __call__(self, x, pos=None):
         return f"{100 * x:.{self._decimals([x])}f} %"
+
+
+def _nothing_to_show(ax, note: str, width: int = 40) -> None:
+    """An empty panel that says why it is empty: ``note`` centred, no axes."""
+    text = "\n".join(textwrap.fill(line, width) for line in note.split("\n"))
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=FONT,
+            color=TEXT_GREY)
+    ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def _percent_axis(axis) -> None:
@@ -395,6 +406,7 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
     already resolved / given up. Bands between columns show where customers
     go next, coloured by where they come from. Customers of every replication
     are pooled; the title gives customers a day (mean over the replications).
+    Without any customer, the chart says so.
 
     Parameters
     ----------
@@ -417,7 +429,11 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
     states = journey_states(result.journeys, max_steps)
     n_customers = len(states)
     if n_customers == 0:
-        raise ValueError("no customers in the journey log; run longer (days) to draw the flow")
+        fig = _figure(SLIDE, _footnote(result))
+        _nothing_to_show(fig.add_subplot(), "No customer arrived in the measured window:\n"
+                                            "run longer (days) to see their journeys", width=60)
+        _title(fig, "Customer journeys, contact by contact: 0 customers a day")
+        return fig
     columns = list(states.columns)
     if not (states["later"] == "later").any():
         columns.remove("later")
@@ -705,7 +721,8 @@ def before_after_chart(result: Result) -> Figure:
     Left: of the callers (customers who contacted the focal channel), the
     share who used each other channel before their first call. Right: their
     next step after the first call (calling again, another channel, giving up,
-    or resolved). Published figures in the scenario's ``reference`` (keys
+    or resolved). A panel with nothing to show (the focal channel is the only
+    one, or nobody called) says so. Published figures in the scenario's ``reference`` (keys
     ``before_call.CHANNEL`` / ``after_call.TARGET``) are drawn as black
     diamonds on a dashed line.
 
@@ -725,15 +742,23 @@ def before_after_chart(result: Result) -> Figure:
     focal = _label(sc, sc.focal_channel)
     titles = ("Before the call", "After the call: next step")
     has_reference = False
+    drawn = []
     for ax, frame, table, title in zip(axes, (before, after), ("before_call", "after_call"), titles):
+        ax.set_title(title)
+        note = empty_table_note(result, table)
+        if note is not None:
+            _nothing_to_show(ax, f"Nothing to show: {note}", width=30)
+            continue
+        drawn.append(ax)
         names = list(frame.index)
         labels = [("Call again" if n == sc.focal_channel and table == "after_call" else _label(sc, n))
                   for n in names]
         reference = [sc.reference.get(f"{table}.{n}") for n in names]
         has_reference |= any(r is not None for r in reference)
         _bars(ax, _wrap_labels(labels), frame, [colors[n] for n in names], reference)
-        ax.set_title(title)
-    axes[0].set_ylabel("share of callers (%)")
+    if drawn:  # the share axis beside the first panel with bars
+        drawn[0].set_ylabel("share of callers (%)")
+        drawn[0].tick_params(labelleft=True)
     if has_reference:
         source = sc.reference_source or "published figure"
         axes[1].legend(handles=[matplotlib.lines.Line2D([], [], color="black", marker="D", linestyle=(0, (2, 1.5)),
@@ -1597,16 +1622,21 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
                             fontsize=FONT - 3, color="#222222", zorder=5,
                             bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
             ax.set_xlim(-0.03 * edges[-1], edges[-1])  # keeps the x and y zero labels apart
-        at_once = 1.0 - positive.mean() if offered else math.nan
-        # beside the title, clear of the mean and target labels inside the panel
-        ax.set_title(f"answered at once: {100 * at_once:.0f} %\n{offered * _per_day(result):,.0f} offered a day",
-                     loc="right", fontsize=FONT - 3, color="#222222")
         ax.set_title(_label(sc, name), color=colors[name], fontweight="bold", loc="left")
+        if not offered:
+            _nothing_to_show(ax, "No contact offered\nin the measured window")
+            continue
+        # beside the title, clear of the mean and target labels inside the panel
+        ax.set_title(f"answered at once: {100 * (1.0 - positive.mean()):.0f} %\n"
+                     f"{offered * _per_day(result):,.0f} offered a day",
+                     loc="right", fontsize=FONT - 3, color="#222222")
         ax.set_xlabel(f"wait ({unit})")
         _percent_axis(ax.yaxis)
         _tidy_axes(ax)
     grid.flat[0].set_ylabel("share of contacts offered")
-    grid.flat[0].legend(loc="center right")
+    labelled = next((ax for ax in grid.flat if ax.get_legend_handles_labels()[0]), None)
+    if labelled is not None:  # no panel has a histogram when no contact waited
+        labelled.legend(loc="center right")
     for ax in grid.flat[len(names):]:
         ax.set_visible(False)
     _title(fig, "How long contacts wait, per channel")

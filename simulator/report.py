@@ -13,7 +13,7 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text", "empty_table_note"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -99,6 +99,35 @@ def _stat_cell(frame: pd.DataFrame, key, metric: str) -> str:
     return format_stat(row["mean"], row["ci_low"], row["ci_high"], metric)
 
 
+def empty_table_note(result: Result, table: str) -> str | None:
+    """Why the ``before_call`` or ``after_call`` table of a result has nothing to show, or None.
+
+    The before-the-call table has no row when the focal channel is the only
+    channel; both tables are undefined (NaN) when no customer contacted the
+    focal channel in the measured window.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> empty_table_note(sim.run(sc, replications=2, days=0.05), "before_call") is None
+    True
+    >>> phone_only = sc.with_changes({
+    ...     "channels.web": None, "channels.email": None, "channels.chat": None, "reference": None,
+    ...     "arrivals.first_channel": {"phone": 1.0}, "channels.phone.next_after_abandon": None,
+    ...     "channels.phone.next": {"phone": 0.5, "give_up": 0.5}})
+    >>> empty_table_note(sim.run(phone_only, replications=2, days=0.05), "before_call")
+    'phone is the only channel'
+    """
+    frame = getattr(result, table)
+    focal = result.scenario.focal_channel
+    if frame.empty:
+        return f"{focal} is the only channel"
+    if frame["mean"].isna().all():
+        return f"no customer contacted {focal} in the measured window"
+    return None
+
+
 def result_text(result: Result) -> str:
     """The KPI, channel and before/after-the-call tables of a result, with CIs.
 
@@ -135,9 +164,14 @@ def result_text(result: Result) -> str:
         title = ("Before the call: callers who used each channel before their first "
                  f"{sc.focal_channel} contact" if table == "before_call" else
                  f"After the call: callers' next step after their first {sc.focal_channel} contact")
+        note = empty_table_note(result, table)
+        if frame.empty:
+            parts.append(f"\n{title}\nnone: {note}")
+            continue
         rows = [[k, _stat_cell(frame, k, "share"), *ref_cells(f"{table}.{k}", "share")]
                 for k in frame.index]
-        parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header]))
+        parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header])
+                     + (f"\n(undefined: {note})" if note else ""))
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
     return "\n".join(parts)

@@ -328,3 +328,44 @@ def test_a_set_that_breaks_a_variant_file_names_the_option(tmp_path):
     assert result.exit_code == 2, result.output
     assert "channels.email.agents: no channel 'email'" in result.output
     assert "(from --set channels.email.agents=5)" in result.output
+
+
+# --------------------------------------------------------------------------- scenarios at the edges
+
+
+def test_a_focal_only_scenario_runs_with_every_output(tmp_path):
+    """A phone-only scenario has no before-the-call table: every output says so instead of failing."""
+    from conftest import focal_only_scenario
+
+    path = tmp_path / "phone_only.toml"
+    path.write_text(focal_only_scenario().to_toml())
+    out, charts, page = tmp_path / "out", tmp_path / "charts", tmp_path / "r.html"
+    text = invoke("run", str(path), *SHORT, "--out", str(out), "--charts", str(charts))
+    assert text.exit_code == 0, text.output
+    assert "phone contact\nnone: phone is the only channel\n" in text.output
+    doc = json.loads(invoke("run", str(path), *SHORT, "--json").stdout)
+    assert doc["before_call"] == {} and set(doc["after_call"]) == {"phone", "give_up", "resolved"}
+    assert sum(s["mean"] for s in doc["after_call"].values()) == pytest.approx(1.0)
+    assert json.loads((out / "result.json").read_text()) == doc
+    before = pd.read_csv(out / "before_call.csv")
+    assert before.empty and list(before.columns) == ["channel", "mean", "ci_low", "ci_high", "n"]
+    assert {"before_after.png", "journey_flow.png", "wait_times.png"} <= {p.name for p in charts.iterdir()}
+    report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
+    assert report.exit_code == 0, report.output
+    assert "None: phone is the only channel." in page.read_text(encoding="utf-8")
+
+
+def test_a_window_without_customers_gives_empty_figures_not_errors(tmp_path):
+    """No customer in a very short window: counts are 0, shares undefined, charts say so."""
+    from conftest import make_scenario
+
+    path = tmp_path / "quiet.toml"
+    path.write_text(make_scenario({"arrivals.per_hour": 1e-4}).to_toml())
+    charts, page = tmp_path / "charts", tmp_path / "r.html"
+    result = invoke("run", str(path), *SHORT, "--charts", str(charts))
+    assert result.exit_code == 0, result.output
+    assert "(undefined: no customer contacted phone in the measured window)" in result.output
+    report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
+    assert report.exit_code == 0, report.output
+    doc = json.loads(invoke("run", str(path), *SHORT, "--json").stdout)
+    assert doc["kpis"]["customers"]["mean"] == 0 and doc["kpis"]["give_up_rate"]["mean"] is None

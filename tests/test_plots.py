@@ -495,3 +495,32 @@ def test_result_charts_and_save_charts_write_valid_png_and_svg(result, tmp_path)
 def test_result_charts_without_journeys_skips_the_journey_charts():
     res = sim.run(make_scenario(), replications=2, days=0.05, keep_journeys=False)
     assert set(plots.result_charts(res)) == {"before_after", "hourly"}
+
+
+def chart_texts(fig):
+    return [t.get_text() for t in visible_texts(fig)]
+
+
+def test_charts_of_a_focal_only_scenario_say_what_they_cannot_show():
+    from conftest import focal_only_scenario
+
+    res = sim.run(focal_only_scenario(), replications=2, days=0.05, seed=3)
+    assert res.before_call.empty and list(res.before_call.columns) == ["mean", "ci_low", "ci_high", "n"]
+    assert res.to_dict()["before_call"] == {}
+    charts = plots.result_charts(res)
+    before_ax, after_ax = charts["before_after"].axes
+    assert "Nothing to show: phone is the\nonly channel" in [t.get_text() for t in before_ax.texts]
+    assert len(bar_patches(after_ax)) == 3 and after_ax.get_ylabel() == "share of callers (%)"
+    assert_readable(charts["before_after"])
+
+
+def test_charts_without_customers_say_so():
+    res = sim.run(make_scenario({"arrivals.per_hour": 1e-4}), replications=2, days=0.05, seed=3)
+    assert res.kpis.loc["customers", "mean"] == 0
+    charts = plots.result_charts(res)  # every chart, none raises
+    assert any(t.startswith("No customer arrived") for t in chart_texts(charts["journey_flow"]))
+    assert chart_texts(charts["wait_times"]).count("No contact offered\nin the measured window") == 2
+    assert all(t.get_text().startswith("Nothing to show: no customer")
+               for ax in charts["before_after"].axes for t in ax.texts)
+    for fig in charts.values():
+        assert_readable(fig)
