@@ -8,9 +8,13 @@ import sys
 
 import pandas as pd
 import pytest
+import tomli_w
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator.cli import main, parse_assignment
+from strategies import valid_scenarios
 
 SHORT = ["-r", "2", "-d", "0.05", "-q", "-w", "1"]
 
@@ -369,3 +373,68 @@ def test_a_window_without_customers_gives_empty_figures_not_errors(tmp_path):
     assert report.exit_code == 0, report.output
     doc = json.loads(invoke("run", str(path), *SHORT, "--json").stdout)
     assert doc["kpis"]["customers"]["mean"] == 0 and doc["kpis"]["give_up_rate"]["mean"] is None
+
+
+# --------------------------------------------------------------------------- property tests: every command
+
+
+def through_cli(*args):
+    """Invoke a command; assert it succeeded (no traceback) and return its stdout."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, f"{' '.join(map(str, args))} exited {result.exit_code}:\n{result.output}"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.stdout
+
+
+def random_scenario_file(tmp_path_factory, data):
+    from simulator.scenario import Scenario
+
+    folder = tmp_path_factory.mktemp("random")
+    path = folder / "random.toml"
+    path.write_text(tomli_w.dumps(data))
+    return Scenario.from_dict(data), folder, path
+
+
+#: Each example runs whole commands: few of them, no deadline.
+QUICK_EXAMPLES = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+
+
+@settings(QUICK_EXAMPLES, max_examples=10)
+@given(data=valid_scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_go_through_run_compare_and_analyze(tmp_path_factory, data, seed):
+    """A scenario that validates (1 to 8 channels) runs through run (text, --out, --json), compare
+    and analyze, each table with its expected rows."""
+    sc, folder, path = random_scenario_file(tmp_path_factory, data)
+    short = ["-r", "2", "-s", seed, "-q", "-w", "1"]
+    others = [n for n in sc.channel_names if n != sc.focal_channel]
+
+    text = through_cli("run", path, *short, "--out", folder / "out")
+    assert "Before the call" in text and "After the call" in text
+    doc = json.loads(through_cli("run", path, *short, "--json"))
+    assert list(doc["before_call"]) == others
+    assert list(doc["after_call"]) == [*sc.channel_names, "give_up", "resolved"]
+    assert json.loads((folder / "out" / "result.json").read_text()) == doc
+    if doc["kpis"]["caller_share"]["mean"]:
+        assert sum(s["mean"] for s in doc["after_call"].values()) == pytest.approx(1.0)
+
+    variant = f"fewer:arrivals.per_hour={sc.arrivals.per_hour / 2}"
+    compared = json.loads(through_cli("compare", path, *short, "--json", "--set-variant", variant))
+    assert compared
+    analyzed = json.loads(through_cli("analyze", path, "--json"))
+    assert list(analyzed["before_call"]) == others
+    through_cli("analyze", path, "--simulate", *short)
+
+
+@settings(QUICK_EXAMPLES, max_examples=3)
+@given(data=valid_scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_give_charts_and_a_report(tmp_path_factory, data, seed):
+    """A scenario that validates (1 to 8 channels) gives every chart (run --charts) and a report
+    comparing it with a variant."""
+    sc, folder, path = random_scenario_file(tmp_path_factory, data)
+    short = ["-r", "2", "-s", seed, "-q", "-w", "1"]
+    through_cli("run", path, *short, "--charts", folder / "charts")
+    assert (folder / "charts" / "before_after.png").is_file()
+    through_cli("report", path, *short, "--out", folder / "report.html",
+                "--compare", f"more: arrivals.per_hour={sc.arrivals.per_hour * 1.5}")
+    assert "Before the call" in (folder / "report.html").read_text(encoding="utf-8")
