@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pandas as pd
 import pytest
 import tomli_w
@@ -438,3 +439,118 @@ def test_random_valid_scenarios_give_charts_and_a_report(tmp_path_factory, data,
     through_cli("report", path, *short, "--out", folder / "report.html",
                 "--compare", f"more: arrivals.per_hour={sc.arrivals.per_hour * 1.5}")
     assert "Before the call" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- Ctrl-C: one behaviour everywhere
+
+
+def raise_keyboard_interrupt(*args, **kwargs):
+    raise KeyboardInterrupt  # as Ctrl-C does, wherever the program is
+
+
+def required_arguments(command) -> list[str]:
+    """Placeholder values for a command's required arguments and options (it is not run)."""
+    args = []
+    for param in command.params:
+        if param.required:
+            args += [param.opts[0], "x"] if isinstance(param, click.Option) else [__file__]
+    return args
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_ctrl_c_in_any_command_exits_130_with_one_line(command, monkeypatch):
+    monkeypatch.setattr(main.commands[command], "callback", raise_keyboard_interrupt)
+    result = CliRunner().invoke(main, [command, *required_arguments(main.commands[command])])
+    assert (result.exit_code, result.output) == (130, "interrupted\n")
+
+
+@pytest.mark.parametrize("args, where", [
+    (["run", *SHORT], "simulator.cli.run.run_scenario"),
+    (["analyze", "--simulate", *SHORT], "simulator.cli.analyze.run_scenario"),
+    (["analyze"], "simulator.cli.analyze.approximate"),
+    (["estimate", "log.csv"], "simulator.cli.estimate.read_contact_log"),
+])
+def test_ctrl_c_during_the_work_of_run_analyze_and_estimate_exits_130(args, where, monkeypatch, tmp_path):
+    """They printed click's 'Aborted!' and exited 1."""
+    (tmp_path / "log.csv").write_text("customer,timestamp,channel,outcome\n1,0,phone,resolved\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(where, raise_keyboard_interrupt)
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.output) == (130, "interrupted\n")
+
+
+#: A Ctrl-C while a module loads: the import of ``pandas`` raises KeyboardInterrupt.
+INTERRUPTED_IMPORT = """
+import sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+
+@pytest.mark.parametrize("start", [
+    "from simulator.cli import entry_point; entry_point(['run'])",  # the contactflow script
+    "import runpy, sys; sys.argv = ['contactflow', 'run']; runpy.run_module('simulator', run_name='__main__')",
+])
+def test_ctrl_c_while_the_modules_load_exits_130_with_one_line(start):
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT + start], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
+def test_console_script_points_at_the_entry_point_that_catches_ctrl_c():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["contactflow"] == "simulator.cli:entry_point"
+
+
+#: Says "loading" on stderr when the command modules start to load (inside the entry point).
+ANNOUNCE_LOADING = """
+import sys
+
+class Announce:
+    def find_spec(self, name, path=None, target=None):
+        if name == "simulator.cli.run":
+            sys.stderr.write("loading\\n")
+            sys.stderr.flush()
+
+sys.meta_path.insert(0, Announce())
+"""
+
+
+#: Says "running" on stderr when the first replication starts.
+ANNOUNCE_RUNNING = """
+import sys
+import simulator.experiment
+
+simulate = simulator.experiment.run_replication
+
+def announced(*args, **kwargs):
+    if not getattr(announced, "said", False):
+        announced.said = True
+        sys.stderr.write("running\\n")
+        sys.stderr.flush()
+    return simulate(*args, **kwargs)
+
+simulator.experiment.run_replication = announced
+"""
+
+
+@pytest.mark.parametrize("announce, moment", [(ANNOUNCE_LOADING, "loading"), (ANNOUNCE_RUNNING, "running")])
+def test_sigint_while_loading_or_running_exits_130_with_one_line(announce, moment):
+    """A real SIGINT, sent as soon as the modules start to load, or the first replication to run:
+    the end is the same (no timing: the run is long)."""
+    import signal
+
+    start = announce + "from simulator.cli import entry_point\n" + \
+        "entry_point(['run', '-r', '200', '-d', '2', '-q', '-w', '1'])"
+    proc = subprocess.Popen([sys.executable, "-c", start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline() == f"{moment}\n"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    assert (proc.returncode, stderr, stdout) == (130, "interrupted\n", "")

@@ -15,9 +15,10 @@ import click
 from .. import __version__
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
 
+from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
+
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 class ScenarioPath(click.ParamType):
@@ -219,7 +220,7 @@ def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[flo
 
 
 def clean_errors(command):
-    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    """Bad input exits 2 without a traceback (Ctrl-C is the group's: :class:`CommandGroup`)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -228,9 +229,6 @@ def clean_errors(command):
             fail(str(exc))
         except (KeyError, ValueError, ConnectionError, ImportError) as exc:
             fail(str(exc.args[0]) if exc.args else str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
     return wrapper
 
 
@@ -267,7 +265,18 @@ class Progress:
             self.bar.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The command group: a Ctrl-C in any command exits 130 with one line (click would print
+    ``Aborted!`` and exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contactflow")
 def main() -> None:
     """contactflow: simulate customers moving between web, email, chat and the call centre.
