@@ -28,7 +28,7 @@ from .journeys import journeys_frame
 from .metrics import LogTotals, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, PrecisionReport, figure_index
+from .precision import Precision, PrecisionReport, figure_index, most_replications
 from .scenario import Scenario
 
 __all__ = ["run", "Result", "run_replication"]
@@ -73,7 +73,9 @@ def run(
         Keep every replication's contact log (``Result.journeys``); turn off
         for long runs to save memory.
     workers
-        Processes to run replications in; results do not depend on it.
+        Processes to run replications in (at most one per replication and
+        :data:`~simulator.parallel.MAX_WORKERS_PER_CORE` per core); results do
+        not depend on it.
     progress
         Called with the number of finished replications after each one.
     precision
@@ -115,7 +117,7 @@ def run(
 
     job = ReplicationJob((scenario,), seed, replications, run_replication, keep_journeys, more)
     count = None if progress is None else (lambda finished, planned: progress(finished))
-    with make_executor(min(workers, replications) if precision is None else workers, dask) as executor:
+    with make_executor(workers, dask, tasks=most_replications(replications, precision)) as executor:
         for _ in run_jobs([job], executor, count):
             pass
     reached = precision.report(precision.samples(job.outputs[0])) if precision is not None else None

@@ -42,6 +42,7 @@ __all__ = [
     "figure_key",
     "check_figure",
     "replication_values",
+    "most_replications",
     "DEFAULT_MAX_REPLICATIONS",
 ]
 
@@ -312,3 +313,14 @@ class Precision:
         while m < self.max_replications and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
             m += 1
         return m
+
+
+def most_replications(replications: int, precision: Precision | None) -> int:
+    """The most replications a run that starts with ``replications`` may end up with.
+
+    Examples
+    --------
+    >>> most_replications(5, None), most_replications(5, Precision({"give_up_rate": 0.01}, 40))
+    (5, 40)
+    """
+    return replications if precision is None else max(replications, precision.max_replications)

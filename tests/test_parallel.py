@@ -247,3 +247,58 @@ def test_workers_exit_when_the_main_process_is_killed(watch):
     finally:
         proc.kill()
         proc.stdout.close()
+
+
+# --------------------------------------------------------------------------- how many processes
+
+
+@pytest.fixture
+def started_pools(monkeypatch):
+    """The worker counts of the process pools started (each runs serially here instead)."""
+    from simulator.parallel import SerialExecutor
+
+    started = []
+
+    class RecordedPool(SerialExecutor):
+        def __init__(self, workers):
+            started.append(workers)
+
+    monkeypatch.setattr("simulator.parallel.ProcessExecutor", RecordedPool)
+    return started
+
+
+SMALL = ["-r", "2", "-d", "0.05", "-q", "-w", "1000"]
+
+
+@pytest.mark.parametrize("command, tasks", [
+    (["run", "nice_bcg_2016"], 2),
+    (["compare", "nice_bcg_2016", "--set-variant", "x:channels.chat.agents=9"], 4),  # 2 scenarios x 2
+    (["sweep", "nice_bcg_2016", "--vary", "channels.chat.agents=8,9,10", "-o", "{tmp}/sweep"], 6),  # 3 points x 2
+    (["staff", "nice_bcg_2016", "--target", "channels.chat.service_level>=0.5", "--channels", "chat"], 2),
+    (["analyze", "nice_bcg_2016", "--simulate"], 2),
+    (["report", "nice_bcg_2016", "-o", "{tmp}/r.html"], 2),
+])
+def test_workers_are_capped_by_the_work_and_the_cores_in_every_command(command, tasks, started_pools, tmp_path):
+    """--workers 1000 started 1,000 processes in sweep, compare and staff whatever the work."""
+    from simulator.parallel import MAX_WORKERS_PER_CORE, default_workers
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(main, [*args, *SMALL])
+    assert result.exit_code == 0, result.output
+    most = min(tasks, MAX_WORKERS_PER_CORE * default_workers())
+    assert started_pools and set(started_pools) == {most}
+
+
+def test_warmup_workers_are_capped_too(started_pools):
+    result = CliRunner().invoke(main, ["warmup", "nice_bcg_2016", "-r", "2", "-d", "0.1", "-q", "-w", "1000"])
+    assert result.exit_code == 0, result.output
+    assert started_pools == [2]
+
+
+def test_the_python_api_caps_workers_the_same_way(started_pools):
+    sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
+    sim.sweep(sc, {"channels.chat.agents": [8, 9]}, replications=1, seed=1, workers=1000)
+    sim.compare(sc, [sc.with_changes({"channels.chat.agents": 9})], replications=1, seed=1, workers=1000)
+    assert started_pools == [2, 2]
+    sim.run(sc, replications=1, workers=1000)  # one replication: this process
+    assert started_pools == [2, 2]

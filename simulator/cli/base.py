@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
+from ..parallel import MAX_WORKERS_PER_CORE
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
 
 from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
@@ -76,6 +77,12 @@ SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
                 "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+
+#: ``--workers``, shared by every command that simulates.
+workers_option = click.option(
+    "-w", "--workers", type=click.IntRange(min=1), default=None,
+    help=f"Processes for replications (default: CPU cores; at most {MAX_WORKERS_PER_CORE} per core and one per "
+         "replication to run). Results do not depend on it.")
 
 #: ``--set-variant``, shared by every command that compares variants.
 set_variant_option = click.option(

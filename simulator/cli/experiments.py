@@ -25,7 +25,8 @@ from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
+                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios,
+                   workers_option)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -82,8 +83,7 @@ def experiment_options(command):
         click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
         click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
                      help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
-        click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes for replications (default: CPU cores). Results do not depend on it."),
+        workers_option,
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
@@ -557,7 +557,7 @@ def staffing_text(plan) -> str:
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from ..experiment import run as run_scenario
 from ..report import result_text
+from ..parallel import default_workers
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder
+from .base import ScenarioPath, fail, load_with_changes, main, output_folder, workers_option
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -24,8 +23,7 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
 @charts_option("every chart that applies")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
 @precision_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -59,10 +57,9 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         if folder is not None:
             output_folder(folder, option)  # a folder that cannot be written fails now, not after the run
     reps = replications or sc.run.replications
-    workers = workers or min(os.cpu_count() or 1, reps if precision is None else precision.max_replications)
     progress = PlannedProgress(None if precision else reps, quiet, f"{sc.name}")
     try:
-        result = run_scenario(sc, replications=reps, seed=seed, workers=workers,
+        result = run_scenario(sc, replications=reps, seed=seed, workers=workers or default_workers(),
                               keep_journeys=out is not None or charts is not None, progress=progress,
                               precision=precision, dask=dask)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
