@@ -249,9 +249,42 @@ class Scenario:
         """
         return _Validator(data, source).build()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as nested dicts, as it would be written in TOML."""
-        return copy.deepcopy(dict(self.data))
+    def to_dict(self, complete: bool = False) -> dict[str, Any]:
+        """The scenario as nested dicts, as it would be written in TOML.
+
+        Parameters
+        ----------
+        complete
+            Write every field with the value in use, defaults included
+            (``max_contacts``, ``[run]``, each channel's
+            ``service_level_seconds``, ``next_after_abandon`` and
+            ``retry_delay``, ...): the same scenario, whatever the defaults of
+            another version. By default, the fields as given.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> sc = sim.load_scenario("nice_bcg_2016")
+        >>> "service_level_seconds" in sc.to_dict()["channels"]["phone"]
+        False
+        >>> sc.to_dict(complete=True)["channels"]["phone"]["service_level_seconds"]
+        20.0
+        >>> Scenario.from_dict(sc.to_dict(complete=True), sc.source) == sc
+        True
+        """
+        if not complete:
+            return copy.deepcopy(dict(self.data))
+        data: dict[str, Any] = {
+            "name": self.name, "description": self.description, "focal_channel": self.focal_channel,
+            "max_contacts": self.max_contacts, "run": dataclasses.asdict(self.run),
+            "arrivals": {"per_hour": self.arrivals.per_hour, "first_channel": dict(self.arrivals.first_channel)},
+            "channels": {c.name: _channel_data(c) for c in self.channels},
+        }
+        if self.arrivals.hourly_profile is not None:
+            data["arrivals"]["hourly_profile"] = list(self.arrivals.hourly_profile)
+        if self.reference:
+            data["reference"] = {"source": self.reference_source, "figures": dict(self.reference)}
+        return data
 
     def with_changes(self, changes: Mapping[str, Any], *,
                      origins: Mapping[str, str] | None = None) -> "Scenario":
@@ -304,6 +337,29 @@ class Scenario:
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
+
+
+def _channel_data(channel: Channel) -> dict[str, Any]:
+    """A channel's table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    agents = channel.agents
+    data: dict[str, Any] = {
+        "label": channel.label,
+        "agents": "unlimited" if agents is None else list(agents) if isinstance(agents, tuple) else agents,
+        "handle_time": channel.handle_time.to_spec(),
+        "resolve": channel.resolve,
+        "next": dict(channel.next),
+        "next_after_abandon": dict(channel.next_after_abandon),
+        "async": channel.is_async,
+        "cost_per_contact": channel.cost_per_contact,
+        "cost_per_agent_hour": channel.cost_per_agent_hour,
+        "service_level_seconds": channel.service_level_seconds,
+    }
+    for key, value in (("patience", channel.patience), ("retry_delay", channel.retry_delay)):
+        if value is not None:
+            data[key] = value.to_spec()
+    if channel.open_hours is not None:
+        data["open_hours"] = list(channel.open_hours)
+    return data
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -68,6 +68,63 @@ def test_out_writes_json_csv_and_parquet(tmp_path):
     assert json.loads((out / "result.json").read_text())["replications"] == 2
 
 
+def test_out_saves_the_scenario_as_run_and_it_reproduces_the_numbers(tmp_path):
+    out = tmp_path / "res"
+    first = invoke("run", "--out", str(out), "--set", "channels.chat.agents=9", "-s", "5", *SHORT)
+    assert first.exit_code == 0, first.output
+    saved = (out / "scenario.toml").read_text()
+    assert "agents = 9" in saved and "service_level_seconds = 20.0" in saved  # --set and defaults written out
+    again = invoke("run", str(out / "scenario.toml"), "--json", "-q", "-w", "1")  # nothing else given
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == json.loads((out / "result.json").read_text())
+
+
+def result_files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_failed_save_leaves_the_previous_result_set_whole(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    assert invoke("run", "--out", str(out), "-s", "1", *SHORT).exit_code == 0
+    before = {name: (out / name).read_bytes() for name in result_files(out)}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)  # the last file of the set fails
+    failed = CliRunner().invoke(main, ["run", "--out", str(out), "-s", "2", *SHORT])
+    assert failed.exit_code == 2 and "cannot write results" in failed.output
+    assert {name: (out / name).read_bytes() for name in result_files(out)} == before  # no file of run 2
+    assert result_files(tmp_path) == ["res"]  # no temporary folder left beside it
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["renameat2", "two renames"])
+def test_saving_again_replaces_the_whole_set(tmp_path, monkeypatch, one_step):
+    import simulator as sim
+    from conftest import make_scenario
+
+    if not one_step:  # a system without an atomic exchange of two folders
+        monkeypatch.setattr("simulator.experiment._exchange", lambda a, b: False)
+
+    sc = make_scenario({"run.days": 0.05})
+    sim.run(sc, replications=2, seed=1).save(tmp_path / "res")
+    assert "journeys.parquet" in result_files(tmp_path / "res")
+    sim.run(sc, replications=2, seed=2, keep_journeys=False).save(tmp_path / "res")
+    assert "journeys.parquet" not in result_files(tmp_path / "res")  # not a log of the first run
+    assert json.loads((tmp_path / "res" / "result.json").read_text())["seed"] == 2
+    assert result_files(tmp_path) == ["res"]
+
+
+def test_out_refuses_a_folder_with_other_files_before_running(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("mine")
+    simulated = []
+    monkeypatch.setattr("simulator.experiment.run_replication", lambda *a, **k: simulated.append(1))
+    result = CliRunner().invoke(main, ["run", "--out", str(tmp_path), *SHORT])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {tmp_path}: {tmp_path} holds files that are not a contactflow result (notes.txt)" in result.output
+    assert not simulated and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize("args, expected", [
     (["run", "--set", "channels.chat.resolve=1.5"], "channels.chat.resolve: must be a probability in [0, 1]; got 1.5"),
     (["run", "--set", "channels.chat.resolv=0.5"], "did you mean 'resolve'?"),

@@ -306,6 +306,20 @@ def test_random_valid_scenarios_run(data, seed):
         assert res.after_call["mean"].sum() == pytest.approx(1.0) or kpis["caller_share"] == 0
 
 
+@settings(max_examples=50, deadline=None)
+@given(valid_scenarios())
+def test_complete_dicts_of_random_scenarios_give_the_same_scenario(data):
+    """to_dict(complete=True) writes every default out; read back, it is the same scenario."""
+    import tomli_w
+
+    from simulator.scenario import parse_toml
+
+    sc = Scenario.from_dict(data)
+    complete = sc.to_dict(complete=True)
+    assert Scenario.from_dict(parse_toml(tomli_w.dumps(complete))) == sc
+    assert set(complete["run"]) == {"days", "warmup_hours", "replications", "seed"}
+
+
 junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
                  st.text(max_size=5), st.lists(st.integers(), max_size=3),
                  st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))

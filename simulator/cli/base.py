@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
+from ..experiment import check_result_folder
 from ..parallel import MAX_WORKERS_PER_CORE
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
 
@@ -251,6 +252,18 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as exc:
         fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
     return folder
+
+
+def result_folder(path: str | Path) -> None:
+    """Check, before a long run, that ``run --out`` can save its result set in ``path``.
+
+    Exits 2 naming the option, the folder and the reason when it cannot
+    (:func:`simulator.experiment.check_result_folder`).
+    """
+    try:
+        check_result_folder(path)
+    except OSError as exc:
+        fail(f"--out {path}: {exc.strerror or exc}")
 
 
 class Progress:
