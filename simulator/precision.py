@@ -37,6 +37,7 @@ from .scenario import Scenario
 
 __all__ = [
     "Precision",
+    "PrecisionError",
     "PrecisionReport",
     "figure_index",
     "figure_key",
@@ -54,6 +55,10 @@ FIGURE_HELP = "use a KPI name, channels.CHANNEL.METRIC, before_call.CHANNEL or a
 
 
 # --------------------------------------------------------------------------- figure names
+
+
+class PrecisionError(ValueError):
+    """A figure cannot be estimated to a precision (it is undefined in every replication)."""
 
 
 def figure_index(key: str) -> tuple[str, str, str]:
@@ -283,8 +288,8 @@ class Precision:
             valid = values[~np.isnan(values)]
             if len(valid) < 2:
                 if n >= 2 and len(valid) == 0:
-                    raise ValueError(f"{label} is undefined in every replication so far; "
-                                     "it cannot be estimated to a precision")
+                    raise PrecisionError(f"{label} is undefined in every replication so far (e.g. a share "
+                                         "of no customers); it cannot be estimated to a precision")
                 needed = max(needed, n + 1)
                 continue
             if half_width(valid, self.level) <= target:

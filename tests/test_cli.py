@@ -433,6 +433,18 @@ def test_a_window_without_customers_gives_empty_figures_not_errors(tmp_path):
     assert doc["kpis"]["customers"]["mean"] == 0 and doc["kpis"]["give_up_rate"]["mean"] is None
 
 
+def test_precision_of_a_figure_no_replication_defines_is_a_clean_error(tmp_path):
+    """No customer in the window: give_up_rate is undefined, so no number of replications reaches a precision."""
+    from conftest import make_scenario
+
+    path = tmp_path / "quiet.toml"
+    path.write_text(make_scenario({"arrivals.per_hour": 1e-4}).to_toml())
+    result = CliRunner().invoke(main, ["run", str(path), "-d", "0.05", "-q", "-w", "1",
+                                       "--precision", "give_up_rate=0.2", "--max-replications", "4"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith("--precision: give_up_rate is undefined in every replication so far")
+
+
 # --------------------------------------------------------------------------- property tests: every command
 
 

@@ -7,6 +7,7 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..parallel import default_workers
+from ..precision import PrecisionError
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
 from .base import ScenarioPath, fail, load_with_changes, main, output_folder, result_folder, workers_option
 from .charts import charts_option, charts_summary, write_charts
@@ -68,6 +69,8 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
                               precision=precision, dask=dask)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
         fail(f"--dask: {exc.args[0]}")
+    except PrecisionError as exc:
+        fail(f"--precision: {exc}")
     finally:
         progress.close()
     if out is not None:
