@@ -42,6 +42,7 @@ __all__ = [
     "figure_index",
     "figure_key",
     "check_figure",
+    "no_column_message",
     "replication_values",
     "most_replications",
     "DEFAULT_MAX_REPLICATIONS",
@@ -98,6 +99,20 @@ def figure_key(table: str, channel: str, metric: str) -> str:
     return f"{table}.{channel}"
 
 
+def no_column_message(table: str, column: str, columns: Sequence[str], focal_channel: str) -> str:
+    """Says that a before/after-the-call table has no such column, and which it has.
+
+    Examples
+    --------
+    >>> no_column_message("before_call", "fax", ["web", "chat"], "phone")
+    "before_call has no column 'fax' (columns: web, chat)"
+    >>> no_column_message("before_call", "web", [], "phone")
+    "before_call has no column 'web' (it has none: phone is the only channel)"
+    """
+    listing = f"columns: {', '.join(columns)}" if columns else f"it has none: {focal_channel} is the only channel"
+    return f"{table} has no column {column!r} ({listing})"
+
+
 def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     """:func:`figure_index`, also checking that the scenario has that figure.
 
@@ -124,7 +139,7 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     if table == "channels" and channel not in names:
         raise KeyError(f"{key}: no channel {channel!r} (channels: {', '.join(names)})")
     if table in ("before_call", "after_call") and channel not in columns[table]:
-        raise KeyError(f"{key}: {table} has no column {channel!r} (columns: {', '.join(columns[table])})")
+        raise KeyError(f"{key}: {no_column_message(table, channel, columns[table], scenario.focal_channel)}")
     if table == "channels" and metric not in CHANNEL_METRICS:
         raise KeyError(f"{key}: no channel metric {metric!r} (metrics: {', '.join(CHANNEL_METRICS)})")
     return table, channel, metric

@@ -415,6 +415,9 @@ def test_a_focal_only_scenario_runs_with_every_output(tmp_path):
     report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
     assert report.exit_code == 0, report.output
     assert "None: phone is the only channel." in page.read_text(encoding="utf-8")
+    asked = CliRunner().invoke(main, ["run", str(path), "--precision", "before_call.web=0.1"])
+    assert asked.exit_code == 2 and asked.output == (
+        "--precision: before_call.web: before_call has no column 'web' (it has none: phone is the only channel)\n")
 
 
 def test_a_window_without_customers_gives_empty_figures_not_errors(tmp_path):
