@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .journeys import journeys_frame
-from .metrics import LogTotals, hourly_metrics, replication_metrics, summarize
+from .metrics import LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index, most_replications
@@ -39,14 +39,15 @@ __all__ = ["run", "Result", "run_replication", "RESULT_FILES", "check_result_fol
            "atomic_folder"]
 
 #: The files :meth:`Result.save` writes (``journeys.parquet`` when the logs were kept).
-RESULT_FILES = ("result.json", "scenario.toml", "kpis.csv", "channels.csv", "before_call.csv", "after_call.csv",
-                "per_replication.csv", "hourly.csv", "journeys.parquet")
+RESULT_FILES = ("result.json", "scenario.toml", "kpis.csv", "channels.csv", "groups.csv", "before_call.csv",
+                "after_call.csv", "per_replication.csv", "hourly.csv", "journeys.parquet")
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
     """Simulate one replication.
 
-    Returns its tidy metric rows, its hourly rows and (optionally) its log arrays.
+    Returns its tidy metric rows, its hourly channel rows, (optionally) its log
+    arrays, and its hourly agent-group rows.
     """
     totals = LogTotals(scenario)
     # Without the log to keep, ended journeys are summed as the run goes: flat memory.
@@ -55,7 +56,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_journe
     log = out.log.to_arrays()
     totals.add(log)
     return (replication_metrics(scenario, totals, out), hourly_metrics(scenario, totals, out),
-            log if keep_journeys else None)
+            log if keep_journeys else None, hourly_group_metrics(scenario, out))
 
 
 def run(
@@ -143,6 +144,11 @@ class Result:
         One row per KPI: ``mean, ci_low, ci_high, n`` (95 % Student-t interval).
     channels
         Indexed by ``(channel, metric)``.
+    groups
+        Indexed by ``(group, metric)``: each agent group's ``agents``,
+        ``agent_hours`` (paid), ``occupancy``, ``slot_occupancy``, ``cost`` and
+        ``skill_share.CHANNEL``; a channel with its own agents is a group of
+        its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
         ``before_call`` has a row per channel other than the focal one, so it
@@ -151,7 +157,10 @@ class Result:
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
-        Tidy table ``replication, channel, hour, metric, value`` (hour of the day).
+        Tidy table ``replication, channel, hour, metric, value`` (hour of the
+        scenario's period: of the day, or of the week from Monday 0:00).
+    hourly_groups_per_replication
+        The same for agent groups: ``replication, group, hour, metric, value``.
     precision
         What sequential precision reached (None when ``run`` had no ``precision``).
     """
@@ -164,6 +173,7 @@ class Result:
     summary: pd.DataFrame = field(repr=False)
     logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
     precision: PrecisionReport | None = field(default=None, repr=False)
+    hourly_groups_per_replication: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, seed: int, outputs,
@@ -180,8 +190,9 @@ class Result:
         per_replication = tidy(0, ["table", "channel", "metric", "value"])
         hourly = tidy(1, ["channel", "hour", "metric", "value"])
         logs = [output[2] for output in outputs] if outputs[0][2] is not None else None
+        hourly_groups = tidy(3, ["group", "hour", "metric", "value"])
         return cls(scenario, seed, len(outputs), per_replication, hourly,
-                   summarize(per_replication), logs, precision)
+                   summarize(per_replication), logs, precision, hourly_groups)
 
     def _table(self, table: str) -> pd.DataFrame:
         """One table of the summary; empty (same index levels and columns) when it has no rows,
@@ -201,6 +212,12 @@ class Result:
         return self._table("channels")
 
     @property
+    def groups(self) -> pd.DataFrame:
+        frame = self._table("groups")
+        frame.index.names = ["group", "metric"]
+        return frame
+
+    @property
     def before_call(self) -> pd.DataFrame:
         return self._table("before_call").droplevel("metric")
 
@@ -212,6 +229,11 @@ class Result:
     def hourly(self) -> pd.DataFrame:
         """Channel metrics by hour of the day, indexed by ``(channel, hour, metric)``."""
         return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
+
+    @property
+    def hourly_groups(self) -> pd.DataFrame:
+        """Agent-group metrics by hour of the period, indexed by ``(group, hour, metric)``."""
+        return summarize(self.hourly_groups_per_replication, keys=("group", "hour", "metric"))
 
     @property
     def journeys(self) -> pd.DataFrame:
@@ -258,12 +280,16 @@ class Result:
         channels: dict[str, dict[str, Any]] = {}
         for (name, metric), row in self.channels.iterrows():
             channels.setdefault(name, {})[metric] = stat(row)
+        groups: dict[str, dict[str, Any]] = {}
+        for (name, metric), row in self.groups.iterrows():
+            groups.setdefault(name, {})[metric] = stat(row)
         data = {
             "scenario": self.scenario.name,
             "replications": self.replications,
             "seed": self.seed,
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
             "channels": channels,
+            "groups": groups,
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
         }
@@ -301,7 +327,12 @@ class Result:
 
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
         """Write ``result.json``, ``scenario.toml`` (:meth:`scenario_toml`), the summary tables as
-        CSV and the journey log as Parquet into the folder ``directory``.
+        CSV and the journeys as Parquet into the folder ``directory``.
+
+        ``journeys.parquet`` is a contact log (see
+        :func:`~simulator.contact_log.to_contact_log`): ``contactflow
+        estimate`` reads it as it is, each replication kept apart, and its
+        ``next`` and ``wasted`` columns hold what only a simulation knows.
 
         The files are written to a new folder beside ``directory``, which then
         takes its place (:func:`atomic_folder`): the folder holds one whole
@@ -316,13 +347,17 @@ class Result:
                 ("scenario.toml", lambda p: p.write_text(self.scenario_toml())),
                 ("kpis.csv", lambda p: self.kpis.to_csv(p)),
                 ("channels.csv", lambda p: self.channels.to_csv(p)),
+                ("groups.csv", lambda p: self.groups.to_csv(p)),
                 ("before_call.csv", lambda p: self.before_call.to_csv(p)),
                 ("after_call.csv", lambda p: self.after_call.to_csv(p)),
                 ("per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
                 ("hourly.csv", lambda p: self.hourly.to_csv(p)),
             ]
             if journeys and self.logs is not None:
-                writers.append(("journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
+                from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+                writers.append(("journeys.parquet", lambda p: write_contact_log(
+                    to_contact_log(self, simulation_columns=True), p)))
             for name, writer in writers:
                 writer(out / name)
             return [Path(name) for name, _ in writers]

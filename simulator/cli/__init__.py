@@ -20,7 +20,7 @@ from typing import NoReturn, Sequence
 #: Exit status after Ctrl-C, as a shell gives a command killed by SIGINT.
 EXIT_INTERRUPTED = 130
 #: The modules that register the commands on ``main``.
-COMMAND_MODULES = ("run", "estimate", "charts", "experiments", "analyze")
+COMMAND_MODULES = ("run", "estimate", "charts", "experiments", "analyze", "app")
 _PUBLIC = ("main", "load_with_changes", "parse_assignment")
 
 __all__ = ["entry_point", "interrupted", "EXIT_INTERRUPTED", *_PUBLIC]

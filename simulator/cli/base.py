@@ -15,7 +15,7 @@ import click
 from .. import __version__
 from ..experiment import check_result_folder
 from ..parallel import MAX_WORKERS_PER_CORE
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import Scenario, ScenarioError, load_scenario, parse_value
 
 from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
 
@@ -37,12 +37,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not field:
         raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25)",
                                  param_hint="--set")
-    raw = raw.strip()
-    try:
-        value = parse_toml(f"value = {raw}")["value"]
-    except ScenarioError:
-        value = raw
-    return field, value
+    return field, parse_value(raw)
 
 
 def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:
