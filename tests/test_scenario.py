@@ -348,3 +348,10 @@ def test_random_invalid_fields_give_a_clean_error(changes):
         assert all(str(p) for p in exc.problems)
         assert not [p for p in exc.problems if "got None" in str(p)]  # a missing field says "missing"
         assert str(exc).startswith("fuzz.toml:")
+
+
+def test_a_tiny_day_to_day_variation_runs_as_none():
+    """day_to_day_cv = 1e-249 is valid: 1 / cv**2 overflowed into a ZeroDivisionError."""
+    tiny = sim.run(make_scenario({"arrivals.day_to_day_cv": 1e-249, "run.days": 0.05}), replications=1, seed=3)
+    none = sim.run(make_scenario({"run.days": 0.05}), replications=1, seed=3)
+    assert tiny.per_replication.equals(none.per_replication)
