@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-#: Names random scenarios draw their channels from (1 to 8 of them).
+#: Names random scenarios draw their channels from (1 to 8 of them); "desk" is a group.
 CHANNEL_NAMES = ("web", "app", "email", "chat", "phone", "ivr", "sms", "social-media")
 
 HANDLE_TIMES = (
@@ -29,13 +29,14 @@ def probability_row(draw, keys):
 
 @st.composite
 def valid_scenarios(draw, min_channels: int = 1, max_channels: int = len(CHANNEL_NAMES)):
-    """A valid scenario as a dict: self-service, fixed, shift-plan and async channels,
-    opening hours, patience, abandonment routing; a short window and one replication."""
+    """A valid scenario as a dict: self-service, fixed, shift-plan, async and group-served
+    channels, opening hours, patience, abandonment routing, chat concurrency, call backs,
+    agent groups and day-to-day variation; a short window and one replication."""
     chans = draw(st.lists(st.sampled_from(CHANNEL_NAMES), min_size=min_channels, max_size=max_channels,
                           unique=True))
-    channels = {}
+    channels, grouped = {}, []
     for c in chans:
-        kind = draw(st.sampled_from(["unlimited", "fixed", "plan", "async"]))
+        kind = draw(st.sampled_from(["unlimited", "fixed", "plan", "async", "grouped"]))
         ch = {
             "handle_time": draw(st.sampled_from(HANDLE_TIMES)),
             "resolve": draw(st.floats(0, 1)),
@@ -44,7 +45,10 @@ def valid_scenarios(draw, min_channels: int = 1, max_channels: int = len(CHANNEL
         if kind == "unlimited":
             ch["agents"] = "unlimited"
         else:
-            ch["agents"] = draw(st.integers(1, 6)) if kind != "plan" else [draw(st.integers(0, 4))] * 23 + [2]
+            if kind == "grouped":
+                grouped.append(c)  # staffed by the [groups.desk] table
+            else:
+                ch["agents"] = draw(st.integers(1, 6)) if kind != "plan" else [draw(st.integers(0, 4))] * 23 + [2]
             if draw(st.booleans()):
                 ch["patience"] = {"dist": "exponential", "mean": draw(st.floats(0.5, 30))}
             ch["async"] = kind == "async"
@@ -54,8 +58,15 @@ def valid_scenarios(draw, min_channels: int = 1, max_channels: int = len(CHANNEL
                 ch["open_hours"] = [draw(st.integers(0, 23)), draw(st.integers(0, 23))]
                 if ch["open_hours"][0] == ch["open_hours"][1]:
                     del ch["open_hours"]
+            if kind != "async" and draw(st.booleans()):
+                ch["concurrency"] = draw(st.integers(1, 3))
+                if draw(st.booleans()):
+                    ch["concurrency_slowdown"] = [1.0 + 0.25 * i for i in range(ch["concurrency"])]
+            if kind != "async" and draw(st.booleans()):
+                ch["callback"] = {"offer_when_wait_above": draw(st.floats(0, 5)), "accept": draw(st.floats(0, 1)),
+                                  "within_minutes": draw(st.floats(10, 120))}
         channels[c] = ch
-    return {
+    data = {
         "name": "random",
         "focal_channel": draw(st.sampled_from(chans)),
         "max_contacts": draw(st.integers(1, 8)),
@@ -63,3 +74,11 @@ def valid_scenarios(draw, min_channels: int = 1, max_channels: int = len(CHANNEL
         "arrivals": {"per_hour": draw(st.floats(5, 60)), "first_channel": draw(probability_row(chans))},
         "channels": channels,
     }
+    if draw(st.booleans()):
+        data["arrivals"]["day_to_day_cv"] = draw(st.floats(0, 0.5))
+    if grouped:
+        data["groups"] = {"desk": {
+            "agents": draw(st.integers(1, 6)), "skills": {c: draw(st.integers(1, 2)) for c in grouped},
+            "reserve": {c: draw(st.integers(0, 1)) for c in grouped if draw(st.booleans())},
+            "shrinkage": draw(st.sampled_from([0.0, 0.2])), "cost_per_agent_hour": 30.0}}
+    return data
