@@ -666,7 +666,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             sc_days = sc.with_changes({"run.days": days}) if days != sc.run.days else sc
             start_job("sim", f"simulating {sc.name}",
                       lambda progress: run_scenario(sc_days, replications=reps, seed=seed,
-                                                    workers=min(workers, reps), progress=progress), reps)
+                                                    workers=workers, progress=progress), reps)
 
         @reactive.effect
         @reactive.event(input.cancel_sim)
