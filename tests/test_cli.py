@@ -414,7 +414,7 @@ def test_a_focal_only_scenario_runs_with_every_output(tmp_path):
     assert {"before_after.png", "journey_flow.png", "wait_times.png"} <= {p.name for p in charts.iterdir()}
     report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
     assert report.exit_code == 0, report.output
-    assert "None: phone is the only channel." in page.read_text(encoding="utf-8")
+    assert "No other channel: callers had nothing to try before calling." in page.read_text(encoding="utf-8")
     asked = CliRunner().invoke(main, ["run", str(path), "--precision", "before_call.web=0.1"])
     assert asked.exit_code == 2 and asked.output == (
         "--precision: before_call.web: before_call has no column 'web' (it has none: phone is the only channel)\n")
