@@ -44,13 +44,22 @@ def format_value(value: float, metric: str) -> str:
 
 
 def format_stat(mean: float, low: float, high: float, metric: str) -> str:
-    """``mean [low, high]`` in the metric's format (the interval omitted when undefined)."""
+    """``mean [low, high]`` in the metric's format (the interval omitted when undefined, or when its
+    ends print the same: a constant up to rounding noise).
+
+    Examples
+    --------
+    >>> format_stat(0.5, 0.41, 0.59, "share"), format_stat(30.000000000000004, 29.99999999999996, 30.00000000000005, "agents")
+    ('50.0 % [41.0, 59.0]', '30')
+    """
     text = format_value(mean, metric)
     if low is None or math.isnan(low) or low == high:
         return text
     if metric in SHARE_METRICS:
-        return f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
-    return f"{text} [{format_value(low, metric)}, {format_value(high, metric)}]"
+        ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
+    else:
+        ends = (format_value(low, metric), format_value(high, metric))
+    return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"
 
 
 #: What the ``*`` after a paired difference means, wherever differences are shown.

@@ -463,5 +463,5 @@ def test_group_and_call_back_results_are_the_librarys(grouped):
 def test_an_estimate_that_fails_is_a_message(grouped):
     message = views.estimate_problem(grouped, TypeError("int() argument must be a number"))
     assert message.startswith("No instant estimate for nice_bcg_2016: the network approximation does not handle "
-                              "agent groups, concurrency, call backs in this version")
+                              "agent groups, concurrency, call backs, a week's hourly lists in this version")
     assert "Simulate for its figures" in message

@@ -66,9 +66,13 @@ def _add_lines(fig, frame, metric: str, row: int, label: str, group: str, color:
 
 
 def _layout(fig, title: str, height: int, period: int) -> None:
-    fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 40}, hovermode="x unified",
-                      legend={"orientation": "h", "y": 1.06}, template="plotly_white",
-                      title={"text": title, "font": {"size": 14}})
+    # the title on top, the legend under it, both above the first panel's own title
+    fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 95, "b": 40}, hovermode="x unified",
+                      legend={"orientation": "h", "x": 0, "yref": "container", "y": 1 - 38 / height,
+                              "yanchor": "top"},
+                      template="plotly_white",
+                      title={"text": title, "font": {"size": 14}, "yref": "container", "y": 1 - 10 / height,
+                             "yanchor": "top"})
     if period > 24:  # a tick a day (Monday 00:00, ...) so a week stays readable
         fig.update_xaxes(tickmode="array", tickvals=hour_labels(period)[::24], tickangle=0)
 

@@ -159,7 +159,8 @@ def callback_table(result: Result) -> pd.DataFrame | None:
 
 def estimate_problem(scenario: Scenario, error: BaseException) -> str:
     """Why the instant estimate is missing, as the page says it: the approximation's own message, and
-    for a scenario with what it may not handle yet (agent groups, concurrency, call backs), what to do.
+    for a scenario with what it may not handle yet (agent groups, concurrency, call backs, a week's
+    hourly lists), what to do.
 
     Examples
     --------
@@ -174,6 +175,8 @@ def estimate_problem(scenario: Scenario, error: BaseException) -> str:
         features.append("concurrency")
     if any(c.callback is not None for c in scenario.channels):
         features.append("call backs")
+    if scenario.period_hours > 24:
+        features.append("a week's hourly lists")
     detail = error_message(error)
     if features:
         return (f"No instant estimate for {scenario.name}: the network approximation does not handle "
