@@ -317,17 +317,27 @@ def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
     if parts[0] == "channels" and len(parts) == 3:
         unit = "%" if parts[2] in SHARE_METRICS else ("minutes" if parts[2].endswith("_min") else "")
         return f"{name(parts[1])}: {parts[2].replace('_min', '').replace('_', ' ')}", unit
+    if parts[0] == "groups" and len(parts) >= 3:  # groups.desk.occupancy, groups.desk.skill_share.chat
+        group = parts[1]
+        if scenario is not None and group in scenario.group_names:
+            group = scenario.group(group).display_name
+        metric = ".".join(parts[2:])
+        if metric.startswith("skill_share."):
+            return f"{group} (group): busy time on {name(parts[3])}", "%"
+        return f"{group} (group): {metric.replace('_', ' ')}", "%" if metric in SHARE_METRICS else ""
     return kpi.replace("_", " ").capitalize(), ""
 
 
 def figure_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
     """The title and unit a chart (or the web app) gives a figure named like ``give_up_rate``,
-    ``channels.phone.service_level`` or ``before_call.email``.
+    ``channels.phone.service_level``, ``groups.desk.occupancy`` or ``before_call.email``.
 
     Examples
     --------
     >>> figure_label("avoidable_call_share")
     ('Avoidable calls', '% of calls')
+    >>> figure_label("groups.desk.occupancy")
+    ('desk (group): occupancy', '%')
     """
     return _kpi_label(kpi, scenario)
 

@@ -460,6 +460,19 @@ def test_group_and_call_back_results_are_the_librarys(grouped):
     assert {t.legendgroup for t in hourly_groups_figure(result).data} == {"desk", "email"}
 
 
+def test_the_what_if_table_shows_shared_groups(grouped):
+    base = grouped.with_changes({"run.days": 0.1})
+    bigger = base.with_changes({"groups.desk.agents": 44})
+    table = sim.compare(base, {"bigger desk": bigger}, replications=2, seed=5)
+    frame = views.comparison_frame(table, days=0.1).set_index("name")
+    assert {"groups.desk.agents", "groups.desk.occupancy", "groups.desk.cost"} <= set(frame.index)
+    assert not any(name.startswith("groups.email.") for name in frame.index)  # email's own agents: its channel rows
+    assert frame.loc["groups.desk.agents", "figure"] == "desk (group): agents"
+    # agents on duty, after the desk's shrinkage: 35 of 44 against 32 of 40
+    more = bigger.group("desk").on_duty_in_hour(0) - base.group("desk").on_duty_in_hour(0)
+    assert frame.loc["groups.desk.agents", "Δ bigger desk a day [95 % CI]"] == f"+{more} *"
+
+
 def test_an_estimate_that_fails_is_a_message(grouped):
     message = views.estimate_problem(grouped, TypeError("int() argument must be a number"))
     assert message.startswith("No instant estimate for nice_bcg_2016: the network approximation does not handle "

@@ -1267,15 +1267,14 @@ def _sum_styles(frame) -> list[dict[str, Any]]:
 
 
 def _figure_choices(scenario: Scenario) -> dict[str, str]:
-    """Figures a sweep can show: every KPI and every channel metric, by name."""
-    from ..metrics import CHANNEL_METRICS, KPI_NAMES
+    """Figures a sweep can show: every KPI, every channel metric, and the figures of agent groups that
+    answer several channels, by name."""
+    from ..metrics import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
 
-    choices = {k: k for k in KPI_NAMES}
-    for c in scenario.channels:
-        for m in CHANNEL_METRICS:
-            key = f"channels.{c.name}.{m}"
-            choices[key] = key
-    return choices
+    keys = list(KPI_NAMES)
+    keys += [f"channels.{c.name}.{m}" for c in scenario.channels for m in CHANNEL_METRICS]
+    keys += [f"groups.{g.name}.{m}" for g in scenario.groups if not g.own for m in GROUP_METRICS]
+    return {k: k for k in keys}
 
 
 def _table_html(frame, element_id: str) -> Any:

@@ -210,8 +210,10 @@ def estimate_table(approx: NetworkApproximation) -> pd.DataFrame:
     return frame if sc.reference else frame.iloc[:, :3]
 
 
-#: The figures the what-if table shows by default: KPIs and the main channel metrics.
+#: The figures the what-if table shows by default: KPIs, the main channel metrics, and the main figures
+#: of agent groups that answer several channels.
 COMPARISON_CHANNEL_METRICS = ("contacts", "abandon_rate", "service_level", "mean_wait_min", "occupancy")
+COMPARISON_GROUP_METRICS = ("agents", "occupancy", "cost")
 
 
 def comparison_frame(table: pd.DataFrame, days: float, show_all: bool = False) -> pd.DataFrame:
@@ -235,10 +237,13 @@ def comparison_frame(table: pd.DataFrame, days: float, show_all: bool = False) -
     variants = [v for v in labels if v != base]
     shown = daily
     if not show_all:
-        keep = (daily["table"] == "kpis") | ((daily["table"] == "channels")
-                                             & daily["metric"].isin(COMPARISON_CHANNEL_METRICS))
+        channels = set(daily.loc[daily["table"] == "channels", "channel"])
+        shared = (daily["table"] == "groups") & ~daily["channel"].isin(channels)  # not a channel's own agents
+        keep = ((daily["table"] == "kpis")
+                | ((daily["table"] == "channels") & daily["metric"].isin(COMPARISON_CHANNEL_METRICS))
+                | (shared & daily["metric"].isin(COMPARISON_GROUP_METRICS)))
         spread = daily.groupby("kpi")["mean"].transform(lambda m: m.nunique(dropna=True))
-        silent = (daily["table"] == "channels") & daily["ci_low"].isna() & (spread <= 1)
+        silent = daily["table"].isin(["channels", "groups"]) & daily["ci_low"].isna() & (spread <= 1)
         shown = daily[keep & ~silent]
     by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
     rows = []
