@@ -1151,7 +1151,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
         @render.ui
         def staff_channels():
             sc = last_valid()
-            staffed = [c.name for c in sc.channels if not c.unlimited]
+            staffed = [c.name for c in sc.channels if c.agents is not None]  # a group's channels have no agents
             return ui.input_checkbox_group("staff_channel_list", "Channels to staff (none ticked: "
                                            "those the targets name)", staffed)
 
