@@ -554,19 +554,6 @@ def form_changes(sections: Iterable[Section], read: Callable[[str, str], Any]) -
     return changes
 
 
-@dataclass(frozen=True)
-class FormResult:
-    """What the form says: the changed scenario (None when it is not valid), the changes, the problems."""
-
-    scenario: Scenario | None
-    changes: Mapping[str, Any]
-    problems: tuple[Problem, ...] = field(default=())
-
-    @property
-    def valid(self) -> bool:
-        return self.scenario is not None
-
-
 def form_draft(draft: Mapping[str, Any], sections: Iterable[Section], read: Callable[[str, str], Any]
                ) -> dict[str, Any]:
     """The scenario data the form says: ``draft`` (the data its sections were built from) with the

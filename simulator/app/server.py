@@ -188,10 +188,11 @@ def _wid(gen: int, path: str, part: str = "") -> str:
 def _section_ui(section: forms.Section, gen: int) -> Any:
     widgets = [w for w in (_field_ui(f, gen) for f in section.fields) if w is not None]
     top = []
-    if section.key.startswith("groups."):  # the group's own problems (its name), and a way to remove it
-        top = [ui.div(id=_wid(gen, section.key, "problem"), class_="field-problem section-problem"),
-               ui.input_action_button(_wid(gen, section.key, "remove"), "Remove this group",
-                                      class_="btn-sm btn-outline-danger mb-2")]
+    if section.key:  # problems of the section but none of its fields (a group's name, an unknown key)
+        top.append(ui.div(id=_wid(gen, section.key, "problem"), class_="field-problem section-problem"))
+    if section.key.startswith("groups."):
+        top.append(ui.input_action_button(_wid(gen, section.key, "remove"), "Remove this group",
+                                          class_="btn-sm btn-outline-danger mb-2"))
     return ui.accordion_panel(section.title, *top, ui.layout_column_wrap(*widgets, width="260px", fill=False,
                                                                          heights_equal="row"),
                               value=section.key or "scenario")
