@@ -242,15 +242,17 @@ def test_agent_groups_in_the_browser(page, tmp_path):
     state = page.locator("#form-state")
     expect(state).to_have_text("grouped_centre: valid")
     strip = page.locator("#estimate_strip")
-    expect(strip).to_contain_text("grouped_centre")
-    # the instant estimate, or (where the network approximation does not handle groups yet) a plain message
+    # the instant estimate; or, where the network approximation does not handle groups yet, a plain message;
+    # or, where it takes long, a note while it runs in the background (the page stays usable)
+    expect(strip).to_contain_text(re.compile(r"Give-up rate|No instant estimate for grouped_centre|"
+                                             r"Estimating grouped_centre"))
     estimated = page.locator("#estimate .kpi-card").count() > 0
     if estimated:
         calls_before = _card(page, "focal_contacts").inner_text()
-    else:
+    elif page.locator("#estimate-problem").count():
         expect(strip).to_contain_text("No instant estimate for grouped_centre: the network approximation does "
                                       "not handle agent groups")
-        assert "Traceback" not in strip.inner_text()
+    assert "Traceback" not in strip.inner_text()
 
     # the group's agents and a skill priority: the form, and the estimate, follow
     _open_section(page, "Agent group: Service desk (desk)")

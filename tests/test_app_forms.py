@@ -232,6 +232,38 @@ def test_a_job_reports_progress_and_can_be_cancelled(preset):
     assert failing.status() == "comparing failed: compare needs at least one variant"
 
 
+def test_the_estimate_runs_one_job_at_a_time_and_ends_on_the_latest_request():
+    """A slow estimate never piles up: requests made while it runs wait, the newest replacing the older."""
+    import threading
+
+    from simulator.app.jobs import LatestJob
+
+    release = threading.Event()
+    started = []
+
+    def work(name):
+        def run(progress):
+            started.append(name)
+            if name == "first":
+                release.wait(60)
+            return name.upper()
+        return run
+
+    estimates = LatestJob("estimating")
+    first = estimates.job_for("first", work("first"))
+    assert first.running
+    assert estimates.job_for("second", work("second")) is None  # waits its turn...
+    assert estimates.job_for("third", work("third")) is None    # ... and is replaced by a newer request
+    release.set()
+    assert first.wait(60) and first.result == "FIRST"
+    third = estimates.job_for("third", work("third"), wait=60)
+    assert third.state == "done" and third.result == "THIRD"
+    assert estimates.job_for("third", work("third")) is third and started.count("third") == 1  # not again
+    assert "second" not in started
+    failing = LatestJob("estimating").job_for("x", lambda progress: 1 / 0, wait=60)
+    assert failing.state == "failed" and isinstance(failing.error, ZeroDivisionError)
+
+
 def test_the_app_command_says_how_to_install_what_it_needs(monkeypatch):
     """Without the app extra, `contactflow app` names the missing package and the install command."""
     import builtins

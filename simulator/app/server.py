@@ -32,7 +32,7 @@ from ..staffing import Target, staff, staffing_text
 from ..sweep import parse_vary, sweep
 from . import forms, views
 from .interactive import figure_html, hourly_figure, hourly_groups_figure
-from .jobs import Job, error_message
+from .jobs import Job, LatestJob, error_message
 
 __all__ = ["make_app", "serve", "MAX_VARIANTS"]
 
@@ -40,6 +40,8 @@ __all__ = ["make_app", "serve", "MAX_VARIANTS"]
 MAX_VARIANTS = 4
 #: Seconds between two looks at a running job.
 POLL_SECONDS = 0.3
+#: Seconds the page waits for the instant estimate before showing it is under way (it usually takes less).
+ESTIMATE_WAIT_SECONDS = 3.0
 #: Replications the page offers at first (a quick look; the scenario's own number is a click away).
 FIRST_REPLICATIONS = 5
 
@@ -704,22 +706,31 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         # ---- the instant estimate
 
+        estimates = LatestJob("estimating")
+
         @reactive.calc
         def estimate():
+            """(approximation, problem, busy): the estimate of the last valid scenario, computed in the
+            background so a slow approximation never freezes the page (a quick one is waited for)."""
             sc = last_valid()
-            try:
-                return approximate(sc), None
-            except Exception as exc:  # noqa: BLE001 - any failure of the estimate is a message, never a traceback
-                return None, views.estimate_problem(sc, exc)
+            job = estimates.job_for(sc, lambda progress: approximate(sc), wait=ESTIMATE_WAIT_SECONDS)
+            if job is None or job.running:
+                reactive.invalidate_later(POLL_SECONDS)
+                return None, (f"Estimating {sc.name}: the network approximation is taking a while for this "
+                              "scenario; the rest of the page stays usable."), True
+            if job.state == "failed":  # any failure of the estimate is a message, never a traceback
+                return None, views.estimate_problem(sc, job.error), False
+            return job.result, None, False
 
         @render.ui
         def estimate_strip():
-            approx, problem = estimate()
+            approx, problem, busy = estimate()
             title = ui.h6("Instant estimate (network approximation) of ", ui.code(last_valid().name),
                           ui.tags.small(" — refreshes on every change; simulate for confidence intervals",
                                         class_="text-muted"))
             if approx is None:
-                return ui.div(title, ui.div(problem, class_="problem-box"))
+                return ui.div(title, ui.div(problem, class_="text-muted small" if busy else "problem-box",
+                                            id="estimate-busy" if busy else "estimate-problem"))
             cards = views.estimate_cards(approx, views.card_figures(approx.scenario))
             weak = len(approx.weaknesses)
             note = ui.div(f"{weak} weak spot(s) of the approximation for this scenario: see Estimate",
@@ -728,9 +739,9 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         @render.ui
         def estimate_page():
-            approx, problem = estimate()
+            approx, problem, busy = estimate()
             if approx is None:
-                return ui.div(problem, class_="problem-box")
+                return ui.div(problem, class_="text-muted" if busy else "problem-box")
             state = "converged" if approx.converged else "NOT converged"
             parts = [ui.p(f"{approx.scenario.name}: network approximation ({approx.iterations} iterations, "
                           f"{state}) over {approx.scenario.run.days:g} day(s) after a "
