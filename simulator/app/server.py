@@ -49,7 +49,7 @@ FIRST_REPLICATIONS = 5
 _PLAN_LENGTHS = {"24": "a day (24 hours)", "168": "a week (168 hours from Monday 0:00)"}
 
 _CHART_TITLES = {"journey_flow": "Journey flow", "before_after": "Before / after the call",
-                 "hourly": "Over the day", "wait_times": "Wait times", "channel_network": "Channel network",
+                 "hourly": "Over the day", "wait_times": "Wait times", "flow_matrix": "Where customers go",
                  "reference": "Published figures"}
 
 _CSS = """
