@@ -666,7 +666,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             path = hourly_path()
             hours = int(input.hourly_length())
             current = dict(plans())
-            if path is None or len(current.get(path) or ()) == hours:
+            if path is None or current.get(path) is None or len(current[path]) == hours:
                 return
             current[path] = forms.resize_plan(current[path], hours)
             plans.set(current)
