@@ -384,9 +384,47 @@ class Scenario:
         """
         return _Validator(data, source).build()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as nested dicts, as it would be written in TOML."""
-        return copy.deepcopy(dict(self.data))
+    def to_dict(self, complete: bool = False) -> dict[str, Any]:
+        """The scenario as nested dicts, as it would be written in TOML.
+
+        Parameters
+        ----------
+        complete
+            Write every field with the value in use, defaults included
+            (``max_contacts``, ``[run]``, each channel's
+            ``service_level_seconds``, ``next_after_abandon``, ``retry_delay``
+            and ``concurrency``, each group's ``shrinkage``, ...): the same
+            scenario, whatever the defaults of another version. By default,
+            the fields as given.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> sc = sim.load_scenario("nice_bcg_2016")
+        >>> "service_level_seconds" in sc.to_dict()["channels"]["phone"]
+        False
+        >>> sc.to_dict(complete=True)["channels"]["phone"]["service_level_seconds"]
+        20.0
+        >>> Scenario.from_dict(sc.to_dict(complete=True), sc.source) == sc
+        True
+        """
+        if not complete:
+            return copy.deepcopy(dict(self.data))
+        data: dict[str, Any] = {
+            "name": self.name, "description": self.description, "focal_channel": self.focal_channel,
+            "max_contacts": self.max_contacts, "run": dataclasses.asdict(self.run),
+            "arrivals": {"per_hour": self.arrivals.per_hour, "first_channel": dict(self.arrivals.first_channel),
+                         "day_to_day_cv": self.arrivals.day_to_day_cv},
+            "channels": {c.name: _channel_data(c) for c in self.channels},
+        }
+        if self.arrivals.hourly_profile is not None:
+            data["arrivals"]["hourly_profile"] = list(self.arrivals.hourly_profile)
+        groups = {g.name: _group_data(g) for g in self.groups if not g.own}  # own ones are their channels'
+        if groups:
+            data["groups"] = groups
+        if self.reference:
+            data["reference"] = {"source": self.reference_source, "figures": dict(self.reference)}
+        return data
 
     def with_changes(self, changes: Mapping[str, Any], *,
                      origins: Mapping[str, str] | None = None) -> "Scenario":
@@ -443,23 +481,16 @@ class Scenario:
             raise ScenarioError([_blame(p, origins) for p in exc.problems], self.source) from None
 
     def _current(self, data: Mapping[str, Any], path: str) -> Any:
-        """The value of ``path`` in ``data`` (as changed so far), or its default when the file leaves it
-        out; KeyError when it has neither."""
-        node: Any = data
-        for key in path.split("."):
-            if not isinstance(node, Mapping) or key not in node:
-                break
-            node = node[key]
-        else:
-            return node
-        keys = path.split(".")
-        if keys[0] == "run" and len(keys) == 2 and keys[1] in RUN_KEYS:
-            return getattr(self.run, keys[1])
-        if path == "max_contacts":
-            return self.max_contacts
-        if (len(keys) == 3 and keys[0] == "channels" and keys[1] in self.channel_names
-                and keys[2] in ("cost_per_contact", "cost_per_agent_hour", "service_level_seconds")):
-            return getattr(self.channel(keys[1]), keys[2])
+        """The value of ``path`` in ``data`` (as changed so far), or else the value in use when the file
+        leaves it out (:meth:`to_dict` with ``complete``); KeyError when it has neither."""
+        for source in (lambda: data, lambda: self.to_dict(complete=True)):
+            node: Any = source()
+            for key in path.split("."):
+                if not isinstance(node, Mapping) or key not in node:
+                    break
+                node = node[key]
+            else:
+                return node
         raise KeyError(f"not set in the scenario, so there is nothing to change relative to; give it a value "
                        f"with {path}=VALUE")
 
@@ -472,7 +503,8 @@ class Scenario:
 
 #: Fields whose values are whole numbers: a relative change to them is rounded (``channels.*.agents``
 #: also as a shift plan's levels).
-WHOLE_NUMBER_FIELDS = ("max_contacts", "run.replications", "run.seed", "channels.*.agents")
+WHOLE_NUMBER_FIELDS = ("max_contacts", "run.replications", "run.seed", "channels.*.agents", "channels.*.concurrency",
+                       "groups.*.agents")
 RELATIVE_OPERATORS = {"+": "add", "-": "subtract", "*": "multiply by", "/": "divide by"}
 
 
@@ -482,9 +514,10 @@ class Relative:
     scales by 1.1 (``-`` and ``/`` too). The command line writes them ``FIELD+=5``, ``FIELD*=1.1``.
 
     * A number changes by the operation; a list of numbers (an ``hourly_profile``,
-      a shift plan's 24 ``agents`` levels) changes element by element.
-    * Whole-number fields (:data:`WHOLE_NUMBER_FIELDS`: agents, ``max_contacts``,
-      ``run.replications``, ``run.seed``) are rounded to the nearest whole
+      a shift plan's hourly ``agents`` levels) changes element by element.
+    * Whole-number fields (:data:`WHOLE_NUMBER_FIELDS`: agents of a channel or
+      group, ``concurrency``, ``max_contacts``, ``run.replications``,
+      ``run.seed``) are rounded to the nearest whole
       number, halves up: ``agents = 12`` times 1.1 is 13, 25 times 1.1 is 28.
     * Adding to or subtracting from a shift plan changes its staffed hours only:
       an hour without agents stays without. Scaling keeps a 0 at 0 anyway; a
@@ -522,9 +555,9 @@ class Relative:
     def apply(self, path: str, current: Any) -> Any:
         """The new value of field ``path`` whose value is ``current``; ValueError naming what is allowed."""
         keys = path.split(".")
-        pattern = "channels.*." + keys[2] if len(keys) == 3 and keys[0] == "channels" else path
+        pattern = f"{keys[0]}.*.{keys[2]}" if len(keys) == 3 and keys[0] in ("channels", "groups") else path
         whole = pattern in WHOLE_NUMBER_FIELDS
-        staffing = pattern == "channels.*.agents"
+        staffing = pattern.endswith(".*.agents")
         if _is_number(current):
             return self._number(current, whole)
         if isinstance(current, list) and current and all(_is_number(v) for v in current):
@@ -546,6 +579,44 @@ class Relative:
         if isinstance(x, int):
             return x
         return float(f"{x:.12g}")  # 500 * 1.1 is 550, not 550.0000000000001
+def _staffing_data(agents: int | tuple[int, ...]) -> int | list[int]:
+    return list(agents) if isinstance(agents, tuple) else agents
+
+
+def _channel_data(channel: Channel) -> dict[str, Any]:
+    """A channel's table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    data: dict[str, Any] = {"label": channel.label}
+    if not channel.served_by_groups:  # a [groups.NAME] table staffs it
+        data["agents"] = "unlimited" if channel.unlimited else _staffing_data(channel.agents)
+    data.update({
+        "handle_time": channel.handle_time.to_spec(),
+        "resolve": channel.resolve,
+        "next": dict(channel.next),
+        "next_after_abandon": dict(channel.next_after_abandon),
+        "async": channel.is_async,
+        "cost_per_contact": channel.cost_per_contact,
+        "cost_per_agent_hour": channel.cost_per_agent_hour,
+        "service_level_seconds": channel.service_level_seconds,
+    })
+    if not channel.unlimited:
+        data["concurrency"] = channel.concurrency
+    for key, value in (("patience", channel.patience), ("retry_delay", channel.retry_delay)):
+        if value is not None:
+            data[key] = value.to_spec()
+    if channel.open_hours is not None:
+        data["open_hours"] = list(channel.open_hours)
+    if channel.concurrency_slowdown is not None:
+        data["concurrency_slowdown"] = list(channel.concurrency_slowdown)
+    if channel.callback is not None:
+        data["callback"] = dataclasses.asdict(channel.callback)
+    return data
+
+
+def _group_data(group: Group) -> dict[str, Any]:
+    """A ``[groups.NAME]`` table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    return {"label": group.label, "agents": _staffing_data(group.agents), "skills": dict(group.skills),
+            "reserve": dict(group.reserve), "cost_per_agent_hour": group.cost_per_agent_hour,
+            "shrinkage": group.shrinkage}
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

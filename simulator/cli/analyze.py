@@ -25,7 +25,7 @@ from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir, read_toml_text
-from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file, set_option
+from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file, set_option, workers_option
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -181,8 +181,7 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days after the warm-up.")
 @set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for the simulation (default: CPU cores).")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet):
     """Every KPI of SCENARIO in well under a second, by the network approximation.
@@ -218,7 +217,7 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         progress = Progress(reps, quiet, sc.name)
         try:
             result = run_scenario(sc, replications=reps, seed=seed, keep_journeys=False, progress=progress,
-                                  workers=workers or min(default_workers(), reps))
+                                  workers=workers or default_workers())
         finally:
             progress.close()
     if as_json:

@@ -14,11 +14,14 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
+from ..experiment import check_result_folder
+from ..parallel import MAX_WORKERS_PER_CORE
 from ..scenario import RELATIVE_OPERATORS, Relative, Scenario, ScenarioError, load_scenario, parse_value
+
+from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 class ScenarioPath(click.ParamType):
@@ -105,6 +108,12 @@ SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
                 "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+
+#: ``--workers``, shared by every command that simulates.
+workers_option = click.option(
+    "-w", "--workers", type=click.IntRange(min=1), default=None,
+    help=f"Processes for replications (default: CPU cores; at most {MAX_WORKERS_PER_CORE} per core and one per "
+         "replication to run). Results do not depend on it.")
 
 #: ``--set-variant``, shared by every command that compares variants.
 set_variant_option = click.option(
@@ -263,7 +272,7 @@ def warn_overload(scenario: Scenario) -> None:
 
 
 def clean_errors(command):
-    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    """Bad input exits 2 without a traceback (Ctrl-C is the group's: :class:`CommandGroup`)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -272,9 +281,6 @@ def clean_errors(command):
             fail(str(exc))
         except (KeyError, ValueError, ConnectionError, ImportError) as exc:
             fail(str(exc.args[0]) if exc.args else str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
     return wrapper
 
 
@@ -300,6 +306,16 @@ def output_file(path: str | Path, option: str = "--out") -> Path:
         fail(f"{option} {path}: is a folder; give a file name")
     output_folder(target.parent, f"{option} {path}: its folder")
     return target
+def result_folder(path: str | Path) -> None:
+    """Check, before a long run, that ``run --out`` can save its result set in ``path``.
+
+    Exits 2 naming the option, the folder and the reason when it cannot
+    (:func:`simulator.experiment.check_result_folder`).
+    """
+    try:
+        check_result_folder(path)
+    except OSError as exc:
+        fail(f"--out {path}: {exc.strerror or exc}")
 
 
 class Progress:
@@ -321,7 +337,18 @@ class Progress:
             self.bar.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The command group: a Ctrl-C in any command exits 130 with one line (click would print
+    ``Aborted!`` and exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contactflow")
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -6,7 +6,6 @@ call for ``--charts DIR`` to write their charts as PNG and SVG.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,10 +15,11 @@ import click
 from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
+from ..parallel import default_workers
 from ..scenario import Scenario
 from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
                    load_with_changes, main, output_file, parse_changes, set_option, set_variant_option,
-                   variant_scenarios)
+                   variant_scenarios, workers_option)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -65,8 +65,7 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
 @set_option("Change a field of SCENARIO and of every variant scenario file")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
@@ -104,7 +103,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
-    workers = workers or min(os.cpu_count() or 1, reps)
+    workers = workers or default_workers()
 
     def simulate(sc: Scenario, keep_journeys: bool) -> Result:
         progress = Progress(reps, quiet, sc.name)

@@ -25,7 +25,7 @@ from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
                    load_with_changes, main, output_file, output_folder, parse_changes, set_option,
-                   set_variant_option, variant_scenarios)
+                   set_variant_option, variant_scenarios, workers_option)
 from ..plots import comparison_chart, sweep_axes, sweep_charts
 from .charts import charts_option, charts_summary, write_charts
 
@@ -82,8 +82,7 @@ def experiment_options(command):
         click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
         click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
         set_option(),
-        click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes for replications (default: CPU cores). Results do not depend on it."),
+        workers_option,
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
@@ -466,7 +465,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
 @click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @set_option()
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@workers_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):
