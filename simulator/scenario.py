@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .distributions import Distribution, did_you_mean, from_spec, spec_problems, unknown_key_message
+from .distributions import (
+    MAX_MINUTES, Distribution, did_you_mean, format_bound, from_spec, spec_problems, unknown_key_message,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,6 +72,28 @@ CHANNEL_KEYS = (
 REFERENCE_KEYS = ("source", "figures")
 
 DEFAULT_MAX_CONTACTS = 20
+
+# Limits: beyond them a scenario is not a contact centre any more, or its numbers stop being
+# sound in floating point, or its arrays would not fit in memory. Loading refuses them, naming
+# the range (README, "Limits"). Runs that are merely big are estimated and refused before they
+# start by simulator.runsize, which the user can overrule; these limits cannot be overruled.
+#: Most channels (the journey log stores channel numbers in 16 bits; the analytic engine
+#: holds channel-by-channel matrices).
+MAX_CHANNELS = 1000
+#: Largest ``max_contacts``.
+MAX_CONTACTS_LIMIT = 1000
+#: Most agents in one channel (in any hour).
+MAX_AGENTS = 1_000_000
+#: ``arrivals.per_hour`` range: one customer in 114 years to a billion an hour (faster, the
+#: gaps between arrivals fall below the resolution of the simulation clock).
+MIN_PER_HOUR, MAX_PER_HOUR = 1e-6, 1e9
+#: Largest ``run.days`` and ``run.warmup_hours`` (both 100,000 days, about 274 years).
+MAX_DAYS = 100_000
+MAX_WARMUP_HOURS = MAX_DAYS * 24
+#: Most replications.
+MAX_REPLICATIONS = 100_000
+#: Largest cost per contact or per agent hour.
+MAX_COST = 1e9
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
 DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS = 24 * 3600.0
 
@@ -143,8 +167,11 @@ class Arrivals:
         """The arrival rate in each hour of the day, per minute."""
         if self.hourly_profile is None:
             return (self.per_hour / 60.0,) * 24
-        mean_weight = sum(self.hourly_profile) / 24.0
-        return tuple(self.per_hour / 60.0 * w / mean_weight for w in self.hourly_profile)
+        # scaled by the largest weight first, so that tiny or huge weights neither underflow nor overflow
+        top = max(self.hourly_profile)
+        scaled = [w / top for w in self.hourly_profile]
+        mean_weight = math.fsum(scaled) / 24.0
+        return tuple(self.per_hour / 60.0 * w / mean_weight for w in scaled)
 
 
 @dataclass(frozen=True)
@@ -367,11 +394,25 @@ def _blame(problem: Problem, origins: Mapping[str, str]) -> Problem:
 
 
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
-    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`."""
+    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`.
+
+    Examples
+    --------
+    >>> parse_toml("x = [[1], [2]]")
+    {'x': [[1], [2]]}
+    >>> parse_toml("x = " + "[" * 100_000 + "]" * 100_000, "deep.toml")
+    Traceback (most recent call last):
+    ...
+    simulator.scenario.ScenarioError: deep.toml: 1 problem(s)
+      deep.toml: malformed TOML: arrays or inline tables nested too deeply for the parser (a scenario needs 3 levels)
+    """
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ScenarioError([Problem("", "malformed TOML: arrays or inline tables nested too deeply for the "
+                                         "parser (a scenario needs 3 levels)")], source) from None
 
 
 def bundled_dir() -> Path:
@@ -491,9 +532,9 @@ class _Validator:
                low_open: bool = False, high: float | None = None) -> float | None:
         bounds = []
         if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+            bounds.append(f"{'>' if low_open else '>='} {format_bound(low)}")
         if high is not None:
-            bounds.append(f"<= {high:g}")
+            bounds.append(f"<= {format_bound(high)}")
         allowed = _a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
         if not _is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and value > high
@@ -502,9 +543,10 @@ class _Validator:
             return None
         return float(value)
 
-    def integer(self, value: Any, path: str, low: int) -> int | None:
-        if not _is_int(value) or value < low:
-            self.bad(path, f"a whole number >= {low}", value)
+    def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
+        if not _is_int(value) or value < low or (high is not None and value > high):
+            self.bad(path, f"a whole number >= {low}" + (f" and <= {format_bound(high)}" if high is not None else ""),
+                     value)
             return None
         return value
 
@@ -566,6 +608,8 @@ class _Validator:
             self.fail("channels", "at least one [channels.NAME] table is needed")
         else:
             names = tuple(channel_table)
+            if len(names) > MAX_CHANNELS:
+                self.fail("channels", f"at most {format_bound(MAX_CHANNELS)} channels; got {len(names):,}")
             for n in names:
                 if not CHANNEL_NAME.match(n) or n in (GIVE_UP, RESOLVED):
                     self.fail(f"channels.{n}", "channel names start with a letter, use letters, "
@@ -575,7 +619,8 @@ class _Validator:
         if names and focal not in names:
             self.fail("focal_channel", f"{focal!r} is not a channel (channels: {', '.join(names)})")
 
-        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1)
+        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1,
+                                    MAX_CONTACTS_LIMIT)
         retry_delay = None
         if "retry_delay" in data:
             retry_delay = self.distribution(data["retry_delay"], "retry_delay")
@@ -599,9 +644,10 @@ class _Validator:
     def run_settings(self, value: Any) -> RunSettings:
         t = self.table(value, "run", RUN_KEYS)
         default = RunSettings()
-        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True)
-        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0)
-        reps = self.integer(t.get("replications", default.replications), "run.replications", 1)
+        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True, high=MAX_DAYS)
+        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0,
+                             high=MAX_WARMUP_HOURS)
+        reps = self.integer(t.get("replications", default.replications), "run.replications", 1, MAX_REPLICATIONS)
         seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
         return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
 
@@ -610,7 +656,7 @@ class _Validator:
             self.fail("arrivals", "missing; needed: an [arrivals] table with per_hour and first_channel")
             return None
         t = self.table(value, "arrivals", ARRIVAL_KEYS)
-        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=0, low_open=True)
+        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=MIN_PER_HOUR, high=MAX_PER_HOUR)
         profile = None
         if "hourly_profile" in t:
             profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
@@ -624,12 +670,14 @@ class _Validator:
         return Arrivals(per_hour, first, profile)
 
     def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
-        what = "finite numbers >= 0" if number else "whole numbers >= 0"
+        """24 hourly weights (``number``) or staffing levels (whole numbers up to :data:`MAX_AGENTS`)."""
+        what = "finite numbers >= 0" if number else f"whole numbers from 0 to {format_bound(MAX_AGENTS)}"
+        high = math.inf if number else MAX_AGENTS
         check = _is_number if number else _is_int
         if not isinstance(value, list) or len(value) != 24:
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
         else:
-            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and v >= 0)]
+            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and 0 <= v <= high)]
             got = f"{wrong[0][1]!r} for hour {wrong[0][0]}" if wrong else ""
         if got:
             self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00; got {got}")
@@ -652,11 +700,11 @@ class _Validator:
             agents = None
         elif isinstance(agents_value, list):
             agents = self.hourly(agents_value, f"{path}.agents", number=False)
-        elif _is_int(agents_value) and agents_value >= 1:
+        elif _is_int(agents_value) and 1 <= agents_value <= MAX_AGENTS:
             agents = agents_value
         else:
-            self.bad(f"{path}.agents", 'a whole number >= 1, a list of 24 hourly staffing levels, '
-                     'or "unlimited"', agents_value)
+            self.bad(f"{path}.agents", f'a whole number from 1 to {format_bound(MAX_AGENTS)}, a list of 24 hourly '
+                     'staffing levels, or "unlimited"', agents_value)
         unlimited = agents_value == "unlimited"
 
         if "handle_time" not in t:
@@ -698,13 +746,14 @@ class _Validator:
         if is_async and unlimited:
             self.fail(f"{path}.async", "an asynchronous channel needs agents to answer its backlog")
 
-        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0)
-        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0, high=MAX_COST)
+        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
+                                high=MAX_COST)
         if unlimited and cost_hour:
             self.fail(f"{path}.cost_per_agent_hour", "self-service has no agents; use cost_per_contact")
         default_sl = DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS if is_async else DEFAULT_SERVICE_LEVEL_SECONDS
         sl = self.number(t.get("service_level_seconds", default_sl), f"{path}.service_level_seconds",
-                         low=0, low_open=True)
+                         low=0, low_open=True, high=MAX_MINUTES * 60)
         label = t.get("label", "")
         if not isinstance(label, str):
             self.fail(f"{path}.label", f"must be a string; got {label!r}")
