@@ -242,7 +242,7 @@ class Replication:
         self.max_contacts = scenario.max_contacts
         self.warmup = scenario.run.warmup_minutes
         self.end = scenario.run.end_minutes
-        self.log = JourneyLog()
+        self.log = JourneyLog(len(self.channels), scenario.max_contacts)
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
