@@ -214,7 +214,7 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
         served = c["served"][i]
         wasted = int(out.wasted[i])
         if i in out.channel_stats:
-            busy, staffed, queue = out.channel_stats[i].between(start, end)
+            busy, staffed, queue = out.channel_stats[i].in_window()
             occupancy = _share(busy, staffed)
             agent_hours = staffed / 60.0
             mean_queue = _share(queue, end - start)
@@ -289,12 +289,7 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
     for i, spec in enumerate(scenario.channels):
         stats = out.channel_stats.get(i)
         if stats is not None:
-            t = stats.times
-            inside = (t[:-1] >= start) & (t[1:] <= end)
-            slot = (t[:-1][inside] // 60 % 24).astype(np.int64)
-            duration = np.bincount(slot, weights=np.diff(t)[inside], minlength=24)
-            busy, staffed, queue = (np.bincount(slot, weights=np.diff(x)[inside], minlength=24)
-                                    for x in (stats.busy_area, stats.staffed_area, stats.queue_area))
+            duration, busy, staffed, queue = stats.by_hour
         for hour in range(24):
             offered = h["offered"][i, hour]
             values = {

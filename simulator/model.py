@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -177,20 +178,56 @@ class _Message:
         self.answered_late = False
 
 
-@dataclass
+HOURS = 24
+
+
 class ChannelStats:
-    """Time integrals of one staffed channel, sampled at every hour and at the window's ends."""
+    """Time integrals of one staffed channel: within the measured window by hour of the day, and over the run.
 
-    times: np.ndarray
-    busy_area: np.ndarray
-    staffed_area: np.ndarray
-    queue_area: np.ndarray
+    The pool's integrals are read at every hour and at the window's ends; each
+    stretch between two readings lies in one hour and on one side of each
+    window end, and is added to its hour of the day. So the statistics have
+    the same size however long the run (memory stays flat in simulated time).
 
-    def between(self, start: float, end: float) -> tuple[float, float, float]:
-        """Busy agent-minutes, staffed agent-minutes and queue customer-minutes in [start, end]."""
-        i, j = np.searchsorted(self.times, [start, end])
-        return (self.busy_area[j] - self.busy_area[i], self.staffed_area[j] - self.staffed_area[i],
-                self.queue_area[j] - self.queue_area[i])
+    Attributes
+    ----------
+    whole_run
+        Busy agent-minutes, staffed agent-minutes and queue customer-minutes
+        from the start of the run to its end (warm-up and drain included).
+    """
+
+    __slots__ = ("window", "whole_run", "_hours", "_last")
+
+    def __init__(self, window: tuple[float, float], reading: tuple[float, float, float, float]):
+        self.window = window
+        self.whole_run = (0.0, 0.0, 0.0)
+        self._hours = [[0.0] * HOURS for _ in range(4)]  # lists: this runs every simulated hour
+        self._last = reading
+
+    def add(self, reading: tuple[float, float, float, float]) -> None:
+        """Take a new reading ``(time, busy, staffed, queue)`` of the pool's integrals."""
+        last = self._last
+        now = reading[0]
+        if now <= last[0]:
+            return
+        start, end = self.window
+        if last[0] >= start and now <= end:
+            hour = int(last[0] // 60.0) % HOURS
+            for row, value, before in zip(self._hours, reading, last):
+                row[hour] += value - before
+        self._last = reading
+        self.whole_run = reading[1:]
+
+    @property
+    def by_hour(self) -> np.ndarray:
+        """``(4, 24)`` array, within the window by hour of the day: minutes observed, busy
+        agent-minutes, staffed agent-minutes and queue customer-minutes."""
+        return np.array(self._hours)
+
+    def in_window(self) -> tuple[float, float, float]:
+        """Busy agent-minutes, staffed agent-minutes and queue customer-minutes in the measured window."""
+        busy, staffed, queue = (math.fsum(row) for row in self._hours[1:])
+        return busy, staffed, queue
 
 
 @dataclass
@@ -249,20 +286,19 @@ class Replication:
         self.customers = 0
         self.open_work = 1  # the arrival process itself, then every journey and unanswered message
         self.done = env.event()
-        self._snapshots: dict[int, list] = {c.index: [] for c in self.channels if c.pool}
+        self.stats = {c.index: ChannelStats((self.warmup, self.end), c.pool.snapshot())
+                      for c in self.channels if c.pool}
 
     # -- processes ---------------------------------------------------------
 
     def run(self) -> ReplicationOutput:
         """Simulate until every journey that started has ended and every message is answered."""
         env = self.env
-        self._take_snapshots()
         env.process(self.arrivals())
         env.process(self.clock())
         env.run(until=self.done)
         self._take_snapshots()
-        stats = {i: ChannelStats(*map(np.asarray, zip(*rows))) for i, rows in self._snapshots.items()}
-        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted)
+        return ReplicationOutput(self.log, self.stats, (self.warmup, self.end), env.now, self.wasted)
 
     def arrivals(self):
         """New customers: a Poisson process, non-homogeneous by hour of the day."""
@@ -400,12 +436,16 @@ class Replication:
         self._finish_work()
 
     def clock(self):
-        """Hourly staffing changes and time-integral snapshots (each hour, window start and end)."""
+        """Hourly staffing changes and time-integral snapshots (each hour, window start and end).
+
+        Without shift plans, the clock stops after the window: nothing after it is
+        measured by the hour, and a long drain then costs no hourly events.
+        """
         env = self.env
         planned = [c for c in self.channels if c.pool is not None and c.spec.has_shift_plan]
         marks = sorted({self.warmup, self.end})
         hour = 0
-        while True:
+        while planned or env.now < self.end:
             next_hour = (hour + 1) * 60.0
             while marks and marks[0] < next_hour:
                 mark = marks.pop(0)
@@ -421,12 +461,8 @@ class Replication:
     # -- bookkeeping -------------------------------------------------------
 
     def _take_snapshots(self) -> None:
-        for c in self.channels:
-            if c.pool is not None:
-                rows = self._snapshots[c.index]
-                snap = c.pool.snapshot()
-                if not rows or rows[-1][0] < snap[0]:
-                    rows.append(snap)
+        for index, stats in self.stats.items():
+            stats.add(self.channels[index].pool.snapshot())
 
     def _finish_work(self) -> None:
         self.open_work -= 1
