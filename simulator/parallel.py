@@ -43,7 +43,7 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
-from .scenario import Scenario
+from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
     "Executor",
@@ -422,14 +422,14 @@ class ReplicationJob:
     outputs: list[list[Any]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.replications < 1:
-            raise ValueError(f"replications must be >= 1; got {self.replications}")
+        if not 1 <= self.replications <= MAX_REPLICATIONS:
+            raise ValueError(f"replications must be from 1 to {MAX_REPLICATIONS:,}; got {self.replications}")
         self.scenarios = tuple(self.scenarios)
         self.outputs = [[] for _ in self.scenarios]
 
-    def tasks(self, start: int, stop: int) -> list[tuple[int, int]]:
-        """(scenario index, replication) pairs for replications ``start .. stop - 1``."""
-        return [(s, r) for r in range(start, stop) for s in range(len(self.scenarios))]
+    def tasks(self, start: int, stop: int) -> Iterator[tuple[int, int]]:
+        """(scenario index, replication) pairs for replications ``start .. stop - 1``, made as they are taken."""
+        return ((s, r) for r in range(start, stop) for s in range(len(self.scenarios)))
 
 
 def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
@@ -455,18 +455,25 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
     stops the workers.
     """
     jobs = list(jobs)
+    # batches of tasks, each (job, iterator of (scenario, replication)): tasks are made as they are
+    # submitted, so a million replications do not make a million task objects up front
     queue: deque = deque()
     pending: dict[int, list] = {}  # id(job) -> [outstanding tasks, results by (scenario, rep)]
     for job in jobs:
-        queue.extend((job, s, r) for s, r in job.tasks(0, job.replications))
+        queue.append((job, job.tasks(0, job.replications)))
         pending[id(job)] = [len(job.scenarios) * job.replications, {}]
-    planned = len(queue)
+    planned = sum(state[0] for state in pending.values())
     finished = 0
     in_flight: dict[Any, tuple[ReplicationJob, int, int]] = {}
     try:
         while queue or in_flight:
             while queue and len(in_flight) < executor.capacity:
-                job, s, r = queue.popleft()
+                job, batch = queue[0]
+                task = next(batch, None)
+                if task is None:
+                    queue.popleft()
+                    continue
+                s, r = task
                 future = executor.submit(job.task, job.scenarios[s], job.seed, r, job.keep_journeys)
                 in_flight[future] = (job, s, r)
             for future in executor.wait(set(in_flight)):
@@ -485,10 +492,9 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
                 total = job.more(job.outputs) if job.more is not None else len(job.outputs[0])
                 have = len(job.outputs[0])
                 if total > have:
-                    extra = job.tasks(have, total)
-                    queue.extendleft((job, s_, r_) for s_, r_ in reversed(extra))
-                    state[0] = len(extra)
-                    planned += len(extra)
+                    queue.appendleft((job, job.tasks(have, total)))
+                    state[0] = len(job.scenarios) * (total - have)
+                    planned += state[0]
                     if progress is not None:
                         progress(finished, planned)
                 else:

@@ -24,7 +24,7 @@ from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir
-from .base import Progress, ScenarioPath, fail, load_with_changes, main
+from .base import DAYS_RANGE, Progress, ScenarioPath, fail, load_with_changes, main, replications_range
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -154,10 +154,10 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
 @main.command("analyze")
 @click.argument("scenario", required=False, type=ScenarioPath())
 @click.option("--simulate", is_flag=True, help="Also simulate, and show the simulated figures with their 95 % CIs.")
-@click.option("-r", "--replications", type=click.IntRange(min=2),
+@click.option("-r", "--replications", type=replications_range(2),
               help="Replications with --simulate (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed with --simulate (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days after the warm-up.")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")

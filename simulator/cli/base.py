@@ -13,11 +13,20 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import MAX_DAYS, MAX_REPLICATIONS, Scenario, ScenarioError, load_scenario, parse_toml
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+
+def replications_range(least: int = 1) -> click.IntRange:
+    """What ``-r`` and ``--max-replications`` take: ``least`` to ``MAX_REPLICATIONS``, like ``run.replications``."""
+    return click.IntRange(least, MAX_REPLICATIONS)
+
+
+#: What ``-d`` takes: like ``run.days``, more than 0 and at most ``MAX_DAYS``.
+DAYS_RANGE = click.FloatRange(0, MAX_DAYS, min_open=True)
 
 
 class ScenarioPath(click.ParamType):

@@ -17,8 +17,9 @@ from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, parse_changes, set_variant_option, variant_scenarios)
+from .base import (DAYS_RANGE, VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors,
+                   fail, load_with_changes, main, parse_changes, replications_range, set_variant_option,
+                   variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -59,9 +60,9 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @set_variant_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="The HTML file to write.")
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a field of SCENARIO and of every variant scenario file (repeatable).")
 @click.option("--title", help="Title of the report (default: the scenario's name).")

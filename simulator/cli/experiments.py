@@ -24,8 +24,9 @@ from ..scenario import Scenario
 from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
+from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
+                   clean_errors, fail, load_with_changes, main, output_folder, parse_changes, replications_range,
+                   set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -76,10 +77,10 @@ def check_figures(option: str, figures, scenarios) -> None:
 def experiment_options(command):
     """The options every experiment command shares, in one place."""
     options = [
-        click.option("-r", "--replications", type=click.IntRange(min=1),
+        click.option("-r", "--replications", type=replications_range(1),
                      help="Replications per run (default: the scenario's run.replications)."),
         click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
-        click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
+        click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up."),
         click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
                      help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
         click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
@@ -94,7 +95,7 @@ def experiment_options(command):
 
 def precision_options(command):
     """``--precision`` and ``--max-replications``."""
-    command = click.option("--max-replications", type=click.IntRange(min=2), default=None,
+    command = click.option("--max-replications", type=replications_range(2), default=None,
                            help=f"Most replications --precision may run (default {DEFAULT_MAX_REPLICATIONS}).")(command)
     return click.option("--precision", "precision_texts", multiple=True, metavar="FIGURE=HALF_WIDTH",
                         help="Add replications until the figure's 95 % CI half-width is at most HALF_WIDTH, "
@@ -551,10 +552,10 @@ def staffing_text(plan) -> str:
 
 @main.command("warmup")
 @click.argument("scenario", type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=2), default=5, show_default=True,
+@click.option("-r", "--replications", type=replications_range(2), default=5, show_default=True,
               help="Replications to learn from.")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
+@click.option("-d", "--days", type=DAYS_RANGE,
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")

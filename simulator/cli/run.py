@@ -9,16 +9,16 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder
+from .base import DAYS_RANGE, ScenarioPath, fail, load_with_changes, main, output_folder, replications_range
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
 
 @main.command("run")
 @click.argument("scenario", required=False, type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's run.replications).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
