@@ -169,3 +169,57 @@ def test_analyze_with_a_million_agents_does_not_allocate_per_agent():
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["channels"]["phone"]["p_wait"]["analytic"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_analyze_a_run_of_the_longest_window_models_its_backlog_over_weeks():
+    """The email backlog was modelled minute by minute over the whole run: 24 GB for 100,000 days."""
+    from simulator.network import FLUID_WINDOW_DAYS, approximate
+    from simulator.scenario import MAX_DAYS, load_scenario
+
+    sc = load_scenario("nice_bcg_2016")
+    long = approximate(sc.with_changes({"run.days": MAX_DAYS, "run.warmup_hours": 336}))
+    weeks = approximate(sc.with_changes({"run.days": FLUID_WINDOW_DAYS, "run.warmup_hours": 336}))
+    for metric in ("abandon_rate", "mean_wait_min", "occupancy"):
+        assert long.value(f"channels.email.{metric}") == pytest.approx(weeks.value(f"channels.email.{metric}"))
+    # totals cover the whole window
+    assert long.value("channels.email.agent_hours") == pytest.approx(
+        weeks.value("channels.email.agent_hours") * MAX_DAYS / FLUID_WINDOW_DAYS)
+    assert any("email: the run is long" in note for note in long.weaknesses)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "-r", "1000000000"], "Invalid value for '-r' / '--replications': 1000000000 is not in the range 1<=x<=100000"),
+    (["compare", "nice_bcg_2016", "x:run.seed=3", "-r", "1000000000"], "'--replications'"),
+    (["sweep", "nice_bcg_2016", "--vary", "run.seed=1,2", "-r", "1000000000"], "'--replications'"),
+    (["warmup", "nice_bcg_2016", "-r", "1000000000"], "'--replications'"),
+    (["analyze", "--simulate", "-r", "1000000000"], "'--replications'"),
+    (["report", "-r", "1000000000"], "'--replications'"),
+    (["run", "-d", "1e6"], "Invalid value for '-d' / '--days': 1000000.0 is not in the range 0<x<=100000"),
+    (["staff", "nice_bcg_2016", "--target", "give_up_rate<=0.1", "-d", "1e6"], "'--days'"),
+    (["run", "--precision", "give_up_rate=0.001", "--max-replications", "1000000000"],
+     "Invalid value for '--max-replications': 1000000000 is not in the range 2<=x<=100000"),
+])
+def test_options_out_of_range_exit_2_naming_the_option(args, expected):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+
+
+def test_the_python_api_refuses_a_billion_replications_naming_them():
+    import simulator as sim
+
+    with pytest.raises(ValueError, match="replications must be from 1 to 100,000; got 1000000000"):
+        sim.run(sim.load_scenario("nice_bcg_2016"), replications=10**9, days=0.01)
+    with pytest.raises(ValueError, match="max_replications must be from 2 to 100,000"):
+        sim.run(sim.load_scenario("nice_bcg_2016"), days=0.01,
+                precision=sim.Precision({"give_up_rate": 0.01}, max_replications=10**9))
+
+
+def test_a_precision_target_of_almost_zero_asks_for_the_most_replications_it_may():
+    import numpy as np
+
+    from simulator.precision import MAX_GROWTH, Precision
+
+    values = {"give_up_rate": np.array([0.1, 0.2, 0.15])}
+    assert Precision({"give_up_rate": 1e-300}, max_replications=100_000).replications_needed(values) == 3 * MAX_GROWTH
+    assert Precision({"give_up_rate": 1e-300}, max_replications=4).replications_needed(values) == 4
