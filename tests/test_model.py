@@ -241,5 +241,5 @@ def test_channel_statistics_do_not_grow_with_simulated_time():
         outputs[days] = Replication(sc, 1, 0).run()
     assert len(pickle.dumps(outputs[2].channel_stats)) == len(pickle.dumps(outputs[40].channel_stats))
     for days, out in outputs.items():
-        for stats in out.channel_stats.values():
-            assert stats.by_hour[0] == pytest.approx(np.full(24, days * 60.0))  # the window by hour, no more
+        for channel_stats in out.channel_stats.values():
+            assert channel_stats.by_hour[0] == pytest.approx(np.full(24, days * 60.0))  # the window by hour, no more
