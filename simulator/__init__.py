@@ -21,6 +21,7 @@ from .scenario import (
 )
 from .compare import compare
 from .precision import Precision
+from .runsize import RunTooLarge, estimate_run
 from .staffing import StaffingPlan, staff
 from .sweep import sweep
 from .warmup import suggest_warmup
@@ -42,5 +43,7 @@ __all__ = [
     "StaffingPlan",
     "Precision",
     "suggest_warmup",
+    "estimate_run",
+    "RunTooLarge",
     "__version__",
 ]

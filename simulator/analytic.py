@@ -537,6 +537,7 @@ class JourneyChain:
         self.resolve_probability = np.array([ch.resolve for ch in scenario.channels]) * self.served
         self.transition = np.zeros((n, n))
         self.give_up_probability = np.zeros(n)
+        position = {name: i for i, name in enumerate(names)}
         for i, ch in enumerate(scenario.channels):
             follow_next = self.served[i] * (1.0 - ch.resolve) + self.closed[i]
             follow_abandon = max(1.0 - self.served[i] - self.closed[i], 0.0)
@@ -545,10 +546,11 @@ class JourneyChain:
                     if target == GIVE_UP:
                         self.give_up_probability[i] += weight * p
                     else:
-                        self.transition[i, names.index(target)] += weight * p
-        self.graph = self._build_graph()
+                        self.transition[i, position[target]] += weight * p
 
-    def _build_graph(self) -> nx.DiGraph:
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The one-step probabilities as a graph (see the class attributes); built when first asked for."""
         graph = nx.DiGraph()
         graph.add_nodes_from(self.channel_names, kind="channel")
         graph.add_nodes_from((GIVE_UP, RESOLVED), kind="end")

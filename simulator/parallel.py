@@ -43,6 +43,7 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
+from .runsize import check_run_size, estimate_run
 from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
@@ -84,13 +85,15 @@ def default_workers() -> int:
 class Executor:
     """Runs tasks somewhere; the interface every executor offers.
 
-    ``capacity`` is how many tasks :func:`run_jobs` keeps submitted at once.
+    ``capacity`` is how many tasks :func:`run_jobs` keeps submitted at once;
+    ``parallelism`` how many run at the same time.
     Use an executor as a context manager: leaving the block normally waits for
     nothing (every task has been collected); leaving it with an exception
     (Ctrl-C included) cancels what has not run yet and stops the workers.
     """
 
     capacity: int = 1
+    parallelism: int = 1
 
     def submit(self, fn: Callable, *args) -> Any:
         """Start ``fn(*args)``; returns a future with ``result()``."""
@@ -181,7 +184,7 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int):
         if workers < 1:
             raise ValueError(f"workers must be >= 1; got {workers}")
-        self.workers = workers
+        self.workers = self.parallelism = workers
         self.capacity = workers * TASKS_PER_WORKER
         self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
 
@@ -336,7 +339,8 @@ class DaskExecutor(Executor):
             if self._own_client:
                 self.client.close()
             raise
-        self.capacity = max(1, threads) * TASKS_PER_WORKER
+        self.parallelism = max(1, threads)
+        self.capacity = self.parallelism * TASKS_PER_WORKER
         # finished futures arrive here; bound to our client, not to a process-wide default one
         self._finished = distributed.as_completed(loop=self.client.loop)
 
@@ -433,7 +437,8 @@ class ReplicationJob:
 
 
 def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
-             progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[ReplicationJob, list[list[Any]]]]:
+             progress: Callable[[int, int], None] | None = None, *,
+             force: bool = False) -> Iterator[tuple[ReplicationJob, list[list[Any]]]]:
     """Run the jobs' replications on ``executor``; yield ``(job, outputs)`` as each job finishes.
 
     Tasks are submitted in job order, at most ``executor.capacity`` at a time,
@@ -447,6 +452,10 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
         Called as ``progress(finished, planned)`` in replications (one
         scenario's replication each) after each one; ``planned`` grows when a
         job asks for more.
+    force
+        Run even what :func:`simulator.runsize.check_run_size` finds far
+        beyond this machine; otherwise such jobs raise
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Notes
     -----
@@ -455,6 +464,9 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
     stops the workers.
     """
     jobs = list(jobs)
+    size = estimate_run(((scenario, job.replications) for job in jobs for scenario in job.scenarios),
+                        keep_journeys=any(job.keep_journeys for job in jobs), workers=executor.parallelism)
+    check_run_size(size, force=force)
     # batches of tasks, each (job, iterator of (scenario, replication)): tasks are made as they are
     # submitted, so a million replications do not make a million task objects up front
     queue: deque = deque()

@@ -160,6 +160,7 @@ def sweep(
     dask: Any = None,
     progress: Callable[[int, int], None] | None = None,
     level: float = 0.95,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run a scenario at every point of a grid of field values.
 
@@ -187,6 +188,10 @@ def sweep(
         Called as ``progress(finished, planned)`` in replications of the points still to run.
     level
         Confidence level of the intervals.
+    force
+        Run even when the points still to run are estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -251,7 +256,7 @@ def sweep(
             for i in range(len(points)) if i not in frames]
     if jobs:
         with make_executor(workers, dask) as executor:
-            for job, outputs in run_jobs(jobs, executor, progress):
+            for job, outputs in run_jobs(jobs, executor, progress, force=force):
                 i = job.key
                 result = Result.from_outputs(changed[i], seeds[i], outputs[0])
                 met = None if precision is None else precision.report(precision.samples(outputs[0])).met

@@ -24,7 +24,9 @@ from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir
-from .base import DAYS_RANGE, Progress, ScenarioPath, fail, load_with_changes, main, replications_range
+from ..runsize import RunTooLarge
+from .base import (DAYS_RANGE, Progress, ScenarioPath, fail, force_option, load_with_changes, main, refuse_run,
+                   replications_range)
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -163,8 +165,9 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for the simulation (default: CPU cores).")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet):
+def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet, force):
     """Every KPI of SCENARIO in well under a second, by the network approximation.
 
     Traffic equations give each channel's load, Erlang A (or Erlang C and a
@@ -198,7 +201,9 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         progress = Progress(reps, quiet, sc.name)
         try:
             result = run_scenario(sc, replications=reps, seed=seed, keep_journeys=False, progress=progress,
-                                  workers=workers or min(default_workers(), reps))
+                                  workers=workers or min(default_workers(), reps), force=force)
+        except RunTooLarge as exc:
+            refuse_run(exc)
         finally:
             progress.close()
     if as_json:

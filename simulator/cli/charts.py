@@ -17,9 +17,10 @@ from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..scenario import Scenario
+from ..runsize import check_run_size, estimate_run
 from .base import (DAYS_RANGE, VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors,
-                   fail, load_with_changes, main, parse_changes, replications_range, set_variant_option,
-                   variant_scenarios)
+                   fail, force_option, load_with_changes, main, parse_changes, replications_range,
+                   set_variant_option, variant_scenarios)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -68,10 +69,11 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @click.option("--title", help="Title of the report (default: the scenario's name).")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
-                   workers, quiet):
+                   workers, quiet, force):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).
 
     The report embeds every chart, the KPI tables with 95 % confidence
@@ -103,12 +105,16 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
     workers = workers or min(os.cpu_count() or 1, reps)
+    # the whole report at once: the base (its journeys kept for the charts), then each variant
+    check_run_size(estimate_run([(base, reps)], keep_journeys=True, workers=workers), force=force)
+    check_run_size(estimate_run([(base, reps), *((sc, reps) for sc in labels.values())], workers=workers),
+                   force=force)
 
     def simulate(sc: Scenario, keep_journeys: bool) -> Result:
         progress = Progress(reps, quiet, sc.name)
         try:
             return run_scenario(sc, replications=reps, seed=seed, workers=workers,
-                                keep_journeys=keep_journeys, progress=progress)
+                                keep_journeys=keep_journeys, progress=progress, force=force)
         finally:
             progress.close()
 

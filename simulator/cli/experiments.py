@@ -25,8 +25,8 @@ from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
-                   clean_errors, fail, load_with_changes, main, output_folder, parse_changes, replications_range,
-                   set_variant_option, variant_scenarios)
+                   clean_errors, fail, force_option, load_with_changes, main, output_folder, parse_changes,
+                   replications_range, set_variant_option, variant_scenarios)
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -86,6 +86,7 @@ def experiment_options(command):
         click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
                      help="Processes for replications (default: CPU cores). Results do not depend on it."),
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
+        force_option,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
@@ -127,7 +128,7 @@ def _json_ready(frame: pd.DataFrame) -> list[dict]:
 @charts_option("a chart of the headline figures and their paired differences (comparison.png, .svg)")
 @clean_errors
 def compare_command(base, variants, set_variant_texts, replications, seed, days, assignments, workers, dask,
-                    quiet, precision_texts, max_replications, show_all, as_json, out, charts):
+                    force, quiet, precision_texts, max_replications, show_all, as_json, out, charts):
     """Compare BASE with each VARIANT on common random numbers.
 
     A VARIANT is a scenario file or bundled name, or changes to BASE like
@@ -166,7 +167,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     bar = PlannedProgress(None if precision else reps * scenarios, quiet, "compare")
     try:
         table = compare(base_sc, named, replications=reps, seed=seed, precision=precision,
-                        workers=workers, dask=dask, progress=bar)
+                        workers=workers, dask=dask, progress=bar, force=force)
     finally:
         bar.close()
     alignment_notes(table.attrs["base"], table.attrs["aligned"])
@@ -264,7 +265,7 @@ def _precision_line(report: dict, precision: Precision) -> str:
                    f"{FIGURE_HELP}. All are in the files.")
 @charts_option("the shown figures against the first numeric varied field (sweep.png, .svg)")
 @clean_errors
-def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
+def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, force, quiet,
                   precision_texts, max_replications, out, show, charts):
     """Run SCENARIO at every point of a grid of field values.
 
@@ -317,7 +318,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     try:
         # the folder is made and sweep.json written before any point runs
         table = sweep(sc, vary, replications=replications, seed=seed, out=out, precision=precision,
-                      workers=workers, dask=dask, progress=bar)
+                      workers=workers, dask=dask, progress=bar, force=force)
     except ConnectionError:
         raise  # --dask: reported by clean_errors
     except OSError as exc:
@@ -447,7 +448,7 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
 def staff_command(scenario, target_texts, channel_list, hourly, start_name, replications, seed, days, assignments,
-                  workers, dask, quiet, max_evaluations, save_scenario, as_json):
+                  workers, dask, force, quiet, max_evaluations, save_scenario, as_json):
     """The fewest agents per channel (or per hour with --hourly) that meet every target.
 
     Starts from Erlang A/C on each channel's offered load (from the routing
@@ -479,7 +480,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
     try:
         plan = staff(sc, targets, channels, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
-                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
+                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations, force=force)
     except StaffingError as exc:
         fail(f"{sc.source or sc.name}: {exc}")
     finally:
@@ -559,9 +560,10 @@ def staffing_text(plan) -> str:
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
 @click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
-def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):
+def warmup_command(scenario, replications, seed, days, assignments, workers, force, quiet):
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
@@ -574,7 +576,7 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, qui
     bar = Progress(replications, quiet, f"{sc.name} from empty")
     try:
         suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers(),
-                                    progress=bar)
+                                    progress=bar, force=force)
     finally:
         bar.close()
     spread = suggestion.spread()

@@ -9,7 +9,9 @@ import click
 from ..experiment import run as run_scenario
 from ..report import result_text
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import DAYS_RANGE, ScenarioPath, fail, load_with_changes, main, output_folder, replications_range
+from ..runsize import RunTooLarge
+from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_folder,
+                   refuse_run, replications_range)
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -28,9 +30,10 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
               help="Processes for replications (default: CPU cores). Results do not depend on it.")
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
 @precision_options
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(scenario, replications, seed, days, assignments, as_json, out, charts, workers, quiet,
-                dask=None, precision_texts=(), max_replications=None):
+                dask=None, precision_texts=(), max_replications=None, force=False):
     """Simulate SCENARIO (a TOML file or a bundled name; default: the Nice–BCG preset).
 
     Prints the KPIs with 95 % confidence intervals, beside the published
@@ -64,7 +67,9 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
     try:
         result = run_scenario(sc, replications=reps, seed=seed, workers=workers,
                               keep_journeys=out is not None or charts is not None, progress=progress,
-                              precision=precision, dask=dask)
+                              precision=precision, dask=dask, force=force)
+    except RunTooLarge as exc:
+        refuse_run(exc)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
         fail(f"--dask: {exc.args[0]}")
     finally:
