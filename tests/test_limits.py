@@ -223,3 +223,18 @@ def test_a_precision_target_of_almost_zero_asks_for_the_most_replications_it_may
     values = {"give_up_rate": np.array([0.1, 0.2, 0.15])}
     assert Precision({"give_up_rate": 1e-300}, max_replications=100_000).replications_needed(values) == 3 * MAX_GROWTH
     assert Precision({"give_up_rate": 1e-300}, max_replications=4).replications_needed(values) == 4
+
+
+@pytest.mark.parametrize("vary, expected", [
+    (["channels.phone.agents=0:inf:1"], "'channels.phone.agents=0:inf:1': stop 'inf' is not a finite number"),
+    (["channels.chat.resolve=0:nan:0.1"], "'channels.chat.resolve=0:nan:0.1': stop 'nan' is not a finite number"),
+    (["channels.phone.agents=0:1e300:1e-300"], "values are too many for one field (at most 100,000)"),
+    (["run.seed=1:90000:1", "channels.phone.agents=1:90000:1"],
+     "a grid of 8,100,000,000 points is too many (at most 100,000): 90,000 run.seed x 90,000 channels.phone.agents"),
+])
+def test_sweep_ranges_that_cannot_be_run_are_refused(vary, expected, tmp_path):
+    args = [w for v in vary for w in ("--vary", v)]
+    result = invoke("sweep", "nice_bcg_2016", *args, "-o", tmp_path / "sweep", *QUICK)
+    assert result.exit_code == 2, result.output
+    assert f"--vary: {expected}" in result.output or expected in result.output
+    assert "Traceback" not in result.output
