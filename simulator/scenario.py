@@ -404,7 +404,7 @@ def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
     Traceback (most recent call last):
     ...
     simulator.scenario.ScenarioError: deep.toml: 1 problem(s)
-      deep.toml: malformed TOML: arrays or inline tables nested too deeply for the parser (a scenario needs 3 levels)
+      deep.toml: malformed TOML: arrays or inline tables nested too deeply for the parser (contactflow's files need 3 levels at most)
     """
     try:
         return tomllib.loads(text)
@@ -412,7 +412,7 @@ def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
     except RecursionError:  # the parser recurses once per level of nesting
         raise ScenarioError([Problem("", "malformed TOML: arrays or inline tables nested too deeply for the "
-                                         "parser (a scenario needs 3 levels)")], source) from None
+                                         "parser (contactflow's files need 3 levels at most)")], source) from None
 
 
 def bundled_dir() -> Path:

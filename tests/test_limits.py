@@ -238,3 +238,28 @@ def test_sweep_ranges_that_cannot_be_run_are_refused(vary, expected, tmp_path):
     assert result.exit_code == 2, result.output
     assert f"--vary: {expected}" in result.output or expected in result.output
     assert "Traceback" not in result.output
+
+
+def test_estimate_refuses_journeys_and_caps_beyond_max_contacts(tmp_path):
+    rows = ["customer,timestamp,channel,outcome"]
+    rows += [f"{c},{c * 10.0},phone,resolved" for c in range(1, 30)]
+    rows += [f"0,{i * 0.1},web,unresolved" for i in range(1001)] + ["0,200,web,resolved"]
+    log = tmp_path / "log.csv"
+    log.write_text("\n".join(rows) + "\n")
+    result = invoke("estimate", log, "--censor-minutes", "0")
+    assert result.exit_code == 2, result.output
+    assert "is contact 1,001 of its journey; a scenario allows at most 1,000" in result.output
+    result = invoke("estimate", log, "--max-contacts", "40000")
+    assert result.exit_code == 2 and "'--max-contacts': 40000 is not in the range 1<=x<=1000" in result.output
+
+
+def test_calibrate_refuses_deep_targets_and_an_endless_regularization(tmp_path):
+    targets = tmp_path / "targets.toml"
+    targets.write_text("[targets]\navoidable_call_share = " + "[" * 100_000 + "\n")
+    result = invoke("calibrate", "nice_bcg_2016", "--targets", targets, "--out", tmp_path / "fit.toml")
+    assert result.exit_code == 2
+    assert f"{targets}: malformed TOML: arrays or inline tables nested too deeply" in result.output
+    result = invoke("calibrate", "nice_bcg_2016", "--targets", "nice_bcg_2016", "--out", tmp_path / "fit.toml",
+                    "--regularization", "inf")
+    assert result.exit_code == 2 and "regularization must be a finite number > 0; got inf" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "fit.toml").exists()
