@@ -310,6 +310,7 @@ class Scenario:
         >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
         60
         """
+        changes = {path: _plain(value) for path, value in changes.items()}
         origins = {path: (origins or {}).get(path) or f"{path}={value!r}" for path, value in changes.items()}
         data = self.to_dict()
         problems = []
@@ -331,6 +332,23 @@ class Scenario:
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with numpy numbers and arrays made plain Python ones, as TOML would give them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _plain({"agents": np.int64(25), "profile": np.ones(2)}), _plain(np.bool_(True))
+    ({'agents': 25, 'profile': [1.0, 1.0]}, True)
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    return _plain(tolist()) if callable(tolist) and type(value).__module__ == "numpy" else value
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

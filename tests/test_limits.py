@@ -263,3 +263,17 @@ def test_calibrate_refuses_deep_targets_and_an_endless_regularization(tmp_path):
                     "--regularization", "inf")
     assert result.exit_code == 2 and "regularization must be a finite number > 0; got inf" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "fit.toml").exists()
+
+
+def test_numpy_numbers_are_numbers_and_numpy_booleans_are_not():
+    """np.int64 agents (from np.arange in a sweep) were 'not a whole number'."""
+    import numpy as np
+
+    from simulator.scenario import ScenarioError, load_scenario
+
+    sc = load_scenario("nice_bcg_2016").with_changes({"channels.chat.agents": np.int64(25),
+                                                       "arrivals.hourly_profile": np.ones(24)})
+    assert sc.channel("chat").agents == 25 and type(sc.channel("chat").agents) is int
+    assert "agents = 25" in sc.to_toml()
+    with pytest.raises(ScenarioError, match="channels.chat.agents: must be a whole number .* got True"):
+        sc.with_changes({"channels.chat.agents": np.bool_(True)})
