@@ -19,7 +19,8 @@ in milliseconds:
 * memory: the journey log when kept (:data:`LOG_BYTES_PER_CONTACT`), the
   result rows, and in each worker the customers in the system: the arrival
   rate times a journey's mean duration (Little's law), plus the backlog an
-  overloaded channel whose customers never leave piles up.
+  overloaded channel whose customers never leave piles up, plus the patience
+  timers still pending (one per contact for as long as its patience).
 
 :func:`check_run_size` refuses, with :class:`RunTooLarge`, a run estimated to
 take more than :data:`MAX_WALL_HOURS` hours or more than
@@ -77,6 +78,9 @@ CLOCK_SECONDS_PER_CHANNEL_HOUR = 2e-6
 LOG_BYTES_PER_CONTACT = 200
 #: Bytes per customer in the system (a SimPy process, its events and timers: 900 to 1,600 measured).
 BYTES_PER_CUSTOMER_IN_SYSTEM = 2_000
+#: Bytes per patience timer still pending after its customer was served (about 700 measured); they
+#: stay until the patience would have run out, so a patience long beyond the run holds one per contact.
+BYTES_PER_PENDING_TIMER = 1_000
 #: Bytes and seconds per row of a replication's result tables (metrics by channel and hour).
 BYTES_PER_RESULT_ROW = 300
 SECONDS_PER_RESULT_ROW = 3e-6
@@ -226,7 +230,8 @@ def estimate_run(runs: Iterable[tuple[Scenario, int]], *, keep_journeys: bool = 
         result_bytes += reps * rows * BYTES_PER_RESULT_ROW
         log = load.contacts * LOG_BYTES_PER_CONTACT if keep_journeys else 0.0
         log_bytes += reps * log
-        per_worker = max(per_worker, load.in_system * BYTES_PER_CUSTOMER_IN_SYSTEM + log)
+        per_worker = max(per_worker, load.in_system * BYTES_PER_CUSTOMER_IN_SYSTEM
+                         + load.pending_timers * BYTES_PER_PENDING_TIMER + log)
     processes = max(1, min(workers, replications))
     memory = BASE_BYTES + result_bytes + log_bytes + processes * per_worker
     if workers > 1:
@@ -291,6 +296,8 @@ class _ScenarioLoad:
         conserving = np.array([not c.unlimited and (c.is_async or c.patience is None) for c in channels])
         excess = np.where(conserving, np.maximum(work - capacity, 0.0) / handle / 1440.0, 0.0)  # contacts a minute
         self.in_system = per_minute * journey_minutes + float(excess.sum()) * minutes
+        # a contact's patience timer stays scheduled for its whole length, served or not
+        self.pending_timers = per_minute * float(visits @ np.minimum(patience, minutes))
 
 
 def _expected_contacts(scenario: Scenario, served: np.ndarray, closed: np.ndarray) -> np.ndarray:
