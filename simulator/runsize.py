@@ -44,7 +44,6 @@ simulator.runsize.RunTooLarge: ...
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Iterable
@@ -270,13 +269,12 @@ class _ScenarioLoad:
         staffed = [c for c in channels if not c.unlimited]
         self.staffed = len(staffed)
         names = len(channels)
-        self.result_rows = 15 + names * (16 + 24 * 7 + 2) + 2
+        period = scenario.period_hours  # hourly results: 8 metrics per channel and hour, and per group
+        self.result_rows = 15 + names * (18 + 8 * period) + len(scenario.groups) * 8 * period
 
         open_share = np.array([c.open_share() for c in channels])
         handle = np.array([c.handle_time.mean for c in channels])
-        # agent-minutes on duty a day, in open hours (a shift plan's hours, each counted if open)
-        capacity = np.array([0.0 if c.unlimited else 60.0 * float(
-            np.dot([c.agents_in_hour(h) for h in range(24)], _open_fraction(c))) for c in channels])
+        capacity = np.array([_agent_minutes_a_day(scenario, c) for c in channels])
         patient = np.array([c.unlimited or c.patience is None for c in channels])
         served_when_open = np.ones(len(channels))
         for _ in range(FLUID_ROUNDS):
@@ -298,6 +296,21 @@ class _ScenarioLoad:
         self.in_system = per_minute * journey_minutes + float(excess.sum()) * minutes
         # a contact's patience timer stays scheduled for its whole length, served or not
         self.pending_timers = per_minute * float(visits @ np.minimum(patience, minutes))
+
+
+def _agent_minutes_a_day(scenario: Scenario, channel) -> float:
+    """Agent-minutes a day that answer ``channel`` in its open hours, times its concurrency.
+
+    A group that answers several channels is counted as shared evenly among
+    them (its priorities are left out: this is for an estimate).
+    """
+    if channel.unlimited:
+        return 0.0
+    period = scenario.period_hours
+    open_by_hour = np.resize(_open_fraction(channel), period)
+    minutes = sum(60.0 * float(np.dot([g.on_duty_in_hour(h) for h in range(period)], open_by_hour)) / len(g.skills)
+                  for g in scenario.groups_serving(channel.name))
+    return minutes * 24.0 / period * channel.concurrency
 
 
 def _expected_contacts(scenario: Scenario, served: np.ndarray, closed: np.ndarray) -> np.ndarray:

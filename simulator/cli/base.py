@@ -14,7 +14,7 @@ import click
 
 from .. import __version__
 from ..runsize import RunTooLarge
-from ..scenario import MAX_DAYS, MAX_REPLICATIONS, Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import MAX_DAYS, MAX_REPLICATIONS, Scenario, ScenarioError, load_scenario, parse_value
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
@@ -56,12 +56,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not field:
         raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25)",
                                  param_hint="--set")
-    raw = raw.strip()
-    try:
-        value = parse_toml(f"value = {raw}")["value"]
-    except ScenarioError:
-        value = raw
-    return field, value
+    return field, parse_value(raw)
 
 
 def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:
