@@ -961,7 +961,8 @@ class _Validator:
                 self.fail(f"{path}.agents", "the channel is answered by a [groups.NAME] table (its skills "
                           "name it); remove its own agents, or remove it from the group's skills")
         elif agents_value is None:
-            self.fail(f"{path}.agents", 'missing; needed: a whole number >= 1, a list of 24 (or 168) hourly '
+            self.fail(f"{path}.agents", f'missing; needed: a whole number from 1 to {format_bound(MAX_AGENTS)}, a '
+                      'list of 24 (or 168) hourly '
                       'staffing levels, or "unlimited" — or a [groups.NAME] table whose skills include '
                       f'{name!r}')
         elif agents_value != "unlimited":

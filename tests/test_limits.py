@@ -70,13 +70,13 @@ def many_channels(count: int) -> dict:
     ("run.days=1e7", "run.days: must be a number > 0 and <= 100,000; got 10000000.0"),
     ("run.warmup_hours=1e9", "run.warmup_hours: must be a number >= 0 and <= 2,400,000; got 1000000000.0"),
     ("channels.phone.agents=1000000000",
-     'channels.phone.agents: must be a whole number from 1 to 1,000,000, a list of 24 hourly staffing levels, '
-     'or "unlimited"; got 1000000000'),
+     'channels.phone.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) hourly staffing '
+     'levels, or "unlimited"; got 1000000000'),
     ("channels.phone.agents=2.5", "channels.phone.agents: must be a whole number from 1 to 1,000,000"),
     ("channels.phone.agents=true", "channels.phone.agents: must be a whole number from 1 to 1,000,000"),
     (f"channels.phone.agents={[5] * 23 + [10**9]}",
-     "channels.phone.agents: must be a list of 24 whole numbers from 0 to 1,000,000, one per hour from 0:00; "
-     "got 1000000000 for hour 23"),
+     "channels.phone.agents: must be a list of 24 whole numbers from 0 to 1,000,000, one per hour from 0:00, "
+     "or 168 for a week from Monday 0:00; got 1000000000 for hour 23"),
     ("channels.phone.cost_per_agent_hour=1e300",
      "channels.phone.cost_per_agent_hour: must be a number >= 0 and <= 1,000,000,000; got 1e+300"),
     ("channels.phone.cost_per_contact=inf", "channels.phone.cost_per_contact: must be a finite number >= 0"),
