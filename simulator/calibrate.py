@@ -70,7 +70,7 @@ from .analytic import HourlyJourneyChain
 from .distributions import unknown_key_message
 from .network import approximate
 from .metrics import table_columns
-from .precision import figure_index
+from .precision import figure_index, no_column_message
 from .scenario import Scenario, ScenarioError, parse_toml
 
 if sys.version_info >= (3, 11):
@@ -170,8 +170,8 @@ class Targets:
             elif table in columns and channel in columns[table]:
                 shares = True
             elif table in columns:
-                problems.append(f"{where}: targets.{key}: {table} has no column {channel!r} "
-                                f"(columns: {', '.join(columns[table])})")
+                problems.append(f"{where}: targets.{key}: "
+                                f"{no_column_message(table, channel, columns[table], scenario.focal_channel)}")
                 continue
             else:
                 problems.append(f"{where}: targets.{key}: calibration fits the routing chain's figures: "

@@ -32,7 +32,7 @@ import pandas as pd
 from .experiment import Result, run_replication
 from .metrics import COUNT_METRICS, summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, figure_key, replication_values
+from .precision import Precision, figure_key, most_replications, replication_values
 from .scenario import Scenario
 
 __all__ = ["compare", "per_day", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
@@ -232,7 +232,8 @@ def compare(
             return precision.replications_needed(_difference_samples(precision, labels, outputs))
 
     job = ReplicationJob(scenarios, seed, replications, run_replication, more=more)
-    with make_executor(workers, dask) as executor:
+    tasks = len(scenarios) * most_replications(replications, precision)
+    with make_executor(workers, dask, tasks=tasks) as executor:
         for _ in run_jobs([job], executor, progress, force=force):
             pass
     results = [Result.from_outputs(s, seed, outputs) for s, outputs in zip(scenarios, job.outputs)]

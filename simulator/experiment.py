@@ -13,9 +13,13 @@ True
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import math
 import os
+import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +32,15 @@ from .journeys import journeys_frame
 from .metrics import LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, PrecisionReport, figure_index
+from .precision import Precision, PrecisionReport, figure_index, most_replications
 from .scenario import Scenario
 
-__all__ = ["run", "Result", "run_replication"]
+__all__ = ["run", "Result", "run_replication", "RESULT_FILES", "check_result_folder", "atomic_write",
+           "atomic_folder"]
+
+#: The files :meth:`Result.save` writes (``journeys.parquet`` when the logs were kept).
+RESULT_FILES = ("result.json", "scenario.toml", "kpis.csv", "channels.csv", "groups.csv", "before_call.csv",
+                "after_call.csv", "per_replication.csv", "hourly.csv", "journeys.parquet")
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
@@ -75,7 +84,9 @@ def run(
         Keep every replication's contact log (``Result.journeys``); turn off
         for long runs to save memory.
     workers
-        Processes to run replications in; results do not depend on it.
+        Processes to run replications in (at most one per replication and
+        :data:`~simulator.parallel.MAX_WORKERS_PER_CORE` per core); results do
+        not depend on it.
     progress
         Called with the number of finished replications after each one.
     precision
@@ -121,7 +132,7 @@ def run(
 
     job = ReplicationJob((scenario,), seed, replications, run_replication, keep_journeys, more)
     count = None if progress is None else (lambda finished, planned: progress(finished))
-    with make_executor(min(workers, replications) if precision is None else workers, dask) as executor:
+    with make_executor(workers, dask, tasks=most_replications(replications, precision)) as executor:
         for _ in run_jobs([job], executor, count, force=force):
             pass
     reached = precision.report(precision.samples(job.outputs[0])) if precision is not None else None
@@ -145,6 +156,9 @@ class Result:
         its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
+        ``before_call`` has a row per channel other than the focal one, so it
+        is empty when the focal channel is the only channel; a share is NaN
+        when no customer reached the focal channel.
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
@@ -186,9 +200,11 @@ class Result:
                    summarize(per_replication), logs, precision, hourly_groups)
 
     def _table(self, table: str) -> pd.DataFrame:
-        if table not in self.summary.index.get_level_values("table"):  # e.g. no before-the-call column
-            return self.summary.iloc[:0].droplevel("table")
-        return self.summary.loc[table]
+        """One table of the summary; empty (same index levels and columns) when it has no rows,
+        e.g. ``before_call`` when the focal channel is the only channel."""
+        if table in self.summary.index.get_level_values("table"):
+            return self.summary.loc[table]
+        return self.summary.iloc[:0].droplevel("table")
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -290,35 +306,70 @@ class Result:
         """The result as one JSON document (NaN written as null)."""
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
+    def scenario_toml(self) -> str:
+        """The scenario exactly as run, as TOML: every field with the value in use (defaults
+        included), and this result's seed and replications in ``[run]``, so that running the file
+        gives the same numbers.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> from simulator.scenario import parse_toml
+        >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, seed=5, days=0.05)
+        >>> again = sim.run(sim.Scenario.from_dict(parse_toml(res.scenario_toml())))
+        >>> again.per_replication.equals(res.per_replication)
+        True
+        """
+        import tomli_w
+
+        from . import __version__
+
+        data = self.scenario.to_dict(complete=True)
+        data["run"].update(seed=self.seed, replications=self.replications)
+        return (f"# The scenario {self.scenario.name!r} exactly as run by contactflow {__version__} "
+                "(defaults written out):\n# `contactflow run` on this file gives the same numbers as "
+                "result.json beside it.\n\n" + tomli_w.dumps(data))
+
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
-        """Write ``result.json``, the summary tables as CSV and the journeys as Parquet.
+        """Write ``result.json``, ``scenario.toml`` (:meth:`scenario_toml`), the summary tables as
+        CSV and the journeys as Parquet into the folder ``directory``.
 
         ``journeys.parquet`` is a contact log (see
         :func:`~simulator.contact_log.to_contact_log`): ``contactflow
         estimate`` reads it as it is, each replication kept apart, and its
         ``next`` and ``wasted`` columns hold what only a simulation knows.
-        Each file is written to a temporary name and renamed, so an
-        interrupted save never leaves a half-written file. Returns the paths
-        written.
-        """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [
-            atomic_write(out / "result.json", lambda p: p.write_text(self.to_json() + "\n")),
-            atomic_write(out / "kpis.csv", lambda p: self.kpis.to_csv(p)),
-            atomic_write(out / "channels.csv", lambda p: self.channels.to_csv(p)),
-            atomic_write(out / "groups.csv", lambda p: self.groups.to_csv(p)),
-            atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
-            atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
-            atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
-            atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
-        ]
-        if journeys and self.logs is not None:
-            from .contact_log import to_contact_log, write_contact_log  # it builds on this module
 
-            written.append(write_contact_log(to_contact_log(self, simulation_columns=True),
-                                             out / "journeys.parquet"))
-        return written
+        The files are written to a new folder beside ``directory``, which then
+        takes its place (:func:`atomic_folder`): the folder holds one whole
+        result set, never a mix of two runs nor half-written files. A
+        ``directory`` holding files other than :data:`RESULT_FILES` is refused
+        (:func:`check_result_folder`). Returns the paths written, in the final
+        folder.
+        """
+        def write(out: Path) -> list[Path]:
+            writers = [
+                ("result.json", lambda p: p.write_text(self.to_json() + "\n")),
+                ("scenario.toml", lambda p: p.write_text(self.scenario_toml())),
+                ("kpis.csv", lambda p: self.kpis.to_csv(p)),
+                ("channels.csv", lambda p: self.channels.to_csv(p)),
+                ("groups.csv", lambda p: self.groups.to_csv(p)),
+                ("before_call.csv", lambda p: self.before_call.to_csv(p)),
+                ("after_call.csv", lambda p: self.after_call.to_csv(p)),
+                ("per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
+                ("hourly.csv", lambda p: self.hourly.to_csv(p)),
+            ]
+            if journeys and self.logs is not None:
+                from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+                writers.append(("journeys.parquet", lambda p: write_contact_log(
+                    to_contact_log(self, simulation_columns=True), p)))
+            for name, writer in writers:
+                writer(out / name)
+            return [Path(name) for name, _ in writers]
+
+        folder = check_result_folder(directory)
+        names = atomic_folder(folder, write)
+        return [folder / name for name in names]
 
 
 def _finite(x: float) -> float | None:
@@ -329,6 +380,89 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_result_folder(directory: str | Path) -> Path:
+    """Check, before a long run, that :meth:`Result.save` can write to ``directory``; return its real path.
+
+    The folder may be new, empty, or hold a previous result set (only
+    :data:`RESULT_FILES`, and temporary files an interrupted save left);
+    a folder beside it must be possible to create.
+
+    Raises
+    ------
+    FileExistsError
+        If ``directory`` is a file, or holds other files (they are named).
+    OSError
+        If the folder beside it cannot be created.
+    """
+    folder = Path(directory).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{directory} is a file, not a folder")
+    if folder.is_dir():
+        others = sorted(p.name for p in folder.iterdir()
+                        if p.name not in RESULT_FILES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if others:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            raise FileExistsError(f"{directory} holds files that are not a contactflow result ({shown}), "
+                                  "which saving would remove; give a new or empty folder, or a previous --out folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent)).rmdir()
+    return folder
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``).
+
+    Returns False where that is not available (another system, an old kernel
+    or C library, a file system without it).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def atomic_folder(directory: str | Path, write: Callable[[Path], Any]) -> Any:
+    """Call ``write(tmp)`` on a new folder beside ``directory``, then put it in ``directory``'s place.
+
+    An existing ``directory`` is replaced as a whole (on Linux in one step, so
+    a reader sees the old set or the new one, never a mix) and removed. If
+    ``write`` fails, ``directory`` is left as it was. Returns what ``write``
+    returns.
+    """
+    folder = Path(directory)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
+        written = write(tmp)
+        if not folder.exists():
+            os.replace(tmp, folder)
+        elif _exchange(tmp, folder):
+            shutil.rmtree(tmp)  # now the old set
+        else:
+            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old.tmp", dir=folder.parent))
+            os.replace(folder, old)  # an empty folder: replaced by the rename
+            try:
+                os.replace(tmp, folder)
+            except BaseException:
+                os.replace(old, folder)
+                raise
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return written
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:

@@ -42,7 +42,7 @@ from .compare import comparison_table
 from .experiment import Result, atomic_write
 from .plots import (DEFAULT_COMPARISON_KPIS, channel_comparison, flow_diagram, kpi_comparison,
                     result_charts)
-from .report import SHARE_METRICS, SIGNIFICANT_NOTE
+from .report import SHARE_METRICS, SIGNIFICANT_NOTE, empty_table_note
 from .scenario import Scenario
 from .style import (CHANNEL_METRIC_LABELS, KPI_LABELS, MINUS, channel_name, clip_interval, format_count,
                     format_number, format_share, format_signed, format_wait)
@@ -407,7 +407,9 @@ def _before_after_tables(result: Result) -> str:
                 cls += ["", "good" if published[1] == "yes" else "bad" if published[1] == "no" else ""]
             rows.append(cells)
             classes.append(cls)
-        parts.append(f"<h3>{_e(title)}</h3>" + _table(header, rows, classes, raw=True))
+        note = empty_table_note(result, table)  # nobody called: every share is undefined
+        parts.append(f"<h3>{_e(title)}</h3>" + _table(header, rows, classes, raw=True)
+                     + (f"<p>Undefined: {_e(note)}.</p>" if note else ""))
     return "".join(parts)
 
 

@@ -36,6 +36,9 @@ from .streams import Sampler, Streams
 
 __all__ = ["Replication", "ReplicationOutput", "GroupStats"]
 
+#: Day-to-day variation below this coefficient of variation is none: each day's factor is 1.
+MIN_DAY_TO_DAY_CV = 1e-6
+
 
 class _LiveChannel:
     """What the model needs of a channel in one replication: its samplers."""
@@ -161,10 +164,11 @@ class Replication:
         self.unit_exponential = streams.sampler("arrivals.time", lambda rng, n: rng.exponential(1.0, n))
         self.rates = scenario.arrivals.rates_per_minute()
         cv = scenario.arrivals.day_to_day_cv
-        # each day's rates times a gamma factor with mean 1 and this cv (a doubly stochastic process)
+        # each day's rates times a gamma factor with mean 1 and this cv (a doubly stochastic process);
+        # below MIN_DAY_TO_DAY_CV the factor is 1 (and 1 / cv**2 would overflow)
         self.day_factor = (streams.sampler("arrivals.day_factor",
                                            lambda rng, n: rng.gamma(1.0 / cv ** 2, cv ** 2, n), block=64)
-                           if cv > 0 else None)
+                           if cv >= MIN_DAY_TO_DAY_CV else None)
         self.max_contacts = scenario.max_contacts
         self.warmup = scenario.run.warmup_minutes
         self.end = scenario.run.end_minutes

@@ -586,6 +586,11 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     -------
     NetworkApproximation
 
+    Raises
+    ------
+    ValueError
+        If ``damping`` is out of range, or agent groups answer some channels.
+
     Examples
     --------
     >>> import simulator as sim
@@ -597,6 +602,10 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     """
     if not 0.0 < damping <= 1.0:
         raise ValueError(f"damping must be in (0, 1]; got {damping!r}")
+    grouped = [c.name for c in scenario.channels if c.served_by_groups]
+    if grouped:
+        raise ValueError(f"the network approximation does not model agent groups ([groups.NAME] answers "
+                         f"{', '.join(grouped)}); simulate the scenario instead (contactflow run)")
     network = _Network(scenario)
     channels = scenario.channels
     closed = 1.0 - network.open_by_slot  # (C, S)

@@ -55,6 +55,8 @@ __all__ = [
     "check_dask_address",
     "make_executor",
     "default_workers",
+    "worker_count",
+    "MAX_WORKERS_PER_CORE",
     "ReplicationJob",
     "run_jobs",
 ]
@@ -62,6 +64,9 @@ __all__ = [
 #: Tasks kept submitted per worker: enough to keep every worker busy, few
 #: enough that an interruption loses little.
 TASKS_PER_WORKER = 2
+#: Local processes at most per CPU core: replications are CPU-bound, so more
+#: processes than cores only cost memory and start-up time.
+MAX_WORKERS_PER_CORE = 2
 DASK_EXTRA = "pip install 'contactflow[distributed]'"
 #: Seconds to wait for a Dask scheduler to answer (``CONTACTFLOW_DASK_TIMEOUT`` overrides it).
 DASK_CONNECT_TIMEOUT = 10.0
@@ -80,6 +85,29 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def worker_count(workers: int | None, tasks: int | None = None) -> int:
+    """How many local processes to start: ``workers`` (None: one), but no more than the ``tasks``
+    that can run at once, nor than :data:`MAX_WORKERS_PER_CORE` per CPU core.
+
+    Every command and function that runs replications in processes goes
+    through this (by :func:`make_executor`), so ``--workers 1000`` never
+    starts a thousand processes.
+
+    Examples
+    --------
+    >>> worker_count(1000, tasks=3)
+    3
+    >>> worker_count(1000) == MAX_WORKERS_PER_CORE * default_workers()
+    True
+    >>> worker_count(None, tasks=10)
+    1
+    """
+    count = min(1 if workers is None else int(workers), MAX_WORKERS_PER_CORE * default_workers())
+    if tasks is not None:
+        count = min(count, int(tasks))
+    return max(1, count)
 
 
 class Executor:
@@ -361,24 +389,31 @@ class DaskExecutor(Executor):
             self.client.close()
 
 
-def make_executor(workers: int | None = 1, dask: Any = None) -> Executor:
+def make_executor(workers: int | None = 1, dask: Any = None, tasks: int | None = None) -> Executor:
     """The executor for ``workers`` local processes, or for a Dask cluster when ``dask`` is given.
 
     Parameters
     ----------
     workers
-        Local processes; 1 (or None) runs in this process.
+        Local processes; 1 (or None) runs in this process. Capped by
+        :func:`worker_count`.
     dask
         A Dask scheduler address or :class:`distributed.Client`; overrides ``workers``.
+    tasks
+        The most tasks that can run at once (e.g. the replications to run):
+        no more processes than that are started.
 
     Examples
     --------
     >>> type(make_executor(1)).__name__
     'SerialExecutor'
+    >>> type(make_executor(1000, tasks=1)).__name__
+    'SerialExecutor'
     """
     if dask is not None and dask is not False:
         return DaskExecutor(dask)
-    if workers is None or workers <= 1:
+    workers = worker_count(workers, tasks)
+    if workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers)
 

@@ -69,7 +69,7 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from .experiment import Result, atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, format_value, headline_figures
+from .report import SHARE_METRICS, empty_table_note, format_value, headline_figures
 from .scenario import GIVE_UP, RESOLVED, Scenario
 from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
                     SCENARIO_COLORS, SCENARIO_MARKERS, channel_colors, channel_name, clip_interval,
@@ -520,7 +520,9 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
     sc = result.scenario
     flows = journey_flows(result, max_steps)
     if flows.empty:
-        raise ValueError("no customers in the journey log; run longer (days) to draw the flow")
+        _no_data(ax, "No customer arrived in the measured window: run longer (days) to see their journeys.")
+        set_title("Customer journeys, contact by contact: 0 customers a day")
+        return
     per_day = flows.loc[flows["column"] == 0, "customers"].sum()
     columns = max_steps + 1
     sizes: list[dict[str, float]] = [dict() for _ in range(columns)]
@@ -890,7 +892,7 @@ def before_after_chart(result: Result) -> Figure:
     ``before_call.CHANNEL`` / ``after_call.TARGET``) are drawn as black
     diamonds on a dashed line. Bars are horizontal, so long channel names
     stay readable; a scenario with no channel but the focal one gets a left
-    panel that says so.
+    panel that says so, and a run in which nobody called two such panels.
 
     Examples
     --------
@@ -912,11 +914,15 @@ def before_after_chart(result: Result) -> Figure:
     axes = fig.subplots(1, 2)
     focal = _label(sc, sc.focal_channel)
     titles = ("Before the call: channels used", "After the call: next step")
+    notes = {table: empty_table_note(result, table) for table in ("before_call", "after_call")}
     for ax, frame, table, title in zip(axes, (before, after), ("before_call", "after_call"), titles):
         ax.set_title(title)
         if frame.empty:
             _no_data(ax, f"The scenario has no channel but {focal}: callers had no other channel to try "
                          "before calling.")
+            continue
+        if notes[table] is not None:  # nobody called
+            _no_data(ax, f"Nothing to show: {notes[table]}.")
             continue
         names = list(frame.index)
         labels = [("Call again" if n == sc.focal_channel and table == "after_call" else _label(sc, n))
@@ -928,8 +934,8 @@ def before_after_chart(result: Result) -> Figure:
     right = max([*np.nan_to_num(_displayed_interval(after, True)[1]).tolist(),
                  *np.nan_to_num(_displayed_interval(before, True)[1]).tolist(),
                  *[v for k, v in sc.reference.items() if k.startswith(("before_call.", "after_call."))], 0.05])
-    for ax, frame in zip(axes, (before, after)):
-        if not frame.empty:  # one scale for both, with room for the value labels
+    for ax, table in zip(axes, ("before_call", "after_call")):
+        if notes[table] is None:  # one scale for both, with room for the value labels
             ax.set_xlim(0, min(right * 1.22, 1.1))
             ax.xaxis.set_major_locator(MaxNLocator(5))
             ax.set_xlabel("share of callers")
@@ -2106,13 +2112,15 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
             ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room for the note in the upper right
             ax.xaxis.set_major_locator(MaxNLocator(5 if n_cols <= 3 else 4))
             _thousands_axis(ax.xaxis)
-        at_once = 1.0 - positive.mean() if offered else math.nan
-        ax.text(0.98, 0.97, f"{format_share(at_once, 0)} answered at once\n"
+        ax.set_title(wrap_text(_label(sc, name), panel_points - 20, FONT - 1, max_lines=2), fontweight="bold",
+                     loc="left", fontsize=FONT - 1)
+        if not offered:
+            _no_data(ax, "No contact offered in the measured window.")
+            continue
+        ax.text(0.98, 0.97, f"{format_share(1.0 - positive.mean(), 0)} answered at once\n"
                             f"{format_count(offered * _per_day(result))} offered a day",
                 transform=ax.transAxes, ha="right", va="top", fontsize=fontsize, color=TEXT, zorder=5,
                 bbox=label_box)
-        ax.set_title(wrap_text(_label(sc, name), panel_points - 20, FONT - 1, max_lines=2), fontweight="bold",
-                     loc="left", fontsize=FONT - 1)
         ax.set_xlabel(f"wait ({unit})", fontsize=FONT - 2)
         _percent_axis(ax.yaxis)
         ax.yaxis.set_major_locator(MaxNLocator(4))

@@ -37,11 +37,14 @@ from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
     "Precision",
+    "PrecisionError",
     "PrecisionReport",
     "figure_index",
     "figure_key",
     "check_figure",
+    "no_column_message",
     "replication_values",
+    "most_replications",
     "DEFAULT_MAX_REPLICATIONS",
 ]
 
@@ -54,6 +57,10 @@ FIGURE_HELP = ("use a KPI name, channels.CHANNEL.METRIC, groups.GROUP.METRIC, be
 
 
 # --------------------------------------------------------------------------- figure names
+
+
+class PrecisionError(ValueError):
+    """A figure cannot be estimated to a precision (it is undefined in every replication)."""
 
 
 def figure_index(key: str) -> tuple[str, str, str]:
@@ -95,6 +102,20 @@ def figure_key(table: str, channel: str, metric: str) -> str:
     return f"{table}.{channel}"
 
 
+def no_column_message(table: str, column: str, columns: Sequence[str], focal_channel: str) -> str:
+    """Says that a before/after-the-call table has no such column, and which it has.
+
+    Examples
+    --------
+    >>> no_column_message("before_call", "fax", ["web", "chat"], "phone")
+    "before_call has no column 'fax' (columns: web, chat)"
+    >>> no_column_message("before_call", "web", [], "phone")
+    "before_call has no column 'web' (it has none: phone is the only channel)"
+    """
+    listing = f"columns: {', '.join(columns)}" if columns else f"it has none: {focal_channel} is the only channel"
+    return f"{table} has no column {column!r} ({listing})"
+
+
 def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     """:func:`figure_index`, also checking that the scenario has that figure.
 
@@ -121,7 +142,7 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     if table == "channels" and channel not in names:
         raise KeyError(f"{key}: no channel {channel!r} (channels: {', '.join(names)})")
     if table in ("before_call", "after_call") and channel not in columns[table]:
-        raise KeyError(f"{key}: {table} has no column {channel!r} (columns: {', '.join(columns[table])})")
+        raise KeyError(f"{key}: {no_column_message(table, channel, columns[table], scenario.focal_channel)}")
     if table == "channels" and metric not in ALL_CHANNEL_METRICS:
         raise KeyError(f"{key}: no channel metric {metric!r} (metrics: {', '.join(ALL_CHANNEL_METRICS)})")
     if table == "groups":
@@ -292,8 +313,8 @@ class Precision:
             valid = values[~np.isnan(values)]
             if len(valid) < 2:
                 if n >= 2 and len(valid) == 0:
-                    raise ValueError(f"{label} is undefined in every replication so far; "
-                                     "it cannot be estimated to a precision")
+                    raise PrecisionError(f"{label} is undefined in every replication so far (e.g. a share "
+                                         "of no customers); it cannot be estimated to a precision")
                 needed = max(needed, n + 1)
                 continue
             if half_width(valid, self.level) <= target:
@@ -325,3 +346,14 @@ class Precision:
         while m < most and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
             m += 1
         return m
+
+
+def most_replications(replications: int, precision: Precision | None) -> int:
+    """The most replications a run that starts with ``replications`` may end up with.
+
+    Examples
+    --------
+    >>> most_replications(5, None), most_replications(5, Precision({"give_up_rate": 0.01}, 40))
+    (5, 40)
+    """
+    return replications if precision is None else max(replications, precision.max_replications)

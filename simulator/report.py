@@ -14,7 +14,8 @@ import pandas as pd
 from .experiment import Result
 
 __all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
-           "day_difference_text", "headline_figures", "result_text", "table_text"]
+           "day_difference_text", "headline_figures", "result_text", "table_text", "groups_text",
+           "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -43,13 +44,22 @@ def format_value(value: float, metric: str) -> str:
 
 
 def format_stat(mean: float, low: float, high: float, metric: str) -> str:
-    """``mean [low, high]`` in the metric's format (the interval omitted when undefined)."""
+    """``mean [low, high]`` in the metric's format (the interval omitted when undefined, or when its
+    ends print the same: a constant up to rounding noise).
+
+    Examples
+    --------
+    >>> format_stat(0.5, 0.41, 0.59, "share"), format_stat(30.000000000000004, 29.99999999999996, 30.00000000000005, "agents")
+    ('50.0 % [41.0, 59.0]', '30')
+    """
     text = format_value(mean, metric)
     if low is None or math.isnan(low) or low == high:
         return text
     if metric in SHARE_METRICS:
-        return f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
-    return f"{text} [{format_value(low, metric)}, {format_value(high, metric)}]"
+        ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
+    else:
+        ends = (format_value(low, metric), format_value(high, metric))
+    return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"
 
 
 #: What the ``*`` after a paired difference means, wherever differences are shown.
@@ -159,6 +169,35 @@ def _stat_cell(frame: pd.DataFrame, key, metric: str) -> str:
     return format_stat(row["mean"], row["ci_low"], row["ci_high"], metric)
 
 
+def empty_table_note(result: Result, table: str) -> str | None:
+    """Why the ``before_call`` or ``after_call`` table of a result has nothing to show, or None.
+
+    The before-the-call table has no row when the focal channel is the only
+    channel; both tables are undefined (NaN) when no customer contacted the
+    focal channel in the measured window.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> empty_table_note(sim.run(sc, replications=2, days=0.05), "before_call") is None
+    True
+    >>> phone_only = sc.with_changes({
+    ...     "channels.web": None, "channels.email": None, "channels.chat": None, "reference": None,
+    ...     "arrivals.first_channel": {"phone": 1.0}, "channels.phone.next_after_abandon": None,
+    ...     "channels.phone.next": {"phone": 0.5, "give_up": 0.5}})
+    >>> empty_table_note(sim.run(phone_only, replications=2, days=0.05), "before_call")
+    'phone is the only channel'
+    """
+    frame = getattr(result, table)
+    focal = result.scenario.focal_channel
+    if frame.empty:
+        return f"{focal} is the only channel"
+    if frame["mean"].isna().all():
+        return f"no customer contacted {focal} in the measured window"
+    return None
+
+
 def result_text(result: Result) -> str:
     """The KPI, channel and before/after-the-call tables of a result, with CIs.
 
@@ -191,38 +230,77 @@ def result_text(result: Result) -> str:
     parts.append("\nPer channel (means; CIs in --json and --out)\n"
                  + table_text(rows, ["channel", *CHANNEL_COLUMNS]))
 
-    if sc.has_groups or any(c.concurrency > 1 for c in sc.channels):
+    if shows_groups(sc):
         parts.append("\n" + groups_text(result))
-    callback_channels = [c.name for c in sc.channels if c.callback is not None]
-    if callback_channels:
-        metrics = ("callbacks_offered", "callbacks_accepted", "callbacks_within_promise", "mean_callback_wait_min")
-        rows = [[name, *(_stat_cell(ch, (name, m), m).split(" [")[0] for m in metrics)]
-                for name in callback_channels]
-        parts.append("\nCall backs (means)\n" + table_text(rows, ["channel", "offered", "accepted",
-                                                                    "within promise", "mean wait (min)"]))
+    if any(c.callback is not None for c in sc.channels):
+        parts.append("\nCall backs (means)\n" + table_text(callback_rows(result), CALLBACK_HEADER))
 
     for table, frame in (("before_call", result.before_call), ("after_call", result.after_call)):
         title = ("Before the call: callers who used each channel before their first "
                  f"{sc.focal_channel} contact" if table == "before_call" else
                  f"After the call: callers' next step after their first {sc.focal_channel} contact")
+        note = empty_table_note(result, table)
+        if frame.empty:
+            parts.append(f"\n{title}\nnone: {note}")
+            continue
         rows = [[k, _stat_cell(frame, k, "share"), *ref_cells(f"{table}.{k}", "share")]
                 for k in frame.index]
-        parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header]))
+        parts.append(f"\n{title}\n" + table_text(rows, ["", "share", *ref_header])
+                     + (f"\n(undefined: {note})" if note else ""))
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
     return "\n".join(parts)
 
 
-def groups_text(result: Result) -> str:
-    """The agent-group table: agents on duty, occupancy (of agents, and of chat
-    slots where agents hold several contacts), cost, and how each group's busy
-    time was shared among its skills."""
-    sc = result.scenario
+#: The agent-group table: the figures of ``Result.groups`` it shows, then the busy time by skill.
+GROUP_COLUMNS = ("agents", "occupancy", "slot_occupancy", "cost")
+GROUP_HEADER = ["group", "agents", "occupancy", "slot occupancy", "cost", "busy time by skill"]
+#: The call-back table: the channel figures it shows.
+CALLBACK_COLUMNS = ("callbacks_offered", "callbacks_accepted", "callbacks_within_promise", "mean_callback_wait_min")
+CALLBACK_HEADER = ["channel", "offered", "accepted", "within promise", "mean wait (min)"]
+
+
+def shows_groups(scenario) -> bool:
+    """Whether the agent-group table says more than the channel table: agents shared by several
+    channels, or holding several contacts at once."""
+    return scenario.has_groups or any(c.concurrency > 1 for c in scenario.channels)
+
+
+def _cell(frame: pd.DataFrame, key, metric: str, intervals: bool) -> str:
+    text = _stat_cell(frame, key, metric)
+    return text if intervals else text.split(" [")[0]
+
+
+def group_rows(result: Result, intervals: bool = False) -> list[list[str]]:
+    """The agent-group table's rows (:data:`GROUP_HEADER`): each group's agents on duty,
+    occupancy (of agents, and of chat slots where agents hold several contacts), cost, and how its
+    busy time was shared among its skills; means, or ``mean [95 % CI]`` with ``intervals``
+    (the busy-time shares are means either way).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)
+    >>> group_rows(res)[0][0], group_rows(res)[0][-1]
+    ('email', 'email 100.0 %')
+    """
     groups = result.groups
     rows = []
-    for spec in sc.groups:
-        cell = lambda m, f=None: _stat_cell(groups, (spec.name, m), f or m).split(" [")[0]  # noqa: E731
-        shares = ", ".join(f"{c} {cell(f'skill_share.{c}', 'share')}" for c in spec.skills)
-        rows.append([spec.name, cell("agents"), cell("occupancy"), cell("slot_occupancy"), cell("cost"), shares])
-    return "Agent groups (means)\n" + table_text(
-        rows, ["group", "agents", "occupancy", "slot occupancy", "cost", "busy time by skill"], right={1, 2, 3, 4})
+    for spec in result.scenario.groups:
+        cells = [_cell(groups, (spec.name, m), m, intervals) for m in GROUP_COLUMNS]
+        shares = ", ".join(f"{c} {_cell(groups, (spec.name, f'skill_share.{c}'), 'share', False)}"
+                           for c in spec.skills)
+        rows.append([spec.name, *cells, shares])
+    return rows
+
+
+def callback_rows(result: Result, intervals: bool = False) -> list[list[str]]:
+    """The call-back table's rows (:data:`CALLBACK_HEADER`), one per channel that offers call backs."""
+    channels = result.channels
+    return [[c.name, *(_cell(channels, (c.name, m), m, intervals) for m in CALLBACK_COLUMNS)]
+            for c in result.scenario.channels if c.callback is not None]
+
+
+def groups_text(result: Result) -> str:
+    """The agent-group table (:func:`group_rows`) as text, means only."""
+    return "Agent groups (means)\n" + table_text(group_rows(result), GROUP_HEADER, right={1, 2, 3, 4})

@@ -410,9 +410,47 @@ class Scenario:
         """
         return _Validator(data, source).build()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as nested dicts, as it would be written in TOML."""
-        return copy.deepcopy(dict(self.data))
+    def to_dict(self, complete: bool = False) -> dict[str, Any]:
+        """The scenario as nested dicts, as it would be written in TOML.
+
+        Parameters
+        ----------
+        complete
+            Write every field with the value in use, defaults included
+            (``max_contacts``, ``[run]``, each channel's
+            ``service_level_seconds``, ``next_after_abandon``, ``retry_delay``
+            and ``concurrency``, each group's ``shrinkage``, ...): the same
+            scenario, whatever the defaults of another version. By default,
+            the fields as given.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> sc = sim.load_scenario("nice_bcg_2016")
+        >>> "service_level_seconds" in sc.to_dict()["channels"]["phone"]
+        False
+        >>> sc.to_dict(complete=True)["channels"]["phone"]["service_level_seconds"]
+        20.0
+        >>> Scenario.from_dict(sc.to_dict(complete=True), sc.source) == sc
+        True
+        """
+        if not complete:
+            return copy.deepcopy(dict(self.data))
+        data: dict[str, Any] = {
+            "name": self.name, "description": self.description, "focal_channel": self.focal_channel,
+            "max_contacts": self.max_contacts, "run": dataclasses.asdict(self.run),
+            "arrivals": {"per_hour": self.arrivals.per_hour, "first_channel": dict(self.arrivals.first_channel),
+                         "day_to_day_cv": self.arrivals.day_to_day_cv},
+            "channels": {c.name: _channel_data(c) for c in self.channels},
+        }
+        if self.arrivals.hourly_profile is not None:
+            data["arrivals"]["hourly_profile"] = list(self.arrivals.hourly_profile)
+        groups = {g.name: _group_data(g) for g in self.groups if not g.own}  # own ones are their channels'
+        if groups:
+            data["groups"] = groups
+        if self.reference:
+            data["reference"] = {"source": self.reference_source, "figures": dict(self.reference)}
+        return data
 
     def with_changes(self, changes: Mapping[str, Any], *,
                      origins: Mapping[str, str] | None = None) -> "Scenario":
@@ -483,6 +521,46 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     return _plain(tolist()) if callable(tolist) and type(value).__module__ == "numpy" else value
+
+
+def _staffing_data(agents: int | tuple[int, ...]) -> int | list[int]:
+    return list(agents) if isinstance(agents, tuple) else agents
+
+
+def _channel_data(channel: Channel) -> dict[str, Any]:
+    """A channel's table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    data: dict[str, Any] = {"label": channel.label}
+    if not channel.served_by_groups:  # a [groups.NAME] table staffs it
+        data["agents"] = "unlimited" if channel.unlimited else _staffing_data(channel.agents)
+    data.update({
+        "handle_time": channel.handle_time.to_spec(),
+        "resolve": channel.resolve,
+        "next": dict(channel.next),
+        "next_after_abandon": dict(channel.next_after_abandon),
+        "async": channel.is_async,
+        "cost_per_contact": channel.cost_per_contact,
+        "cost_per_agent_hour": channel.cost_per_agent_hour,
+        "service_level_seconds": channel.service_level_seconds,
+    })
+    if not channel.unlimited:
+        data["concurrency"] = channel.concurrency
+    for key, value in (("patience", channel.patience), ("retry_delay", channel.retry_delay)):
+        if value is not None:
+            data[key] = value.to_spec()
+    if channel.open_hours is not None:
+        data["open_hours"] = list(channel.open_hours)
+    if channel.concurrency_slowdown is not None:
+        data["concurrency_slowdown"] = list(channel.concurrency_slowdown)
+    if channel.callback is not None:
+        data["callback"] = dataclasses.asdict(channel.callback)
+    return data
+
+
+def _group_data(group: Group) -> dict[str, Any]:
+    """A ``[groups.NAME]`` table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    return {"label": group.label, "agents": _staffing_data(group.agents), "skills": dict(group.skills),
+            "reserve": dict(group.reserve), "cost_per_agent_hour": group.cost_per_agent_hour,
+            "shrinkage": group.shrinkage}
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:

@@ -764,7 +764,8 @@ def staff(
     else:
         first, start_method = dict(start), "the plan given (start=)"
     first = _start_levels(scenario, channels, first, hourly)
-    with make_executor(workers, dask) as executor:
+    # the search simulates at most one plan per staffed channel at once
+    with make_executor(workers, dask, tasks=replications * len(channels)) as executor:
         search = _Search(scenario, targets, channels, hourly, replications, seed, executor,
                          max_evaluations, progress, force)
         plan = _reach_targets(search, first, max_agents)

@@ -227,6 +227,8 @@ def figure_label(key: str, scenario: Scenario | None = None) -> tuple[str, str]:
     ('Phone: service level', '%')
     >>> figure_label("after_call.give_up")
     ('Callers who give up after the call', '% of callers')
+    >>> figure_label("groups.desk.occupancy")
+    ('desk (group): occupancy', '%')
     """
     if key in KPI_LABELS:
         return KPI_LABELS[key]
@@ -247,6 +249,14 @@ def figure_label(key: str, scenario: Scenario | None = None) -> tuple[str, str]:
         metric = parts[2]
         unit = "%" if metric in SHARE_METRICS else ("minutes" if metric.endswith("_min") else "")
         return f"{name(parts[1])}: {CHANNEL_METRIC_LABELS.get(metric, metric.replace('_', ' '))}", unit
+    if parts[0] == "groups" and len(parts) >= 3:  # groups.desk.occupancy, groups.desk.skill_share.chat
+        group = parts[1]
+        if scenario is not None and group in scenario.group_names:
+            group = scenario.group(group).display_name
+        metric = ".".join(parts[2:])
+        if metric.startswith("skill_share.") and len(parts) == 4:
+            return f"{group} (group): busy time on {name(parts[3])}", "%"
+        return f"{group} (group): {metric.replace('_', ' ')}", "%" if metric in SHARE_METRICS else ""
     return key.replace("_", " ").capitalize(), ""
 
 

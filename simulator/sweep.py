@@ -40,7 +40,7 @@ import pandas as pd
 from .experiment import Result, atomic_write, run_replication
 from .metrics import summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, figure_key
+from .precision import Precision, figure_key, most_replications
 from .scenario import Scenario, ScenarioError, parse_toml
 
 __all__ = ["sweep", "parse_vary", "grid_points", "point_id", "POINTS_DIR"]
@@ -264,7 +264,8 @@ def sweep(
     jobs = [ReplicationJob((changed[i],), seeds[i], counts[i], run_replication, more=more, key=i)
             for i in range(len(points)) if i not in frames]
     if jobs:
-        with make_executor(workers, dask) as executor:
+        tasks = sum(most_replications(job.replications, precision) for job in jobs)
+        with make_executor(workers, dask, tasks=tasks) as executor:
             for job, outputs in run_jobs(jobs, executor, progress, force=force):
                 i = job.key
                 result = Result.from_outputs(changed[i], seeds[i], outputs[0])

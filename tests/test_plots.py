@@ -727,3 +727,31 @@ def test_save_charts_writes_slides_as_png_and_svg_that_keeps_its_text(result, tm
 def test_result_charts_without_journeys_skips_the_journey_charts():
     res = sim.run(make_scenario(), replications=2, days=0.05, keep_journeys=False)
     assert set(plots.result_charts(res)) == {"before_after", "hourly"}
+
+
+def chart_texts(fig):
+    """Every text a reader sees, its line breaks (wrapping) as spaces."""
+    return [" ".join(t.get_text().split()) for t in visible_texts(fig)]
+
+
+def test_a_focal_only_result_has_an_empty_before_call_table_everywhere():
+    from conftest import focal_only_scenario
+
+    res = sim.run(focal_only_scenario(), replications=2, days=0.05, seed=3)
+    assert res.before_call.empty and list(res.before_call.columns) == ["mean", "ci_low", "ci_high", "n"]
+    assert res.to_dict()["before_call"] == {} and list(res.after_call.index) == ["phone", "give_up", "resolved"]
+    before = chart_texts(plots.before_after_chart(res))
+    assert any(t.startswith("The scenario has no channel but") for t in before)
+
+
+def test_charts_without_customers_say_so():
+    res = sim.run(make_scenario({"arrivals.per_hour": 1e-4}), replications=2, days=0.05, seed=3)
+    assert res.kpis.loc["customers", "mean"] == 0
+    charts = plots.result_charts(res)  # every chart, none raises
+    assert "No customer arrived in the measured window: run longer (days) to see their journeys." in \
+        chart_texts(charts["journey_flow"])
+    assert chart_texts(charts["wait_times"]).count("No contact offered in the measured window.") == 2
+    notes = [t for t in chart_texts(charts["before_after"]) if t.startswith("Nothing to show")]
+    assert notes == ["Nothing to show: no customer contacted phone in the measured window."] * 2
+    for fig in charts.values():
+        assert_readable(fig)

@@ -12,6 +12,7 @@ import simulator as sim
 from simulator.scenario import Scenario, ScenarioError, bundled_scenarios
 
 from conftest import BASE, make_scenario
+from strategies import valid_scenarios
 
 
 def problems_of(data: dict) -> list[str]:
@@ -295,62 +296,6 @@ def test_with_changes_says_which_change_a_problem_came_from():
 
 # -- property tests -----------------------------------------------------------
 
-names = st.lists(st.sampled_from(["web", "app", "email", "chat", "phone", "ivr"]),
-                 min_size=1, max_size=4, unique=True)
-
-
-@st.composite
-def probability_row(draw, keys):
-    weights = draw(st.lists(st.integers(0, 5), min_size=len(keys), max_size=len(keys)))
-    if sum(weights) == 0:
-        weights[0] = 1
-    total = sum(weights)
-    row = {k: w / total for k, w in zip(keys, weights) if w}
-    # make the floats sum to exactly 1 within tolerance
-    last = list(row)[-1]
-    row[last] = 1.0 - sum(v for k, v in row.items() if k != last)
-    return row
-
-
-@st.composite
-def valid_scenarios(draw):
-    chans = draw(names)
-    channels = {}
-    for c in chans:
-        kind = draw(st.sampled_from(["unlimited", "fixed", "plan", "async"]))
-        ch = {
-            "handle_time": draw(st.sampled_from([
-                {"dist": "exponential", "mean": 3.0}, {"dist": "lognormal", "mean": 4.0, "cv": 0.7},
-                {"dist": "gamma", "mean": 2.0, "cv": 1.5}, {"dist": "deterministic", "value": 2.5},
-                {"dist": "uniform", "low": 1.0, "high": 4.0}, {"dist": "empirical", "values": [1, 2, 6]},
-            ])),
-            "resolve": draw(st.floats(0, 1)),
-            "next": draw(probability_row(chans + ["give_up"])),
-        }
-        if kind == "unlimited":
-            ch["agents"] = "unlimited"
-        else:
-            ch["agents"] = draw(st.integers(1, 6)) if kind != "plan" else [draw(st.integers(0, 4))] * 23 + [2]
-            if draw(st.booleans()):
-                ch["patience"] = {"dist": "exponential", "mean": draw(st.floats(0.5, 30))}
-            ch["async"] = kind == "async"
-            if draw(st.booleans()):
-                ch["next_after_abandon"] = draw(probability_row(chans + ["give_up"]))
-            if draw(st.booleans()):
-                ch["open_hours"] = [draw(st.integers(0, 23)), draw(st.integers(0, 23))]
-                if ch["open_hours"][0] == ch["open_hours"][1]:
-                    del ch["open_hours"]
-        channels[c] = ch
-    return {
-        "name": "random",
-        "focal_channel": draw(st.sampled_from(chans)),
-        "max_contacts": draw(st.integers(1, 8)),
-        "run": {"days": 0.05, "warmup_hours": draw(st.sampled_from([0, 0.5])), "replications": 1},
-        "arrivals": {"per_hour": draw(st.floats(5, 60)), "first_channel": draw(probability_row(chans))},
-        "channels": channels,
-    }
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_scenarios(), st.integers(0, 2**32 - 1))
 def test_random_valid_scenarios_run(data, seed):
@@ -361,6 +306,20 @@ def test_random_valid_scenarios_run(data, seed):
         assert 0 <= kpis["give_up_rate"] <= 1
         assert 1 <= kpis["contacts_per_customer"] <= sc.max_contacts
         assert res.after_call["mean"].sum() == pytest.approx(1.0) or kpis["caller_share"] == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(valid_scenarios())
+def test_complete_dicts_of_random_scenarios_give_the_same_scenario(data):
+    """to_dict(complete=True) writes every default out; read back, it is the same scenario."""
+    import tomli_w
+
+    from simulator.scenario import parse_toml
+
+    sc = Scenario.from_dict(data)
+    complete = sc.to_dict(complete=True)
+    assert Scenario.from_dict(parse_toml(tomli_w.dumps(complete))) == sc
+    assert set(complete["run"]) == {"days", "warmup_hours", "replications", "seed"}
 
 
 junk = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True),
@@ -391,3 +350,10 @@ def test_random_invalid_fields_give_a_clean_error(changes):
         assert all(str(p) for p in exc.problems)
         assert not [p for p in exc.problems if "got None" in str(p)]  # a missing field says "missing"
         assert str(exc).startswith("fuzz.toml:")
+
+
+def test_a_tiny_day_to_day_variation_runs_as_none():
+    """day_to_day_cv = 1e-249 is valid: 1 / cv**2 overflowed into a ZeroDivisionError."""
+    tiny = sim.run(make_scenario({"arrivals.day_to_day_cv": 1e-249, "run.days": 0.05}), replications=1, seed=3)
+    none = sim.run(make_scenario({"run.days": 0.05}), replications=1, seed=3)
+    assert tiny.per_replication.equals(none.per_replication)

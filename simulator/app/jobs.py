@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Callable
 
-__all__ = ["Job", "Cancelled", "error_message"]
+__all__ = ["Job", "LatestJob", "Cancelled", "error_message"]
 
 
 class Cancelled(Exception):
@@ -114,6 +114,54 @@ class Job:
         if self.state == "cancelled":
             return f"{self.what}: cancelled after {took}; the last results stay"
         return f"{self.what} failed: {error_message(self.error)}"
+
+
+class LatestJob:
+    """One job at a time for a stream of requests, always ending on the latest (the instant estimate).
+
+    :meth:`job_for` starts the work for a request at once when nothing runs,
+    and waits up to ``wait`` seconds for it, so a quick computation is
+    answered in the same breath. A request made while a job runs waits for
+    it, replacing any request that waited before: a user typing fast starts
+    no pile of computations, and the last change is always computed. Keys
+    are compared by identity (the app's scenarios are immutable objects).
+
+    Examples
+    --------
+    >>> estimates = LatestJob("estimating")
+    >>> job = estimates.job_for("a", lambda progress: 6 * 7, wait=10)
+    >>> job.state, job.result
+    ('done', 42)
+    """
+
+    def __init__(self, what: str):
+        self.what = what
+        self._key: Any = None
+        self._job: Job | None = None
+        self._pending: tuple[Any, Callable[[Callable[..., None]], Any]] | None = None
+        self._lock = threading.Lock()
+
+    def job_for(self, key: Any, work: Callable[[Callable[..., None]], Any], wait: float = 0.0) -> Job | None:
+        """The job computing ``work`` for ``key`` (started or queued if new); None while it waits its turn."""
+        with self._lock:
+            if self._key is not key and (self._pending is None or self._pending[0] is not key):
+                if self._job is not None and self._job.running:
+                    self._pending = (key, work)
+                else:
+                    self._start(key, work)
+            self._advance()
+            job = self._job if self._key is key else None
+        if job is not None and job.running and wait > 0:
+            job.wait(wait)
+        return job
+
+    def _start(self, key: Any, work: Callable[[Callable[..., None]], Any]) -> None:
+        self._key, self._job, self._pending = key, Job(self.what, work), None
+
+    def _advance(self) -> None:
+        """Start the waiting request once the running job has ended."""
+        if self._pending is not None and (self._job is None or not self._job.running):
+            self._start(*self._pending)
 
 
 def error_message(error: BaseException | None) -> str:

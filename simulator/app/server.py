@@ -26,13 +26,13 @@ from ..network import approximate
 from ..parallel import default_workers
 from ..plots import comparison_chart, result_charts, save_charts, sweep_charts
 from ..precision import check_figure
-from ..report import SIGNIFICANT_NOTE
+from ..report import SIGNIFICANT_NOTE, shows_groups
 from ..scenario import Scenario, ScenarioError, bundled_scenarios, load_scenario, parse_toml
 from ..staffing import Target, staff, staffing_text
 from ..sweep import parse_vary, sweep
 from . import forms, views
-from .interactive import figure_html, hourly_figure
-from .jobs import Job, error_message
+from .interactive import figure_html, hourly_figure, hourly_groups_figure
+from .jobs import Job, LatestJob, error_message
 
 __all__ = ["make_app", "serve", "MAX_VARIANTS"]
 
@@ -40,8 +40,13 @@ __all__ = ["make_app", "serve", "MAX_VARIANTS"]
 MAX_VARIANTS = 4
 #: Seconds between two looks at a running job.
 POLL_SECONDS = 0.3
+#: Seconds the page waits for the instant estimate before showing it is under way (it usually takes less).
+ESTIMATE_WAIT_SECONDS = 3.0
 #: Replications the page offers at first (a quick look; the scenario's own number is a click away).
 FIRST_REPLICATIONS = 5
+
+#: How long an hourly plan is: a day, or a week from Monday 0:00.
+_PLAN_LENGTHS = {"24": "a day (24 hours)", "168": "a week (168 hours from Monday 0:00)"}
 
 _CHART_TITLES = {"journey_flow": "Journey flow", "before_after": "Before / after the call",
                  "hourly": "Over the day", "wait_times": "Wait times", "flow_matrix": "Where customers go",
@@ -67,6 +72,10 @@ _CSS = """
 pre.plan { font-size: 0.82em; }
 .sum-bad { background-color: #fbe3e3 !important; color: #b23b3b; font-weight: 600; }
 .sum-ok { color: #2e7d32; }
+table.channel-numbers td { padding: 0 8px 0 0; vertical-align: middle; }
+table.channel-numbers td.channel { min-width: 60px; }
+table.channel-numbers .form-group { margin-bottom: 4px; }
+.section-problem { margin-top: 0; }
 """
 
 # Problems next to the fields: the server sends {problem element id: message}; the page fills them in.
@@ -117,13 +126,33 @@ def _field_ui(f: forms.Field, gen: int) -> Any:
         widget = ui.input_checkbox(wid(), label, bool(parts[""]))
     elif kind == "choice":
         widget = ui.input_select(wid(), label, list(f.choices), selected=parts[""])
-    elif kind == "agents":
+    elif kind in forms.AGENT_KINDS:
+        modes = forms.AGENT_MODES if kind == "agents" else forms.GROUP_AGENT_MODES
         widget = ui.div(
-            ui.input_select(wid("mode"), label, forms.AGENT_MODES, selected=parts["mode"]),
+            ui.input_select(wid("mode"), label, modes, selected=parts["mode"]),
             ui.panel_conditional(f"input.{wid('mode')} === 'fixed'",
                                  ui.input_numeric(wid("count"), "agents", parts["count"], min=1, step=1)),
             ui.panel_conditional(f"input.{wid('mode')} === 'hourly'",
-                                 ui.tags.small("edit the levels in the hourly table below", class_="text-muted")))
+                                 ui.tags.small("edit the levels in the hourly plans below", class_="text-muted")),
+            ui.panel_conditional(f"input.{wid('mode')} === 'groups'",
+                                 ui.tags.small("a group's skills name this channel (add a group below, "
+                                               "or give a group this skill)", class_="text-muted")))
+    elif kind in forms.CHANNEL_MAP_KINDS:
+        lowest = 1 if kind == "skills" else 0
+        rows = [ui.tags.tr(ui.tags.td(channel, class_="channel"),
+                           ui.tags.td(ui.input_numeric(wid(channel), None, parts[channel], min=lowest, step=1,
+                                                       width="90px")))
+                for channel in f.choices]
+        widget = ui.div(ui.tags.label(label, class_="form-label"),
+                        ui.tags.table(ui.tags.tbody(*rows), class_="channel-numbers", id=wid("table")))
+    elif kind == "callback":
+        numbers = [ui.input_numeric(wid(key), text, parts[key], min=0, step="any")
+                   for key, text in (("offer_when_wait_above", "offer when the wait exceeds (min)"),
+                                     ("accept", "share who accept"), ("within_minutes", "called back within (min)"))]
+        widget = ui.div(ui.input_select(wid("mode"), label, forms.CALLBACK_MODES, selected=parts["mode"]),
+                        ui.panel_conditional(f"input.{wid('mode')} === 'offer'", ui.div(*numbers, class_="ms-3")))
+    elif kind == "factors":
+        widget = ui.input_text(wid(), label, parts[""], placeholder="none")
     elif kind in forms.DISTRIBUTION_KINDS:
         choices = {name: name for name in forms.DISTRIBUTION_PARAMS}
         if kind == "optional_distribution":
@@ -160,8 +189,14 @@ def _wid(gen: int, path: str, part: str = "") -> str:
 
 def _section_ui(section: forms.Section, gen: int) -> Any:
     widgets = [w for w in (_field_ui(f, gen) for f in section.fields) if w is not None]
-    return ui.accordion_panel(section.title, ui.layout_column_wrap(*widgets, width="260px", fill=False,
-                                                                   heights_equal="row"),
+    top = []
+    if section.key:  # problems of the section but none of its fields (a group's name, an unknown key)
+        top.append(ui.div(id=_wid(gen, section.key, "problem"), class_="field-problem section-problem"))
+    if section.key.startswith("groups."):
+        top.append(ui.input_action_button(_wid(gen, section.key, "remove"), "Remove this group",
+                                          class_="btn-sm btn-outline-danger mb-2"))
+    return ui.accordion_panel(section.title, *top, ui.layout_column_wrap(*widgets, width="260px", fill=False,
+                                                                         heights_equal="row"),
                               value=section.key or "scenario")
 
 
@@ -219,9 +254,14 @@ def _app_ui(start: Scenario) -> Any:
                               "Double-click a cell to edit it; a row must sum to 1 (an empty cell is 0).",
                               class_="text-muted small"),
                          ui.output_data_frame("routing"), ui.output_ui("routing_problems"),
+                         ui.h5("Agent groups", class_="mt-3"),
+                         ui.p("Agents who answer several channels by priority. A new group can take the "
+                              "chosen channels' own agents; a channel moves back by giving it agents again "
+                              "and taking it off the group's skills.", class_="text-muted small"),
+                         ui.output_ui("group_tools"),
                          ui.h5("Hourly plans", class_="mt-3"),
-                         ui.output_ui("hourly_intro"), ui.output_data_frame("hourly"),
-                         ui.output_ui("hourly_problems"), value="scenario"),
+                         ui.output_ui("hourly_intro"), ui.output_ui("hourly_controls"),
+                         ui.output_data_frame("hourly"), ui.output_ui("hourly_problems"), value="scenario"),
             ui.nav_panel("Estimate", ui.output_ui("estimate_page"), value="estimate"),
             ui.nav_panel("Simulate", _simulate_ui(), value="simulate"),
             ui.nav_panel("What-if", _whatif_ui(), value="whatif"),
@@ -319,10 +359,14 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
     def server(input, output, session):
         base = reactive.value(start)              # the scenario as loaded
-        generation = reactive.value(0)            # one per load: widget ids change with it
+        draft = reactive.value(None)              # its data after groups were added or removed (None: as loaded)
+        generation = reactive.value(0)            # one per load or added/removed group: widget ids change with it
+        open_sections = reactive.value(None)      # the sections open after the form is built again
         compare_base = reactive.value(start)
-        rows = reactive.value(_initial_rows(start))
-        plans = reactive.value(_initial_plans(start))
+        first_sections = forms.scenario_sections(start)
+        rows = reactive.value(_initial_rows(first_sections))
+        plans = reactive.value(_initial_plans(first_sections))
+        plan_shapes = reactive.value(0)           # one per plan made a day or a week long
         load_message = reactive.value(("", ""))  # (kind, text)
         last_valid = reactive.value(start)
         variant_list: reactive.Value[dict[str, Scenario]] = reactive.value({})
@@ -331,16 +375,23 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         @reactive.calc
         def sections() -> list[forms.Section]:
-            return forms.scenario_sections(base())
+            return forms.scenario_sections(base(), draft())
+
+        def rebuild(scenario: Scenario, data: dict | None, opened: list[str] | None) -> None:
+            """Build the form again from ``data`` (None: the scenario as it is), with fresh widgets."""
+            fresh = forms.scenario_sections(scenario, data)
+            draft.set(data)
+            rows.set(_initial_rows(fresh))
+            plans.set(_initial_plans(fresh))
+            open_sections.set(opened)
+            generation.set(generation() + 1)
 
         def load(scenario: Scenario, message: str) -> None:
             base.set(scenario)
             compare_base.set(scenario)
             last_valid.set(scenario)
-            rows.set(_initial_rows(scenario))
-            plans.set(_initial_plans(scenario))
+            rebuild(scenario, None, None)
             variant_list.set({})
-            generation.set(generation() + 1)
             load_message.set(("ok", message))
             _set_run_inputs(scenario)
 
@@ -404,19 +455,22 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
         def form():
             gen = generation()
             secs = sections()
+            keys = {s.key or "scenario" for s in secs}
+            opened = [k for k in (open_sections() or [secs[0].key or "scenario"]) if k in keys]
             return ui.accordion(*(_section_ui(s, gen) for s in secs), id=f"g{gen}_sections",
-                                open=[secs[0].key or "scenario"], multiple=True)
+                                open=opened, multiple=True)
 
         def read(path: str, part: str = "") -> Any:
             field = _fields_by_path().get(path)
             if field is not None and field.kind in forms.ROW_KINDS:
                 return rows().get(path)
             if part == "plan":
-                return plans().get(path)
+                plan = plans().get(path)
+                return plan if plan is not None or field is None else forms.initial_parts(field)["plan"]
             key = _wid(generation(), path, part)
             if key in input:
                 return input[key]()
-            return forms.initial_parts(field)[part] if field is not None else None
+            return forms.initial_parts(field).get(part) if field is not None else None
 
         @reactive.calc
         def _fields_by_path() -> dict[str, forms.Field]:
@@ -424,7 +478,58 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         @reactive.calc
         def form_result() -> forms.FormResult:
-            return forms.apply_form(base(), sections(), read)
+            return forms.apply_form(base(), sections(), read, draft())
+
+        # ---- agent groups: added and removed by building the form again from the draft
+
+        def current_data() -> dict:
+            """The scenario data the form says now (valid or not), for the next structural change."""
+            return forms.form_draft(draft() or base().to_dict(), sections(), read)
+
+        def opened_now() -> list[str]:
+            key = f"g{generation()}_sections"
+            return list(input[key]() or []) if key in input else []
+
+        @render.ui
+        def group_tools():
+            gen = generation()
+            data = draft() or base().to_dict()
+            channels = forms.group_channels(data)
+            if not channels:
+                return ui.p("Every channel is self-service: there are no agents to group.", class_="text-muted")
+            return ui.div(
+                ui.layout_columns(
+                    ui.input_text(f"g{gen}_new_group", "New group name", placeholder="e.g. service_desk"),
+                    ui.input_checkbox_group(f"g{gen}_new_group_channels", "It answers", channels, inline=True),
+                    ui.input_checkbox(f"g{gen}_new_group_take", "Move these channels' own agents into it "
+                                      "(their agents and cost per agent hour)", True),
+                    col_widths=(3, 5, 4)),
+                ui.input_action_button("add_group", "Add the group", class_="btn-sm btn-outline-primary"))
+
+        @reactive.effect
+        @reactive.event(input.add_group)
+        def _add_group():
+            gen = generation()
+            name = input[f"g{gen}_new_group"]() or ""
+            channels = list(input[f"g{gen}_new_group_channels"]() or ())
+            take = bool(input[f"g{gen}_new_group_take"]())
+            try:
+                data = forms.add_group(current_data(), name, channels, take)
+            except ValueError as exc:
+                ui.notification_show(str(exc), type="error", duration=8)
+                return
+            rebuild(base(), data, [*opened_now(), f"groups.{name.strip()}"])
+
+        @reactive.effect
+        def _remove_group():
+            gen = generation()
+            for section in sections():
+                key = _wid(gen, section.key, "remove")
+                if section.key.startswith("groups.") and key in input and input[key]():
+                    with reactive.isolate():
+                        data = forms.remove_group(current_data(), section.key.split(".", 1)[1])
+                        rebuild(base(), data, opened_now())
+                    return
 
         @reactive.effect
         def _keep_valid():
@@ -512,44 +617,83 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
         def hourly_paths() -> list[str]:
             out = []
             for f in forms.all_fields(sections()):
-                if f.kind == "agents" and read(f.path, "mode") == "hourly":
+                if f.kind in forms.AGENT_KINDS and read(f.path, "mode") == "hourly":
                     out.append(f.path)
                 elif f.kind == "hourly" and read(f.path, "mode") == "profile":
                     out.append(f.path)
             return out
 
+        @reactive.calc
+        def hourly_path() -> str | None:
+            """The plan the hourly grid shows."""
+            paths = hourly_paths()
+            chosen = input.hourly_plan() if "hourly_plan" in input else None
+            return chosen if chosen in paths else (paths[0] if paths else None)
+
         @render.ui
         def hourly_intro():
             if hourly_paths():
-                return ui.p("Agents on duty (or arrival weights) for each hour from 0:00; double-click to edit.",
-                            class_="text-muted small")
-            return ui.p("No hourly plan: choose 'an hourly plan' for a channel's agents, or 'an hourly "
-                        "profile' for the arrivals, and its column appears here.", class_="text-muted small")
+                return ui.p("Agents scheduled (or arrival weights) for each hour from 0:00; a week starts on "
+                            "Monday at 0:00. Double-click a cell to edit it.", class_="text-muted small")
+            return ui.p("No hourly plan: choose 'an hourly plan' for the agents of a channel or a group, or "
+                        "'an hourly profile' for the arrivals, and it can be edited here.", class_="text-muted small")
 
-        @render.data_frame
-        def hourly():
+        @render.ui
+        def hourly_controls():
             paths = hourly_paths()
             if not paths:
                 return None
             fields = _fields_by_path()
             with reactive.isolate():
-                current = {p: plans().get(p) for p in paths}
-            labels = {p: forms.hourly_label(fields[p]) for p in paths}
-            return render.DataGrid(forms.hourly_frame(current, labels), editable=True, height="auto",
+                path = hourly_path()
+                length = len(plans().get(path) or ())
+            return ui.layout_columns(
+                ui.input_select("hourly_plan", "Plan", {p: forms.hourly_label(fields[p]) for p in paths},
+                                selected=path),
+                ui.input_select("hourly_length", "Length", _PLAN_LENGTHS, selected=str(length)),
+                col_widths=(4, 4))
+
+        @reactive.effect
+        @reactive.event(input.hourly_plan)
+        def _show_plan_length():
+            path = hourly_path()
+            if path is not None:
+                ui.update_select("hourly_length", selected=str(len(plans().get(path) or ())))
+
+        @reactive.effect
+        @reactive.event(input.hourly_length)
+        def _plan_length():
+            path = hourly_path()
+            hours = int(input.hourly_length())
+            current = dict(plans())
+            if path is None or current.get(path) is None or len(current[path]) == hours:
+                return
+            current[path] = forms.resize_plan(current[path], hours)
+            plans.set(current)
+            plan_shapes.set(plan_shapes() + 1)
+
+        @render.data_frame
+        def hourly():
+            path = hourly_path()
+            plan_shapes()
+            if path is None:
+                return None
+            with reactive.isolate():
+                plan = plans().get(path)
+            return render.DataGrid(forms.hourly_frame(plan), editable=True, height="auto", width="100%",
                                    selection_mode="none")
 
         @hourly.set_patches_fn
         def _hourly_patches(*, patches):
-            paths = hourly_paths()
+            path = hourly_path()
             current = dict(plans())
             out = []
             for patch in patches:
                 r, c = patch["row_index"], patch["column_index"]
-                if c == 0:
-                    out.append({**patch, "value": f"{r:02d}:00"})
+                if c == 0:  # the day is not typed in
+                    out.append({**patch, "value": forms.hourly_frame(current[path]).iloc[r, 0]})
                     continue
-                path = paths[c - 1]
-                current[path] = forms.edit_hour(current[path], r, patch["value"])
+                current[path] = forms.edit_hour(current[path], r * forms.HOURS + c - 1, patch["value"])
                 out.append(patch)
             plans.set(current)
             return out
@@ -562,22 +706,31 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         # ---- the instant estimate
 
+        estimates = LatestJob("estimating")
+
         @reactive.calc
         def estimate():
+            """(approximation, problem, busy): the estimate of the last valid scenario, computed in the
+            background so a slow approximation never freezes the page (a quick one is waited for)."""
             sc = last_valid()
-            try:
-                return approximate(sc), None
-            except (ValueError, ArithmeticError) as exc:
-                return None, f"{sc.name}: {error_message(exc)}"
+            job = estimates.job_for(sc, lambda progress: approximate(sc), wait=ESTIMATE_WAIT_SECONDS)
+            if job is None or job.running:
+                reactive.invalidate_later(POLL_SECONDS)
+                return None, (f"Estimating {sc.name}: the network approximation is taking a while for this "
+                              "scenario; the rest of the page stays usable."), True
+            if job.state == "failed":  # any failure of the estimate is a message, never a traceback
+                return None, views.estimate_problem(sc, job.error), False
+            return job.result, None, False
 
         @render.ui
         def estimate_strip():
-            approx, problem = estimate()
+            approx, problem, busy = estimate()
             title = ui.h6("Instant estimate (network approximation) of ", ui.code(last_valid().name),
                           ui.tags.small(" — refreshes on every change; simulate for confidence intervals",
                                         class_="text-muted"))
             if approx is None:
-                return ui.div(title, ui.div(problem, class_="problem-box"))
+                return ui.div(title, ui.div(problem, class_="text-muted small" if busy else "problem-box",
+                                            id="estimate-busy" if busy else "estimate-problem"))
             cards = views.estimate_cards(approx, views.card_figures(approx.scenario))
             weak = len(approx.weaknesses)
             note = ui.div(f"{weak} weak spot(s) of the approximation for this scenario: see Estimate",
@@ -586,9 +739,9 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
 
         @render.ui
         def estimate_page():
-            approx, problem = estimate()
+            approx, problem, busy = estimate()
             if approx is None:
-                return ui.div(problem, class_="problem-box")
+                return ui.div(problem, class_="text-muted" if busy else "problem-box")
             state = "converged" if approx.converged else "NOT converged"
             parts = [ui.p(f"{approx.scenario.name}: network approximation ({approx.iterations} iterations, "
                           f"{state}) over {approx.scenario.run.days:g} day(s) after a "
@@ -666,7 +819,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             sc_days = sc.with_changes({"run.days": days}) if days != sc.run.days else sc
             start_job("sim", f"simulating {sc.name}",
                       lambda progress: run_scenario(sc_days, replications=reps, seed=seed,
-                                                    workers=min(workers, reps), progress=progress), reps)
+                                                    workers=workers, progress=progress), reps)
 
         @reactive.effect
         @reactive.event(input.cancel_sim)
@@ -697,7 +850,8 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             tables = views.before_after_tables(result)
             shown = [n for n in _CHART_TITLES if n != "hourly" and (n != "reference" or sc.reference)]
             chart_tabs = [ui.nav_panel(_CHART_TITLES[n], ui.output_plot(f"chart_{n}", height="560px")) for n in shown]
-            chart_tabs.insert(2, ui.nav_panel("Over the day (interactive)", ui.output_ui("hourly_interactive")))
+            span = "day" if sc.period_hours == 24 else "week"
+            chart_tabs.insert(2, ui.nav_panel(f"Over the {span} (interactive)", ui.output_ui("hourly_interactive")))
             return ui.div(
                 ui.h5(f"{sc.name}: {result.replications} replication(s) of {sc.run.days:g} day(s), "
                       f"seed {result.seed}; mean and 95 % CI"),
@@ -706,6 +860,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                     ui.div(ui.h6("Before the call"), _table_html(tables["before_call"], "before-call")),
                     ui.div(ui.h6("After the call"), _table_html(tables["after_call"], "after-call"))),
                 ui.h6("Per channel"), _table_html(views.channel_table(result), "channel-table"),
+                *_group_tables_ui(result),
                 ui.navset_tab(*chart_tabs, id="chart_tabs"),
                 ui.h6("Downloads", class_="mt-3"),
                 ui.div(ui.download_button("dl_result_csv", "Results (CSV)", class_="btn-sm me-1"),
@@ -723,7 +878,10 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             result = sim_result()
             if result is None or not any(not c.unlimited for c in result.scenario.channels):
                 return ui.p("No staffed channel to show hour by hour.")
-            return ui.HTML(figure_html(hourly_figure(result), "hourly-plot"))
+            parts = [ui.HTML(figure_html(hourly_figure(result), "hourly-plot"))]
+            if shows_groups(result.scenario):
+                parts.append(ui.HTML(figure_html(hourly_groups_figure(result), "hourly-groups-plot")))
+            return ui.div(*parts)
 
         @render.download_button(filename=lambda: f"{sim_result().scenario.name}_result.csv")
         def dl_result_csv():
@@ -1005,7 +1163,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
         @render.ui
         def staff_channels():
             sc = last_valid()
-            staffed = [c.name for c in sc.channels if not c.unlimited]
+            staffed = [c.name for c in sc.channels if c.agents is not None]  # a group's channels have no agents
             return ui.input_checkbox_group("staff_channel_list", "Channels to staff (none ticked: "
                                            "those the targets name)", staffed)
 
@@ -1080,14 +1238,27 @@ def _table_days(table, base: Scenario) -> float:
     return float(days) if days else base.run.days
 
 
-def _initial_rows(scenario: Scenario) -> dict[str, Any]:
-    return {f.path: f.value for f in forms.all_fields(forms.scenario_sections(scenario))
-            if f.kind in forms.ROW_KINDS}
+def _initial_rows(sections: list[forms.Section]) -> dict[str, Any]:
+    return {f.path: f.value for f in forms.all_fields(sections) if f.kind in forms.ROW_KINDS}
 
 
-def _initial_plans(scenario: Scenario) -> dict[str, list]:
-    return {f.path: forms.initial_parts(f)["plan"] for f in forms.all_fields(forms.scenario_sections(scenario))
-            if f.kind in ("agents", "hourly")}
+def _initial_plans(sections: list[forms.Section]) -> dict[str, list]:
+    return {f.path: forms.initial_parts(f)["plan"] for f in forms.all_fields(sections)
+            if f.kind in (*forms.AGENT_KINDS, "hourly")}
+
+
+def _group_tables_ui(result) -> list[Any]:
+    """The agent-group table (when agents are shared or hold several contacts) and the call-back table."""
+    parts = []
+    groups = views.group_table(result)
+    if groups is not None:
+        parts += [ui.h6("Agent groups"), _table_html(groups, "group-table"),
+                  ui.p("Slot occupancy: the share of the contacts agents could hold at once that they held.",
+                       class_="text-muted small")]
+    callbacks = views.callback_table(result)
+    if callbacks is not None:
+        parts += [ui.h6("Call backs"), _table_html(callbacks, "callback-table")]
+    return parts
 
 
 def _sum_styles(frame) -> list[dict[str, Any]]:
@@ -1108,15 +1279,14 @@ def _sum_styles(frame) -> list[dict[str, Any]]:
 
 
 def _figure_choices(scenario: Scenario) -> dict[str, str]:
-    """Figures a sweep can show: every KPI and every channel metric, by name."""
-    from ..metrics import CHANNEL_METRICS, KPI_NAMES
+    """Figures a sweep can show: every KPI, every channel metric, and the figures of agent groups that
+    answer several channels, by name."""
+    from ..metrics import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
 
-    choices = {k: k for k in KPI_NAMES}
-    for c in scenario.channels:
-        for m in CHANNEL_METRICS:
-            key = f"channels.{c.name}.{m}"
-            choices[key] = key
-    return choices
+    keys = list(KPI_NAMES)
+    keys += [f"channels.{c.name}.{m}" for c in scenario.channels for m in CHANNEL_METRICS]
+    keys += [f"groups.{g.name}.{m}" for g in scenario.groups if not g.own for m in GROUP_METRICS]
+    return {k: k for k in keys}
 
 
 def _table_html(frame, element_id: str) -> Any:

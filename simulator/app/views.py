@@ -29,12 +29,15 @@ from ..html_report import changed_fields
 from ..network import NetworkApproximation
 from ..plots import figure_label
 from ..precision import figure_index, figure_key
-from ..report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, day_difference_text, format_stat, format_value, headline_figures
+from ..report import (CALLBACK_HEADER, CHANNEL_COLUMNS, GROUP_HEADER, SIGNIFICANT_NOTE, callback_rows,
+                      day_difference_text, format_stat, format_value, group_rows, headline_figures, shows_groups)
 from ..scenario import Scenario
+from .jobs import error_message
 
 __all__ = [
     "card_figures", "kpi_cards", "estimate_cards", "kpi_table", "channel_table", "before_after_tables",
     "estimate_table", "comparison_frame", "variant_changes", "figures_frame", "SIGNIFICANT_NOTE",
+    "group_table", "callback_table", "estimate_problem",
 ]
 
 
@@ -122,6 +125,67 @@ def channel_table(result: Result, metrics: Sequence[str] = CHANNEL_COLUMNS) -> p
     return pd.DataFrame(rows, columns=["channel", *metrics])
 
 
+def group_table(result: Result) -> pd.DataFrame | None:
+    """The agent-group table of :func:`simulator.report.group_rows` (each figure ``mean [95 % CI]``,
+    groups by their labels), or None when it would only repeat the channel table (no shared agents,
+    no concurrency).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> group_table(sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)) is None
+    True
+    """
+    sc = result.scenario
+    if not shows_groups(sc):
+        return None
+    rows = group_rows(result, intervals=True)
+    for row, group in zip(rows, sc.groups):
+        row[0] = group.display_name
+    return pd.DataFrame(rows, columns=GROUP_HEADER)
+
+
+def callback_table(result: Result) -> pd.DataFrame | None:
+    """The call-back figures (:func:`simulator.report.callback_rows`, ``mean [95 % CI]``) of the channels
+    that offer call backs, by their labels; None when none does."""
+    sc = result.scenario
+    rows = callback_rows(result, intervals=True)
+    if not rows:
+        return None
+    for row in rows:
+        row[0] = sc.channel(row[0]).display_name
+    return pd.DataFrame(rows, columns=CALLBACK_HEADER)
+
+
+def estimate_problem(scenario: Scenario, error: BaseException) -> str:
+    """Why the instant estimate is missing, as the page says it: the approximation's own message, and
+    for a scenario with what it may not handle yet (agent groups, concurrency, call backs, a week's
+    hourly lists), what to do.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> estimate_problem(sim.load_scenario("nice_bcg_2016"), ValueError("no convergence"))
+    'No instant estimate for nice_bcg_2016: the network approximation failed (no convergence). Simulate for its figures.'
+    """
+    features = []
+    if scenario.has_groups:
+        features.append("agent groups")
+    if any(c.concurrency > 1 for c in scenario.channels):
+        features.append("concurrency")
+    if any(c.callback is not None for c in scenario.channels):
+        features.append("call backs")
+    if scenario.period_hours > 24:
+        features.append("a week's hourly lists")
+    detail = error_message(error)
+    if features:
+        return (f"No instant estimate for {scenario.name}: the network approximation does not handle "
+                f"{', '.join(features)} in this version ({type(error).__name__}: {detail}). "
+                "Simulate for its figures; every other part of the app works.")
+    return f"No instant estimate for {scenario.name}: the network approximation failed ({detail}). " \
+           "Simulate for its figures."
+
+
 def before_after_tables(result: Result) -> dict[str, pd.DataFrame]:
     """The before-the-call and after-the-call tables: share of callers [95 % CI], and the published figures."""
     sc = result.scenario
@@ -146,8 +210,10 @@ def estimate_table(approx: NetworkApproximation) -> pd.DataFrame:
     return frame if sc.reference else frame.iloc[:, :3]
 
 
-#: The figures the what-if table shows by default: KPIs and the main channel metrics.
+#: The figures the what-if table shows by default: KPIs, the main channel metrics, and the main figures
+#: of agent groups that answer several channels.
 COMPARISON_CHANNEL_METRICS = ("contacts", "abandon_rate", "service_level", "mean_wait_min", "occupancy")
+COMPARISON_GROUP_METRICS = ("agents", "occupancy", "cost")
 
 
 def comparison_frame(table: pd.DataFrame, days: float, show_all: bool = False) -> pd.DataFrame:
@@ -171,10 +237,13 @@ def comparison_frame(table: pd.DataFrame, days: float, show_all: bool = False) -
     variants = [v for v in labels if v != base]
     shown = daily
     if not show_all:
-        keep = (daily["table"] == "kpis") | ((daily["table"] == "channels")
-                                             & daily["metric"].isin(COMPARISON_CHANNEL_METRICS))
+        channels = set(daily.loc[daily["table"] == "channels", "channel"])
+        shared = (daily["table"] == "groups") & ~daily["channel"].isin(channels)  # not a channel's own agents
+        keep = ((daily["table"] == "kpis")
+                | ((daily["table"] == "channels") & daily["metric"].isin(COMPARISON_CHANNEL_METRICS))
+                | (shared & daily["metric"].isin(COMPARISON_GROUP_METRICS)))
         spread = daily.groupby("kpi")["mean"].transform(lambda m: m.nunique(dropna=True))
-        silent = (daily["table"] == "channels") & daily["ci_low"].isna() & (spread <= 1)
+        silent = daily["table"].isin(["channels", "groups"]) & daily["ci_low"].isna() & (spread <= 1)
         shown = daily[keep & ~silent]
     by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
     rows = []

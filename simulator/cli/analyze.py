@@ -26,7 +26,7 @@ from ..report import format_stat, format_value, table_text
 from ..scenario import ScenarioError, bundled_dir
 from ..runsize import RunTooLarge
 from .base import (DAYS_RANGE, Progress, ScenarioPath, fail, force_option, load_with_changes, main, refuse_run,
-                   replications_range)
+                   replications_range, workers_option)
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -163,8 +163,7 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for the simulation (default: CPU cores).")
+@workers_option
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet, force):
@@ -201,7 +200,7 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         progress = Progress(reps, quiet, sc.name)
         try:
             result = run_scenario(sc, replications=reps, seed=seed, keep_journeys=False, progress=progress,
-                                  workers=workers or min(default_workers(), reps), force=force)
+                                  workers=workers or default_workers(), force=force)
         except RunTooLarge as exc:
             refuse_run(exc)
         finally:

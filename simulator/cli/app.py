@@ -6,7 +6,7 @@ import click
 
 from ..app import APP_EXTRA
 from ..scenario import ScenarioError, load_scenario
-from .base import DEFAULT_SCENARIO, ScenarioPath, fail, main
+from .base import DEFAULT_SCENARIO, ScenarioPath, fail, main, workers_option
 
 
 @main.command("app")
@@ -15,8 +15,7 @@ from .base import DEFAULT_SCENARIO, ScenarioPath, fail, main
               help="Address to listen on; only this machine by default (0.0.0.0 opens it to the network).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True, help="Port to listen on.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser tab.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for each simulation (default: CPU cores). Results do not depend on it.")
+@workers_option
 def app_command(scenario, host, port, no_browser, workers):
     """Open contactflow in the browser, starting on SCENARIO (default: the Nice–BCG preset).
 

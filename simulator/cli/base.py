@@ -13,12 +13,15 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
+from ..experiment import check_result_folder
+from ..parallel import MAX_WORKERS_PER_CORE
 from ..runsize import RunTooLarge
 from ..scenario import MAX_DAYS, MAX_REPLICATIONS, Scenario, ScenarioError, load_scenario, parse_value
 
+from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
+
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 def replications_range(least: int = 1) -> click.IntRange:
@@ -92,6 +95,12 @@ SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
                 "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+
+#: ``--workers``, shared by every command that simulates.
+workers_option = click.option(
+    "-w", "--workers", type=click.IntRange(min=1), default=None,
+    help=f"Processes for replications (default: CPU cores; at most {MAX_WORKERS_PER_CORE} per core and one per "
+         "replication to run). Results do not depend on it.")
 
 #: ``--set-variant``, shared by every command that compares variants.
 set_variant_option = click.option(
@@ -236,7 +245,7 @@ def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[flo
 
 
 def clean_errors(command):
-    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    """Bad input exits 2 without a traceback (Ctrl-C is the group's: :class:`CommandGroup`)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
@@ -247,9 +256,6 @@ def clean_errors(command):
             refuse_run(exc)
         except (KeyError, ValueError, ConnectionError, ImportError) as exc:
             fail(str(exc.args[0]) if exc.args else str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
     return wrapper
 
 
@@ -265,6 +271,18 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
     except OSError as exc:
         fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
     return folder
+
+
+def result_folder(path: str | Path) -> None:
+    """Check, before a long run, that ``run --out`` can save its result set in ``path``.
+
+    Exits 2 naming the option, the folder and the reason when it cannot
+    (:func:`simulator.experiment.check_result_folder`).
+    """
+    try:
+        check_result_folder(path)
+    except OSError as exc:
+        fail(f"--out {path}: {exc.strerror or exc}")
 
 
 class Progress:
@@ -286,7 +304,18 @@ class Progress:
             self.bar.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The command group: a Ctrl-C in any command exits 130 with one line (click would print
+    ``Aborted!`` and exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contactflow")
 def main() -> None:
     """contactflow: simulate customers moving between web, email, chat and the call centre.

@@ -6,7 +6,6 @@ call for ``--charts DIR`` to write their charts as PNG and SVG.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,11 +15,12 @@ import click
 from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
+from ..parallel import default_workers
 from ..scenario import Scenario
 from ..runsize import check_run_size, estimate_run
 from .base import (DAYS_RANGE, VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors,
                    fail, force_option, load_with_changes, main, parse_changes, replications_range,
-                   set_variant_option, variant_scenarios)
+                   set_variant_option, variant_scenarios, workers_option)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -67,8 +67,7 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a field of SCENARIO and of every variant scenario file (repeatable).")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
@@ -106,7 +105,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
-    workers = workers or min(os.cpu_count() or 1, reps)
+    workers = workers or default_workers()
     # the whole report at once: the base (its journeys kept for the charts), then each variant
     check_run_size(estimate_run([(base, reps)], keep_journeys=True, workers=workers), force=force)
     check_run_size(estimate_run([(base, reps), *((sc, reps) for sc in labels.values())], workers=workers),

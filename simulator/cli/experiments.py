@@ -24,7 +24,7 @@ from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
                    clean_errors, fail, force_option, load_with_changes, main, output_folder, parse_changes,
-                   replications_range, set_variant_option, variant_scenarios)
+                   replications_range, set_variant_option, variant_scenarios, workers_option)
 from ..plots import comparison_chart, sweep_axes, sweep_charts
 from .charts import charts_option, charts_summary, write_charts
 
@@ -82,8 +82,7 @@ def experiment_options(command):
         click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up."),
         click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
                      help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
-        click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes for replications (default: CPU cores). Results do not depend on it."),
+        workers_option,
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
         force_option,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
@@ -455,7 +454,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
 @click.option("-d", "--days", type=DAYS_RANGE,
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@workers_option
 @force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from ..experiment import run as run_scenario
 from ..report import result_text
+from ..parallel import default_workers
+from ..precision import PrecisionError
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario
 from ..runsize import RunTooLarge
 from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_folder,
-                   refuse_run, replications_range)
+                   refuse_run, replications_range, result_folder, workers_option)
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
@@ -24,10 +24,11 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
 @click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
               help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
-@click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
+@click.option("-o", "--out", type=click.Path(file_okay=False),
+              help="Save the result here: result.json, CSV tables, journeys.parquet and the scenario as run "
+                   "(scenario.toml); the folder is replaced as a whole.")
 @charts_option("every chart that applies")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
 @precision_options
 @force_option
@@ -58,20 +59,23 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         fail(str(exc))
     except KeyError as exc:  # a --precision figure the scenario does not have
         fail(f"--precision: {exc.args[0]}")
-    for folder, option in ((out, "--out"), (charts, "--charts")):
-        if folder is not None:
-            output_folder(folder, option)  # a folder that cannot be written fails now, not after the run
+    # a folder that cannot be written fails now, not after the run
+    if out is not None:
+        result_folder(out)
+    if charts is not None:
+        output_folder(charts, "--charts")
     reps = replications or sc.run.replications
-    workers = workers or min(os.cpu_count() or 1, reps if precision is None else precision.max_replications)
     progress = PlannedProgress(None if precision else reps, quiet, f"{sc.name}")
     try:
-        result = run_scenario(sc, replications=reps, seed=seed, workers=workers,
+        result = run_scenario(sc, replications=reps, seed=seed, workers=workers or default_workers(),
                               keep_journeys=out is not None or charts is not None, progress=progress,
                               precision=precision, dask=dask, force=force)
     except RunTooLarge as exc:
         refuse_run(exc)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
         fail(f"--dask: {exc.args[0]}")
+    except PrecisionError as exc:
+        fail(f"--precision: {exc}")
     finally:
         progress.close()
     if out is not None:
@@ -90,7 +94,7 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         if result.precision is not None:
             click.echo("\n" + result.precision.text())
         if out is not None:
-            click.echo(f"\nwrote {out}/result.json, *.csv and journeys.parquet")
+            click.echo(f"\nwrote {out}/result.json, scenario.toml (the scenario as run), *.csv and journeys.parquet")
         if charts is not None:
             click.echo(charts_summary(chart_files, charts))
 
