@@ -42,6 +42,8 @@ _PUBLIC = {
     "StaffingPlan": ("staffing", "StaffingPlan"),
     "Precision": ("precision", "Precision"),
     "suggest_warmup": ("warmup", "suggest_warmup"),
+    "estimate_run": ("runsize", "estimate_run"),
+    "RunTooLarge": ("runsize", "RunTooLarge"),
 }
 
 __all__ = [*_PUBLIC, "__version__"]

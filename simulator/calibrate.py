@@ -71,7 +71,7 @@ from .distributions import unknown_key_message
 from .network import approximate
 from .metrics import table_columns
 from .precision import figure_index, no_column_message
-from .scenario import Scenario, read_toml_text
+from .scenario import Scenario, ScenarioError, parse_toml, read_toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -216,9 +216,9 @@ def load_targets(path: str | Path) -> Targets:
     except (OSError, UnicodeDecodeError) as exc:
         raise TargetsError(f"{where}: cannot read the targets file: {exc}") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(f"{where}: malformed TOML: {exc}") from None
+        data = parse_toml(text, where)
+    except ScenarioError as exc:  # malformed TOML, or nested too deeply to parse
+        raise TargetsError(f"{where}: {exc.problems[0].message}") from None
     problems = []
     allowed = ("source", "tolerance", "targets", "weights")
     for key in data:
@@ -639,8 +639,8 @@ def calibrate(scenario: Scenario, targets: Targets | Mapping[str, float], free: 
         targets = Targets(dict(targets))
     targets.check(scenario)
     fields = free_fields(scenario, free)
-    if not regularization > 0:
-        raise TargetsError(f"regularization must be > 0; got {regularization!r}")
+    if not (regularization > 0 and math.isfinite(regularization)):
+        raise TargetsError(f"regularization must be a finite number > 0; got {regularization!r}")
     blocks = _blocks(scenario, fields)
     if not any(b.size for b in blocks):
         raise TargetsError(f"nothing to fit: {', '.join(fields)} have no free probability "

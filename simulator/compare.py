@@ -168,6 +168,7 @@ def compare(
     dask: Any = None,
     progress: Callable[[int, int], None] | None = None,
     level: float = 0.95,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run a base scenario and its variants on common random numbers; pair their differences.
 
@@ -195,6 +196,10 @@ def compare(
         Called as ``progress(finished, planned)``, counting one scenario's replication each.
     level
         Confidence level of every interval.
+    force
+        Run even when the run is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -248,7 +253,7 @@ def compare(
     job = ReplicationJob(scenarios, seed, replications, run_replication, more=more)
     tasks = len(scenarios) * most_replications(replications, precision)
     with make_executor(workers, dask, tasks=tasks) as executor:
-        for _ in run_jobs([job], executor, progress):
+        for _ in run_jobs([job], executor, progress, force=force):
             pass
     results = [Result.from_outputs(s, seed, outputs) for s, outputs in zip(scenarios, job.outputs)]
     table = comparison_table(dict(zip(labels, results)), level)

@@ -75,7 +75,8 @@ from .analytic import erlang_a, erlang_c
 from .contact_log import ContactLog, problem_report, read_contact_log
 from .experiment import atomic_write
 from .json_data import dumps, plain
-from .scenario import DEFAULT_MAX_CONTACTS, GIVE_UP, Scenario, parse_toml
+from .scenario import (DEFAULT_MAX_CONTACTS, GIVE_UP, MAX_CHANNELS, MAX_CONTACTS_LIMIT, Scenario,
+                       parse_toml)
 
 __all__ = [
     "Estimate",
@@ -529,6 +530,17 @@ class _Estimator:
         self.self_service = None if self_service is None else set(self_service)
         self.async_channels = self.answered_late() if async_channels is None else set(async_channels)
         longest = int(self.f["position"].max()) + 1
+        if len(self.names) > MAX_CHANNELS:
+            raise EstimateError(f"the log has {len(self.names):,} channels; a scenario has at most "
+                                f"{MAX_CHANNELS:,}", source)
+        if max_contacts is not None and not 1 <= max_contacts <= MAX_CONTACTS_LIMIT:
+            raise EstimateError(f"must be from 1 to {MAX_CONTACTS_LIMIT:,}; got {max_contacts}", source,
+                                "max_contacts")
+        if max_contacts is None and longest > MAX_CONTACTS_LIMIT:
+            row = self.f.loc[self.f["position"] == MAX_CONTACTS_LIMIT, "row"].iloc[0]
+            raise EstimateError(f"{log.row_name(row)} is contact {MAX_CONTACTS_LIMIT + 1:,} of its journey; a "
+                                f"scenario allows at most {MAX_CONTACTS_LIMIT:,} (a journey key that joins "
+                                "many customers?)", source, "max_contacts")
         if max_contacts is not None and longest > max_contacts:
             row = self.f.loc[self.f["position"] == max_contacts, "row"].iloc[0]
             raise EstimateError(f"{log.row_name(row)} is contact {max_contacts + 1} of its journey, "

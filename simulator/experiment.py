@@ -71,6 +71,7 @@ def run(
     progress: Callable[[int], None] | None = None,
     precision: Precision | dict[str, float] | None = None,
     dask: Any = None,
+    force: bool = False,
 ) -> "Result":
     """Simulate ``replications`` independent replications of a scenario.
 
@@ -99,6 +100,10 @@ def run(
         A Dask scheduler address or ``distributed.Client``: run the
         replications on that cluster instead of local processes (needs the
         ``distributed`` extra). Results do not depend on it either.
+    force
+        Run even when the run is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Examples
     --------
@@ -129,7 +134,7 @@ def run(
     job = ReplicationJob((scenario,), seed, replications, run_replication, keep_journeys, more)
     count = None if progress is None else (lambda finished, planned: progress(finished))
     with make_executor(workers, dask, tasks=most_replications(replications, precision)) as executor:
-        for _ in run_jobs([job], executor, count):
+        for _ in run_jobs([job], executor, count, force=force):
             pass
     reached = precision.report(precision.samples(job.outputs[0])) if precision is not None else None
     return Result.from_outputs(scenario, seed, job.outputs[0], precision=reached)

@@ -191,8 +191,8 @@ class LogTotals:
         if np.count_nonzero(first) != m or np.count_nonzero(last) != m:
             raise ValueError("LogTotals.add needs whole journeys (one first and one last contact each)")
 
-        used = np.zeros((m, n), dtype=bool)
-        used[customer, channel] = True
+        # (customer, channel) pairs, not an m x n table: memory stays O(rows) with many channels
+        pair = customer * n + channel
         is_focal = channel == focal
         focal_rows = np.flatnonzero(is_focal)
         _, first_of = np.unique(customer[focal_rows], return_index=True)
@@ -200,9 +200,9 @@ class LogTotals:
         callers = customer[first_calls]
         first_call_seq = np.full(m, np.iinfo(np.int64).max)
         first_call_seq[callers] = seq[first_calls]
-        before = seq < first_call_seq[customer]
-        used_before = np.zeros((m, n), dtype=bool)
-        used_before[customer[before], channel[before]] = True
+        is_caller = np.zeros(m, dtype=bool)
+        is_caller[callers] = True
+        before = (seq < first_call_seq[customer]) & is_caller[customer]
         after_codes = nxt[first_calls]
 
         j = self.journey
@@ -210,7 +210,7 @@ class LogTotals:
         j["contacts"] += len(seq)
         j["resolved"] += np.count_nonzero(nxt == NEXT_RESOLVED)
         j["first_contact_resolved"] += np.count_nonzero(first & (outcome == RESOLVED))
-        j["multichannel"] += np.count_nonzero(used.sum(axis=1) >= 2)
+        j["multichannel"] += np.count_nonzero(np.bincount(np.unique(pair) // n, minlength=m) >= 2)
         j["callers"] += len(callers)
         j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
         j["focal_contacts"] += len(focal_rows)
@@ -223,7 +223,7 @@ class LogTotals:
         served_last = (outcome[last] == RESOLVED) | (outcome[last] == UNRESOLVED)
         j["journey_minutes"] += float(np.sum(time[last] + wait[last] + np.where(served_last, handle[last], 0.0)
                                              - time[first]))
-        self.before_call += used_before[callers].sum(axis=0)
+        self.before_call += np.bincount(np.unique(pair[before]) % n, minlength=n)
         codes, counts = np.unique(after_codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist()):
             self.after_call[code] += count

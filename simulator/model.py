@@ -176,7 +176,7 @@ class Replication:
         self.meter = Meter(self.period)
         self.duration = np.zeros(self.period)
         self.acd = Distributor(env, scenario, self.meter)
-        self.log = JourneyLog()
+        self.log = JourneyLog(len(self.channels), scenario.max_contacts)
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)

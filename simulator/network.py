@@ -96,6 +96,10 @@ HANDLE_NODES = 400
 #: Longest the fluid backlog model looks past the end of the window for a
 #: message to be answered, in days.
 MAX_TAIL_DAYS = 30
+#: The fluid backlog model works minute by minute, so it covers at most this much of a run's
+#: warm-up and window, in days (longer runs repeat the same days; they would need gigabytes).
+FLUID_WARMUP_DAYS = 14
+FLUID_WINDOW_DAYS = 28
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
 
@@ -167,6 +171,30 @@ def _window_minutes(scenario: Scenario) -> np.ndarray:
     hours = np.arange(math.floor(start / 60.0), math.ceil(end / 60.0))
     overlap = np.minimum(end, (hours + 1) * 60.0) - np.maximum(start, hours * 60.0)
     return np.bincount(hours % HOURS, weights=np.maximum(overlap, 0.0), minlength=HOURS)
+
+
+def _fluid_span(scenario: Scenario) -> tuple[float, float]:
+    """The start and end of the window, in minutes, that the fluid backlog model simulates.
+
+    The run's own, except that a warm-up beyond :data:`FLUID_WARMUP_DAYS` is
+    shortened by whole days (so the hours of the day stay where they are) and
+    a window beyond :data:`FLUID_WINDOW_DAYS` is cut there: by then a stable
+    backlog repeats its daily pattern, and the model's minute grid stays small.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 1000, "run.warmup_hours": 1000})
+    >>> start, end = _fluid_span(sc)
+    >>> start % 1440 == sc.run.warmup_minutes % 1440, start / 1440 >= FLUID_WARMUP_DAYS
+    (True, True)
+    >>> (end - start) / 1440
+    28.0
+    """
+    start, end = scenario.run.warmup_minutes, scenario.run.end_minutes
+    dropped = max(0, math.floor(start / 1440.0) - FLUID_WARMUP_DAYS) * 1440.0
+    start, end = start - dropped, end - dropped
+    return start, min(end, start + FLUID_WINDOW_DAYS * 1440.0)
 
 
 def _agents_by_hour(channel: Channel) -> np.ndarray:
@@ -283,7 +311,8 @@ class _Network:
     def backlog(self, channel: Channel, rates: np.ndarray) -> _ChannelFigures:
         """An async channel (or a live one without patience): every message is answered in order."""
         run = self.scenario.run
-        start, end = run.warmup_minutes, run.end_minutes
+        start, end = _fluid_span(self.scenario)
+        covered = (end - start) / (run.end_minutes - run.warmup_minutes)  # of the window, for totals
         handle = channel.handle_time
         mean_handle = handle.mean
         theta = 0.0
@@ -402,7 +431,7 @@ class _Network:
             figures.mean_wait = float(offered @ mean_wait / total) if np.isfinite(offered @ mean_wait) else math.inf
             figures.p_wait = float(offered @ p_wait / total)
             figures.service_level = float(offered @ service_level / total)
-        figures.busy_minutes = float(busy_h.sum())
+        figures.busy_minutes = float(busy_h.sum()) / covered
         figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
         overloaded = sorted({int(h) for h in hour[(queue[1:] > 1.0) & measured & (inflow > 0)]})
         figures.overloaded_hours = tuple(overloaded)
@@ -791,6 +820,11 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
         if c.is_async:
             notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus Erlang C's wait, and "
                          "a customer gives up when the (exponential) patience ends before wait + handle time")
+        if (c.is_async or c.patience is None) and _fluid_span(scenario) != (scenario.run.warmup_minutes,
+                                                                            scenario.run.end_minutes):
+            start, end = _fluid_span(scenario)
+            notes.append(f"{c.name}: the run is long, so its backlog is modelled over {start / 1440:g} days of "
+                         f"warm-up and {(end - start) / 1440:g} days of window, as if later days repeated them")
         elif c.patience is None:
             notes.append(f"{c.name}: customers never hang up — the queue is Erlang C plus a fluid backlog "
                          "wherever it is overloaded")

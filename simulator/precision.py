@@ -33,7 +33,7 @@ from scipy import stats
 
 from .distributions import did_you_mean
 from .metrics import ALL_CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES, confidence_interval, table_columns
-from .scenario import Scenario
+from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
     "Precision",
@@ -250,8 +250,8 @@ class Precision:
             figure_index(key)
             if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
                 raise ValueError(f"precision target for {key} must be a half-width > 0; got {target!r}")
-        if self.max_replications < 2:
-            raise ValueError(f"max_replications must be >= 2; got {self.max_replications}")
+        if not 2 <= self.max_replications <= MAX_REPLICATIONS:
+            raise ValueError(f"max_replications must be from 2 to {MAX_REPLICATIONS:,}; got {self.max_replications}")
         object.__setattr__(self, "targets", dict(self.targets))
 
     @classmethod
@@ -306,6 +306,7 @@ class Precision:
         n = max(len(v) for v in samples.values())
         if n >= self.max_replications:
             return n
+        most = min(self.max_replications, max(n + 1, int(math.ceil(MAX_GROWTH * n))))
         needed = n
         for label, values in samples.items():
             target = self._target(label)
@@ -318,8 +319,8 @@ class Precision:
                 continue
             if half_width(valid, self.level) <= target:
                 continue
-            needed = max(needed, self._replications_for(float(np.std(valid, ddof=1)), target, n))
-        return min(needed, self.max_replications, max(n + 1, int(math.ceil(MAX_GROWTH * n))))
+            needed = max(needed, self._replications_for(float(np.std(valid, ddof=1)), target, n, most))
+        return min(needed, most)
 
     def samples(self, outputs: Sequence[Any]) -> dict[str, np.ndarray]:
         """Each target figure's per-replication values in one scenario's replication outputs."""
@@ -336,10 +337,13 @@ class Precision:
     def _target(self, label: str) -> float:
         return self.targets[label.split(" ")[0]]
 
-    def _replications_for(self, spread: float, target: float, n: int) -> int:
-        z = stats.norm.ppf(0.5 + self.level / 2)
-        m = max(n + 1, int(math.ceil((z * spread / target) ** 2)))
-        while m < self.max_replications and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
+    def _replications_for(self, spread: float, target: float, n: int, most: int | None = None) -> int:
+        """The smallest ``m > n`` whose half-width ``t(m-1) spread / sqrt(m)`` is at the target, or ``most``
+        (default: the maximum)."""
+        most = self.max_replications if most is None else most
+        ratio = stats.norm.ppf(0.5 + self.level / 2) * spread / target  # the normal approximation: m = ratio^2
+        m = max(n + 1, most if ratio >= math.sqrt(most) else math.ceil(ratio**2))
+        while m < most and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
             m += 1
         return m
 

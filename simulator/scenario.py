@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .distributions import Distribution, did_you_mean, from_spec, spec_problems, unknown_key_message
+from .distributions import (
+    MAX_MINUTES, Distribution, did_you_mean, format_bound, from_spec, spec_problems, unknown_key_message,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,6 +85,28 @@ WEEK_HOURS = 168
 MAX_CONCURRENCY = 20
 
 DEFAULT_MAX_CONTACTS = 20
+
+# Limits: beyond them a scenario is not a contact centre any more, or its numbers stop being
+# sound in floating point, or its arrays would not fit in memory. Loading refuses them, naming
+# the range (README, "Limits"). Runs that are merely big are estimated and refused before they
+# start by simulator.runsize, which the user can overrule; these limits cannot be overruled.
+#: Most channels (the journey log stores channel numbers in 16 bits; the analytic engine
+#: holds channel-by-channel matrices).
+MAX_CHANNELS = 1000
+#: Largest ``max_contacts``.
+MAX_CONTACTS_LIMIT = 1000
+#: Most agents in one channel (in any hour).
+MAX_AGENTS = 1_000_000
+#: ``arrivals.per_hour`` range: one customer in 114 years to a billion an hour (faster, the
+#: gaps between arrivals fall below the resolution of the simulation clock).
+MIN_PER_HOUR, MAX_PER_HOUR = 1e-6, 1e9
+#: Largest ``run.days`` and ``run.warmup_hours`` (both 100,000 days, about 274 years).
+MAX_DAYS = 100_000
+MAX_WARMUP_HOURS = MAX_DAYS * 24
+#: Most replications.
+MAX_REPLICATIONS = 100_000
+#: Largest cost per contact or per agent hour.
+MAX_COST = 1e9
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
 DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS = 24 * 3600.0
 
@@ -165,8 +189,11 @@ class Arrivals:
         """The mean arrival rate in each hour of the profile's period, per minute."""
         if self.hourly_profile is None:
             return (self.per_hour / 60.0,) * DAY_HOURS
-        mean_weight = sum(self.hourly_profile) / len(self.hourly_profile)
-        return tuple(self.per_hour / 60.0 * w / mean_weight for w in self.hourly_profile)
+        # scaled by the largest weight first, so that tiny or huge weights neither underflow nor overflow
+        top = max(self.hourly_profile)
+        scaled = [w / top for w in self.hourly_profile]
+        mean_weight = math.fsum(scaled) / len(scaled)
+        return tuple(self.per_hour / 60.0 * w / mean_weight for w in scaled)
 
 
 @dataclass(frozen=True)
@@ -460,6 +487,7 @@ class Scenario:
         >>> sc.with_changes({"arrivals.per_hour": Relative("*", 1.1)}).arrivals.per_hour
         550.0
         """
+        changes = {path: _plain(value) for path, value in changes.items()}
         origins = {path: (origins or {}).get(path) or (f"{path}{value}" if isinstance(value, Relative)
                                                      else f"{path}={value!r}")
                    for path, value in changes.items()}
@@ -579,6 +607,23 @@ class Relative:
         if isinstance(x, int):
             return x
         return float(f"{x:.12g}")  # 500 * 1.1 is 550, not 550.0000000000001
+def _plain(value: Any) -> Any:
+    """``value`` with numpy numbers and arrays made plain Python ones, as TOML would give them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _plain({"agents": np.int64(25), "profile": np.ones(2)}), _plain(np.bool_(True))
+    ({'agents': 25, 'profile': [1.0, 1.0]}, True)
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    return _plain(tolist()) if callable(tolist) and type(value).__module__ == "numpy" else value
+
+
 def _staffing_data(agents: int | tuple[int, ...]) -> int | list[int]:
     return list(agents) if isinstance(agents, tuple) else agents
 
@@ -692,11 +737,25 @@ def read_toml_text(path: str | Path) -> str:
 
 
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
-    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`."""
+    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`.
+
+    Examples
+    --------
+    >>> parse_toml("x = [[1], [2]]")
+    {'x': [[1], [2]]}
+    >>> parse_toml("x = " + "[" * 100_000 + "]" * 100_000, "deep.toml")
+    Traceback (most recent call last):
+    ...
+    simulator.scenario.ScenarioError: deep.toml: 1 problem(s)
+      deep.toml: malformed TOML: arrays or inline tables nested too deeply for the parser (contactflow's files need 3 levels at most)
+    """
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ScenarioError([Problem("", "malformed TOML: arrays or inline tables nested too deeply for the "
+                                         "parser (contactflow's files need 3 levels at most)")], source) from None
 
 
 def parse_value(text: str) -> Any:
@@ -835,9 +894,9 @@ class _Validator:
                low_open: bool = False, high: float | None = None) -> float | None:
         bounds = []
         if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+            bounds.append(f"{'>' if low_open else '>='} {format_bound(low)}")
         if high is not None:
-            bounds.append(f"<= {high:g}")
+            bounds.append(f"<= {format_bound(high)}")
         allowed = _a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
         if not _is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and value > high
@@ -848,7 +907,8 @@ class _Validator:
 
     def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
         if not _is_int(value) or value < low or (high is not None and value > high):
-            self.bad(path, f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""), value)
+            self.bad(path, f"a whole number >= {low}" + (f" and <= {format_bound(high)}" if high is not None else ""),
+                     value)
             return None
         return value
 
@@ -910,6 +970,8 @@ class _Validator:
             self.fail("channels", "at least one [channels.NAME] table is needed")
         else:
             names = tuple(channel_table)
+            if len(names) > MAX_CHANNELS:
+                self.fail("channels", f"at most {format_bound(MAX_CHANNELS)} channels; got {len(names):,}")
             for n in names:
                 if not CHANNEL_NAME.match(n) or n in (GIVE_UP, RESOLVED):
                     self.fail(f"channels.{n}", "channel names start with a letter, use letters, "
@@ -919,7 +981,8 @@ class _Validator:
         if names and focal not in names:
             self.fail("focal_channel", f"{focal!r} is not a channel (channels: {', '.join(names)})")
 
-        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1)
+        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1,
+                                    MAX_CONTACTS_LIMIT)
         retry_delay = None
         if "retry_delay" in data:
             retry_delay = self.distribution(data["retry_delay"], "retry_delay")
@@ -952,6 +1015,9 @@ class _Validator:
         if not isinstance(value, Mapping):
             self.fail("groups", f"must be tables [groups.NAME]; got {value!r}")
             return ()
+        if len(value) > MAX_CHANNELS:
+            self.fail("groups", f"at most {format_bound(MAX_CHANNELS)} groups; got {len(value):,}")
+            return ()
         live = [n for n, t in channel_table.items()
                 if not (isinstance(t, Mapping) and t.get("agents") == "unlimited")]
         groups = []
@@ -978,9 +1044,10 @@ class _Validator:
                     if skills is not None and channel not in skills:
                         self.unknown_name(f"{path}.reserve.{channel}", "skill", channel, skills,
                                           "the group's skills")
-                    elif (number := self.integer(r, f"{path}.reserve.{channel}", 0)) is not None:
+                    elif (number := self.integer(r, f"{path}.reserve.{channel}", 0, MAX_AGENTS)) is not None:
                         reserve[channel] = number
-            cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+            cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
+                               high=MAX_COST)
             shrinkage = self.number(t.get("shrinkage", 0.0), f"{path}.shrinkage", low=0, high=0.95)
             label = t.get("label", "")
             if not isinstance(label, str):
@@ -1013,18 +1080,19 @@ class _Validator:
         """Agents: a whole number >= 1, or 24 (168) hourly levels; ``"unlimited"`` where allowed."""
         if isinstance(value, list):
             return self.hourly(value, path, number=False)
-        if _is_int(value) and value >= 1:
+        if _is_int(value) and 1 <= value <= MAX_AGENTS:
             return value
-        self.bad(path, "a whole number >= 1, a list of 24 (or 168) hourly staffing levels"
-                 + (', or "unlimited"' if allow_unlimited else ""), value)
+        self.bad(path, f"a whole number from 1 to {format_bound(MAX_AGENTS)}, a list of 24 (or 168) hourly "
+                 "staffing levels" + (', or "unlimited"' if allow_unlimited else ""), value)
         return None
 
     def run_settings(self, value: Any) -> RunSettings:
         t = self.table(value, "run", RUN_KEYS)
         default = RunSettings()
-        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True)
-        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0)
-        reps = self.integer(t.get("replications", default.replications), "run.replications", 1)
+        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True, high=MAX_DAYS)
+        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0,
+                             high=MAX_WARMUP_HOURS)
+        reps = self.integer(t.get("replications", default.replications), "run.replications", 1, MAX_REPLICATIONS)
         seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
         return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
 
@@ -1033,7 +1101,7 @@ class _Validator:
             self.fail("arrivals", "missing; needed: an [arrivals] table with per_hour and first_channel")
             return None
         t = self.table(value, "arrivals", ARRIVAL_KEYS)
-        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=0, low_open=True)
+        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=MIN_PER_HOUR, high=MAX_PER_HOUR)
         profile = None
         if "hourly_profile" in t:
             profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
@@ -1048,12 +1116,14 @@ class _Validator:
         return Arrivals(per_hour, first, profile, day_cv)
 
     def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
-        what = "finite numbers >= 0" if number else "whole numbers >= 0"
+        """24 hourly weights (``number``) or staffing levels (whole numbers up to :data:`MAX_AGENTS`)."""
+        what = "finite numbers >= 0" if number else f"whole numbers from 0 to {format_bound(MAX_AGENTS)}"
+        high = math.inf if number else MAX_AGENTS
         check = _is_number if number else _is_int
         if not isinstance(value, list) or len(value) not in (DAY_HOURS, WEEK_HOURS):
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
         else:
-            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and v >= 0)]
+            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and 0 <= v <= high)]
             got = f"{wrong[0][1]!r} for hour {wrong[0][0]}" if wrong else ""
         if got:
             self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00, or 168 for a week "
@@ -1078,7 +1148,8 @@ class _Validator:
                 self.fail(f"{path}.agents", "the channel is answered by a [groups.NAME] table (its skills "
                           "name it); remove its own agents, or remove it from the group's skills")
         elif agents_value is None:
-            self.fail(f"{path}.agents", 'missing; needed: a whole number >= 1, a list of 24 (or 168) hourly '
+            self.fail(f"{path}.agents", f'missing; needed: a whole number from 1 to {format_bound(MAX_AGENTS)}, a '
+                      'list of 24 (or 168) hourly '
                       'staffing levels, or "unlimited" — or a [groups.NAME] table whose skills include '
                       f'{name!r}')
         elif agents_value != "unlimited":
@@ -1124,13 +1195,14 @@ class _Validator:
         if is_async and unlimited:
             self.fail(f"{path}.async", "an asynchronous channel needs agents to answer its backlog")
 
-        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0)
-        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0, high=MAX_COST)
+        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
+                                high=MAX_COST)
         if unlimited and cost_hour:
             self.fail(f"{path}.cost_per_agent_hour", "self-service has no agents; use cost_per_contact")
         default_sl = DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS if is_async else DEFAULT_SERVICE_LEVEL_SECONDS
         sl = self.number(t.get("service_level_seconds", default_sl), f"{path}.service_level_seconds",
-                         low=0, low_open=True)
+                         low=0, low_open=True, high=MAX_MINUTES * 60)
         label = t.get("label", "")
         if not isinstance(label, str):
             self.fail(f"{path}.label", f"must be a string; got {label!r}")
@@ -1181,9 +1253,11 @@ class _Validator:
                      value)
             return None
         self.table(value, path, CALLBACK_KEYS)
-        offer = self.number(value.get("offer_when_wait_above"), f"{path}.offer_when_wait_above", low=0)
+        offer = self.number(value.get("offer_when_wait_above"), f"{path}.offer_when_wait_above", low=0,
+                            high=MAX_MINUTES)
         accept = self.probability(value.get("accept"), f"{path}.accept")
-        within = self.number(value.get("within_minutes"), f"{path}.within_minutes", low=0, low_open=True)
+        within = self.number(value.get("within_minutes"), f"{path}.within_minutes", low=0, low_open=True,
+                             high=MAX_MINUTES)
         if None in (offer, accept, within):
             return None
         return Callback(offer, accept, within)

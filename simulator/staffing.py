@@ -481,8 +481,9 @@ class _Search(_Goal):
 
     def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool,
                  replications: int, seed: int, executor: Executor, max_evaluations: int,
-                 progress: Callable[[int, int], None] | None):
+                 progress: Callable[[int, int], None] | None, force: bool = False):
         super().__init__(scenario, targets, channels, hourly)
+        self.force = force
         self.replications = replications
         self.seed = seed
         self.executor = executor
@@ -511,7 +512,7 @@ class _Search(_Goal):
                 if self.progress is not None:
                     self.progress(self.done + finished, planned)
 
-            for job, outputs in run_jobs(jobs, self.executor, report):
+            for job, outputs in run_jobs(jobs, self.executor, report, force=self.force):
                 result = Result.from_outputs(job.scenarios[0], self.seed, outputs[0])
                 self.cache[job.key] = _Evaluation(new[job.key], result, self.checks(result))
             self.done = planned
@@ -673,6 +674,7 @@ def staff(
     progress: Callable[[int, int], None] | None = None,
     max_agents: int = 10_000,
     max_evaluations: int = 200,
+    force: bool = False,
 ) -> StaffingPlan:
     """The fewest agents per channel (or per channel and hour) that meet every target.
 
@@ -712,6 +714,10 @@ def staff(
         No channel (or hour) may need more; the search fails past it.
     max_evaluations
         The most distinct plans to simulate.
+    force
+        Run even when simulating a round of plans is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -754,7 +760,7 @@ def staff(
     # the search simulates at most one plan per staffed channel at once
     with make_executor(workers, dask, tasks=replications * len(channels)) as executor:
         search = _Search(scenario, targets, channels, hourly, replications, seed, executor,
-                         max_evaluations, progress)
+                         max_evaluations, progress, force)
         plan = _reach_targets(search, first, max_agents)
         plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
         final = search.evaluate([plan])[0]

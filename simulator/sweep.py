@@ -48,6 +48,8 @@ __all__ = ["sweep", "parse_vary", "grid_points", "point_id", "POINTS_DIR"]
 
 #: Sub-folder of ``out`` holding one file per finished point.
 POINTS_DIR = "points"
+#: Most values of one varied field, and most points in a grid.
+MAX_POINTS = 100_000
 SUMMARY_COLUMNS = ["kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n", "replications"]
 
 
@@ -58,6 +60,8 @@ def _number(text: str, what: str, spec: str) -> float | int:
         value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{spec!r}: {what} {text.strip()!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{spec!r}: {what} {text.strip()!r} is not a finite number")
     return value
 
 
@@ -93,9 +97,10 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         start, stop, step = (_number(p, name, text) for p, name in zip(parts, ("start", "stop", "step")))
         if step == 0 or (stop - start) * step < 0:
             raise ValueError(f"{text!r}: the step must be non-zero and go from start towards stop")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        if count > 100_000:
-            raise ValueError(f"{text!r}: {count} values is too many for one field")
+        count = math.floor((stop - start) / step + 1e-9) + 1 if math.isfinite((stop - start) / step) else math.inf
+        if count > MAX_POINTS:
+            many = "more than a float can count" if math.isinf(count) else f"{count:,}"
+            raise ValueError(f"{text!r}: {many} values are too many for one field (at most {MAX_POINTS:,})")
         whole = all(isinstance(v, int) for v in (start, stop, step))
         values = [start + i * step if whole else round(start + i * step, 12) for i in range(count)]
         return field, values
@@ -120,6 +125,10 @@ def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     for field in fields:
         if isinstance(vary[field], (str, bytes)) or not len(vary[field]):
             raise ValueError(f"vary[{field!r}] must be a non-empty list of values")
+    size = math.prod(len(vary[f]) for f in fields)
+    if size > MAX_POINTS:
+        raise ValueError(f"a grid of {size:,} points is too many (at most {MAX_POINTS:,}): "
+                         f"{' x '.join(f'{len(vary[f]):,} {f}' for f in fields)}")
     return [dict(zip(fields, combo)) for combo in itertools.product(*(vary[f] for f in fields))]
 
 
@@ -161,6 +170,7 @@ def sweep(
     dask: Any = None,
     progress: Callable[[int, int], None] | None = None,
     level: float = 0.95,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run a scenario at every point of a grid of field values.
 
@@ -188,6 +198,10 @@ def sweep(
         Called as ``progress(finished, planned)`` in replications of the points still to run.
     level
         Confidence level of the intervals.
+    force
+        Run even when the points still to run are estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -255,7 +269,7 @@ def sweep(
     if jobs:
         tasks = sum(most_replications(job.replications, precision) for job in jobs)
         with make_executor(workers, dask, tasks=tasks) as executor:
-            for job, outputs in run_jobs(jobs, executor, progress):
+            for job, outputs in run_jobs(jobs, executor, progress, force=force):
                 i = job.key
                 result = Result.from_outputs(changed[i], seeds[i], outputs[0])
                 met = None if precision is None else precision.report(precision.samples(outputs[0])).met

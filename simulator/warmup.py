@@ -210,7 +210,7 @@ def _truncation(series: np.ndarray, edges: np.ndarray) -> tuple[float, bool]:
 def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None = None, *,
                    days: float | None = None, channels: Sequence[str] | None = None,
                    bins: int = BINS, workers: int = 1,
-                   progress: Callable[[int], None] | None = None) -> WarmupSuggestion:
+                   progress: Callable[[int], None] | None = None, force: bool = False) -> WarmupSuggestion:
     """Suggest ``run.warmup_hours`` for a steady-state scenario with MSER-5.
 
     MSER-5 is applied to each channel's wait series averaged over
@@ -236,6 +236,10 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
         Processes for the replications.
     progress
         Called with the number of replications finished, as in :func:`simulator.run`.
+    force
+        Run even when the run is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Raises
     ------
@@ -265,7 +269,7 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
     if days is not None:
         changes["run.days"] = days
     scenario = scenario.with_changes(changes)
-    result = run_scenario(scenario, replications, seed, workers=workers, progress=progress)
+    result = run_scenario(scenario, replications, seed, workers=workers, progress=progress, force=force)
     log = result.journeys
     width = scenario.run.end_minutes / bins
     edges = np.arange(bins + 1) * width

@@ -96,7 +96,8 @@ def test_optional_fields_are_removed_and_self_service_has_no_agents(preset):
     ({("channels.web.resolve", ""): 1.5}, "channels.web.resolve", "must be a probability in [0, 1]; got 1.5"),
     ({("channels.chat.agents", "count"): 0}, "channels.chat.agents", "got 0"),
     ({("run.days", ""): None}, "run.days", "got ''"),
-    ({("channels.chat.handle_time", "mean"): -2}, "channels.chat.handle_time", "mean must be > 0; got -2"),
+    ({("channels.chat.handle_time", "mean"): -2}, "channels.chat.handle_time",
+     "mean must be from 1e-06 to 5,256,000 minutes (10 years); got -2"),
     ({("channels.chat.next", ""): {"phone": 0.7, "give_up": 0.4}}, "channels.chat.next",
      "probabilities must sum to 1; they sum to 1.1"),
     ({("channels.chat.next", ""): {"phone": "lots", "give_up": 0.4}}, "channels.chat.next",
@@ -422,7 +423,7 @@ def test_adding_and_removing_a_group_rebuilds_the_form_and_keeps_the_edits(group
     assert not result.valid and result.changes["groups.desk"] is None
     by_field, _ = forms.problems_by_field(result.problems, sections)
     for name in ("phone", "chat"):
-        assert by_field[f"channels.{name}.agents"][0].startswith("missing; needed: a whole number >= 1")
+        assert by_field[f"channels.{name}.agents"][0].startswith("missing; needed: a whole number from 1 to")
     # removing the group it added leaves the scenario as it was
     draft = forms.remove_group(forms.add_group(grouped.to_dict(), "night", ["email"], take_own_agents=False),
                                "night")

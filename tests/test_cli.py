@@ -166,7 +166,7 @@ patiense = { dist = "exponential", mean = 5 }
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     for expected in ["focal_channel: 'call' is not a channel",
                      "arrivals.first_channel: probabilities must sum to 1; they sum to 1.1",
-                     "channels.web.handle_time: mean must be > 0; got 0",
+                     "channels.web.handle_time: mean must be from 1e-06 to 5,256,000 minutes (10 years); got 0",
                      "channels.phone.patiense: unknown key; did you mean 'patience'?"]:
         assert f"{bad}: {expected}" in proc.stderr
 
@@ -325,7 +325,8 @@ def test_set_with_a_mistyped_channel_names_the_channels():
 
 @pytest.mark.parametrize("args, expected", [
     (["--set", "channels.chat.agents=abc"],
-     "nice_bcg_2016: channels.chat.agents: must be a whole number >= 1, a list of 24 (or 168) hourly staffing levels, "
+     "nice_bcg_2016: channels.chat.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) "
+     "hourly staffing levels, "
      "or \"unlimited\"; got 'abc' (from --set channels.chat.agents=abc)"),
     (["--set", "channels.chat.resolve=0.5",
       "--set", 'channels.chat.handle_time={ dist = "gamma", mena = 9.0, cv = 1 }'],
@@ -335,7 +336,7 @@ def test_set_with_a_mistyped_channel_names_the_channels():
      "nice_bcg_2016: channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
      "(after --set channels.chat.agents=unlimited)"),
     (["--set", "arrivals.per_hour=inf"],
-     "nice_bcg_2016: arrivals.per_hour: must be a finite number > 0; got inf (from --set arrivals.per_hour=inf)"),
+     "nice_bcg_2016: arrivals.per_hour: must be a finite number >= 1e-06 and <= 1,000,000,000; got inf (from --set arrivals.per_hour=inf)"),
 ])
 def test_set_mistakes_name_the_option_not_the_file(args, expected):
     result = CliRunner().invoke(main, ["validate", "nice_bcg_2016", *args])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -273,3 +274,18 @@ def test_metrics_streamed_in_chunks_equal_metrics_of_the_whole_log():
     a = out_whole.log.to_arrays()
     email = sc.channel_names.index("email")
     assert a["wasted"][a["channel"] == email].sum() == out_whole.wasted[email]
+
+
+def test_time_integrals_do_not_grow_with_simulated_time():
+    """They kept a reading per simulated hour: 1.4 GB for 100,000 days of a sparse scenario."""
+    outputs = {}
+    for days in (2, 40):
+        sc = make_scenario({"arrivals.per_hour": 0.5, "run.days": days, "run.warmup_hours": 1})
+        outputs[days] = Replication(sc, 1, 0).run()
+
+    def size(out):
+        return len(pickle.dumps((out.duration, out.queue_area, out.groups)))
+
+    assert size(outputs[2]) == size(outputs[40])
+    for days, out in outputs.items():
+        assert out.duration == pytest.approx(np.full(24, days * 60.0))  # the window by hour, no more

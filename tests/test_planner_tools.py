@@ -43,7 +43,7 @@ def test_a_shift_plan_scales_level_by_level_rounded_and_keeps_its_hours_off():
     ("channels.web.agents*=2", 'the field is self-service ("unlimited")'),
     ("channels.phone.handle_time*=1.1", "change one of its numbers, e.g. channels.phone.handle_time.mean*=1.1"),
     ("channels.chat.patience.cv+=1", "channels.chat.patience.cv: not set in the scenario"),
-    ("channels.chat.agents*=0.01", "channels.chat.agents: must be a whole number >= 1"),
+    ("channels.chat.agents*=0.01", "channels.chat.agents: must be a whole number from 1 to 1,000,000"),
     ("channels.chat.agents+=many", "+= needs a finite number after it; got 'many'"),
     ("channels.chat.agents/=0", "cannot divide by zero"),
 ])

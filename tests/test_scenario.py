@@ -64,9 +64,9 @@ def test_next_naming_an_unknown_channel():
 
 def test_negative_or_zero_times():
     msgs = problems_of(broken(channels__phone__handle_time={"dist": "exponential", "mean": -2}))
-    assert msgs == ["channels.phone.handle_time: mean must be > 0; got -2"]
+    assert msgs == ["channels.phone.handle_time: mean must be from 1e-06 to 5,256,000 minutes (10 years); got -2"]
     msgs = problems_of(broken(channels__phone__patience={"dist": "uniform", "low": 0, "high": 0}))
-    assert any("high must be > 0" in m for m in msgs)
+    assert any("high must be from 1e-06 to 5,256,000 minutes (10 years)" in m for m in msgs)
 
 
 def test_focal_channel_must_exist():
@@ -87,7 +87,7 @@ def test_every_problem_is_reported_at_once():
 def test_agents_forms():
     assert make_scenario({"channels.chat.agents": [2] * 24}).channel("chat").has_shift_plan
     msgs = problems_of(broken(channels__chat__agents=[1] * 23))
-    assert msgs == ["channels.chat.agents: must be a list of 24 whole numbers >= 0, "
+    assert msgs == ["channels.chat.agents: must be a list of 24 whole numbers from 0 to 1,000,000, "
                     "one per hour from 0:00, or 168 for a week from Monday 0:00; got 23 values"]
     msgs = problems_of(broken(channels__chat__agents="lots"))
     assert 'or "unlimited"' in msgs[0]
@@ -189,18 +189,18 @@ def test_missing_required_fields_say_missing_and_what_is_needed():
     for key in ("resolve", "next", "agents"):
         del data["channels"]["chat"][key]
     msgs = problems_of(data)
-    assert "arrivals.per_hour: missing; needed: a number > 0" in msgs
+    assert "arrivals.per_hour: missing; needed: a number >= 1e-06 and <= 1,000,000,000" in msgs
     assert "channels.chat.resolve: missing; needed: a probability in [0, 1]" in msgs
     assert ("channels.chat.next: missing; needed: a table of probabilities over web, chat, phone, give_up"
             in msgs)
-    assert any(m.startswith("channels.chat.agents: missing; needed: a whole number >= 1") for m in msgs)
+    assert any(m.startswith("channels.chat.agents: missing; needed: a whole number from 1 to 1,000,000") for m in msgs)
     assert not [m for m in msgs if "None" in m]
 
 
 @pytest.mark.parametrize("spec, expected", [
     ({"dist": "gamma", "mena": 9.0, "cv": 1},
      ["channels.chat.handle_time.mena: unknown key; did you mean 'mean'? allowed: dist, mean, cv",
-      "channels.chat.handle_time.mean: missing; needed: a number > 0 (gamma takes mean, cv)"]),
+      "channels.chat.handle_time.mean: missing; needed: a number from 1e-06 to 5,256,000 minutes (10 years) (gamma takes mean, cv)"]),
     ({"dits": "gamma", "mean": 9.0, "cv": 1},
      ["channels.chat.handle_time.dist: missing; needed: one of exponential, lognormal, gamma, deterministic, "
       "uniform, empirical",
@@ -210,11 +210,11 @@ def test_missing_required_fields_say_missing_and_what_is_needed():
      ["channels.chat.handle_time.dist: must be one of exponential, lognormal, gamma, deterministic, uniform, "
       "empirical; got 'gama'; did you mean 'gamma'?"]),
     ({"dist": "exponential", "mean": float("inf")},
-     ["channels.chat.handle_time: mean must be a finite number > 0; got inf"]),
+     ["channels.chat.handle_time: mean must be a finite number from 1e-06 to 5,256,000 minutes (10 years); got inf"]),
     ({"dist": "uniform", "low": float("nan"), "high": 3},
-     ["channels.chat.handle_time: low must be a finite number >= 0; got nan"]),
+     ["channels.chat.handle_time: low must be a finite number from 0 to 5,256,000 minutes (10 years); got nan"]),
     ({"dist": "empirical", "values": [1.0, float("inf")]},
-     ["channels.chat.handle_time: empirical values must be a non-empty list of finite numbers >= 0"]),
+     ["channels.chat.handle_time: empirical values must be a non-empty list of finite numbers from 0 to 5,256,000 minutes (10 years)"]),
 ])
 def test_distribution_problems_name_the_key(spec, expected):
     assert problems_of(broken(channels__chat__handle_time=spec)) == expected
@@ -230,11 +230,12 @@ def test_non_finite_numbers_ask_for_a_finite_number():
     data["run"]["days"] = float("nan")
     data["arrivals"]["hourly_profile"] = [1.0] * 23 + [float("inf")]
     msgs = problems_of(data)
-    assert "arrivals.per_hour: must be a finite number > 0; got inf" in msgs
-    assert "run.days: must be a finite number > 0; got nan" in msgs
+    assert "arrivals.per_hour: must be a finite number >= 1e-06 and <= 1,000,000,000; got inf" in msgs
+    assert "run.days: must be a finite number > 0 and <= 100,000; got nan" in msgs
     assert ("arrivals.hourly_profile: must be a list of 24 finite numbers >= 0, one per hour from 0:00, "
             "or 168 for a week from Monday 0:00; got inf for hour 23") in msgs
-    assert "arrivals.per_hour: must be a number > 0; got 'many'" in problems_of(broken(arrivals__per_hour="many"))
+    assert "arrivals.per_hour: must be a number >= 1e-06 and <= 1,000,000,000; got 'many'" in problems_of(
+        broken(arrivals__per_hour="many"))
 
 
 # -- with_changes: paths that name nothing, and where a problem came from ----------------
@@ -288,7 +289,8 @@ def test_with_changes_says_which_change_a_problem_came_from():
     with pytest.raises(ScenarioError) as info:
         make_scenario().with_changes({"channels.chat.agents": "abc"})
     assert str(info.value).splitlines()[1] == (
-        "  test.toml: channels.chat.agents: must be a whole number >= 1, a list of 24 (or 168) hourly staffing levels, "
+        "  test.toml: channels.chat.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) "
+        "hourly staffing levels, "
         "or \"unlimited\"; got 'abc' (from channels.chat.agents='abc')")
 
 

@@ -24,8 +24,10 @@ from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
+from ..runsize import RunTooLarge
 from ..scenario import ScenarioError, bundled_dir, read_toml_text
-from .base import Progress, ScenarioPath, fail, load_with_changes, main, output_file, set_option, workers_option
+from .base import (DAYS_RANGE, Progress, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
+                   refuse_run, replications_range, set_option, workers_option)
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -175,15 +177,16 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
 @main.command("analyze")
 @click.argument("scenario", required=False, type=ScenarioPath())
 @click.option("--simulate", is_flag=True, help="Also simulate, and show the simulated figures with their 95 % CIs.")
-@click.option("-r", "--replications", type=click.IntRange(min=2),
+@click.option("-r", "--replications", type=replications_range(2),
               help="Replications with --simulate (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed with --simulate (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days after the warm-up.")
 @set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet):
+def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet, force):
     """Every KPI of SCENARIO in well under a second, by the network approximation.
 
     Traffic equations give each channel's load, Erlang A (or Erlang C and a
@@ -217,7 +220,9 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         progress = Progress(reps, quiet, sc.name)
         try:
             result = run_scenario(sc, replications=reps, seed=seed, keep_journeys=False, progress=progress,
-                                  workers=workers or default_workers())
+                                  workers=workers or default_workers(), force=force)
+        except RunTooLarge as exc:
+            refuse_run(exc)
         finally:
             progress.close()
     if as_json:

@@ -16,12 +16,35 @@ import click
 from .. import __version__
 from ..experiment import check_result_folder
 from ..parallel import MAX_WORKERS_PER_CORE
-from ..scenario import RELATIVE_OPERATORS, Relative, Scenario, ScenarioError, load_scenario, parse_value
+from ..runsize import RunTooLarge
+from ..scenario import (MAX_DAYS, MAX_REPLICATIONS, RELATIVE_OPERATORS, Relative, Scenario, ScenarioError,
+                        load_scenario, parse_value)
 
 from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
+
+
+def replications_range(least: int = 1) -> click.IntRange:
+    """What ``-r`` and ``--max-replications`` take: ``least`` to ``MAX_REPLICATIONS``, like ``run.replications``."""
+    return click.IntRange(least, MAX_REPLICATIONS)
+
+
+#: What ``-d`` takes: like ``run.days``, more than 0 and at most ``MAX_DAYS``.
+DAYS_RANGE = click.FloatRange(0, MAX_DAYS, min_open=True)
+
+
+#: ``--force``, for every command that simulates.
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Simulate even a run estimated to be far beyond this machine (more than hours of work, or more "
+         "memory than it has); without it such a run is refused before it starts, with the estimate.")
+
+
+def refuse_run(exc: RunTooLarge) -> None:
+    """Exit 2 with the estimate of a run too large, naming ``--force``."""
+    fail(exc.message("--force"))
 
 
 class ScenarioPath(click.ParamType):
@@ -279,6 +302,8 @@ def clean_errors(command):
             return command(*args, **kwargs)
         except ScenarioError as exc:
             fail(str(exc))
+        except RunTooLarge as exc:
+            refuse_run(exc)
         except (KeyError, ValueError, ConnectionError, ImportError) as exc:
             fail(str(exc.args[0]) if exc.args else str(exc))
     return wrapper

@@ -17,9 +17,10 @@ from ..experiment import Result
 from ..experiment import run as run_scenario
 from ..parallel import default_workers
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_file, parse_changes, set_option, set_variant_option,
-                   variant_scenarios, workers_option)
+from ..runsize import check_run_size, estimate_run
+from .base import (DAYS_RANGE, VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors,
+                   fail, force_option, load_with_changes, main, output_file, parse_changes, replications_range,
+                   set_option, set_variant_option, variant_scenarios, workers_option)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -60,16 +61,17 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @set_variant_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="The HTML file to write.")
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
 @set_option("Change a field of SCENARIO and of every variant scenario file")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
 @workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
-                   workers, quiet):
+                   workers, quiet, force):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).
 
     The report opens with a one-minute summary (headline cards), then every
@@ -104,12 +106,16 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
     workers = workers or default_workers()
+    # the whole report at once: the base (its journeys kept for the charts), then each variant
+    check_run_size(estimate_run([(base, reps)], keep_journeys=True, workers=workers), force=force)
+    check_run_size(estimate_run([(base, reps), *((sc, reps) for sc in labels.values())], workers=workers),
+                   force=force)
 
     def simulate(sc: Scenario, keep_journeys: bool) -> Result:
         progress = Progress(reps, quiet, sc.name)
         try:
             return run_scenario(sc, replications=reps, seed=seed, workers=workers,
-                                keep_journeys=keep_journeys, progress=progress)
+                                keep_journeys=keep_journeys, progress=progress, force=force)
         finally:
             progress.close()
 

@@ -9,6 +9,7 @@ import click
 from ..contact_log import DURATION_UNITS, ContactLogError, column_names, read_contact_log
 from ..estimate import Estimate, EstimateError, estimate
 from ..report import table_text
+from ..scenario import MAX_CONTACTS_LIMIT
 from .base import fail, main, output_file
 
 #: Parameters shown as probabilities (4 decimals) rather than 4 significant digits.
@@ -77,7 +78,7 @@ def estimate_text(est: Estimate) -> str:
 @click.option("--async", "async_channels", multiple=True, metavar="CHANNEL[,...]",
               help="Channels answered asynchronously, like email (default: those that answered a message "
                    "after the customer stopped waiting; --async '' for none).")
-@click.option("--max-contacts", type=click.IntRange(min=1),
+@click.option("--max-contacts", type=click.IntRange(1, MAX_CONTACTS_LIMIT),
               help="The contact centre's cap on contacts per journey, if it has one.")
 @click.option("--censor-minutes", type=click.FloatRange(min=0),
               help="Censoring window at the log's ends (default: 99th percentile of the gaps between "

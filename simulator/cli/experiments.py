@@ -23,9 +23,10 @@ from ..report import (CLOSED_KPIS, COMPARISON_METHOD, SIGNIFICANT_NOTE, day_diff
 from ..staffing import StaffingError, Target, channels_to_staff, erlang_start, network_start, staff, staffing_text
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_file, output_folder, parse_changes, set_option,
-                   set_variant_option, variant_scenarios, workers_option)
+from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
+                   clean_errors, fail, force_option, load_with_changes, main, output_file, output_folder,
+                   parse_changes, replications_range, set_option, set_variant_option, variant_scenarios,
+                   workers_option)
 from ..plots import comparison_chart, sweep_axes, sweep_charts
 from .charts import charts_option, charts_summary, write_charts
 
@@ -77,13 +78,14 @@ def check_figures(option: str, figures, scenarios) -> None:
 def experiment_options(command):
     """The options every experiment command shares, in one place."""
     options = [
-        click.option("-r", "--replications", type=click.IntRange(min=1),
+        click.option("-r", "--replications", type=replications_range(1),
                      help="Replications per run (default: the scenario's run.replications)."),
         click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
-        click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
+        click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up."),
         set_option(),
         workers_option,
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
+        force_option,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
@@ -93,7 +95,7 @@ def experiment_options(command):
 
 def precision_options(command):
     """``--precision`` and ``--max-replications``."""
-    command = click.option("--max-replications", type=click.IntRange(min=2), default=None,
+    command = click.option("--max-replications", type=replications_range(2), default=None,
                            help=f"Most replications --precision may run (default {DEFAULT_MAX_REPLICATIONS}).")(command)
     return click.option("--precision", "precision_texts", multiple=True, metavar="FIGURE=HALF_WIDTH",
                         help="Add replications until the figure's 95 % CI half-width is at most HALF_WIDTH, "
@@ -120,7 +122,7 @@ def _load(scenario, assignments, days):
 @charts_option("a chart of the headline figures and their paired differences (comparison.png, .svg)")
 @clean_errors
 def compare_command(base, variants, set_variant_texts, replications, seed, days, assignments, workers, dask,
-                    quiet, precision_texts, max_replications, show_all, as_json, out, charts):
+                    force, quiet, precision_texts, max_replications, show_all, as_json, out, charts):
     """Compare BASE with each VARIANT on common random numbers.
 
     A VARIANT is a scenario file or bundled name, or changes to BASE like
@@ -159,7 +161,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     bar = PlannedProgress(None if precision else reps * scenarios, quiet, "compare")
     try:
         table = compare(base_sc, named, replications=reps, seed=seed, precision=precision,
-                        workers=workers, dask=dask, progress=bar)
+                        workers=workers, dask=dask, progress=bar, force=force)
     finally:
         bar.close()
     alignment_notes(table.attrs["base"], table.attrs["aligned"])
@@ -256,7 +258,7 @@ def _precision_line(report: dict, precision: Precision) -> str:
                    f"{FIGURE_HELP}. All are in the files.")
 @charts_option("the shown figures against the first numeric varied field (sweep.png, .svg)")
 @clean_errors
-def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
+def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, force, quiet,
                   precision_texts, max_replications, out, show, charts):
     """Run SCENARIO at every point of a grid of field values.
 
@@ -312,7 +314,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     try:
         # the folder is made and sweep.json written before any point runs
         table = sweep(sc, vary, replications=replications, seed=seed, out=out, precision=precision,
-                      workers=workers, dask=dask, progress=bar)
+                      workers=workers, dask=dask, progress=bar, force=force)
     except ConnectionError:
         raise  # --dask: reported by clean_errors
     except OSError as exc:
@@ -400,7 +402,7 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
 def staff_command(scenario, target_texts, channel_list, hourly, start_name, replications, seed, days, assignments,
-                  workers, dask, quiet, max_evaluations, save_scenario, as_json):
+                  workers, dask, force, quiet, max_evaluations, save_scenario, as_json):
     """The fewest agents per channel (or per hour with --hourly) that meet every target.
 
     Starts from Erlang A/C on each channel's offered load (from the routing
@@ -436,7 +438,7 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
     try:
         plan = staff(sc, targets, channels, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
-                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
+                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations, force=force)
     except StaffingError as exc:
         fail(f"{sc.source or sc.name}: {exc}")
     finally:
@@ -459,16 +461,17 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
 
 @main.command("warmup")
 @click.argument("scenario", type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=2), default=5, show_default=True,
+@click.option("-r", "--replications", type=replications_range(2), default=5, show_default=True,
               help="Replications to learn from.")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
+@click.option("-d", "--days", type=DAYS_RANGE,
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
 @set_option()
 @workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
-def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):
+def warmup_command(scenario, replications, seed, days, assignments, workers, force, quiet):
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
@@ -481,7 +484,7 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, qui
     bar = Progress(replications, quiet, f"{sc.name} from empty")
     try:
         suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers(),
-                                    progress=bar)
+                                    progress=bar, force=force)
     finally:
         bar.close()
     spread = suggestion.spread()

@@ -12,18 +12,20 @@ from ..experiment import run as run_scenario
 from ..parallel import default_workers
 from ..precision import PrecisionError
 from ..report import result_text
+from ..runsize import RunTooLarge
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario, read_toml_text
-from .base import (ScenarioPath, fail, load_with_changes, main, output_file, output_folder, result_folder,
-                   set_option, warn_overload, workers_option)
+from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
+                   output_folder, refuse_run, replications_range, result_folder, set_option, warn_overload,
+                   workers_option)
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
 
 @main.command("run")
 @click.argument("scenario", required=False, type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's run.replications).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
 @set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @click.option("-o", "--out", type=click.Path(file_okay=False),
@@ -33,9 +35,10 @@ from .experiments import PlannedProgress, dask_option_help, parse_precision, pre
 @workers_option
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
 @precision_options
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(scenario, replications, seed, days, assignments, as_json, out, charts, workers, quiet,
-                dask=None, precision_texts=(), max_replications=None):
+                dask=None, precision_texts=(), max_replications=None, force=False):
     """Simulate SCENARIO (a TOML file or a bundled name; default: the Nice–BCG preset).
 
     Prints the KPIs with 95 % confidence intervals, beside the published
@@ -71,7 +74,9 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
     try:
         result = run_scenario(sc, replications=reps, seed=seed, workers=workers or default_workers(),
                               keep_journeys=out is not None or charts is not None, progress=progress,
-                              precision=precision, dask=dask)
+                              precision=precision, dask=dask, force=force)
+    except RunTooLarge as exc:
+        refuse_run(exc)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
         fail(f"--dask: {exc.args[0]}")
     except PrecisionError as exc:
