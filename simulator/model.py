@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import simpy
@@ -149,16 +149,22 @@ class _LiveChannel:
         self.pool = None if spec.unlimited else AgentPool(env, spec.agents_in_hour(0))
 
 
-def _router(streams: Streams, name: str, row, names: tuple[str, ...]) -> Sampler:
+def _router(streams: Streams, name: str, row: Mapping[str, float], names: tuple[str, ...]) -> Sampler:
     """A sampler of next-channel codes (channel index, or -1 to give up)."""
-    targets = [names.index(k) if k != GIVE_UP else NEXT_GIVE_UP for k in row]
-    return _categorical(streams, name, targets, list(row.values()))
+    return _categorical(streams, name, row, lambda k: names.index(k) if k != GIVE_UP else NEXT_GIVE_UP)
 
 
-def _categorical(streams: Streams, name: str, values: list[int], probs: list[float]) -> Sampler:
-    cum = np.cumsum(probs)
+def _categorical(streams: Streams, name: str, row: Mapping[str, float], code: Callable[[str], int]) -> Sampler:
+    """A sampler of ``code(key)`` with the probabilities of ``row``.
+
+    Keys are taken in sorted order, so the draws do not depend on the order in
+    which a scenario file lists them: a point of a sweep is the same scenario
+    (and gives the same numbers) however its tables are written.
+    """
+    keys = sorted(row)
+    cum = np.cumsum([row[k] for k in keys])
     cum /= cum[-1]
-    codes = np.asarray(values, dtype=np.int64)
+    codes = np.asarray([code(k) for k in keys], dtype=np.int64)
     last = len(codes) - 1
     return streams.sampler(
         name, lambda rng, n: codes[np.minimum(np.searchsorted(cum, rng.random(n), side="right"), last)]
@@ -234,9 +240,8 @@ class Replication:
         streams = Streams(seed, replication)
         names = scenario.channel_names
         self.channels = [_LiveChannel(env, i, c, names, streams) for i, c in enumerate(scenario.channels)]
-        first = scenario.arrivals.first_channel
         self.first_channel = _categorical(streams, "arrivals.first_channel",
-                                          [names.index(k) for k in first], list(first.values()))
+                                          scenario.arrivals.first_channel, names.index)
         self.unit_exponential = streams.sampler("arrivals.time", lambda rng, n: rng.exponential(1.0, n))
         self.rates = scenario.arrivals.rates_per_minute()
         self.max_contacts = scenario.max_contacts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -52,6 +53,27 @@ def test_same_seed_same_numbers_on_one_process_or_many(scenario):
     pd.testing.assert_frame_equal(one.journeys, again.journeys)
     other = sim.run(scenario, replications=3, seed=43)
     assert not one.per_replication["value"].equals(other.per_replication["value"])
+
+
+def test_numbers_do_not_depend_on_the_order_tables_are_written_in():
+    """A point of a sweep is identified by its scenario whatever the key order, so its numbers must be too."""
+    from conftest import BASE
+
+    def reordered(table):
+        return dict(reversed(list(table.items())))
+
+    data = copy.deepcopy(BASE)
+    data["arrivals"]["first_channel"] = reordered(data["arrivals"]["first_channel"])
+    for channel in data["channels"].values():
+        channel["next"] = reordered(channel["next"])
+    data["channels"]["phone"]["next_after_abandon"] = {"give_up": 0.5, "phone": 0.3, "chat": 0.2}
+    data["channels"] = reordered(data["channels"])
+    shuffled = sim.Scenario.from_dict(data)
+    written = make_scenario({"channels.phone.next_after_abandon": {"chat": 0.2, "phone": 0.3, "give_up": 0.5}})
+    keys = ["replication", "table", "channel", "metric"]
+    one = sim.run(written, replications=2, seed=9).per_replication.sort_values(keys, ignore_index=True)
+    two = sim.run(shuffled, replications=2, seed=9).per_replication.sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(one, two)
 
 
 def test_replications_are_independent_streams(scenario):
