@@ -29,7 +29,8 @@ from typing import Any, Mapping, Sequence
 from matplotlib.figure import Figure
 
 from . import __version__
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .compare import comparison_table
 from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
 from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value

@@ -57,7 +57,8 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .precision import check_figure
 from .report import SHARE_METRICS, format_value
 from .scenario import GIVE_UP, RESOLVED, Scenario

@@ -18,7 +18,7 @@ from ..calibrate import (
     calibrate,
     load_targets,
 )
-from ..experiment import atomic_write
+from ..files import atomic_write
 from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers

@@ -16,7 +16,7 @@ import click
 import pandas as pd
 
 from ..compare import compare
-from ..experiment import atomic_write
+from ..files import atomic_write, safe_file_name
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
@@ -256,7 +256,8 @@ def _precision_line(report: dict, precision: Precision) -> str:
 @experiment_options
 @precision_options
 @click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the results (default: sweep_SCENARIO). Re-running resumes from it.")
+              help="Folder for the results (default: sweep_NAME, from the scenario's name). "
+                   "Re-running resumes from it.")
 @click.option("--show", "show", multiple=True, metavar="FIGURE",
               help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
                    "the focal channel's service_level, cost_per_customer); for FIGURE "
@@ -307,7 +308,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     if charts is not None:
         _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
         output_folder(charts, "--charts")
-    out = out or f"sweep_{sc.name}"
+    out = out or f"sweep_{safe_file_name(sc.name)}"  # a name is free text: keep the folder here
     points = math.prod(len(v) for v in vary.values())
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "sweep")
@@ -329,6 +330,8 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
+    for damaged in table.attrs["recomputed"]:
+        click.echo(f"recomputed a point whose saved file was damaged (empty or truncated): {damaged}", err=True)
     if table.attrs["resumed"]:
         click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
     text = sweep_text(table, list(vary), figures)
