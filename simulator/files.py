@@ -41,7 +41,9 @@ STALE_AFTER_SECONDS = 24 * 3600.0
 
 _UNSAFE = re.compile(r"[^\w.-]+")
 # .NAME.HOST~PID~RANDOM.tmp, as written by atomic_write
-_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]*)~(?P<pid>\d+)~[^.]*\.tmp$")
+_TEMPORARY = re.compile(r"^\..+\.(?P<host>[A-Za-z0-9_-]*)~(?P<pid>\d+)~[a-z0-9_]+\.tmp$")
+# .NAME.RANDOM.tmp, as written before writers were named
+_UNNAMED_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def safe_file_name(text: str, default: str = "scenario") -> str:
@@ -135,7 +137,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     """Remove the temporary files of :func:`atomic_write` that no live process will finish.
 
-    A temporary file is stale when its writer ran on this host and is no
+    Only files named as :func:`atomic_write` names them are looked at. A temporary file is stale when its writer ran on this host and is no
     longer running, or, when that cannot be checked (another host, or a name
     from before writers were named), when it is older than
     :data:`STALE_AFTER_SECONDS`. Returns the paths removed.
@@ -153,6 +155,8 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
     host = _host()
     for candidate in Path(folder).glob(f".*{TEMPORARY_SUFFIX}"):
         match = _TEMPORARY.match(candidate.name)
+        if not match and not _UNNAMED_TEMPORARY.match(candidate.name):
+            continue  # not ours: never touched
         try:
             if match and match["host"] == host:
                 stale = int(match["pid"]) != os.getpid() and not _alive(int(match["pid"]))

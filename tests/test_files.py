@@ -46,14 +46,16 @@ def test_only_temporaries_no_live_process_will_finish_are_removed(tmp_path):
     mine = tmp_path / f".r.json.{host}~{os.getpid()}~abc.tmp"
     live = tmp_path / f".r.json.{host}~{os.getppid()}~abc.tmp"
     elsewhere = tmp_path / f".r.json.otherhost~{child.pid}~abc.tmp"
-    old = tmp_path / ".r.json.abcdef.tmp"  # unnamed writer
+    old = tmp_path / ".r.json.abc_ef12.tmp"  # from before writers were named
+    users = tmp_path / ".notes.tmp"  # not written by contactflow
     kept_file = tmp_path / "r.json"
-    for f in (dead, mine, live, elsewhere, old, kept_file):
+    for f in (dead, mine, live, elsewhere, old, users, kept_file):
         f.write_text("x")
     two_days_ago = os.path.getmtime(old) - 2 * 86400
-    os.utime(old, (two_days_ago, two_days_ago))
+    for f in (old, users):
+        os.utime(f, (two_days_ago, two_days_ago))
     assert sorted(remove_stale_temporaries(tmp_path)) == sorted([dead, old])
-    assert mine.exists() and live.exists() and elsewhere.exists() and kept_file.exists()
+    assert all(f.exists() for f in (mine, live, elsewhere, users, kept_file))
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -69,3 +71,20 @@ def test_only_temporaries_no_live_process_will_finish_are_removed(tmp_path):
 ])
 def test_safe_file_name_keeps_one_name_in_its_folder(text, expected):
     assert safe_file_name(text) == expected
+
+
+def test_cli_run_out_removes_what_a_killed_run_left_there(tmp_path):
+    from click.testing import CliRunner
+
+    from simulator.cli import main
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    out = tmp_path / "out"
+    out.mkdir()
+    left = out / f".journeys.parquet.{files._host()}~{child.pid}~abc.tmp"
+    left.write_bytes(b"half a file")
+    result = CliRunner().invoke(main, ["run", "nice_bcg_2016", "-d", "0.02", "-r", "2", "-w", "1", "-q",
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not left.exists() and not list(out.glob(".*"))

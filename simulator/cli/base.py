@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 import click
 
 from .. import __version__
+from ..files import remove_stale_temporaries
 from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
@@ -237,7 +238,8 @@ def clean_errors(command):
 def output_folder(path: str | Path, option: str = "--out") -> Path:
     """Create the folder ``path`` (if need be) and check it can be written, before a long run.
 
-    Exits 2 naming the option, the folder and the reason when it cannot.
+    Temporary files that a killed run left there are removed. Exits 2 naming
+    the option, the folder and the reason when it cannot be written.
     """
     folder = Path(path)
     try:
@@ -245,6 +247,7 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
         fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
+    remove_stale_temporaries(folder)
     return folder
 
 
