@@ -252,17 +252,19 @@ class Replication:
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
         self.customers = 0
-        self.open_work = 1  # the arrival process itself, then every journey and unanswered message
+        self.open_work = 1  # the window itself, then every counted journey and unanswered counted message
         self.done = env.event()
         self._snapshots: dict[int, list] = {c.index: [] for c in self.channels if c.pool}
 
     # -- processes ---------------------------------------------------------
 
     def run(self) -> ReplicationOutput:
-        """Simulate until every journey that started has ended and every message is answered."""
+        """Simulate until the window has ended, every counted journey has ended and each
+        of their messages is answered; new (uncounted) customers keep arriving until then."""
         env = self.env
         self._take_snapshots()
         env.process(self.arrivals())
+        env.process(self.window())
         env.process(self.clock())
         env.run(until=self.done)
         self._take_snapshots()
@@ -270,21 +272,29 @@ class Replication:
         return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted)
 
     def arrivals(self):
-        """New customers: a Poisson process, non-homogeneous by hour of the day."""
+        """New customers: a Poisson process, non-homogeneous by hour of the day.
+
+        Customers who arrive in the window ``[warmup, end)`` are counted.
+        Those before it (the warm-up) and after it (the drain) are simulated
+        but not logged: the ones after it keep the load on the channels, so
+        that a counted customer's contact made after the window meets the
+        same system as one made inside it, not one emptying out.
+        """
         env = self.env
         warmup, end = self.warmup, self.end
         for t in self.arrival_times():
-            if t >= end:
-                break
             yield env.timeout(t - env.now)
-            if t >= warmup:
+            if warmup <= t < end:
                 customer = self.customers
                 self.customers += 1
+                self.open_work += 1
             else:
-                customer = -1  # simulated for the warm-up, not logged
-            self.open_work += 1
+                customer = -1  # simulated for the warm-up or the drain, not logged
             env.process(self.journey(customer, self.first_channel()))
-        yield env.timeout(end - env.now)  # the window is observed to its end, even if quiet
+
+    def window(self):
+        """The measured window is observed to its end, even if quiet."""
+        yield self.env.timeout(self.end)
         self._finish_work()
 
     def arrival_times(self):
@@ -330,7 +340,8 @@ class Replication:
                 outcome = RESOLVED if ch.resolves() else UNRESOLVED
             elif ch.is_async:
                 message = _Message(env.event(), counted=customer >= 0)
-                self.open_work += 1
+                if message.counted:
+                    self.open_work += 1
                 env.process(self.answer(ch, message))
                 if ch.patience is not None:
                     patience = ch.patience()
@@ -380,7 +391,8 @@ class Replication:
             channel = nxt
         if self.on_completed is not None and len(log) >= self.flush_rows:
             self.on_completed(log.take_completed())
-        self._finish_work()
+        if customer >= 0:
+            self._finish_work()
 
     def answer(self, ch: _LiveChannel, message: _Message):
         """An agent answers an async message in backlog order, even if the customer left."""
@@ -402,7 +414,8 @@ class Replication:
                 self.wasted[ch.index] += 1
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
-        self._finish_work()
+        if message.counted:
+            self._finish_work()
 
     def clock(self):
         """Hourly staffing changes and time-integral snapshots (each hour, window start and end)."""

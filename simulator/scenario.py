@@ -108,7 +108,9 @@ class RunSettings:
     """How long and how often to simulate.
 
     ``days`` are measured after ``warmup_hours``; customers who arrive during
-    the warm-up are simulated but not counted.
+    the warm-up are simulated but not counted, and so are those who arrive
+    after the window while counted customers finish their journeys (see
+    :mod:`simulator.metrics` for what each figure covers).
     """
 
     days: float = 1.0

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 import simulator as sim
+from simulator.analytic import erlang_a
 from simulator.journeys import ABANDONED, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED
 from simulator.model import Replication
 
@@ -252,3 +253,41 @@ def test_metrics_streamed_in_chunks_equal_metrics_of_the_whole_log():
     a = out_whole.log.to_arrays()
     email = sc.channel_names.index("email")
     assert a["wasted"][a["channel"] == email].sum() == out_whole.wasted[email]
+
+
+def _ratio_interval(numerators, denominators, level=0.99):
+    """Pooled ratio over replications with its cluster (replication) confidence interval."""
+    a, n = np.asarray(numerators, float), np.asarray(denominators, float)
+    ratio = a.sum() / n.sum()
+    half = stats.t.ppf(0.5 + level / 2, len(n) - 1) * np.std(a - ratio * n, ddof=1) / math.sqrt(len(n)) / n.mean()
+    return ratio - half, ratio + half
+
+
+def test_contacts_after_the_window_meet_the_same_load_as_inside_it():
+    """Counted customers finish their journeys after the window; arrivals must not stop meanwhile.
+
+    Every customer spends an exponential hour on the web, then calls an Erlang A
+    queue: its arrivals are Poisson (an M/M/inf output), so every call, inside
+    the window or after it, should be abandoned at the exact Erlang A rate.
+    """
+    sc = sim.Scenario.from_dict({
+        "name": "drain", "focal_channel": "phone",
+        "run": {"days": 0.25, "warmup_hours": 6, "replications": 20, "seed": 3},
+        "arrivals": {"per_hour": 60, "first_channel": {"web": 1.0}},
+        "channels": {
+            "web": {"agents": "unlimited", "handle_time": {"dist": "exponential", "mean": 60.0},
+                    "resolve": 0.0, "next": {"phone": 1.0}},
+            "phone": {"agents": 5, "handle_time": {"dist": "exponential", "mean": 4.4},
+                      "patience": {"dist": "exponential", "mean": 5.0}, "resolve": 1.0,
+                      "next": {"give_up": 1.0}},
+        },
+    })
+    exact = erlang_a(1.0, 4.4, 5, 5.0).abandon_rate
+    log = sim.run(sc).journeys
+    calls = log[log["channel"] == "phone"]
+    after = calls["time"] >= sc.run.end_minutes
+    assert after.mean() > 0.1  # a sixth of the calls come after the window
+    for part in (calls[~after], calls[after]):
+        by_rep = part.groupby("replication")
+        low, high = _ratio_interval(by_rep["outcome"].apply(lambda o: (o == "abandoned").sum()), by_rep.size())
+        assert low <= exact <= high, (low, exact, high)
