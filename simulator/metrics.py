@@ -13,8 +13,9 @@ figure refer to it:
   journey KPIs) are over the *counted customers*, those who arrived in the
   window, each followed to the end of its journey, even past the window's
   end; new customers keep arriving (simulated, not counted) until the last
-  counted journey has ended, so a contact made after the window meets the same
-  load as one made inside it;
+  counted journey has ended (for at most a day,
+  :data:`~simulator.model.DRAIN_LIMIT_MINUTES`), so a contact made after the
+  window meets the same load as one made inside it;
 * time integrals (``occupancy``, ``mean_queue``, ``agent_hours`` and the
   agent-hour part of costs, and the hourly ``agents``, ``occupancy`` and
   ``mean_queue``) are over the window itself, whoever is being served.

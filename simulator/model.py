@@ -33,7 +33,11 @@ from .journeys import (
 from .scenario import GIVE_UP, Channel, Scenario
 from .streams import Sampler, Streams
 
-__all__ = ["AgentPool", "Replication", "ReplicationOutput", "ChannelStats"]
+__all__ = ["AgentPool", "Replication", "ReplicationOutput", "ChannelStats", "DRAIN_LIMIT_MINUTES"]
+
+#: How long after the window new (uncounted) customers keep arriving while
+#: counted journeys finish: a day, far longer than a journey lasts in a stable centre.
+DRAIN_LIMIT_MINUTES = 1440.0
 
 
 class AgentPool:
@@ -278,11 +282,16 @@ class Replication:
         Those before it (the warm-up) and after it (the drain) are simulated
         but not logged: the ones after it keep the load on the channels, so
         that a counted customer's contact made after the window meets the
-        same system as one made inside it, not one emptying out.
+        same system as one made inside it, not one emptying out. The drain's
+        arrivals stop :data:`DRAIN_LIMIT_MINUTES` after the window (only a
+        journey still going by then, e.g. stuck behind an ever-growing queue
+        or a retry delay of weeks, meets an emptying system).
         """
         env = self.env
         warmup, end = self.warmup, self.end
         for t in self.arrival_times():
+            if t >= end + DRAIN_LIMIT_MINUTES:
+                break
             yield env.timeout(t - env.now)
             if warmup <= t < end:
                 customer = self.customers
