@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,7 @@ from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index
 from .scenario import Scenario
+from .transient import warmup_summary
 
 __all__ = ["run", "Result", "run_replication"]
 
@@ -168,6 +170,12 @@ class Result:
         return cls(scenario, seed, len(outputs), per_replication, hourly,
                    summarize(per_replication), logs, precision)
 
+    @cached_property
+    def warmup(self) -> dict[str, Any]:
+        """Which warm-up the run used and why, with a warning when a given one was shorter than advised
+        (see :func:`simulator.transient.warmup_summary`)."""
+        return warmup_summary(self.scenario)
+
     def _table(self, table: str) -> pd.DataFrame:
         return self.summary.loc[table]
 
@@ -243,6 +251,7 @@ class Result:
             "scenario": self.scenario.name,
             "replications": self.replications,
             "seed": self.seed,
+            "warmup": self.warmup,
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
             "channels": channels,
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},

@@ -33,7 +33,7 @@ from .experiment import Result
 from .files import atomic_write
 from .compare import comparison_table
 from .plots import DEFAULT_COMPARISON_KPIS, KPI_LABELS, kpi_comparison, result_charts
-from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value
+from .report import CHANNEL_COLUMNS, SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, warmup_text
 
 __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields"]
 
@@ -250,6 +250,8 @@ def report_html(result: Result, variants: Mapping[str, Result] | None = None, *,
     meta = {
         "scenario": f"{sc.name}" + (f" ({sc.source})" if sc.source and sc.source != sc.name else ""),
         "replications": f"{result.replications} × {sc.run.days:g} day(s) after a {sc.run.warmup_hours:g} h warm-up",
+        "warm-up": warmup_text(result.warmup).removeprefix("warm-up: ")
+        + (f". Warning: {result.warmup['warning']}" if result.warmup["warning"] else ""),
         "seed": str(result.seed),
         "contactflow": __version__,
         "generated": now,

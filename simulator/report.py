@@ -13,7 +13,7 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text", "warmup_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -99,6 +99,26 @@ def _stat_cell(frame: pd.DataFrame, key, metric: str) -> str:
     return format_stat(row["mean"], row["ci_low"], row["ci_high"], metric)
 
 
+def warmup_text(warmup: dict) -> str:
+    """One line: the warm-up used and why (see :attr:`~simulator.experiment.Result.warmup`).
+
+    Examples
+    --------
+    >>> warmup_text({"hours": 6.0, "derived": False, "reason": "given in run.warmup_hours",
+    ...              "suggested_hours": 3.5, "warning": None})
+    'warm-up: 6 h, given in run.warmup_hours (3.5 h would do)'
+    """
+    text = f"warm-up: {warmup['hours']:g} h, "
+    if warmup["derived"]:
+        return text + f"derived: {warmup['reason']}"
+    text += warmup["reason"]
+    if warmup["warning"]:
+        return text + f" — shorter than the {warmup['suggested_hours']:g} h this scenario needs (see the warning)"
+    if warmup["suggested_hours"] is not None:
+        text += f" ({warmup['suggested_hours']:g} h would do)"
+    return text
+
+
 def result_text(result: Result) -> str:
     """The KPI, channel and before/after-the-call tables of a result, with CIs.
 
@@ -109,7 +129,7 @@ def result_text(result: Result) -> str:
     sc = result.scenario
     reference = sc.reference
     parts = [f"{sc.name}: {result.replications} replication(s) of {sc.run.days:g} day(s), "
-             f"seed {result.seed}; mean [95 % CI]"]
+             f"seed {result.seed}; mean [95 % CI]", warmup_text(result.warmup)]
 
     def ref_cells(key: str, metric: str) -> list[str]:
         if not reference:

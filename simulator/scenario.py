@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 from .distributions import Distribution, did_you_mean, from_spec, spec_problems, unknown_key_message
 
 if sys.version_info >= (3, 11):
@@ -48,6 +50,8 @@ __all__ = [
     "RESOLVED",
 ]
 
+#: ``run.warmup_hours = "auto"``: derive the warm-up from the scenario (the default).
+AUTO = "auto"
 #: Name of the routing target that ends a journey unanswered.
 GIVE_UP = "give_up"
 #: Name used in the after-the-call table for journeys resolved by the call.
@@ -107,7 +111,10 @@ class ScenarioError(ValueError):
 class RunSettings:
     """How long and how often to simulate.
 
-    ``days`` are measured after ``warmup_hours``; customers who arrive during
+    ``days`` are measured after ``warmup_hours``. Left out (or ``"auto"``),
+    the warm-up is derived from the scenario: long enough for its slowest
+    queue, started empty, to reach its steady state (or a day when the day
+    has a pattern); see :func:`simulator.transient.advise_warmup`. Customers who arrive during
     the warm-up are simulated but not counted, and so are those who arrive
     after the window while counted customers finish their journeys (see
     :mod:`simulator.metrics` for what each figure covers).
@@ -117,6 +124,11 @@ class RunSettings:
     warmup_hours: float = 0.0
     replications: int = 10
     seed: int = 1
+    #: Whether ``warmup_hours`` was derived from the scenario (``warmup_hours``
+    #: left out or ``"auto"``) rather than given.
+    warmup_derived: bool = False
+    #: Why a derived warm-up is as long as it is (see :func:`simulator.transient.advise_warmup`).
+    warmup_reason: str = ""
 
     @property
     def warmup_minutes(self) -> float:
@@ -306,6 +318,20 @@ class Scenario:
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
+
+
+def _with_derived_warmup(scenario: Scenario) -> Scenario:
+    """The scenario with the warm-up :func:`simulator.transient.advise_warmup` derives from it."""
+    from .transient import DAY_PATTERN_WARMUP_HOURS, advise_warmup  # here: it uses the analytic engine
+
+    try:
+        advice = advise_warmup(scenario)
+        hours, reason = advice.hours, advice.reason
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # a scenario the approximation cannot take
+        hours = DAY_PATTERN_WARMUP_HOURS
+        reason = f"a day: the warm-up could not be derived from the queues ({exc})"
+    run = dataclasses.replace(scenario.run, warmup_hours=hours, warmup_reason=reason)
+    return dataclasses.replace(scenario, run=run)
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -591,21 +617,30 @@ class _Validator:
 
         if self.problems:
             raise ScenarioError(self.problems, self.source)
-        return Scenario(
+        scenario = Scenario(
             name=name, description=description, focal_channel=focal,
             max_contacts=max_contacts, run=run, arrivals=arrivals,
             channels=channels, reference=reference, reference_source=reference_source,
             source=self.source, data=copy.deepcopy(dict(data)),
         )
+        return _with_derived_warmup(scenario) if run.warmup_derived else scenario
 
     def run_settings(self, value: Any) -> RunSettings:
         t = self.table(value, "run", RUN_KEYS)
         default = RunSettings()
         days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True)
-        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0)
+        warmup = t.get("warmup_hours", AUTO)
+        if warmup != AUTO:
+            if _is_number(warmup) and warmup >= 0:
+                warmup = float(warmup)
+            else:
+                self.bad("run.warmup_hours", f'{_a_number(warmup)} >= 0, or "{AUTO}" to derive it from the '
+                         'scenario', warmup)
+                warmup = 0.0
         reps = self.integer(t.get("replications", default.replications), "run.replications", 1)
         seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
-        return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
+        derived = warmup == AUTO
+        return RunSettings(days or 1.0, 0.0 if derived else warmup, reps or 1, seed or 0, warmup_derived=derived)
 
     def arrivals(self, value: Any, names: tuple[str, ...]) -> Arrivals | None:
         if value is None:

@@ -97,7 +97,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
                                origins=change_origins(assignments, days),
                                variant_option="--compare")
-    labels, aligned = align_runs(base, labels)
+    base, labels, aligned = align_runs(base, labels)
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed

@@ -567,10 +567,12 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, qui
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
-    replication, where the start-up transient of the waits ends. The
-    suggestion is the largest channel's cut-off on the waits averaged over
-    replications; the single replications' cut-offs show the spread, and
-    warnings (on stderr) say when the run looks too short for MSER.
+    replication, where the start-up transient of the waits ends. Each
+    channel's cut-off on the waits averaged over replications is checked
+    against the exact transient of its queue (M/M/c or M/M/c+M at its offered
+    load); the suggestion is the largest of them. The single replications'
+    cut-offs show the spread, and warnings (on stderr) say when the run looks
+    too short for MSER or MSER fell short of the exact transient.
     """
     sc = load_with_changes(scenario, assignments)
     bar = Progress(replications, quiet, f"{sc.name} from empty")
@@ -581,11 +583,14 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, qui
         bar.close()
     spread = suggestion.spread()
     rows = [[c, f"{r['hours']:.2f}", f"{r['median']:.2f} [{r['min']:.2f} – {r['max']:.2f}]",
-             f"{r['late']:.0f} of {replications}"] for c, r in spread.iterrows()]
+             f"{r['late']:.0f} of {replications}",
+             "–" if math.isnan(r["exact"]) else "> a week" if math.isinf(r["exact"]) else f"{r['exact']:.2f}"]
+            for c, r in spread.iterrows()]
     click.echo(table_text(rows, ["channel", "warm-up h (MSER-5)", "single replications: median [range]",
-                                 "late minimum"]))
+                                 "late minimum", "exact transient h"]))
     for warning in suggestion.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's "
-               f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
+    has = (f"{sc.run.warmup_hours:g}, derived" if sc.run.warmup_derived else f"{sc.run.warmup_hours:g}")
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's MSER-5 cut-off or exact "
+               f"transient, whichever is longer (scenario has {has}); use it with\n"
                f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")

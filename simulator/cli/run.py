@@ -78,6 +78,8 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         from ..plots import result_charts
 
         chart_files = write_charts(lambda: result_charts(result), charts)
+    if result.warmup["warning"]:
+        click.echo(f"warning: {result.warmup['warning']}", err=True)
     if as_json:
         click.echo(result.to_json())
     else:
