@@ -253,7 +253,7 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.5})
     >>> s = suggest_warmup(sc, replications=2, seed=1)
-    >>> 0 <= s.hours <= 6
+    >>> 0 <= s.hours <= 12
     True
     """
     problems = steady_state_problems(scenario)

@@ -31,7 +31,8 @@ def test_json_is_one_document_with_every_table():
     result = invoke("run", "--json", *SHORT)
     doc = json.loads(result.stdout)
     assert doc["scenario"] == "nice_bcg_2016" and doc["replications"] == 2 and doc["seed"] == 2016
-    assert set(doc) == {"scenario", "replications", "seed", "kpis", "channels", "before_call", "after_call"}
+    assert set(doc) == {"scenario", "replications", "seed", "warmup", "kpis", "channels", "before_call",
+                        "after_call"}
     stat = doc["kpis"]["avoidable_call_share"]
     assert set(stat) == {"mean", "ci_low", "ci_high"} and stat["ci_low"] <= stat["mean"] <= stat["ci_high"]
     assert set(doc["channels"]) == {"web", "email", "chat", "phone"}
