@@ -870,6 +870,13 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
         if c.patience is not None and not isinstance(c.patience, Exponential):
             notes.append(f"{c.name}: patience is {c.patience.name} (cv {c.patience.cv:.2g}); only its mean "
                          f"({c.patience.mean:g} min) is used, as if it were exponential")
+        redial = c.next_after_abandon.get(c.name, 0.0)
+        if redial > 0 and c.patience is not None and not c.is_async:
+            delay = f"after {c.retry_delay.mean:g} min on average" if c.retry_delay is not None else "at once"
+            notes.append(f"{c.name}: {redial:.0%} of those who hang up call back {delay}; callbacks that find "
+                         "the queue as they left it are counted as if those callers had kept waiting, the "
+                         "others as fresh arrivals (within about 6 % of the exact retrial queue for exponential "
+                         "times)")
         if c.is_async:
             notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus Erlang C's wait, and "
                          "a customer gives up when the (exponential) patience ends before wait + handle time")
