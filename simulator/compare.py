@@ -32,12 +32,12 @@ import numpy as np
 import pandas as pd
 
 from .experiment import Result, run_replication
-from .metrics import summarize
+from .metrics import COUNT_METRICS, summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, replication_values
 from .scenario import Scenario
 
-__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
+__all__ = ["compare", "per_day", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
@@ -299,6 +299,32 @@ def comparison_table(results: Mapping[str, Result], level: float = 0.95) -> pd.D
     table.insert(1, "kpi", [figure_key(*row) for row in table[KEYS].itertuples(index=False)])
     table["significant"] = (table["diff_low"] > 0) | (table["diff_high"] < 0)
     return table[list(COLUMNS)]
+
+
+def per_day(table: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The comparison with totals (:data:`~simulator.metrics.COUNT_METRICS`) divided by ``days``.
+
+    Planners think in calls a day, not calls over a run of ``days`` days.
+    Means, intervals and differences of the totals are divided (a linear
+    change of scale: the intervals stay exact); shares and averages are left
+    as they are. The column ``per_day`` says which rows were divided.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"metric": ["focal_contacts", "give_up_rate"], "mean": [2000.0, 0.06],
+    ...                   "ci_low": [1900.0, 0.05], "ci_high": [2100.0, 0.07], "diff": [-200.0, -0.01],
+    ...                   "diff_low": [-220.0, -0.02], "diff_high": [-180.0, 0.0]})
+    >>> per_day(t, 2)[["mean", "diff", "per_day"]].values.tolist()
+    [[1000.0, -100.0, True], [0.06, -0.01, False]]
+    """
+    if not days > 0:
+        raise ValueError(f"days must be > 0; got {days!r}")
+    out = table.copy()
+    counts = out["metric"].isin(COUNT_METRICS)
+    columns = [c for c in ("mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high") if c in out.columns]
+    out.loc[counts, columns] = out.loc[counts, columns] / days
+    out["per_day"] = counts
+    return out
 
 
 def _difference_samples(precision: Precision, labels: list[str], outputs) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .files import atomic_write
 from .journeys import journeys_frame
-from .metrics import LogTotals, hourly_metrics, replication_metrics, summarize
+from .metrics import LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index
@@ -38,7 +38,8 @@ __all__ = ["run", "Result", "run_replication"]
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
     """Simulate one replication.
 
-    Returns its tidy metric rows, its hourly rows and (optionally) its log arrays.
+    Returns its tidy metric rows, its hourly channel rows, (optionally) its log
+    arrays, and its hourly agent-group rows.
     """
     totals = LogTotals(scenario)
     # Without the log to keep, ended journeys are summed as the run goes: flat memory.
@@ -47,7 +48,7 @@ def run_replication(scenario: Scenario, seed: int, replication: int, keep_journe
     log = out.log.to_arrays()
     totals.add(log)
     return (replication_metrics(scenario, totals, out), hourly_metrics(scenario, totals, out),
-            log if keep_journeys else None)
+            log if keep_journeys else None, hourly_group_metrics(scenario, out))
 
 
 def run(
@@ -133,12 +134,20 @@ class Result:
         One row per KPI: ``mean, ci_low, ci_high, n`` (95 % Student-t interval).
     channels
         Indexed by ``(channel, metric)``.
+    groups
+        Indexed by ``(group, metric)``: each agent group's ``agents``,
+        ``agent_hours`` (paid), ``occupancy``, ``slot_occupancy``, ``cost`` and
+        ``skill_share.CHANNEL``; a channel with its own agents is a group of
+        its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
-        Tidy table ``replication, channel, hour, metric, value`` (hour of the day).
+        Tidy table ``replication, channel, hour, metric, value`` (hour of the
+        scenario's period: of the day, or of the week from Monday 0:00).
+    hourly_groups_per_replication
+        The same for agent groups: ``replication, group, hour, metric, value``.
     precision
         What sequential precision reached (None when ``run`` had no ``precision``).
     """
@@ -151,6 +160,7 @@ class Result:
     summary: pd.DataFrame = field(repr=False)
     logs: list[dict[str, np.ndarray]] | None = field(default=None, repr=False)
     precision: PrecisionReport | None = field(default=None, repr=False)
+    hourly_groups_per_replication: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
     def from_outputs(cls, scenario: Scenario, seed: int, outputs,
@@ -167,8 +177,9 @@ class Result:
         per_replication = tidy(0, ["table", "channel", "metric", "value"])
         hourly = tidy(1, ["channel", "hour", "metric", "value"])
         logs = [output[2] for output in outputs] if outputs[0][2] is not None else None
+        hourly_groups = tidy(3, ["group", "hour", "metric", "value"])
         return cls(scenario, seed, len(outputs), per_replication, hourly,
-                   summarize(per_replication), logs, precision)
+                   summarize(per_replication), logs, precision, hourly_groups)
 
     @cached_property
     def warmup(self) -> dict[str, Any]:
@@ -190,6 +201,12 @@ class Result:
         return self._table("channels")
 
     @property
+    def groups(self) -> pd.DataFrame:
+        frame = self._table("groups")
+        frame.index.names = ["group", "metric"]
+        return frame
+
+    @property
     def before_call(self) -> pd.DataFrame:
         return self._table("before_call").droplevel("metric")
 
@@ -201,6 +218,11 @@ class Result:
     def hourly(self) -> pd.DataFrame:
         """Channel metrics by hour of the day, indexed by ``(channel, hour, metric)``."""
         return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
+
+    @property
+    def hourly_groups(self) -> pd.DataFrame:
+        """Agent-group metrics by hour of the period, indexed by ``(group, hour, metric)``."""
+        return summarize(self.hourly_groups_per_replication, keys=("group", "hour", "metric"))
 
     @property
     def journeys(self) -> pd.DataFrame:
@@ -247,6 +269,9 @@ class Result:
         channels: dict[str, dict[str, Any]] = {}
         for (name, metric), row in self.channels.iterrows():
             channels.setdefault(name, {})[metric] = stat(row)
+        groups: dict[str, dict[str, Any]] = {}
+        for (name, metric), row in self.groups.iterrows():
+            groups.setdefault(name, {})[metric] = stat(row)
         data = {
             "scenario": self.scenario.name,
             "replications": self.replications,
@@ -254,6 +279,7 @@ class Result:
             "warmup": self.warmup,
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
             "channels": channels,
+            "groups": groups,
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
         }
@@ -266,10 +292,15 @@ class Result:
         return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
 
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
-        """Write ``result.json``, the summary tables as CSV and the journey log as Parquet.
+        """Write ``result.json``, the summary tables as CSV and the journeys as Parquet.
 
-        Each file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written file. Returns the paths written.
+        ``journeys.parquet`` is a contact log (see
+        :func:`~simulator.contact_log.to_contact_log`): ``contactflow
+        estimate`` reads it as it is, each replication kept apart, and its
+        ``next`` and ``wasted`` columns hold what only a simulation knows.
+        Each file is written to a temporary name and renamed, so an
+        interrupted save never leaves a half-written file. Returns the paths
+        written.
         """
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
@@ -277,13 +308,17 @@ class Result:
             atomic_write(out / "result.json", lambda p: p.write_text(self.to_json() + "\n")),
             atomic_write(out / "kpis.csv", lambda p: self.kpis.to_csv(p)),
             atomic_write(out / "channels.csv", lambda p: self.channels.to_csv(p)),
+            atomic_write(out / "groups.csv", lambda p: self.groups.to_csv(p)),
             atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
             atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
             atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
             atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
         ]
         if journeys and self.logs is not None:
-            written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
+            from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+            written.append(write_contact_log(to_contact_log(self, simulation_columns=True),
+                                             out / "journeys.parquet"))
         return written
 
 

@@ -3,14 +3,19 @@
 Each row is one attempt by one customer in one channel: when it started, how
 long the customer waited and was handled, the outcome and where the customer
 went next. A journey is the rows of one customer in ``seq`` order; it ends at
-the row whose ``next`` is ``give_up`` or ``resolved``.
+the row whose ``next`` is ``give_up`` or ``resolved``. An async message the
+customer stopped waiting for is still answered: its row is ``abandoned``, its
+``wait`` is how long the customer waited and its ``handle`` the answer's
+handle time (``wasted`` marks it).
 
 Codes used in the columns:
 
 * ``outcome``: 0 resolved, 1 unresolved (served, need not answered),
   2 abandoned (left the queue, or stopped waiting for an async reply),
   3 closed (reached the channel outside its opening hours);
-* ``next``: the index of the next channel, ``-1`` give up, ``-2`` resolved.
+* ``next``: the index of the next channel, ``-1`` give up, ``-2`` resolved;
+* ``callback``: 0 none, 1 offered a call back and declined (the caller
+  queued), 2 called back (``wait`` is then the time until the call back).
 
 Examples
 --------
@@ -38,13 +43,18 @@ __all__ = [
     "CLOSED",
     "NEXT_GIVE_UP",
     "NEXT_RESOLVED",
+    "NO_CALLBACK",
+    "CALLBACK_DECLINED",
+    "CALLED_BACK",
     "journeys_frame",
 ]
 
 RESOLVED, UNRESOLVED, ABANDONED, CLOSED = 0, 1, 2, 3
 OUTCOMES = ("resolved", "unresolved", "abandoned", "closed")
+CALLBACKS = ("none", "declined", "called_back")
 NEXT_GIVE_UP = -1
 NEXT_RESOLVED = -2
+NO_CALLBACK, CALLBACK_DECLINED, CALLED_BACK = 0, 1, 2
 
 # (column, array typecode, numpy dtype)
 _COLUMNS = (
@@ -56,6 +66,7 @@ _COLUMNS = (
     ("handle", "d", np.float64),
     ("outcome", "b", np.int8),
     ("next", "b", np.int8),
+    ("callback", "b", np.int8),
 )
 COLUMN_NAMES = tuple(c[0] for c in _COLUMNS) + ("wasted",)
 
@@ -75,7 +86,7 @@ class JourneyLog:
         return self.rows
 
     def append(self, customer: int, seq: int, channel: int, time: float, wait: float,
-               handle: float, outcome: int, next_: int) -> int:
+               handle: float, outcome: int, next_: int, callback: int = NO_CALLBACK) -> int:
         """Add one contact; returns its row number."""
         self.customer.append(customer)
         self.seq.append(seq)
@@ -85,12 +96,19 @@ class JourneyLog:
         self.handle.append(handle)
         self.outcome.append(outcome)
         self.next.append(next_)
+        self.callback.append(callback)
         self.rows += 1
         return self.rows - 1
 
-    def mark_wasted(self, row: int) -> None:
-        """Record that the async message of ``row`` was answered after the customer left."""
+    def mark_wasted(self, row: int, handle: float | None = None) -> None:
+        """Record that the async message of ``row`` was answered after the customer left.
+
+        ``handle`` is the answer's handle time, written into the row when it
+        was logged before the answer came (the work done, though wasted).
+        """
         self.wasted_rows.append(row)
+        if handle is not None:
+            self.handle[row] = handle
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The columns as numpy arrays, rows sorted by customer then contact number."""
@@ -141,10 +159,12 @@ def journeys_frame(arrays: dict[str, np.ndarray], channel_names: Sequence[str]) 
     next_labels = names + ["give_up", "resolved"]
     next_codes = np.where(nxt == NEXT_GIVE_UP, len(names), np.where(nxt == NEXT_RESOLVED, len(names) + 1, nxt))
     frame = pd.DataFrame({
-        key: arrays[key] for key in arrays if key not in ("channel", "outcome", "next", "wasted")
+        key: arrays[key] for key in arrays if key not in ("channel", "outcome", "next", "wasted", "callback")
     })
     frame.insert(2, "channel", pd.Categorical.from_codes(arrays["channel"].astype(np.int64), names))
     frame["outcome"] = pd.Categorical.from_codes(arrays["outcome"].astype(np.int64), list(OUTCOMES))
     frame["next"] = pd.Categorical.from_codes(next_codes, next_labels)
     frame["wasted"] = arrays["wasted"].astype(bool)
+    if "callback" in arrays:
+        frame["callback"] = pd.Categorical.from_codes(arrays["callback"].astype(np.int64), list(CALLBACKS))
     return frame

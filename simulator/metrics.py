@@ -46,6 +46,13 @@ KPI definitions (customers are those who arrived in the measured window):
     Agent hours in the window times ``cost_per_agent_hour`` plus handled
     contacts (wasted async answers included) times ``cost_per_contact``.
 
+Per channel, waits (``mean_wait_min``, ``p_wait``, ``service_level``) are over
+the live contacts offered (called-back contacts have their own
+``callbacks_*`` figures); ``abandon_rate`` is over every offered contact.
+Agent time of a group that answers several channels is shared among them in
+proportion to the busy time each took (``agent_hours``, ``occupancy``,
+``cost``); the ``groups`` table has each group's own figures.
+
 Before-the-call table: of callers, share who used each other channel before
 their first call. After-the-call table: of callers, share whose next step after
 their first call is each channel (the focal one = calling again), ``give_up``
@@ -61,18 +68,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .journeys import ABANDONED, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, RESOLVED, UNRESOLVED
+from .journeys import ABANDONED, CALLED_BACK, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, RESOLVED, UNRESOLVED
 from .model import ReplicationOutput
 from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "COUNT_METRICS",
     "HOURLY_METRICS",
+    "GROUP_METRICS",
+    "HOURLY_GROUP_METRICS",
     "LogTotals",
     "table_columns",
     "replication_metrics",
     "hourly_metrics",
+    "hourly_group_metrics",
     "summarize",
     "confidence_interval",
 ]
@@ -88,6 +99,22 @@ CHANNEL_METRICS = (
     "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
     "mean_queue", "agent_hours", "wasted_contacts", "cost",
 )
+#: Channel metrics reported only where they apply (concurrency, call backs).
+CONCURRENCY_METRICS = ("slot_occupancy",)
+CALLBACK_METRICS = ("callbacks_offered", "callbacks_accepted", "callbacks_made",
+                    "callbacks_within_promise", "mean_callback_wait_min")
+ALL_CHANNEL_METRICS = CHANNEL_METRICS + CONCURRENCY_METRICS + CALLBACK_METRICS
+#: Per agent group; ``skill_share.CHANNEL`` (share of the group's busy time on
+#: each skill) comes after these.
+GROUP_METRICS = ("agents", "agent_hours", "occupancy", "slot_occupancy", "cost")
+HOURLY_GROUP_METRICS = ("agents", "occupancy", "slot_occupancy")
+
+#: Figures that are totals over the measured window (they grow with ``run.days``):
+#: divided by the days, they read "per day".
+COUNT_METRICS = frozenset({
+    "customers", "contacts", "focal_contacts", "avoidable_calls", "cost_total",
+    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
+})
 
 HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")
@@ -130,6 +157,8 @@ class LogTotals:
         self.channel_names = scenario.channel_names
         self.focal = self.channel_names.index(scenario.focal_channel)
         self.on_time_limit = np.array([c.service_level_seconds / 60.0 for c in scenario.channels])
+        self.promise = np.array([c.callback.within_minutes if c.callback else np.inf for c in scenario.channels])
+        self.period = scenario.period_hours
         n = len(self.channel_names)
         self.journey = dict.fromkeys(
             ("customers", "contacts", "resolved", "first_contact_resolved", "multichannel",
@@ -138,11 +167,12 @@ class LogTotals:
         self.after_call = {code: 0 for code in (*range(n), NEXT_GIVE_UP, NEXT_RESOLVED)}
         # per channel: contact counts and sums
         self.channel = {key: np.zeros(n) for key in (
-            "contacts", "closed", "served", "abandoned", "resolved", "wait_sum", "waited",
-            "on_time", "handle_sum")}
-        # per channel and hour of the day
-        self.hourly = {key: np.zeros((n, 24)) for key in (
-            "contacts", "offered", "abandoned", "wait_sum", "on_time")}
+            "contacts", "closed", "served", "abandoned", "resolved", "live", "wait_sum", "waited",
+            "on_time", "handle_sum", "callbacks_offered", "called_back", "called_back_served",
+            "called_back_on_time", "callback_wait_sum")}
+        # per channel and hour of the period
+        self.hourly = {key: np.zeros((n, self.period)) for key in (
+            "contacts", "offered", "abandoned", "live", "wait_sum", "on_time")}
 
     def add(self, a: dict[str, np.ndarray]) -> None:
         """Add the journeys in the log columns ``a`` (whole journeys only)."""
@@ -182,7 +212,11 @@ class LogTotals:
         j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
         j["focal_contacts"] += len(focal_rows)
         j["avoidable"] += np.count_nonzero(is_focal & (seq > 0))
-        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + handle[last] - time[first]))
+        # the customer's last contact ends after the wait, and after the handling if served (an
+        # abandoned message's handle time, when answered late, is work done after the customer left)
+        served_last = (outcome[last] == RESOLVED) | (outcome[last] == UNRESOLVED)
+        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + np.where(served_last, handle[last], 0.0)
+                                             - time[first]))
         self.before_call += used_before[callers].sum(axis=0)
         codes, counts = np.unique(after_codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist()):
@@ -192,52 +226,81 @@ class LogTotals:
         offered = ~closed
         served = (outcome == RESOLVED) | (outcome == UNRESOLVED)
         abandoned = outcome == ABANDONED
-        on_time = served & (wait <= self.on_time_limit[channel])
+        callback = a["callback"] if "callback" in a else np.zeros(len(seq), dtype=np.int8)
+        called_back = callback == CALLED_BACK
+        live = offered & ~called_back
+        on_time = live & served & (wait <= self.on_time_limit[channel])
         c = self.channel
         for key, mask, weights in (
             ("contacts", None, None), ("closed", closed, None), ("served", served, None),
             ("abandoned", abandoned, None), ("resolved", outcome == RESOLVED, None),
-            ("wait_sum", offered, wait), ("waited", offered & (wait > 0), None),
+            ("live", live, None), ("wait_sum", live, wait), ("waited", live & (wait > 0), None),
             ("on_time", on_time, None), ("handle_sum", served, handle),
+            ("callbacks_offered", callback > 0, None), ("called_back", called_back, None),
+            ("called_back_served", called_back & served, None),
+            ("called_back_on_time", called_back & served & (wait <= self.promise[channel]), None),
+            ("callback_wait_sum", called_back & served, wait),
         ):
             sel = channel if mask is None else channel[mask]
             w = None if weights is None else weights[mask]
             c[key] += np.bincount(sel, weights=w, minlength=n)
-        slot = channel * 24 + (time // 60 % 24).astype(np.int64)
+        period = self.period
+        slot = channel * period + (time // 60 % period).astype(np.int64)
         h = self.hourly
         for key, mask, weights in (
             ("contacts", None, None), ("offered", offered, None), ("abandoned", abandoned, None),
-            ("wait_sum", offered, wait), ("on_time", on_time, None),
+            ("live", live, None), ("wait_sum", live, wait), ("on_time", on_time, None),
         ):
             sel = slot if mask is None else slot[mask]
             w = None if weights is None else weights[mask]
-            h[key] += np.bincount(sel, weights=w, minlength=n * 24).reshape(n, 24)
+            h[key] += np.bincount(sel, weights=w, minlength=n * period).reshape(n, period)
+
+
+def _channel_shares(scenario: Scenario, out: ReplicationOutput) -> dict[str, dict[int, np.ndarray]]:
+    """Each group's agent time shared among its channels, by hour of the period:
+    in proportion to the busy time each channel took, or evenly while the group was idle."""
+    names = scenario.channel_names
+    shares = {}
+    for spec in scenario.groups:
+        stats = out.groups[spec.name]
+        skills = [names.index(c) for c in spec.skills]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            busy = sum(stats.skills[i] for i in skills)
+            shares[spec.name] = {i: np.where(busy > 0, stats.skills[i] / busy, 1.0 / len(skills))
+                                 for i in skills}
+    return shares
 
 
 def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationOutput) -> list[Row]:
     """Every metric of one replication as ``(table, channel, metric, value)`` rows.
 
-    ``table`` is ``"kpis"``, ``"channels"``, ``"before_call"`` or ``"after_call"``;
-    ``channel`` is empty for KPIs and names the column of the before/after tables.
-    ``totals`` holds every counted journey of the replication; ``out`` gives the
-    channels' time integrals and wasted async answers.
+    ``table`` is ``"kpis"``, ``"channels"``, ``"groups"``, ``"before_call"`` or
+    ``"after_call"``; ``channel`` is empty for KPIs, names the group in the
+    groups table and the column of the before/after tables. ``totals`` holds
+    every counted journey of the replication; ``out`` gives the time integrals
+    and wasted async answers.
     """
     j, c = totals.journey, totals.channel
     rows: list[Row] = []
     costs = 0.0
-    start, end = out.window
+    window = float(out.duration.sum())
+    shares = _channel_shares(scenario, out)
+    names = scenario.channel_names
     for i, spec in enumerate(scenario.channels):
         offered = c["contacts"][i] - c["closed"][i]
         served = c["served"][i]
         wasted = int(out.wasted[i])
-        if i in out.channel_stats:
-            busy, staffed, queue = out.channel_stats[i].between(start, end)
-            occupancy = _share(busy, staffed)
-            agent_hours = staffed / 60.0
-            mean_queue = _share(queue, end - start)
-        else:
-            occupancy, agent_hours, mean_queue = math.nan, 0.0, 0.0
-        cost = spec.cost_per_agent_hour * agent_hours + spec.cost_per_contact * (served + wasted)
+        present = paid = busy = load = agent_cost = 0.0
+        for group in scenario.groups_serving(spec.name):
+            stats, share = out.groups[group.name], shares[group.name][i]
+            present += float(stats.present @ share)
+            group_paid = float((stats.present + stats.shrink) @ share)
+            paid += group_paid
+            agent_cost += group.cost_per_agent_hour * group_paid / 60.0
+            busy += float(stats.skills[i].sum())
+        if not spec.unlimited:
+            load = float(sum(out.groups[g.name].load @ shares[g.name][i] for g in scenario.groups_serving(spec.name)))
+        cost = agent_cost + spec.cost_per_contact * (served + wasted)
         costs += cost
         metrics = {
             "contacts": c["contacts"][i],
@@ -247,17 +310,43 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
             "abandon_rate": _share(c["abandoned"][i], offered),
             "resolved": c["resolved"][i],
             "fcr": _share(c["resolved"][i], served),
-            "mean_wait_min": _share(c["wait_sum"][i], offered),
-            "p_wait": _share(c["waited"][i], offered),
-            "service_level": _share(c["on_time"][i], offered),
-            "mean_handle_min": _share(c["handle_sum"][i], served),
-            "occupancy": occupancy,
-            "mean_queue": mean_queue,
-            "agent_hours": agent_hours,
+            "mean_wait_min": _share(c["wait_sum"][i], c["live"][i]),
+            "p_wait": _share(c["waited"][i], c["live"][i]),
+            "service_level": _share(c["on_time"][i], c["live"][i]),
+            "mean_handle_min": _share(c["handle_sum"][i] + out.wasted_handle[i], served + wasted),
+            "occupancy": _share(busy, present) if not spec.unlimited else math.nan,
+            "mean_queue": _share(float(out.queue_area[i].sum()), window),
+            "agent_hours": paid / 60.0,
             "wasted_contacts": wasted,
             "cost": cost,
         }
+        if spec.concurrency > 1:
+            metrics["slot_occupancy"] = _share(load, present)
+        if spec.callback is not None:
+            made = c["called_back_served"][i]
+            metrics.update({
+                "callbacks_offered": c["callbacks_offered"][i],
+                "callbacks_accepted": c["called_back"][i],
+                "callbacks_made": made,
+                "callbacks_within_promise": _share(c["called_back_on_time"][i], made),
+                "mean_callback_wait_min": _share(c["callback_wait_sum"][i], made),
+            })
         rows += [("channels", spec.name, m, float(v)) for m, v in metrics.items()]
+
+    for group in scenario.groups:
+        stats = out.groups[group.name]
+        present, busy = float(stats.present.sum()), float(stats.busy.sum())
+        paid = present + float(stats.shrink.sum())
+        metrics = {
+            "agents": _share(present, window),
+            "agent_hours": paid / 60.0,
+            "occupancy": _share(busy, present),
+            "slot_occupancy": _share(float(stats.load.sum()), present),
+            "cost": group.cost_per_agent_hour * paid / 60.0,
+        }
+        for channel in group.skills:
+            metrics[f"skill_share.{channel}"] = _share(float(stats.skills[names.index(channel)].sum()), busy)
+        rows += [("groups", group.name, m, float(v)) for m, v in metrics.items()]
 
     customers, callers = j["customers"], j["callers"]
     kpis = {
@@ -279,7 +368,6 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
     }
     rows = [("kpis", "", k, float(v)) for k, v in kpis.items()] + rows
 
-    names = totals.channel_names
     for i, name in enumerate(names):
         if i != totals.focal:
             rows.append(("before_call", name, "share", _share(totals.before_call[i], callers)))
@@ -292,38 +380,57 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
 
 def hourly_metrics(scenario: Scenario, totals: LogTotals,
                    out: ReplicationOutput) -> list[tuple[str, int, str, float]]:
-    """Channel metrics by hour of the day, as ``(channel, hour, metric, value)`` rows.
+    """Channel metrics by hour of the period (of the day, or of the week from
+    Monday 0:00), as ``(channel, hour, metric, value)`` rows.
 
-    ``contacts`` is per day (contacts of counted customers that started in that
-    hour, divided by the days simulated); waits, abandonment and service level
+    ``contacts`` is per hour (contacts of counted customers that started in
+    that hour of the period, divided by the times that hour occurred in the
+    window: per day for a daily period); waits, abandonment and service level
     are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
-    ``occupancy`` are time averages over that hour within the measured window.
+    ``occupancy`` are time averages over that hour within the measured window
+    (a shared group's agents counted by the share of their busy time each
+    channel took).
     """
-    start, end = out.window
-    days = (end - start) / 1440.0
     h = totals.hourly
+    duration = out.duration
+    occurrences = duration / 60.0
+    shares = _channel_shares(scenario, out)
     rows = []
     for i, spec in enumerate(scenario.channels):
-        stats = out.channel_stats.get(i)
-        if stats is not None:
-            t = stats.times
-            inside = (t[:-1] >= start) & (t[1:] <= end)
-            slot = (t[:-1][inside] // 60 % 24).astype(np.int64)
-            duration = np.bincount(slot, weights=np.diff(t)[inside], minlength=24)
-            busy, staffed, queue = (np.bincount(slot, weights=np.diff(x)[inside], minlength=24)
-                                    for x in (stats.busy_area, stats.staffed_area, stats.queue_area))
-        for hour in range(24):
-            offered = h["offered"][i, hour]
+        staffed = not spec.unlimited
+        present = busy = 0.0
+        for group in scenario.groups_serving(spec.name):
+            present = present + out.groups[group.name].present * shares[group.name][i]
+            busy = busy + out.groups[group.name].skills[i]
+        for hour in range(totals.period):
+            live = h["live"][i, hour]
             values = {
-                "contacts": h["contacts"][i, hour] / days,
-                "abandon_rate": _share(h["abandoned"][i, hour], offered),
-                "mean_wait_min": _share(h["wait_sum"][i, hour], offered),
-                "service_level": _share(h["on_time"][i, hour], offered),
-                "mean_queue": _share(queue[hour], duration[hour]) if stats is not None else 0.0,
-                "agents": _share(staffed[hour], duration[hour]) if stats is not None else math.nan,
-                "occupancy": _share(busy[hour], staffed[hour]) if stats is not None else math.nan,
+                "contacts": _share(h["contacts"][i, hour], occurrences[hour]),
+                "abandon_rate": _share(h["abandoned"][i, hour], h["offered"][i, hour]),
+                "mean_wait_min": _share(h["wait_sum"][i, hour], live),
+                "service_level": _share(h["on_time"][i, hour], live),
+                "mean_queue": _share(out.queue_area[i, hour], duration[hour]),
+                "agents": _share(present[hour], duration[hour]) if staffed else math.nan,
+                "occupancy": _share(busy[hour], present[hour]) if staffed else math.nan,
             }
             rows += [(spec.name, hour, m, float(v)) for m, v in values.items()]
+    return rows
+
+
+def hourly_group_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tuple[str, int, str, float]]:
+    """Agent-group metrics by hour of the period, as ``(group, hour, metric, value)``
+    rows: ``agents`` present on average, ``occupancy`` (busy / present) and
+    ``slot_occupancy`` (contacts held over what the agents present could hold)."""
+    rows = []
+    duration = out.duration
+    for group in scenario.groups:
+        stats = out.groups[group.name]
+        for hour in range(len(duration)):
+            present = stats.present[hour]
+            values = {"agents": _share(present, duration[hour]),
+                      "occupancy": _share(stats.busy[hour], present),
+                      "slot_occupancy": _share(stats.load[hour], present)}
+            rows += [(group.name, hour, m, float(v)) for m, v in values.items()]
     return rows
 
 

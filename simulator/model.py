@@ -19,7 +19,6 @@ True
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Mapping
@@ -27,116 +26,32 @@ from typing import Callable, Mapping
 import numpy as np
 import simpy
 
+from .agents import Distributor, Meter
 from .journeys import (
-    ABANDONED, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, RESOLVED, UNRESOLVED, JourneyLog,
+    ABANDONED, CALLBACK_DECLINED, CALLED_BACK, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, NO_CALLBACK, RESOLVED,
+    UNRESOLVED, JourneyLog,
 )
 from .scenario import GIVE_UP, Channel, Scenario
 from .streams import Sampler, Streams
 
-__all__ = ["AgentPool", "Replication", "ReplicationOutput", "ChannelStats", "DRAIN_LIMIT_MINUTES"]
+__all__ = ["Replication", "ReplicationOutput", "GroupStats", "DRAIN_LIMIT_MINUTES"]
 
 #: How long after the window new (uncounted) customers keep arriving while
 #: counted journeys finish: a day, far longer than a journey lasts in a stable centre.
 DRAIN_LIMIT_MINUTES = 1440.0
 
 
-class AgentPool:
-    """The agents of one staffed channel: a first-come-first-served queue.
-
-    The number of agents on duty may change by the hour (a shift plan); an
-    agent whose shift ends finishes the contact in hand. The pool keeps the
-    time integrals of busy agents, agents on duty and queue length.
-    """
-
-    __slots__ = ("env", "capacity", "busy", "waiting", "_queue", "_last",
-                 "busy_area", "staffed_area", "queue_area")
-
-    def __init__(self, env: simpy.Environment, capacity: int):
-        self.env = env
-        self.capacity = capacity
-        self.busy = 0
-        self.waiting = 0  # customers still in the queue (reneged tickets are skipped lazily)
-        self._queue: deque = deque()
-        self._last = 0.0
-        self.busy_area = 0.0
-        self.staffed_area = 0.0
-        self.queue_area = 0.0
-
-    def _advance(self) -> None:
-        now = self.env.now
-        dt = now - self._last
-        if dt:
-            busy = self.busy
-            self.busy_area += busy * dt
-            # agents finishing a contact after their shift ended still count as staffed
-            self.staffed_area += (busy if busy > self.capacity else self.capacity) * dt
-            self.queue_area += self.waiting * dt
-            self._last = now
-
-    def try_seize(self) -> bool:
-        """Take a free agent at once if there is one and nobody is waiting."""
-        if self.busy < self.capacity and not self.waiting:
-            self._advance()
-            self.busy += 1
-            return True
-        return False
-
-    def join(self) -> simpy.Event:
-        """Join the queue; the ticket fires with True when an agent takes over."""
-        self._advance()
-        ticket = self.env.event()
-        self._queue.append(ticket)
-        self.waiting += 1
-        return ticket
-
-    def renege(self, ticket: simpy.Event, _event=None) -> None:
-        """Leave the queue (the ticket fires with False) unless already served."""
-        if not ticket.triggered:
-            self._advance()
-            self.waiting -= 1
-            ticket.succeed(False)
-
-    def release(self) -> None:
-        """An agent finishes a contact and takes the next customer, if on duty."""
-        self._advance()
-        if self.busy <= self.capacity and self._hand_over():
-            return
-        self.busy -= 1
-
-    def set_capacity(self, capacity: int) -> None:
-        """Change the number of agents on duty; new agents take waiting customers."""
-        self._advance()
-        self.capacity = capacity
-        while self.busy < capacity and self._hand_over(extra_agent=True):
-            pass
-
-    def _hand_over(self, extra_agent: bool = False) -> bool:
-        queue = self._queue
-        while queue:
-            ticket = queue.popleft()
-            if not ticket.triggered:
-                self.waiting -= 1
-                if extra_agent:
-                    self.busy += 1
-                ticket.succeed(True)
-                return True
-        return False
-
-    def snapshot(self) -> tuple[float, float, float, float]:
-        """(time, busy agent-minutes, staffed agent-minutes, queue customer-minutes) so far."""
-        self._advance()
-        return (self.env.now, self.busy_area, self.staffed_area, self.queue_area)
-
-
 class _LiveChannel:
-    """What the model needs of a channel in one replication: samplers and its pool."""
+    """What the model needs of a channel in one replication: its samplers."""
 
-    def __init__(self, env: simpy.Environment, index: int, spec: Channel,
-                 names: tuple[str, ...], streams: Streams):
+    def __init__(self, index: int, spec: Channel, names: tuple[str, ...], streams: Streams):
         self.index = index
         self.spec = spec
         self.is_async = spec.is_async
         self.open_hours = spec.open_hours
+        self.staffed = not spec.unlimited
+        self.callback = spec.callback
+        self.slowed = spec.concurrency_slowdown is not None
         name = spec.name
         self.handle_time = streams.sampler(f"{name}.handle_time", spec.handle_time.sample)
         self.patience = (streams.sampler(f"{name}.patience", spec.patience.sample)
@@ -150,7 +65,9 @@ class _LiveChannel:
             self.route if spec.next_after_abandon == spec.next
             else _router(streams, f"{name}.next_after_abandon", spec.next_after_abandon, names)
         )
-        self.pool = None if spec.unlimited else AgentPool(env, spec.agents_in_hour(0))
+        if spec.callback is not None:
+            accept = spec.callback.accept
+            self.accepts_callback = streams.sampler(f"{name}.callback", lambda rng, n: rng.random(n) < accept)
 
 
 def _router(streams: Streams, name: str, row: Mapping[str, float], names: tuple[str, ...]) -> Sampler:
@@ -178,45 +95,49 @@ def _categorical(streams: Streams, name: str, row: Mapping[str, float], code: Ca
 class _Message:
     """An async contact: the customer's wait for a reply, and the log row once written."""
 
-    __slots__ = ("reply", "counted", "row", "answered_late")
+    __slots__ = ("reply", "counted", "row", "late_handle")
 
     def __init__(self, reply: simpy.Event, counted: bool):
         self.reply = reply
         self.counted = counted
         self.row: int | None = None  # None: not logged yet; -1: not in the log
-        self.answered_late = False
+        self.late_handle: float | None = None  # handle time of an answer after the customer left
 
 
 @dataclass
-class ChannelStats:
-    """Time integrals of one staffed channel, sampled at every hour and at the window's ends."""
+class GroupStats:
+    """Time integrals of one agent group in the measured window, by hour of the period
+    (agent-minutes): busy agents, slots in use, agents present, scheduled but
+    not available (shrinkage), and busy agents per skill (by channel index)."""
 
-    times: np.ndarray
-    busy_area: np.ndarray
-    staffed_area: np.ndarray
-    queue_area: np.ndarray
-
-    def between(self, start: float, end: float) -> tuple[float, float, float]:
-        """Busy agent-minutes, staffed agent-minutes and queue customer-minutes in [start, end]."""
-        i, j = np.searchsorted(self.times, [start, end])
-        return (self.busy_area[j] - self.busy_area[i], self.staffed_area[j] - self.staffed_area[i],
-                self.queue_area[j] - self.queue_area[i])
+    busy: np.ndarray
+    load: np.ndarray
+    present: np.ndarray
+    shrink: np.ndarray
+    skills: dict[int, np.ndarray]
 
 
 @dataclass
 class ReplicationOutput:
-    """What one replication produced: the journey log and channel time integrals.
+    """What one replication produced: the journey log and time integrals.
 
     ``log`` holds every counted contact, or, when the replication handed ended
     journeys to ``on_completed`` as it went, only those it had not handed over.
-    ``wasted`` counts, per channel, async answers that came after the customer left.
+    ``wasted`` counts, per channel, async answers that came after the customer
+    left, and ``wasted_handle`` sums their handle times (minutes). Time
+    integrals cover the measured window, by hour of the scenario's period:
+    ``duration`` (minutes of the window in each hour), ``queue_area`` (waiting
+    contacts x minutes, one row per channel) and ``groups`` (by group name).
     """
 
     log: JourneyLog
-    channel_stats: dict[int, ChannelStats]
     window: tuple[float, float]
     end_time: float
     wasted: np.ndarray
+    duration: np.ndarray
+    queue_area: np.ndarray
+    groups: dict[str, GroupStats]
+    wasted_handle: np.ndarray
 
 
 class Replication:
@@ -243,22 +164,31 @@ class Replication:
         self.env = env = simpy.Environment()
         streams = Streams(seed, replication)
         names = scenario.channel_names
-        self.channels = [_LiveChannel(env, i, c, names, streams) for i, c in enumerate(scenario.channels)]
+        self.channels = [_LiveChannel(i, c, names, streams) for i, c in enumerate(scenario.channels)]
         self.first_channel = _categorical(streams, "arrivals.first_channel",
                                           scenario.arrivals.first_channel, names.index)
         self.unit_exponential = streams.sampler("arrivals.time", lambda rng, n: rng.exponential(1.0, n))
         self.rates = scenario.arrivals.rates_per_minute()
+        cv = scenario.arrivals.day_to_day_cv
+        # each day's rates times a gamma factor with mean 1 and this cv (a doubly stochastic process)
+        self.day_factor = (streams.sampler("arrivals.day_factor",
+                                           lambda rng, n: rng.gamma(1.0 / cv ** 2, cv ** 2, n), block=64)
+                           if cv > 0 else None)
         self.max_contacts = scenario.max_contacts
         self.warmup = scenario.run.warmup_minutes
         self.end = scenario.run.end_minutes
+        self.period = scenario.period_hours
+        self.meter = Meter(self.period)
+        self.duration = np.zeros(self.period)
+        self.acd = Distributor(env, scenario, self.meter)
         self.log = JourneyLog()
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
+        self.wasted_handle = np.zeros(len(self.channels))
         self.customers = 0
         self.open_work = 1  # the window itself, then every counted journey and unanswered counted message
         self.done = env.event()
-        self._snapshots: dict[int, list] = {c.index: [] for c in self.channels if c.pool}
 
     # -- processes ---------------------------------------------------------
 
@@ -266,17 +196,25 @@ class Replication:
         """Simulate until the window has ended, every counted journey has ended and each
         of their messages is answered; new (uncounted) customers keep arriving until then."""
         env = self.env
-        self._take_snapshots()
         env.process(self.arrivals())
         env.process(self.window())
         env.process(self.clock())
         env.run(until=self.done)
-        self._take_snapshots()
-        stats = {i: ChannelStats(*map(np.asarray, zip(*rows))) for i, rows in self._snapshots.items()}
-        return ReplicationOutput(self.log, stats, (self.warmup, self.end), env.now, self.wasted)
+        acd = self.acd
+        n = len(self.channels)
+        queue_area = np.zeros((n, self.period))
+        for i, line in enumerate(acd.lines):
+            if line is not None:
+                queue_area[i] = line.area
+        groups = {g.name: GroupStats(np.asarray(g.busy_area), np.asarray(g.load_area),
+                                     np.asarray(g.present_area), np.asarray(g.shrink_area),
+                                     {i: np.asarray(a) for i, a in g.skill_area.items()})
+                  for g in acd.groups}
+        return ReplicationOutput(self.log, (self.warmup, self.end), env.now, self.wasted,
+                                 self.duration, queue_area, groups, self.wasted_handle)
 
     def arrivals(self):
-        """New customers: a Poisson process, non-homogeneous by hour of the day.
+        """New customers: a Poisson process, non-homogeneous by hour of the period.
 
         Customers who arrive in the window ``[warmup, end)`` are counted.
         Those before it (the warm-up) and after it (the drain) are simulated
@@ -309,18 +247,24 @@ class Replication:
     def arrival_times(self):
         """Arrival instants by inverting the piecewise-constant cumulative rate."""
         rates = self.rates
+        period = len(rates)
         draw = self.unit_exponential
+        day_factor = self.day_factor
         t = 0.0
-        if len(set(rates)) == 1:  # homogeneous: no hour boundaries to cross
+        if len(set(rates)) == 1 and day_factor is None:  # homogeneous: no hour boundaries to cross
             rate = rates[0]
             while True:
                 t += draw() / rate
                 yield t
+        factor, day = 1.0, -1
         while True:
             need = draw()
             while True:
                 hour = int(t // 60.0)
-                rate = rates[hour % 24]
+                if day_factor is not None and hour // 24 != day:
+                    day = hour // 24
+                    factor = day_factor()
+                rate = rates[hour % period] * factor
                 boundary = (hour + 1) * 60.0
                 room = rate * (boundary - t)
                 if need < room:
@@ -334,6 +278,7 @@ class Replication:
         """One customer's journey through the channels until resolved or given up."""
         env = self.env
         channels = self.channels
+        acd = self.acd
         log = self.log
         seq = 0
         while True:
@@ -341,9 +286,10 @@ class Replication:
             start = env.now
             wait = handle = 0.0
             message = None
+            callback = NO_CALLBACK
             if ch.open_hours is not None and not ch.spec.is_open(start % 1440.0):
                 outcome = CLOSED
-            elif ch.pool is None:  # self-service: no queue, no agents
+            elif not ch.staffed:  # self-service: no queue, no agents
                 handle = ch.handle_time()
                 yield env.timeout(handle)
                 outcome = RESOLVED if ch.resolves() else UNRESOLVED
@@ -357,18 +303,30 @@ class Replication:
                     env.timeout(patience).callbacks.append(partial(_stop_waiting, message.reply, patience))
                 outcome, wait, handle = yield message.reply
             else:
-                pool = ch.pool
-                served = True
-                if not pool.try_seize():
-                    ticket = pool.join()
-                    if ch.patience is not None:
-                        env.timeout(ch.patience()).callbacks.append(partial(pool.renege, ticket))
-                    served = yield ticket
+                agent = acd.arrive(channel)
+                if agent is None:
+                    offer = ch.callback
+                    # offered only when the wait looks long and the line is still open when the promise runs out
+                    if (offer is not None and acd.expected_wait(channel) > offer.offer_when_wait_above
+                            and ch.spec.is_open((start + offer.within_minutes) % 1440.0)):
+                        callback = CALLBACK_DECLINED
+                        if ch.accepts_callback():
+                            callback = CALLED_BACK
+                    if callback == CALLED_BACK:
+                        agent = yield acd.request_callback(channel)
+                    else:
+                        ticket = acd.join(channel)
+                        if ch.patience is not None:
+                            env.timeout(ch.patience()).callbacks.append(partial(acd.renege, channel, ticket))
+                        agent = yield ticket
                     wait = env.now - start
-                if served:
+                if agent is not None:
                     handle = ch.handle_time()
-                    yield env.timeout(handle)
-                    pool.release()
+                    began = env.now
+                    yield acd.serve(agent, channel, handle)
+                    if ch.slowed:  # the contact took longer while the agent juggled others
+                        handle = env.now - began
+                    acd.finish(agent)
                     outcome = RESOLVED if ch.resolves() else UNRESOLVED
                 else:
                     outcome = ABANDONED
@@ -383,11 +341,14 @@ class Replication:
             else:
                 nxt = ch.route()
             if customer >= 0:
-                row = log.append(customer, seq - 1, channel, start, wait, handle, outcome, nxt)
+                late = message is not None and message.late_handle is not None
+                # a message answered after the customer left carries the answer's handle time
+                row = log.append(customer, seq - 1, channel, start, wait,
+                                 message.late_handle if late else handle, outcome, nxt, callback)
                 if message is not None and outcome == ABANDONED:
                     if self.on_completed is not None:
                         row = -1  # rows move when ended journeys are handed over
-                    if not message.answered_late:
+                    if not late:
                         message.row = row
                     elif row >= 0:
                         log.mark_wasted(row)
@@ -406,54 +367,62 @@ class Replication:
     def answer(self, ch: _LiveChannel, message: _Message):
         """An agent answers an async message in backlog order, even if the customer left."""
         env = self.env
-        pool = ch.pool
+        acd = self.acd
         start = env.now
-        if not pool.try_seize():
-            yield pool.join()
+        agent = acd.arrive(ch.index)
+        if agent is None:
+            agent = yield acd.join(ch.index)
         wait = env.now - start
         handle = ch.handle_time()
-        yield env.timeout(handle)
-        pool.release()
+        yield acd.serve(agent, ch.index, handle)
+        if ch.slowed:
+            handle = env.now - start - wait
+        acd.finish(agent)
         if message.reply.triggered:  # the customer stopped waiting: wasted work
             if message.row is None:
-                message.answered_late = True
+                message.late_handle = handle
             elif message.row >= 0:
-                self.log.mark_wasted(message.row)
+                self.log.mark_wasted(message.row, handle)
             if message.counted:
                 self.wasted[ch.index] += 1
+                self.wasted_handle[ch.index] += handle
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
         if message.counted:
             self._finish_work()
 
     def clock(self):
-        """Hourly staffing changes and time-integral snapshots (each hour, window start and end)."""
+        """Hourly staffing changes, and where time integrals accumulate: the hour
+        of the period, inside the measured window only."""
         env = self.env
-        planned = [c for c in self.channels if c.pool is not None and c.spec.has_shift_plan]
+        acd, meter, duration = self.acd, self.meter, self.duration
         marks = sorted({self.warmup, self.end})
+        last = 0.0
         hour = 0
+
+        def tick(now: float) -> None:
+            nonlocal last
+            acd.advance()
+            if meter.recording:
+                duration[meter.slot] += now - last
+            last = now
+
+        meter.recording = self.warmup == 0.0
         while True:
             next_hour = (hour + 1) * 60.0
             while marks and marks[0] < next_hour:
                 mark = marks.pop(0)
                 if mark > env.now:
                     yield env.timeout(mark - env.now)
-                self._take_snapshots()
+                tick(env.now)
+                meter.recording = self.warmup <= env.now < self.end
             yield env.timeout(next_hour - env.now)
+            tick(env.now)
             hour += 1
-            for c in planned:
-                c.pool.set_capacity(c.spec.agents_in_hour(hour))
-            self._take_snapshots()
+            meter.slot = hour % self.period
+            acd.set_hour(hour)
 
     # -- bookkeeping -------------------------------------------------------
-
-    def _take_snapshots(self) -> None:
-        for c in self.channels:
-            if c.pool is not None:
-                rows = self._snapshots[c.index]
-                snap = c.pool.snapshot()
-                if not rows or rows[-1][0] < snap[0]:
-                    rows.append(snap)
 
     def _finish_work(self) -> None:
         self.open_work -= 1

@@ -60,11 +60,12 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 from .experiment import Result
 from .files import atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, format_value
+from .report import SHARE_METRICS, format_value, headline_figures
 from .scenario import GIVE_UP, RESOLVED, Scenario
 
 __all__ = [
     "channel_colors",
+    "figure_label",
     "flow_diagram",
     "journey_states",
     "channel_graph",
@@ -75,6 +76,9 @@ __all__ = [
     "kpi_comparison",
     "hourly_chart",
     "sweep_chart",
+    "sweep_axes",
+    "sweep_charts",
+    "comparison_chart",
     "tornado_fields",
     "tornado_data",
     "tornado_chart",
@@ -315,6 +319,18 @@ def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
         unit = "%" if parts[2] in SHARE_METRICS else ("minutes" if parts[2].endswith("_min") else "")
         return f"{name(parts[1])}: {parts[2].replace('_min', '').replace('_', ' ')}", unit
     return kpi.replace("_", " ").capitalize(), ""
+
+
+def figure_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
+    """The title and unit a chart (or the web app) gives a figure named like ``give_up_rate``,
+    ``channels.phone.service_level`` or ``before_call.email``.
+
+    Examples
+    --------
+    >>> figure_label("avoidable_call_share")
+    ('Avoidable calls', '% of calls')
+    """
+    return _kpi_label(kpi, scenario)
 
 
 def _displayed_interval(rows: pd.DataFrame | Mapping[str, Any], share: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -1005,6 +1021,13 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
     return fig
 
 
+def comparison_chart(table: pd.DataFrame, base: Scenario) -> Figure:
+    """The headline figures (:func:`simulator.report.headline_figures`) of a
+    :func:`simulator.compare.compare` table side by side, with their paired differences."""
+    present = set(table["kpi"])
+    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present])
+
+
 def _number(value: float) -> str:
     """A number with as many decimals as its size calls for (two below 10)."""
     if abs(value) >= 1000:
@@ -1244,6 +1267,48 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
         ax.set_visible(False)
     _title(fig, title or f"Sensitivity to {_field_label(parameter)}")
     return fig
+
+
+def sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
+    """The x-axis field of a sweep's charts (the first with numbers and several values), the hue field
+    and the rest; a ValueError when no varied field has numbers."""
+    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
+    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
+    if not numeric:
+        raise ValueError(f"no varied field has numbers to put on the x axis "
+                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
+    rest = [f for f in varied if f != numeric[0]]
+    return numeric[0], (rest[0] if rest else None), rest[1:]
+
+
+def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
+                 seed: int | None) -> dict:
+    """A :func:`simulator.sweep.sweep` table as charts (:func:`sweep_chart`): ``sweep``, or ``sweep_1``,
+    ``sweep_2``, ... (one per combination of the varied fields past the first two); ``seed`` is the
+    common seed (None when each point has its own)."""
+    x, hue, others = sweep_axes(vary)
+    frame = table
+    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
+        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
+        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
+        hue = "scenario"
+    reps = sorted(set(table["replications"]))
+    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
+                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
+                "Lines: mean; bands: 95 % confidence interval.")
+
+    def chart(rows: pd.DataFrame, title: str | None = None):
+        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
+                           title=title, footnote=footnote)
+
+    if not others:
+        return {"sweep": chart(frame)}
+    charts = {}
+    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
+        values = values if isinstance(values, tuple) else (values,)
+        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
+        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
+    return charts
 
 
 def _reference_line(ax, rows: pd.DataFrame, parameter: str, value: float, shown: str) -> None:

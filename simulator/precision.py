@@ -32,7 +32,7 @@ import numpy as np
 from scipy import stats
 
 from .distributions import did_you_mean
-from .metrics import CHANNEL_METRICS, KPI_NAMES, confidence_interval, table_columns
+from .metrics import ALL_CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES, confidence_interval, table_columns
 from .scenario import Scenario
 
 __all__ = [
@@ -49,7 +49,8 @@ DEFAULT_MAX_REPLICATIONS = 100
 #: A batch never more than multiplies the replications by this, so one noisy
 #: early estimate of the spread cannot send a run far past what it needs.
 MAX_GROWTH = 2.0
-FIGURE_HELP = "use a KPI name, channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET"
+FIGURE_HELP = ("use a KPI name, channels.CHANNEL.METRIC, groups.GROUP.METRIC, before_call.CHANNEL "
+               "or after_call.TARGET")
 
 
 # --------------------------------------------------------------------------- figure names
@@ -74,6 +75,8 @@ def figure_index(key: str) -> tuple[str, str, str]:
         return (parts[0], parts[1], "share")
     if len(parts) == 3 and parts[0] == "channels" and parts[1] and parts[2]:
         return ("channels", parts[1], parts[2])
+    if len(parts) >= 3 and parts[0] == "groups" and all(parts[1:]):
+        return ("groups", parts[1], ".".join(parts[2:]))  # e.g. groups.desk.skill_share.chat
     raise KeyError(f"no figure {key!r}; {FIGURE_HELP}")
 
 
@@ -87,8 +90,8 @@ def figure_key(table: str, channel: str, metric: str) -> str:
     """
     if table == "kpis":
         return metric
-    if table == "channels":
-        return f"channels.{channel}.{metric}"
+    if table in ("channels", "groups"):
+        return f"{table}.{channel}.{metric}"
     return f"{table}.{channel}"
 
 
@@ -119,8 +122,14 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
         raise KeyError(f"{key}: no channel {channel!r} (channels: {', '.join(names)})")
     if table in ("before_call", "after_call") and channel not in columns[table]:
         raise KeyError(f"{key}: {table} has no column {channel!r} (columns: {', '.join(columns[table])})")
-    if table == "channels" and metric not in CHANNEL_METRICS:
-        raise KeyError(f"{key}: no channel metric {metric!r} (metrics: {', '.join(CHANNEL_METRICS)})")
+    if table == "channels" and metric not in ALL_CHANNEL_METRICS:
+        raise KeyError(f"{key}: no channel metric {metric!r} (metrics: {', '.join(ALL_CHANNEL_METRICS)})")
+    if table == "groups":
+        if channel not in scenario.group_names:
+            raise KeyError(f"{key}: no group {channel!r} (groups: {', '.join(scenario.group_names)})")
+        skills = [f"skill_share.{c}" for c in scenario.group(channel).skills]
+        if metric not in GROUP_METRICS + tuple(skills):
+            raise KeyError(f"{key}: no group metric {metric!r} (metrics: {', '.join(GROUP_METRICS + tuple(skills))})")
     return table, channel, metric
 
 

@@ -13,13 +13,15 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "table_text", "warmup_text"]
+__all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
+           "day_difference_text", "headline_figures", "result_text", "table_text", "warmup_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
     "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
     "caller_share", "avoidable_call_share", "callers_continue_share",
     "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
+    "slot_occupancy", "callbacks_within_promise",
 })
 
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
@@ -67,6 +69,64 @@ def format_difference(value: float, metric: str) -> str:
     if metric in SHARE_METRICS:
         return f"{100 * value:+.1f} pp"
     return ("+" if value > 0 else "") + format_value(value, metric)
+
+
+#: What a count figure counts, for differences per day ("−956 calls a day"); none for costs.
+COUNT_UNITS = {
+    "customers": "customers", "contacts": "contacts", "focal_contacts": "calls",
+    "avoidable_calls": "avoidable calls", "closed": "closed contacts", "served": "contacts served",
+    "abandoned": "abandoned contacts", "resolved": "contacts resolved", "agent_hours": "agent hours",
+    "wasted_contacts": "wasted answers",
+}
+
+
+def day_difference_text(row) -> str:
+    """A paired difference as a planner says it, from a row of :func:`simulator.compare.per_day`.
+
+    Totals read per day with what they count, shares in percentage points,
+    other figures in their own format; the 95 % interval in brackets, with
+    true minus signs.
+
+    Examples
+    --------
+    >>> day_difference_text({"metric": "focal_contacts", "per_day": True,
+    ...                      "diff": -956.2, "diff_low": -981.7, "diff_high": -931.4})
+    '−956 calls a day [−982, −931]'
+    >>> day_difference_text({"metric": "give_up_rate", "per_day": False,
+    ...                      "diff": -0.0062, "diff_low": -0.007, "diff_high": -0.0054})
+    '−0.6 pp [−0.7, −0.5]'
+    """
+    metric = row["metric"]
+    if row["diff"] is None or math.isnan(row["diff"]):
+        return "–"
+    per_day = bool(row.get("per_day", False))
+
+    def signed(value: float) -> str:
+        if per_day and abs(value) >= 100:  # whole calls, agents, currency units a day
+            return f"{value:+,.0f}"
+        return format_difference(value, metric).replace(" pp", "")
+
+    text = format_difference(row["diff"], metric) if not per_day else signed(row["diff"])
+    if per_day:
+        unit = COUNT_UNITS.get(metric)
+        text = f"{text} {unit} a day" if unit else f"{text} a day"
+    low, high = row["diff_low"], row["diff_high"]
+    if low is not None and not math.isnan(low) and low != high:
+        text += f" [{signed(low)}, {signed(high)}]"
+    return text.replace("-", "−")
+
+
+def headline_figures(scenario) -> list[str]:
+    """The figures ``sweep`` prints, ``compare`` and ``sweep`` draw and the web app shows first.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> headline_figures(sim.load_scenario("nice_bcg_2016"))[2]
+    'channels.phone.service_level'
+    """
+    return ["give_up_rate", "avoidable_call_share", f"channels.{scenario.focal_channel}.service_level",
+            "cost_per_customer"]
 
 
 def difference_cell(row) -> str:
@@ -151,6 +211,16 @@ def result_text(result: Result) -> str:
     parts.append("\nPer channel (means; CIs in --json and --out)\n"
                  + table_text(rows, ["channel", *CHANNEL_COLUMNS]))
 
+    if sc.has_groups or any(c.concurrency > 1 for c in sc.channels):
+        parts.append("\n" + groups_text(result))
+    callback_channels = [c.name for c in sc.channels if c.callback is not None]
+    if callback_channels:
+        metrics = ("callbacks_offered", "callbacks_accepted", "callbacks_within_promise", "mean_callback_wait_min")
+        rows = [[name, *(_stat_cell(ch, (name, m), m).split(" [")[0] for m in metrics)]
+                for name in callback_channels]
+        parts.append("\nCall backs (means)\n" + table_text(rows, ["channel", "offered", "accepted",
+                                                                    "within promise", "mean wait (min)"]))
+
     for table, frame in (("before_call", result.before_call), ("after_call", result.after_call)):
         title = ("Before the call: callers who used each channel before their first "
                  f"{sc.focal_channel} contact" if table == "before_call" else
@@ -161,3 +231,18 @@ def result_text(result: Result) -> str:
     if reference and sc.reference_source:
         parts.append(f"\npublished: {sc.reference_source}")
     return "\n".join(parts)
+
+
+def groups_text(result: Result) -> str:
+    """The agent-group table: agents on duty, occupancy (of agents, and of chat
+    slots where agents hold several contacts), cost, and how each group's busy
+    time was shared among its skills."""
+    sc = result.scenario
+    groups = result.groups
+    rows = []
+    for spec in sc.groups:
+        cell = lambda m, f=None: _stat_cell(groups, (spec.name, m), f or m).split(" [")[0]  # noqa: E731
+        shares = ", ".join(f"{c} {cell(f'skill_share.{c}', 'share')}" for c in spec.skills)
+        rows.append([spec.name, cell("agents"), cell("occupancy"), cell("slot_occupancy"), cell("cost"), shares])
+    return "Agent groups (means)\n" + table_text(
+        rows, ["group", "agents", "occupancy", "slot occupancy", "cost", "busy time by skill"], right={1, 2, 3, 4})

@@ -40,6 +40,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "Scenario",
     "Channel",
+    "Group",
+    "Callback",
     "Arrivals",
     "RunSettings",
     "Problem",
@@ -62,16 +64,26 @@ CHANNEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
 TOP_KEYS = (
     "name", "description", "focal_channel", "max_contacts", "retry_delay",
-    "run", "arrivals", "channels", "reference",
+    "run", "arrivals", "channels", "groups", "reference",
 )
 RUN_KEYS = ("days", "warmup_hours", "replications", "seed")
-ARRIVAL_KEYS = ("per_hour", "hourly_profile", "first_channel")
+ARRIVAL_KEYS = ("per_hour", "hourly_profile", "first_channel", "day_to_day_cv")
 CHANNEL_KEYS = (
     "label", "agents", "handle_time", "patience", "resolve", "next",
     "next_after_abandon", "open_hours", "async", "retry_delay",
     "cost_per_contact", "cost_per_agent_hour", "service_level_seconds",
+    "concurrency", "concurrency_slowdown", "callback",
 )
+GROUP_KEYS = ("label", "agents", "skills", "reserve", "cost_per_agent_hour", "shrinkage")
+CALLBACK_KEYS = ("offer_when_wait_above", "accept", "within_minutes")
 REFERENCE_KEYS = ("source", "figures")
+
+#: Hours in a day and in a week: hourly lists have one of these lengths
+#: (a week starts on Monday at 0:00, the start of every run).
+DAY_HOURS = 24
+WEEK_HOURS = 168
+#: Largest number of contacts one agent may hold at once (chat concurrency).
+MAX_CONCURRENCY = 20
 
 DEFAULT_MAX_CONTACTS = 20
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
@@ -144,29 +156,109 @@ class RunSettings:
 class Arrivals:
     """Poisson arrivals of new customers, each with one need.
 
-    ``per_hour`` is the mean rate over the day; ``hourly_profile`` (24 weights,
-    any scale) shapes it hour by hour while keeping the daily volume at
-    ``24 * per_hour``.
+    ``per_hour`` is the mean rate over the day (or the week);
+    ``hourly_profile`` (24 weights, or 168 for a week from Monday 0:00, any
+    scale) shapes it hour by hour while keeping the volume at ``per_hour``
+    times the hours. ``day_to_day_cv`` makes the process doubly stochastic:
+    each day's rates are scaled by a random factor with mean 1 and this
+    coefficient of variation (forecast error).
     """
 
     per_hour: float
     first_channel: Mapping[str, float]
     hourly_profile: tuple[float, ...] | None = None
+    day_to_day_cv: float = 0.0
+
+    @property
+    def period_hours(self) -> int:
+        """24, or 168 when the profile covers a week."""
+        return len(self.hourly_profile) if self.hourly_profile is not None else DAY_HOURS
 
     def rates_per_minute(self) -> tuple[float, ...]:
-        """The arrival rate in each hour of the day, per minute."""
+        """The mean arrival rate in each hour of the profile's period, per minute."""
         if self.hourly_profile is None:
-            return (self.per_hour / 60.0,) * 24
-        mean_weight = sum(self.hourly_profile) / 24.0
+            return (self.per_hour / 60.0,) * DAY_HOURS
+        mean_weight = sum(self.hourly_profile) / len(self.hourly_profile)
         return tuple(self.per_hour / 60.0 * w / mean_weight for w in self.hourly_profile)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A call-back offer on a live channel.
+
+    A caller who would queue and whose expected wait (the queue ahead times
+    the mean handle time over the agents on duty) exceeds
+    ``offer_when_wait_above`` minutes is offered a call back and accepts with
+    probability ``accept``, unless the channel closes (``open_hours``) before
+    the promise of ``within_minutes`` runs out. Call backs are served after
+    live callers of the channel, and ahead of everyone once
+    ``offer_when_wait_above`` minutes are left before the promise.
+    """
+
+    offer_when_wait_above: float
+    accept: float
+    within_minutes: float
+
+    @property
+    def promote_after(self) -> float:
+        """Minutes after the request at which a call back goes ahead of live callers."""
+        return max(self.within_minutes - self.offer_when_wait_above, 0.0)
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of agents who share skills: they answer several channels by priority.
+
+    ``agents`` is the number scheduled (paid): an int, or 24 (or 168) hourly
+    levels. ``shrinkage`` is the share of those paid hours not available for
+    contacts (breaks, training, absence): the agents on duty in an hour are
+    the scheduled ones times ``1 - shrinkage``, rounded to the nearest whole
+    agent. ``skills`` maps each channel the group answers to its priority
+    (1 = highest); ``reserve`` maps a channel to the number of agents that
+    must stay idle for the group to take one of its contacts (a blending
+    threshold). A channel with its own ``agents`` is a group of its own,
+    named after the channel (``own`` is True).
+    """
+
+    name: str
+    agents: int | tuple[int, ...]
+    skills: Mapping[str, int]
+    reserve: Mapping[str, int] = field(default_factory=dict)
+    cost_per_agent_hour: float = 0.0
+    shrinkage: float = 0.0
+    label: str = ""
+    own: bool = False
+
+    @property
+    def has_shift_plan(self) -> bool:
+        return isinstance(self.agents, tuple)
+
+    def agents_in_hour(self, hour: int) -> int:
+        """Agents scheduled (paid) in hour ``hour`` from the start (Monday 0:00)."""
+        if isinstance(self.agents, tuple):
+            return self.agents[hour % len(self.agents)]
+        return self.agents
+
+    def on_duty_in_hour(self, hour: int) -> int:
+        """Agents available for contacts in hour ``hour``, after shrinkage."""
+        scheduled = self.agents_in_hour(hour)
+        return scheduled if not self.shrinkage else int(math.floor(scheduled * (1.0 - self.shrinkage) + 0.5))
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
 
 @dataclass(frozen=True)
 class Channel:
     """A contact channel: who answers, how long it takes, and where customers go next.
 
-    ``agents`` is ``None`` for unlimited self-service, an int for a fixed
-    staff, or 24 hourly staffing levels (a shift plan).
+    ``agents`` is ``None`` for unlimited self-service or for a channel served
+    by agent groups (``served_by_groups``), an int for a fixed staff, or 24
+    (or 168) hourly staffing levels (a shift plan). ``concurrency`` is how many
+    of its contacts one agent may hold at once (chat), and
+    ``concurrency_slowdown`` the factor by which handle times stretch while an
+    agent holds 1, 2, ... contacts.
     """
 
     name: str
@@ -183,21 +275,32 @@ class Channel:
     cost_per_agent_hour: float = 0.0
     service_level_seconds: float = DEFAULT_SERVICE_LEVEL_SECONDS
     label: str = ""
+    served_by_groups: bool = False
+    concurrency: int = 1
+    concurrency_slowdown: tuple[float, ...] | None = None
+    callback: Callback | None = None
 
     @property
     def unlimited(self) -> bool:
         """True for self-service: no agents, no queue."""
-        return self.agents is None
+        return self.agents is None and not self.served_by_groups
 
     @property
     def has_shift_plan(self) -> bool:
         return isinstance(self.agents, tuple)
 
     def agents_in_hour(self, hour: int) -> int | None:
-        """Agents on duty in hour ``hour`` (0-23) of the day; None when unlimited."""
+        """The channel's own agents in hour ``hour`` from the start; None when
+        unlimited or served by groups (see :meth:`Scenario.agents_for`)."""
         if isinstance(self.agents, tuple):
-            return self.agents[hour % 24]
+            return self.agents[hour % len(self.agents)]
         return self.agents
+
+    def slowdown(self, held: int) -> float:
+        """How much handle times stretch while an agent holds ``held`` contacts."""
+        if self.concurrency_slowdown is None:
+            return 1.0
+        return self.concurrency_slowdown[min(held, self.concurrency) - 1]
 
     def is_open(self, minute_of_day: float) -> bool:
         """Whether the channel takes contacts at this minute of the day."""
@@ -240,10 +343,41 @@ class Scenario:
     reference_source: str = ""
     source: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    groups: tuple[Group, ...] = ()
 
     @property
     def channel_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.channels)
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(g.name for g in self.groups)
+
+    def group(self, name: str) -> Group:
+        """The agent group called ``name`` (a channel's own agents are the group of its name)."""
+        for g in self.groups:
+            if g.name == name:
+                return g
+        raise KeyError(f"no group {name!r}; groups are {', '.join(self.group_names) or 'none'}")
+
+    def groups_serving(self, channel: str) -> tuple[Group, ...]:
+        """The groups that answer ``channel``, best priority first."""
+        serving = [g for g in self.groups if channel in g.skills]
+        return tuple(sorted(serving, key=lambda g: g.skills[channel]))
+
+    @property
+    def has_groups(self) -> bool:
+        """True when some agents answer more than one channel, or some channel
+        is served by a ``[groups.NAME]`` table."""
+        return any(not g.own for g in self.groups)
+
+    @property
+    def period_hours(self) -> int:
+        """The length of the scenario's cycle: 168 when any hourly list covers a
+        week, else 24. Hourly results are by hour of this period."""
+        lists = [self.arrivals.hourly_profile] if self.arrivals is not None else []
+        lists += [g.agents for g in self.groups if isinstance(g.agents, tuple)]
+        return WEEK_HOURS if any(v is not None and len(v) == WEEK_HOURS for v in lists) else DAY_HOURS
 
     def channel(self, name: str) -> Channel:
         """The channel called ``name``."""
@@ -357,7 +491,7 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 #: The keys of each fixed table, by its path (``channels.NAME`` is looked up as ``channels.*``).
 TABLE_KEYS = {"": TOP_KEYS, "run": RUN_KEYS, "arrivals": ARRIVAL_KEYS, "reference": REFERENCE_KEYS,
-              "channels.*": CHANNEL_KEYS}
+              "channels.*": CHANNEL_KEYS, "groups.*": GROUP_KEYS}
 
 
 def _check_change(data: Mapping[str, Any], path: str, value: Any) -> None:
@@ -366,17 +500,21 @@ def _check_change(data: Mapping[str, Any], path: str, value: Any) -> None:
     Raises KeyError with the message.
     """
     keys = path.split(".")
-    channels = data.get("channels")
-    if (keys[0] == "channels" and len(keys) >= 2 and isinstance(channels, Mapping)
-            and keys[1] not in channels and (len(keys) > 2 or value is None)):
-        hint = did_you_mean(keys[1], channels)
-        raise KeyError(f"no channel {keys[1]!r}{'; ' + hint if hint else ''} (channels: {', '.join(channels)}; "
-                       f"a new channel needs its whole table, e.g. channels.{keys[1]}={{ agents = 5, ... }})")
+    for section, what, example in (("channels", "channel", "agents = 5, ..."),
+                                   ("groups", "group", "agents = 5, skills = { phone = 1 }")):
+        table = data.get(section)
+        if (keys[0] == section and len(keys) >= 2 and isinstance(table, Mapping)
+                and keys[1] not in table and (len(keys) > 2 or value is None)):
+            hint = did_you_mean(keys[1], table)
+            raise KeyError(f"no {what} {keys[1]!r}{'; ' + hint if hint else ''} ({section}: "
+                           f"{', '.join(table) or 'none'}; a new {what} needs its whole table, "
+                           f"e.g. {section}.{keys[1]}={{ {example} }})")
     if value is None and all(keys):
         parent: Any = data
         for key in keys[:-1]:
             parent = parent.get(key) if isinstance(parent, Mapping) else None
-        table = "channels.*" if len(keys) == 3 and keys[0] == "channels" else ".".join(keys[:-1])
+        table = (f"{keys[0]}.*" if len(keys) == 3 and keys[0] in ("channels", "groups")
+                 else ".".join(keys[:-1]))
         known = TABLE_KEYS.get(table, tuple(parent) if isinstance(parent, Mapping) else None)
         if known is None:
             raise KeyError(f"nothing to remove: {'.'.join(keys[:-1])} is not set")
@@ -400,6 +538,25 @@ def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
+
+
+def parse_value(text: str) -> Any:
+    """A field value typed as text, read as TOML (``25``, ``0.8``, ``[8, 20]``,
+    ``{ phone = 0.5, give_up = 0.5 }``), or else kept as the plain string.
+
+    Shared by ``--set FIELD=VALUE`` and the web app's fields, so a value typed
+    in either is read, and refused, the same way.
+
+    Examples
+    --------
+    >>> parse_value("25"), parse_value("[8, 20]"), parse_value("lots")
+    (25, [8, 20], 'lots')
+    """
+    raw = text.strip()
+    try:
+        return parse_toml(f"value = {raw}")["value"]
+    except ScenarioError:
+        return raw
 
 
 def bundled_dir() -> Path:
@@ -530,9 +687,9 @@ class _Validator:
             return None
         return float(value)
 
-    def integer(self, value: Any, path: str, low: int) -> int | None:
-        if not _is_int(value) or value < low:
-            self.bad(path, f"a whole number >= {low}", value)
+    def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
+        if not _is_int(value) or value < low or (high is not None and value > high):
+            self.bad(path, f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""), value)
             return None
         return value
 
@@ -610,20 +767,99 @@ class _Validator:
 
         run = self.run_settings(data.get("run"))
         arrivals = self.arrivals(data.get("arrivals"), names)
+        groups = self.groups(data.get("groups"), channel_table if names else {})
+        grouped = {c for g in groups for c in g.skills}
         channels = tuple(
-            self.channel(n, channel_table[n], names + (GIVE_UP,), retry_delay) for n in names
+            self.channel(n, channel_table[n], names + (GIVE_UP,), retry_delay, n in grouped) for n in names
         ) if names else ()
         reference, reference_source = self.reference(data.get("reference"), names, focal)
 
         if self.problems:
             raise ScenarioError(self.problems, self.source)
+        own = tuple(Group(name=c.name, agents=c.agents, skills={c.name: 1},
+                          cost_per_agent_hour=c.cost_per_agent_hour, label=c.label, own=True)
+                    for c in channels if c.agents is not None)
         scenario = Scenario(
             name=name, description=description, focal_channel=focal,
             max_contacts=max_contacts, run=run, arrivals=arrivals,
             channels=channels, reference=reference, reference_source=reference_source,
-            source=self.source, data=copy.deepcopy(dict(data)),
+            source=self.source, data=copy.deepcopy(dict(data)), groups=groups + own,
         )
         return _with_derived_warmup(scenario) if run.warmup_derived else scenario
+
+    def groups(self, value: Any, channel_table: Mapping[str, Any]) -> tuple[Group, ...]:
+        """The ``[groups.NAME]`` tables: agents who answer several channels by priority."""
+        if value is None:
+            return ()
+        if not isinstance(value, Mapping):
+            self.fail("groups", f"must be tables [groups.NAME]; got {value!r}")
+            return ()
+        live = [n for n, t in channel_table.items()
+                if not (isinstance(t, Mapping) and t.get("agents") == "unlimited")]
+        groups = []
+        for name, t in value.items():
+            path = f"groups.{name}"
+            if not CHANNEL_NAME.match(name):
+                self.fail(path, "group names start with a letter and use letters, digits, _ or -")
+            elif isinstance(channel_table.get(name), Mapping) and "agents" in channel_table[name]:
+                self.fail(path, f"{name!r} is also a channel with its own agents (that is a group of its "
+                          "own); give the group another name")
+            if not isinstance(t, Mapping):
+                self.fail(path, f"must be a table; got {t!r}")
+                continue
+            self.table(t, path, GROUP_KEYS)
+            agents = self.staffing(t.get("agents"), f"{path}.agents", allow_unlimited=False)
+            skills = self.skills(t.get("skills"), f"{path}.skills", live, channel_table)
+            reserve = {}
+            raw_reserve = t.get("reserve", {})
+            if not isinstance(raw_reserve, Mapping):
+                self.bad(f"{path}.reserve", "a table of channel = agents kept idle, e.g. { email = 2 }",
+                         raw_reserve)
+            else:
+                for channel, r in raw_reserve.items():
+                    if skills is not None and channel not in skills:
+                        self.unknown_name(f"{path}.reserve.{channel}", "skill", channel, skills,
+                                          "the group's skills")
+                    elif (number := self.integer(r, f"{path}.reserve.{channel}", 0)) is not None:
+                        reserve[channel] = number
+            cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+            shrinkage = self.number(t.get("shrinkage", 0.0), f"{path}.shrinkage", low=0, high=0.95)
+            label = t.get("label", "")
+            if not isinstance(label, str):
+                self.fail(f"{path}.label", f"must be a string; got {label!r}")
+                label = ""
+            if None not in (agents, skills, cost, shrinkage):
+                groups.append(Group(name=name, agents=agents, skills=skills, reserve=reserve,
+                                    cost_per_agent_hour=cost, shrinkage=shrinkage, label=label))
+        return tuple(groups)
+
+    def skills(self, value: Any, path: str, live: list[str],
+               channel_table: Mapping[str, Any]) -> dict[str, int] | None:
+        """A group's ``skills``: staffed channel -> priority (a whole number >= 1)."""
+        if not isinstance(value, Mapping) or not value:
+            self.bad(path, "a table of channel = priority (1 = highest), e.g. { phone = 1, email = 2 }", value)
+            return None
+        skills = {}
+        for channel, priority in value.items():
+            if channel not in channel_table:
+                self.unknown_name(f"{path}.{channel}", "channel", channel, channel_table, "channels")
+            elif channel not in live:
+                self.fail(f"{path}.{channel}", "self-service (agents = \"unlimited\") has no agents to share")
+            elif not _is_int(priority) or priority < 1:
+                self.bad(f"{path}.{channel}", "a priority, a whole number >= 1 (1 = highest)", priority)
+            else:
+                skills[channel] = priority
+        return skills if len(skills) == len(value) else None
+
+    def staffing(self, value: Any, path: str, allow_unlimited: bool) -> int | tuple[int, ...] | None:
+        """Agents: a whole number >= 1, or 24 (168) hourly levels; ``"unlimited"`` where allowed."""
+        if isinstance(value, list):
+            return self.hourly(value, path, number=False)
+        if _is_int(value) and value >= 1:
+            return value
+        self.bad(path, "a whole number >= 1, a list of 24 (or 168) hourly staffing levels"
+                 + (', or "unlimited"' if allow_unlimited else ""), value)
+        return None
 
     def run_settings(self, value: Any) -> RunSettings:
         t = self.table(value, "run", RUN_KEYS)
@@ -651,25 +887,27 @@ class _Validator:
         profile = None
         if "hourly_profile" in t:
             profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
+        day_cv = self.number(t.get("day_to_day_cv", 0.0), "arrivals.day_to_day_cv", low=0, high=2)
         if "first_channel" not in t:
             self.fail("arrivals.first_channel", "missing; needed: the share of customers starting in each channel")
             first = None
         else:
             first = self.row(t["first_channel"], "arrivals.first_channel", names) if names else None
-        if per_hour is None or first is None:
+        if per_hour is None or first is None or day_cv is None:
             return None
-        return Arrivals(per_hour, first, profile)
+        return Arrivals(per_hour, first, profile, day_cv)
 
     def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
         what = "finite numbers >= 0" if number else "whole numbers >= 0"
         check = _is_number if number else _is_int
-        if not isinstance(value, list) or len(value) != 24:
+        if not isinstance(value, list) or len(value) not in (DAY_HOURS, WEEK_HOURS):
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
         else:
             wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and v >= 0)]
             got = f"{wrong[0][1]!r} for hour {wrong[0][0]}" if wrong else ""
         if got:
-            self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00; got {got}")
+            self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00, or 168 for a week "
+                      f"from Monday 0:00; got {got}")
             return None
         if sum(value) <= 0:
             self.fail(path, "must have at least one hour above zero")
@@ -677,7 +915,7 @@ class _Validator:
         return tuple(float(v) for v in value) if number else tuple(value)
 
     def channel(self, name: str, value: Any, targets: tuple[str, ...],
-                retry_delay: Distribution | None) -> Channel | None:
+                retry_delay: Distribution | None, grouped: bool = False) -> Channel | None:
         path = f"channels.{name}"
         t = self.table(value, path, CHANNEL_KEYS)
         if not isinstance(value, Mapping):
@@ -685,15 +923,16 @@ class _Validator:
 
         agents_value = t.get("agents")
         agents: int | tuple[int, ...] | None = None
-        if agents_value == "unlimited":
-            agents = None
-        elif isinstance(agents_value, list):
-            agents = self.hourly(agents_value, f"{path}.agents", number=False)
-        elif _is_int(agents_value) and agents_value >= 1:
-            agents = agents_value
-        else:
-            self.bad(f"{path}.agents", 'a whole number >= 1, a list of 24 hourly staffing levels, '
-                     'or "unlimited"', agents_value)
+        if grouped:
+            if agents_value is not None:
+                self.fail(f"{path}.agents", "the channel is answered by a [groups.NAME] table (its skills "
+                          "name it); remove its own agents, or remove it from the group's skills")
+        elif agents_value is None:
+            self.fail(f"{path}.agents", 'missing; needed: a whole number >= 1, a list of 24 (or 168) hourly '
+                      'staffing levels, or "unlimited" — or a [groups.NAME] table whose skills include '
+                      f'{name!r}')
+        elif agents_value != "unlimited":
+            agents = self.staffing(agents_value, f"{path}.agents", allow_unlimited=True)
         unlimited = agents_value == "unlimited"
 
         if "handle_time" not in t:
@@ -745,8 +984,31 @@ class _Validator:
         label = t.get("label", "")
         if not isinstance(label, str):
             self.fail(f"{path}.label", f"must be a string; got {label!r}")
+        if grouped and cost_hour:
+            self.fail(f"{path}.cost_per_agent_hour", "the channel is answered by agent groups; "
+                      "set cost_per_agent_hour on the group")
 
-        if None in (handle, resolve, nxt, after_abandon, cost_contact, cost_hour, sl):
+        concurrency = 1
+        if "concurrency" in t:
+            if unlimited:
+                self.fail(f"{path}.concurrency", "self-service has no agents to hold several contacts")
+            else:
+                concurrency = self.integer(t["concurrency"], f"{path}.concurrency", 1, high=MAX_CONCURRENCY)
+        slowdown = None
+        if "concurrency_slowdown" in t:
+            raw = t["concurrency_slowdown"]
+            if (concurrency is not None and (not isinstance(raw, list) or len(raw) != concurrency
+                                             or not all(_is_number(v) and 0 < v <= 100 for v in raw))):
+                self.fail(f"{path}.concurrency_slowdown", f"must be a list of {concurrency} factors in (0, 100], "
+                          "by how much handle times stretch while an agent holds 1, 2, ... contacts "
+                          f"(one per contact up to concurrency = {concurrency}); got {raw!r}")
+            elif concurrency is not None:
+                slowdown = tuple(float(v) for v in raw)
+        callback = None
+        if "callback" in t:
+            callback = self.callback(t["callback"], f"{path}.callback", unlimited, is_async)
+
+        if None in (handle, resolve, nxt, after_abandon, cost_contact, cost_hour, sl, concurrency):
             return None
         return Channel(
             name=name, handle_time=handle, resolve=resolve, next=nxt,
@@ -754,7 +1016,27 @@ class _Validator:
             open_hours=open_hours, is_async=is_async, retry_delay=own_retry,
             cost_per_contact=cost_contact, cost_per_agent_hour=cost_hour,
             service_level_seconds=sl, label=label if isinstance(label, str) else "",
+            served_by_groups=grouped, concurrency=concurrency, concurrency_slowdown=slowdown,
+            callback=callback,
         )
+
+    def callback(self, value: Any, path: str, unlimited: bool, is_async: bool) -> Callback | None:
+        """A live channel's ``callback`` offer."""
+        if unlimited or is_async:
+            what = "self-service" if unlimited else "an asynchronous channel"
+            self.fail(path, f"{what} has no live queue to offer a call back from")
+            return None
+        if not isinstance(value, Mapping):
+            self.bad(path, "a table { offer_when_wait_above = MINUTES, accept = SHARE, within_minutes = MINUTES }",
+                     value)
+            return None
+        self.table(value, path, CALLBACK_KEYS)
+        offer = self.number(value.get("offer_when_wait_above"), f"{path}.offer_when_wait_above", low=0)
+        accept = self.probability(value.get("accept"), f"{path}.accept")
+        within = self.number(value.get("within_minutes"), f"{path}.within_minutes", low=0, low_open=True)
+        if None in (offer, accept, within):
+            return None
+        return Callback(offer, accept, within)
 
     def reference(self, value: Any, names: tuple[str, ...], focal: str) -> tuple[dict[str, float], str]:
         t = self.table(value, "reference", REFERENCE_KEYS)
@@ -776,7 +1058,7 @@ class _Validator:
     def figure(self, key: str, value: Any, names: tuple[str, ...], focal: str) -> float | None:
         """A published figure: named as contactflow reports it (see
         :func:`~simulator.precision.figure_index`), a share in [0, 1] or a number >= 0."""
-        from .metrics import CHANNEL_METRICS, KPI_NAMES, table_columns  # here: these modules import this one
+        from .metrics import ALL_CHANNEL_METRICS, KPI_NAMES, table_columns  # here: these modules import this one
         from .precision import FIGURE_HELP, figure_index
         from .report import SHARE_METRICS
 
@@ -788,7 +1070,7 @@ class _Validator:
         try:
             table, column, metric = figure_index(key)
         except KeyError:
-            prefixes = ("before_call", "after_call", "channels")
+            prefixes = ("before_call", "after_call", "channels", "groups")
             first = key.split(".")[0]
             hint = "" if first in prefixes else did_you_mean(first, prefixes)
             self.fail(path, f"not a figure name{'; ' + hint if hint else ''} ({FIGURE_HELP})")
@@ -797,7 +1079,8 @@ class _Validator:
         checks = {  # (what, name, allowed, how the allowed are listed)
             "kpis": [("KPI", metric, KPI_NAMES, "KPIs")],
             "channels": [("channel", column, columns["channels"], "channels"),
-                         ("channel metric", metric, CHANNEL_METRICS, "metrics")],
+                         ("channel metric", metric, ALL_CHANNEL_METRICS, "metrics")],
+            "groups": [],
             "before_call": [("before_call column", column, columns["before_call"],
                              f"columns, the channels other than the focal {focal}")],
             "after_call": [("after_call column", column, columns["after_call"], "columns")],

@@ -293,11 +293,29 @@ def steady_state_problems(scenario: Scenario) -> list[str]:
     problems = []
     if scenario.arrivals.hourly_profile is not None and len(set(scenario.arrivals.hourly_profile)) > 1:
         problems.append("arrivals.hourly_profile varies by hour")
+    if scenario.arrivals.day_to_day_cv > 0:
+        problems.append("arrivals.day_to_day_cv varies the demand from day to day")
     for c in scenario.channels:
         if c.has_shift_plan and len(set(c.agents)) > 1:
             problems.append(f"channels.{c.name}.agents is a shift plan")
         if c.open_hours is not None:
             problems.append(f"channels.{c.name}.open_hours closes the channel part of the day")
+    for g in scenario.groups:
+        if not g.own and g.has_shift_plan and len(set(g.agents)) > 1:
+            problems.append(f"groups.{g.name}.agents is a shift plan")
+    return problems
+
+
+def _single_queue_problems(scenario: Scenario) -> list[str]:
+    """Why a staffed channel of a steady-state scenario is not one M/M/c(+M) queue (empty when each is)."""
+    problems = [f"groups.{g.name} shares agents between channels" for g in scenario.groups if not g.own]
+    for c in scenario.channels:
+        if c.concurrency > 1:
+            problems.append(f"channels.{c.name}.concurrency lets an agent hold several contacts")
+        if c.callback is not None:
+            problems.append(f"channels.{c.name}.callback holds callers in a second line")
+        if any(g.shrinkage for g in scenario.groups_serving(c.name)):
+            problems.append(f"channels.{c.name} has agents with shrinkage")
     return problems
 
 
@@ -359,8 +377,10 @@ def advise_warmup(scenario: Scenario, tolerance: float = SETTLING_TOLERANCE) -> 
     than a week gets a week.
 
     A scenario whose day has a pattern (an hourly profile, shift plans,
-    opening hours) has no steady state: it gets a day, so that backlogs reach
-    their daily rhythm.
+    opening hours, demand varying from day to day) has no steady state: it
+    gets a day, so that backlogs reach their daily rhythm. So does one whose
+    channels are not one queue each (agents shared by groups, concurrency,
+    call backs, shrinkage).
 
     Examples
     --------
@@ -396,6 +416,12 @@ def _advise(scenario: Scenario, tolerance: float) -> WarmupAdvice:
     staffed = [c for c in scenario.channels if not c.unlimited]
     if not staffed:
         return WarmupAdvice(0.0, "none: self-service only, no queue to fill")
+    problems = _single_queue_problems(scenario)
+    if problems:
+        fields = ", ".join(problem.split()[0] for problem in problems)
+        return WarmupAdvice(DAY_PATTERN_WARMUP_HOURS,
+                            f"a day: the exact transient of one queue per channel does not apply ({fields}); "
+                            "a day lets the queues fill")
     from .network import approximate  # here: the network approximation needs the model's metrics
 
     approx = approximate(scenario.with_changes({"run.warmup_hours": 0, "run.days": 1}), damping=1.0,

@@ -31,7 +31,7 @@ def test_json_is_one_document_with_every_table():
     result = invoke("run", "--json", *SHORT)
     doc = json.loads(result.stdout)
     assert doc["scenario"] == "nice_bcg_2016" and doc["replications"] == 2 and doc["seed"] == 2016
-    assert set(doc) == {"scenario", "replications", "seed", "warmup", "kpis", "channels", "before_call",
+    assert set(doc) == {"scenario", "replications", "seed", "warmup", "kpis", "channels", "groups", "before_call",
                         "after_call"}
     stat = doc["kpis"]["avoidable_call_share"]
     assert set(stat) == {"mean", "ci_low", "ci_high"} and stat["ci_low"] <= stat["mean"] <= stat["ci_high"]
@@ -263,7 +263,7 @@ def test_set_with_a_mistyped_channel_names_the_channels():
 
 @pytest.mark.parametrize("args, expected", [
     (["--set", "channels.chat.agents=abc"],
-     "nice_bcg_2016: channels.chat.agents: must be a whole number >= 1, a list of 24 hourly staffing levels, "
+     "nice_bcg_2016: channels.chat.agents: must be a whole number >= 1, a list of 24 (or 168) hourly staffing levels, "
      "or \"unlimited\"; got 'abc' (from --set channels.chat.agents=abc)"),
     (["--set", "channels.chat.resolve=0.5",
       "--set", 'channels.chat.handle_time={ dist = "gamma", mena = 9.0, cv = 1 }'],

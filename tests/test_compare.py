@@ -176,7 +176,7 @@ def test_cli_compare_labels_a_file_variant_after_its_file_and_notes_its_run_wind
 
 def test_cli_precision_help_says_which_figures_are_accepted():
     result = CliRunner().invoke(main, ["compare", "--help"], terminal_width=200)
-    assert "channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET" in " ".join(result.output.split())
+    assert "channels.CHANNEL.METRIC, groups.GROUP.METRIC, before_call.CHANNEL or after_call.TARGET" in " ".join(result.output.split())
 
 
 def assert_valid_images(folder, stems):

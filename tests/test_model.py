@@ -77,6 +77,29 @@ def test_numbers_do_not_depend_on_the_order_tables_are_written_in():
     pd.testing.assert_frame_equal(one, two)
 
 
+def test_numbers_do_not_depend_on_the_order_groups_and_skills_are_written_in():
+    def centre(reverse):
+        order = (lambda table: dict(reversed(list(table.items())))) if reverse else dict
+        live = {"handle_time": {"dist": "exponential", "mean": 5}, "patience": {"dist": "exponential", "mean": 3},
+                "resolve": 0.7}
+        return sim.Scenario.from_dict({
+            "name": "groups", "run": {"warmup_hours": 1, "days": 0.2},
+            "arrivals": {"per_hour": 150, "first_channel": order({"phone": 0.4, "chat": 0.3, "email": 0.3})},
+            "groups": order({"a": {"agents": [3] * 8 + [6] * 16, "skills": order({"phone": 1, "chat": 1})},
+                             "b": {"agents": [2] * 8 + [5] * 16,
+                                   "skills": order({"chat": 1, "phone": 1, "email": 2})}}),
+            "channels": order({"phone": {**live, "next": {"give_up": 0.5, "chat": 0.5}},
+                               "chat": {**live, "next": {"give_up": 0.5, "phone": 0.5}},
+                               "email": {"async": True, "handle_time": {"dist": "exponential", "mean": 5},
+                                         "resolve": 0.7, "next": {"give_up": 0.5, "phone": 0.5}}}),
+        })
+
+    keys = ["replication", "table", "channel", "metric"]
+    one, two = (sim.run(centre(r), replications=2, seed=3).per_replication.sort_values(keys, ignore_index=True)
+                for r in (False, True))
+    pd.testing.assert_frame_equal(one, two)
+
+
 def test_replications_are_independent_streams(scenario):
     res = sim.run(scenario, replications=2, seed=1)
     counts = res.per_replication.query("metric == 'customers'")["value"].to_numpy()
@@ -106,17 +129,22 @@ def test_warmup_customers_are_simulated_but_not_counted(scenario):
     assert abs(len(first_times) - expected) < 5 * math.sqrt(expected)
 
 
-def test_async_abandoned_messages_are_still_answered():
-    sc = make_scenario({
+def with_email(agents: int, patience: float, per_hour: float):
+    """The test network with an async email channel (10-minute exponential answers) taking 40 % of arrivals."""
+    return make_scenario({
         "channels.email": {
-            "agents": 1, "async": True,
+            "agents": agents, "async": True,
             "handle_time": {"dist": "exponential", "mean": 10.0},
-            "patience": {"dist": "exponential", "mean": 30.0},
+            "patience": {"dist": "exponential", "mean": patience},
             "resolve": 0.5, "next": {"phone": 0.5, "give_up": 0.5},
         },
         "arrivals.first_channel": {"web": 0.4, "email": 0.4, "phone": 0.2},
-        "arrivals.per_hour": 20,
+        "arrivals.per_hour": per_hour,
     })
+
+
+def test_async_abandoned_messages_are_still_answered():
+    sc = with_email(agents=1, patience=30.0, per_hour=20)
     out, log = replicate(sc)
     email = sc.channel_names.index("email")
     rows = log["channel"] == email
@@ -131,6 +159,40 @@ def test_async_abandoned_messages_are_still_answered():
     ch = res.channels.loc["email"]
     assert ch.loc["wasted_contacts", "mean"] == abandoned.sum()
     assert ch.loc["abandoned", "mean"] == abandoned.sum()
+
+
+def test_late_async_answers_keep_their_handle_time_and_count_in_mean_handle():
+    """Every message is answered, so the handle times of all answers are i.i.d. with the true mean.
+
+    Messages answered before the customer stops waiting are the short ones; logging a late answer
+    with handle time 0 (or leaving it out) biased mean_handle_min low (8.7-9.1 min for a true 10).
+    """
+    sc = with_email(agents=2, patience=20.0, per_hour=25)
+    res = sim.run(sc, replications=4, seed=8, days=0.5)
+    log = res.journeys
+    email = log[log["channel"] == "email"]
+    late = email[email["wasted"]]
+    assert len(late) > 50 and (late["outcome"] == "abandoned").all()
+    assert (late["handle"] > 0).all()  # the work done, though the customer had left
+    answered = email[email["outcome"].isin(["resolved", "unresolved"]) | email["wasted"]]
+    assert len(answered) == len(email)  # every message is answered in the end
+    # exponential handle times: the mean of n has standard deviation 10 / sqrt(n)
+    n = len(answered)
+    assert abs(answered["handle"].mean() - 10.0) < 4 * 10.0 / math.sqrt(n)
+    assert email.loc[~email["wasted"], "handle"].mean() < 10.0 - 4 * 10.0 / math.sqrt(n)  # in time: short
+    stat = res.channels.loc[("email", "mean_handle_min")]
+    assert stat["ci_low"] <= 10.0 <= stat["ci_high"], stat.to_dict()
+    per_rep = res.per_replication.query("table == 'channels' and channel == 'email'")
+    per_rep = per_rep.pivot(index="replication", columns="metric", values="value")
+    handled = answered.groupby("replication")["handle"].agg(["sum", "count"])
+    assert np.allclose(per_rep["mean_handle_min"], handled["sum"] / handled["count"])
+    assert (per_rep["served"] + per_rep["wasted_contacts"] == handled["count"]).all()
+    # a journey ends when its customer leaves, not when a late answer is done
+    kpi = res.per_replication.query("metric == 'mean_journey_minutes'")["value"].to_numpy()
+    ends = log["time"] + log["wait"] + np.where(log["outcome"].isin(["resolved", "unresolved"]), log["handle"], 0)
+    spans = (ends.groupby([log["replication"], log["customer"]]).last()
+             - log.groupby(["replication", "customer"])["time"].first()).groupby(level=0).mean()
+    assert np.allclose(kpi, spans.to_numpy())
 
 
 def test_closed_hours_count_as_unanswered_and_follow_next():
@@ -175,7 +237,7 @@ def test_shift_plan_changes_agents_by_the_hour():
     assert ((served_at >= 8) & (served_at < 20 + 2)).all()
     night = ((start % 1440) / 60 < 7)
     assert (log["wait"][rows][night] > 0).all()
-    busy, staffed, _ = out.channel_stats[chat].between(*out.window)
+    staffed = out.groups["chat"].present.sum()
     assert staffed / 60 >= 36 - 1e-9  # 12 hours x 3 agents, plus any overtime to finish a contact
     assert staffed / 60 < 36 + 3
 
@@ -209,11 +271,15 @@ def test_occupancy_matches_work_done():
     sc = make_scenario({"channels.chat.patience": None, "run.days": 2.0})
     out, log = replicate(sc)
     chat = sc.channel_names.index("chat")
-    busy, staffed, _ = out.channel_stats[chat].between(0, out.end_time)
-    rows = log["channel"] == chat
-    # all work of counted customers happened inside [0, end_time]; warm-up customers add some
-    assert busy >= log["handle"][rows].sum() - 1e-6
-    assert staffed == pytest.approx(4 * out.end_time)
+    busy, staffed = out.groups["chat"].busy.sum(), out.groups["chat"].present.sum()
+    start, end = out.window
+    rows = (log["channel"] == chat) & (log["outcome"] <= 1)
+    begun = log["time"][rows] + log["wait"][rows]
+    # busy time in the window: at least the work of counted contacts served wholly inside it
+    inside = (begun >= start) & (begun + log["handle"][rows] <= end)
+    assert busy >= log["handle"][rows][inside].sum() - 1e-6
+    assert busy <= staffed
+    assert staffed == pytest.approx(4 * (end - start))
 
 
 def test_self_service_never_waits(scenario):

@@ -87,7 +87,7 @@ def test_agents_forms():
     assert make_scenario({"channels.chat.agents": [2] * 24}).channel("chat").has_shift_plan
     msgs = problems_of(broken(channels__chat__agents=[1] * 23))
     assert msgs == ["channels.chat.agents: must be a list of 24 whole numbers >= 0, "
-                    "one per hour from 0:00; got 23 values"]
+                    "one per hour from 0:00, or 168 for a week from Monday 0:00; got 23 values"]
     msgs = problems_of(broken(channels__chat__agents="lots"))
     assert 'or "unlimited"' in msgs[0]
     msgs = problems_of(broken(channels__web__patience={"dist": "exponential", "mean": 1}))
@@ -159,7 +159,7 @@ def test_reference_accepts_every_kind_of_figure_name():
     ({"avoidable_call_shar": 0.7}, "reference.figures.avoidable_call_shar: unknown KPI 'avoidable_call_shar'; "
                                    "did you mean 'avoidable_call_share'? (KPIs: customers, "),
     ({"befor_call.web": 0.1}, """reference.figures."befor_call.web": not a figure name; did you mean 'before_call'? """
-                              "(use a KPI name, channels.CHANNEL.METRIC, before_call.CHANNEL or after_call.TARGET)"),
+                              "(use a KPI name, channels.CHANNEL.METRIC, groups.GROUP.METRIC, before_call.CHANNEL or after_call.TARGET)"),
     ({"avoidable_call_share": 70}, "reference.figures.avoidable_call_share: must be a share in [0, 1], "
                                    "e.g. 0.7 for 70 %; got 70"),
     ({"channels.phone.abandon_rate": -0.1}, "must be a share in [0, 1], e.g. 0.7 for 70 %; got -0.1"),
@@ -231,8 +231,8 @@ def test_non_finite_numbers_ask_for_a_finite_number():
     msgs = problems_of(data)
     assert "arrivals.per_hour: must be a finite number > 0; got inf" in msgs
     assert "run.days: must be a finite number > 0; got nan" in msgs
-    assert ("arrivals.hourly_profile: must be a list of 24 finite numbers >= 0, one per hour from 0:00; "
-            "got inf for hour 23") in msgs
+    assert ("arrivals.hourly_profile: must be a list of 24 finite numbers >= 0, one per hour from 0:00, "
+            "or 168 for a week from Monday 0:00; got inf for hour 23") in msgs
     assert "arrivals.per_hour: must be a number > 0; got 'many'" in problems_of(broken(arrivals__per_hour="many"))
 
 
@@ -264,8 +264,8 @@ def test_with_changes_refuses_to_remove_a_field_that_is_not_there():
     assert change_problems({"channels.chat.patince": None}) == [
         "channels.chat.patince: nothing to remove: unknown key; did you mean 'patience'? allowed: "
         "label, agents, handle_time, patience, resolve, next, next_after_abandon, open_hours, async, "
-        "retry_delay, cost_per_contact, cost_per_agent_hour, service_level_seconds "
-        "(from channels.chat.patince=None)"]
+        "retry_delay, cost_per_contact, cost_per_agent_hour, service_level_seconds, concurrency, "
+        "concurrency_slowdown, callback (from channels.chat.patince=None)"]
     assert change_problems({"channels.chat.next.phnoe": None})[0].startswith(
         "channels.chat.next.phnoe: nothing to remove: unknown key; did you mean 'phone'?")
     assert change_problems({"channels.web.patience.mean": None})[0].startswith(
@@ -287,7 +287,7 @@ def test_with_changes_says_which_change_a_problem_came_from():
     with pytest.raises(ScenarioError) as info:
         make_scenario().with_changes({"channels.chat.agents": "abc"})
     assert str(info.value).splitlines()[1] == (
-        "  test.toml: channels.chat.agents: must be a whole number >= 1, a list of 24 hourly staffing levels, "
+        "  test.toml: channels.chat.agents: must be a whole number >= 1, a list of 24 (or 168) hourly staffing levels, "
         "or \"unlimited\"; got 'abc' (from channels.chat.agents='abc')")
 
 

@@ -11,6 +11,7 @@ from . import estimate  # noqa: F401  (contactflow estimate)
 from . import charts  # noqa: F401  (contactflow report)
 from . import experiments  # noqa: F401  (contactflow compare, sweep, staff, warmup)
 from . import analyze  # noqa: F401  (contactflow analyze, calibrate)
+from . import app  # noqa: F401  (contactflow app)
 from .base import load_with_changes, main, parse_assignment
 
 __all__ = ["main", "load_with_changes", "parse_assignment"]

@@ -14,7 +14,7 @@ import click
 
 from .. import __version__
 from ..files import remove_stale_temporaries
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
+from ..scenario import Scenario, ScenarioError, load_scenario, parse_value
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
@@ -35,12 +35,7 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if not sep or not field:
         raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25)",
                                  param_hint="--set")
-    raw = raw.strip()
-    try:
-        value = parse_toml(f"value = {raw}")["value"]
-    except ScenarioError:
-        value = raw
-    return field, value
+    return field, parse_value(raw)
 
 
 def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:

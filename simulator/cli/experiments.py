@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import sys
-import textwrap
 from pathlib import Path
 
 import click
@@ -19,13 +18,13 @@ from ..compare import compare
 from ..files import atomic_write, safe_file_name
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
-from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
-from ..scenario import Scenario
-from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
+from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, headline_figures, table_text
+from ..staffing import StaffingError, Target, erlang_start, network_start, staff, staffing_text
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
                    load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
+from ..plots import comparison_chart, sweep_axes, sweep_charts
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -191,20 +190,6 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
         click.echo(charts_summary(chart_files, charts))
 
 
-def headline_figures(scenario: Scenario) -> list[str]:
-    """The figures ``sweep`` prints and ``compare`` and ``sweep`` draw by default."""
-    return ["give_up_rate", "avoidable_call_share", f"channels.{scenario.focal_channel}.service_level",
-            "cost_per_customer"]
-
-
-def comparison_chart(table: pd.DataFrame, base: Scenario):
-    """The headline figures side by side, with their paired differences (:func:`simulator.plots.kpi_comparison`)."""
-    from ..plots import kpi_comparison
-
-    present = set(table["kpi"])
-    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present])
-
-
 def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
     """The comparison as a text table: each scenario's mean, and each variant's paired difference."""
     base = table.attrs.get("base", table["scenario"].iloc[0])
@@ -306,7 +291,10 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         check_figures("--precision", precision.targets, [sc])
         figures += [k for k in precision.targets if k not in figures]
     if charts is not None:
-        _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
+        try:
+            sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
+        except ValueError as exc:
+            fail(f"--charts: {exc}")
         output_folder(charts, "--charts")
     out = out or f"sweep_{safe_file_name(sc.name)}"  # a name is free text: keep the folder here
     points = math.prod(len(v) for v in vary.values())
@@ -344,48 +332,6 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     click.echo(f"\nwrote {out}/sweep.parquet and {out}/sweep.csv ({points} points)")
     if charts is not None:
         click.echo(charts_summary(chart_files, charts))
-
-
-def _sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
-    """The x-axis field (the first with numbers and several values), the hue field and the rest."""
-    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
-    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
-    if not numeric:
-        raise ValueError(f"--charts: no varied field has numbers to put on the x axis "
-                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
-    rest = [f for f in varied if f != numeric[0]]
-    return numeric[0], (rest[0] if rest else None), rest[1:]
-
-
-def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
-                 seed: int | None) -> dict:
-    """The sweep as charts (:func:`simulator.plots.sweep_chart`): ``sweep``, or ``sweep_1``, ``sweep_2``, ...
-    (one per combination of the varied fields past the first two)."""
-    from ..plots import sweep_chart
-
-    x, hue, others = _sweep_axes(vary)
-    frame = table
-    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
-        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
-        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
-        hue = "scenario"
-    reps = sorted(set(table["replications"]))
-    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
-                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
-                "Lines: mean; bands: 95 % confidence interval.")
-
-    def chart(rows: pd.DataFrame, title: str | None = None):
-        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
-                           title=title, footnote=footnote)
-
-    if not others:
-        return {"sweep": chart(frame)}
-    charts = {}
-    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
-        values = values if isinstance(values, tuple) else (values,)
-        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
-        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
-    return charts
 
 
 def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> str:
@@ -497,56 +443,6 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
     click.echo(staffing_text(plan))
     if save_scenario is not None:
         click.echo(f"\nwrote the staffed scenario to {save_scenario}")
-
-
-def staffing_text(plan) -> str:
-    """The plan, its checks with CIs, and its cost, as text."""
-    sc = plan.scenario
-    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
-    unjudged = plan.unjudged_hours
-    claim = "every target in every hour with contacts" if unjudged else "every target"
-    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
-             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
-    if hourly:
-        hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
-        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
-    else:
-        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
-    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
-    checks = plan.checks
-    rows = []
-    for target, frame in checks.groupby("target", sort=False):
-        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
-            metric, op = target.split()[0].split(".")[-1], target.split()[1]
-            defined = frame.dropna(subset=["mean"])
-            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
-                     if len(defined) else frame.iloc[0])
-            where = f"tightest hour {int(worst['hour']):02d}:00"
-        else:
-            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
-        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
-        met = "yes" if judged["met"].all() else "NO"
-        if len(judged) < len(frame):
-            met += f" ({len(frame) - len(judged)} h not judged)"
-        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
-                     "yes" if frame["confident"].all() else "not all"])
-    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
-                                   right=set()))
-    if unjudged:
-        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
-        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
-                                   "keep their start level. Simulate more days (-d) or replications (-r) "
-                                   "to judge them.", width=100))
-    hours = plan.agent_hours_per_day
-    cost = plan.result.stat("cost_total")
-    days = sc.run.days
-    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
-    parts.append(f"simulated cost_total over {days:g} day(s): "
-                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
-    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- warmup

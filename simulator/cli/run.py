@@ -101,9 +101,14 @@ def validate_command(scenario, assignments):
         sc = load_with_changes(scenario, assignments)
     except ScenarioError as exc:
         fail(str(exc))
-    channels = ", ".join(
-        f"{c.name} ({'self-service' if c.unlimited else 'shift plan' if c.has_shift_plan else f'{c.agents} agents'})"
-        for c in sc.channels)
+    def staffing(c) -> str:
+        if c.unlimited:
+            return "self-service"
+        if c.served_by_groups:
+            return "groups " + ", ".join(g.name for g in sc.groups_serving(c.name))
+        return "shift plan" if c.has_shift_plan else f"{c.agents} agents"
+
+    channels = ", ".join(f"{c.name} ({staffing(c)})" for c in sc.channels)
     click.echo(f"{scenario}: valid — {sc.name}: {channels}; focal channel {sc.focal_channel}")
 
 
