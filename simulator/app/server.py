@@ -21,6 +21,7 @@ from shiny import App, reactive, render, ui
 from .. import __version__
 from ..compare import compare
 from ..experiment import run as run_scenario
+from ..files import safe_file_name
 from ..html_report import report_html
 from ..network import approximate
 from ..parallel import default_workers
@@ -462,7 +463,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                                ui.div("\n".join(lines), class_="problem-box"), id="form-state")
             return state
 
-        @render.download_button(filename=lambda: f"{last_valid().name}.toml")
+        @render.download_button(filename=lambda: f"{safe_file_name(last_valid().name)}.toml")
         def download_scenario():
             yield last_valid().to_toml()
 
@@ -728,19 +729,19 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                 return ui.p("No staffed channel to show hour by hour.")
             return ui.HTML(figure_html(hourly_figure(result), "hourly-plot"))
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_result.csv")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_result.csv")
         def dl_result_csv():
             yield views.figures_frame(sim_result()).to_csv(index=False)
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_result.json")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_result.json")
         def dl_result_json():
             yield sim_result().to_json()
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_charts.zip")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_charts.zip")
         def dl_charts():
             yield _charts_zip(sim_charts())
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_report.html")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_report.html")
         def dl_report():
             yield report_html(sim_result(), command="contactflow app")
 
