@@ -406,22 +406,24 @@ def _content_key(scenario: Scenario) -> str:
     return json.dumps(data, sort_keys=True, default=str)
 
 
+def _a_day(problems: list[str], why: str) -> WarmupAdvice:
+    """A day's warm-up, naming the fields (the first word of each problem) that call for it."""
+    fields = ", ".join(problem.split()[0] for problem in problems)
+    return WarmupAdvice(DAY_PATTERN_WARMUP_HOURS, why.format(fields=fields))
+
+
 def _advise(scenario: Scenario, tolerance: float) -> WarmupAdvice:
     problems = steady_state_problems(scenario)
     if problems:
-        fields = ", ".join(problem.split()[0] for problem in problems)
-        return WarmupAdvice(DAY_PATTERN_WARMUP_HOURS,
-                            f"a day: the day has a pattern ({fields}), so there is no steady state; a day lets "
-                            "queues and backlogs reach their daily rhythm")
+        return _a_day(problems, "a day: the day has a pattern ({fields}), so there is no steady state; a day lets "
+                                "queues and backlogs reach their daily rhythm")
     staffed = [c for c in scenario.channels if not c.unlimited]
     if not staffed:
         return WarmupAdvice(0.0, "none: self-service only, no queue to fill")
     problems = _single_queue_problems(scenario)
     if problems:
-        fields = ", ".join(problem.split()[0] for problem in problems)
-        return WarmupAdvice(DAY_PATTERN_WARMUP_HOURS,
-                            f"a day: the exact transient of one queue per channel does not apply ({fields}); "
-                            "a day lets the queues fill")
+        return _a_day(problems, "a day: the exact transient of one queue per channel does not apply ({fields}); "
+                                "a day lets the queues fill")
     from .network import approximate  # here: the network approximation needs the model's metrics
 
     approx = approximate(scenario.with_changes({"run.warmup_hours": 0, "run.days": 1}), damping=1.0,
