@@ -188,6 +188,8 @@ class Result:
         return warmup_summary(self.scenario)
 
     def _table(self, table: str) -> pd.DataFrame:
+        if table not in self.summary.index.get_level_values("table"):  # e.g. no before-the-call column
+            return self.summary.iloc[:0].droplevel("table")
         return self.summary.loc[table]
 
     @property

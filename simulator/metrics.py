@@ -116,7 +116,7 @@ COUNT_METRICS = frozenset({
     "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
 })
 
-HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
+HOURLY_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")
 
 #: Row of the tidy per-replication table.
@@ -385,7 +385,8 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
 
     ``contacts`` is per hour (contacts of counted customers that started in
     that hour of the period, divided by the times that hour occurred in the
-    window: per day for a daily period); waits, abandonment and service level
+    window: per day for a daily period), ``closed`` those of them that found
+    the channel closed, counted the same way; waits, abandonment and service level
     are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
     ``occupancy`` are time averages over that hour within the measured window
     (a shared group's agents counted by the share of their busy time each
@@ -406,6 +407,7 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
             live = h["live"][i, hour]
             values = {
                 "contacts": _share(h["contacts"][i, hour], occurrences[hour]),
+                "closed": _share(h["contacts"][i, hour] - h["offered"][i, hour], occurrences[hour]),
                 "abandon_rate": _share(h["abandoned"][i, hour], h["offered"][i, hour]),
                 "mean_wait_min": _share(h["wait_sum"][i, hour], live),
                 "service_level": _share(h["on_time"][i, hour], live),

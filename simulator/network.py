@@ -792,6 +792,8 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         for h in range(HOURS):
             values = {
                 "contacts": rates[i, h] * network.window[h] / days if days else math.nan,
+                "closed": (rates[i, h] * network.window[h] / days * (1.0 - network.open[c.name][h])
+                           if days else math.nan),
                 "abandon_rate": f.hourly.get("abandon_rate", np.zeros(HOURS))[h],
                 "mean_wait_min": f.hourly.get("mean_wait_min", np.zeros(HOURS))[h],
                 "service_level": f.hourly.get("service_level", np.ones(HOURS))[h],

@@ -45,7 +45,7 @@ POLL_SECONDS = 0.3
 FIRST_REPLICATIONS = 5
 
 _CHART_TITLES = {"journey_flow": "Journey flow", "before_after": "Before / after the call",
-                 "hourly": "Over the day", "wait_times": "Wait times", "channel_network": "Channel network",
+                 "hourly": "Over the day", "wait_times": "Wait times", "flow_matrix": "Where customers go",
                  "reference": "Published figures"}
 
 _CSS = """

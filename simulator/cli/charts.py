@@ -73,12 +73,14 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
                    workers, quiet):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).
 
-    The report embeds every chart, the KPI tables with 95 % confidence
-    intervals, the published figures, the scenario's parameters, the seed and
-    the contactflow version; it opens in any browser without a server. Each
-    variant (--compare, --set-variant; the same syntax as `contactflow
-    compare`) runs with the same seed and replications, and the report shows
-    its paired differences against SCENARIO.
+    The report opens with a one-minute summary (headline cards), then every
+    chart, the tables with 95 % confidence intervals (the full tables folded
+    away), the published figures, the scenario's parameters as run, the seed
+    and the contactflow version; it opens in any browser without a server and
+    prints on A4 or Letter. Each variant (--compare, --set-variant; the same
+    syntax as `contactflow compare`) runs with the same seed and
+    replications, and the report shows its paired differences against
+    SCENARIO, its channel figures and its journey flow.
 
     \b
     Examples:
@@ -114,7 +116,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     from ..html_report import write_report
 
     result = simulate(base, keep_journeys=True)
-    compared = {label: simulate(sc, keep_journeys=False) for label, sc in labels.items()}
+    compared = {label: simulate(sc, keep_journeys=True) for label, sc in labels.items()}  # their journey flows
     words = ["contactflow", "report", *([scenario] if scenario else [])]
     words += [w for a in assignments for w in ("--set", a)] + [w for v in variants for w in ("--compare", v)]
     words += [w for v in set_variant_texts for w in ("--set-variant", v)]
@@ -122,7 +124,8 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     words += ["--out", str(out)]
     command = " ".join(shlex.quote(w) for w in words)
     try:
-        path = write_report(out, result, compared, title=title, command=command)
+        path = write_report(out, result, compared, title=title, command=command,
+                            changes=parse_changes(assignments, days))
     except OSError as exc:
         fail(f"--out {out}: cannot write the report: {exc}")
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {base.name}"
