@@ -2107,7 +2107,8 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
             ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room for the note in the upper right
             ax.xaxis.set_major_locator(MaxNLocator(5 if n_cols <= 3 else 4))
             _thousands_axis(ax.xaxis)
-        at_once = 1.0 - positive.mean() if offered else math.nan
+        # the figure every other output reports (replications averaged), not the pooled log's share
+        at_once = 1.0 - result.channels.loc[(name, "p_wait"), "mean"] if offered else math.nan
         ax.text(0.98, 0.97, f"{format_share(at_once, 0)} answered at once\n"
                             f"{format_count(offered * _per_day(result))} offered a day",
                 transform=ax.transAxes, ha="right", va="top", fontsize=fontsize, color=TEXT, zorder=5,
