@@ -24,6 +24,8 @@ True
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -88,6 +90,9 @@ def label_variants(base: Scenario, variants: Scenario | Sequence[Scenario] | Map
 def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, float]]:
     """The :data:`PAIRED_RUN_FIELDS` where ``variant`` differs: ``{field: (variant's, base's)}``.
 
+    Warm-ups that both scenarios derive (``run.warmup_hours`` left out) are
+    not a mismatch: :func:`align_runs` gives them the longer one.
+
     Examples
     --------
     >>> import simulator as sim
@@ -96,28 +101,55 @@ def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, 
     {'run.days': (1.0, 2.0)}
     """
     values = {f: (getattr(variant.run, f[4:]), getattr(base.run, f[4:])) for f in PAIRED_RUN_FIELDS}
+    if base.run.warmup_derived and variant.run.warmup_derived:
+        del values["run.warmup_hours"]
     return {f: (float(v), float(b)) for f, (v, b) in values.items() if v != b}
 
 
 def align_runs(base: Scenario, variants: Mapping[str, Scenario]
-               ) -> tuple[dict[str, Scenario], dict[str, dict[str, tuple[float, float]]]]:
-    """The variants on the base's run window (:data:`PAIRED_RUN_FIELDS`), so that runs pair.
+               ) -> tuple[Scenario, dict[str, Scenario], dict[str, dict[str, tuple[float, float]]]]:
+    """The base and variants on one run window (:data:`PAIRED_RUN_FIELDS`), so that runs pair.
 
-    Returns ``(variants, aligned)``: the variants, changed where needed, and
-    for each changed one its :func:`run_mismatches`.
+    Variants take the base's ``run.days`` and ``run.warmup_hours``. When the
+    base derives its warm-up, so do the variants that derive theirs, and all
+    of these take the longest derived warm-up: each needs at least its own.
+
+    Returns ``(base, variants, aligned)``: the scenarios, changed where
+    needed, and for each variant whose own settings were replaced its
+    :func:`run_mismatches`.
 
     Examples
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
+    >>> base, variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
     >>> variants["short"].run.days, aligned
     (2.0, {'short': {'run.days': (1.0, 2.0)}})
     """
-    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    if base.run.warmup_derived:
+        longest = max([base, *(v for v in variants.values() if v.run.warmup_derived)],
+                      key=lambda s: s.run.warmup_hours)
+        if longest is not base:
+            base = _with_warmup(base, longest.run.warmup_hours, "the longest derived warm-up of the compared "
+                                f"scenarios: {longest.run.warmup_reason}")
     aligned = {label: fields for label, v in variants.items() if (fields := run_mismatches(base, v))}
-    return ({label: v.with_changes(same_run) if label in aligned else v for label, v in variants.items()},
-            aligned)
+    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    paired = {}
+    for label, variant in variants.items():
+        if label in aligned:
+            variant = variant.with_changes({f: same_run[f] for f in aligned[label]})
+        if base.run.warmup_derived and variant.run.warmup_derived:
+            variant = _with_warmup(variant, base.run.warmup_hours, base.run.warmup_reason)
+        paired[label] = variant
+    return base, paired, aligned
+
+
+def _with_warmup(scenario: Scenario, hours: float, reason: str) -> Scenario:
+    """A scenario whose derived warm-up is ``hours`` instead of its own."""
+    if scenario.run.warmup_hours == hours:
+        return scenario
+    return dataclasses.replace(scenario, run=dataclasses.replace(scenario.run, warmup_hours=hours,
+                                                                 warmup_reason=reason))
 
 
 def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -235,7 +267,7 @@ def compare(
     if days is not None:
         base = base.with_changes({"run.days": days})
         named = {label: v.with_changes({"run.days": days}) for label, v in named.items()}
-    named, aligned = align_runs(base, named)
+    base, named, aligned = align_runs(base, named)
     scenarios = [base, *named.values()]
     labels = [base.name, *named]
     replications = base.run.replications if replications is None else int(replications)

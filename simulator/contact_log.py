@@ -67,7 +67,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .scenario import CHANNEL_NAME, GIVE_UP, RESOLVED
 
 __all__ = [

@@ -73,7 +73,7 @@ from scipy import special, stats
 
 from .analytic import erlang_a, erlang_c
 from .contact_log import ContactLog, problem_report, read_contact_log
-from .experiment import atomic_write
+from .files import atomic_write, safe_file_name
 from .json_data import dumps, plain
 from .scenario import (DEFAULT_MAX_CONTACTS, GIVE_UP, MAX_CHANNELS, MAX_CONTACTS_LIMIT, Scenario,
                        parse_toml)
@@ -1097,5 +1097,5 @@ def _hour_list(mask: np.ndarray) -> str:
 
 def _scenario_name(source: str) -> str:
     stem = Path(source).name.split(".")[0] if source else ""
-    cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in stem).strip("_")
+    cleaned = safe_file_name(stem, default="")
     return f"estimated_{cleaned}" if cleaned else "estimated"

@@ -13,21 +13,18 @@ True
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import errno
 import math
-import os
-import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_folder, atomic_write
 from .journeys import journeys_frame
 from .json_data import dumps, plain
 from .metrics import COUNT_METRICS, LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
@@ -35,6 +32,7 @@ from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, PrecisionReport, figure_index, most_replications
 from .scenario import Scenario
+from .transient import warmup_summary
 
 __all__ = ["run", "Result", "RunInfo", "run_replication", "RESULT_FILES", "check_result_folder", "atomic_write",
            "atomic_folder"]
@@ -150,7 +148,7 @@ class RunInfo:
     >>> import simulator as sim
     >>> info = RunInfo.of(sim.load_scenario("nice_bcg_2016"), replications=10, seed=3)
     >>> info.text()
-    '10 replication(s) of 2 day(s) after a 6 h warm-up, seed 3'
+    '10 replication(s) of 2 day(s) after a 7 h warm-up, seed 3'
     >>> info.per_day(24000.0)
     12000.0
     """
@@ -242,6 +240,12 @@ class Result:
         hourly_groups = tidy(3, ["group", "hour", "metric", "value"])
         return cls(scenario, seed, len(outputs), per_replication, hourly,
                    summarize(per_replication), logs, precision, hourly_groups)
+
+    @cached_property
+    def warmup(self) -> dict[str, Any]:
+        """Which warm-up the run used and why, with a warning when a given one was shorter than advised
+        (see :func:`simulator.transient.warmup_summary`)."""
+        return warmup_summary(self.scenario)
 
     def _table(self, table: str) -> pd.DataFrame:
         """One table of the summary; empty (same index levels and columns) when it has no rows,
@@ -376,6 +380,7 @@ class Result:
 
         data = {
             **self.run_info.to_dict(),
+            "warmup": self.warmup,
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
             "channels": by_name(self.channels),
             "groups": by_name(self.groups),
@@ -476,12 +481,6 @@ def run_csv(path: Path, info: RunInfo) -> None:
     pd.DataFrame([info.to_dict()]).to_csv(path, index=False)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def check_result_folder(directory: str | Path) -> Path:
     """Check, before a long run, that :meth:`Result.save` can write to ``directory``; return its real path.
 
@@ -509,73 +508,3 @@ def check_result_folder(directory: str | Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent)).rmdir()
     return folder
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths in one step (Linux ``renameat2`` with ``RENAME_EXCHANGE``).
-
-    Returns False where that is not available (another system, an old kernel
-    or C library, a file system without it).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return False
-    AT_FDCWD, RENAME_EXCHANGE = -100, 2
-    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(error, os.strerror(error), str(b))
-
-
-def atomic_folder(directory: str | Path, write: Callable[[Path], Any]) -> Any:
-    """Call ``write(tmp)`` on a new folder beside ``directory``, then put it in ``directory``'s place.
-
-    An existing ``directory`` is replaced as a whole (on Linux in one step, so
-    a reader sees the old set or the new one, never a mix) and removed. If
-    ``write`` fails, ``directory`` is left as it was. Returns what ``write``
-    returns.
-    """
-    folder = Path(directory)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    try:
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700)
-        written = write(tmp)
-        if not folder.exists():
-            os.replace(tmp, folder)
-        elif _exchange(tmp, folder):
-            shutil.rmtree(tmp)  # now the old set
-        else:
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".old.tmp", dir=folder.parent))
-            os.replace(folder, old)  # an empty folder: replaced by the rename
-            try:
-                os.replace(tmp, folder)
-            except BaseException:
-                os.replace(old, folder)
-                raise
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return written
-
-
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        # mkstemp creates the file private (0600); give it the usual umask-based mode
-        os.chmod(tmp, 0o666 & ~_umask())
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -39,11 +39,12 @@ from matplotlib.figure import Figure
 
 from . import __version__
 from .compare import comparison_table
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .plots import (DEFAULT_COMPARISON_KPIS, channel_comparison, flow_diagram, kpi_comparison,
                     result_charts)
 from .metrics import ALL_CHANNEL_METRICS, COUNT_METRICS, KPI_NAMES
-from .report import SHARE_METRICS, SIGNIFICANT_NOTE, empty_table_note, reference_mark
+from .report import SHARE_METRICS, SIGNIFICANT_NOTE, empty_table_note, reference_mark, warmup_text
 from .scenario import Scenario
 from .style import (CHANNEL_METRIC_LABELS, KPI_LABELS, MINUS, channel_name, clip_interval, format_count,
                     format_number, format_share, format_signed, format_wait)
@@ -557,6 +558,8 @@ def report_html(result: Result, variants: Mapping[str, Result] | None = None, *,
         "scenario": f"{sc.name}" + (f" ({sc.source})" if sc.source and sc.source != sc.name else ""),
         "run": f"{result.replications} replication(s) × {sc.run.days:g} day(s) after a {sc.run.warmup_hours:g} h "
                "warm-up",
+        "warm-up": warmup_text(result.warmup).removeprefix("warm-up: ")
+        + (f". Warning: {result.warmup['warning']}" if result.warmup["warning"] else ""),
         "seed": str(result.seed),
         "contactflow": __version__,
         "generated": now,

@@ -6,6 +6,23 @@ mean and the 95 % Student-t confidence interval of every metric across
 replications. Every number contactflow reports (CLI table, JSON, CSV, charts)
 comes from these two functions.
 
+The measured window is ``[warm-up end, warm-up end + days)``. Two kinds of
+figure refer to it:
+
+* contact figures (counts, waits, abandonment, service level, handle times,
+  journey KPIs) are over the *counted customers*, those who arrived in the
+  window, each followed to the end of its journey, even past the window's
+  end; new customers keep arriving (simulated, not counted) until the last
+  counted journey has ended (for at most a day,
+  :data:`~simulator.model.DRAIN_LIMIT_MINUTES`), so a contact made after the
+  window meets the same load as one made inside it;
+* time integrals (``occupancy``, ``mean_queue``, ``agent_hours`` and the
+  agent-hour part of costs, and the hourly ``agents``, ``occupancy`` and
+  ``mean_queue``) are over the window itself, whoever is being served.
+
+In a steady state the two agree: work done for counted customers after the
+window balances work done inside it for customers of the warm-up.
+
 KPI definitions (customers are those who arrived in the measured window):
 
 ``customers``, ``contacts``, ``contacts_per_customer``

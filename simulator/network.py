@@ -67,13 +67,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .analytic import HourlyJourneyChain, erlang_a, erlang_c
+from .analytic import HourlyJourneyChain, _answered_within, _number_in_system, erlang_a, erlang_c
 from .distributions import (
     Deterministic,
     Distribution,
@@ -108,7 +109,24 @@ CV_SLACK = 0.25
 
 
 def _quantile_nodes(dist: Distribution, n: int = HANDLE_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Values and weights that integrate functions of a time distribution (midpoint quantiles)."""
+    """Values and weights that integrate functions of a time distribution (midpoint quantiles).
+
+    Computed once per distribution (the fixed point asks for the same ones at every step).
+    """
+    try:
+        return _cached_quantile_nodes(dist, n)
+    except TypeError:  # a distribution that cannot be a cache key
+        return _compute_quantile_nodes(dist, n)
+
+
+@lru_cache(maxsize=256)
+def _cached_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
+    values, weights = _compute_quantile_nodes(dist, n)
+    values.flags.writeable = weights.flags.writeable = False  # shared by every caller
+    return values, weights
+
+
+def _compute_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(dist, Deterministic):
         return np.array([dist.value]), np.array([1.0])
     if isinstance(dist, Empirical):
@@ -218,6 +236,92 @@ def _hours_text(hours) -> str:
     return ", ".join(runs)
 
 
+# --------------------------------------------------------------------------- callers who call back
+
+
+def _quick_share(retry: Distribution | None, redial: float, patience: float) -> float:
+    """The share of a channel's callbacks that find its queue still as their callers left it.
+
+    A caller who hangs up and calls back at once finds the same queue: for
+    the queue, it is as if they had kept waiting. One who calls back much
+    later finds a queue that has forgotten them: a fresh arrival. With a
+    retry delay ``D``, a queue whose deviations decay at rate ``kappa`` still
+    holds ``E[exp(-kappa D)]`` (the delay's Laplace transform) of a deviation
+    when the caller returns. For the waiting customers that rate is the
+    abandonment the queue really loses, ``kappa = theta (1 - redial w)``,
+    where ``w`` is that share itself: a fixed point.
+
+    Examples
+    --------
+    >>> from simulator.distributions import Exponential
+    >>> _quick_share(None, 0.6, 5.0)  # calling back at once
+    1.0
+    >>> 0.2 < _quick_share(Exponential(10.0), 0.9, 3.0) < 0.4
+    True
+    """
+    if retry is None:
+        return 1.0
+    theta = 1.0 / patience
+    kappa, near = theta, 1.0
+    for _ in range(200):
+        near = laplace_transform(retry, kappa)[0]
+        new = theta * (1.0 - redial * near)
+        if abs(new - kappa) < 1e-12 * theta:
+            break
+        kappa = 0.5 * (kappa + new)
+    return near
+
+
+def _erlang_a_with_callbacks(rate: float, mean_handle: float, agents: int, mean_patience: float,
+                             service_level_seconds: float, callbacks: float, redial: float,
+                             quick: float) -> dict[str, float]:
+    """An Erlang A channel some of whose abandoners call it back: the channel metrics per contact.
+
+    ``rate`` counts every contact a minute, callbacks included; ``callbacks``
+    is the share of them that are callbacks of the channel's own abandoners,
+    ``redial`` the share of its abandoners who call back, ``quick`` the share
+    of callbacks that find the queue as they left it (:func:`_quick_share`).
+    Quick callbacks are folded into the queue: their callers in effect keep
+    waiting, so waiting customers leave at ``theta (1 - redial quick)``; the
+    other contacts arrive as a Poisson stream. From that birth-death chain,
+    per contact: abandonment ``theta E[Q] / rate`` (every hang-up counts),
+    mean wait ``E[Q] / rate`` (Little), and P(wait) and the service level
+    of Poisson arrivals (PASTA) and of quick callbacks (who find a queue, as
+    arrivals who must wait do; those ahead of them leave at the full rate
+    ``theta``). Without callbacks these are :func:`~simulator.analytic.erlang_a`'s.
+
+    Examples
+    --------
+    >>> plain = erlang_a(1.5, 5.0, 10, 3.0).channel_metrics()
+    >>> same = _erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.0, 0.9, 0.3)
+    >>> all(abs(same[k] - plain[k]) < 1e-12 for k in plain)
+    True
+    >>> more = _erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.06, 0.9, 0.3)
+    >>> more["abandon_rate"] > plain["abandon_rate"] and more["mean_wait_min"] > plain["mean_wait_min"]
+    True
+    """
+    if agents == 0 or rate <= 0 or callbacks <= 0 or quick <= 0:
+        return erlang_a(rate, mean_handle, agents, mean_patience, service_level_seconds).channel_metrics()
+    mu, theta = 1.0 / mean_handle, 1.0 / mean_patience
+    fast = quick * callbacks * rate
+    births = rate - fast
+    n, pi = _number_in_system(births, mu, agents, theta * (1.0 - redial * quick))
+    queue = float(pi @ np.maximum(n - agents, 0))
+    busy = float(pi @ np.minimum(n, agents))
+    ahead = pi[n >= agents]
+    waits = float(ahead.sum())
+    within = _answered_within(ahead, mu, agents, theta, service_level_seconds / 60.0)
+    within_if_waiting = within / waits if waits > 0 else 0.0
+    return {
+        "p_wait": (births * waits + fast) / rate,
+        "mean_wait_min": queue / rate,
+        "service_level": (births * (1.0 - waits + within) + fast * within_if_waiting) / rate,
+        "abandon_rate": theta * queue / rate,
+        "occupancy": busy / agents,
+        "mean_queue": queue,
+    }
+
+
 # --------------------------------------------------------------------------- one channel
 
 
@@ -261,12 +365,18 @@ class _Network:
 
     # -- live channels with patience: Erlang A, hour by hour ---------------
 
-    def erlang_hours(self, channel: Channel, rates: np.ndarray) -> _ChannelFigures:
+    def erlang_hours(self, channel: Channel, rates: np.ndarray, abandon: np.ndarray | None = None) -> _ChannelFigures:
+        """Erlang A hour by hour; ``abandon`` (per hour, from the fixed point's last step) says how
+        many contacts are callbacks of the channel's own abandoners (see :func:`_erlang_a_with_callbacks`)."""
         agents = _agents_by_hour(channel)
         open_share = self.open[channel.name]
         handle = channel.handle_time.mean
         patience = channel.patience.mean
         sl = channel.service_level_seconds
+        redial = channel.next_after_abandon.get(channel.name, 0.0)
+        quick = _quick_share(channel.retry_delay, redial, patience) if redial > 0 else 0.0
+        callbacks = (redial * np.clip(abandon, 0.0, 1.0) if abandon is not None and quick > 0
+                     else np.zeros(HOURS))
         rows = {m: np.full(HOURS, math.nan) for m in ("abandon_rate", "mean_wait_min", "p_wait",
                                                         "service_level", "mean_queue", "occupancy")}
         busy = np.zeros(HOURS)
@@ -280,6 +390,12 @@ class _Network:
                 figures = erlang_a(rate, handle, 0, patience, sl).channel_metrics()
                 if rate > 0:
                     overloaded.append(h)
+            elif callbacks[h] > 0:
+                figures = _erlang_a_with_callbacks(rate, handle, int(agents[h]), patience, sl, float(callbacks[h]),
+                                                   redial, quick)
+                if rate * handle >= agents[h]:
+                    overloaded.append(h)
+                busy[h] = figures["occupancy"] * agents[h]
             else:
                 key = ("A", rate, handle, int(agents[h]), patience, sl)
                 result = self._erlang_cache.get(key)
@@ -437,13 +553,22 @@ class _Network:
         figures.overloaded_hours = tuple(overloaded)
         return figures
 
-    def channel_figures(self, channel: Channel, rates: np.ndarray) -> _ChannelFigures:
-        """A channel's figures when ``rates[h]`` contacts a minute reach it in hour ``h`` (closed ones included)."""
+    def channel_figures(self, channel: Channel, rates: np.ndarray,
+                        abandon: np.ndarray | None = None) -> _ChannelFigures:
+        """A channel's figures when ``rates[h]`` contacts a minute reach it in hour ``h`` (closed ones
+        included) and a share ``abandon[h]`` of them was abandoned at the fixed point's last step."""
         if channel.unlimited:
             return _ChannelFigures()
         if channel.is_async or channel.patience is None:
             return self.backlog(channel, rates)
-        return self.erlang_hours(channel, rates)
+        return self.erlang_hours(channel, rates, abandon)
+
+    def abandonment(self, served: np.ndarray) -> np.ndarray:
+        """Per channel and hour, the share of open-hour contacts abandoned, from served shares ``(C, S)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(self.open_by_slot > 0, 1.0 - served / np.where(self.open_by_slot > 0,
+                                                                             self.open_by_slot, 1.0), 0.0)
+        return np.broadcast_to(share, (len(share), HOURS)) if self.slots == 1 else share
 
     # -- the journeys: the chain, by hour of the day when the day matters --
 
@@ -643,7 +768,8 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
-        figures = [network.channel_figures(c, rates[i]) for i, c in enumerate(channels)]
+        abandon = network.abandonment(served)
+        figures = [network.channel_figures(c, rates[i], abandon[i]) for i, c in enumerate(channels)]
         new, durations = _served_and_durations(network, figures, rates)
         change = float(np.max(np.abs(new - served)))
         served = (1.0 - damping) * served + damping * new
@@ -652,7 +778,8 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
             converged = True
             break
     rates = network.contact_rates(chain)
-    figures = [network.channel_figures(c, rates[i]) for i, c in enumerate(channels)]
+    abandon = network.abandonment(served)
+    figures = [network.channel_figures(c, rates[i], abandon[i]) for i, c in enumerate(channels)]
     return _assemble(scenario, network, chain, dict(zip(scenario.channel_names, figures)), rates,
                      iterations, converged)
 
@@ -817,6 +944,13 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
         if c.patience is not None and not isinstance(c.patience, Exponential):
             notes.append(f"{c.name}: patience is {c.patience.name} (cv {c.patience.cv:.2g}); only its mean "
                          f"({c.patience.mean:g} min) is used, as if it were exponential")
+        redial = c.next_after_abandon.get(c.name, 0.0)
+        if redial > 0 and c.patience is not None and not c.is_async:
+            delay = f"after {c.retry_delay.mean:g} min on average" if c.retry_delay is not None else "at once"
+            notes.append(f"{c.name}: {redial:.0%} of those who hang up call back {delay}; callbacks that find "
+                         "the queue as they left it are counted as if those callers had kept waiting, the "
+                         "others as fresh arrivals (within about 6 % of the exact retrial queue for exponential "
+                         "times)")
         if c.is_async:
             notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus Erlang C's wait, and "
                          "a customer gives up when the (exponential) patience ends before wait + handle time")

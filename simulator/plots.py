@@ -67,7 +67,8 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .precision import check_figure
 from .report import SHARE_METRICS, empty_table_note, format_value, headline_figures
 from .scenario import GIVE_UP, RESOLVED, Scenario
@@ -2118,7 +2119,9 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
         if not offered:
             _no_data(ax, "No contact offered in the measured window.")
             continue
-        ax.text(0.98, 0.97, f"{format_share(1.0 - positive.mean(), 0)} answered at once\n"
+        # the figure every other output reports (replications averaged), not the pooled log's share
+        at_once = 1.0 - result.channels.loc[(name, "p_wait"), "mean"]
+        ax.text(0.98, 0.97, f"{format_share(at_once, 0)} answered at once\n"
                             f"{format_count(offered * _per_day(result))} offered a day",
                 transform=ax.transAxes, ha="right", va="top", fontsize=fontsize, color=TEXT, zorder=5,
                 bbox=label_box)

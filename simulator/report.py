@@ -16,7 +16,7 @@ from .metrics import INTERVAL_METHOD, SHARE_METRICS  # noqa: F401  (SHARE_METRIC
 
 __all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
            "day_difference_text", "headline_figures", "reference_mark", "result_text", "table_text", "groups_text",
-           "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER"]
+           "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER", "warmup_text"]
 
 
 #: KPIs about calls to a closed centre: left out of text tables when the focal channel is always open.
@@ -130,7 +130,7 @@ def day_difference_text(row) -> str:
         unit = COUNT_UNITS.get(metric)
         text = f"{text} {unit} a day" if unit else f"{text} a day"
     low, high = row["diff_low"], row["diff_high"]
-    if low is not None and not math.isnan(low) and low != high:
+    if low is not None and not math.isnan(low) and signed(low) != signed(high):  # a fixed input has none
         text += f" [{signed(low)}, {signed(high)}]"
     return text.replace("-", "−")
 
@@ -154,9 +154,10 @@ def difference_cell(row) -> str:
     if math.isnan(diff):
         return "–"
     text = format_difference(diff, row["metric"])
-    if not math.isnan(low) and low != high:
-        bounds = ", ".join(format_difference(x, row["metric"]).replace(" pp", "") for x in (low, high))
-        text += f" [{bounds}]"
+    if not math.isnan(low):
+        bounds = [format_difference(x, row["metric"]).replace(" pp", "") for x in (low, high)]
+        if bounds[0] != bounds[1]:  # a fixed input's difference has no interval to show
+            text += f" [{', '.join(bounds)}]"
     return text + (" *" if row["significant"] else "")
 
 
@@ -220,6 +221,26 @@ def empty_table_note(result: Result, table: str) -> str | None:
     return None
 
 
+def warmup_text(warmup: dict) -> str:
+    """One line: the warm-up used and why (see :attr:`~simulator.experiment.Result.warmup`).
+
+    Examples
+    --------
+    >>> warmup_text({"hours": 6.0, "derived": False, "reason": "given in run.warmup_hours",
+    ...              "suggested_hours": 3.5, "warning": None})
+    'warm-up: 6 h, given in run.warmup_hours (3.5 h would do)'
+    """
+    text = f"warm-up: {warmup['hours']:g} h, "
+    if warmup["derived"]:
+        return text + f"derived: {warmup['reason']}"
+    text += warmup["reason"]
+    if warmup["warning"]:
+        return text + f" — shorter than the {warmup['suggested_hours']:g} h this scenario needs (see the warning)"
+    if warmup["suggested_hours"] is not None:
+        text += f" ({warmup['suggested_hours']:g} h would do)"
+    return text
+
+
 def result_text(result: Result) -> str:
     """The KPI, channel and before/after-the-call tables of a result, with CIs.
 
@@ -230,7 +251,7 @@ def result_text(result: Result) -> str:
     sc = result.scenario
     reference = sc.reference
     info = result.run_info
-    parts = [f"{sc.name}: {info.text()}; mean [95 % CI]"]
+    parts = [f"{sc.name}: {info.text()}; mean [95 % CI]", warmup_text(result.warmup)]
 
     def ref_cells(key: str, metric: str) -> list[str]:
         if not reference:

@@ -163,7 +163,7 @@ class RunSize:
         --------
         >>> import simulator as sim
         >>> print(estimate_run([(sim.load_scenario("nice_bcg_2016"), 10)], workers=2).text())  # doctest: +ELLIPSIS
-        10 replications of nice_bcg_2016 (2 days after a 6 h warm-up): about 270,000 customers and ... contacts; ... on 2 workers; memory about ...
+        10 replications of nice_bcg_2016 (2 days after a ... h warm-up): about ... customers and ... contacts; ... on 2 workers; memory about ...
         """
         log = f", {_bytes(self.log_bytes)} of it the journey log kept" if self.log_bytes else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"

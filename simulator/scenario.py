@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import numpy as np
+
 from .distributions import (
     MAX_MINUTES, Distribution, did_you_mean, format_bound, from_spec, spec_problems, unknown_key_message,
 )
@@ -53,6 +55,8 @@ __all__ = [
     "RESOLVED",
 ]
 
+#: ``run.warmup_hours = "auto"``: derive the warm-up from the scenario (the default).
+AUTO = "auto"
 #: Name of the routing target that ends a journey unanswered.
 GIVE_UP = "give_up"
 #: Name used in the after-the-call table for journeys resolved by the call.
@@ -144,14 +148,24 @@ class ScenarioError(ValueError):
 class RunSettings:
     """How long and how often to simulate.
 
-    ``days`` are measured after ``warmup_hours``; customers who arrive during
-    the warm-up are simulated but not counted.
+    ``days`` are measured after ``warmup_hours``. Left out (or ``"auto"``),
+    the warm-up is derived from the scenario: long enough for its slowest
+    queue, started empty, to reach its steady state (or a day when the day
+    has a pattern); see :func:`simulator.transient.advise_warmup`. Customers who arrive during
+    the warm-up are simulated but not counted, and so are those who arrive
+    after the window while counted customers finish their journeys (see
+    :mod:`simulator.metrics` for what each figure covers).
     """
 
     days: float = 1.0
     warmup_hours: float = 0.0
     replications: int = 10
     seed: int = 1
+    #: Whether ``warmup_hours`` was derived from the scenario (``warmup_hours``
+    #: left out or ``"auto"``) rather than given.
+    warmup_derived: bool = False
+    #: Why a derived warm-up is as long as it is (see :func:`simulator.transient.advise_warmup`).
+    warmup_reason: str = ""
 
     @property
     def warmup_minutes(self) -> float:
@@ -439,7 +453,7 @@ class Scenario:
             return copy.deepcopy(dict(self.data))
         data: dict[str, Any] = {
             "name": self.name, "description": self.description, "focal_channel": self.focal_channel,
-            "max_contacts": self.max_contacts, "run": dataclasses.asdict(self.run),
+            "max_contacts": self.max_contacts, "run": _run_data(self.run),
             "arrivals": {"per_hour": self.arrivals.per_hour, "first_channel": dict(self.arrivals.first_channel),
                          "day_to_day_cv": self.arrivals.day_to_day_cv},
             "channels": {c.name: _channel_data(c) for c in self.channels},
@@ -497,7 +511,10 @@ class Scenario:
             try:
                 _check_change(data, path, value)
                 if isinstance(value, Relative):
-                    value = value.apply(path, self._current(data, path))
+                    current = self._current(data, path)
+                    if path == "run.warmup_hours" and current == AUTO:
+                        current = self.run.warmup_hours  # the derived hours in use
+                    value = value.apply(path, current)
                 set_path(data, path, value)
             except (KeyError, ValueError) as exc:
                 problems.append(Problem(path, str(exc.args[0]), f"from {origins[path]}"))
@@ -624,6 +641,14 @@ def _plain(value: Any) -> Any:
     return _plain(tolist()) if callable(tolist) and type(value).__module__ == "numpy" else value
 
 
+def _run_data(run: RunSettings) -> dict[str, Any]:
+    """The ``[run]`` table (:meth:`Scenario.to_dict` with ``complete``): a derived warm-up stays ``"auto"``."""
+    data = {key: getattr(run, key) for key in RUN_KEYS}
+    if run.warmup_derived:
+        data["warmup_hours"] = AUTO
+    return data
+
+
 def _staffing_data(agents: int | tuple[int, ...]) -> int | list[int]:
     return list(agents) if isinstance(agents, tuple) else agents
 
@@ -662,6 +687,20 @@ def _group_data(group: Group) -> dict[str, Any]:
     return {"label": group.label, "agents": _staffing_data(group.agents), "skills": dict(group.skills),
             "reserve": dict(group.reserve), "cost_per_agent_hour": group.cost_per_agent_hour,
             "shrinkage": group.shrinkage}
+
+
+def _with_derived_warmup(scenario: Scenario) -> Scenario:
+    """The scenario with the warm-up :func:`simulator.transient.advise_warmup` derives from it."""
+    from .transient import DAY_PATTERN_WARMUP_HOURS, advise_warmup  # here: it uses the analytic engine
+
+    try:
+        advice = advise_warmup(scenario)
+        hours, reason = advice.hours, advice.reason
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # a scenario the approximation cannot take
+        hours = DAY_PATTERN_WARMUP_HOURS
+        reason = f"a day: the warm-up could not be derived from the queues ({exc})"
+    run = dataclasses.replace(scenario.run, warmup_hours=hours, warmup_reason=reason)
+    return dataclasses.replace(scenario, run=run)
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -1001,12 +1040,13 @@ class _Validator:
         own = tuple(Group(name=c.name, agents=c.agents, skills={c.name: 1},
                           cost_per_agent_hour=c.cost_per_agent_hour, label=c.label, own=True)
                     for c in channels if c.agents is not None)
-        return Scenario(
+        scenario = Scenario(
             name=name, description=description, focal_channel=focal,
             max_contacts=max_contacts, run=run, arrivals=arrivals,
             channels=channels, reference=reference, reference_source=reference_source,
             source=self.source, data=copy.deepcopy(dict(data)), groups=groups + own,
         )
+        return _with_derived_warmup(scenario) if run.warmup_derived else scenario
 
     def groups(self, value: Any, channel_table: Mapping[str, Any]) -> tuple[Group, ...]:
         """The ``[groups.NAME]`` tables: agents who answer several channels by priority."""
@@ -1046,6 +1086,13 @@ class _Validator:
                                           "the group's skills")
                     elif (number := self.integer(r, f"{path}.reserve.{channel}", 0, MAX_AGENTS)) is not None:
                         reserve[channel] = number
+            if agents is not None:
+                peak = max(agents) if isinstance(agents, tuple) else agents
+                for channel, r in reserve.items():
+                    if r >= peak:  # an agent takes it only while r others stay idle: never
+                        self.fail(f"{path}.reserve.{channel}",
+                                  f"keeps {r} agent(s) idle, but the group has at most {peak} on duty, so it "
+                                  f"would never answer {channel}; allowed: 0 to {peak - 1}")
             cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
                                high=MAX_COST)
             shrinkage = self.number(t.get("shrinkage", 0.0), f"{path}.shrinkage", low=0, high=0.95)
@@ -1090,11 +1137,18 @@ class _Validator:
         t = self.table(value, "run", RUN_KEYS)
         default = RunSettings()
         days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True, high=MAX_DAYS)
-        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0,
-                             high=MAX_WARMUP_HOURS)
+        warmup = t.get("warmup_hours", AUTO)
+        if warmup != AUTO:
+            if _is_number(warmup) and 0 <= warmup <= MAX_WARMUP_HOURS:
+                warmup = float(warmup)
+            else:
+                self.bad("run.warmup_hours", f'{_a_number(warmup)} from 0 to {MAX_WARMUP_HOURS:,}, or "{AUTO}" to '
+                         'derive it from the scenario', warmup)
+                warmup = 0.0
         reps = self.integer(t.get("replications", default.replications), "run.replications", 1, MAX_REPLICATIONS)
         seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
-        return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
+        derived = warmup == AUTO
+        return RunSettings(days or 1.0, 0.0 if derived else warmup, reps or 1, seed or 0, warmup_derived=derived)
 
     def arrivals(self, value: Any, names: tuple[str, ...]) -> Arrivals | None:
         if value is None:

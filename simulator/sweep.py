@@ -13,7 +13,11 @@ end every point is gathered into ``out/sweep.parquet`` and ``out/sweep.csv``.
 A point's id is a hash of everything that determines its numbers (the changed
 scenario, seed, replications, precision), so running the same sweep again
 skips the points already saved: an interrupted sweep (Ctrl-C, a killed
-process, a lost machine) loses at most the points that were running.
+process, a lost machine) loses at most the points that were running. Files
+are flushed to disk before they are renamed into place; a point file damaged
+all the same (empty, truncated) is run again and listed in
+``attrs["recomputed"]``, and temporary files left by a killed process are
+removed on the next run.
 
 Examples
 --------
@@ -38,7 +42,8 @@ from typing import Any, Callable, Mapping, Sequence
 import pandas as pd
 
 from . import __version__
-from .experiment import Result, atomic_write, run_replication
+from .experiment import Result, run_replication
+from .files import atomic_write, remove_stale_temporaries
 from .metrics import summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
 from .precision import Precision, figure_key, most_replications
@@ -210,7 +215,8 @@ def sweep(
         column per varied field, ``point_id``, then ``kpi, table, channel,
         metric, mean, ci_low, ci_high, n, replications`` (and
         ``precision_met`` with ``precision``). ``attrs`` holds ``points``,
-        ``resumed`` (points read back from ``out``) and ``out``.
+        ``resumed`` (points read back from ``out``), ``recomputed`` (saved
+        point files that were damaged, run again) and ``out``.
 
     Raises
     ------
@@ -239,10 +245,11 @@ def sweep(
 
     folder = Path(out) / POINTS_DIR if out is not None else None
     frames: dict[int, pd.DataFrame] = {}
+    damaged: list[Path] = []
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # left by a process killed while writing
-            stale.unlink(missing_ok=True)
+        for place in (Path(out), folder):  # temporary files of a process killed while writing
+            remove_stale_temporaries(place)
         # the run settings every point shares; None for one that is varied (see "vary")
         common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days,
                   "warmup_hours": changed[0].run.warmup_hours}
@@ -256,7 +263,11 @@ def sweep(
         for i, pid in enumerate(ids):
             saved = folder / f"{pid}.parquet"
             if saved.is_file():
-                frames[i] = pd.read_parquet(saved)[_point_columns(precision)]
+                frame = _read_point(saved, precision)
+                if frame is None:
+                    damaged.append(saved)
+                else:
+                    frames[i] = frame
     resumed = len(frames)
 
     more = None
@@ -284,13 +295,22 @@ def sweep(
         atomic_write(Path(out) / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
         atomic_write(Path(out) / "sweep.csv", lambda p: table.to_csv(p, index=False))
     table.attrs.update({"points": len(points), "resumed": resumed, "fields": fields,
-                        "out": None if out is None else str(out)})
+                        "out": None if out is None else str(out), "recomputed": [str(p) for p in damaged]})
     return table
 
 
 def _point_columns(precision: Precision | None) -> list[str]:
     """The columns a point's file holds: every figure's summary (not the point's place in a grid)."""
     return SUMMARY_COLUMNS + (["precision_met"] if precision is not None else [])
+
+
+def _read_point(path: Path, precision: Precision | None) -> pd.DataFrame | None:
+    """A saved point's summary, or None when the file is damaged (empty, truncated, not a point's table)."""
+    try:
+        frame = pd.read_parquet(path)[_point_columns(precision)]
+    except (OSError, ValueError, KeyError):  # pyarrow's errors derive from OSError and ValueError
+        return None
+    return frame if len(frame) else None
 
 
 def _point_frame(result: Result, precision_met: bool | None, level: float) -> pd.DataFrame:

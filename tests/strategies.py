@@ -77,8 +77,9 @@ def valid_scenarios(draw, min_channels: int = 1, max_channels: int = len(CHANNEL
     if draw(st.booleans()):
         data["arrivals"]["day_to_day_cv"] = draw(st.floats(0, 0.5))
     if grouped:
+        agents = draw(st.integers(1, 6))
         data["groups"] = {"desk": {
-            "agents": draw(st.integers(1, 6)), "skills": {c: draw(st.integers(1, 2)) for c in grouped},
-            "reserve": {c: draw(st.integers(0, 1)) for c in grouped if draw(st.booleans())},
+            "agents": agents, "skills": {c: draw(st.integers(1, 2)) for c in grouped},
+            "reserve": {c: draw(st.integers(0, min(1, agents - 1))) for c in grouped if draw(st.booleans())},
             "shrinkage": draw(st.sampled_from([0.0, 0.2])), "cost_per_agent_hour": 30.0}}
     return data

@@ -36,7 +36,7 @@ def test_json_is_one_document_with_every_table():
     result = invoke("run", "--json", *SHORT)
     doc = json.loads(result.stdout)
     assert doc["scenario"] == "nice_bcg_2016" and doc["replications"] == 2 and doc["seed"] == 2016
-    assert set(doc) == {"scenario", "replications", "seed", "days", "warmup_hours", "contactflow",
+    assert set(doc) == {"scenario", "replications", "seed", "days", "warmup_hours", "warmup", "contactflow",
                         "kpis", "channels", "groups", "before_call", "after_call", "per_day"}
     stat = doc["kpis"]["avoidable_call_share"]
     assert set(stat) == {"mean", "ci_low", "ci_high"} and stat["ci_low"] <= stat["mean"] <= stat["ci_high"]
@@ -105,7 +105,7 @@ def test_saving_again_replaces_the_whole_set(tmp_path, monkeypatch, one_step):
     from conftest import make_scenario
 
     if not one_step:  # a system without an atomic exchange of two folders
-        monkeypatch.setattr("simulator.experiment._exchange", lambda a, b: False)
+        monkeypatch.setattr("simulator.files._exchange", lambda a, b: False)
 
     sc = make_scenario({"run.days": 0.05})
     sim.run(sc, replications=2, seed=1).save(tmp_path / "res")
@@ -194,7 +194,7 @@ def test_written_files_are_readable_by_others(tmp_path):
     import os
     import stat
 
-    from simulator.experiment import atomic_write
+    from simulator.files import atomic_write
 
     old = os.umask(0o022)
     try:

@@ -190,7 +190,7 @@ retry_delay = { dist = "exponential", mean = 15.0 }
 days = 0.5
 warmup_hours = 3
 replications = 3
-seed = 4
+seed = 5
 
 [arrivals]
 per_hour = 120

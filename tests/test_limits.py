@@ -68,7 +68,7 @@ def many_channels(count: int) -> dict:
     ("arrivals.per_hour=nan", "arrivals.per_hour: must be a finite number >= 1e-06"),
     ("run.replications=1000000000", "run.replications: must be a whole number >= 1 and <= 100,000; got 1000000000"),
     ("run.days=1e7", "run.days: must be a number > 0 and <= 100,000; got 10000000.0"),
-    ("run.warmup_hours=1e9", "run.warmup_hours: must be a number >= 0 and <= 2,400,000; got 1000000000.0"),
+    ("run.warmup_hours=1e9", "run.warmup_hours: must be a number from 0 to 2,400,000, or \"auto\""),
     ("channels.phone.agents=1000000000",
      'channels.phone.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) hourly staffing '
      'levels, or "unlimited"; got 1000000000'),

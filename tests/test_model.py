@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import pickle
 
@@ -11,6 +12,7 @@ import pytest
 from scipy import stats
 
 import simulator as sim
+from simulator.analytic import erlang_a
 from simulator.journeys import ABANDONED, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED
 from simulator.model import Replication
 
@@ -53,6 +55,50 @@ def test_same_seed_same_numbers_on_one_process_or_many(scenario):
     pd.testing.assert_frame_equal(one.journeys, again.journeys)
     other = sim.run(scenario, replications=3, seed=43)
     assert not one.per_replication["value"].equals(other.per_replication["value"])
+
+
+def test_numbers_do_not_depend_on_the_order_tables_are_written_in():
+    """A point of a sweep is identified by its scenario whatever the key order, so its numbers must be too."""
+    from conftest import BASE
+
+    def reordered(table):
+        return dict(reversed(list(table.items())))
+
+    data = copy.deepcopy(BASE)
+    data["arrivals"]["first_channel"] = reordered(data["arrivals"]["first_channel"])
+    for channel in data["channels"].values():
+        channel["next"] = reordered(channel["next"])
+    data["channels"]["phone"]["next_after_abandon"] = {"give_up": 0.5, "phone": 0.3, "chat": 0.2}
+    data["channels"] = reordered(data["channels"])
+    shuffled = sim.Scenario.from_dict(data)
+    written = make_scenario({"channels.phone.next_after_abandon": {"chat": 0.2, "phone": 0.3, "give_up": 0.5}})
+    keys = ["replication", "table", "channel", "metric"]
+    one = sim.run(written, replications=2, seed=9).per_replication.sort_values(keys, ignore_index=True)
+    two = sim.run(shuffled, replications=2, seed=9).per_replication.sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(one, two)
+
+
+def test_numbers_do_not_depend_on_the_order_groups_and_skills_are_written_in():
+    def centre(reverse):
+        order = (lambda table: dict(reversed(list(table.items())))) if reverse else dict
+        live = {"handle_time": {"dist": "exponential", "mean": 5}, "patience": {"dist": "exponential", "mean": 3},
+                "resolve": 0.7}
+        return sim.Scenario.from_dict({
+            "name": "groups", "run": {"warmup_hours": 1, "days": 0.2},
+            "arrivals": {"per_hour": 150, "first_channel": order({"phone": 0.4, "chat": 0.3, "email": 0.3})},
+            "groups": order({"a": {"agents": [3] * 8 + [6] * 16, "skills": order({"phone": 1, "chat": 1})},
+                             "b": {"agents": [2] * 8 + [5] * 16,
+                                   "skills": order({"chat": 1, "phone": 1, "email": 2})}}),
+            "channels": order({"phone": {**live, "next": {"give_up": 0.5, "chat": 0.5}},
+                               "chat": {**live, "next": {"give_up": 0.5, "phone": 0.5}},
+                               "email": {"async": True, "handle_time": {"dist": "exponential", "mean": 5},
+                                         "resolve": 0.7, "next": {"give_up": 0.5, "phone": 0.5}}}),
+        })
+
+    keys = ["replication", "table", "channel", "metric"]
+    one, two = (sim.run(centre(r), replications=2, seed=3).per_replication.sort_values(keys, ignore_index=True)
+                for r in (False, True))
+    pd.testing.assert_frame_equal(one, two)
 
 
 def test_replications_are_independent_streams(scenario):
@@ -289,3 +335,41 @@ def test_time_integrals_do_not_grow_with_simulated_time():
     assert size(outputs[2]) == size(outputs[40])
     for days, out in outputs.items():
         assert out.duration == pytest.approx(np.full(24, days * 60.0))  # the window by hour, no more
+
+
+def _ratio_interval(numerators, denominators, level=0.99):
+    """Pooled ratio over replications with its cluster (replication) confidence interval."""
+    a, n = np.asarray(numerators, float), np.asarray(denominators, float)
+    ratio = a.sum() / n.sum()
+    half = stats.t.ppf(0.5 + level / 2, len(n) - 1) * np.std(a - ratio * n, ddof=1) / math.sqrt(len(n)) / n.mean()
+    return ratio - half, ratio + half
+
+
+def test_contacts_after_the_window_meet_the_same_load_as_inside_it():
+    """Counted customers finish their journeys after the window; arrivals must not stop meanwhile.
+
+    Every customer spends an exponential hour on the web, then calls an Erlang A
+    queue: its arrivals are Poisson (an M/M/inf output), so every call, inside
+    the window or after it, should be abandoned at the exact Erlang A rate.
+    """
+    sc = sim.Scenario.from_dict({
+        "name": "drain", "focal_channel": "phone",
+        "run": {"days": 0.25, "warmup_hours": 6, "replications": 20, "seed": 3},
+        "arrivals": {"per_hour": 60, "first_channel": {"web": 1.0}},
+        "channels": {
+            "web": {"agents": "unlimited", "handle_time": {"dist": "exponential", "mean": 60.0},
+                    "resolve": 0.0, "next": {"phone": 1.0}},
+            "phone": {"agents": 5, "handle_time": {"dist": "exponential", "mean": 4.4},
+                      "patience": {"dist": "exponential", "mean": 5.0}, "resolve": 1.0,
+                      "next": {"give_up": 1.0}},
+        },
+    })
+    exact = erlang_a(1.0, 4.4, 5, 5.0).abandon_rate
+    log = sim.run(sc).journeys
+    calls = log[log["channel"] == "phone"]
+    after = calls["time"] >= sc.run.end_minutes
+    assert after.mean() > 0.1  # a sixth of the calls come after the window
+    for part in (calls[~after], calls[after]):
+        by_rep = part.groupby("replication")
+        low, high = _ratio_interval(by_rep["outcome"].apply(lambda o: (o == "abandoned").sum()), by_rep.size())
+        assert low <= exact <= high, (low, exact, high)

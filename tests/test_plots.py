@@ -484,7 +484,8 @@ def test_hourly_chart_gives_every_panel_its_own_labelled_axes(six):
         np.testing.assert_allclose(steps, measured)
         plan = [scenario.channel(name).agents_in_hour(h) for h in hours]
         window = np.isfinite(measured)
-        assert np.allclose(measured[window], np.array(plan)[window])  # the shift plan, where measured
+        # the shift plan, where measured (an agent whose shift ended finishes the contact in hand)
+        assert np.allclose(measured[window], np.array(plan)[window], atol=0.1)
     # Service level against its target.
     target = [line for line in main[1].lines if line.get_linestyle() == "--"]
     assert [line.get_ydata()[0] for line in target] == [0.8]

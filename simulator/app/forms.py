@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..distributions import DISTRIBUTIONS, Distribution
-from ..scenario import (CHANNEL_NAME, DAY_HOURS, GIVE_UP, WEEK_HOURS, Problem, Scenario, ScenarioError,
+from ..scenario import (AUTO, CHANNEL_NAME, DAY_HOURS, GIVE_UP, WEEK_HOURS, Problem, Scenario, ScenarioError,
                         parse_value, set_path)
 
 __all__ = [
@@ -65,6 +65,7 @@ NONE = "none"
 #: How each kind of field is edited, and the parts (widgets) it reads.
 KINDS = {
     "text": ("",),
+    "warmup": ("",),  # hours, or "auto"
     "number": ("",),
     "integer": ("",),
     "probability": ("",),
@@ -127,7 +128,8 @@ SCENARIO_FIELDS = (
 )
 RUN_FIELDS = (
     FieldSpec("days", "Days measured", "number", "simulated after the warm-up"),
-    FieldSpec("warmup_hours", "Warm-up (hours)", "number", "simulated but not counted"),
+    FieldSpec("warmup_hours", "Warm-up (hours)", "warmup",
+              "simulated but not counted; auto: derived from the scenario"),
     FieldSpec("replications", "Replications", "integer"),
     FieldSpec("seed", "Seed", "integer"),
 )
@@ -237,6 +239,8 @@ def _current(spec: FieldSpec, table: Mapping[str, Any], obj: Any) -> Any:
     (optional kinds, and a channel's agents left out because groups answer it: None)."""
     if spec.key in table:
         return table[spec.key]
+    if spec.kind == "warmup":
+        return AUTO
     if spec.kind in OPTIONAL_KINDS or spec.kind == "agents":
         return None
     if obj is None:
@@ -488,6 +492,11 @@ def field_value(f: Field, read: Callable[[str, str], Any]) -> Any:
     if kind == "text":
         value = read(path, "")
         return "" if value is None else str(value)
+    if kind == "warmup":
+        value = read(path, "")
+        if value is None or str(value).strip().lower() in ("", AUTO):
+            return AUTO
+        return _number(value, integer=False)
     if kind == "bool":
         return bool(read(path, ""))
     if kind == "choice":

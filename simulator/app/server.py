@@ -21,6 +21,7 @@ from shiny import App, reactive, render, ui
 from .. import __version__
 from ..compare import compare
 from ..experiment import run as run_scenario
+from ..files import safe_file_name
 from ..html_report import report_html
 from ..network import approximate
 from ..parallel import default_workers
@@ -122,6 +123,9 @@ def _field_ui(f: forms.Field, gen: int) -> Any:
         widget = ui.input_numeric(wid(), label, parts[""], step=step)
     elif kind == "text":
         widget = ui.input_text(wid(), label, parts[""] or "")
+    elif kind == "warmup":
+        value = parts[""]
+        widget = ui.input_text(wid(), label, f"{value:g}" if isinstance(value, (int, float)) else str(value or "auto"))
     elif kind == "bool":
         widget = ui.input_checkbox(wid(), label, bool(parts[""]))
     elif kind == "choice":
@@ -564,7 +568,7 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                                ui.div("\n".join(lines), class_="problem-box"), id="form-state")
             return state
 
-        @render.download_button(filename=lambda: f"{last_valid().name}.toml")
+        @render.download_button(filename=lambda: f"{safe_file_name(last_valid().name)}.toml")
         def download_scenario():
             yield last_valid().to_toml()
 
@@ -883,19 +887,19 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
                 parts.append(ui.HTML(figure_html(hourly_groups_figure(result), "hourly-groups-plot")))
             return ui.div(*parts)
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_result.csv")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_result.csv")
         def dl_result_csv():
             yield views.figures_frame(sim_result()).to_csv(index=False)
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_result.json")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_result.json")
         def dl_result_json():
             yield sim_result().to_json()
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_charts.zip")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_charts.zip")
         def dl_charts():
             yield _charts_zip(sim_charts())
 
-        @render.download_button(filename=lambda: f"{sim_result().scenario.name}_report.html")
+        @render.download_button(filename=lambda: f"{safe_file_name(sim_result().scenario.name)}_report.html")
         def dl_report():
             yield report_html(sim_result(), command="contactflow app")
 

@@ -18,7 +18,7 @@ from ..calibrate import (
     load_targets,
 )
 from .. import __version__
-from ..experiment import atomic_write
+from ..files import atomic_write
 from ..json_data import dumps, plain
 from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate

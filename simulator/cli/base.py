@@ -15,6 +15,7 @@ import click
 
 from .. import __version__
 from ..experiment import check_result_folder
+from ..files import remove_stale_temporaries
 from ..parallel import MAX_WORKERS_PER_CORE
 from ..runsize import RunTooLarge
 from ..scenario import (MAX_DAYS, MAX_REPLICATIONS, RELATIVE_OPERATORS, Relative, Scenario, ScenarioError,
@@ -312,7 +313,8 @@ def clean_errors(command):
 def output_folder(path: str | Path, option: str = "--out") -> Path:
     """Create the folder ``path`` (if need be) and check it can be written, before a long run.
 
-    Exits 2 naming the option, the folder and the reason when it cannot.
+    Temporary files that a killed run left there are removed. Exits 2 naming
+    the option, the folder and the reason when it cannot be written.
     """
     folder = Path(path)
     try:
@@ -320,6 +322,7 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
         fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
+    remove_stale_temporaries(folder)
     return folder
 
 

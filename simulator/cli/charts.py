@@ -101,7 +101,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
                                origins=change_origins(assignments, days),
                                variant_option="--compare")
     output_file(out)  # before the runs, not after them
-    labels, aligned = align_runs(base, labels)
+    base, labels, aligned = align_runs(base, labels)
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed

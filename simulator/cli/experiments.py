@@ -14,7 +14,7 @@ import click
 import pandas as pd
 
 from ..compare import RUN_ATTRS, compare
-from ..experiment import atomic_write
+from ..files import atomic_write, safe_file_name
 from ..json_data import dumps
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
@@ -251,7 +251,8 @@ def _precision_line(report: dict, precision: Precision) -> str:
 @experiment_options
 @precision_options
 @click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the results (default: sweep_SCENARIO). Re-running resumes from it.")
+              help="Folder for the results (default: sweep_NAME, from the scenario's name). "
+                   "Re-running resumes from it.")
 @click.option("--show", "show", multiple=True, metavar="FIGURE",
               help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
                    "the focal channel's service_level, cost_per_customer); for FIGURE "
@@ -305,7 +306,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         except ValueError as exc:
             fail(f"--charts: {exc}")
         output_folder(charts, "--charts")
-    out = out or f"sweep_{sc.name}"
+    out = out or f"sweep_{safe_file_name(sc.name)}"  # a name is free text: keep the folder here
     points = math.prod(len(v) for v in vary.values())
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "sweep")
@@ -327,6 +328,8 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
+    for damaged in table.attrs["recomputed"]:
+        click.echo(f"recomputed a point whose saved file was damaged (empty or truncated): {damaged}", err=True)
     if table.attrs["resumed"]:
         click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
     text = sweep_text(table, list(vary), figures)
@@ -475,10 +478,12 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, for
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
-    replication, where the start-up transient of the waits ends. The
-    suggestion is the largest channel's cut-off on the waits averaged over
-    replications; the single replications' cut-offs show the spread, and
-    warnings (on stderr) say when the run looks too short for MSER.
+    replication, where the start-up transient of the waits ends. Each
+    channel's cut-off on the waits averaged over replications is checked
+    against the exact transient of its queue (M/M/c or M/M/c+M at its offered
+    load); the suggestion is the largest of them. The single replications'
+    cut-offs show the spread, and warnings (on stderr) say when the run looks
+    too short for MSER or MSER fell short of the exact transient.
     """
     sc = load_with_changes(scenario, assignments)
     bar = Progress(replications, quiet, f"{sc.name} from empty")
@@ -489,11 +494,14 @@ def warmup_command(scenario, replications, seed, days, assignments, workers, for
         bar.close()
     spread = suggestion.spread()
     rows = [[c, f"{r['hours']:.2f}", f"{r['median']:.2f} [{r['min']:.2f} – {r['max']:.2f}]",
-             f"{r['late']:.0f} of {replications}"] for c, r in spread.iterrows()]
+             f"{r['late']:.0f} of {replications}",
+             "–" if math.isnan(r["exact"]) else "> a week" if math.isinf(r["exact"]) else f"{r['exact']:.2f}"]
+            for c, r in spread.iterrows()]
     click.echo(table_text(rows, ["channel", "warm-up h (MSER-5)", "single replications: median [range]",
-                                 "late minimum"]))
+                                 "late minimum", "exact transient h"]))
     for warning in suggestion.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's "
-               f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
+    has = (f"{sc.run.warmup_hours:g}, derived" if sc.run.warmup_derived else f"{sc.run.warmup_hours:g}")
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's MSER-5 cut-off or exact "
+               f"transient, whichever is longer (scenario has {has}); use it with\n"
                f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..distributions import did_you_mean
-from ..experiment import atomic_write
+from ..files import atomic_write
 from ..experiment import run as run_scenario
 from ..parallel import default_workers
 from ..precision import PrecisionError
@@ -92,6 +92,8 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         from ..plots import result_charts
 
         chart_files = write_charts(lambda: result_charts(result), charts)
+    if result.warmup["warning"]:
+        click.echo(f"warning: {result.warmup['warning']}", err=True)
     if as_json:
         click.echo(result.to_json())
     else:
