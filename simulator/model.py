@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Mapping
@@ -420,7 +421,7 @@ class Replication:
                     yield env.timeout(mark - env.now)
                 tick(env.now)
                 meter.recording = self.warmup <= env.now < self.end
-            if env.now > self.end + DRAIN_LIMIT_MINUTES and not env._queue:  # nothing else will happen
+            if env.now > self.end + DRAIN_LIMIT_MINUTES and env.peek() == math.inf:  # nothing else is scheduled
                 idle_hours += 1
                 if idle_hours > self.period:
                     raise RuntimeError(
