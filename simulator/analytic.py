@@ -6,6 +6,10 @@ Two kinds of closed-form (or exactly computed) figures live here:
   :func:`erlang_c` (callers never give up, M/M/c), :func:`erlang_a`
   (exponential patience, M/M/c+M, Palm's model) and the loss formula
   :func:`erlang_b`; each returns a :class:`QueueFigures`;
+* agents who hold several contacts at once, possibly slowing down, and
+  call-back offers that thin a long queue: :func:`slot_queue`, a birth-death
+  chain (M/M/(c k) without slowdown); and non-preemptive priorities among
+  channels sharing agents: :func:`cobham_waits`;
 * the routing of a whole scenario when capacity plays no part:
   :class:`JourneyChain`, the absorbing Markov chain of a journey, which gives
   contacts per channel, the give-up share, the avoidable-call share and the
@@ -26,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
@@ -43,9 +48,11 @@ __all__ = [
     "HourlyJourneyChain",
     "JourneyChain",
     "QueueFigures",
+    "cobham_waits",
     "erlang_a",
     "erlang_b",
     "erlang_c",
+    "slot_queue",
 ]
 
 #: Probability mass the truncated Erlang A chain may leave out (a rigorous bound).
@@ -85,6 +92,17 @@ class QueueFigures:
     mean_queue
         Time-average number of customers waiting (Little: arrival rate times
         ``mean_wait``).
+    slot_occupancy
+        Mean share of contact slots in use (agents times concurrency); the
+        same as ``occupancy`` when an agent holds one contact at a time.
+    mean_service
+        Mean time a served contact spends with an agent (longer than the
+        handle time when contacts slow each other down).
+    callback_offered, callback_accepted
+        Shares of arrivals offered a call back, and who accepted one (see
+        :func:`slot_queue`); 0 without call backs. With call backs,
+        ``p_wait``, ``mean_wait`` and ``service_level`` are over the contacts
+        who stayed in the live queue, ``abandon_rate`` over all arrivals.
     """
 
     offered_load: float
@@ -96,6 +114,10 @@ class QueueFigures:
     abandon_rate: float
     occupancy: float
     mean_queue: float
+    slot_occupancy: float = math.nan
+    mean_service: float = math.nan
+    callback_offered: float = 0.0
+    callback_accepted: float = 0.0
 
     def channel_metrics(self) -> dict[str, float]:
         """The figures under the names of the simulation's channel table.
@@ -303,11 +325,16 @@ def _answered_within(queue_ahead: np.ndarray, service_rate: float, agents: int,
 
     The product of the two is exact for any rates (no stiff matrix
     exponential); as ``theta -> 0`` it tends to the Erlang C waiting time.
+    With ``theta = 0`` the wait from ``m`` ahead is a sum of ``m + 1``
+    ``Exp(c mu)`` times: ``P(W <= t)`` is the regularized lower incomplete
+    gamma function ``P(m + 1, c mu t)``.
     """
     if threshold <= 0 or len(queue_ahead) == 0:
         return 0.0
     ahead = np.arange(len(queue_ahead), dtype=float)
     service = agents * service_rate
+    if abandon_rate == 0:
+        return float(np.dot(queue_ahead, special.gammainc(ahead + 1.0, service * threshold)))
     served_at_all = service / (service + (ahead + 1.0) * abandon_rate)
     within = special.betainc(ahead + 1.0, service / abandon_rate + 1.0,
                              -math.expm1(-abandon_rate * threshold))
@@ -397,6 +424,180 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
         abandon_rate=abandon_rate * mean_queue / arrival_rate,
         occupancy=mean_busy / c, mean_queue=mean_queue,
     )
+
+
+# --------------------------------------------------------------------------- slots, priorities
+
+
+def _slot_service_rates(agents: int, concurrency: int, slowdown, mean_handle: float) -> np.ndarray:
+    """Completion rate with ``n = 1 .. agents * concurrency`` contacts in service, held as evenly
+    as the distributor's rule allows (an idle agent first, then the one holding the fewest):
+    ``r`` agents hold ``q + 1`` and ``agents - r`` hold ``q``, where ``n = q agents + r``; an
+    agent holding ``h`` contacts finishes one at rate ``h mu / slowdown[h - 1]``."""
+    factors = np.concatenate(([1.0], np.asarray(slowdown, dtype=float)))  # factors[h], h = 0..k
+    n = np.arange(1, agents * concurrency + 1)
+    q, r = np.divmod(n, agents)
+    upper = np.minimum(q + 1, concurrency)
+    return (r * upper / factors[upper] + (agents - r) * q / factors[q]) / mean_handle
+
+
+def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency: int = 1,
+               slowdown=None, mean_patience: float = math.inf, service_level_seconds: float = 20.0, *,
+               offer_from_queue: int | None = None, accept: float = 0.0,
+               service_scale: float = 1.0) -> QueueFigures:
+    """A channel whose agents hold up to ``concurrency`` contacts each (chat), as a birth-death chain.
+
+    The state is the number ``n`` of the channel's contacts present (with an
+    agent or waiting). Up to ``agents * concurrency`` slots they are all with
+    an agent, spread as evenly as the simulation's distributor spreads them;
+    the completion rate in state ``n`` is then the sum over agents of
+    ``h mu / f(h)`` for an agent holding ``h`` contacts, ``f`` the
+    ``slowdown`` factors (none: 1). Beyond, every slot is taken and each
+    waiting customer hangs up at rate ``theta = 1 / mean_patience``.
+
+    Exact when one agent holds the contacts (any slowdown), and for any
+    number of agents without slowdown: then it is an M/M/(c k) queue, i.e.
+    :func:`erlang_c` (no patience) or :func:`erlang_a` on ``c k`` slots.
+    With several agents and a slowdown, assuming the contacts stay evenly
+    spread is an approximation.
+
+    Call backs: an arrival who finds ``offer_from_queue`` or more contacts
+    waiting is offered a call back and accepts with probability ``accept``;
+    those who accept leave the live queue (the birth rate drops to
+    ``lambda (1 - accept)`` there). ``service_scale`` (<= 1) slows every
+    completion, e.g. the share of agent time left after call backs.
+
+    Parameters
+    ----------
+    arrival_rate, mean_handle, agents, mean_patience, service_level_seconds
+        As for :func:`erlang_a` (``mean_patience = math.inf``: nobody hangs up).
+    concurrency
+        Contacts one agent may hold at once.
+    slowdown
+        ``concurrency`` factors: handle times stretch by ``slowdown[h - 1]``
+        while an agent holds ``h`` contacts.
+
+    Returns
+    -------
+    QueueFigures
+        With ``slot_occupancy``, ``mean_service`` and the call-back shares.
+        Without patience and with more arrivals than the slots can take, the
+        queue grows without bound (``mean_wait = inf``).
+
+    Examples
+    --------
+    >>> f = slot_queue(0.42, 10.0, agents=2, concurrency=3)  # 6 slots without slowdown: Erlang C
+    >>> round(f.p_wait, 12) == round(erlang_c(0.42, 10.0, 6).p_wait, 12)
+    True
+    >>> slowed = slot_queue(0.15, 10.0, agents=1, concurrency=3, slowdown=[1.0, 1.2, 1.45])
+    >>> slowed.mean_service > 10.0
+    True
+    """
+    c = _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, numbers.Integral) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number >= 1; got {concurrency!r}")
+    k = int(concurrency)
+    factors = tuple(slowdown) if slowdown is not None else (1.0,) * k
+    if len(factors) != k or not all(f > 0 for f in factors):
+        raise ValueError(f"slowdown must be {k} factors > 0; got {slowdown!r}")
+    if not 0.0 < service_scale <= 1.0:
+        raise ValueError(f"service_scale must be in (0, 1]; got {service_scale!r}")
+    plain = offer_from_queue is None or accept == 0.0
+    if k == 1 and plain and factors[0] == 1.0 and service_scale == 1.0:
+        figures = erlang_a(arrival_rate, mean_handle, c, mean_patience, service_level_seconds)
+        return dataclasses.replace(figures, slot_occupancy=figures.occupancy, mean_service=float(mean_handle))
+    sl = float(service_level_seconds)
+    if c == 0 or arrival_rate == 0:
+        base = _no_agents(arrival_rate, mean_handle, mean_patience, sl) if c == 0 else \
+            QueueFigures(0.0, c, 0.0, 0.0, 1.0, sl, 0.0, 0.0, 0.0)
+        return dataclasses.replace(base, slot_occupancy=base.occupancy, mean_service=float(mean_handle))
+    slots = c * k
+    service = _slot_service_rates(c, k, factors, mean_handle) * service_scale
+    full = float(service[-1])
+    theta = 0.0 if math.isinf(mean_patience) else 1.0 / mean_patience
+    threshold = math.inf if plain else slots + int(offer_from_queue)
+    tail_birth = arrival_rate * ((1.0 - accept) if not plain else 1.0)
+    load = arrival_rate * mean_handle
+    if theta == 0.0 and tail_birth >= full:
+        return QueueFigures(load, c, 1.0, math.inf, 0.0, sl, 0.0, 1.0, math.inf, 1.0, math.inf,
+                            0.0 if plain else 1.0, 0.0 if plain else accept)
+    size = slots + 64
+    while True:
+        n = np.arange(1, size + 1)
+        death = service[np.minimum(n, slots) - 1] + theta * np.maximum(n - slots, 0)
+        birth = np.where(n - 1 < threshold, arrival_rate, tail_birth)  # into state n, from n - 1
+        with np.errstate(divide="ignore"):
+            log_weight = np.concatenate(([0.0], np.cumsum(np.log(birth) - np.log(death))))
+        top = log_weight.max()
+        ratio = tail_birth / death[-1]
+        if ratio == 0.0 or (ratio < 1.0 and log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
+                            < math.log(TRUNCATION_TOLERANCE)):
+            break
+        size *= 2
+        if size > MAX_QUEUE_STATES:
+            raise ValueError("the queue is so long that more than "
+                             f"{MAX_QUEUE_STATES} states would be needed; use a shorter mean_patience")
+    p = np.exp(log_weight - top)
+    p /= p.sum()
+    states = np.arange(len(p))
+    queue = np.maximum(states - slots, 0)
+    offered = states >= threshold
+    stays = np.where(offered, 1.0 - accept, 1.0)  # share of arrivals in each state who join the live queue
+    live = float(p @ stays)
+    mean_queue = float(p @ queue)
+    served_rate = arrival_rate * live - theta * mean_queue
+    in_service = float(p @ np.minimum(states, slots))
+    ahead = p[slots:] * stays[slots:]
+    within = _answered_within(ahead, full, 1, theta, service_level_seconds / 60.0)
+    return QueueFigures(
+        offered_load=load, agents=c,
+        p_wait=float(ahead.sum() / live), mean_wait=mean_queue / (arrival_rate * live),
+        service_level=float(p[:slots] @ stays[:slots] + within) / live, service_level_seconds=sl,
+        abandon_rate=theta * mean_queue / arrival_rate,
+        occupancy=float(p @ np.minimum(states, c)) / c, mean_queue=mean_queue,
+        slot_occupancy=in_service / slots,
+        mean_service=in_service / served_rate if served_rate > 0 else float(mean_handle),
+        callback_offered=float(p[offered].sum()), callback_accepted=float(p[offered].sum()) * accept,
+    )
+
+
+def cobham_waits(arrival_rates, mean_handles, agents: int) -> np.ndarray:
+    """Mean waits by class of an M/M/c queue with non-preemptive priorities (Cobham's formula).
+
+    Classes are given best first. With ``sigma_k`` the load of classes
+    ``1..k`` over ``c mu``, class ``k`` waits
+    ``W_k = C(c, a) / (c mu (1 - sigma_{k-1}) (1 - sigma_k))``, ``C`` Erlang
+    C's probability of waiting for the whole load ``a``. Exact when every
+    class has the same exponential handle time; with different ones ``mu``
+    is the overall rate (arrivals over load), a common approximation. The
+    arrival-weighted mean of the waits is then Erlang C's (work conservation).
+
+    Returns
+    -------
+    numpy.ndarray
+        The waits in minutes, ``inf`` for classes whose cumulative load
+        reaches the agents.
+
+    Examples
+    --------
+    >>> waits = cobham_waits([0.35, 0.35], [5.0, 5.0], 5)
+    >>> bool(waits[0] < erlang_c(0.7, 5.0, 5).mean_wait < waits[1])
+    True
+    >>> round(float(waits @ [0.5, 0.5]), 12) == round(erlang_c(0.7, 5.0, 5).mean_wait, 12)
+    True
+    """
+    rates = np.asarray(arrival_rates, dtype=float)
+    loads = rates * np.asarray(mean_handles, dtype=float)
+    c = _check_agents(agents)
+    total = float(loads.sum())
+    if total <= 0:
+        return np.zeros(len(rates))
+    sigma = np.concatenate(([0.0], np.cumsum(loads))) / c if c else np.full(len(rates) + 1, math.inf)
+    p_wait = erlang_c(rates.sum(), total / rates.sum(), c).p_wait
+    rate = c * rates.sum() / total  # c mu
+    with np.errstate(divide="ignore"):
+        waits = p_wait / (rate * (1.0 - sigma[:-1]) * (1.0 - sigma[1:]))
+    return np.where(sigma[1:] < 1.0, waits, math.inf)
 
 
 # --------------------------------------------------------------------------- the routing chain
