@@ -42,12 +42,14 @@ import numpy as np
 from scipy import sparse, special
 from scipy.sparse.linalg import spsolve
 
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .scenario import GIVE_UP, RESOLVED, Callback, Scenario
 
 __all__ = [
     "HourlyJourneyChain",
     "JourneyChain",
+    "CallbackFigures",
     "QueueFigures",
+    "callback_wait",
     "cobham_waits",
     "erlang_a",
     "erlang_b",
@@ -98,11 +100,11 @@ class QueueFigures:
     mean_service
         Mean time a served contact spends with an agent (longer than the
         handle time when contacts slow each other down).
-    callback_offered, callback_accepted
-        Shares of arrivals offered a call back, and who accepted one (see
-        :func:`slot_queue`); 0 without call backs. With call backs,
-        ``p_wait``, ``mean_wait`` and ``service_level`` are over the contacts
-        who stayed in the live queue, ``abandon_rate`` over all arrivals.
+    callbacks
+        Call-back figures (:class:`CallbackFigures`) when the channel offers
+        them (see :func:`slot_queue`), else None. With call backs, ``p_wait``,
+        ``mean_wait`` and ``service_level`` are over the contacts who stayed
+        in the live queue, ``abandon_rate`` over all arrivals.
     """
 
     offered_load: float
@@ -116,8 +118,7 @@ class QueueFigures:
     mean_queue: float
     slot_occupancy: float = math.nan
     mean_service: float = math.nan
-    callback_offered: float = 0.0
-    callback_accepted: float = 0.0
+    callbacks: "CallbackFigures | None" = None
 
     def channel_metrics(self) -> dict[str, float]:
         """The figures under the names of the simulation's channel table.
@@ -135,6 +136,41 @@ class QueueFigures:
             "occupancy": self.occupancy,
             "mean_queue": self.mean_queue,
         }
+
+
+@dataclass(frozen=True)
+class CallbackFigures:
+    """Call backs of one channel: shares of arrivals ``offered`` one and who ``accepted``,
+    the call backs' ``mean_wait`` (minutes until the agent calls) and the share made
+    ``within_promise``."""
+
+    offered: float
+    accepted: float
+    mean_wait: float
+    within_promise: float
+
+
+def callback_wait(callback: Callback, rate: float, first_free: float) -> tuple[float, float]:
+    """Mean wait of a call back, and the share made within the promise.
+
+    The call back waits ``X ~ Exp(rate)`` for an agent with no live caller
+    to serve, unless it becomes due first (``callback.promote_after``); then
+    it goes ahead of everyone and waits ``Exp(first_free)`` for the next
+    agent to free up.
+
+    Examples
+    --------
+    >>> from simulator.scenario import Callback
+    >>> wait, within = callback_wait(Callback(2.0, 0.5, 30.0), rate=1.0, first_free=2.0)
+    >>> round(wait, 6), within > 0.999
+    (1.0, True)
+    """
+    due = callback.promote_after
+    still = math.exp(-rate * due) if rate > 0 else 1.0  # not yet called back when it becomes due
+    before = -math.expm1(-rate * due) / rate if rate > 0 else due  # E[min(X, due)]
+    mean_wait = before + still / first_free
+    left = max(callback.within_minutes - due, 0.0)
+    return mean_wait, (1.0 - still) + still * (-math.expm1(-left * first_free))
 
 
 def _check_agents(agents) -> int:
@@ -443,8 +479,7 @@ def _slot_service_rates(agents: int, concurrency: int, slowdown, mean_handle: fl
 
 def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency: int = 1,
                slowdown=None, mean_patience: float = math.inf, service_level_seconds: float = 20.0, *,
-               offer_from_queue: int | None = None, accept: float = 0.0,
-               service_scale: float = 1.0) -> QueueFigures:
+               callback: Callback | None = None) -> QueueFigures:
     """A channel whose agents hold up to ``concurrency`` contacts each (chat), as a birth-death chain.
 
     The state is the number ``n`` of the channel's contacts present (with an
@@ -461,11 +496,22 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
     With several agents and a slowdown, assuming the contacts stay evenly
     spread is an approximation.
 
-    Call backs: an arrival who finds ``offer_from_queue`` or more contacts
-    waiting is offered a call back and accepts with probability ``accept``;
-    those who accept leave the live queue (the birth rate drops to
-    ``lambda (1 - accept)`` there). ``service_scale`` (<= 1) slows every
-    completion, e.g. the share of agent time left after call backs.
+    Call backs (a :class:`~simulator.scenario.Callback`): an arrival who must
+    wait is offered one when the simulation's expected wait, (queue + 1)
+    times the handle time over the slots, exceeds ``offer_when_wait_above``,
+    i.e. from a queue of ``q* = floor(offer_when_wait_above c k / h)``; it
+    accepts with probability ``accept`` and leaves the live queue (the birth
+    rate drops to ``lambda (1 - accept)`` there: exact). The call backs are then made by
+    the same agents, after the live callers: as work that starts whenever a
+    slot is free (an extra birth rate ``phi`` in the states with a free slot,
+    ``phi`` solved so that every accepted call back is made); when even
+    near-instant filling cannot make them all, the rest are promoted ahead of
+    the live callers, as the simulation does with call backs that fall due,
+    and slow the live queue's completions by their share of the slots. That
+    spreading of the call backs is the approximation. A call back waits as
+    Cobham's lower class behind the live callers (an exponential wait at rate
+    ``R (1 - sigma_live) (1 - sigma_live - sigma_callbacks)``, ``R`` the full
+    completion rate) until it is due (see :func:`callback_wait`).
 
     Parameters
     ----------
@@ -480,9 +526,10 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
     Returns
     -------
     QueueFigures
-        With ``slot_occupancy``, ``mean_service`` and the call-back shares.
-        Without patience and with more arrivals than the slots can take, the
-        queue grows without bound (``mean_wait = inf``).
+        With ``slot_occupancy``, ``mean_service`` and the call-back shares;
+        occupancies include the call backs. Without patience and with more
+        arrivals than the slots can take, the queue grows without bound
+        (``mean_wait = inf``).
 
     Examples
     --------
@@ -500,10 +547,9 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
     factors = tuple(slowdown) if slowdown is not None else (1.0,) * k
     if len(factors) != k or not all(f > 0 for f in factors):
         raise ValueError(f"slowdown must be {k} factors > 0; got {slowdown!r}")
-    if not 0.0 < service_scale <= 1.0:
-        raise ValueError(f"service_scale must be in (0, 1]; got {service_scale!r}")
-    plain = offer_from_queue is None or accept == 0.0
-    if k == 1 and plain and factors[0] == 1.0 and service_scale == 1.0:
+    plain = callback is None
+    accept = callback.accept if callback is not None else 0.0
+    if k == 1 and plain and factors[0] == 1.0:
         figures = erlang_a(arrival_rate, mean_handle, c, mean_patience, service_level_seconds)
         return dataclasses.replace(figures, slot_occupancy=figures.occupancy, mean_service=float(mean_handle))
     sl = float(service_level_seconds)
@@ -512,43 +558,80 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
             QueueFigures(0.0, c, 0.0, 0.0, 1.0, sl, 0.0, 0.0, 0.0)
         return dataclasses.replace(base, slot_occupancy=base.occupancy, mean_service=float(mean_handle))
     slots = c * k
-    service = _slot_service_rates(c, k, factors, mean_handle) * service_scale
+    service = _slot_service_rates(c, k, factors, mean_handle)
     full = float(service[-1])
     theta = 0.0 if math.isinf(mean_patience) else 1.0 / mean_patience
-    threshold = math.inf if plain else slots + int(offer_from_queue)
+    offer_from_queue = 0 if plain else int(math.floor(callback.offer_when_wait_above * slots / mean_handle))
+    threshold = math.inf if plain else slots + offer_from_queue
     tail_birth = arrival_rate * ((1.0 - accept) if not plain else 1.0)
     load = arrival_rate * mean_handle
+    if callback is not None:
+        overwhelmed = CallbackFigures(1.0, accept, math.inf, 0.0) if accept else CallbackFigures(1.0, 0.0, math.nan,
+                                                                                                    math.nan)
+    unstable = QueueFigures(load, c, 1.0, math.inf, 0.0, sl, 0.0, 1.0, math.inf, 1.0, math.inf,
+                            overwhelmed if callback is not None else None)
     if theta == 0.0 and tail_birth >= full:
-        return QueueFigures(load, c, 1.0, math.inf, 0.0, sl, 0.0, 1.0, math.inf, 1.0, math.inf,
-                            0.0 if plain else 1.0, 0.0 if plain else accept)
-    size = slots + 64
-    while True:
-        n = np.arange(1, size + 1)
-        death = service[np.minimum(n, slots) - 1] + theta * np.maximum(n - slots, 0)
-        birth = np.where(n - 1 < threshold, arrival_rate, tail_birth)  # into state n, from n - 1
-        with np.errstate(divide="ignore"):
-            log_weight = np.concatenate(([0.0], np.cumsum(np.log(birth) - np.log(death))))
-        top = log_weight.max()
-        ratio = tail_birth / death[-1]
-        if ratio == 0.0 or (ratio < 1.0 and log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
-                            < math.log(TRUNCATION_TOLERANCE)):
-            break
-        size *= 2
-        if size > MAX_QUEUE_STATES:
-            raise ValueError("the queue is so long that more than "
-                             f"{MAX_QUEUE_STATES} states would be needed; use a shorter mean_patience")
-    p = np.exp(log_weight - top)
-    p /= p.sum()
+        return unstable
+
+    def stationary(fill: float, scale: float = 1.0) -> np.ndarray:
+        size = slots + 64
+        while True:
+            n = np.arange(1, size + 1)
+            death = scale * service[np.minimum(n, slots) - 1] + theta * np.maximum(n - slots, 0)
+            birth = np.where(n - 1 < threshold, arrival_rate, tail_birth) + np.where(n - 1 < slots, fill, 0.0)
+            with np.errstate(divide="ignore"):
+                log_weight = np.concatenate(([0.0], np.cumsum(np.log(birth) - np.log(death))))
+            top = log_weight.max()
+            ratio = tail_birth / death[-1]
+            if theta == 0.0 and ratio >= 1.0:
+                return None  # the live queue grows without bound
+            if ratio == 0.0 or (ratio < 1.0 and log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
+                                < math.log(TRUNCATION_TOLERANCE)):
+                p = np.exp(log_weight - top)
+                return p / p.sum()
+            size *= 2
+            if size > MAX_QUEUE_STATES:
+                raise ValueError("the queue is so long that more than "
+                                 f"{MAX_QUEUE_STATES} states would be needed; use a shorter mean_patience")
+
+    fill, scale, p = 0.0, 1.0, stationary(0.0)
+    if accept > 0:
+        # call backs fill free slots (phi P(a slot is free) = lambda P(offered) accept, phi up to a
+        # near-instant rate); those that still cannot be made are promoted ahead of the live callers
+        # and take their share of the slots, slowing the live queue's completions
+        for _ in range(1000):
+            free = float(p[:slots].sum())
+            accepted = arrival_rate * accept * float(p[threshold:].sum())
+            wanted = min(accepted / max(free, 1e-12), 100.0 * full)
+            promoted = max(accepted - wanted * free, 0.0)
+            target = 1.0 - min(promoted / full, 0.95)
+            if abs(wanted - fill) <= 1e-10 * (1.0 + fill) and abs(target - scale) <= 1e-10:
+                break
+            fill, scale = 0.5 * fill + 0.5 * wanted, 0.5 * scale + 0.5 * target
+            p = stationary(fill, scale)
+            if p is None:
+                return unstable
     states = np.arange(len(p))
     queue = np.maximum(states - slots, 0)
     offered = states >= threshold
     stays = np.where(offered, 1.0 - accept, 1.0)  # share of arrivals in each state who join the live queue
     live = float(p @ stays)
     mean_queue = float(p @ queue)
-    served_rate = arrival_rate * live - theta * mean_queue
-    in_service = float(p @ np.minimum(states, slots))
+    made_back = fill * float(p[:slots].sum()) + full * (1.0 - scale)  # made in free slots, and promoted
+    served_rate = arrival_rate * live - theta * mean_queue + made_back
+    in_service = float(p @ np.minimum(states, slots)) * scale + slots * (1.0 - scale)
     ahead = p[slots:] * stays[slots:]
-    within = _answered_within(ahead, full, 1, theta, service_level_seconds / 60.0)
+    within = _answered_within(ahead, full * scale, 1, theta, service_level_seconds / 60.0)
+    callbacks = None
+    if callback is not None:
+        offered_share = float(p[offered].sum())
+        made = arrival_rate * offered_share * accept
+        # a call back waits like Cobham's lower class behind the live callers
+        live_load = (arrival_rate * live - theta * mean_queue) / full
+        rate = full * max(1.0 - live_load, 0.0) * max(1.0 - live_load - made / full, 0.0)
+        wait, on_time = callback_wait(callback, rate, full)
+        callbacks = CallbackFigures(offered_share, offered_share * accept,
+                                    wait if made > 0 else math.nan, on_time if made > 0 else math.nan)
     return QueueFigures(
         offered_load=load, agents=c,
         p_wait=float(ahead.sum() / live), mean_wait=mean_queue / (arrival_rate * live),
@@ -557,7 +640,7 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
         occupancy=float(p @ np.minimum(states, c)) / c, mean_queue=mean_queue,
         slot_occupancy=in_service / slots,
         mean_service=in_service / served_rate if served_rate > 0 else float(mean_handle),
-        callback_offered=float(p[offered].sum()), callback_accepted=float(p[offered].sum()) * accept,
+        callbacks=callbacks,
     )
 
 

@@ -19,9 +19,11 @@ the agents on duty in an hour (after shrinkage) are summed.
   one agent). Call backs: an arrival who finds at least ``q*`` callers
   waiting is offered one, ``q*`` being the queue from which the simulation's
   expected-wait rule exceeds ``offer_when_wait_above``; those who accept leave
-  the live queue (the chain's arrival rate drops there). The call backs then
-  take agent time, which slows the live queue's completions by their share of
-  the capacity; a call back waits like Cobham's lower class until it is due
+  the live queue (the chain's arrival rate drops there). The call backs are
+  made in the slots that free up with no live caller waiting (extra arrivals
+  into the chain's states with a free slot), and those that cannot be are
+  promoted ahead of the live callers, as when they fall due; a call back
+  waits like Cobham's lower class until it is due
   (``within_minutes - offer_when_wait_above``), then for the next free agent.
 * An asynchronous channel, or a live one whose customers never hang up, keeps
   all its work: a fluid backlog over the run's minutes (capacity: the slots
@@ -48,8 +50,9 @@ hour ``h``:
   above them or beside them leaves: a fluid backlog as above, with Cobham's
   wait in hours where none builds up.
 * Call backs are a class of their own, ranked just after the live contacts
-  of their channel. Callers are offered one with probability
-  ``P_j rho^q*`` (a geometric queue seen on arrival).
+  of their channel, which wait at their class's rate ``nu`` until due.
+  Callers are offered one with probability ``P_j rho^q*`` (a geometric
+  queue seen on arrival, ``rho = lambda / (lambda + nu_j + theta)``).
 * ``concurrency`` in a shared group: an agent on a chat holds ``q`` chats on
   average, ``q`` between 1 and ``k`` as the chats in progress outnumber the
   agents free for them, so a chat costs ``h f(q) / q`` agent-minutes.
@@ -75,7 +78,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from .analytic import QueueFigures, slot_queue
+from .analytic import QueueFigures, callback_wait, slot_queue
 from .distributions import Deterministic, Distribution, Empirical, Exponential, Gamma, Lognormal, Uniform
 from .scenario import Channel, Scenario
 
@@ -336,21 +339,14 @@ class Pool:
 
     # -- one channel ---------------------------------------------------------------------------
 
-    def _figures(self, spec: Channel, rate: float, agents: int, scale: float = 1.0,
-                 keeps_work: bool = False) -> QueueFigures:
+    def _figures(self, spec: Channel, rate: float, agents: int, keeps_work: bool = False) -> QueueFigures:
         """The channel's birth-death chain in one hour (``keeps_work``: nobody leaves the queue)."""
         patience = spec.patience.mean if spec.patience is not None and not keeps_work else math.inf
-        callback = spec.callback
-        offer = None
-        if callback is not None and agents:
-            slots = agents * spec.concurrency
-            offer = int(math.floor(callback.offer_when_wait_above * slots / spec.handle_time.mean))
-        key = (spec.name, rate, agents, round(scale, 12), keeps_work)
+        key = (spec.name, rate, agents, keeps_work)
         if key not in self._cache:
             self._cache[key] = slot_queue(
                 rate, spec.handle_time.mean, agents, spec.concurrency, spec.concurrency_slowdown, patience,
-                spec.service_level_seconds, offer_from_queue=offer,
-                accept=callback.accept if callback is not None else 0.0, service_scale=scale)
+                spec.service_level_seconds, callback=None if keeps_work else spec.callback)
         return self._cache[key]
 
     def _live_single(self, spec: Channel, i: int, rates: np.ndarray, agents: np.ndarray) -> ChannelQueue:
@@ -365,45 +361,29 @@ class Pool:
             rate, c = float(rates[h]), int(agents[h])
             if open_share[h] <= 0:
                 continue
-            figures, scale = self._figures(spec, rate, c), 1.0
-            callback_rate = 0.0
-            if spec.callback is not None and c:
-                for _ in range(200):  # call backs slow the live queue by their share of the slots
-                    callback_rate = rate * figures.callback_accepted
-                    share = min(callback_rate * figures.mean_service / (c * k), 0.95)
-                    new = 0.5 * scale + 0.5 * (1.0 - share)
-                    if abs(new - scale) < 1e-10:
-                        break
-                    scale = new
-                    figures = self._figures(spec, rate, c, scale)
+            figures = self._figures(spec, rate, c)
             if (c == 0 and rate > 0) or (c and figures.offered_load * _stretch(spec) >= c * k):
                 overloaded.append(h)
-            live = 1.0 - figures.callback_accepted
+            callbacks = figures.callbacks
+            accepted = callbacks.accepted if callbacks is not None else 0.0
             values["abandon_rate"][h] = figures.abandon_rate
             values["mean_wait_min"][h] = figures.mean_wait
             values["p_wait"][h] = figures.p_wait
             values["service_level"][h] = figures.service_level
             values["mean_service"][h] = figures.mean_service if c else handle
-            values["p_wait_all"][h] = figures.p_wait * live + figures.callback_accepted
+            values["p_wait_all"][h] = figures.p_wait * (1.0 - accepted) + accepted
             values["mean_queue"][h] = figures.mean_queue * open_share[h]
-            wait_live = figures.mean_wait * live
-            values["time_waiting"][h] = wait_live
-            if c:
-                live_in_service = figures.slot_occupancy * c * k
-                values["slots_used"][h] = live_in_service / k * open_share[h]
+            values["time_waiting"][h] = figures.mean_wait * (1.0 - accepted)
+            if c:  # call backs included
+                values["slots_used"][h] = figures.slot_occupancy * c * open_share[h]
                 values["busy"][h] = figures.occupancy * c * open_share[h]
-            if spec.callback is not None and c:
-                full = c * k / (handle * _stretch(spec))
-                cb = _callback_wait(spec, full, rate * (live - figures.abandon_rate) / full, callback_rate / full, full)
-                values["callback_offered"][h] = figures.callback_offered
-                values["callback_accepted"][h] = figures.callback_accepted
-                values["callback_within"][h], values["callback_wait"][h] = cb
-                values["time_waiting"][h] = wait_live + figures.callback_accepted * cb[1]
-                extra = callback_rate * figures.mean_service * open_share[h]  # contacts in service
-                values["slots_used"][h] = min(values["slots_used"][h] + extra / k, c * open_share[h])
-                values["busy"][h] = min(values["busy"][h] + extra, c * open_share[h])
-            elif spec.callback is not None:
-                values["callback_offered"][h] = values["callback_accepted"][h] = 0.0
+            if callbacks is not None:
+                values["callback_offered"][h] = callbacks.offered
+                values["callback_accepted"][h] = accepted
+                values["callback_within"][h] = callbacks.within_promise
+                values["callback_wait"][h] = callbacks.mean_wait
+                if accepted:
+                    values["time_waiting"][h] += accepted * callbacks.mean_wait
         return self._aggregate(spec, i, rates, values, tuple(overloaded))
 
     def _backlog_single(self, spec: Channel, i: int, rates: np.ndarray, agents: np.ndarray) -> ChannelQueue:
@@ -574,7 +554,8 @@ class Pool:
             spec = self.specs[n]
             nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)
             first_free = np.maximum((agents * self.serving[:, x][:, None] * mu).sum(axis=0), 1e-12)
-            within, wait = _callback_wait(spec, first_free, 0.0, 0.0, first_free, nu)
+            wait, within = np.array([callback_wait(spec.callback, float(r), float(f))
+                                     for r, f in zip(nu, first_free)]).T
             live = figures[x - 1]
             live["callback_within"], live["callback_wait"] = within, wait
             live["time_waiting"] = live["time_waiting"] + live["callback_accepted"] * wait
@@ -661,27 +642,6 @@ def _stretch(spec: Channel, partial: bool = False) -> float:
     if spec.concurrency_slowdown is None:
         return 1.0
     return spec.concurrency_slowdown[0 if partial else -1]
-
-
-def _callback_wait(spec: Channel, full_rate, live_load, callback_load, first_free, nu=None):
-    """Share of call backs made within the promise, and their mean wait.
-
-    A call back waits for an agent with no live caller waiting: exponentially
-    with rate ``nu`` (for one channel, Cobham's lower class:
-    ``R (1 - sigma_live) (1 - sigma_live - sigma_callbacks)``, ``R`` the full
-    completion rate) until it is due, then for the first agent to free up
-    (rate ``first_free``).
-    """
-    callback = spec.callback
-    if nu is None:
-        nu = full_rate * max(1.0 - live_load, FLOOR) * max(1.0 - live_load - callback_load, FLOOR)
-    due = callback.promote_after
-    still = np.exp(-np.asarray(nu) * due)  # not yet called back when it becomes due
-    top = 1.0 / np.asarray(first_free)
-    mean_wait = (1.0 - still) / nu + still * top
-    left = max(callback.within_minutes - due, 0.0)
-    within = (1.0 - still) + still * (1.0 - np.exp(-left / top))
-    return within, mean_wait
 
 
 def _split(carried_agents: np.ndarray, p_wait: np.ndarray, rank: np.ndarray, available: np.ndarray,
