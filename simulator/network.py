@@ -90,7 +90,7 @@ import pandas as pd
 from .analytic import HourlyJourneyChain
 from .distributions import Exponential
 from .metrics import CHANNEL_METRICS, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES
-from .pools import ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes
+from .pools import POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes
 from .precision import figure_index
 from .scenario import WEEK_HOURS, Scenario
 
@@ -98,6 +98,8 @@ __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
+#: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
+POOL_STEPS = 5
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -154,14 +156,20 @@ class _Network:
         self.scheduled = np.array([[g.agents_in_hour(h) for h in range(period)] for g in scenario.groups],
                                   dtype=float).reshape(len(scenario.groups), period)
 
-    def queue_figures(self, rates: np.ndarray) -> list[ChannelQueue]:
+    def queue_figures(self, rates: np.ndarray, steps: int | None = None) -> list[ChannelQueue]:
         """Every channel's queue figures when ``rates[i, h]`` contacts a minute reach channel ``i``
-        in hour ``h`` of the period (closed ones included); self-service has none."""
+        in hour ``h`` of the period (closed ones included); self-service has none. Pools of shared
+        groups take at most ``steps`` steps of their own fixed point (default: until it settles)."""
         figures = [ChannelQueue() for _ in self.scenario.channels]
         for pool in self.pools:
-            for i, queue in pool.evaluate(rates).items():
+            for i, queue in pool.evaluate(rates, steps).items():
                 figures[i] = queue
         return figures
+
+    @property
+    def settled(self) -> bool:
+        """Whether every pool of shared groups has reached its own fixed point."""
+        return all(pool.residual < POOL_TOLERANCE for pool in self.pools)
 
     # -- the journeys: the chain, by hour of the period when the hour matters --
 
@@ -346,12 +354,12 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
-        figures = network.queue_figures(rates)
+        figures = network.queue_figures(rates, POOL_STEPS)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
         served = (1.0 - damping) * served + damping * new
         chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
-        if change <= tolerance:
+        if change <= tolerance and network.settled:
             converged = True
             break
     rates = network.contact_rates(chain)

@@ -76,7 +76,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from .analytic import QueueFigures, callback_wait, slot_queue
 from .distributions import Deterministic, Distribution, Empirical, Exponential, Gamma, Lognormal, Uniform
@@ -91,9 +91,10 @@ HANDLE_NODES = 400
 MAX_TAIL_DAYS = 30
 #: Smallest share of an agent's time left for a class in the shared-pool rates (keeps them finite).
 FLOOR = 1e-4
-#: Iterations and tolerance (busy agents) of a shared pool's fixed point.
+#: Iterations, tolerance (busy agents) and damping of a shared pool's fixed point.
 POOL_ITERATIONS = 300
 POOL_TOLERANCE = 1e-9
+POOL_DAMPING = 0.3
 #: A group busy at this share of its agents or more in an hour counts as overloaded there.
 OVERLOADED = 0.98
 
@@ -241,6 +242,77 @@ def _erlang_c_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
     return np.where((loads < agents) & (agents > 0), np.clip(c, 0.0, 1.0), np.where(loads > 0, 1.0, 0.0))
 
 
+def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=None, accept: float = 0.0) -> dict:
+    """A class's queue while every agent it may use is busy, hour by hour (arrays over hours).
+
+    A birth-death chain on the contacts waiting: births ``lam`` (``lam (1 -
+    accept)`` from ``offer_from`` waiting on, where call backs are offered),
+    deaths ``speed + j theta``; as Erlang A's queue given all agents busy
+    when ``speed = c mu``. Returns, per arrival that finds every agent busy,
+    the shares ``offered`` and ``accepted`` a call back and ``live`` who
+    join the queue, the mean ``queue`` (waiting contacts given busy), and
+    ``within``: the share served within ``threshold`` minutes among those
+    who join (times ``live``).
+    """
+    lam = np.asarray(lam, dtype=float)
+    speed = np.maximum(np.asarray(speed, dtype=float), 1e-12)
+    hours = len(lam)
+    offer = np.full(hours, np.inf) if offer_from is None else np.asarray(offer_from, dtype=float)
+    tail = lam * (1.0 - accept) if offer_from is not None else lam
+    if theta == 0 and np.any((tail >= speed) & (lam > 0)):
+        size = 20000
+    elif theta == 0:
+        ratio = float(np.max(np.where(lam > 0, tail / speed, 0.0)))
+        size = int(min(20000, max(64, math.log(1e-15) / math.log(max(ratio, 1e-12)) + 2)))
+    else:
+        size = int(min(20000, 64 + 4 * float(np.max(lam)) / theta))
+    j = np.arange(1, size + 1)[:, None]
+    birth = np.where(j - 1 < offer[None, :], lam[None, :], tail[None, :])
+    with np.errstate(divide="ignore"):
+        log_weight = np.vstack((np.zeros((1, hours)), np.cumsum(np.log(birth) - np.log(speed[None, :] + j * theta),
+                                                               axis=0)))
+    log_weight -= log_weight.max(axis=0)
+    p = np.exp(log_weight)
+    p /= p.sum(axis=0)
+    q = np.arange(size + 1)[:, None]
+    offered = q >= offer[None, :]
+    stays = np.where(offered, 1.0 - accept, 1.0)
+    ahead = q.astype(float)
+    if theta == 0:
+        within = special.gammainc(ahead + 1.0, speed[None, :] * threshold)
+    else:
+        served_at_all = speed[None, :] / (speed[None, :] + (ahead + 1.0) * theta)
+        within = served_at_all * special.betainc(ahead + 1.0, speed[None, :] / theta + 1.0,
+                                                 -math.expm1(-theta * threshold))
+    unstable = (theta == 0) & (tail >= speed) & (lam > 0)
+    return {"offered": np.where(offered, p, 0.0).sum(axis=0), "accepted": accept * np.where(offered, p, 0.0).sum(axis=0),
+            "live": (p * stays).sum(axis=0), "queue": np.where(unstable, np.inf, (p * q).sum(axis=0)),
+            "within": np.where(unstable, 0.0, (p * stays * within).sum(axis=0))}
+
+
+def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """``E[min(N, cap)]`` for ``N`` Poisson with ``mean`` (``cap`` fractional: linear between whole numbers)."""
+    low = np.floor(cap).astype(int)
+    frac = cap - low
+    top = int(low.max()) + 1 if low.size else 1
+    j = np.arange(top + 1).reshape((-1,) + (1,) * mean.ndim)
+    below = stats.poisson.cdf(j, mean)  # P(N <= j)
+    # E[min(N, m)] = sum_{j < m} P(N > j)
+    tail = np.cumsum(1.0 - below, axis=0)  # tail[m - 1] = E[min(N, m)]
+    at = lambda m: np.where(m > 0, np.take_along_axis(tail, np.maximum(m - 1, 0)[None], axis=0)[0], 0.0)  # noqa: E731
+    return (1.0 - frac) * at(low) + frac * at(low + 1)
+
+
+def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Erlang C's probability of waiting, hour by hour, for a fractional number of servers
+    (linear between the whole numbers around it; exact for whole numbers)."""
+    capacity = np.maximum(capacity, 0.0)
+    low = np.floor(capacity + 1e-9).astype(int)
+    frac = np.clip(capacity - low, 0.0, 1.0)
+    low_c = _erlang_c_table(loads, low)
+    return np.where(frac > 1e-9, (1.0 - frac) * low_c + frac * _erlang_c_table(loads, low + 1), low_c)
+
+
 def _overflow(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Share of a load offered to ``capacity`` (fractional) servers that finds them all busy (Erlang B,
     interpolated between whole numbers of servers)."""
@@ -311,6 +383,7 @@ class Pool:
         self.shared = len(self.channels) > 1
         self._cache: dict[tuple, QueueFigures] = {}
         self._state: tuple | None = None  # a shared pool's busy agents, kept as the next start
+        self.residual = 0.0  # how much the shared pool's busy agents moved in its last step
         if self.shared:
             self._setup_shared()
 
@@ -322,11 +395,16 @@ class Pool:
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.group_specs)
 
-    def evaluate(self, rates: np.ndarray) -> dict[int, ChannelQueue]:
+    def evaluate(self, rates: np.ndarray, steps: int | None = None) -> dict[int, ChannelQueue]:
         """Queue figures of the pool's channels when ``rates[i, h]`` contacts a minute reach
-        channel ``i`` (every channel of the scenario) in hour ``h`` of the period, closed ones included."""
+        channel ``i`` (every channel of the scenario) in hour ``h`` of the period, closed ones included.
+
+        A shared pool iterates its own fixed point from where the last call
+        left it, at most ``steps`` times (default: until it settles);
+        :attr:`residual` says how far it still moved.
+        """
         if self.shared:
-            return self._evaluate_shared(rates)
+            return self._evaluate_shared(rates, steps or POOL_ITERATIONS)
         (i,), spec = self.channels, self.specs[0]
         agents = self.on_duty.sum(axis=0)
         if spec.callback is not None or (spec.patience is not None and not spec.is_async):
@@ -434,6 +512,9 @@ class Pool:
         self.serving = np.isfinite(self.rank)
         self.above = self.rank[:, None, :] < self.rank[:, :, None]  # above[g, x, y]: g ranks y above x
         self.beside = (self.rank[:, None, :] == self.rank[:, :, None]) & self.serving[:, None, :]
+        # reserved_below[g, x, y]: g ranks y below x and keeps agents idle for x from y (a reserve on y)
+        self.reserved_below = (self.rank[:, None, :] > self.rank[:, :, None]) & self.serving[:, None, :] \
+            & (self.reserve[:, None, :] > 0)
         handles = np.array([self.specs[n].handle_time.mean for n, _ in classes])
         self.handle = handles
         self.full_cost = np.array([self.specs[n].handle_time.mean * _stretch(self.specs[n]) / self.specs[n].concurrency
@@ -443,8 +524,14 @@ class Pool:
 
     def _agent_cost(self, served: np.ndarray, busy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Agent-minutes per contact of each class in each group, and the contacts an agent on the
-        class holds, both (G, X, P): ``q`` between 1 and the concurrency, as the contacts in
-        service outnumber the agents free for the class; a contact costs ``h f(q) / q``."""
+        class holds, both (G, X, P).
+
+        With concurrency ``k``, a new chat goes to an idle agent first, so the
+        agents holding chats are ``E[min(N, F)]``: ``N`` the chats in
+        progress (taken as Poisson), ``F`` the agents not busy with other
+        work; an agent on chats holds ``q = E[N] / E[min(N, F)]`` of them
+        (at most ``k``), and a chat costs ``h f(q) / q`` agent-minutes.
+        """
         cost = np.empty_like(served)
         held = np.ones_like(served)
         total = busy.sum(axis=1)
@@ -460,12 +547,14 @@ class Pool:
             free = np.maximum(capacity - (total - busy[:, x]), 1e-9)  # agents not busy with other classes
             q = np.ones_like(free)
             for _ in range(8):
-                q = np.clip(served[:, x] * handle * np.interp(q, np.arange(1, k + 1), factors) / free, 1.0, k)
+                chats = served[:, x] * handle * np.interp(q, np.arange(1, k + 1), factors)
+                holding = _expected_min_poisson(chats, free)
+                q = np.clip(chats / np.maximum(holding, 1e-12), 1.0, k)
             held[:, x] = q
             cost[:, x] = handle * np.interp(q, np.arange(1, k + 1), factors) / q
         return cost, held
 
-    def _evaluate_shared(self, rates: np.ndarray) -> dict[int, ChannelQueue]:
+    def _evaluate_shared(self, rates: np.ndarray, steps: int) -> dict[int, ChannelQueue]:
         tl = self.timeline
         period = tl.period
         n_groups, n_classes = len(self.groups), len(self.classes)
@@ -476,13 +565,13 @@ class Pool:
             busy = np.zeros_like(served)
         else:
             served, busy = (a.copy() for a in self._state)
-        for _ in range(POOL_ITERATIONS):
+        for _ in range(steps):
             solution = self._solve_shared(rates, offered, served, busy, agents)
             new_served, new_busy = solution["served"], solution["busy"]
-            change = float(np.max(np.abs(new_busy - busy))) if busy.size else 0.0
-            served = 0.5 * served + 0.5 * new_served
-            busy = 0.5 * busy + 0.5 * new_busy
-            if change < POOL_TOLERANCE:
+            self.residual = float(np.max(np.abs(new_busy - busy))) if busy.size else 0.0
+            served = (1.0 - POOL_DAMPING) * served + POOL_DAMPING * new_served
+            busy = (1.0 - POOL_DAMPING) * busy + POOL_DAMPING * new_busy
+            if self.residual < POOL_TOLERANCE:
                 break
         self._state = (served, busy)
         solution = self._solve_shared(rates, offered, served, busy, agents, final=True)
@@ -499,6 +588,10 @@ class Pool:
             mu = np.where(total > 1e-12, done / np.where(total > 1e-12, total, 1.0), self.default_rate[:, None])
             share_of = lambda x: np.where(agents > 0, x / np.where(agents > 0, agents, 1.0), 1.0)  # noqa: E731
         cost, held = self._agent_cost(served, busy)
+
+        def carried_guess(x):  # contacts per minute of class x, from the busy agents so far
+            return served[:, x].sum(axis=0)
+
         carried = np.zeros((len(self.classes), period))  # contacts per minute each class gets through
         waiting = np.zeros_like(carried)  # P(wait) of each class's contacts
         rate_terms = np.zeros((n_groups, len(self.classes), period))
@@ -512,9 +605,21 @@ class Pool:
             beside = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :])
             rate_terms[:, x] = (effective * mu * np.clip(1.0 - share_of(higher), FLOOR, 1.0)
                                 * np.clip(1.0 - share_of(higher + beside), FLOOR, 1.0))
-            nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
-            pooled_agents = effective.sum(axis=0)
-            p_wait = _erlang_c_table((total * serving[:, None]).sum(axis=0), pooled_agents.astype(int))
+            k = spec.concurrency
+            if k > 1 and not callback:
+                # a chat waits only when every slot of the agents free for chats is taken
+                free = np.maximum(effective - (total - busy[:, x]), 0.0) * serving[:, None]
+                in_service = (busy[:, x] * held[:, x]).sum(axis=0)
+                release = free.sum(axis=0) * k / (spec.handle_time.mean * _stretch(spec))  # slots freed a minute
+                p_wait = _erlang_c_fractional(in_service, free.sum(axis=0) * k)
+                nu = np.maximum(release - carried_guess(x), FLOOR * release + 1e-12)
+                rate_terms[:, x] = free * nu / np.maximum(free.sum(axis=0), 1e-12)
+            else:
+                nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
+                # a lower channel with a reserve never fills the last agents: out of the capacity, not in the load
+                reserved = np.einsum("gyp,gy->gp", busy, self.reserved_below[:, x, :])
+                p_wait = _erlang_c_fractional(((total - reserved) * serving[:, None]).sum(axis=0),
+                                              ((effective - reserved) * serving[:, None]).sum(axis=0))
             waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below
@@ -526,20 +631,23 @@ class Pool:
                 pending.append((x, n, p_wait, nu, capacity))
                 continue
             lam = rates[self.channels[n]]
-            accepted = np.zeros(period)
-            offered_share = np.zeros(period)
+            # given every agent busy, the class's queue: births lam (thinned past the call-back
+            # threshold), deaths s + j theta, s the rate freed agents reach it (Cobham: nu + carried)
+            speed = nu + carried_guess(x)
+            threshold = None
             if spec.callback is not None:
                 slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
                 threshold = np.floor(spec.callback.offer_when_wait_above * slots / spec.handle_time.mean)
-                ahead = lam / np.maximum(lam + nu + theta, 1e-12)
-                offered_share = p_wait * ahead**threshold
-                accepted = offered_share * spec.callback.accept
+            cond = _queue_given_busy(lam, speed, theta, spec.service_level_seconds / 60.0, threshold,
+                                     spec.callback.accept if spec.callback is not None else 0.0)
+            accepted = p_wait * cond["accepted"]
+            offered_share = p_wait * cond["offered"]
             live = 1.0 - accepted
-            p_live = np.clip((p_wait - accepted) / np.maximum(live, 1e-12), 0.0, 1.0)
-            wait_live = p_live / (theta + nu)
+            p_live = p_wait * cond["live"] / live
+            with np.errstate(invalid="ignore", divide="ignore"):
+                wait_live = np.where(lam > 0, p_wait * cond["queue"] / np.where(lam > 0, lam, 1.0) / live, 0.0)
             abandon = theta * wait_live * live
-            threshold_min = spec.service_level_seconds / 60.0
-            service_level = (1.0 - p_live) + p_live * nu / (theta + nu) * (1.0 - np.exp(-(theta + nu) * threshold_min))
+            service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
             carried[x] = offered[x] * (live - abandon)
             figures[x] = {"abandon_rate": abandon, "mean_wait_min": wait_live, "p_wait": p_live,
                           "service_level": service_level, "mean_queue": lam * live * wait_live * tl.open[self.channels[n]],
