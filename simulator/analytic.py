@@ -150,8 +150,8 @@ class CallbackFigures:
     within_promise: float
 
 
-def callback_wait(callback: Callback, rate: float, first_free: float) -> tuple[float, float]:
-    """Mean wait of a call back, and the share made within the promise.
+def callback_wait(callback: Callback, rate, first_free):
+    """Mean wait of a call back, and the share made within the promise (numbers or arrays).
 
     The call back waits ``X ~ Exp(rate)`` for an agent with no live caller
     to serve, unless it becomes due first (``callback.promote_after``); then
@@ -162,15 +162,17 @@ def callback_wait(callback: Callback, rate: float, first_free: float) -> tuple[f
     --------
     >>> from simulator.scenario import Callback
     >>> wait, within = callback_wait(Callback(2.0, 0.5, 30.0), rate=1.0, first_free=2.0)
-    >>> round(wait, 6), within > 0.999
+    >>> round(float(wait), 6), bool(within > 0.999)
     (1.0, True)
     """
+    rate = np.maximum(np.asarray(rate, dtype=float), 0.0)
     due = callback.promote_after
-    still = math.exp(-rate * due) if rate > 0 else 1.0  # not yet called back when it becomes due
-    before = -math.expm1(-rate * due) / rate if rate > 0 else due  # E[min(X, due)]
-    mean_wait = before + still / first_free
+    still = np.exp(-rate * due)  # not yet called back when it becomes due
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = np.where(rate > 0, -np.expm1(-rate * due) / np.where(rate > 0, rate, 1.0), due)  # E[min(X, due)]
+    mean_wait = before + still / np.asarray(first_free, dtype=float)
     left = max(callback.within_minutes - due, 0.0)
-    return mean_wait, (1.0 - still) + still * (-math.expm1(-left * first_free))
+    return mean_wait, (1.0 - still) + still * -np.expm1(-left * np.asarray(first_free, dtype=float))
 
 
 def _check_agents(agents) -> int:
@@ -631,7 +633,7 @@ def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency
         rate = full * max(1.0 - live_load, 0.0) * max(1.0 - live_load - made / full, 0.0)
         wait, on_time = callback_wait(callback, rate, full)
         callbacks = CallbackFigures(offered_share, offered_share * accept,
-                                    wait if made > 0 else math.nan, on_time if made > 0 else math.nan)
+                                    float(wait) if made > 0 else math.nan, float(on_time) if made > 0 else math.nan)
     return QueueFigures(
         offered_load=load, agents=c,
         p_wait=float(ahead.sum() / live), mean_wait=mean_queue / (arrival_rate * live),

@@ -185,22 +185,28 @@ class _Network:
 
         The contact starts at a uniform minute of hour ``h``, lasts its mean
         duration ``durations[i, h]``, then the channel's retry delay passes
-        (integrated over its distribution).
+        (integrated over its distribution): after ``d`` hours in all it falls
+        ``floor(d)`` hours later with probability ``1 - frac(d)`` and one hour
+        more otherwise (exact for the uniform start, and continuous in ``d``).
         """
         n = len(self.scenario.channels)
         if self.slots == 1:
             return np.ones((n, 1, 1))
         period = self.period
-        within = (np.arange(12) + 0.5) / 12.0  # where in the hour the contact starts
         out = np.zeros((n, period, period))
         hours = np.arange(period)
         for i in range(n):
             values, weights = self.retry_nodes[i]
-            moved = np.floor(within[None, :, None] + (durations[i][:, None, None] + values[None, None, :]) / 60.0)
-            slot = ((hours[:, None, None] + moved) % period).astype(int)
-            weight = np.broadcast_to(weights[None, None, :] / len(within), slot.shape)
-            rows = (hours[:, None, None] * period + slot).ravel()
-            out[i] = np.bincount(rows, weights=weight.ravel(), minlength=period * period).reshape(period, period)
+            later = (durations[i][:, None] + values[None, :]) / 60.0  # (hour, node)
+            whole = np.floor(later)
+            frac = later - whole
+            rows = []
+            for step, share in ((whole, 1.0 - frac), (whole + 1.0, frac)):
+                slot = ((hours[:, None] + step) % period).astype(int)
+                rows.append((hours[:, None] * period + slot, share * weights[None, :]))
+            index = np.concatenate([r.ravel() for r, _ in rows])
+            weight = np.concatenate([w.ravel() for _, w in rows])
+            out[i] = np.bincount(index, weights=weight, minlength=period * period).reshape(period, period)
         return out
 
 

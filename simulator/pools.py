@@ -165,6 +165,17 @@ class Timeline:
         self.window = np.bincount(hours % period, weights=np.maximum(overlap, 0.0), minlength=period)
         self.open = [np.tile(_open_fraction(c), period // 24) for c in scenario.channels]
         self.open_minutes = [np.array([c.is_open(m) for m in np.arange(1440) + 0.5]) for c in scenario.channels]
+        self._grids: dict[tuple[int, int], tuple] = {}
+
+    def minutes(self, count: int, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first ``count`` minutes from the start: midpoints, hour of the period, and whether
+        channel ``i`` is open (kept: the fluid backlog asks for them at every step)."""
+        key = (count, i)
+        if key not in self._grids:
+            t = np.arange(count) + 0.5
+            self._grids[key] = (t, (t // 60 % self.period).astype(int),
+                                self.open_minutes[i][(t % 1440).astype(int)])
+        return self._grids[key]
 
     def per_hour(self, values) -> np.ndarray:
         """A list of 24 (or ``period``) hourly values over the whole period."""
@@ -242,7 +253,8 @@ def _erlang_c_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
     return np.where((loads < agents) & (agents > 0), np.clip(c, 0.0, 1.0), np.where(loads > 0, 1.0, 0.0))
 
 
-def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=None, accept: float = 0.0) -> dict:
+def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=None, accept: float = 0.0,
+                      service_level: bool = True) -> dict:
     """A class's queue while every agent it may use is busy, hour by hour (arrays over hours).
 
     A birth-death chain on the contacts waiting: births ``lam`` (``lam (1 -
@@ -252,7 +264,7 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
     the shares ``offered`` and ``accepted`` a call back and ``live`` who
     join the queue, the mean ``queue`` (waiting contacts given busy), and
     ``within``: the share served within ``threshold`` minutes among those
-    who join (times ``live``).
+    who join (times ``live``; only with ``service_level``, which the fixed point does not need).
     """
     lam = np.asarray(lam, dtype=float)
     speed = np.maximum(np.asarray(speed, dtype=float), 1e-12)
@@ -277,17 +289,20 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
     q = np.arange(size + 1)[:, None]
     offered = q >= offer[None, :]
     stays = np.where(offered, 1.0 - accept, 1.0)
-    ahead = q.astype(float)
-    if theta == 0:
-        within = special.gammainc(ahead + 1.0, speed[None, :] * threshold)
-    else:
-        served_at_all = speed[None, :] / (speed[None, :] + (ahead + 1.0) * theta)
-        within = served_at_all * special.betainc(ahead + 1.0, speed[None, :] / theta + 1.0,
-                                                 -math.expm1(-theta * threshold))
     unstable = (theta == 0) & (tail >= speed) & (lam > 0)
-    return {"offered": np.where(offered, p, 0.0).sum(axis=0), "accepted": accept * np.where(offered, p, 0.0).sum(axis=0),
-            "live": (p * stays).sum(axis=0), "queue": np.where(unstable, np.inf, (p * q).sum(axis=0)),
-            "within": np.where(unstable, 0.0, (p * stays * within).sum(axis=0))}
+    result = {"offered": np.where(offered, p, 0.0).sum(axis=0), "accepted": accept * np.where(offered, p, 0.0).sum(axis=0),
+              "live": (p * stays).sum(axis=0), "queue": np.where(unstable, np.inf, (p * q).sum(axis=0)),
+              "within": np.full(hours, np.nan)}
+    if service_level:
+        ahead = q.astype(float)
+        if theta == 0:
+            within = special.gammainc(ahead + 1.0, speed[None, :] * threshold)
+        else:
+            served_at_all = speed[None, :] / (speed[None, :] + (ahead + 1.0) * theta)
+            within = served_at_all * special.betainc(ahead + 1.0, speed[None, :] / theta + 1.0,
+                                                     -math.expm1(-theta * threshold))
+        result["within"] = np.where(unstable, 0.0, (p * stays * within).sum(axis=0))
+    return result
 
 
 def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
@@ -295,10 +310,13 @@ def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
     low = np.floor(cap).astype(int)
     frac = cap - low
     top = int(low.max()) + 1 if low.size else 1
-    j = np.arange(top + 1).reshape((-1,) + (1,) * mean.ndim)
-    below = stats.poisson.cdf(j, mean)  # P(N <= j)
-    # E[min(N, m)] = sum_{j < m} P(N > j)
-    tail = np.cumsum(1.0 - below, axis=0)  # tail[m - 1] = E[min(N, m)]
+    mean = np.asarray(mean, dtype=float)
+    pmf = np.exp(-mean)
+    below = [pmf.copy()]  # P(N <= j)
+    for j in range(1, top + 1):
+        pmf = pmf * mean / j
+        below.append(below[-1] + pmf)
+    tail = np.cumsum(1.0 - np.array(below), axis=0)  # tail[m - 1] = E[min(N, m)] = sum_{j < m} P(N > j)
     at = lambda m: np.where(m > 0, np.take_along_axis(tail, np.maximum(m - 1, 0)[None], axis=0)[0], 0.0)  # noqa: E731
     return (1.0 - frac) * at(low) + frac * at(low + 1)
 
@@ -639,7 +657,7 @@ class Pool:
                 slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
                 threshold = np.floor(spec.callback.offer_when_wait_above * slots / spec.handle_time.mean)
             cond = _queue_given_busy(lam, speed, theta, spec.service_level_seconds / 60.0, threshold,
-                                     spec.callback.accept if spec.callback is not None else 0.0)
+                                     spec.callback.accept if spec.callback is not None else 0.0, service_level=final)
             accepted = p_wait * cond["accepted"]
             offered_share = p_wait * cond["offered"]
             live = 1.0 - accepted
@@ -662,8 +680,7 @@ class Pool:
             spec = self.specs[n]
             nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)
             first_free = np.maximum((agents * self.serving[:, x][:, None] * mu).sum(axis=0), 1e-12)
-            wait, within = np.array([callback_wait(spec.callback, float(r), float(f))
-                                     for r, f in zip(nu, first_free)]).T
+            wait, within = callback_wait(spec.callback, nu, first_free)
             live = figures[x - 1]
             live["callback_within"], live["callback_wait"] = within, wait
             live["time_waiting"] = live["time_waiting"] + live["callback_accepted"] * wait
@@ -673,7 +690,10 @@ class Pool:
         for x, n, p_wait, nu, capacity in pending:
             spec = self.specs[n]
             i = self.channels[n]
-            queue, through, _ = _backlog(tl, spec, i, rates[i], capacity, p_wait, nu, None)
+            # the random part's spare rate cannot exceed what the capacity leaves over the arrivals
+            # (Erlang C's c mu - lambda; Cobham's rate is the smaller one when stable)
+            spare = np.minimum(nu, capacity - rates[i] * tl.open[i])
+            queue, through, _ = _backlog(tl, spec, i, rates[i], capacity, np.minimum(p_wait, 1.0 - 1e-12), spare, None)
             carried[x] = through
             queues[x] = queue
             throughput[x] = through
@@ -852,10 +872,8 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     theta = 1.0 / spec.patience.mean if spec.patience is not None and spec.is_async else 0.0
     lt, lt1 = laplace_transform(handle, theta) if theta else (1.0, 0.0)
     threshold = spec.service_level_seconds / 60.0
-    open_minutes = tl.open_minutes[i]
-
     variability = (1.0 + handle.cv**2) / 2.0
-    stable = (p_wait < 1.0) & (spare > 0)
+    stable = (p_wait < 1.0) & (spare > 0)  # a steady state with a random wait
     p_c_h = np.where(stable, p_wait, 1.0)
     # Allen-Cunneen: an M/G/c queue waits about (1 + cv^2) / 2 times as long as M/M/c, so the
     # exponential tail of the wait decays that much faster or slower (P(wait) is kept)
@@ -869,9 +887,8 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         return _steady_backlog(tl, spec, i, rates, p_c_h, spare_h, queue_c, theta, lt, lt1)
 
     def grid(minutes: int):
-        t = np.arange(minutes) + 0.5
-        hour = (t // 60 % period).astype(int)
-        inflow = np.where(t < end, rates[hour] * open_minutes[(t % 1440).astype(int)], 0.0)
+        t, hour, is_open = tl.minutes(minutes, i)
+        inflow = np.where(t < end, rates[hour] * is_open, 0.0)
         return t, hour, inflow, capacity[hour]
 
     minutes = math.ceil(end) + 1440
@@ -901,9 +918,9 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     # whichever predicts the longer wait; the fluid alone where the random part has no steady state
     use_fluid = ~np.isfinite(stochastic_wait) | (fluid_wait > stochastic_wait)
 
-    r = _random_wait_figures(p_c, spare_m, theta, lt, lt1, threshold)
-    served_c, wait_served_c, xdecay_c, pwait_c, sl_c = (r[k] for k in ("served", "wait_served", "xdecay",
-                                                                      "p_wait", "service_level"))
+    r = _random_wait_figures(p_c_h, spare_h, theta, lt, lt1, threshold)  # by hour, then by minute
+    served_c, wait_served_c, xdecay_c, pwait_c, sl_c = (r[k][hour] for k in ("served", "wait_served", "xdecay",
+                                                                            "p_wait", "service_level"))
     queue_c = queue_c[hour]
 
     # per-minute figures in the fluid regime (a deterministic wait w)
@@ -952,11 +969,12 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
 
     figures = ChannelQueue(hourly=by_hour, mean_service=mean_handle)
     total = offered.sum()
-    if total > 0:
-        figures.abandon_rate = float(offered @ (1.0 - served) / total)
-        figures.mean_wait = float(offered @ mean_wait / total) if np.isfinite(offered @ mean_wait) else math.inf
-        figures.p_wait = float(offered @ p_wait_m / total)
-        figures.service_level = float(offered @ service_level / total)
+    if total > 0:  # elementwise sums: BLAS dot products of minute-long vectors start threads
+        figures.abandon_rate = float((offered * (1.0 - served)).sum() / total)
+        wait_total = float((offered * mean_wait).sum())
+        figures.mean_wait = wait_total / total if math.isfinite(wait_total) else math.inf
+        figures.p_wait = float((offered * p_wait_m).sum() / total)
+        figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
     figures.overloaded_hours = tuple(sorted({int(h) for h in hour[(queue[1:] > 1.0) & measured & (inflow > 0)]}))
     return figures, throughput, queue
