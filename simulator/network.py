@@ -648,9 +648,11 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
             notes.append(f"{c.name}: chats slow down as agents hold more of them — the approximation assumes the "
                          "chats stay evenly spread over the agents (exact for one agent)")
         if c.callback is not None:
+            where = ("its queue seen on arrival is taken as a birth-death chain given every agent busy"
+                     if i in shared else "exact in the birth-death chain")
             notes.append(f"{c.name}: call backs — the live queue loses the callers who accept one beyond the offer "
-                         "threshold (exact in the birth-death chain), but the call backs' agent time is taken as an "
-                         "even slowdown of the live queue, and their wait as exponential until they are due")
+                         f"threshold ({where}), but the call backs are made as if they filled the moments agents "
+                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due")
         overloaded = figures[i].overloaded_hours
         if overloaded:
             notes.append(f"{c.name}: overloaded (offered load at or above the agents on duty, or a growing "

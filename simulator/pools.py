@@ -530,6 +530,10 @@ class Pool:
         self.serving = np.isfinite(self.rank)
         self.above = self.rank[:, None, :] < self.rank[:, :, None]  # above[g, x, y]: g ranks y above x
         self.beside = (self.rank[:, None, :] == self.rank[:, :, None]) & self.serving[:, None, :]
+        self.concurrent = np.array([self.specs[n].concurrency > 1 and not cb for n, cb in classes])
+        self.chats_above = self.above[:, :, :][:, :, self.concurrent].any(axis=2) if self.concurrent.any() \
+            else np.zeros(self.rank.shape, dtype=bool)  # chats_above[g, x]: g ranks some chat above x
+        self._waiting = np.zeros((len(classes), self.timeline.period))  # chats' P(wait), from the last step
         # reserved_below[g, x, y]: g ranks y below x and keeps agents idle for x from y (a reserve on y)
         self.reserved_below = (self.rank[:, None, :] > self.rank[:, :, None]) & self.serving[:, None, :] \
             & (self.reserve[:, None, :] > 0)
@@ -571,6 +575,27 @@ class Pool:
             held[:, x] = q
             cost[:, x] = handle * np.interp(q, np.arange(1, k + 1), factors) / q
         return cost, held
+
+    def _chat_freeing(self, served: np.ndarray, busy: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """How often agents on chats become free of them, per minute, by group, class and hour (G, X, P).
+
+        Chats are spread evenly: of ``A`` agents holding ``N`` chats, ``m = max(2A - N, 0)``
+        hold exactly one; a new chat goes to one of them (rate ``lambda / m`` each), so one frees
+        when its chat ends first: ``m mu1 mu1 / (mu1 + lambda / m)``, and only while no chat waits.
+        """
+        freeing = np.zeros_like(busy)
+        for x, (n, _) in enumerate(self.classes):
+            if not self.concurrent[x]:
+                continue
+            spec = self.specs[n]
+            one = 1.0 / (spec.handle_time.mean * (spec.concurrency_slowdown or (1.0,))[0])
+            chats = busy[:, x] * held[:, x]
+            single = np.maximum(2.0 * busy[:, x] - chats, 0.0)
+            arrivals = served[:, x]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                freeing[:, x] = np.where(single > 1e-12, single * one * one / (one + arrivals / np.maximum(single, 1e-12)),
+                                         0.0) * (1.0 - self._waiting[x][None, :])
+        return freeing
 
     def _evaluate_shared(self, rates: np.ndarray, steps: int) -> dict[int, ChannelQueue]:
         tl = self.timeline
@@ -633,12 +658,31 @@ class Pool:
                 nu = np.maximum(release - carried_guess(x), FLOOR * release + 1e-12)
                 rate_terms[:, x] = free * nu / np.maximum(free.sum(axis=0), 1e-12)
             else:
+                if self.chats_above[:, x].any():
+                    # chats ranked above go to free slots and seldom queue: they hold agents (out of the
+                    # capacity) rather than work waiting ahead; an agent whose last chat ends before it gets
+                    # another, with no chat waiting, is free for this class
+                    chats = self.above[:, x, :] & self.concurrent[None, :]
+                    holding = np.einsum("gyp,gy->gp", busy, chats)
+                    plain_higher = higher - holding
+                    base = np.maximum(effective - holding * serving[:, None], 0.0)
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        share_b = lambda v: np.where(base > 0, v / np.where(base > 0, base, 1.0), 1.0)  # noqa: E731
+                        plain_busy = total - holding
+                        mu_plain = np.where(plain_busy > 1e-12, (done - np.einsum("gyp,gy->gp", served, chats))
+                                            / np.where(plain_busy > 1e-12, plain_busy, 1.0), self.default_rate[:, None])
+                    freed = np.einsum("gyp,gy->gp", self._chat_freeing(served, busy, held), chats)
+                    rate_terms[:, x] = (base * mu_plain * np.clip(1.0 - share_b(plain_higher), FLOOR, 1.0)
+                                        * np.clip(1.0 - share_b(plain_higher + beside), FLOOR, 1.0)
+                                        + freed * serving[:, None])
                 nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
                 # a lower channel with a reserve never fills the last agents: out of the capacity, not in the load
                 reserved = np.einsum("gyp,gy->gp", busy, self.reserved_below[:, x, :])
                 p_wait = _erlang_c_fractional(((total - reserved) * serving[:, None]).sum(axis=0),
                                               ((effective - reserved) * serving[:, None]).sum(axis=0))
             waiting[x] = p_wait
+            if self.concurrent[x]:
+                self._waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below
             theta = 1.0 / spec.patience.mean if spec.patience is not None and not spec.is_async else 0.0

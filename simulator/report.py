@@ -13,7 +13,7 @@ import pandas as pd
 
 from .experiment import Result
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "result_text", "groups_text", "table_text"]
+__all__ = ["SHARE_METRICS", "is_share", "format_value", "format_stat", "result_text", "groups_text", "table_text"]
 
 #: Metrics that are shares (printed as percentages).
 SHARE_METRICS = frozenset({
@@ -22,6 +22,19 @@ SHARE_METRICS = frozenset({
     "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
     "slot_occupancy", "callbacks_within_promise",
 })
+
+
+
+def is_share(metric: str) -> bool:
+    """Whether a metric is a share: one of :data:`SHARE_METRICS`, or a group's ``skill_share.CHANNEL``.
+
+    Examples
+    --------
+    >>> is_share("service_level"), is_share("skill_share.chat"), is_share("contacts")
+    (True, True, False)
+    """
+    return metric in SHARE_METRICS or metric.startswith("skill_share.")
+
 
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
 CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_level",
@@ -32,7 +45,7 @@ def format_value(value: float, metric: str) -> str:
     """A number as a reader wants it: percentages for shares, grouped thousands for counts."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         return f"{100 * value:.1f} %"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -46,7 +59,7 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     text = format_value(mean, metric)
     if low is None or math.isnan(low) or low == high:
         return text
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         return f"{text} [{100 * low:.1f}, {100 * high:.1f}]"
     return f"{text} [{format_value(low, metric)}, {format_value(high, metric)}]"
 
@@ -65,7 +78,7 @@ def format_difference(value: float, metric: str) -> str:
     """
     if value is None or math.isnan(value):
         return "–"
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         return f"{100 * value:+.1f} pp"
     return ("+" if value > 0 else "") + format_value(value, metric)
 

@@ -66,7 +66,7 @@ from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
 from .precision import check_figure, figure_index
-from .report import SHARE_METRICS, format_value
+from .report import format_value, is_share
 from .scenario import Channel, Scenario
 
 __all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "network_start", "ERLANG_METRICS",
@@ -118,7 +118,7 @@ class Target:
             metric = figure_index(self.key)[2]
         except KeyError:
             return  # named when checked against the scenario
-        share = metric in SHARE_METRICS
+        share = is_share(metric)
         high = 1.0 if share else math.inf
         impossible = {">=": self.value > high, ">": self.value >= high,
                       "<=": self.value < 0.0, "<": self.value <= 0.0}[self.op]

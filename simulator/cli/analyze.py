@@ -32,7 +32,8 @@ __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_te
 EXIT_UNREACHABLE = 3
 #: Channel metrics the text table shows (every metric is in --json).
 ANALYZE_CHANNEL_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "p_wait", "service_level",
-                           "occupancy", "mean_queue", "agent_hours", "cost")
+                           "occupancy", "slot_occupancy", "mean_queue", "agent_hours", "cost", "callbacks_offered",
+                           "callbacks_within_promise", "mean_callback_wait_min")
 #: Queue metrics that say nothing about a self-service channel.
 _QUEUE_METRICS = {"abandon_rate", "mean_wait_min", "p_wait", "service_level", "occupancy", "mean_queue",
                   "agent_hours"}
@@ -49,6 +50,8 @@ def _rows(approx: NetworkApproximation, result=None):
         out.append(("kpis", kpi, (kpi,), kpi, value))
     for (name, metric), value in approx.channels["value"].items():
         out.append(("channels", f"{name} {metric}", (name, metric), metric, value))
+    for (name, metric), value in approx.groups["value"].items():
+        out.append(("groups", f"{name} {metric}", (name, metric), metric, value))
     for table in ("before_call", "after_call"):
         for column, value in getattr(approx, table)["value"].items():
             out.append((table, column, (column,), "share", value))
@@ -92,10 +95,15 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
                      _signed(diff, metric), OUTSIDE if outside else ""]
         return line
 
-    sections = (("kpis", "KPI"), ("channels", "channel metric"), ("before_call", "before the call"),
-                ("after_call", "after the call"))
+    sections = (("kpis", "KPI"), ("channels", "channel metric"), ("groups", "agent group metric"),
+                ("before_call", "before the call"), ("after_call", "after the call"))
     self_service = {c.name for c in sc.channels if c.unlimited}
+    # a channel's own agents are a group of their own: the groups table only adds something with shared
+    # groups or chat slots (it is always in --json)
+    show_groups = sc.has_groups or any(c.concurrency > 1 for c in sc.channels)
     for table, title in sections:
+        if table == "groups" and not show_groups:
+            continue
         shown = []
         for t, label, key, metric, value, stat in rows:
             if t != table:
@@ -137,14 +145,14 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
     }
     if result is not None:
         data["replications"], data["seed"] = result.replications, result.seed
-    for table in ("kpis", "channels", "before_call", "after_call"):
+    for table in ("kpis", "channels", "groups", "before_call", "after_call"):
         data[table] = {}
     for table, _, key, _, value, stat in _rows(approx, result):
         entry = {"analytic": clean(value)}
         if stat is not None:
             entry.update({k: clean(v) for k, v in stat.items()})
             entry["outside"] = _outside(value, stat)
-        if table == "channels":
+        if table in ("channels", "groups"):
             data[table].setdefault(key[0], {})[key[1]] = entry
         else:
             data[table][key[0]] = entry
@@ -168,9 +176,12 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
     """Every KPI of SCENARIO in well under a second, by the network approximation.
 
     Traffic equations give each channel's load, Erlang A (or Erlang C and a
-    fluid backlog for email) each channel's abandonment, and the routing
-    chain the journeys, iterated to a fixed point. The figures' weak spots
-    for this scenario are listed below them. With --simulate, the simulated
+    fluid backlog for email) each channel's abandonment — with chat slots,
+    call backs, and Erlang C with Cobham's priorities where agent groups
+    share channels — and the routing chain the journeys, iterated to a
+    fixed point, hour by hour of the day or week when the scenario has a
+    profile or a shift plan. The figures' weak spots for this scenario are
+    listed below them, then the agent groups. With --simulate, the simulated
     figures are shown beside them, marked where the analytic value falls
     outside the simulated 95 % CI.
 
