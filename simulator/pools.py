@@ -488,12 +488,25 @@ class Pool:
         k, handle = spec.concurrency, spec.handle_time.mean
         capacity = agents * k / (handle * _stretch(spec))
         p_wait, spare, queue = np.ones(period), np.zeros(period), np.full(period, math.nan)
+        chains = {}
         for h in range(period):
             rate = float(rates[h])
             if agents[h] > 0 and rate < capacity[h]:
-                figures = self._figures(spec, rate, int(agents[h]), keeps_work=True)
+                chains[h] = figures = self._figures(spec, rate, int(agents[h]), keeps_work=True)
                 p_wait[h], spare[h], queue[h] = figures.p_wait, capacity[h] - rate, figures.mean_queue
-        queue_result, throughput, _ = _backlog(self.timeline, spec, i, rates, capacity, p_wait, spare, queue)
+        queue_result, throughput, backlog = _backlog(self.timeline, spec, i, rates, capacity, p_wait, spare, queue)
+        if backlog is None:  # every hour in its steady state: the chain's own figures
+            open_share = self.timeline.open[i]
+            busy, slots, service = np.zeros(period), np.zeros(period), np.full(period, handle)
+            for h, figures in chains.items():
+                busy[h] = figures.occupancy * agents[h] * open_share[h]
+                slots[h] = figures.slot_occupancy * agents[h] * open_share[h]
+                service[h] = figures.mean_service
+            queue_result.hourly.update(busy=busy, slots_used=slots, mean_service=service)
+            served = rates * self.timeline.window * open_share
+            if served.sum() > 0:
+                queue_result.mean_service = float(served @ service / served.sum())
+            return queue_result
         in_service = throughput * handle * _stretch(spec)  # contacts with an agent, by hour
         queue_result.hourly["slots_used"] = in_service / k
         queue_result.hourly["busy"] = np.minimum(in_service, agents)
