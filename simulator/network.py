@@ -98,6 +98,8 @@ __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
+#: Iterations of the fixed point without halving its best step before it stops (not converged).
+STAGNATION = 40
 #: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
 POOL_STEPS = 5
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -333,8 +335,9 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     tolerance
         Stop when no served share moves by more than this.
     max_iterations
-        Give up iterating after this many steps (``converged`` is then False
-        and a weakness says so).
+        Give up iterating after this many steps, or after :data:`STAGNATION`
+        steps that do not halve the largest change so far (``converged`` is
+        then False and a weakness says so).
 
     Returns
     -------
@@ -357,12 +360,16 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     durations = np.zeros_like(served)
     iterations, converged = 0, False
     chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
+    best, since_best = math.inf, 0
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
         figures = network.queue_figures(rates, POOL_STEPS)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
+        best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)
+        if since_best >= STAGNATION:
+            break  # the shares stopped getting closer: not converged, and said so
         served = (1.0 - damping) * served + damping * new
         chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
         if change <= tolerance and network.settled:

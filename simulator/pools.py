@@ -546,7 +546,6 @@ class Pool:
         self.concurrent = np.array([self.specs[n].concurrency > 1 and not cb for n, cb in classes])
         self.chats_above = self.above[:, :, :][:, :, self.concurrent].any(axis=2) if self.concurrent.any() \
             else np.zeros(self.rank.shape, dtype=bool)  # chats_above[g, x]: g ranks some chat above x
-        self._waiting = np.zeros((len(classes), self.timeline.period))  # chats' P(wait), from the last step
         # reserved_below[g, x, y]: g ranks y below x and keeps agents idle for x from y (a reserve on y)
         self.reserved_below = (self.rank[:, None, :] > self.rank[:, :, None]) & self.serving[:, None, :] \
             & (self.reserve[:, None, :] > 0)
@@ -589,7 +588,8 @@ class Pool:
             cost[:, x] = handle * np.interp(q, np.arange(1, k + 1), factors) / q
         return cost, held
 
-    def _chat_freeing(self, served: np.ndarray, busy: np.ndarray, held: np.ndarray) -> np.ndarray:
+    def _chat_freeing(self, served: np.ndarray, busy: np.ndarray, held: np.ndarray,
+                      waiting: np.ndarray) -> np.ndarray:
         """How often agents on chats become free of them, per minute, by group, class and hour (G, X, P).
 
         Chats are spread evenly: of ``A`` agents holding ``N`` chats, ``m = max(2A - N, 0)``
@@ -607,7 +607,7 @@ class Pool:
             arrivals = served[:, x]
             with np.errstate(invalid="ignore", divide="ignore"):
                 freeing[:, x] = np.where(single > 1e-12, single * one * one / (one + arrivals / np.maximum(single, 1e-12)),
-                                         0.0) * (1.0 - self._waiting[x][None, :])
+                                         0.0) * (1.0 - waiting[x][None, :])
         return freeing
 
     def _evaluate_shared(self, rates: np.ndarray, steps: int) -> dict[int, ChannelQueue]:
@@ -648,6 +648,17 @@ class Pool:
         def carried_guess(x):  # contacts per minute of class x, from the busy agents so far
             return served[:, x].sum(axis=0)
 
+        def slots_free(x):  # agents free for the chats of class x, and their P(wait): Erlang C on the slots
+            spec = self.specs[self.classes[x][0]]
+            free = np.maximum(np.maximum(agents - self.reserve[:, x][:, None], 0.0) - (total - busy[:, x]), 0.0) \
+                * self.serving[:, x][:, None]
+            in_service = (busy[:, x] * held[:, x]).sum(axis=0)
+            return free, _erlang_c_fractional(in_service, free.sum(axis=0) * spec.concurrency)
+
+        chat_waiting = np.zeros((len(self.classes), period))  # the chats' P(wait), first: lower classes use it
+        for x in np.flatnonzero(self.concurrent):
+            chat_waiting[x] = slots_free(x)[1]
+
         carried = np.zeros((len(self.classes), period))  # contacts per minute each class gets through
         waiting = np.zeros_like(carried)  # P(wait) of each class's contacts
         rate_terms = np.zeros((n_groups, len(self.classes), period))
@@ -664,10 +675,8 @@ class Pool:
             k = spec.concurrency
             if k > 1 and not callback:
                 # a chat waits only when every slot of the agents free for chats is taken
-                free = np.maximum(effective - (total - busy[:, x]), 0.0) * serving[:, None]
-                in_service = (busy[:, x] * held[:, x]).sum(axis=0)
+                free, p_wait = slots_free(x)
                 release = free.sum(axis=0) * k / (spec.handle_time.mean * _stretch(spec))  # slots freed a minute
-                p_wait = _erlang_c_fractional(in_service, free.sum(axis=0) * k)
                 nu = np.maximum(release - carried_guess(x), FLOOR * release + 1e-12)
                 rate_terms[:, x] = free * nu / np.maximum(free.sum(axis=0), 1e-12)
             else:
@@ -684,7 +693,7 @@ class Pool:
                         plain_busy = total - holding
                         mu_plain = np.where(plain_busy > 1e-12, (done - np.einsum("gyp,gy->gp", served, chats))
                                             / np.where(plain_busy > 1e-12, plain_busy, 1.0), self.default_rate[:, None])
-                    freed = np.einsum("gyp,gy->gp", self._chat_freeing(served, busy, held), chats)
+                    freed = np.einsum("gyp,gy->gp", self._chat_freeing(served, busy, held, chat_waiting), chats)
                     rate_terms[:, x] = (base * mu_plain * np.clip(1.0 - share_b(plain_higher), FLOOR, 1.0)
                                         * np.clip(1.0 - share_b(plain_higher + beside), FLOOR, 1.0)
                                         + freed * serving[:, None])
@@ -694,8 +703,6 @@ class Pool:
                 p_wait = _erlang_c_fractional(((total - reserved) * serving[:, None]).sum(axis=0),
                                               ((effective - reserved) * serving[:, None]).sum(axis=0))
             waiting[x] = p_wait
-            if self.concurrent[x]:
-                self._waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below
             theta = 1.0 / spec.patience.mean if spec.patience is not None and not spec.is_async else 0.0
