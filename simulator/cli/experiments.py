@@ -21,7 +21,7 @@ from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
 from ..scenario import Scenario
-from ..staffing import HOURS, StaffingError, Target, erlang_start, network_start, staff
+from ..staffing import StaffingError, Target, erlang_start, hour_label, network_start, staff
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
@@ -433,9 +433,13 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
               help="A target every plan must meet, e.g. 'channels.phone.service_level>=0.8' or "
                    "'give_up_rate<=3%' (operators >=, <=, >, <; repeatable).")
 @click.option("--channels", "channel_list", metavar="NAME,NAME",
-              help="Channels to staff (default: those named by channel targets, or every staffed "
-                   "channel when a target is network-wide).")
-@click.option("--hourly", is_flag=True, help="Staff each hour of the day (a shift plan) instead of a fixed level.")
+              help="Channels to staff: a channel's own agents, or every agent group that answers it "
+                   "(default: those named by channel targets, or everything when a target is network-wide).")
+@click.option("--groups", "group_list", metavar="NAME,NAME",
+              help="Agent groups to staff ([groups.NAME] tables, or channels' own agents by the channel's name). "
+                   "--channels and --groups may be combined, and each takes either kind of name.")
+@click.option("--hourly", is_flag=True, help="Staff each hour (a shift plan: of the day, or of the week from "
+                                             "Monday 0:00 for a weekly scenario) instead of a fixed level.")
 @click.option("--start", "start_name", type=click.Choice(["network", "erlang"]), default="network", show_default=True,
               help="Where the simulated search starts: Erlang A/C per channel adjusted by the network "
                    "approximation, or Erlang A/C per channel alone.")
@@ -445,38 +449,45 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
 @click.option("--save-scenario", type=click.Path(dir_okay=False), help="Write the staffed scenario to this TOML file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
-def staff_command(scenario, target_texts, channel_list, hourly, start_name, replications, seed, days, assignments,
-                  workers, dask, quiet, max_evaluations, save_scenario, as_json):
-    """The fewest agents per channel (or per hour with --hourly) that meet every target.
+def staff_command(scenario, target_texts, channel_list, group_list, hourly, start_name, replications, seed, days,
+                  assignments, workers, dask, quiet, max_evaluations, save_scenario, as_json):
+    """The fewest agents per agent group (or per hour with --hourly) that meet every target.
 
-    Starts from Erlang A/C on each channel's offered load (from the routing
-    chain), adds agents until the network approximation meets every target
+    What is sized are agent groups: a channel with its own agents is a group
+    of its own name, and a [groups.NAME] table answers several channels;
+    targets stay per channel (service level, abandonment, waits), network-wide
+    (give_up_rate) or per group (groups.NAME.occupancy). Starts from Erlang
+    A/C on each channel's offered load (from the routing chain), summed per
+    group, adds agents until the network approximation meets every target
     (it follows customers who give up on one channel into another, and sees
     network-wide targets such as give_up_rate), then simulates the whole
     network on common random numbers to confirm and adjust. Prints the plan,
-    each target's simulated value with its 95 % CI, and the cost.
+    each target's simulated value with its 95 % CI, and the cost per group.
 
     \b
     Examples:
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --channels phone
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --target "give_up_rate<=0.08"
       contactflow staff utility_billing_surge --hourly --target "channels.phone.service_level>=0.7" -r 10
+      contactflow staff my_centre.toml --groups service_desk --target "channels.email.service_level>=0.9"
     """
     try:
         targets = [Target.parse(text) for text in target_texts]
     except ValueError as exc:
         fail(f"--target: {exc}")
     sc = _load(scenario, assignments, days)
-    if hourly and sc.run.days < 1:
-        fail(f"--hourly needs at least one whole day simulated after the warm-up, so that every hour is judged "
-             f"(run.days is {sc.run.days:g}): use -d 1 or more")
+    period_days = sc.period_hours // 24
+    if hourly and sc.run.days < period_days:
+        what = "day" if period_days == 1 else "week (the scenario is weekly)"
+        fail(f"--hourly needs at least one whole {what} simulated after the warm-up, so that every hour is judged "
+             f"(run.days is {sc.run.days:g}): use -d {period_days} or more")
     if save_scenario is not None:  # before the search, not after it
         output_folder(Path(save_scenario).parent, f"--save-scenario {save_scenario}: its folder")
-    channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list else None
+    names = [c.strip() for text in (channel_list, group_list) if text for c in text.split(",") if c.strip()]
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
     try:
-        plan = staff(sc, targets, channels, hourly=hourly, replications=replications, seed=seed,
+        plan = staff(sc, targets, names or None, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
                      workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
     except StaffingError as exc:
@@ -496,6 +507,14 @@ def staff_command(scenario, target_texts, channel_list, hourly, start_name, repl
         click.echo(f"\nwrote the staffed scenario to {save_scenario}")
 
 
+def _group_skills(scenario: Scenario, name: str) -> str:
+    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
+    group = scenario.group(name)
+    if group.own:
+        return name
+    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
+
+
 def staffing_text(plan) -> str:
     """The plan, its checks with CIs, and its cost, as text."""
     sc = plan.scenario
@@ -504,13 +523,15 @@ def staffing_text(plan) -> str:
     claim = "every target in every hour with contacts" if unjudged else "every target"
     parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
              f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    period = plan.period_hours
     if hourly:
-        hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
+        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
+        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
+                for h in hours]
         parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
     else:
-        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
+        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
     parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
     checks = plan.checks
     rows = []
@@ -520,7 +541,7 @@ def staffing_text(plan) -> str:
             defined = frame.dropna(subset=["mean"])
             worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
                      if len(defined) else frame.iloc[0])
-            where = f"tightest hour {int(worst['hour']):02d}:00"
+            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
         else:
             metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
         judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
@@ -532,15 +553,16 @@ def staffing_text(plan) -> str:
     parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
                                    right=set()))
     if unjudged:
-        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
+        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
         parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
                                    "keep their start level. Simulate more days (-d) or replications (-r) "
                                    "to judge them.", width=100))
     hours = plan.agent_hours_per_day
     cost = plan.result.stat("cost_total")
     days = sc.run.days
+    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
     parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
     parts.append(f"simulated cost_total over {days:g} day(s): "
                  + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
     return "\n".join(parts)
