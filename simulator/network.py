@@ -677,8 +677,8 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                      "time and no patience; with patience the wait is taken as exponential")
         if any(g.reserve for g in pool.group_specs):
             reserved = sorted({f"{c} ({g.name} keeps {r})" for g in pool.group_specs for c, r in g.reserve.items() if r})
-            notes.append(f"reserve for {', '.join(reserved)}: approximated as that many fewer agents for the "
-                         "channel, while the other channels see the group as if it had no reserve")
+            notes.append(f"reserve for {', '.join(reserved)}: the channel sees that many fewer agents, and the "
+                         "channels above it see its agents as out of the group rather than as work ahead of them")
         if any(scenario.channels[i].concurrency > 1 for i in pool.channels):
             notes.append(f"{', '.join(pool.channel_names)}: agents of a shared group who hold several chats are "
                          "counted as agent time per chat (the handle time over the chats an agent holds on average)")
