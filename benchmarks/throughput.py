@@ -38,7 +38,7 @@ RSS (goal: under 1 GiB). ``--profile`` runs contactflow under cProfile.
 
 Usage::
 
-    python benchmarks/throughput.py                 # default size
+    python benchmarks/throughput.py                 # default: 100,000 customers, best of 3
     python benchmarks/throughput.py --quick         # smoke run
     python benchmarks/throughput.py --customers 200000 --repeat 3
     python benchmarks/throughput.py --memory
@@ -403,9 +403,10 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--customers", type=int, default=None,
-                   help="customers per engine (default 50,000; --memory: 1,000,000)")
+                   help="customers per engine (default 100,000; --memory: 1,000,000)")
     p.add_argument("--quick", action="store_true", help="tiny smoke run (2,000 customers)")
-    p.add_argument("--repeat", type=int, default=1, help="runs per engine; the best is kept")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="runs per engine; the best is kept (default 3; 1 with --quick)")
     p.add_argument("--seed", type=int, default=12345)
     p.add_argument("--engines", default=",".join(ENGINE_KEYS),
                    help="comma-separated subset of: " + ", ".join(ENGINE_KEYS))
@@ -423,7 +424,9 @@ def main(argv=None) -> None:
 
     args.customers_given = args.customers is not None
     if args.customers is None:
-        args.customers = 2_000 if args.quick else 50_000
+        args.customers = 2_000 if args.quick else 100_000
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
     keys = {e.strip().lower() for e in args.engines.split(",") if e.strip()}
     unknown = keys - set(ENGINE_KEYS)
     if unknown:

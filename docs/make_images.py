@@ -43,7 +43,8 @@ def main() -> None:
         "journey_flow": plots.flow_diagram(res),
         "before_after": plots.before_after_chart(res),
         "what_if": plots.kpi_comparison(table, ["give_up_rate", "avoidable_call_share",
-                                                "channels.phone.mean_wait_min", "cost_per_customer"]),
+                                                "channels.phone.mean_wait_min", "cost_per_customer"],
+                                        scenario=sc),
     }
     for path in plots.save_charts(figures, args.out, formats=("png",), dpi=100):
         print(f"wrote {path}")

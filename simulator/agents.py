@@ -21,6 +21,9 @@ The rules, in the order they are applied:
   :attr:`~simulator.scenario.Callback.promote_after`).
 * **Reserve** (blending threshold): a group takes a contact of a channel with
   ``reserve = r`` only if at least ``r`` of its agents stay idle afterwards.
+* **Ties** (groups with equally good offers, lines whose heads joined at
+  the same moment, groups whose staff changes at the same hour) go by name,
+  so the numbers do not depend on the order of a scenario's tables.
 * **Concurrency**: an agent holds contacts of one channel at a time, up to
   that channel's ``concurrency``; with ``concurrency_slowdown`` every contact
   in hand progresses at ``1 / factor(n)`` while the agent holds ``n``.
@@ -206,12 +209,13 @@ class AgentGroup:
         self.index = index
         self.meter = meter
         names = scenario.channel_names
-        self.skills = [names.index(c) for c in spec.skills]
+        # channels in name order, so that ties go the same way however the scenario lists them
+        self.skills = [names.index(c) for c in sorted(spec.skills)]
         self.concurrency = {i: scenario.channels[i].concurrency for i in self.skills}
         self.reserve = {names.index(c): r for c, r in spec.reserve.items() if r}
         # skill levels by priority: (live lines, call-back lines)
         levels: dict[int, tuple[list, list]] = {}
-        for channel, priority in spec.skills.items():
+        for channel, priority in sorted(spec.skills.items()):
             i = names.index(channel)
             live, callbacks = levels.setdefault(priority, ([], []))
             live.append(lines[i])
@@ -440,11 +444,14 @@ class Distributor:
         self.groups = [AgentGroup(env, g, i, scenario, self.lines, self.callback_lines, meter)
                        for i, g in enumerate(scenario.groups)]
         by_name = {g.name: g for g in self.groups}
+        # groups act in name order (staffing changes at the same instant, ties between equal offers),
+        # so that the numbers do not depend on the order in which the scenario lists them
+        self._acting = sorted(self.groups, key=lambda g: g.name)
         #: per channel: the groups that answer it, as lists of equal priority, best first
         self.serving: list[list[list[AgentGroup]]] = []
         for c in channels:
             levels: dict[int, list[AgentGroup]] = {}
-            for spec in scenario.groups_serving(c.name):
+            for spec in sorted(scenario.groups_serving(c.name), key=lambda g: g.name):
                 levels.setdefault(spec.skills[c.name], []).append(by_name[spec.name])
             self.serving.append([levels[p] for p in sorted(levels)])
         self.slowdown = [c.concurrency_slowdown for c in channels]
@@ -500,7 +507,7 @@ class Distributor:
 
     def set_hour(self, hour: int) -> None:
         """Staff every group for hour ``hour`` from the start."""
-        for group in self.groups:
+        for group in self._acting:
             spec = group.spec
             if spec.has_shift_plan or spec.shrinkage:
                 group.set_staff(spec.on_duty_in_hour(hour), spec.agents_in_hour(hour))

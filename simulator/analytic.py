@@ -61,6 +61,12 @@ __all__ = [
 TRUNCATION_TOLERANCE = 1e-15
 #: Largest number of states the Erlang A chain may use before giving up.
 MAX_QUEUE_STATES = 2**22
+#: Up to this many agents Erlang B is computed by its recurrence (one step per agent); above,
+#: from the Poisson distribution, in time that does not grow with the agents.
+RECURRENCE_AGENTS = 1000
+#: Standard deviations beyond which a Poisson tail's mass is negligible (below e**-800, or
+#: below 1e-160 for tiny means with the 64 states added to the margin).
+TAIL_DEVIATIONS = 40
 
 
 # --------------------------------------------------------------------------- one queue
@@ -209,9 +215,14 @@ def _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds
 def erlang_b(offered_load: float, agents: int) -> float:
     """Erlang's loss formula: the share of arrivals who find all agents busy in M/M/c/c.
 
-    Computed with the recurrence ``B(0) = 1``,
-    ``B(k) = a B(k-1) / (k + a B(k-1))``, which stays in [0, 1] and needs no
-    factorials, so it is stable for thousands of agents.
+    Up to :data:`RECURRENCE_AGENTS` agents, computed with the recurrence
+    ``B(0) = 1``, ``B(k) = a B(k-1) / (k + a B(k-1))``, which stays in [0, 1]
+    and needs no factorials. With more agents, in a time that does not grow
+    with them (a million agents cost what a thousand do): when ``a <= c``,
+    ``B = P(X = c) / P(X <= c)`` for ``X ~ Poisson(a)`` (the denominator is at
+    least about 1/2, so nothing underflows); when ``a > c``, ``1 / B = sum_j
+    c (c - 1) ... (c - j + 1) / a^j``, whose terms shrink at least
+    geometrically.
 
     Parameters
     ----------
@@ -231,16 +242,35 @@ def erlang_b(offered_load: float, agents: int) -> float:
     0.210526
     >>> 0.0 < erlang_b(950.0, 1000) < 1.0
     True
+    >>> erlang_b(2.0, 10**9)  # many more agents than work: nobody is blocked
+    0.0
     """
     if not (isinstance(offered_load, numbers.Real) and math.isfinite(offered_load) and offered_load >= 0):
         raise ValueError(f"offered_load must be a finite number >= 0; got {offered_load!r}")
     if isinstance(agents, bool) or not isinstance(agents, numbers.Integral) or agents < 0:
         raise ValueError(f"agents must be a whole number >= 0; got {agents!r}")
-    a = float(offered_load)
-    blocking = 1.0
-    for k in range(1, int(agents) + 1):
-        blocking = a * blocking / (k + a * blocking)
-    return blocking
+    a, c = float(offered_load), int(agents)
+    if c <= RECURRENCE_AGENTS or a == 0.0:
+        blocking = 1.0
+        for k in range(1, c + 1):
+            blocking = a * blocking / (k + a * blocking)
+            if blocking == 0.0:  # underflowed: stays 0
+                break
+        return blocking
+    if a <= c:
+        log_pmf = c * math.log(a) - a - special.gammaln(c + 1.0)
+        return float(math.exp(log_pmf - math.log(special.pdtr(c, a))))
+    # 1 / B = sum_j t_j, t_j = prod_{i < j} (c - i) / a: every term below 1, shrinking
+    total, term, start, chunk = 0.0, 1.0, 0, 4096
+    while start <= c:
+        i = np.arange(start, min(start + chunk, c + 1), dtype=float)
+        terms = term * np.cumprod(np.where(i == 0, 1.0, (c - i + 1.0) / a))
+        total += float(terms.sum())
+        term = float(terms[-1])
+        if term < 1e-17 * total:
+            break
+        start += chunk
+    return 1.0 / total
 
 
 def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
@@ -308,27 +338,38 @@ def erlang_c(arrival_rate: float, mean_handle: float, agents: int,
 
 
 def _number_in_system(arrival_rate: float, service_rate: float, agents: int,
-                      abandon_rate: float) -> np.ndarray:
+                      abandon_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Stationary distribution of the number in an M/M/c+M system, truncated exactly enough.
 
-    The birth-death chain has birth rate ``lambda`` and death rate
-    ``min(n, c) mu + max(n - c, 0) theta``. Weights are accumulated in log
-    space; the chain is cut at a state ``N`` where the weights decrease with
-    ratio ``r < 1``, so the mass left out is at most ``w_N r / (1 - r)``,
-    kept below :data:`TRUNCATION_TOLERANCE` of the total.
+    Returns the states ``n`` kept and their probabilities. The birth-death
+    chain has birth rate ``lambda`` and death rate ``min(n, c) mu + max(n - c,
+    0) theta``. Weights are accumulated in log space; the chain is cut at a
+    state ``N`` where the weights decrease with ratio ``r < 1``, so the mass
+    left out above is at most ``w_N r / (1 - r)``, kept below
+    :data:`TRUNCATION_TOLERANCE` of the total. Below ``c`` the weights are
+    those of a Poisson distribution of mean ``a = lambda / mu``, rising up to
+    ``min(a, c)``: states more than :data:`TAIL_DEVIATIONS` standard
+    deviations below it carry no mass a double can hold and are left out, as
+    are those that far above ``a`` when ``c`` is larger still. So the work
+    grows with the square root of the load, not with the agents.
     """
-    size = agents + 64
+    load = arrival_rate / service_rate
+    peak = min(load, float(agents))
+    low = max(0, math.floor(peak - TAIL_DEVIATIONS * math.sqrt(peak) - 64))
+    size = min(agents, math.ceil(load + TAIL_DEVIATIONS * math.sqrt(load) + 64)) - low + 64
     log_rate = math.log(arrival_rate)
+    # log weight of state `low` relative to state 0: the Poisson part, lambda^n / (n! mu^n)
+    log_first = low * math.log(load) - special.gammaln(low + 1.0) if low else 0.0
     while True:
-        n = np.arange(1, size + 1, dtype=float)
+        n = np.arange(low + 1, low + size + 1, dtype=float)
         death = np.minimum(n, agents) * service_rate + np.maximum(n - agents, 0.0) * abandon_rate
-        log_weight = np.concatenate(([0.0], np.cumsum(log_rate - np.log(death))))
+        log_weight = np.concatenate(([log_first], log_first + np.cumsum(log_rate - np.log(death))))
         top = log_weight.max()
         ratio = arrival_rate / death[-1]
         if ratio < 1.0 and (log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
                             < math.log(TRUNCATION_TOLERANCE)):
             weight = np.exp(log_weight - top)
-            return weight / weight.sum()
+            return np.arange(low, low + size + 1), weight / weight.sum()
         size *= 2
         if size > MAX_QUEUE_STATES:
             raise ValueError(
@@ -448,16 +489,15 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
         return QueueFigures(0.0, c, 0.0, 0.0, 1.0, float(service_level_seconds), 0.0, 0.0, 0.0)
     service_rate = 1.0 / mean_handle
     abandon_rate = 1.0 / mean_patience
-    p = _number_in_system(arrival_rate, service_rate, c, abandon_rate)
-    n = np.arange(len(p))
-    queue_ahead = p[c:]
+    n, p = _number_in_system(arrival_rate, service_rate, c, abandon_rate)
+    queue_ahead = p[n >= c]  # by customers already waiting, from 0 (empty when c is out of reach)
     p_wait = float(queue_ahead.sum())
     mean_queue = float(np.dot(np.maximum(n - c, 0), p))
     mean_busy = float(np.dot(np.minimum(n, c), p))
     within = _answered_within(queue_ahead, service_rate, c, abandon_rate, service_level_seconds / 60.0)
     return QueueFigures(
         offered_load=load, agents=c, p_wait=p_wait, mean_wait=mean_queue / arrival_rate,
-        service_level=float(p[:c].sum()) + within,
+        service_level=float(p[n < c].sum()) + within,
         service_level_seconds=float(service_level_seconds),
         abandon_rate=abandon_rate * mean_queue / arrival_rate,
         occupancy=mean_busy / c, mean_queue=mean_queue,
@@ -783,6 +823,7 @@ class JourneyChain:
         self.resolve_probability = np.array([ch.resolve for ch in scenario.channels]) * self.served
         self.transition = np.zeros((n, n))
         self.give_up_probability = np.zeros(n)
+        position = {name: i for i, name in enumerate(names)}
         for i, ch in enumerate(scenario.channels):
             follow_next = self.served[i] * (1.0 - ch.resolve) + self.closed[i]
             follow_abandon = max(1.0 - self.served[i] - self.closed[i], 0.0)
@@ -791,10 +832,11 @@ class JourneyChain:
                     if target == GIVE_UP:
                         self.give_up_probability[i] += weight * p
                     else:
-                        self.transition[i, names.index(target)] += weight * p
-        self.graph = self._build_graph()
+                        self.transition[i, position[target]] += weight * p
 
-    def _build_graph(self) -> nx.DiGraph:
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The one-step probabilities as a graph (see the class attributes); built when first asked for."""
         graph = nx.DiGraph()
         graph.add_nodes_from(self.channel_names, kind="channel")
         graph.add_nodes_from((GIVE_UP, RESOLVED), kind="end")

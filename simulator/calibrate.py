@@ -70,8 +70,8 @@ from .analytic import HourlyJourneyChain
 from .distributions import unknown_key_message
 from .network import approximate
 from .metrics import table_columns
-from .precision import figure_index
-from .scenario import Scenario
+from .precision import figure_index, no_column_message
+from .scenario import Scenario, ScenarioError, parse_toml, read_toml_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -170,8 +170,8 @@ class Targets:
             elif table in columns and channel in columns[table]:
                 shares = True
             elif table in columns:
-                problems.append(f"{where}: targets.{key}: {table} has no column {channel!r} "
-                                f"(columns: {', '.join(columns[table])})")
+                problems.append(f"{where}: targets.{key}: "
+                                f"{no_column_message(table, channel, columns[table], scenario.focal_channel)}")
                 continue
             else:
                 problems.append(f"{where}: targets.{key}: calibration fits the routing chain's figures: "
@@ -212,13 +212,13 @@ def load_targets(path: str | Path) -> Targets:
     """
     where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_toml_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise TargetsError(f"{where}: cannot read the targets file: {exc}") from None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TargetsError(f"{where}: malformed TOML: {exc}") from None
+        data = parse_toml(text, where)
+    except ScenarioError as exc:  # malformed TOML, or nested too deeply to parse
+        raise TargetsError(f"{where}: {exc.problems[0].message}") from None
     problems = []
     allowed = ("source", "tolerance", "targets", "weights")
     for key in data:
@@ -526,6 +526,13 @@ class Calibration:
     reached: bool
     conflicts: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """One line: what was calibrated to what, and whether it worked; the details are attributes."""
+        missed = int((~self.table["met"].astype(bool)).sum())
+        state = "every target met" if self.reached else f"{missed} of {len(self.table)} target(s) missed"
+        return (f"Calibration({self.start.name} to {self.targets.source or 'the targets'}: {state}; "
+                "see .table, .changes, .scenario)")
+
     def message(self) -> str:
         """Why the targets cannot all be met (empty when they are)."""
         if self.reached:
@@ -632,8 +639,8 @@ def calibrate(scenario: Scenario, targets: Targets | Mapping[str, float], free: 
         targets = Targets(dict(targets))
     targets.check(scenario)
     fields = free_fields(scenario, free)
-    if not regularization > 0:
-        raise TargetsError(f"regularization must be > 0; got {regularization!r}")
+    if not (regularization > 0 and math.isfinite(regularization)):
+        raise TargetsError(f"regularization must be a finite number > 0; got {regularization!r}")
     blocks = _blocks(scenario, fields)
     if not any(b.size for b in blocks):
         raise TargetsError(f"nothing to fit: {', '.join(fields)} have no free probability "

@@ -24,22 +24,33 @@ True
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .experiment import Result, run_replication
-from .metrics import summarize
+from .experiment import Result, RunInfo, run_replication
+from .metrics import COUNT_METRICS, summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, figure_key, replication_values
+from .precision import Precision, figure_key, most_replications, replication_values
 from .scenario import Scenario
 
-__all__ = ["compare", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
+__all__ = ["compare", "per_day", "paired_differences", "label_variants", "run_mismatches", "align_runs", "COLUMNS", "PAIRED_RUN_FIELDS"]
 
 #: Columns of the table :func:`compare` returns.
 COLUMNS = ("scenario", "kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n",
-           "diff", "diff_low", "diff_high", "significant")
+           "diff", "diff_low", "diff_high", "significant",
+           "mean_per_day", "ci_low_per_day", "ci_high_per_day", "diff_per_day", "diff_low_per_day",
+           "diff_high_per_day")
+#: Relative size below which a paired difference is floating-point rounding, taken as 0.
+NOISE = 1e-9
+#: What a comparison covers, in its ``attrs``: the :class:`~simulator.experiment.RunInfo` fields but the
+#: scenario's name (``attrs["base"]`` names the base).
+RUN_ATTRS = ("replications", "seed", "days", "warmup_hours", "contactflow")
+#: The columns of :data:`COLUMNS` that are also given per day of the window, for totals.
+PER_DAY_COLUMNS = ("mean", "ci_low", "ci_high", "diff", "diff_low", "diff_high")
 KEYS = ["table", "channel", "metric"]
 #: Run settings every scenario of a comparison takes from the base: pairing needs the same window.
 PAIRED_RUN_FIELDS = ("run.days", "run.warmup_hours")
@@ -79,6 +90,9 @@ def label_variants(base: Scenario, variants: Scenario | Sequence[Scenario] | Map
 def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, float]]:
     """The :data:`PAIRED_RUN_FIELDS` where ``variant`` differs: ``{field: (variant's, base's)}``.
 
+    Warm-ups that both scenarios derive (``run.warmup_hours`` left out) are
+    not a mismatch: :func:`align_runs` gives them the longer one.
+
     Examples
     --------
     >>> import simulator as sim
@@ -87,28 +101,55 @@ def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, 
     {'run.days': (1.0, 2.0)}
     """
     values = {f: (getattr(variant.run, f[4:]), getattr(base.run, f[4:])) for f in PAIRED_RUN_FIELDS}
+    if base.run.warmup_derived and variant.run.warmup_derived:
+        del values["run.warmup_hours"]
     return {f: (float(v), float(b)) for f, (v, b) in values.items() if v != b}
 
 
 def align_runs(base: Scenario, variants: Mapping[str, Scenario]
-               ) -> tuple[dict[str, Scenario], dict[str, dict[str, tuple[float, float]]]]:
-    """The variants on the base's run window (:data:`PAIRED_RUN_FIELDS`), so that runs pair.
+               ) -> tuple[Scenario, dict[str, Scenario], dict[str, dict[str, tuple[float, float]]]]:
+    """The base and variants on one run window (:data:`PAIRED_RUN_FIELDS`), so that runs pair.
 
-    Returns ``(variants, aligned)``: the variants, changed where needed, and
-    for each changed one its :func:`run_mismatches`.
+    Variants take the base's ``run.days`` and ``run.warmup_hours``. When the
+    base derives its warm-up, so do the variants that derive theirs, and all
+    of these take the longest derived warm-up: each needs at least its own.
+
+    Returns ``(base, variants, aligned)``: the scenarios, changed where
+    needed, and for each variant whose own settings were replaced its
+    :func:`run_mismatches`.
 
     Examples
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
+    >>> base, variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
     >>> variants["short"].run.days, aligned
     (2.0, {'short': {'run.days': (1.0, 2.0)}})
     """
-    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    if base.run.warmup_derived:
+        longest = max([base, *(v for v in variants.values() if v.run.warmup_derived)],
+                      key=lambda s: s.run.warmup_hours)
+        if longest is not base:
+            base = _with_warmup(base, longest.run.warmup_hours, "the longest derived warm-up of the compared "
+                                f"scenarios: {longest.run.warmup_reason}")
     aligned = {label: fields for label, v in variants.items() if (fields := run_mismatches(base, v))}
-    return ({label: v.with_changes(same_run) if label in aligned else v for label, v in variants.items()},
-            aligned)
+    same_run = {f: getattr(base.run, f[4:]) for f in PAIRED_RUN_FIELDS}
+    paired = {}
+    for label, variant in variants.items():
+        if label in aligned:
+            variant = variant.with_changes({f: same_run[f] for f in aligned[label]})
+        if base.run.warmup_derived and variant.run.warmup_derived:
+            variant = _with_warmup(variant, base.run.warmup_hours, base.run.warmup_reason)
+        paired[label] = variant
+    return base, paired, aligned
+
+
+def _with_warmup(scenario: Scenario, hours: float, reason: str) -> Scenario:
+    """A scenario whose derived warm-up is ``hours`` instead of its own."""
+    if scenario.run.warmup_hours == hours:
+        return scenario
+    return dataclasses.replace(scenario, run=dataclasses.replace(scenario.run, warmup_hours=hours,
+                                                                 warmup_reason=reason))
 
 
 def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
@@ -125,7 +166,10 @@ def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float =
     -------
     DataFrame indexed by ``(table, channel, metric)`` with ``diff, diff_low,
     diff_high, n``; metrics only one scenario has, or undefined in one of
-    them in every replication, get NaN.
+    them in every replication, get NaN. A replication's difference smaller
+    than :data:`NOISE` times the values is taken as 0: it is floating-point
+    rounding (time integrals such as agent hours add up differently around
+    other events), not a difference.
 
     Examples
     --------
@@ -137,8 +181,10 @@ def paired_differences(base: pd.DataFrame, variant: pd.DataFrame, level: float =
     """
     merged = base.merge(variant, on=["replication", *KEYS], how="outer", suffixes=("_base", "_variant"),
                         sort=False)
-    merged["value"] = merged["value_variant"] - merged["value_base"]
-    summary = summarize(merged[["replication", *KEYS, "value"]], level)
+    difference = merged["value_variant"] - merged["value_base"]
+    scale = np.maximum(merged["value_variant"].abs(), merged["value_base"].abs())
+    merged["value"] = difference.mask(difference.abs() <= NOISE * scale, 0.0)
+    summary = summarize(merged[["replication", *KEYS, "value"]], level, clip=False)
     return summary.rename(columns={"mean": "diff", "ci_low": "diff_low", "ci_high": "diff_high"})
 
 
@@ -154,6 +200,7 @@ def compare(
     dask: Any = None,
     progress: Callable[[int, int], None] | None = None,
     level: float = 0.95,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run a base scenario and its variants on common random numbers; pair their differences.
 
@@ -181,6 +228,10 @@ def compare(
         Called as ``progress(finished, planned)``, counting one scenario's replication each.
     level
         Confidence level of every interval.
+    force
+        Run even when the run is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -192,10 +243,15 @@ def compare(
         the scenario's own estimate, and for variants ``diff, diff_low,
         diff_high`` the paired difference from the base with its interval;
         ``significant`` is True where that interval excludes 0. The base's
-        rows have NaN differences. ``attrs`` holds ``base``, ``seed``,
-        ``replications``, ``precision`` (a dict, or None) and ``aligned``
-        (``{variant: {field: (its value, the base's)}}`` for the run settings
-        replaced by the base's).
+        rows have NaN differences. Figures that are totals over the window
+        (:data:`~simulator.metrics.COUNT_METRICS`) are also given per day
+        (``mean_per_day`` ... ``diff_high_per_day``, by :func:`per_day`; NaN
+        for the others).
+        ``attrs`` holds ``base``, what the run covers (``seed``,
+        ``replications``, ``days``, ``warmup_hours``, ``contactflow``: the
+        :class:`~simulator.experiment.RunInfo` fields), ``precision`` (a
+        dict, or None) and ``aligned`` (``{variant: {field: (its value, the
+        base's)}}`` for the run settings replaced by the base's).
 
     Examples
     --------
@@ -211,7 +267,7 @@ def compare(
     if days is not None:
         base = base.with_changes({"run.days": days})
         named = {label: v.with_changes({"run.days": days}) for label, v in named.items()}
-    named, aligned = align_runs(base, named)
+    base, named, aligned = align_runs(base, named)
     scenarios = [base, *named.values()]
     labels = [base.name, *named]
     replications = base.run.replications if replications is None else int(replications)
@@ -227,13 +283,14 @@ def compare(
             return precision.replications_needed(_difference_samples(precision, labels, outputs))
 
     job = ReplicationJob(scenarios, seed, replications, run_replication, more=more)
-    with make_executor(workers, dask) as executor:
-        for _ in run_jobs([job], executor, progress):
+    tasks = len(scenarios) * most_replications(replications, precision)
+    with make_executor(workers, dask, tasks=tasks) as executor:
+        for _ in run_jobs([job], executor, progress, force=force):
             pass
     results = [Result.from_outputs(s, seed, outputs) for s, outputs in zip(scenarios, job.outputs)]
     table = comparison_table(dict(zip(labels, results)), level)
     table.attrs.update({
-        "base": base.name, "seed": seed, "replications": len(job.outputs[0]), "aligned": aligned,
+        "base": base.name, **run_attrs(results[0].run_info), "aligned": aligned,
         "precision": (precision.report(_difference_samples(precision, labels, job.outputs)).to_dict()
                       if precision is not None else None),
     })
@@ -266,7 +323,39 @@ def comparison_table(results: Mapping[str, Result], level: float = 0.95) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     table.insert(1, "kpi", [figure_key(*row) for row in table[KEYS].itertuples(index=False)])
     table["significant"] = (table["diff_low"] > 0) | (table["diff_high"] < 0)
+    daily = per_day(table, base.run_info.days)
+    for column in PER_DAY_COLUMNS:
+        table[f"{column}_per_day"] = daily[column].where(daily["per_day"])
     return table[list(COLUMNS)]
+
+
+def run_attrs(info: RunInfo) -> dict:
+    """What a comparison covers, for its ``attrs``: the :data:`RUN_ATTRS` of the base's :class:`RunInfo`."""
+    return {k: v for k, v in info.to_dict().items() if k in RUN_ATTRS}
+def per_day(table: pd.DataFrame, days: float) -> pd.DataFrame:
+    """The comparison with totals (:data:`~simulator.metrics.COUNT_METRICS`) divided by ``days``.
+
+    Planners think in calls a day, not calls over a run of ``days`` days.
+    Means, intervals and differences of the totals are divided (a linear
+    change of scale: the intervals stay exact); shares and averages are left
+    as they are. The column ``per_day`` says which rows were divided.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"metric": ["focal_contacts", "give_up_rate"], "mean": [2000.0, 0.06],
+    ...                   "ci_low": [1900.0, 0.05], "ci_high": [2100.0, 0.07], "diff": [-200.0, -0.01],
+    ...                   "diff_low": [-220.0, -0.02], "diff_high": [-180.0, 0.0]})
+    >>> per_day(t, 2)[["mean", "diff", "per_day"]].values.tolist()
+    [[1000.0, -100.0, True], [0.06, -0.01, False]]
+    """
+    if not days > 0:
+        raise ValueError(f"days must be > 0; got {days!r}")
+    out = table.copy()
+    counts = out["metric"].isin(COUNT_METRICS)
+    columns = [c for c in PER_DAY_COLUMNS if c in out.columns]
+    out.loc[counts, columns] = out.loc[counts, columns] / days
+    out["per_day"] = counts
+    return out
 
 
 def _difference_samples(precision: Precision, labels: list[str], outputs) -> dict[str, np.ndarray]:

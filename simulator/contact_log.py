@@ -17,11 +17,18 @@ A contact log has one row per contact. The columns (names configurable) are:
     the channel outside its opening hours; unanswered).
 ``wait_min``, ``handle_min`` (optional)
     Time in the queue and time with an agent, in minutes (see
-    ``duration_unit``); empty where unknown.
+    ``duration_unit``); empty where unknown. An async message answered after
+    the customer stopped waiting is ``abandoned`` with the answer's handle
+    time (work done, though wasted).
 ``contact`` (optional)
     The contact's number in its journey, 1 for the first one. With it,
     journeys are delimited exactly; without it, a journey ends at a resolved
     contact.
+``replication`` (optional)
+    Separate observations of the same centre, such as a simulation's
+    replications (each a run of the same period) or exports of separate
+    weeks: a journey is keyed by replication and customer, and each
+    replication is observed over its own time window.
 
 :func:`to_contact_log` turns a simulation's journeys into this format and
 :func:`write_contact_log` saves it (CSV, or Parquet by extension);
@@ -29,13 +36,21 @@ A contact log has one row per contact. The columns (names configurable) are:
 and reports every bad row by its number (CSV rows are numbered as in a
 spreadsheet: the header is row 1).
 
+Reading also refuses what damaged exports contain: rows repeated exactly
+(``drop_duplicates=True`` keeps the first of each), contacts far in time from
+all the others, such as a stray row dated 1900 (``drop_outliers=True`` leaves
+them out), one customer's contacts overlapping in time, nested values and
+timestamps of which only some have a time-zone offset. Days without any
+contact split the log into periods whose lengths add up (the time between is
+not observed) and are listed in :attr:`ContactLog.notes`.
+
 Examples
 --------
 >>> import simulator as sim
 >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
 >>> frame = to_contact_log(res)
 >>> list(frame.columns)
-['customer', 'contact', 'timestamp', 'channel', 'outcome', 'wait_min', 'handle_min']
+['replication', 'customer', 'contact', 'timestamp', 'channel', 'outcome', 'wait_min', 'handle_min']
 >>> log = ContactLog.from_frame(frame)
 >>> log.journeys == int((frame["contact"] == 1).sum())
 True
@@ -45,14 +60,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .scenario import CHANNEL_NAME, GIVE_UP, RESOLVED
 
 __all__ = [
@@ -77,6 +93,7 @@ LOG_COLUMNS: dict[str, str] = {
     "wait": "wait_min",
     "handle": "handle_min",
     "contact": "contact",
+    "replication": "replication",
 }
 REQUIRED_COLUMNS = ("customer", "timestamp", "channel", "outcome")
 #: Outcomes a log may carry (case-insensitive).
@@ -88,6 +105,15 @@ DURATION_UNITS = {"min": 1.0, "s": 1.0 / 60.0, "h": 60.0}
 PARQUET_SUFFIXES = (".parquet", ".pq")
 #: Rows listed per kind of problem before "... and N more".
 MAX_ROWS_LISTED = 5
+#: A stretch without any contact is a gap in the log when it lasts at least this long (minutes) ...
+MIN_GAP_MINUTES = 1440.0
+#: ... and at least this many mean times between contacts (at the log's rate over its middle 90 %).
+GAP_MEAN_INTERVALS = 50.0
+#: A group of contacts cut off by gaps from the rest of its replication, holding at most this share
+#: of it, is an outlier in time (a stray date), not a period of its own.
+OUTLIER_SHARE = 0.01
+#: Extra columns a simulation's log carries (:func:`to_contact_log` with ``simulation_columns=True``).
+SIMULATION_COLUMNS = ("next", "wasted")
 
 
 class ContactLogError(ValueError):
@@ -117,7 +143,7 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
         ``{"customer": "case_id", "timestamp": "created_at"}`` or the same as
         text, ``"customer=case_id,timestamp=created_at"``. Keys are the logical
         names (``customer, timestamp, channel, outcome, wait, handle,
-        contact``); ``wait_min`` and ``handle_min`` are accepted for ``wait``
+        contact, replication``); ``wait_min`` and ``handle_min`` are accepted for ``wait``
         and ``handle``.
 
     Raises
@@ -172,8 +198,12 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
 
 
 def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = DEFAULT_START,
-                   replication: int | None = None) -> pd.DataFrame:
+                   replication: int | None = None, simulation_columns: bool = False) -> pd.DataFrame:
     """A simulation's journeys as a contact log, one row per contact, in time order.
+
+    This is the format :func:`read_contact_log` (and ``contactflow estimate``)
+    reads without any column mapping; ``contactflow run --out`` writes it as
+    ``journeys.parquet``.
 
     Parameters
     ----------
@@ -185,44 +215,51 @@ def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = 
         midnight, so keep it at midnight for hours of the day to match);
         ``None`` writes the timestamps as numbers of minutes.
     replication
-        Which replication to export. Each replication is a separate run of
-        the same period, so one log holds one of them; it may be left out when
-        there is only one.
+        Export only this replication (without a ``replication`` column).
+        By default every replication is exported with a ``replication``
+        column: each is a separate run of the same period, so customer ids
+        repeat across replications and a journey is keyed by both.
+    simulation_columns
+        Also write what only a simulation knows: ``next`` (the next
+        contact's channel, ``give_up`` or ``resolved``), ``wasted`` (an
+        async message answered after the customer left) and ``callback``
+        (``none``, ``declined``, or ``called_back``: ``wait_min`` is then the
+        time until the call back).
 
     Returns
     -------
     DataFrame
-        ``customer, contact, timestamp, channel, outcome, wait_min, handle_min``
-        (``contact`` counts from 1 within the journey), sorted by timestamp.
+        ``replication, customer, contact, timestamp, channel, outcome,
+        wait_min, handle_min`` (``contact`` counts from 1 within the journey;
+        no ``replication`` when one is chosen or the journeys have none),
+        sorted by replication and timestamp.
 
     Raises
     ------
     ValueError
-        If several replications are present and none is chosen, or the chosen
-        one is not there.
+        If the chosen replication is not there.
 
     Examples
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.02)
+    >>> sorted(to_contact_log(res)["replication"].unique().tolist())
+    [0, 1]
     >>> log = to_contact_log(res, replication=1)
-    >>> str(log["timestamp"].min().date())
-    '2024-01-01'
+    >>> str(log["timestamp"].min().date()), "replication" in log
+    ('2024-01-01', False)
     >>> set(log["outcome"]) <= {"abandoned", "closed", "resolved", "unresolved"}
     True
     """
     frame = journeys.journeys if isinstance(journeys, Result) else journeys
-    if "replication" in frame.columns:
-        present = sorted(pd.unique(frame["replication"]))
-        if replication is None:
-            if len(present) > 1:
-                raise ValueError(f"the journeys hold {len(present)} replications; choose one with "
-                                 f"replication= (one of {present[0]}..{present[-1]}): each is a separate "
-                                 "run of the same period")
-        elif replication not in present:
-            raise ValueError(f"no replication {replication!r}; the journeys hold {', '.join(map(str, present))}")
-        else:
-            frame = frame[frame["replication"] == replication]
+    by_replication = "replication" in frame.columns
+    if by_replication and replication is not None:
+        present = pd.unique(frame["replication"]).tolist()
+        if replication not in present:
+            raise ValueError(f"no replication {replication!r}; the journeys hold "
+                             f"{', '.join(map(str, sorted(present)))}")
+        frame = frame[frame["replication"] == replication]
+        by_replication = False
     minutes = frame["time"].to_numpy(dtype=float)
     timestamp = (pd.Series(minutes, index=frame.index) if start is None
                  else pd.Timestamp(start) + pd.to_timedelta(minutes, unit="min"))
@@ -235,7 +272,16 @@ def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = 
         "wait_min": frame["wait"].to_numpy(dtype=float),
         "handle_min": frame["handle"].to_numpy(dtype=float),
     })
-    return log.sort_values(["timestamp", "customer", "contact"], kind="stable").reset_index(drop=True)
+    if simulation_columns:
+        log["next"] = frame["next"].astype(str).to_numpy()
+        log["wasted"] = frame["wasted"].to_numpy(dtype=bool)
+        if "callback" in frame.columns:  # none, declined, called_back (wait_min is then until the call back)
+            log["callback"] = frame["callback"].astype(str).to_numpy()
+    order = ["timestamp", "customer", "contact"]
+    if by_replication:
+        log.insert(0, "replication", frame["replication"].to_numpy())
+        order.insert(0, "replication")
+    return log.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def write_contact_log(log: pd.DataFrame, path: str | Path) -> Path:
@@ -269,22 +315,32 @@ class ContactLog:
     Attributes
     ----------
     frame
-        One row per contact, sorted by customer, journey and time:
+        One row per contact, sorted by replication, customer, journey and time:
         ``row`` (the row's number in the file, see :meth:`row_name`),
+        ``replication`` (as in the file; empty without a replication column),
         ``customer``, ``journey`` (0, 1, ... over the log), ``position`` (0
         for a journey's first contact), ``time`` (minutes; hour of the day is
         ``time % 1440 // 60``), ``channel``, ``outcome``, ``wait``, ``handle``
-        (minutes, NaN where unknown), ``next`` (the next contact's channel,
-        ``give_up`` after a journey's last unresolved contact, or
-        ``resolved``) and ``first_journey`` (the customer's first journey in
-        the log, which may have begun before the log did).
+        (minutes, NaN where unknown), ``period`` (see :attr:`periods`),
+        ``next`` (the next contact's channel, ``give_up`` after a journey's
+        last unresolved contact, or ``resolved``) and ``first_journey`` (the
+        customer's first journey in the log, which may have begun before the
+        log did).
     origin
         The date-time of minute 0 (midnight of the first day), or None when
         the log's timestamps are numbers of minutes.
-    has_wait, has_handle, has_contact
-        Whether the log has the optional wait, handle and contact columns.
+    has_wait, has_handle, has_contact, has_replication
+        Whether the log has the optional wait, handle, contact and replication columns.
     columns
         The column name of each logical column, as read.
+    periods
+        The stretches of time the log observes, indexed by ``period``:
+        ``replication``, ``start`` and ``end`` (minutes: its first and last
+        contact) and ``contacts``. Each replication is one period, unless
+        days without any contact split it (see :data:`MIN_GAP_MINUTES`).
+    notes
+        What reading found and dealt with, in words: gaps, rows left out,
+        time zones converted.
     """
 
     frame: pd.DataFrame
@@ -295,6 +351,15 @@ class ContactLog:
     has_contact: bool = False
     spreadsheet_rows: bool = False
     columns: dict[str, str] = field(default_factory=lambda: dict(LOG_COLUMNS))
+    periods: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    has_replication: bool = False
+
+    def __post_init__(self) -> None:
+        if self.periods is None:  # one period per replication
+            if "period" not in self.frame:
+                self.frame["period"] = pd.factorize(self.frame["replication"], sort=True)[0]
+            self.periods = _period_table(self.frame)
 
     @property
     def contacts(self) -> int:
@@ -317,20 +382,20 @@ class ContactLog:
 
     def timestamp_text(self, minutes: float) -> str:
         """A time of the log as its users write it (date-time, or minutes)."""
-        if self.origin is None:
-            return f"minute {minutes:g}"
-        return (self.origin + pd.Timedelta(minutes=minutes)).isoformat(sep=" ", timespec="seconds")
+        return _time_text(self.origin, minutes)
 
     @classmethod
     def from_frame(cls, raw: pd.DataFrame, *, columns: Mapping[str, str] | str | None = None,
                    channels: Sequence[str] | None = None, duration_unit: str = "min",
-                   source: str | None = None, spreadsheet_rows: bool = False) -> "ContactLog":
+                   source: str | None = None, spreadsheet_rows: bool = False,
+                   drop_duplicates: bool = False, drop_outliers: bool = False) -> "ContactLog":
         """Validate a contact log given as a DataFrame and rebuild its journeys.
 
         Parameters
         ----------
         raw
-            One row per contact, in file order.
+            One row per contact, in file order; columns the log does not use
+            are ignored.
         columns
             Column names that differ from the defaults (see :func:`column_names`).
         channels
@@ -342,14 +407,23 @@ class ContactLog:
         spreadsheet_rows
             Number rows as in a spreadsheet (header = row 1) instead of
             ``data row 1, 2, ...``.
+        drop_duplicates
+            Keep the first of rows that repeat each other exactly, instead of
+            refusing the log; :attr:`notes` says how many were left out.
+        drop_outliers
+            Leave out contacts far in time from all the others (see
+            :data:`OUTLIER_SHARE`), instead of refusing the log.
 
         Raises
         ------
         ContactLogError
             Listing every problem: missing columns (with the columns found),
-            an empty log, empty customer ids, unparseable timestamps,
-            unknown outcomes or channels, bad durations, and journeys with no
-            first contact (when the log numbers contacts).
+            an empty log, nested values, empty customer ids, unparseable
+            timestamps or a mix of timestamps with and without a time-zone
+            offset, unknown outcomes or channels, bad durations, repeated
+            rows, contacts far in time from the rest, one customer's contacts
+            overlapping in time, and journeys with no first contact or
+            misnumbered contacts (when the log numbers contacts).
 
         Examples
         --------
@@ -357,12 +431,18 @@ class ContactLog:
         ...                     "channel": ["web", "phone"], "outcome": ["unresolved", "resolved"]})
         >>> ContactLog.from_frame(raw).frame["next"].tolist()
         ['phone', 'resolved']
+        >>> twice = pd.concat([raw, raw])
+        >>> log = ContactLog.from_frame(twice, drop_duplicates=True)
+        >>> log.contacts, log.notes[0].split(" (")[0]
+        (2, '2 rows repeat an earlier row exactly')
         """
-        return _Reader(raw, columns, channels, duration_unit, source, spreadsheet_rows).build()
+        return _Reader(raw, columns, channels, duration_unit, source, spreadsheet_rows,
+                       drop_duplicates, drop_outliers).build()
 
 
 def read_contact_log(path: str | Path, *, columns: Mapping[str, str] | str | None = None,
-                     channels: Sequence[str] | None = None, duration_unit: str = "min") -> ContactLog:
+                     channels: Sequence[str] | None = None, duration_unit: str = "min",
+                     drop_duplicates: bool = False, drop_outliers: bool = False) -> ContactLog:
     """Read and validate a contact log (CSV, or Parquet by extension).
 
     Parameters
@@ -370,7 +450,7 @@ def read_contact_log(path: str | Path, *, columns: Mapping[str, str] | str | Non
     path
         The log; ``.parquet``/``.pq`` files are read as Parquet, anything
         else as CSV (``.csv.gz`` and other compressed CSV included).
-    columns, channels, duration_unit
+    columns, channels, duration_unit, drop_duplicates, drop_outliers
         As in :meth:`ContactLog.from_frame`.
 
     Raises
@@ -405,19 +485,31 @@ def read_contact_log(path: str | Path, *, columns: Mapping[str, str] | str | Non
         kind = "Parquet" if parquet else "CSV"
         raise ContactLogError([f"cannot read as {kind}: {exc}"], source) from None
     return ContactLog.from_frame(raw, columns=columns, channels=channels, duration_unit=duration_unit,
-                                 source=source, spreadsheet_rows=not parquet)
+                                 source=source, spreadsheet_rows=not parquet,
+                                 drop_duplicates=drop_duplicates, drop_outliers=drop_outliers)
+
+
+#: Said when one customer's contacts overlap or interleave: the usual causes.
+_MERGED_HINT = ("if the log merges separate runs or periods (such as a simulation's replications), give each "
+                "its own value in a 'replication' column; otherwise check that customer ids are not reused")
 
 
 class _Reader:
     """Validates a raw log column by column, collecting every problem."""
 
     def __init__(self, raw: pd.DataFrame, columns, channels, duration_unit: str,
-                 source: str | None, spreadsheet_rows: bool):
+                 source: str | None, spreadsheet_rows: bool, drop_duplicates: bool = False,
+                 drop_outliers: bool = False):
         self.raw = raw.reset_index(drop=True)
         self.source = source or "contact log"
         self.spreadsheet_rows = spreadsheet_rows
+        self.row_word = "row" if spreadsheet_rows else "data row"
         self.rows = np.arange(len(raw)) + (2 if spreadsheet_rows else 1)
+        self.drop_duplicates, self.drop_outliers = drop_duplicates, drop_outliers
         self.problems: list[str] = []
+        self.notes: list[str] = []
+        self.origin: pd.Timestamp | None = None
+        self.datetimes_read: pd.Series | None = None  # the timestamps as date-times, when they are
         try:
             self.names = column_names(columns)
         except ValueError as exc:
@@ -428,12 +520,13 @@ class _Reader:
                                    f"{', '.join(DURATION_UNITS)}"], self.source)
         self.duration_factor = DURATION_UNITS[duration_unit]
 
-    def row_list(self, positions: np.ndarray) -> str:
-        word = "row" if self.spreadsheet_rows else "data row"
-        shown = ", ".join(str(r) for r in self.rows[positions[:MAX_ROWS_LISTED]])
-        more = len(positions) - MAX_ROWS_LISTED
-        plural = "s" if len(positions) > 1 else ""
-        return f"{word}{plural} {shown}" + (f" and {more} more" if more > 0 else "")
+    def row_list(self, rows: Sequence[int] | np.ndarray) -> str:
+        """``row 3`` or ``rows 3, 5, 8, 9, 10 and 4 more``, from row numbers."""
+        rows = np.asarray(rows)
+        shown = ", ".join(str(r) for r in rows[:MAX_ROWS_LISTED])
+        more = len(rows) - MAX_ROWS_LISTED
+        plural = "s" if len(rows) > 1 else ""
+        return f"{self.row_word}{plural} {shown}" + (f" and {more} more" if more > 0 else "")
 
     def bad_rows(self, mask: np.ndarray, column: str, what: str, values: pd.Series | None = None) -> None:
         """Record one problem for every row in ``mask``, showing the first values."""
@@ -442,13 +535,16 @@ class _Reader:
             return
         shown = ""
         if values is not None:
-            examples = [repr(v) for v in dict.fromkeys(values.iloc[positions[:MAX_ROWS_LISTED]].tolist())]
+            examples = [repr(v) for v in dict.fromkeys(map(str, values.iloc[positions[:MAX_ROWS_LISTED]]))]
             shown = f" (got {', '.join(examples)})"
-        self.problems.append(f"{self.row_list(positions)}: column {column!r}: {what}{shown}")
+        self.problems.append(f"{self.row_list(self.rows[positions])}: column {column!r}: {what}{shown}")
 
     def raise_problems(self) -> None:
         if self.problems:
             raise ContactLogError(self.problems, self.source)
+
+    def time_text(self, minutes: float) -> str:
+        return _time_text(self.origin, minutes)
 
     def build(self) -> ContactLog:
         raw = self.raw
@@ -465,32 +561,43 @@ class _Reader:
         names = self.names = {key: matched[key][0] if matched[key] else name for key, name in self.names.items()}
         if not len(raw):
             raise ContactLogError(["no contacts: the log has a header but no rows"], self.source)
+        has = {key: bool(matched[key]) for key in ("wait", "handle", "contact", "replication")}
+        for key in (*REQUIRED_COLUMNS, *(k for k in has if has[k])):
+            self.check_plain_values(key, names[key])
+        self.raise_problems()  # nested values would make every other check meaningless
 
         customer = self.text(names["customer"])
         self.bad_rows((customer == "").to_numpy(), names["customer"], "empty customer id")
-        time, origin = self.timestamps(names["timestamp"])
+        time, self.origin = self.timestamps(names["timestamp"])
         channel = self.text(names["channel"])
         self.check_channels(channel, names["channel"])
         outcome = self.text(names["outcome"]).str.lower()
         bad = ~outcome.isin(LOG_OUTCOMES).to_numpy()
         self.bad_rows(bad, names["outcome"], f"unknown outcome; allowed: {', '.join(LOG_OUTCOMES)}",
                       self.raw[names["outcome"]])
-        has = {key: bool(matched[key]) for key in ("wait", "handle", "contact")}
         wait = self.durations(names["wait"]) if has["wait"] else np.full(len(raw), np.nan)
         handle = self.durations(names["handle"]) if has["handle"] else np.full(len(raw), np.nan)
         contact = self.contact_numbers(names["contact"]) if has["contact"] else None
+        if has["replication"]:
+            replication = self.text(names["replication"])
+            self.bad_rows((replication == "").to_numpy(), names["replication"], "empty replication")
+        else:
+            replication = pd.Series("", index=raw.index, dtype=object)
         self.raise_problems()
 
         frame = pd.DataFrame({
-            "row": self.rows, "customer": customer.to_numpy(), "time": time,
-            "channel": channel.to_numpy(), "outcome": outcome.to_numpy(),
+            "row": self.rows, "replication": replication.to_numpy(), "customer": customer.to_numpy(),
+            "time": time, "channel": channel.to_numpy(), "outcome": outcome.to_numpy(),
             "wait": wait, "handle": handle,
         })
         if contact is not None:
             frame["contact"] = contact
-        frame = self.journeys(frame)
-        return ContactLog(frame, self.source, origin, has["wait"], has["handle"], has["contact"],
-                          self.spreadsheet_rows, names)
+        frame = self.without_repeated_rows(frame)
+        frame, periods = self.periods(frame, has["replication"])
+        self.raise_problems()
+        frame = self.journeys(frame, has["replication"])
+        return ContactLog(frame, self.source, self.origin, has["wait"], has["handle"], has["contact"],
+                          self.spreadsheet_rows, names, periods, self.notes, has["replication"])
 
     # -- columns
 
@@ -513,6 +620,16 @@ class _Reader:
                     f"({', '.join(map(repr, matched[key]))}); rename all but one, or name the right one with "
                     "--columns / columns=")
         return matched
+
+    def check_plain_values(self, key: str, column: str) -> None:
+        """A used column must hold plain values: a nested one (a Parquet struct or list) is refused."""
+        values = self.raw[column]
+        if values.dtype != object:
+            return
+        nested = values.map(lambda v: isinstance(v, (dict, list, tuple, set, np.ndarray))).to_numpy(dtype=bool)
+        self.bad_rows(nested, column, f"holds nested values (a record or a list), not text or numbers; the "
+                      f"{key} column must be plain: flatten it in the export, or read the {key} from another "
+                      f"column with --columns / columns=, e.g. {key}=NAME", values)
 
     def text(self, column: str) -> pd.Series:
         values = self.raw[column]
@@ -540,14 +657,50 @@ class _Reader:
         numbers = pd.to_numeric(text.where(~empty), errors="coerce")
         if numbers.notna().to_numpy()[~empty].all():  # every timestamp a number of minutes
             return numbers.to_numpy(dtype=float), None
-        parsed = _parse_datetimes(text.where(~empty))
+        parsed = self.datetimes(text.where(~empty), column)
         unparsed = parsed.isna().to_numpy() & ~empty
         self.bad_rows(unparsed, column, "not an ISO 8601 date-time (e.g. 2024-03-01T08:15:00) "
                       "or a number of minutes", text)
         return self.minutes_from_midnight(parsed)
 
-    @staticmethod
-    def minutes_from_midnight(parsed: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+    def datetimes(self, text: pd.Series, column: str) -> pd.Series:
+        """Parse ISO 8601 date-times (unparseable ones become NaT), as wall-clock times of one offset.
+
+        When the time-zone offsets differ (a log across a daylight-saving
+        change), every time is converted to the first row's offset, so that
+        the order and the gaps between contacts stay exact, and a note says
+        so. Timestamps of which only some carry an offset are refused: the
+        others' zone is unknown.
+        """
+        offset = text.fillna("").str.extract(_OFFSET, expand=False)
+        aware = offset.notna().to_numpy()
+        naive = text.notna().to_numpy() & ~aware
+        if aware.any() and naive.any():
+            few, many = (aware, naive) if aware.sum() <= naive.sum() else (naive, aware)
+            self.bad_rows(few, column, f"{aware.sum():,} timestamps have a time-zone offset and {naive.sum():,} "
+                          f"have none (e.g. {self.row_list(self.rows[many][:1])}); give every timestamp the "
+                          "same form, all with an offset (2024-03-01T08:15:00+01:00) or none", text)
+            return pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        try:
+            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        except (ValueError, TypeError):  # mixed time-zone offsets
+            by_text = {o: pd.Timestamp("2000-01-01T00:00" + o).utcoffset() for o in offset.dropna().unique()}
+            offsets = offset.map(by_text)
+            first = offsets[aware].iloc[0]
+            others = aware & (offsets != first).to_numpy()
+            self.notes.append(
+                f"timestamps have different time-zone offsets (as across a daylight-saving change): "
+                f"{others.sum():,} ({self.row_list(self.rows[others])}) differ from the first row's "
+                f"{_offset_text(first)}; all are read as {_offset_text(first)} wall-clock times, so the order "
+                "and gaps are exact but those rows' hours of the day are shifted")
+            parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+            parsed = parsed.dt.tz_convert(timezone(first))
+        if parsed.dt.tz is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed
+
+    def minutes_from_midnight(self, parsed: pd.Series) -> tuple[np.ndarray, pd.Timestamp | None]:
+        self.datetimes_read = parsed
         if parsed.notna().sum() == 0:
             return np.full(len(parsed), np.nan), None
         origin = parsed.min().normalize()
@@ -580,25 +733,124 @@ class _Reader:
         self.bad_rows(bad, column, "must be the contact's number in its journey: a whole number >= 1", text)
         return np.where(bad, 0, numbers).astype(np.int64)
 
+    # -- damage that exports do
+
+    def without_repeated_rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Rows equal to an earlier row in every column read: refused, or left out with ``drop_duplicates``."""
+        keys = [c for c in frame.columns if c != "row"]
+        repeated = frame.duplicated(keys, keep="first").to_numpy()
+        if not repeated.any():
+            return frame
+        first = frame.groupby(keys, dropna=False, sort=False)["row"].transform("first").to_numpy()
+        rows = frame["row"].to_numpy()[repeated]
+        pairs = ", ".join(f"{r} repeats {f}" for r, f in zip(rows[:MAX_ROWS_LISTED], first[repeated]))
+        what = (f"{len(rows):,} row{'s' if len(rows) > 1 else ''} repeat an earlier row exactly "
+                f"({100 * len(rows) / len(frame):.3g} % of the log; {self.row_word} {pairs}"
+                f"{' ...' if len(rows) > MAX_ROWS_LISTED else ''})")
+        if self.drop_duplicates:
+            self.notes.append(f"{what}: left out, the first of each kept (drop duplicates)")
+            return frame[~repeated]
+        self.problems.append(f"{what}, as when an export is appended twice; each contact must appear once: fix "
+                             "the export, or keep the first of each with --drop-duplicates / "
+                             "drop_duplicates=True (separate contacts that look the same need a contact "
+                             "column or finer timestamps)")
+        return frame
+
+    def periods(self, frame: pd.DataFrame, has_replication: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Split each replication's time at long gaps; refuse (or leave out) contacts far from all others.
+
+        A gap is a stretch without any contact of at least :data:`MIN_GAP_MINUTES`
+        and :data:`GAP_MEAN_INTERVALS` mean times between contacts. A group of
+        contacts cut off by gaps that holds at most :data:`OUTLIER_SHARE` of its
+        replication is an outlier (a stray date); the other groups are periods,
+        each observed from its first to its last contact.
+        """
+        time = frame["time"].to_numpy()
+        rows = frame["row"].to_numpy()
+        period = np.full(len(frame), -1, dtype=np.int64)
+        outlier = np.zeros(len(frame), dtype=bool)
+        gaps: list[str] = []
+        strays: list[str] = []
+        count = 0
+        for replication, index in frame.groupby("replication", sort=True).indices.items():
+            index = index[np.argsort(time[index], kind="stable")]
+            t, in_order = time[index], rows[index]
+            bounds = np.concatenate(([0], np.flatnonzero(np.diff(t) > _long_gap(t)) + 1, [len(t)]))
+            pieces = list(zip(bounds[:-1], bounds[1:]))
+            small = [hi - lo <= OUTLIER_SHARE * len(t) for lo, hi in pieces]
+            if all(small):  # many small pieces: a sparse log, not stray dates
+                small = [False] * len(pieces)
+            kept = [piece for piece, stray in zip(pieces, small) if not stray]
+            where = f" of replication {replication}" if has_replication else ""
+            others = (f"the other contacts{where} run from {self.time_text(t[kept[0][0]])} to "
+                      f"{self.time_text(t[kept[-1][1] - 1])}")
+            for lo, hi in (piece for piece, stray in zip(pieces, small) if stray):
+                outlier[index[lo:hi]] = True
+                distance = min(t[lo] - t[lo - 1] if lo else math.inf, t[hi] - t[hi - 1] if hi < len(t) else math.inf)
+                when = self.time_text(t[lo]) + ("" if hi - lo == 1 else f" to {self.time_text(t[hi - 1])}")
+                strays.append(f"{self.row_list(np.sort(in_order[lo:hi]))}: {hi - lo} contact{'s' if hi - lo > 1 else ''} "
+                              f"at {when}, {_duration_text(distance)} from every other contact ({others})")
+            for (_, end), (start, _) in zip(kept[:-1], kept[1:]):
+                gaps.append(f"no contact{where} from {self.time_text(t[end - 1])} to {self.time_text(t[start])} "
+                            f"({_duration_text(t[start] - t[end - 1])}, between {self.row_word}s "
+                            f"{in_order[end - 1]} and {in_order[start]})")
+            for lo, hi in kept:
+                period[index[lo:hi]] = count
+                count += 1
+        if strays:
+            listed = strays[:MAX_ROWS_LISTED] + ([f"... and {len(strays) - MAX_ROWS_LISTED} more such group(s)"]
+                                                 if len(strays) > MAX_ROWS_LISTED else [])
+            if self.drop_outliers:
+                self.notes.append(f"{outlier.sum():,} contact(s) far in time from all the others left out "
+                                  "(drop outliers): " + "; ".join(listed))
+            else:
+                self.problems.append(
+                    f"{outlier.sum():,} contact(s) lie far in time from all the others, usually an export error "
+                    "such as a default date (1900-01-01) or a mistyped year: correct them, or leave them out "
+                    "with --drop-outliers / drop_outliers=True")
+                self.problems += listed
+        if self.drop_outliers and outlier.any():
+            frame, period = frame[~outlier], period[~outlier]
+            frame = self.from_first_midnight(frame)
+        if gaps:
+            listed = gaps[:MAX_ROWS_LISTED] + ([f"... and {len(gaps) - MAX_ROWS_LISTED} more"]
+                                               if len(gaps) > MAX_ROWS_LISTED else [])
+            self.notes.append(
+                f"the log has {len(gaps)} gap{'s' if len(gaps) > 1 else ''} of a day or more without any contact "
+                "(a closure, missing data or separate exports); rates count only the time with contacts, and "
+                "journeys near a gap are censored as at the log's ends: " + "; ".join(listed))
+        frame = frame.assign(period=period)
+        return frame, _period_table(frame)
+
+    def from_first_midnight(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Times counted from the midnight of the first remaining day (after outliers were left out)."""
+        if self.datetimes_read is None:
+            return frame
+        kept = self.datetimes_read.iloc[frame["row"].to_numpy() - self.rows[0]]
+        time, self.origin = self.minutes_from_midnight(kept)
+        return frame.assign(time=time)
+
     # -- journeys
 
-    def journeys(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def journeys(self, frame: pd.DataFrame, has_replication: bool) -> pd.DataFrame:
         """Sort each customer's contacts in time, split them into journeys and add ``next``."""
-        keys = ["customer", "time"] + (["contact"] if "contact" in frame else []) + ["row"]
+        keys = ["replication", "customer", "time"] + (["contact"] if "contact" in frame else []) + ["row"]
         frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
         customer = frame["customer"].to_numpy()
+        replication = frame["replication"].to_numpy()
         resolved = (frame["outcome"] == "resolved").to_numpy()
         new_customer = np.ones(len(frame), dtype=bool)
-        new_customer[1:] = customer[1:] != customer[:-1]
+        new_customer[1:] = (customer[1:] != customer[:-1]) | (replication[1:] != replication[:-1])
         after_resolved = np.zeros(len(frame), dtype=bool)
         after_resolved[1:] = resolved[:-1] & ~new_customer[1:]
+        self.check_overlaps(frame, new_customer, has_replication)
         if "contact" in frame:
             contact = frame["contact"].to_numpy()
             starts = contact == 1
-            self.check_contact_numbers(frame, new_customer, after_resolved, starts)
-            self.raise_problems()  # a journey must start with contact 1 before it can be numbered
+            self.check_contact_numbers(frame, new_customer, after_resolved, starts, has_replication)
         else:
             starts = new_customer | after_resolved
+        self.raise_problems()  # a journey must start with contact 1 before it can be numbered
         journey = np.cumsum(starts) - 1
         start_index = np.flatnonzero(starts)
         position = np.arange(len(frame)) - start_index[journey]
@@ -609,34 +861,72 @@ class _Reader:
         nxt[:-1] = channel[1:]
         nxt[ends] = np.where(resolved[ends], RESOLVED, GIVE_UP)
         first_journey = _first_journey(new_customer, starts)
-        frame.insert(2, "journey", journey)
-        frame.insert(3, "position", position)
+        frame.insert(3, "journey", journey)
+        frame.insert(4, "position", position)
         frame["next"] = nxt
         frame["first_journey"] = first_journey
         return frame
 
-    def check_contact_numbers(self, frame, new_customer, after_resolved, starts) -> None:
+    def check_overlaps(self, frame: pd.DataFrame, new_customer: np.ndarray, has_replication: bool) -> None:
+        """A customer's contact may not start before their previous one ended (start + wait + handle if served).
+
+        Timestamps and durations are compared within their rounding (whole
+        minutes or seconds, when every value is).
+        """
+        time = frame["time"].to_numpy()
+        wait = np.nan_to_num(frame["wait"].to_numpy())
+        handle = np.nan_to_num(frame["handle"].to_numpy())
+        served = frame["outcome"].isin(("resolved", "unresolved")).to_numpy()
+        end = time + wait + np.where(served, handle, 0.0)  # a late async answer is after the customer left
+        tolerance = _resolution(time) + _resolution(wait) + _resolution(handle) + 1e-6
+        overlap = np.zeros(len(frame), dtype=bool)
+        overlap[1:] = ~new_customer[1:] & (time[1:] < end[:-1] - tolerance)
+        positions = np.flatnonzero(overlap)
+        if not len(positions):
+            return
+        self.problems.append(f"{len(positions):,} contact(s) start before the same customer's previous contact "
+                             f"ended: one customer's contacts follow one another; {_MERGED_HINT}; and if the "
+                             "handle times include after-contact work, give the time with the customer alone")
+        rows, customer, replication = (frame[c].to_numpy() for c in ("row", "customer", "replication"))
+        for i in positions[:MAX_ROWS_LISTED]:
+            who = _who(customer[i], replication[i], has_replication)
+            self.problems.append(f"{self.row_word} {rows[i]}: {who}'s contact at {self.time_text(time[i])} starts "
+                                 f"before their previous contact ({self.row_word} {rows[i - 1]}, at "
+                                 f"{self.time_text(time[i - 1])}) ended at {self.time_text(end[i - 1])}")
+        if len(positions) > MAX_ROWS_LISTED:
+            self.problems.append(f"... and {len(positions) - MAX_ROWS_LISTED} more row(s) like that")
+
+    def check_contact_numbers(self, frame, new_customer, after_resolved, starts, has_replication) -> None:
         contact = frame["contact"].to_numpy()
         rows = frame["row"].to_numpy()
         customer = frame["customer"].to_numpy()
+        replication = frame["replication"].to_numpy()
         previous = np.concatenate(([0], contact[:-1]))
         no_first = new_customer & ~starts
-        bad_step = ~new_customer & ~starts & (contact != previous + 1)
-        unended = after_resolved & ~starts
-        word = "row" if self.spreadsheet_rows else "data row"
+        step = ~new_customer & ~starts
+        restart = step & (contact <= previous)  # e.g. 1, 1, 2, 2: two journeys interleaved
+        unended = after_resolved & ~starts & ~restart
+        bad_step = step & (contact > previous + 1) & ~unended
         for mask, text in (
-            (no_first, "a journey with no first contact: customer {c}'s earliest contact in the log is "
+            (no_first, "a journey with no first contact: {c}'s earliest contact in the log is "
                        "contact {n}; the log must start each journey with contact 1"),
-            (bad_step, "customer {c}'s contact {n} follows contact {p}; contacts of a journey are "
-                       "numbered 1, 2, 3, ... in time order"),
-            (unended, "customer {c}'s contact {n} follows a resolved contact; a journey ends when "
+            (restart, "{c}'s contact {n} follows contact {p}: the numbers restart within a journey, as when "
+                      f"two journeys of one customer interleave in time; {_MERGED_HINT}"),
+            (bad_step, "{c}'s contact {n} follows contact {p}; contacts of a journey are "
+                                  "numbered 1, 2, 3, ... in time order"),
+            (unended, "{c}'s contact {n} follows a resolved contact; a journey ends when "
                       "resolved, so the next contact must be number 1 (a new journey)"),
         ):
             positions = np.flatnonzero(mask)
             for i in positions[:MAX_ROWS_LISTED]:
-                self.problems.append(f"{word} {rows[i]}: {text.format(c=customer[i], n=contact[i], p=previous[i])}")
+                who = _who(customer[i], replication[i], has_replication)
+                self.problems.append(f"{self.row_word} {rows[i]}: {text.format(c=who, n=contact[i], p=previous[i])}")
             if len(positions) > MAX_ROWS_LISTED:
                 self.problems.append(f"... and {len(positions) - MAX_ROWS_LISTED} more row(s) like that")
+
+
+#: A time-zone offset at the end of an ISO 8601 timestamp.
+_OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*([Zz]|[+-]\d\d(?::?\d\d)?)$"
 
 
 def _fold(header: str) -> str:
@@ -644,34 +934,63 @@ def _fold(header: str) -> str:
     return header.strip().casefold()
 
 
+def _who(customer: Any, replication: Any, has_replication: bool) -> str:
+    return f"customer {customer} of replication {replication}" if has_replication else f"customer {customer}"
+
+
+def _time_text(origin: pd.Timestamp | None, minutes: float) -> str:
+    """Minutes from ``origin`` as a date-time (or as minutes when there is no origin)."""
+    if origin is None:
+        return f"minute {minutes:g}"
+    return (origin + pd.Timedelta(minutes=minutes)).isoformat(sep=" ", timespec="seconds")
+
+
+def _duration_text(minutes: float) -> str:
+    """``3.5 days``, ``1,234 days``, ``7.2 hours``."""
+    if minutes >= 1440.0:
+        days = minutes / 1440.0
+        return f"{days:,.1f} days" if days < 100 else f"{days:,.0f} days"
+    return f"{minutes / 60.0:.1f} hours"
+
+
+def _offset_text(offset) -> str:
+    total = int(offset.total_seconds() // 60)
+    sign = "+" if total >= 0 else "-"
+    return f"{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
+
+
+def _long_gap(sorted_times: np.ndarray) -> float:
+    """The shortest stretch without contacts that counts as a gap in a log with these (sorted) times."""
+    if len(sorted_times) < 2:
+        return math.inf
+    low, high = np.quantile(sorted_times, [0.05, 0.95])
+    rate = 0.9 * len(sorted_times) / (high - low) if high > low else math.inf
+    return max(MIN_GAP_MINUTES, GAP_MEAN_INTERVALS / rate)
+
+
+def _resolution(minutes: np.ndarray) -> float:
+    """1 (a minute) or 1/60 (a second) when every non-zero value is a whole number of it, else 0."""
+    values = minutes[np.isfinite(minutes) & (minutes != 0)]
+    if not len(values):
+        return 0.0
+    for unit in (1.0, 1.0 / 60.0):
+        scaled = values / unit
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6 * np.maximum(1.0, np.abs(scaled)) + 1e-9):
+            return unit
+    return 0.0
+
+
+def _period_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per period: ``replication, start, end, contacts``."""
+    grouped = frame.groupby("period", sort=True)
+    table = pd.DataFrame({"replication": grouped["replication"].first(), "start": grouped["time"].min(),
+                          "end": grouped["time"].max(), "contacts": grouped.size()})
+    table.index.name = "period"
+    return table
+
+
 def _first_journey(new_customer: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """For each contact, whether its journey is its customer's first one in the log."""
     journeys_before = np.cumsum(starts)  # journey number + 1 of each contact
     first_of_customer = np.maximum.accumulate(np.where(new_customer, journeys_before, 0))
     return journeys_before == first_of_customer
-
-
-def _parse_datetimes(text: pd.Series) -> pd.Series:
-    """Parse ISO 8601 date-times; unparseable ones become NaT.
-
-    Time-zone offsets are dropped after converting to the first offset's
-    wall clock when they agree, or to UTC when they are mixed.
-    """
-    try:
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    except (ValueError, TypeError):  # mixed time-zone offsets
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    if pd.api.types.is_datetime64_any_dtype(parsed):
-        return parsed.dt.tz_localize(None) if parsed.dt.tz is not None else parsed
-    # mixed naive and aware values come back as objects: parse one by one
-    return pd.Series([_one_datetime(v) for v in text], index=text.index, dtype="datetime64[ns]")
-
-
-def _one_datetime(value: Any) -> Any:
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return pd.NaT
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        return pd.NaT
-    return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts

@@ -41,7 +41,40 @@ __all__ = [
     "spec_problems",
     "did_you_mean",
     "unknown_key_message",
+    "MIN_MINUTES",
+    "MAX_MINUTES",
+    "MIN_CV",
+    "MAX_CV",
+    "format_bound",
 ]
+
+#: Shortest time a distribution's parameters may give, in minutes (60 microseconds): any
+#: contact lasts longer, and shorter means make rates that overflow in the analytic engine.
+MIN_MINUTES = 1e-6
+#: Longest, in minutes: 10 years. No contact, patience or retry delay lasts longer, and a
+#: longer one would keep a run (which ends when every journey has ended) going for centuries.
+MAX_MINUTES = 10 * 365 * 1440
+#: Range of a coefficient of variation (lognormal, gamma) where sampling is numerically sound:
+#: a gamma shape ``1 / cv**2`` of 1e6 to 0.01 (below that most draws underflow to 0), and a
+#: lognormal sigma of 0.001 to 2.15.
+MIN_CV, MAX_CV = 1e-3, 10.0
+
+
+def format_bound(x: float) -> str:
+    """A limit as people read it: ``5,256,000``, ``0.001``, ``1e-06``.
+
+    Examples
+    --------
+    >>> format_bound(5256000), format_bound(1e-3), format_bound(1e-6), format_bound(2.5)
+    ('5,256,000', '0.001', '1e-06', '2.5')
+    """
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+#: What a time parameter may be, for messages.
+TIME_RANGE = f"from {format_bound(MIN_MINUTES)} to {format_bound(MAX_MINUTES)} minutes (10 years)"
 
 
 class Distribution:
@@ -233,19 +266,22 @@ def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[tuple[str, s
         if (
             not isinstance(values, list)
             or not values
-            or not all(_is_number(v) and v >= 0 for v in values)
+            or not all(_is_number(v) and 0 <= v <= MAX_MINUTES for v in values)
         ):
-            problems.append(("", "empirical values must be a non-empty list of finite numbers >= 0"))
-        elif sum(values) <= 0:
-            problems.append(("", "empirical values must not all be zero"))
+            problems.append(("", "empirical values must be a non-empty list of finite numbers "
+                                 f"from 0 to {format_bound(MAX_MINUTES)} minutes (10 years)"))
+        elif math.fsum(values) / len(values) < MIN_MINUTES:
+            problems.append(("", f"empirical values must have a mean of at least {format_bound(MIN_MINUTES)} "
+                                 "minutes (they must not all be zero)"))
         return cls, problems
     bad_value = False
     for p in cls.params:
         v = spec[p]
+        low, high = _limits(p)
         if not _is_number(v):
             problems.append(("", f"{p} must be a finite number {_bound(p)}; got {v!r}"))
-        elif (v < 0) if p == "low" else (v <= 0):
-            problems.append(("", f"{p} must be {_bound(p)}; got {v}"))
+        elif not low <= v <= high:
+            problems.append(("", f"{p} must be {_bound(p)}; got {v!r}"))
         else:
             continue
         bad_value = True
@@ -254,8 +290,18 @@ def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[tuple[str, s
     return cls, problems
 
 
+def _limits(param: str) -> tuple[float, float]:
+    """The smallest and largest value a distribution parameter may take."""
+    if param == "cv":
+        return MIN_CV, MAX_CV
+    return (0.0 if param == "low" else MIN_MINUTES), MAX_MINUTES
+
+
 def _bound(param: str) -> str:
-    return ">= 0" if param == "low" else "> 0"
+    """What a parameter may be, for messages: ``from 0.001 to 10``, ``from 1e-06 to ... minutes (10 years)``."""
+    if param == "cv":
+        return f"from {format_bound(MIN_CV)} to {format_bound(MAX_CV)}"
+    return TIME_RANGE.replace(format_bound(MIN_MINUTES), "0", 1) if param == "low" else TIME_RANGE
 
 
 def _is_number(v: Any) -> bool:

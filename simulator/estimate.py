@@ -16,11 +16,14 @@ interval:
   routes them; ``next_after_abandon`` from abandoned ones, written only when
   a likelihood-ratio (G) test says the two rows differ (p < 0.01); otherwise
   both kinds of contact are pooled into ``next``.
-* ``arrivals.per_hour``: journeys per hour with an exact Poisson interval;
+* ``arrivals.per_hour``: journeys per hour of observed time (the periods of
+  the log added up: its replications, split at days without any contact),
+  with an exact Poisson interval;
   the 24 hourly rates likewise, written as ``hourly_profile`` only when a
   dispersion test says the rate varies over the day (p < 0.01).
 * ``handle_time``: exponential, gamma and lognormal fitted by maximum
-  likelihood to served contacts' handle times, the lowest AIC chosen; its mean
+  likelihood to the handle times of every answer (async messages answered
+  after the customer left included), the lowest AIC chosen; its mean
   and cv with intervals from the chosen family.
 * ``patience``: exponential only. Waits of abandoned contacts are patience
   times, waits of served ones are censored patience times, so the maximum
@@ -36,10 +39,10 @@ contact rate reproducing the observed abandonment, else the served load at
 
 Censoring: a log cuts journeys at both ends. With a censoring window ``W``
 (default: the 99th percentile of the time between consecutive contacts of a
-journey), routing steps from contacts in the last ``W`` minutes of the log are
-not used (whether the customer came back is not known yet), and, unless the
-log numbers its contacts, journeys whose first contact lies in the first ``W``
-minutes are left out of the first-channel mix and the arrival rate (they may
+journey), routing steps from contacts in the last ``W`` minutes of each period
+are not used (whether the customer came back is not known yet), and, unless
+the log numbers its contacts, journeys whose first contact lies in a period's
+first ``W`` minutes are left out of the first-channel mix and the arrival rate (they may
 have begun before the log did).
 
 Examples
@@ -70,8 +73,10 @@ from scipy import special, stats
 
 from .analytic import erlang_a, erlang_c
 from .contact_log import ContactLog, problem_report, read_contact_log
-from .experiment import atomic_write
-from .scenario import DEFAULT_MAX_CONTACTS, GIVE_UP, Scenario, parse_toml
+from .files import atomic_write, safe_file_name
+from .json_data import dumps, plain
+from .scenario import (DEFAULT_MAX_CONTACTS, GIVE_UP, MAX_CHANNELS, MAX_CONTACTS_LIMIT, Scenario,
+                       parse_toml)
 
 __all__ = [
     "Estimate",
@@ -305,15 +310,16 @@ def _hour_exposure(start: float, end: float) -> np.ndarray:
     return exposure
 
 
-def _hourly_rates(arrivals: np.ndarray, start: float, end: float, level: float) -> tuple[pd.DataFrame, float]:
+def _hourly_rates(arrivals: np.ndarray, windows: Sequence[tuple[float, float]],
+                  level: float) -> tuple[pd.DataFrame, float]:
     """Arrivals per hour in each hour of the day, and the p-value of "the rate is constant".
 
-    ``arrivals`` are times in (start, end]. The test is Pearson's dispersion
+    ``arrivals`` are times in the ``(start, end]`` windows. The test is Pearson's dispersion
     test of the hourly counts against their exposure, over the hours observed
     for at least a quarter of the best-observed hour's time (a sliver of an
     hour at the log's ends would make the test unreliable).
     """
-    exposure = _hour_exposure(start, end) / 60.0
+    exposure = sum(_hour_exposure(start, end) for start, end in windows) / 60.0
     counts = np.bincount((arrivals % 1440 // 60).astype(np.int64), minlength=24)[:24]
     observed = exposure > 1e-9
     rates = np.where(observed, counts / np.where(observed, exposure, 1.0), np.nan)
@@ -353,7 +359,9 @@ class Estimate:
     handle_fits
         Indexed by ``(channel, dist)``: the fits of :func:`fit_durations`.
     summary
-        The log: ``source``, ``contacts``, ``journeys``, the time window,
+        The log: ``source``, ``contacts``, ``journeys``, ``periods`` (observed
+        separately: replications, split at days without contacts) and what they
+        are (``periods_are``), the time window,
         ``censor_minutes``, journeys and steps left out, and the tests.
     notes
         Assumptions and placeholders, in words (also in the scenario's comments).
@@ -369,6 +377,12 @@ class Estimate:
     toml: str
     level: float = DEFAULT_LEVEL
 
+    def __repr__(self) -> str:
+        """One line: the log it came from; the estimates are attributes."""
+        s = self.summary
+        return (f"Estimate({s['source']}: {s['contacts']:,} contacts in {s['journeys']:,} journeys; "
+                f"{len(self.parameters)} parameters; see .parameters, .notes, .to_scenario())")
+
     def to_scenario(self) -> Scenario:
         """The estimated scenario, validated (parsed from :attr:`toml`)."""
         source = f"scenario estimated from {self.summary['source']}"
@@ -380,27 +394,17 @@ class Estimate:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: summary, notes, parameters and hourly rates (NaN as None)."""
-        def clean(value):
-            if isinstance(value, (float, np.floating)):
-                return float(value) if math.isfinite(value) else None
-            if isinstance(value, np.integer):
-                return int(value)
-            return value
-
-        params = {name: {k: clean(v) for k, v in row.items()}
-                  for name, row in self.parameters.to_dict("index").items()}
-        hourly = [{"hour": int(h), **{k: clean(v) for k, v in row.items()}}
-                  for h, row in self.hourly.to_dict("index").items()]
-        fits = {}
+        fits: dict[str, dict] = {}
         for (channel, dist), row in self.handle_fits.to_dict("index").items():
-            fits.setdefault(channel, {})[dist] = {k: clean(v) if not isinstance(v, (bool, np.bool_)) else bool(v)
-                                                  for k, v in row.items()}
-        return {"summary": {k: clean(v) for k, v in self.summary.items()}, "level": self.level,
-                "notes": self.notes, "parameters": params, "hourly": hourly, "handle_fits": fits}
+            fits.setdefault(channel, {})[dist] = row
+        return plain({"summary": self.summary, "level": self.level, "notes": self.notes,
+                      "parameters": self.parameters.to_dict("index"),
+                      "hourly": [{"hour": h, **row} for h, row in self.hourly.to_dict("index").items()],
+                      "handle_fits": fits})
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as one JSON document."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def estimate(
@@ -409,12 +413,14 @@ def estimate(
     columns: Mapping[str, str] | str | None = None,
     focal_channel: str | None = None,
     self_service: Sequence[str] | None = None,
-    async_channels: Sequence[str] = (),
+    async_channels: Sequence[str] | None = None,
     max_contacts: int | None = None,
     censor_minutes: float | None = None,
     level: float = DEFAULT_LEVEL,
     name: str | None = None,
     source: str | None = None,
+    drop_duplicates: bool = False,
+    drop_outliers: bool = False,
 ) -> Estimate:
     """Estimate a scenario, with intervals, from a contact log.
 
@@ -435,6 +441,8 @@ def estimate(
     async_channels
         Channels answered asynchronously (email): written with ``async =
         true``; a served message's patience is censored at wait + handle.
+        Default: those with a message answered after the customer stopped
+        waiting (an ``abandoned`` contact with a handle time); a note says so.
     max_contacts
         The journey cap of the contact centre, if there is one: the give-up
         after a journey's ``max_contacts``-th contact is forced and not used
@@ -448,6 +456,10 @@ def estimate(
     name, source
         The scenario's name (default from the log's file name) and the log's
         name shown in the comments.
+    drop_duplicates, drop_outliers
+        When ``log`` is a DataFrame or a path: leave out repeated rows and
+        contacts far in time from the rest instead of refusing the log (see
+        :meth:`~simulator.contact_log.ContactLog.from_frame`).
 
     Raises
     ------
@@ -470,12 +482,14 @@ def estimate(
     """
     if not 0 < level < 1:
         raise EstimateError(f"must be between 0 and 1; got {level!r}", source, "level")
+    cleaning = {"drop_duplicates": drop_duplicates, "drop_outliers": drop_outliers}
     if isinstance(log, (str, Path)):
-        log = read_contact_log(log, columns=columns)
+        log = read_contact_log(log, columns=columns, **cleaning)
     elif isinstance(log, pd.DataFrame):
-        log = ContactLog.from_frame(log, columns=columns, source=source)
+        log = ContactLog.from_frame(log, columns=columns, source=source, **cleaning)
     return _Estimator(log, focal_channel=focal_channel, self_service=self_service,
-                      async_channels=tuple(async_channels), max_contacts=max_contacts,
+                      async_channels=None if async_channels is None else tuple(async_channels),
+                      max_contacts=max_contacts,
                       censor_minutes=censor_minutes, level=level, name=name,
                       source=source or log.source).run()
 
@@ -499,8 +513,10 @@ class _Estimator:
         self.source = source
         self.names = log.channel_names
         self.rows: list[dict[str, Any]] = []
-        self.notes: list[str] = []
-        self.summary: dict[str, Any] = {"source": source, "contacts": log.contacts, "journeys": log.journeys}
+        self.notes: list[str] = list(log.notes)
+        self.periods = log.periods
+        self.summary: dict[str, Any] = {"source": source, "contacts": log.contacts, "journeys": log.journeys,
+                                        "periods": len(self.periods), "periods_are": self._periods_word()}
         for option, value in (("self_service", self_service), ("async_channels", async_channels)):
             unknown = [c for c in (value or ()) if c not in self.names]
             if unknown:
@@ -512,8 +528,19 @@ class _Estimator:
         self.focal = focal_channel or ("phone" if "phone" in self.names
                                        else self.f["channel"].value_counts().idxmax())
         self.self_service = None if self_service is None else set(self_service)
-        self.async_channels = set(async_channels)
+        self.async_channels = self.answered_late() if async_channels is None else set(async_channels)
         longest = int(self.f["position"].max()) + 1
+        if len(self.names) > MAX_CHANNELS:
+            raise EstimateError(f"the log has {len(self.names):,} channels; a scenario has at most "
+                                f"{MAX_CHANNELS:,}", source)
+        if max_contacts is not None and not 1 <= max_contacts <= MAX_CONTACTS_LIMIT:
+            raise EstimateError(f"must be from 1 to {MAX_CONTACTS_LIMIT:,}; got {max_contacts}", source,
+                                "max_contacts")
+        if max_contacts is None and longest > MAX_CONTACTS_LIMIT:
+            row = self.f.loc[self.f["position"] == MAX_CONTACTS_LIMIT, "row"].iloc[0]
+            raise EstimateError(f"{log.row_name(row)} is contact {MAX_CONTACTS_LIMIT + 1:,} of its journey; a "
+                                f"scenario allows at most {MAX_CONTACTS_LIMIT:,} (a journey key that joins "
+                                "many customers?)", source, "max_contacts")
         if max_contacts is not None and longest > max_contacts:
             row = self.f.loc[self.f["position"] == max_contacts, "row"].iloc[0]
             raise EstimateError(f"{log.row_name(row)} is contact {max_contacts + 1} of its journey, "
@@ -522,10 +549,24 @@ class _Estimator:
         self.longest = longest
         self.name = name or _scenario_name(source)
         self.start, self.end = float(self.f["time"].min()), float(self.f["time"].max())
+        # each period is observed from its first to its last contact (a replication, or a stretch between gaps)
+        self.observed_minutes = float((self.periods["end"] - self.periods["start"]).sum())
+        self.period_end = self.periods["end"].reindex(self.f["period"]).to_numpy()
         self.censor = self.censor_window(censor_minutes)
         self.fits = pd.DataFrame()
 
     # -- helpers
+
+    def answered_late(self) -> set[str]:
+        """Channels that answered a message after the customer stopped waiting: asynchronous ones."""
+        f = self.f
+        late = f[(f["outcome"] == "abandoned").to_numpy() & (f["handle"].to_numpy() > 0)]
+        counts = late["channel"].value_counts()
+        for name, count in counts.items():
+            self.notes.append(f"{name}: written as async (email-like): {count:,} abandoned contacts were "
+                              "answered after the customer stopped waiting; name the async channels with "
+                              "--async / async_channels= to decide yourself")
+        return set(counts.index)
 
     def add(self, parameter: str, mean: float, low: float, high: float, n: int) -> None:
         self.rows.append({"parameter": parameter, "mean": float(mean), "ci_low": float(low),
@@ -571,8 +612,9 @@ class _Estimator:
         f, log = self.f, self.log
         starts = f[f["position"] == 0]
         trim = not log.has_contact and self.censor > 0
-        left_censored = (starts["first_journey"] & (starts["time"] < self.start + self.censor)
-                         ).to_numpy() if trim else np.zeros(len(starts), dtype=bool)
+        period_start = self.periods["start"].reindex(starts["period"]).to_numpy()
+        left_censored = (starts["first_journey"].to_numpy() & (starts["time"].to_numpy() < period_start + self.censor)
+                         ) if trim else np.zeros(len(starts), dtype=bool)
         usable = starts[~left_censored]
         self.summary["journeys_left_out_of_mix"] = int(left_censored.sum())
         if trim and left_censored.any():
@@ -582,22 +624,28 @@ class _Estimator:
         if len(usable) < 2:
             raise EstimateError(f"{len(usable)} usable journey(s); at least two are needed "
                                 "to estimate the arrival rate", self.source)
-        times = np.sort(usable["time"].to_numpy())
-        window_start = self.start + self.censor if trim else times[0]
-        window_end = times[-1]
-        arrived = times[times > window_start]
-        hours = (window_end - window_start) / 60.0
+        # each period's arrivals are counted after its window opens: its first journey start, or the
+        # censoring window after its start when journeys may have begun before the log did
+        arrived_parts, windows = [], []
+        for period, times in usable.groupby("period")["time"]:
+            times = np.sort(times.to_numpy())
+            window_start = self.periods.loc[period, "start"] + self.censor if trim else times[0]
+            if times[-1] > window_start:
+                windows.append((window_start, times[-1]))
+                arrived_parts.append(times[times > window_start])
+        arrived = np.concatenate(arrived_parts) if arrived_parts else np.empty(0)
+        hours = sum(end - start for start, end in windows) / 60.0
         if hours <= 0 or not len(arrived):
             why = (f"no journey starts after the censoring window ({self.censor:g} min); use "
                    "--censor-minutes / censor_minutes=0 for a complete log" if trim
                    else "every journey starts at the same time")
             raise EstimateError(f"the arrival rate cannot be estimated: {why}", self.source)
-        self.summary.update(arrival_window_start=log.timestamp_text(window_start),
-                            arrival_window_end=log.timestamp_text(window_end),
-                            arrival_window_hours=float(hours))
+        self.summary.update(arrival_window_start=log.timestamp_text(min(w[0] for w in windows)),
+                            arrival_window_end=log.timestamp_text(max(w[1] for w in windows)),
+                            arrival_window_hours=float(hours), arrival_windows=len(windows))
         overall = len(arrived) / hours
         low, high = _poisson_interval(len(arrived), hours, self.level)
-        self.hourly, p_value = _hourly_rates(arrived, window_start, window_end, self.level)
+        self.hourly, p_value = _hourly_rates(arrived, windows, self.level)
         self.summary["hourly_profile_p_value"] = p_value
         self.profile = None
         if p_value < TEST_ALPHA:
@@ -613,6 +661,8 @@ class _Estimator:
             self.add("arrivals.per_hour", overall, low, high, len(arrived))
         self.arrival_comment = (f"{self.pct()} interval [{_num(self.rows[-1]['ci_low'])}, "
                                 f"{_num(self.rows[-1]['ci_high'])}]; {len(arrived):,} journeys in {hours:,.1f} h")
+        if len(windows) > 1:
+            self.arrival_comment += f" ({len(windows)} periods)"
         if self.profile is None:
             self.arrival_comment += f"; no hourly pattern (dispersion test p = {p_value:.2g})"
         first = usable["channel"].value_counts()
@@ -621,7 +671,8 @@ class _Estimator:
 
     def transitions(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The contacts whose next step is observed and chosen by the customer (not forced)."""
-        usable = rows[(rows["outcome"] != "resolved") & (rows["time"] <= self.end - self.censor)]
+        before_end = rows["time"].to_numpy() <= self.period_end[rows.index.to_numpy()] - self.censor
+        usable = rows[(rows["outcome"] != "resolved").to_numpy() & before_end]
         if self.max_contacts is not None:
             usable = usable[usable["position"] < self.max_contacts - 1]
         return usable
@@ -646,8 +697,9 @@ class _Estimator:
         if is_async:
             out.fields["async"] = True
 
-        # handle time
-        handle = served["handle"].to_numpy(dtype=float)
+        # handle time: of every answer, async messages answered after the customer left included
+        answers = rows[outcome.isin(("resolved", "unresolved")) | ((outcome == "abandoned") & (rows["handle"] > 0))]
+        handle = answers["handle"].to_numpy(dtype=float)
         fits = fit_durations(handle, self.level) if log.has_handle else pd.DataFrame()
         if len(fits):
             fits_indexed = fits.copy()
@@ -664,12 +716,12 @@ class _Estimator:
             others = ", ".join(f"{d} {fits.loc[d, 'aic'] - best['aic']:+.1f}" for d in fits.index if d != dist)
             out.comments["handle_time"] = (f"mean [{_num(best['mean_low'])}, {_num(best['mean_high'])}], cv "
                                            f"[{_num(best['cv_low'])}, {_num(best['cv_high'])}]; "
-                                           f"{int(best['n']):,} served; AIC vs {others}")
+                                           f"{int(best['n']):,} answered; AIC vs {others}")
         else:
             positive = np.isfinite(handle) & (handle > 0)
             if positive.any():  # every handle time the same (or a single one)
                 out.fields["handle_time"] = _deterministic(handle[positive])
-                out.comments["handle_time"] = f"{positive.sum()} served contact(s), all this long"
+                out.comments["handle_time"] = f"{positive.sum()} answered contact(s), all this long"
             else:
                 out.fields["handle_time"] = dict(PLACEHOLDER_HANDLE)
                 why = "has no handle times" if log.has_handle else "has no handle_min column"
@@ -724,7 +776,7 @@ class _Estimator:
         # agents
         if not unlimited:
             out.fields["agents"], out.comments["agents"] = self.agents(
-                name, offered, served, abandoned, out.fields["handle_time"], patience_mean,
+                name, offered, answers, abandoned, out.fields["handle_time"], patience_mean,
                 is_async, open_hours)
         elif self.self_service is None:
             out.comments["agents"] = ("self-service: no contact waited or abandoned" if log.has_wait
@@ -796,15 +848,23 @@ class _Estimator:
         self.summary[f"channels.{name}.open_hours"] = [opening, closing or 24]
         return [opening, closing if closing else 24]
 
-    def agents(self, name, offered, served, abandoned, handle_spec, patience_mean, is_async, open_hours):
-        """A guess at the number of agents, and the comment saying how it was made."""
+    def agents(self, name, offered, answers, abandoned, handle_spec, patience_mean, is_async, open_hours):
+        """A guess at the number of agents, and the comment saying how it was made.
+
+        The served load counts every answer's handle time, async messages answered after the
+        customer left included (work done, though wasted).
+        """
         mean_handle = handle_spec.get("mean", handle_spec.get("value"))
         open_share = 1.0
         if open_hours is not None:
             open_share = ((open_hours[1] - open_hours[0]) % 24 or 24) / 24.0
-        minutes = max(self.end - self.start, 1.0) * open_share
+        # contacts per minute: in a complete log every contact belongs to a journey that started in the
+        # arrival windows (a simulation's log ends when its last journey does, well after the last
+        # arrival); in a log cut at both ends, contacts come at the same rate from start to end
+        window = self.summary["arrival_window_hours"] * 60.0 if self.censor == 0 else self.observed_minutes
+        minutes = max(window, 1.0) * open_share
         rate = len(offered) / minutes
-        busy = float(served["handle"].fillna(0.0).sum()) / minutes
+        busy = float(answers["handle"].fillna(0.0).sum()) / minutes
         placeholder = handle_spec == PLACEHOLDER_HANDLE
         head = "ASSUMPTION, not in the log: replace with your staffing (a number or 24 hourly levels); "
         abandon_rate = len(abandoned) / len(offered) if len(offered) else 0.0
@@ -834,10 +894,12 @@ class _Estimator:
         if not (log.has_wait and log.has_handle):
             return None
         # the same steps as for ``next``: in the log's last censoring window a long delay is not seen yet
-        following = (f["next"].isin(self.names) & (f["time"] <= self.end - self.censor)).to_numpy()
+        following = f["next"].isin(self.names).to_numpy() & (f["time"].to_numpy() <= self.period_end - self.censor)
         if len(f) < 2 or not following[:-1].any():
             return None
-        ends = (f["time"] + f["wait"].fillna(0) + f["handle"].fillna(0)).to_numpy()
+        served = f["outcome"].isin(("resolved", "unresolved")).to_numpy()
+        # the customer leaves an abandoned contact after the wait (a late async answer comes after that)
+        ends = (f["time"] + f["wait"].fillna(0)).to_numpy() + np.where(served, f["handle"].fillna(0).to_numpy(), 0.0)
         delays = np.maximum(f["time"].to_numpy()[1:] - ends[:-1], 0.0)[following[:-1]]
         if np.median(delays) < MIN_RETRY_DELAY:
             return None
@@ -867,7 +929,8 @@ class _Estimator:
         first_time, last_time = log.timestamp_text(self.start), log.timestamp_text(self.end)
         lines = [
             f"# Estimated by `contactflow estimate` from {self.source}:",
-            f"# {log.contacts:,} contacts in {log.journeys:,} journeys, {first_time} to {last_time}.",
+            f"# {log.contacts:,} contacts in {log.journeys:,} journeys, {first_time} to {last_time}"
+            + (f", in {len(self.periods)} periods ({self.summary['periods_are']})." if len(self.periods) > 1 else "."),
             f"# Estimates are followed by their {self.pct()} intervals. Probabilities are posterior",
             "# means (Jeffreys prior); targets never seen in the log are left out of their row.",
             f"# Censoring window {self.censor:g} min ({s['censor_minutes_from']}):",
@@ -892,11 +955,14 @@ class _Estimator:
         ]
         if retry is not None:
             lines.append(_line("retry_delay", retry["spec"], retry["comment"]))
-        days = max(round(s["arrival_window_hours"] / 24.0, 2), 0.01)
+        windows = s["arrival_windows"]
+        days = max(round(s["arrival_window_hours"] / windows / 24.0, 2), 0.01)
+        span = (f"the log's arrivals span {s['arrival_window_hours']:.1f} h" if windows == 1 else
+                f"the log's {windows} periods' arrivals span {s['arrival_window_hours'] / windows:.1f} h on average")
         lines += [
             "",
             "[run]  # not estimated: the log's length, a warm-up for the queues to fill",
-            _line("days", days, f"the log's arrivals span {s['arrival_window_hours']:.1f} h"),
+            _line("days", days, span),
             "warmup_hours = 2",
             "replications = 10",
             "seed = 1",
@@ -920,6 +986,13 @@ class _Estimator:
                 lines += ch.blocks.get(key, [])
                 lines.append(_line(key, ch.fields[key], ch.comments.get(key)))
         return "\n".join(lines) + "\n"
+
+    def _periods_word(self) -> str:
+        """What the log's periods are: its replications, or stretches between days without contacts."""
+        replications = self.periods["replication"].nunique() if self.log.has_replication else 1
+        if replications == len(self.periods):
+            return "replications"
+        return "replications, split at gaps" if replications > 1 else "split at gaps"
 
     def rows_for(self, parameter: str) -> dict[str, Any]:
         return next(r for r in self.rows if r["parameter"] == parameter)
@@ -1024,5 +1097,5 @@ def _hour_list(mask: np.ndarray) -> str:
 
 def _scenario_name(source: str) -> str:
     stem = Path(source).name.split(".")[0] if source else ""
-    cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in stem).strip("_")
+    cleaned = safe_file_name(stem, default="")
     return f"estimated_{cleaned}" if cleaned else "estimated"

@@ -13,25 +13,33 @@ True
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from .files import atomic_folder, atomic_write
 from .journeys import journeys_frame
-from .metrics import LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
+from .json_data import dumps, plain
+from .metrics import COUNT_METRICS, LogTotals, hourly_group_metrics, hourly_metrics, replication_metrics, summarize
 from .model import Replication
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, PrecisionReport, figure_index
+from .precision import Precision, PrecisionReport, figure_index, most_replications
 from .scenario import Scenario
+from .transient import warmup_summary
 
-__all__ = ["run", "Result", "run_replication"]
+__all__ = ["run", "Result", "RunInfo", "run_replication", "RESULT_FILES", "check_result_folder", "atomic_write",
+           "atomic_folder"]
+
+#: The files :meth:`Result.save` writes (``journeys.parquet`` when the logs were kept).
+RESULT_FILES = ("result.json", "run.csv", "scenario.toml", "kpis.csv", "channels.csv", "groups.csv",
+                "before_call.csv", "after_call.csv", "per_replication.csv", "hourly.csv", "journeys.parquet")
 
 
 def run_replication(scenario: Scenario, seed: int, replication: int, keep_journeys: bool = True):
@@ -61,6 +69,7 @@ def run(
     progress: Callable[[int], None] | None = None,
     precision: Precision | dict[str, float] | None = None,
     dask: Any = None,
+    force: bool = False,
 ) -> "Result":
     """Simulate ``replications`` independent replications of a scenario.
 
@@ -74,7 +83,9 @@ def run(
         Keep every replication's contact log (``Result.journeys``); turn off
         for long runs to save memory.
     workers
-        Processes to run replications in; results do not depend on it.
+        Processes to run replications in (at most one per replication and
+        :data:`~simulator.parallel.MAX_WORKERS_PER_CORE` per core); results do
+        not depend on it.
     progress
         Called with the number of finished replications after each one.
     precision
@@ -87,6 +98,10 @@ def run(
         A Dask scheduler address or ``distributed.Client``: run the
         replications on that cluster instead of local processes (needs the
         ``distributed`` extra). Results do not depend on it either.
+    force
+        Run even when the run is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Examples
     --------
@@ -116,11 +131,54 @@ def run(
 
     job = ReplicationJob((scenario,), seed, replications, run_replication, keep_journeys, more)
     count = None if progress is None else (lambda finished, planned: progress(finished))
-    with make_executor(min(workers, replications) if precision is None else workers, dask) as executor:
-        for _ in run_jobs([job], executor, count):
+    with make_executor(workers, dask, tasks=most_replications(replications, precision)) as executor:
+        for _ in run_jobs([job], executor, count, force=force):
             pass
     reached = precision.report(precision.samples(job.outputs[0])) if precision is not None else None
     return Result.from_outputs(scenario, seed, job.outputs[0], precision=reached)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a result covers: the scenario, the measured window, the replications, the seed used and
+    the contactflow version. Every output of a run or comparison records it (JSON, CSV, text headers).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> info = RunInfo.of(sim.load_scenario("nice_bcg_2016"), replications=10, seed=3)
+    >>> info.text()
+    '10 replication(s) of 2 day(s) after a 7 h warm-up, seed 3'
+    >>> info.per_day(24000.0)
+    12000.0
+    """
+
+    scenario: str
+    replications: int
+    seed: int
+    days: float
+    warmup_hours: float
+    contactflow: str
+
+    @classmethod
+    def of(cls, scenario: Scenario, replications: int, seed: int) -> "RunInfo":
+        """The run of ``scenario`` (its ``run.days`` and ``run.warmup_hours``) with these settings."""
+        from . import __version__
+
+        return cls(scenario.name, int(replications), int(seed), float(scenario.run.days),
+                   float(scenario.run.warmup_hours), __version__)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def text(self, paired: bool = False) -> str:
+        """``N replication(s) of D day(s) after a W h warm-up, seed S`` for headers."""
+        reps = f"{self.replications} {'paired ' if paired else ''}replication(s)"
+        return f"{reps} of {self.days:g} day(s) after a {self.warmup_hours:g} h warm-up, seed {self.seed}"
+
+    def per_day(self, total):
+        """A total over the measured window (or an array of them) per day of it."""
+        return total / self.days
 
 
 @dataclass
@@ -140,6 +198,9 @@ class Result:
         its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved`` for ``after_call``).
+        ``before_call`` has a row per channel other than the focal one, so it
+        is empty when the focal channel is the only channel; a share is NaN
+        when no customer reached the focal channel.
     per_replication
         Tidy table ``replication, table, channel, metric, value``.
     hourly_per_replication
@@ -180,8 +241,18 @@ class Result:
         return cls(scenario, seed, len(outputs), per_replication, hourly,
                    summarize(per_replication), logs, precision, hourly_groups)
 
+    @cached_property
+    def warmup(self) -> dict[str, Any]:
+        """Which warm-up the run used and why, with a warning when a given one was shorter than advised
+        (see :func:`simulator.transient.warmup_summary`)."""
+        return warmup_summary(self.scenario)
+
     def _table(self, table: str) -> pd.DataFrame:
-        return self.summary.loc[table]
+        """One table of the summary; empty (same index levels and columns) when it has no rows,
+        e.g. ``before_call`` when the focal channel is the only channel."""
+        if table in self.summary.index.get_level_values("table"):
+            return self.summary.loc[table]
+        return self.summary.iloc[:0].droplevel("table")
 
     @property
     def kpis(self) -> pd.DataFrame:
@@ -212,6 +283,32 @@ class Result:
         """Channel metrics by hour of the day, indexed by ``(channel, hour, metric)``."""
         return summarize(self.hourly_per_replication, keys=("channel", "hour", "metric"))
 
+    def __repr__(self) -> str:
+        """One line: what was run; the figures are attributes."""
+        return (f"Result({self.scenario.name}: {self.run_info.text()}; "
+                "see .kpis, .channels, .before_call, .after_call, .journeys)")
+
+    @property
+    def run_info(self) -> RunInfo:
+        """The run this result covers: window, replications, seed, version."""
+        return RunInfo.of(self.scenario, self.replications, self.seed)
+
+    @property
+    def per_day(self) -> pd.DataFrame:
+        """The figures that are totals over the window (:data:`~simulator.metrics.COUNT_METRICS`) per
+        day of it: ``mean, ci_low, ci_high``, indexed like :attr:`summary`."""
+        totals = self.summary[self.summary.index.get_level_values("metric").isin(COUNT_METRICS)]
+        return self.run_info.per_day(totals[["mean", "ci_low", "ci_high"]])
+
+    def per_day_table(self, table: str) -> pd.DataFrame:
+        """:attr:`per_day` of one table (``kpis``, ``channels`` or ``groups``), indexed like that table
+        (empty when it has no totals, e.g. no agent groups)."""
+        per_day = self.per_day
+        if table not in per_day.index.get_level_values("table"):
+            return per_day.iloc[:0].droplevel(["table", "channel"] if table == "kpis" else "table")
+        rows = per_day.loc[table]
+        return rows.droplevel("channel") if table == "kpis" else rows
+
     @property
     def hourly_groups(self) -> pd.DataFrame:
         """Agent-group metrics by hour of the period, indexed by ``(group, hour, metric)``."""
@@ -233,16 +330,32 @@ class Result:
         """The scenario's published figures beside the simulated ones.
 
         Keys are ``KPI`` or ``before_call.CHANNEL`` / ``after_call.TARGET``;
-        ``inside`` says whether the figure lies in the confidence interval and
-        ``diff`` is simulated minus published.
+        ``inside`` says whether the figure lies in the confidence interval
+        (None where there is no interval: one replication) and ``diff`` is
+        simulated minus published.
         """
         rows = []
         for key, figure in self.scenario.reference.items():
             stat = self.stat(key)
             rows.append({"figure": key, "published": figure, **stat,
-                         "diff": stat["mean"] - figure,
-                         "inside": stat["ci_low"] <= figure <= stat["ci_high"]})
+                         "diff": stat["mean"] - figure, "inside": self.inside(key, figure)})
         return pd.DataFrame(rows).set_index("figure") if rows else pd.DataFrame()
+
+    def inside(self, key: str, value: float) -> bool | None:
+        """Whether ``value`` lies in the confidence interval of figure ``key``; None when the figure has
+        no interval (fewer than 2 replications define it).
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
+        >>> res.inside("avoidable_call_share", 0.7) is None
+        True
+        """
+        stat = self.stat(key)
+        if math.isnan(stat["ci_low"]) or math.isnan(stat["ci_high"]):
+            return None
+        return bool(stat["ci_low"] <= value <= stat["ci_high"])
 
     def stat(self, key: str) -> dict[str, float]:
         """Mean and CI of one figure named like ``give_up_rate``, ``before_call.email``
@@ -257,23 +370,27 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         """The result as plain data: every statistic as ``{"mean", "ci_low", "ci_high"}``."""
         def stat(row) -> dict[str, float | None]:
-            return {k: _finite(row[k]) for k in ("mean", "ci_low", "ci_high")}
+            return plain({k: row[k] for k in ("mean", "ci_low", "ci_high")})
 
-        channels: dict[str, dict[str, Any]] = {}
-        for (name, metric), row in self.channels.iterrows():
-            channels.setdefault(name, {})[metric] = stat(row)
-        groups: dict[str, dict[str, Any]] = {}
-        for (name, metric), row in self.groups.iterrows():
-            groups.setdefault(name, {})[metric] = stat(row)
+        def by_name(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+            named: dict[str, dict[str, Any]] = {}
+            for (name, metric), row in frame.iterrows():
+                named.setdefault(name, {})[metric] = stat(row)
+            return named
+
         data = {
-            "scenario": self.scenario.name,
-            "replications": self.replications,
-            "seed": self.seed,
+            **self.run_info.to_dict(),
+            "warmup": self.warmup,
             "kpis": {k: stat(row) for k, row in self.kpis.iterrows()},
-            "channels": channels,
-            "groups": groups,
+            "channels": by_name(self.channels),
+            "groups": by_name(self.groups),
             "before_call": {k: stat(row) for k, row in self.before_call.iterrows()},
             "after_call": {k: stat(row) for k, row in self.after_call.iterrows()},
+            "per_day": {
+                "kpis": {k: stat(row) for k, row in self.per_day_table("kpis").iterrows()},
+                "channels": by_name(self.per_day_table("channels")),
+                "groups": by_name(self.per_day_table("groups")),
+            },
         }
         if self.precision is not None:
             data["precision"] = self.precision.to_dict()
@@ -281,52 +398,113 @@ class Result:
 
     def to_json(self, indent: int | None = 2) -> str:
         """The result as one JSON document (NaN written as null)."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        return dumps(self.to_dict(), indent=indent)
+
+    def with_per_day(self, table: str) -> pd.DataFrame:
+        """:attr:`kpis`, :attr:`channels` or :attr:`groups` with ``mean_per_day, ci_low_per_day, ci_high_per_day``
+        columns (NaN for figures that are not totals over the window)."""
+        frame = getattr(self, table)
+        per_day = self.per_day_table(table)
+        per_day.index = per_day.index.set_names(frame.index.names)
+        return frame.join(per_day.add_suffix("_per_day"))
+
+    def scenario_toml(self) -> str:
+        """The scenario exactly as run, as TOML: every field with the value in use (defaults
+        included), and this result's seed and replications in ``[run]``, so that running the file
+        gives the same numbers.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> from simulator.scenario import parse_toml
+        >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, seed=5, days=0.05)
+        >>> again = sim.run(sim.Scenario.from_dict(parse_toml(res.scenario_toml())))
+        >>> again.per_replication.equals(res.per_replication)
+        True
+        """
+        import tomli_w
+
+        from . import __version__
+
+        data = self.scenario.to_dict(complete=True)
+        data["run"].update(seed=self.seed, replications=self.replications)
+        return (f"# The scenario {self.scenario.name!r} exactly as run by contactflow {__version__} "
+                "(defaults written out):\n# `contactflow run` on this file gives the same numbers as "
+                "result.json beside it.\n\n" + tomli_w.dumps(data))
 
     def save(self, directory: str | Path, journeys: bool = True) -> list[Path]:
-        """Write ``result.json``, the summary tables as CSV and the journey log as Parquet.
+        """Write ``result.json``, ``run.csv`` (what the run covers: :class:`RunInfo`), ``scenario.toml``
+        (:meth:`scenario_toml`), the summary tables as CSV and the journeys as Parquet into the folder
+        ``directory``.
 
-        Each file is written to a temporary name and renamed, so an interrupted
-        save never leaves a half-written file. Returns the paths written.
+        ``journeys.parquet`` is a contact log (see
+        :func:`~simulator.contact_log.to_contact_log`): ``contactflow
+        estimate`` reads it as it is, each replication kept apart, and its
+        ``next`` and ``wasted`` columns hold what only a simulation knows.
+
+        The files are written to a new folder beside ``directory``, which then
+        takes its place (:func:`atomic_folder`): the folder holds one whole
+        result set, never a mix of two runs nor half-written files. A
+        ``directory`` holding files other than :data:`RESULT_FILES` is refused
+        (:func:`check_result_folder`). Returns the paths written, in the final
+        folder.
         """
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [
-            atomic_write(out / "result.json", lambda p: p.write_text(self.to_json() + "\n")),
-            atomic_write(out / "kpis.csv", lambda p: self.kpis.to_csv(p)),
-            atomic_write(out / "channels.csv", lambda p: self.channels.to_csv(p)),
-            atomic_write(out / "groups.csv", lambda p: self.groups.to_csv(p)),
-            atomic_write(out / "before_call.csv", lambda p: self.before_call.to_csv(p)),
-            atomic_write(out / "after_call.csv", lambda p: self.after_call.to_csv(p)),
-            atomic_write(out / "per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
-            atomic_write(out / "hourly.csv", lambda p: self.hourly.to_csv(p)),
-        ]
-        if journeys and self.logs is not None:
-            written.append(atomic_write(out / "journeys.parquet", lambda p: self.journeys.to_parquet(p, index=False)))
-        return written
+        def write(out: Path) -> list[Path]:
+            writers = [
+                ("result.json", lambda p: p.write_text(self.to_json() + "\n")),
+                ("run.csv", lambda p: run_csv(p, self.run_info)),
+                ("scenario.toml", lambda p: p.write_text(self.scenario_toml())),
+                ("kpis.csv", lambda p: self.with_per_day("kpis").to_csv(p)),
+                ("channels.csv", lambda p: self.with_per_day("channels").to_csv(p)),
+                ("groups.csv", lambda p: self.with_per_day("groups").to_csv(p)),
+                ("before_call.csv", lambda p: self.before_call.to_csv(p)),
+                ("after_call.csv", lambda p: self.after_call.to_csv(p)),
+                ("per_replication.csv", lambda p: self.per_replication.to_csv(p, index=False)),
+                ("hourly.csv", lambda p: self.hourly.to_csv(p)),
+            ]
+            if journeys and self.logs is not None:
+                from .contact_log import to_contact_log, write_contact_log  # it builds on this module
+
+                writers.append(("journeys.parquet", lambda p: write_contact_log(
+                    to_contact_log(self, simulation_columns=True), p)))
+            for name, writer in writers:
+                writer(out / name)
+            return [Path(name) for name, _ in writers]
+
+        folder = check_result_folder(directory)
+        names = atomic_folder(folder, write)
+        return [folder / name for name in names]
 
 
-def _finite(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else float(x)
+def run_csv(path: Path, info: RunInfo) -> None:
+    """Write ``run.csv``: one row saying what the tables beside it cover (:class:`RunInfo`)."""
+    pd.DataFrame([info.to_dict()]).to_csv(path, index=False)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def check_result_folder(directory: str | Path) -> Path:
+    """Check, before a long run, that :meth:`Result.save` can write to ``directory``; return its real path.
 
+    The folder may be new, empty, or hold a previous result set (only
+    :data:`RESULT_FILES`, and temporary files an interrupted save left);
+    a folder beside it must be possible to create.
 
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        # mkstemp creates the file private (0600); give it the usual umask-based mode
-        os.chmod(tmp, 0o666 & ~_umask())
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    Raises
+    ------
+    FileExistsError
+        If ``directory`` is a file, or holds other files (they are named).
+    OSError
+        If the folder beside it cannot be created.
+    """
+    folder = Path(directory).resolve()
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"{directory} is a file, not a folder")
+    if folder.is_dir():
+        others = sorted(p.name for p in folder.iterdir()
+                        if p.name not in RESULT_FILES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+        if others:
+            shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+            raise FileExistsError(f"{directory} holds files that are not a contactflow result ({shown}), "
+                                  "which saving would remove; give a new or empty folder, or a previous --out folder")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent)).rmdir()
+    return folder

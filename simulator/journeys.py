@@ -3,7 +3,10 @@
 Each row is one attempt by one customer in one channel: when it started, how
 long the customer waited and was handled, the outcome and where the customer
 went next. A journey is the rows of one customer in ``seq`` order; it ends at
-the row whose ``next`` is ``give_up`` or ``resolved``.
+the row whose ``next`` is ``give_up`` or ``resolved``. An async message the
+customer stopped waiting for is still answered: its row is ``abandoned``, its
+``wait`` is how long the customer waited and its ``handle`` the answer's
+handle time (``wasted`` marks it).
 
 Codes used in the columns:
 
@@ -53,7 +56,7 @@ NEXT_GIVE_UP = -1
 NEXT_RESOLVED = -2
 NO_CALLBACK, CALLBACK_DECLINED, CALLED_BACK = 0, 1, 2
 
-# (column, array typecode, numpy dtype)
+# (column, array typecode, numpy dtype); "seq", "channel" and "next" are narrowed to fit the scenario
 _COLUMNS = (
     ("customer", "q", np.int64),
     ("seq", "h", np.int16),
@@ -66,15 +69,36 @@ _COLUMNS = (
     ("callback", "b", np.int8),
 )
 COLUMN_NAMES = tuple(c[0] for c in _COLUMNS) + ("wasted",)
+#: Small integer types, narrowest first: (array typecode, numpy dtype).
+_SMALL_INTS = (("b", np.int8), ("h", np.int16), ("i", np.intc))
+
+
+def _smallest_int(largest: int) -> tuple[str, type]:
+    """The narrowest :data:`_SMALL_INTS` type that holds ``-2 .. largest``."""
+    for code, dtype in _SMALL_INTS:
+        if largest <= np.iinfo(dtype).max:
+            return code, dtype
+    raise ValueError(f"{largest} does not fit in 32 bits")
 
 
 class JourneyLog:
-    """Append-only contact log in typed arrays (about 45 bytes per contact)."""
+    """Append-only contact log in typed arrays (about 45 bytes per contact).
 
-    __slots__ = COLUMN_NAMES[:-1] + ("rows", "wasted_rows")
+    Parameters
+    ----------
+    channels, max_contacts
+        The scenario's number of channels and ``max_contacts``: the channel
+        codes and contact numbers are stored in the narrowest integers that
+        hold them (8 bits up to 128 channels, 16 bits up to 32,768).
+    """
 
-    def __init__(self) -> None:
-        for name, code, _ in _COLUMNS:
+    __slots__ = COLUMN_NAMES[:-1] + ("rows", "wasted_rows", "_columns")
+
+    def __init__(self, channels: int = 128, max_contacts: int = 32_768) -> None:
+        narrowed = {"seq": _smallest_int(max_contacts - 1), "channel": _smallest_int(channels - 1),
+                    "next": _smallest_int(channels - 1)}
+        self._columns = tuple((name, *narrowed.get(name, (code, dtype))) for name, code, dtype in _COLUMNS)
+        for name, code, _ in self._columns:
             setattr(self, name, array(code))
         self.rows = 0
         self.wasted_rows: list[int] = []  # few: only async messages answered too late
@@ -97,15 +121,21 @@ class JourneyLog:
         self.rows += 1
         return self.rows - 1
 
-    def mark_wasted(self, row: int) -> None:
-        """Record that the async message of ``row`` was answered after the customer left."""
+    def mark_wasted(self, row: int, handle: float | None = None) -> None:
+        """Record that the async message of ``row`` was answered after the customer left.
+
+        ``handle`` is the answer's handle time, written into the row when it
+        was logged before the answer came (the work done, though wasted).
+        """
         self.wasted_rows.append(row)
+        if handle is not None:
+            self.handle[row] = handle
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The columns as numpy arrays, rows sorted by customer then contact number."""
         cols = {name: np.frombuffer(getattr(self, name), dtype=dtype).copy()
                 if len(self) else np.empty(0, dtype=dtype)
-                for name, _, dtype in _COLUMNS}
+                for name, _, dtype in self._columns}
         cols["wasted"] = np.zeros(len(self), dtype=np.int8)
         cols["wasted"][self.wasted_rows] = 1
         order = np.lexsort((cols["seq"], cols["customer"]))
@@ -118,13 +148,13 @@ class JourneyLog:
         :meth:`mark_wasted` are dropped (row numbers change), so a caller that
         takes rows out counts wasted answers itself.
         """
-        cols = {name: np.frombuffer(getattr(self, name), dtype=dtype) for name, _, dtype in _COLUMNS}
+        cols = {name: np.frombuffer(getattr(self, name), dtype=dtype) for name, _, dtype in self._columns}
         ended = np.isin(cols["customer"], cols["customer"][cols["next"] < 0])
         taken = {name: col[ended] for name, col in cols.items()}
         taken["wasted"] = np.zeros(len(taken["customer"]), dtype=np.int8)
         kept = {name: col[~ended].tobytes() for name, col in cols.items()}
         del cols  # release the buffers before the arrays are replaced
-        for name, code, _ in _COLUMNS:
+        for name, code, _ in self._columns:
             column = array(code)
             column.frombytes(kept[name])
             setattr(self, name, column)

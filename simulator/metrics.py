@@ -6,6 +6,23 @@ mean and the 95 % Student-t confidence interval of every metric across
 replications. Every number contactflow reports (CLI table, JSON, CSV, charts)
 comes from these two functions.
 
+The measured window is ``[warm-up end, warm-up end + days)``. Two kinds of
+figure refer to it:
+
+* contact figures (counts, waits, abandonment, service level, handle times,
+  journey KPIs) are over the *counted customers*, those who arrived in the
+  window, each followed to the end of its journey, even past the window's
+  end; new customers keep arriving (simulated, not counted) until the last
+  counted journey has ended (for at most a day,
+  :data:`~simulator.model.DRAIN_LIMIT_MINUTES`), so a contact made after the
+  window meets the same load as one made inside it;
+* time integrals (``occupancy``, ``mean_queue``, ``agent_hours`` and the
+  agent-hour part of costs, and the hourly ``agents``, ``occupancy`` and
+  ``mean_queue``) are over the window itself, whoever is being served.
+
+In a steady state the two agree: work done for counted customers after the
+window balances work done inside it for customers of the warm-up.
+
 KPI definitions (customers are those who arrived in the measured window):
 
 ``customers``, ``contacts``, ``contacts_per_customer``
@@ -21,6 +38,12 @@ KPI definitions (customers are those who arrived in the measured window):
 ``focal_contacts``, ``avoidable_calls``, ``avoidable_call_share``
     Focal-channel contacts; those that are not the first contact of their
     journey (they exist only because something failed before); their share.
+    As in the survey, which asked customers what they did, every call a
+    customer makes counts, including calls that find the centre closed.
+``focal_closed``, ``avoidable_closed``
+    Of ``focal_contacts`` and of ``avoidable_calls``, those that found the
+    focal channel closed (its ``open_hours``): subtract them for the calls the
+    centre answers.
 ``callers_continue_share``
     Of callers, share whose next step after their first call is another channel.
 ``mean_journey_minutes``
@@ -58,6 +81,10 @@ from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
 __all__ = [
     "KPI_NAMES",
     "CHANNEL_METRICS",
+    "COUNT_METRICS",
+    "SHARE_METRICS",
+    "clip_interval",
+    "INTERVAL_METHOD",
     "HOURLY_METRICS",
     "GROUP_METRICS",
     "HOURLY_GROUP_METRICS",
@@ -72,8 +99,8 @@ __all__ = [
 
 KPI_NAMES = (
     "customers", "contacts", "contacts_per_customer", "resolution_rate", "give_up_rate",
-    "first_contact_resolution", "multichannel_share", "caller_share", "focal_contacts",
-    "avoidable_calls", "avoidable_call_share", "callers_continue_share",
+    "first_contact_resolution", "multichannel_share", "caller_share", "focal_contacts", "focal_closed",
+    "avoidable_calls", "avoidable_closed", "avoidable_call_share", "callers_continue_share",
     "mean_journey_minutes", "cost_total", "cost_per_customer",
 )
 CHANNEL_METRICS = (
@@ -91,7 +118,24 @@ ALL_CHANNEL_METRICS = CHANNEL_METRICS + CONCURRENCY_METRICS + CALLBACK_METRICS
 GROUP_METRICS = ("agents", "agent_hours", "occupancy", "slot_occupancy", "cost")
 HOURLY_GROUP_METRICS = ("agents", "occupancy", "slot_occupancy")
 
-HOURLY_METRICS = ("contacts", "abandon_rate", "mean_wait_min", "service_level",
+#: Metrics that are shares, in [0, 1] (printed as percentages); every other metric is a count, time,
+#: ratio of counts or cost, at least 0.
+SHARE_METRICS = frozenset({
+    "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
+    "caller_share", "avoidable_call_share", "callers_continue_share",
+    "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
+    "slot_occupancy", "callbacks_within_promise",
+})
+
+#: Figures that are totals over the measured window (they grow with ``run.days``):
+#: divided by the days, they read "per day" (planners report "calls a day").
+COUNT_METRICS = frozenset({
+    "customers", "contacts", "focal_contacts", "focal_closed", "avoidable_calls", "avoidable_closed",
+    "cost_total",
+    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
+})
+
+HOURLY_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "service_level",
                   "mean_queue", "agents", "occupancy")
 
 #: Row of the tidy per-replication table.
@@ -137,7 +181,8 @@ class LogTotals:
         n = len(self.channel_names)
         self.journey = dict.fromkeys(
             ("customers", "contacts", "resolved", "first_contact_resolved", "multichannel",
-             "callers", "callers_continue", "focal_contacts", "avoidable", "journey_minutes"), 0.0)
+             "callers", "callers_continue", "focal_contacts", "focal_closed", "avoidable", "avoidable_closed",
+             "journey_minutes"), 0.0)
         self.before_call = np.zeros(n)
         self.after_call = {code: 0 for code in (*range(n), NEXT_GIVE_UP, NEXT_RESOLVED)}
         # per channel: contact counts and sums
@@ -163,8 +208,8 @@ class LogTotals:
         if np.count_nonzero(first) != m or np.count_nonzero(last) != m:
             raise ValueError("LogTotals.add needs whole journeys (one first and one last contact each)")
 
-        used = np.zeros((m, n), dtype=bool)
-        used[customer, channel] = True
+        # (customer, channel) pairs, not an m x n table: memory stays O(rows) with many channels
+        pair = customer * n + channel
         is_focal = channel == focal
         focal_rows = np.flatnonzero(is_focal)
         _, first_of = np.unique(customer[focal_rows], return_index=True)
@@ -172,9 +217,9 @@ class LogTotals:
         callers = customer[first_calls]
         first_call_seq = np.full(m, np.iinfo(np.int64).max)
         first_call_seq[callers] = seq[first_calls]
-        before = seq < first_call_seq[customer]
-        used_before = np.zeros((m, n), dtype=bool)
-        used_before[customer[before], channel[before]] = True
+        is_caller = np.zeros(m, dtype=bool)
+        is_caller[callers] = True
+        before = (seq < first_call_seq[customer]) & is_caller[customer]
         after_codes = nxt[first_calls]
 
         j = self.journey
@@ -182,13 +227,20 @@ class LogTotals:
         j["contacts"] += len(seq)
         j["resolved"] += np.count_nonzero(nxt == NEXT_RESOLVED)
         j["first_contact_resolved"] += np.count_nonzero(first & (outcome == RESOLVED))
-        j["multichannel"] += np.count_nonzero(used.sum(axis=1) >= 2)
+        j["multichannel"] += np.count_nonzero(np.bincount(np.unique(pair) // n, minlength=m) >= 2)
         j["callers"] += len(callers)
         j["callers_continue"] += np.count_nonzero((after_codes >= 0) & (after_codes != focal))
         j["focal_contacts"] += len(focal_rows)
         j["avoidable"] += np.count_nonzero(is_focal & (seq > 0))
-        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + handle[last] - time[first]))
-        self.before_call += used_before[callers].sum(axis=0)
+        focal_closed = is_focal & (outcome == CLOSED)
+        j["focal_closed"] += np.count_nonzero(focal_closed)
+        j["avoidable_closed"] += np.count_nonzero(focal_closed & (seq > 0))
+        # the customer's last contact ends after the wait, and after the handling if served (an
+        # abandoned message's handle time, when answered late, is work done after the customer left)
+        served_last = (outcome[last] == RESOLVED) | (outcome[last] == UNRESOLVED)
+        j["journey_minutes"] += float(np.sum(time[last] + wait[last] + np.where(served_last, handle[last], 0.0)
+                                             - time[first]))
+        self.before_call += np.bincount(np.unique(pair[before]) % n, minlength=n)
         codes, counts = np.unique(after_codes, return_counts=True)
         for code, count in zip(codes.tolist(), counts.tolist()):
             self.after_call[code] += count
@@ -284,7 +336,7 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
             "mean_wait_min": _share(c["wait_sum"][i], c["live"][i]),
             "p_wait": _share(c["waited"][i], c["live"][i]),
             "service_level": _share(c["on_time"][i], c["live"][i]),
-            "mean_handle_min": _share(c["handle_sum"][i], served),
+            "mean_handle_min": _share(c["handle_sum"][i] + out.wasted_handle[i], served + wasted),
             "occupancy": _share(busy, present) if not spec.unlimited else math.nan,
             "mean_queue": _share(float(out.queue_area[i].sum()), window),
             "agent_hours": paid / 60.0,
@@ -330,7 +382,9 @@ def replication_metrics(scenario: Scenario, totals: LogTotals, out: ReplicationO
         "multichannel_share": _share(j["multichannel"], customers),
         "caller_share": _share(callers, customers),
         "focal_contacts": j["focal_contacts"],
+        "focal_closed": j["focal_closed"],
         "avoidable_calls": j["avoidable"],
+        "avoidable_closed": j["avoidable_closed"],
         "avoidable_call_share": _share(j["avoidable"], j["focal_contacts"]),
         "callers_continue_share": _share(j["callers_continue"], callers),
         "mean_journey_minutes": _share(j["journey_minutes"], customers),
@@ -356,7 +410,8 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
 
     ``contacts`` is per hour (contacts of counted customers that started in
     that hour of the period, divided by the times that hour occurred in the
-    window: per day for a daily period); waits, abandonment and service level
+    window: per day for a daily period), ``closed`` those of them that found
+    the channel closed, counted the same way; waits, abandonment and service level
     are over the contacts offered in that hour; ``mean_queue``, ``agents`` and
     ``occupancy`` are time averages over that hour within the measured window
     (a shared group's agents counted by the share of their busy time each
@@ -377,6 +432,7 @@ def hourly_metrics(scenario: Scenario, totals: LogTotals,
             live = h["live"][i, hour]
             values = {
                 "contacts": _share(h["contacts"][i, hour], occurrences[hour]),
+                "closed": _share(h["contacts"][i, hour] - h["offered"][i, hour], occurrences[hour]),
                 "abandon_rate": _share(h["abandoned"][i, hour], h["offered"][i, hour]),
                 "mean_wait_min": _share(h["wait_sum"][i, hour], live),
                 "service_level": _share(h["on_time"][i, hour], live),
@@ -428,19 +484,53 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     return mean, mean - half, mean + half
 
 
+#: How every interval of a figure is made, for notes under tables.
+INTERVAL_METHOD = ("95 % CI: Student t across replications, clipped to what the figure can be "
+                   "(0–100 % for shares, at least 0 for counts, times and costs)")
+
+
+def clip_interval(low, high, share):
+    """A confidence interval clipped to what a figure can be: within [0, 1] for a share, at least 0
+    otherwise (every figure contactflow reports is a share, count, time, ratio of counts or cost).
+
+    A Student-t interval from few or skewed replications can reach past those
+    bounds (a service level above 100 %, a negative count); the part past
+    them is impossible. Takes numbers or arrays (``share`` too, one flag per
+    interval); NaN stays NaN.
+
+    Examples
+    --------
+    >>> clip_interval(-0.03, 1.02, share=True)
+    (0.0, 1.0)
+    >>> clip_interval(0.979, 1.014, share=True)
+    (0.979, 1.0)
+    >>> clip_interval(-12.0, 40.0, share=False)
+    (0.0, 40.0)
+    """
+    low = np.maximum(np.asarray(low, dtype=float), 0.0)  # np.maximum keeps NaN: undefined stays undefined
+    high = np.asarray(high, dtype=float)
+    low, high = np.where(share, np.minimum(low, 1.0), low), np.where(share, np.minimum(high, 1.0), high)
+    return (float(low), float(high)) if np.ndim(low) == 0 and np.ndim(high) == 0 else (low, high)
+
+
 def summarize(per_replication: pd.DataFrame, level: float = 0.95,
-              keys: tuple[str, ...] = ("table", "channel", "metric")) -> pd.DataFrame:
+              keys: tuple[str, ...] = ("table", "channel", "metric"), clip: bool = True) -> pd.DataFrame:
     """Mean, CI and replication count of every metric in a tidy per-replication table.
 
     Parameters
     ----------
     per_replication
         A ``replication`` column, the ``keys`` columns and a ``value`` column.
+    clip
+        Clip each interval to what its metric can be (:func:`clip_interval`;
+        the ``metric`` key says which are shares). Turn off for values that
+        are not the metrics themselves, such as paired differences.
 
     Returns
     -------
     DataFrame indexed by ``keys`` with columns ``mean, ci_low, ci_high, n``,
-    in the order the metrics first appear.
+    in the order the metrics first appear: the mean and the Student-t
+    interval across replications (NaN with fewer than 2), clipped.
     """
     keys = list(keys)
     valid = per_replication.dropna(subset=["value"])
@@ -452,5 +542,7 @@ def summarize(per_replication: pd.DataFrame, level: float = 0.95,
     dof = np.where(n > 1, n - 1, 1)
     half = stats.t.ppf(0.5 + level / 2, dof) * frame["std"].to_numpy() / np.sqrt(np.maximum(n, 1))
     half = np.where(n > 1, half, np.nan)
-    return pd.DataFrame({"mean": frame["mean"], "ci_low": frame["mean"] - half,
-                         "ci_high": frame["mean"] + half, "n": n}, index=frame.index)
+    low, high = frame["mean"].to_numpy() - half, frame["mean"].to_numpy() + half
+    if clip:
+        low, high = clip_interval(low, high, frame.index.get_level_values("metric").isin(SHARE_METRICS))
+    return pd.DataFrame({"mean": frame["mean"], "ci_low": low, "ci_high": high, "n": n}, index=frame.index)

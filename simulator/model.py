@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import simpy
@@ -34,7 +34,14 @@ from .journeys import (
 from .scenario import GIVE_UP, Channel, Scenario
 from .streams import Sampler, Streams
 
-__all__ = ["Replication", "ReplicationOutput", "GroupStats"]
+__all__ = ["Replication", "ReplicationOutput", "GroupStats", "DRAIN_LIMIT_MINUTES"]
+
+#: How long after the window new (uncounted) customers keep arriving while
+#: counted journeys finish: a day, far longer than a journey lasts in a stable centre.
+DRAIN_LIMIT_MINUTES = 1440.0
+
+#: Day-to-day variation below this coefficient of variation is none: each day's factor is 1.
+MIN_DAY_TO_DAY_CV = 1e-6
 
 
 class _LiveChannel:
@@ -66,16 +73,22 @@ class _LiveChannel:
             self.accepts_callback = streams.sampler(f"{name}.callback", lambda rng, n: rng.random(n) < accept)
 
 
-def _router(streams: Streams, name: str, row, names: tuple[str, ...]) -> Sampler:
+def _router(streams: Streams, name: str, row: Mapping[str, float], names: tuple[str, ...]) -> Sampler:
     """A sampler of next-channel codes (channel index, or -1 to give up)."""
-    targets = [names.index(k) if k != GIVE_UP else NEXT_GIVE_UP for k in row]
-    return _categorical(streams, name, targets, list(row.values()))
+    return _categorical(streams, name, row, lambda k: names.index(k) if k != GIVE_UP else NEXT_GIVE_UP)
 
 
-def _categorical(streams: Streams, name: str, values: list[int], probs: list[float]) -> Sampler:
-    cum = np.cumsum(probs)
+def _categorical(streams: Streams, name: str, row: Mapping[str, float], code: Callable[[str], int]) -> Sampler:
+    """A sampler of ``code(key)`` with the probabilities of ``row``.
+
+    Keys are taken in sorted order, so the draws do not depend on the order in
+    which a scenario file lists them: a point of a sweep is the same scenario
+    (and gives the same numbers) however its tables are written.
+    """
+    keys = sorted(row)
+    cum = np.cumsum([row[k] for k in keys])
     cum /= cum[-1]
-    codes = np.asarray(values, dtype=np.int64)
+    codes = np.asarray([code(k) for k in keys], dtype=np.int64)
     last = len(codes) - 1
     return streams.sampler(
         name, lambda rng, n: codes[np.minimum(np.searchsorted(cum, rng.random(n), side="right"), last)]
@@ -85,13 +98,13 @@ def _categorical(streams: Streams, name: str, values: list[int], probs: list[flo
 class _Message:
     """An async contact: the customer's wait for a reply, and the log row once written."""
 
-    __slots__ = ("reply", "counted", "row", "answered_late")
+    __slots__ = ("reply", "counted", "row", "late_handle")
 
     def __init__(self, reply: simpy.Event, counted: bool):
         self.reply = reply
         self.counted = counted
         self.row: int | None = None  # None: not logged yet; -1: not in the log
-        self.answered_late = False
+        self.late_handle: float | None = None  # handle time of an answer after the customer left
 
 
 @dataclass
@@ -114,10 +127,10 @@ class ReplicationOutput:
     ``log`` holds every counted contact, or, when the replication handed ended
     journeys to ``on_completed`` as it went, only those it had not handed over.
     ``wasted`` counts, per channel, async answers that came after the customer
-    left. Time integrals cover the measured window, by hour of the scenario's
-    period: ``duration`` (minutes of the window in each hour), ``queue_area``
-    (waiting contacts x minutes, one row per channel) and ``groups`` (by group
-    name).
+    left, and ``wasted_handle`` sums their handle times (minutes). Time
+    integrals cover the measured window, by hour of the scenario's period:
+    ``duration`` (minutes of the window in each hour), ``queue_area`` (waiting
+    contacts x minutes, one row per channel) and ``groups`` (by group name).
     """
 
     log: JourneyLog
@@ -127,6 +140,7 @@ class ReplicationOutput:
     duration: np.ndarray
     queue_area: np.ndarray
     groups: dict[str, GroupStats]
+    wasted_handle: np.ndarray
 
 
 class Replication:
@@ -154,16 +168,16 @@ class Replication:
         streams = Streams(seed, replication)
         names = scenario.channel_names
         self.channels = [_LiveChannel(i, c, names, streams) for i, c in enumerate(scenario.channels)]
-        first = scenario.arrivals.first_channel
         self.first_channel = _categorical(streams, "arrivals.first_channel",
-                                          [names.index(k) for k in first], list(first.values()))
+                                          scenario.arrivals.first_channel, names.index)
         self.unit_exponential = streams.sampler("arrivals.time", lambda rng, n: rng.exponential(1.0, n))
         self.rates = scenario.arrivals.rates_per_minute()
         cv = scenario.arrivals.day_to_day_cv
-        # each day's rates times a gamma factor with mean 1 and this cv (a doubly stochastic process)
+        # each day's rates times a gamma factor with mean 1 and this cv (a doubly stochastic process);
+        # below MIN_DAY_TO_DAY_CV the factor is 1 (and 1 / cv**2 would overflow)
         self.day_factor = (streams.sampler("arrivals.day_factor",
                                            lambda rng, n: rng.gamma(1.0 / cv ** 2, cv ** 2, n), block=64)
-                           if cv > 0 else None)
+                           if cv >= MIN_DAY_TO_DAY_CV else None)
         self.max_contacts = scenario.max_contacts
         self.warmup = scenario.run.warmup_minutes
         self.end = scenario.run.end_minutes
@@ -171,20 +185,23 @@ class Replication:
         self.meter = Meter(self.period)
         self.duration = np.zeros(self.period)
         self.acd = Distributor(env, scenario, self.meter)
-        self.log = JourneyLog()
+        self.log = JourneyLog(len(self.channels), scenario.max_contacts)
         self.on_completed = on_completed
         self.flush_rows = flush_rows
         self.wasted = np.zeros(len(self.channels), dtype=np.int64)
+        self.wasted_handle = np.zeros(len(self.channels))
         self.customers = 0
-        self.open_work = 1  # the arrival process itself, then every journey and unanswered message
+        self.open_work = 1  # the window itself, then every counted journey and unanswered counted message
         self.done = env.event()
 
     # -- processes ---------------------------------------------------------
 
     def run(self) -> ReplicationOutput:
-        """Simulate until every journey that started has ended and every message is answered."""
+        """Simulate until the window has ended, every counted journey has ended and each
+        of their messages is answered; new (uncounted) customers keep arriving until then."""
         env = self.env
         env.process(self.arrivals())
+        env.process(self.window())
         env.process(self.clock())
         env.run(until=self.done)
         acd = self.acd
@@ -198,24 +215,37 @@ class Replication:
                                      {i: np.asarray(a) for i, a in g.skill_area.items()})
                   for g in acd.groups}
         return ReplicationOutput(self.log, (self.warmup, self.end), env.now, self.wasted,
-                                 self.duration, queue_area, groups)
+                                 self.duration, queue_area, groups, self.wasted_handle)
 
     def arrivals(self):
-        """New customers: a Poisson process, non-homogeneous by hour of the period."""
+        """New customers: a Poisson process, non-homogeneous by hour of the period.
+
+        Customers who arrive in the window ``[warmup, end)`` are counted.
+        Those before it (the warm-up) and after it (the drain) are simulated
+        but not logged: the ones after it keep the load on the channels, so
+        that a counted customer's contact made after the window meets the
+        same system as one made inside it, not one emptying out. The drain's
+        arrivals stop :data:`DRAIN_LIMIT_MINUTES` after the window (only a
+        journey still going by then, e.g. stuck behind an ever-growing queue
+        or a retry delay of weeks, meets an emptying system).
+        """
         env = self.env
         warmup, end = self.warmup, self.end
         for t in self.arrival_times():
-            if t >= end:
+            if t >= end + DRAIN_LIMIT_MINUTES:
                 break
             yield env.timeout(t - env.now)
-            if t >= warmup:
+            if warmup <= t < end:
                 customer = self.customers
                 self.customers += 1
+                self.open_work += 1
             else:
-                customer = -1  # simulated for the warm-up, not logged
-            self.open_work += 1
+                customer = -1  # simulated for the warm-up or the drain, not logged
             env.process(self.journey(customer, self.first_channel()))
-        yield env.timeout(end - env.now)  # the window is observed to its end, even if quiet
+
+    def window(self):
+        """The measured window is observed to its end, even if quiet."""
+        yield self.env.timeout(self.end)
         self._finish_work()
 
     def arrival_times(self):
@@ -269,7 +299,8 @@ class Replication:
                 outcome = RESOLVED if ch.resolves() else UNRESOLVED
             elif ch.is_async:
                 message = _Message(env.event(), counted=customer >= 0)
-                self.open_work += 1
+                if message.counted:
+                    self.open_work += 1
                 env.process(self.answer(ch, message))
                 if ch.patience is not None:
                     patience = ch.patience()
@@ -279,7 +310,9 @@ class Replication:
                 agent = acd.arrive(channel)
                 if agent is None:
                     offer = ch.callback
-                    if offer is not None and acd.expected_wait(channel) > offer.offer_when_wait_above:
+                    # offered only when the wait looks long and the line is still open when the promise runs out
+                    if (offer is not None and acd.expected_wait(channel) > offer.offer_when_wait_above
+                            and ch.spec.is_open((start + offer.within_minutes) % 1440.0)):
                         callback = CALLBACK_DECLINED
                         if ch.accepts_callback():
                             callback = CALLED_BACK
@@ -312,11 +345,14 @@ class Replication:
             else:
                 nxt = ch.route()
             if customer >= 0:
-                row = log.append(customer, seq - 1, channel, start, wait, handle, outcome, nxt, callback)
+                late = message is not None and message.late_handle is not None
+                # a message answered after the customer left carries the answer's handle time
+                row = log.append(customer, seq - 1, channel, start, wait,
+                                 message.late_handle if late else handle, outcome, nxt, callback)
                 if message is not None and outcome == ABANDONED:
                     if self.on_completed is not None:
                         row = -1  # rows move when ended journeys are handed over
-                    if not message.answered_late:
+                    if not late:
                         message.row = row
                     elif row >= 0:
                         log.mark_wasted(row)
@@ -329,7 +365,8 @@ class Replication:
             channel = nxt
         if self.on_completed is not None and len(log) >= self.flush_rows:
             self.on_completed(log.take_completed())
-        self._finish_work()
+        if customer >= 0:
+            self._finish_work()
 
     def answer(self, ch: _LiveChannel, message: _Message):
         """An agent answers an async message in backlog order, even if the customer left."""
@@ -347,14 +384,16 @@ class Replication:
         acd.finish(agent)
         if message.reply.triggered:  # the customer stopped waiting: wasted work
             if message.row is None:
-                message.answered_late = True
+                message.late_handle = handle
             elif message.row >= 0:
-                self.log.mark_wasted(message.row)
+                self.log.mark_wasted(message.row, handle)
             if message.counted:
                 self.wasted[ch.index] += 1
+                self.wasted_handle[ch.index] += handle
         else:
             message.reply.succeed((RESOLVED if ch.resolves() else UNRESOLVED, wait, handle))
-        self._finish_work()
+        if message.counted:
+            self._finish_work()
 
     def clock(self):
         """Hourly staffing changes, and where time integrals accumulate: the hour
@@ -363,7 +402,7 @@ class Replication:
         acd, meter, duration = self.acd, self.meter, self.duration
         marks = sorted({self.warmup, self.end})
         last = 0.0
-        hour = 0
+        hour = idle_hours = 0
 
         def tick(now: float) -> None:
             nonlocal last
@@ -381,6 +420,15 @@ class Replication:
                     yield env.timeout(mark - env.now)
                 tick(env.now)
                 meter.recording = self.warmup <= env.now < self.end
+            if env.now > self.end + DRAIN_LIMIT_MINUTES and not env._queue:  # nothing else will happen
+                idle_hours += 1
+                if idle_hours > self.period:
+                    raise RuntimeError(
+                        f"{self.open_work} counted journeys can never end: after the window and its drain, "
+                        f"nothing but the staffing clock happened for {self.period} hours (a contact no agent "
+                        "will ever take, e.g. a group's reserve as large as its staff, and no patience)")
+            else:
+                idle_hours = 0
             yield env.timeout(next_hour - env.now)
             tick(env.now)
             hour += 1

@@ -56,7 +56,12 @@ fixed point:
 
 3. **Fixed point** — ``s_i = (1 - k_i)(1 - abandon_i)`` (per hour when the
    chain has hours); the chain is solved again with the new shares, and so
-   on (damped) until no share moves by more than ``tolerance``.
+   on (damped) until no share moves by more than ``tolerance``. Callers who
+   hang up and call the same channel back come while its queue is still
+   long: for a channel with its own agents, one contact at a time and no
+   call-back offers, those who find the queue as they left it count as if
+   they had kept waiting (:func:`~simulator.pools.erlang_a_with_callbacks`),
+   the others as fresh arrivals; elsewhere all are fresh arrivals.
 
 Where the approximation is weak (non-exponential times, shift plans and
 arrival profiles, opening hours, asynchronous channels, shared groups,
@@ -78,7 +83,6 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,8 +93,10 @@ import pandas as pd
 
 from .analytic import HourlyJourneyChain
 from .distributions import Exponential
+from .json_data import dumps, plain
 from .metrics import CHANNEL_METRICS, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES
-from .pools import POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes
+from .pools import (POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes,
+                    redials_folded)
 from .precision import figure_index
 from .scenario import WEEK_HOURS, Scenario
 
@@ -128,6 +134,11 @@ def _hours_text(hours, period: int = 24) -> str:
     return ", ".join(runs)
 
 
+def _overload_sentence(channel: str, hours, period: int = 24) -> str:
+    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a growing backlog) "
+            f"in {_hours_text(hours, period)}")
+
+
 class _Network:
     """What stays fixed while the fixed point iterates: rates, weights, pools."""
 
@@ -158,15 +169,26 @@ class _Network:
         self.scheduled = np.array([[g.agents_in_hour(h) for h in range(period)] for g in scenario.groups],
                                   dtype=float).reshape(len(scenario.groups), period)
 
-    def queue_figures(self, rates: np.ndarray, steps: int | None = None) -> list[ChannelQueue]:
+    def queue_figures(self, rates: np.ndarray, served: np.ndarray, steps: int | None = None) -> list[ChannelQueue]:
         """Every channel's queue figures when ``rates[i, h]`` contacts a minute reach channel ``i``
-        in hour ``h`` of the period (closed ones included); self-service has none. Pools of shared
-        groups take at most ``steps`` steps of their own fixed point (default: until it settles)."""
+        in hour ``h`` of the period (closed ones included); self-service has none. ``served`` (the
+        chain's served shares) says how many contacts are callbacks of a channel's own abandoners.
+        Pools of shared groups take at most ``steps`` steps of their own fixed point (default: until
+        it settles)."""
         figures = [ChannelQueue() for _ in self.scenario.channels]
+        abandon = self.abandonment(served)
         for pool in self.pools:
-            for i, queue in pool.evaluate(rates, steps).items():
+            for i, queue in pool.evaluate(rates, steps, abandon).items():
                 figures[i] = queue
         return figures
+
+    def abandonment(self, served: np.ndarray) -> np.ndarray:
+        """Per channel and hour of the period, the share of open-hour contacts abandoned, from the
+        chain's served shares ``(C, slots)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(self.open_by_slot > 0, 1.0 - served / np.where(self.open_by_slot > 0,
+                                                                             self.open_by_slot, 1.0), 0.0)
+        return np.broadcast_to(share, (len(share), self.period)) if self.slots == 1 else share
 
     @property
     def settled(self) -> bool:
@@ -270,6 +292,25 @@ class NetworkApproximation:
     chain: HourlyJourneyChain | None = field(default=None, repr=False)
     groups: pd.DataFrame = field(default=None, repr=False)
     hourly_groups: pd.DataFrame = field(default=None, repr=False)
+    overloaded_hours: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def overload_notes(self) -> list[str]:
+        """One sentence per overloaded channel (offered load at or above the agents on duty, or a
+        growing backlog), naming its hours: what ``analyze`` lists among the weak spots and ``run``
+        warns about.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> notes = approximate(sim.load_scenario("nice_bcg_2016").with_changes({"channels.phone.agents": 20})
+        ...                     ).overload_notes()
+        >>> [note for note in notes if note.startswith("phone")]
+        ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 00-24h']
+        >>> approximate(sim.load_scenario("nice_bcg_2016")).overload_notes()
+        []
+        """
+        period = self.scenario.period_hours
+        return [_overload_sentence(name, hours, period) for name, hours in self.overloaded_hours.items() if hours]
 
     def value(self, key: str) -> float:
         """One figure, named like ``give_up_rate``, ``channels.phone.abandon_rate``,
@@ -291,34 +332,38 @@ class NetworkApproximation:
         except KeyError:
             raise KeyError(f"no figure {key!r} in the approximation of {self.scenario.name}") from None
 
+    def __repr__(self) -> str:
+        """One line: the scenario and how the fixed point went; the figures are attributes."""
+        state = f"converged in {self.iterations} iterations" if self.converged else \
+            f"NOT converged after {self.iterations} iterations"
+        return (f"NetworkApproximation({self.scenario.name}: {state}; {len(self.weaknesses)} weak spot(s); "
+                "see .kpis, .channels, .groups, .before_call, .after_call, .weaknesses)")
+
     def to_dict(self) -> dict[str, Any]:
         """The approximation as plain data (non-finite numbers as None)."""
-        def clean(x: float) -> float | None:
-            return float(x) if x is not None and math.isfinite(x) else None
-
-        def nested(frame: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-            out: dict[str, dict[str, float | None]] = {}
+        def nested(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+            out: dict[str, dict[str, float]] = {}
             for (name, metric), v in frame["value"].items():
-                out.setdefault(name, {})[metric] = clean(v)
+                out.setdefault(name, {})[metric] = v
             return out
 
-        return {
+        return plain({
             "scenario": self.scenario.name,
             "iterations": self.iterations,
             "converged": self.converged,
             "served_shares": dict(self.served_shares),
             "closed_shares": dict(self.closed_shares),
-            "kpis": {k: clean(v) for k, v in self.kpis["value"].items()},
+            "kpis": dict(self.kpis["value"]),
             "channels": nested(self.channels),
             "groups": nested(self.groups),
-            "before_call": {k: clean(v) for k, v in self.before_call["value"].items()},
-            "after_call": {k: clean(v) for k, v in self.after_call["value"].items()},
+            "before_call": dict(self.before_call["value"]),
+            "after_call": dict(self.after_call["value"]),
             "weaknesses": list(self.weaknesses),
-        }
+        })
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
+        return dumps(self.to_dict(), indent=indent)
 
 
 def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 1e-9,
@@ -364,7 +409,7 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
-        figures = network.queue_figures(rates, POOL_STEPS)
+        figures = network.queue_figures(rates, served, POOL_STEPS)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
         best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)
@@ -376,7 +421,7 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
             converged = True
             break
     rates = network.contact_rates(chain)
-    figures = network.queue_figures(rates)
+    figures = network.queue_figures(rates, served)
     return _assemble(scenario, network, chain, figures, rates, iterations, converged)
 
 
@@ -394,7 +439,7 @@ def _served_and_durations(network: _Network, figures: list[ChannelQueue]) -> tup
     durations = np.empty_like(served)
     for i, (c, f) in enumerate(zip(network.scenario.channels, figures)):
         is_open = network.open_by_slot[i]
-        service = f.mean_service if not math.isnan(f.mean_service) else c.handle_time.mean
+        service = f.mean_service if math.isfinite(f.mean_service) else c.handle_time.mean
         if network.slots == 1 or not f.hourly:
             abandon = np.full(network.slots, f.abandon_rate)
             wait = np.full(network.slots, f.mean_wait)
@@ -484,7 +529,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         cost = agent_cost + c.cost_per_contact * (n_served + wasted)
         cost_total += cost
         offered = contacts - n_closed
-        service = f.mean_service if not math.isnan(f.mean_service) else c.handle_time.mean
+        service = f.mean_service if math.isfinite(f.mean_service) else c.handle_time.mean
         metrics = {
             "contacts": contacts,
             "closed": n_closed,
@@ -524,6 +569,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         for h in range(period):
             values = {
                 "contacts": rates[i, h] * 60.0 if occurrences[h] else math.nan,
+                "closed": rates[i, h] * 60.0 * (1.0 - network.timeline.open[i][h]) if occurrences[h] else math.nan,
                 "abandon_rate": f.hourly.get("abandon_rate", np.zeros(period))[h],
                 "mean_wait_min": f.hourly.get("mean_wait_min", np.zeros(period))[h],
                 "service_level": f.hourly.get("service_level", np.ones(period))[h],
@@ -562,6 +608,11 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
 
     chain_kpis = chain.kpis()
     focal_contacts = customers * per_customer[scenario.focal_channel]
+    focal = scenario.channel_names.index(scenario.focal_channel)
+    focal_closed = customers * float(by_slot[focal] @ chain.closed[focal])
+    # first contacts are made when the journey starts
+    first_calls_closed = (customers * scenario.arrivals.first_channel.get(scenario.focal_channel, 0.0)
+                          * float(chain.start @ chain.closed[focal]))
     kpis = {
         "customers": customers,
         "contacts": customers * chain.contacts_per_customer,
@@ -572,7 +623,9 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         "multichannel_share": chain_kpis["multichannel_share"],
         "caller_share": chain_kpis["caller_share"],
         "focal_contacts": focal_contacts,
+        "focal_closed": focal_closed,
         "avoidable_calls": focal_contacts * chain_kpis["avoidable_call_share"],
+        "avoidable_closed": max(focal_closed - first_calls_closed, 0.0),
         "avoidable_call_share": chain_kpis["avoidable_call_share"],
         "callers_continue_share": chain_kpis["callers_continue_share"],
         "mean_journey_minutes": journey_minutes,
@@ -597,6 +650,8 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         weaknesses=tuple(_weaknesses(scenario, network, figures, converged, iterations)), chain=chain,
         groups=tidy(group_rows, ["group", "metric"]),
         hourly_groups=tidy(hourly_group_rows, ["group", "hour", "metric"]),
+        overloaded_hours={c.name: f.overloaded_hours for c, f in zip(scenario.channels, figures)
+                          if f.overloaded_hours},
     )
 
 
@@ -632,12 +687,27 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
         if c.patience is not None and not isinstance(c.patience, Exponential):
             notes.append(f"{c.name}: patience is {c.patience.name} (cv {c.patience.cv:.2g}); only its mean "
                          f"({c.patience.mean:g} min) is used, as if it were exponential")
+        redial = c.next_after_abandon.get(c.name, 0.0)
+        if redial > 0 and c.patience is not None and not c.is_async:
+            delay = f"after {c.retry_delay.mean:g} min on average" if c.retry_delay is not None else "at once"
+            if redials_folded(c, shared=i in shared):
+                how = ("callbacks that find the queue as they left it are counted as if those callers had kept "
+                       "waiting, the others as fresh arrivals (within about 6 % of the exact retrial queue for "
+                       "exponential times)")
+            else:
+                how = ("they are counted as fresh arrivals, but they come back while the queue is still long: "
+                       "waits and abandonment are short by up to about 30 % when they call back within minutes")
+            notes.append(f"{c.name}: {redial:.0%} of those who hang up call back {delay}; {how}")
         if c.is_async:
             notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus a random wait, and "
                          "a customer gives up when the (exponential) patience ends before wait + handle time")
         elif c.patience is None and c.callback is None:
             notes.append(f"{c.name}: customers never hang up — the queue is a fluid backlog wherever it is "
                          "overloaded, plus a random wait elsewhere")
+        if (c.is_async or (c.patience is None and c.callback is None)) and not network.timeline.fluid_whole:
+            start, end = network.timeline.fluid_start, network.timeline.fluid_end
+            notes.append(f"{c.name}: the run is long, so its backlog is modelled over {start / 1440:g} days of "
+                         f"warm-up and {(end - start) / 1440:g} days of window, as if later days repeated them")
         groups = scenario.groups_serving(c.name)
         has_plan = any(g.has_shift_plan and len(set(g.agents)) > 1 for g in groups)
         if has_plan or varying:
@@ -662,8 +732,7 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                          "free up (promoted when they cannot be), and their wait is Cobham's lower class until due")
         overloaded = figures[i].overloaded_hours
         if overloaded:
-            notes.append(f"{c.name}: overloaded (offered load at or above the agents on duty, or a growing "
-                         f"backlog) in {_hours_text(overloaded, period)}; figures there are the least reliable")
+            notes.append(f"{_overload_sentence(c.name, overloaded, period)}; figures there are the least reliable")
     for pool in network.pools:
         if not pool.shared:
             if len(pool.groups) > 1:

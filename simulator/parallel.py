@@ -43,7 +43,8 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, Iterator, Sequence
 
-from .scenario import Scenario
+from .runsize import check_run_size, estimate_run
+from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
     "Executor",
@@ -54,6 +55,8 @@ __all__ = [
     "check_dask_address",
     "make_executor",
     "default_workers",
+    "worker_count",
+    "MAX_WORKERS_PER_CORE",
     "ReplicationJob",
     "run_jobs",
 ]
@@ -61,6 +64,9 @@ __all__ = [
 #: Tasks kept submitted per worker: enough to keep every worker busy, few
 #: enough that an interruption loses little.
 TASKS_PER_WORKER = 2
+#: Local processes at most per CPU core: replications are CPU-bound, so more
+#: processes than cores only cost memory and start-up time.
+MAX_WORKERS_PER_CORE = 2
 DASK_EXTRA = "pip install 'contactflow[distributed]'"
 #: Seconds to wait for a Dask scheduler to answer (``CONTACTFLOW_DASK_TIMEOUT`` overrides it).
 DASK_CONNECT_TIMEOUT = 10.0
@@ -81,16 +87,41 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def worker_count(workers: int | None, tasks: int | None = None) -> int:
+    """How many local processes to start: ``workers`` (None: one), but no more than the ``tasks``
+    that can run at once, nor than :data:`MAX_WORKERS_PER_CORE` per CPU core.
+
+    Every command and function that runs replications in processes goes
+    through this (by :func:`make_executor`), so ``--workers 1000`` never
+    starts a thousand processes.
+
+    Examples
+    --------
+    >>> worker_count(1000, tasks=3)
+    3
+    >>> worker_count(1000) == MAX_WORKERS_PER_CORE * default_workers()
+    True
+    >>> worker_count(None, tasks=10)
+    1
+    """
+    count = min(1 if workers is None else int(workers), MAX_WORKERS_PER_CORE * default_workers())
+    if tasks is not None:
+        count = min(count, int(tasks))
+    return max(1, count)
+
+
 class Executor:
     """Runs tasks somewhere; the interface every executor offers.
 
-    ``capacity`` is how many tasks :func:`run_jobs` keeps submitted at once.
+    ``capacity`` is how many tasks :func:`run_jobs` keeps submitted at once;
+    ``parallelism`` how many run at the same time.
     Use an executor as a context manager: leaving the block normally waits for
     nothing (every task has been collected); leaving it with an exception
     (Ctrl-C included) cancels what has not run yet and stops the workers.
     """
 
     capacity: int = 1
+    parallelism: int = 1
 
     def submit(self, fn: Callable, *args) -> Any:
         """Start ``fn(*args)``; returns a future with ``result()``."""
@@ -181,7 +212,7 @@ class ProcessExecutor(Executor):
     def __init__(self, workers: int):
         if workers < 1:
             raise ValueError(f"workers must be >= 1; got {workers}")
-        self.workers = workers
+        self.workers = self.parallelism = workers
         self.capacity = workers * TASKS_PER_WORKER
         self._pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
 
@@ -336,7 +367,8 @@ class DaskExecutor(Executor):
             if self._own_client:
                 self.client.close()
             raise
-        self.capacity = max(1, threads) * TASKS_PER_WORKER
+        self.parallelism = max(1, threads)
+        self.capacity = self.parallelism * TASKS_PER_WORKER
         # finished futures arrive here; bound to our client, not to a process-wide default one
         self._finished = distributed.as_completed(loop=self.client.loop)
 
@@ -357,24 +389,31 @@ class DaskExecutor(Executor):
             self.client.close()
 
 
-def make_executor(workers: int | None = 1, dask: Any = None) -> Executor:
+def make_executor(workers: int | None = 1, dask: Any = None, tasks: int | None = None) -> Executor:
     """The executor for ``workers`` local processes, or for a Dask cluster when ``dask`` is given.
 
     Parameters
     ----------
     workers
-        Local processes; 1 (or None) runs in this process.
+        Local processes; 1 (or None) runs in this process. Capped by
+        :func:`worker_count`.
     dask
         A Dask scheduler address or :class:`distributed.Client`; overrides ``workers``.
+    tasks
+        The most tasks that can run at once (e.g. the replications to run):
+        no more processes than that are started.
 
     Examples
     --------
     >>> type(make_executor(1)).__name__
     'SerialExecutor'
+    >>> type(make_executor(1000, tasks=1)).__name__
+    'SerialExecutor'
     """
     if dask is not None and dask is not False:
         return DaskExecutor(dask)
-    if workers is None or workers <= 1:
+    workers = worker_count(workers, tasks)
+    if workers == 1:
         return SerialExecutor()
     return ProcessExecutor(workers)
 
@@ -422,18 +461,19 @@ class ReplicationJob:
     outputs: list[list[Any]] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.replications < 1:
-            raise ValueError(f"replications must be >= 1; got {self.replications}")
+        if not 1 <= self.replications <= MAX_REPLICATIONS:
+            raise ValueError(f"replications must be from 1 to {MAX_REPLICATIONS:,}; got {self.replications}")
         self.scenarios = tuple(self.scenarios)
         self.outputs = [[] for _ in self.scenarios]
 
-    def tasks(self, start: int, stop: int) -> list[tuple[int, int]]:
-        """(scenario index, replication) pairs for replications ``start .. stop - 1``."""
-        return [(s, r) for r in range(start, stop) for s in range(len(self.scenarios))]
+    def tasks(self, start: int, stop: int) -> Iterator[tuple[int, int]]:
+        """(scenario index, replication) pairs for replications ``start .. stop - 1``, made as they are taken."""
+        return ((s, r) for r in range(start, stop) for s in range(len(self.scenarios)))
 
 
 def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
-             progress: Callable[[int, int], None] | None = None) -> Iterator[tuple[ReplicationJob, list[list[Any]]]]:
+             progress: Callable[[int, int], None] | None = None, *,
+             force: bool = False) -> Iterator[tuple[ReplicationJob, list[list[Any]]]]:
     """Run the jobs' replications on ``executor``; yield ``(job, outputs)`` as each job finishes.
 
     Tasks are submitted in job order, at most ``executor.capacity`` at a time,
@@ -447,6 +487,10 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
         Called as ``progress(finished, planned)`` in replications (one
         scenario's replication each) after each one; ``planned`` grows when a
         job asks for more.
+    force
+        Run even what :func:`simulator.runsize.check_run_size` finds far
+        beyond this machine; otherwise such jobs raise
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Notes
     -----
@@ -455,18 +499,28 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
     stops the workers.
     """
     jobs = list(jobs)
+    size = estimate_run(((scenario, job.replications) for job in jobs for scenario in job.scenarios),
+                        keep_journeys=any(job.keep_journeys for job in jobs), workers=executor.parallelism)
+    check_run_size(size, force=force)
+    # batches of tasks, each (job, iterator of (scenario, replication)): tasks are made as they are
+    # submitted, so a million replications do not make a million task objects up front
     queue: deque = deque()
     pending: dict[int, list] = {}  # id(job) -> [outstanding tasks, results by (scenario, rep)]
     for job in jobs:
-        queue.extend((job, s, r) for s, r in job.tasks(0, job.replications))
+        queue.append((job, job.tasks(0, job.replications)))
         pending[id(job)] = [len(job.scenarios) * job.replications, {}]
-    planned = len(queue)
+    planned = sum(state[0] for state in pending.values())
     finished = 0
     in_flight: dict[Any, tuple[ReplicationJob, int, int]] = {}
     try:
         while queue or in_flight:
             while queue and len(in_flight) < executor.capacity:
-                job, s, r = queue.popleft()
+                job, batch = queue[0]
+                task = next(batch, None)
+                if task is None:
+                    queue.popleft()
+                    continue
+                s, r = task
                 future = executor.submit(job.task, job.scenarios[s], job.seed, r, job.keep_journeys)
                 in_flight[future] = (job, s, r)
             for future in executor.wait(set(in_flight)):
@@ -485,10 +539,9 @@ def run_jobs(jobs: Iterable[ReplicationJob], executor: Executor,
                 total = job.more(job.outputs) if job.more is not None else len(job.outputs[0])
                 have = len(job.outputs[0])
                 if total > have:
-                    extra = job.tasks(have, total)
-                    queue.extendleft((job, s_, r_) for s_, r_ in reversed(extra))
-                    state[0] = len(extra)
-                    planned += len(extra)
+                    queue.appendleft((job, job.tasks(have, total)))
+                    state[0] = len(job.scenarios) * (total - have)
+                    planned += state[0]
                     if progress is not None:
                         progress(finished, planned)
                 else:

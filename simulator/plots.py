@@ -5,19 +5,28 @@ DataFrame) and returns a :class:`matplotlib.figure.Figure`. Figures are built
 without pyplot, so library code never opens a window or keeps figures alive;
 in a notebook run ``%matplotlib inline`` and the returned figure is shown.
 
-All charts share one look: a bold title, axis labels with units, a grey
-footnote saying which scenario, how many replications and which seed, and the
-same colour for a channel in every chart (:func:`channel_colors`).
+All charts share one look (:mod:`simulator.style`): a bold title, axis labels
+with units, a grey footnote saying which scenario, how many replications and
+which seed, one colour-blind-safe colour and one readable name for a channel
+in every chart, counts with thousands separators, and confidence intervals
+drawn only within what a figure can be. Every chart fits a 16:9 slide with 1
+to 12 channels and long channel names; SVG files keep their text as text.
 
 =========================  ===================================================
 :func:`flow_diagram`       customers flowing from contact to contact until
                            resolved or given up (the "Sisyphus" journey)
-:func:`channel_network`    the channel graph, edges as wide as the flows
+:func:`flow_comparison`    the journey flows of a base and its variants
+:func:`flow_matrix`        from → to heatmap of customers a day between
+                           channels and journey ends (redials on the diagonal)
 :func:`before_after_chart` the before-the-call / after-the-call tables, with
                            the published figures marked
-:func:`reference_chart`    every published figure beside the simulated one
+:func:`reference_chart`    the gap of each simulated figure to its published
+                           value, with its interval
 :func:`kpi_comparison`     scenarios side by side and paired differences
-:func:`hourly_chart`       queue, wait and abandonment by hour, with agents
+:func:`channel_comparison` service level, abandonment and waits per channel,
+                           scenarios side by side
+:func:`hourly_chart`       the planner's view by hour: demand and agents,
+                           service level, occupancy, abandonment
 :func:`sweep_chart`        KPIs against a varied parameter, with CI bands
 :func:`tornado_chart`      which parameters move a KPI most
                            (data from :func:`tornado_data`)
@@ -33,8 +42,8 @@ Examples
 >>> from simulator import plots
 >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1)
 >>> fig = plots.before_after_chart(res)
->>> fig.axes[0].get_ylabel()
-'share of callers (%)'
+>>> fig.axes[0].get_xlabel()
+'share of callers'
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import math
 import re
 import textwrap
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -57,23 +67,37 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
-from .experiment import Result, atomic_write
+from .experiment import Result
+from .files import atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, format_value
+from .report import SHARE_METRICS, empty_table_note, format_value, headline_figures
 from .scenario import GIVE_UP, RESOLVED, Scenario
+from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
+                    SCENARIO_COLORS, SCENARIO_MARKERS, channel_colors, channel_name, clip_interval,
+                    figure_label, format_count, format_number, format_share, format_signed, format_wait, is_share,
+                    text_width, wrap_text)
 
 __all__ = [
     "channel_colors",
-    "flow_diagram",
+    "figure_label",
     "journey_states",
+    "journey_flows",
+    "flow_diagram",
+    "flow_comparison",
     "channel_graph",
-    "channel_network",
+    "flow_table",
+    "flow_matrix",
     "before_after_chart",
     "reference_chart",
     "kpi_frame",
     "kpi_comparison",
+    "channel_comparison",
     "hourly_chart",
+    "hourly_charts",
     "sweep_chart",
+    "sweep_axes",
+    "sweep_charts",
+    "comparison_chart",
     "tornado_fields",
     "tornado_data",
     "tornado_chart",
@@ -85,55 +109,7 @@ __all__ = [
 
 # --------------------------------------------------------------------------- look
 
-#: Colours of well-known channel names (and their common spellings).
-FIXED_COLORS = {
-    "web": "#3B7DD8",
-    "app": "#2BA6A0",
-    "email": "#F0A202",
-    "chat": "#8E5CC2",
-    "phone": "#D1495B",
-    "sms": "#E377C2",
-    "social": "#9C755F",
-    "ivr": "#A8A23B",
-}
-_ALIASES = {
-    "web": ("website", "site", "online", "portal", "faq", "selfservice", "self_service", "self-service"),
-    "app": ("mobile", "mobile_app", "apps", "mobileapp"),
-    "email": ("mail", "e-mail", "e_mail", "emails", "messages", "message", "secure_message",
-              "secure_messages", "letter"),
-    "chat": ("livechat", "live_chat", "webchat", "web_chat", "messaging", "whatsapp", "chatbot", "bot"),
-    "phone": ("call", "calls", "voice", "telephone", "callcentre", "call_centre", "call-centre",
-              "callcenter", "call_center", "call-center", "contact_centre"),
-    "sms": ("text", "texts"),
-    "social": ("twitter", "facebook", "social_media"),
-}
-#: Colours of the journey ends and of the "later contacts" bucket.
-OUTCOME_COLORS = {RESOLVED: "#4C9A5F", GIVE_UP: "#4A4A4A", "later": "#B8B8B8"}
-#: Colours for channels without a fixed colour, taken in order.
-PALETTE = ("#17BECF", "#EDC948", "#FF9DA7", "#9C755F", "#B07AA1", "#86BCB6",
-           "#F28E2B", "#1F77B4", "#BCBD22", "#E15759", "#7F7F7F")
-#: Colours of scenarios in comparisons: the base first, in grey.
-SCENARIO_COLORS = ("#8C8C8C", "#1F5A96", "#E07B39", "#3E8E7E", "#9B5DE5", "#C44E52", "#B8860B")
-OUTCOME_LABELS = {RESOLVED: "Resolved", GIVE_UP: "Gave up", "later": "More contacts"}
-
-#: Human-readable names and units of the KPIs (shares are shown in %).
-KPI_LABELS = {
-    "customers": ("Customers", "customers"),
-    "contacts": ("Contacts", "contacts"),
-    "contacts_per_customer": ("Contacts per customer", "contacts"),
-    "resolution_rate": ("Resolution rate", "% of customers"),
-    "give_up_rate": ("Give-up rate", "% of customers"),
-    "first_contact_resolution": ("First-contact resolution", "% of customers"),
-    "multichannel_share": ("Customers using 2+ channels", "% of customers"),
-    "caller_share": ("Customers who call", "% of customers"),
-    "focal_contacts": ("Calls", "contacts"),
-    "avoidable_calls": ("Avoidable calls", "calls"),
-    "avoidable_call_share": ("Avoidable calls", "% of calls"),
-    "callers_continue_share": ("Callers moving on to another channel", "% of callers"),
-    "mean_journey_minutes": ("Journey length", "minutes"),
-    "cost_total": ("Total cost", "currency units"),
-    "cost_per_customer": ("Cost per customer", "currency units"),
-}
+#: Scenario comparisons show these KPIs by default.
 DEFAULT_COMPARISON_KPIS = ("give_up_rate", "avoidable_call_share", "contacts_per_customer",
                            "cost_per_customer")
 
@@ -156,10 +132,12 @@ STYLE = {
     "figure.titleweight": "bold",
     "figure.facecolor": "white",
     "savefig.facecolor": "white",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",  # text stays text in SVG files: searchable, selectable, editable
+    "font.family": ["DejaVu Sans", "sans-serif"],
 }
 GRID = {"color": "#E3E3E3", "linewidth": 0.8}
 TEXT_GREY = "#5F5F5F"
+TEXT = "#222222"
 SLIDE = (12.0, 6.75)  # inches, 16:9
 DPI = 150
 
@@ -182,8 +160,7 @@ def _chart(function: Callable[..., Figure]) -> Callable[..., Figure]:
 def _figure(size=SLIDE, footnote: str | None = None) -> Figure:
     fig = Figure(figsize=size, layout="constrained")
     if footnote:
-        chars = int(size[0] * 72 / (0.55 * (FONT - 3)))
-        footnote = "\n".join(textwrap.fill(line, chars) for line in footnote.split("\n"))
+        footnote = "\n".join(wrap_text(line, size[0] * 72 - 16, FONT - 3) for line in footnote.split("\n"))
         lines = footnote.count("\n") + 1
         bottom = (0.1 + 0.19 * lines) / size[1]
         fig.get_layout_engine().set(rect=(0, bottom, 1, 1 - bottom), h_pad=0.06, w_pad=0.06)
@@ -192,7 +169,11 @@ def _figure(size=SLIDE, footnote: str | None = None) -> Figure:
 
 
 def _title(fig: Figure, title: str) -> None:
-    fig.suptitle(title, x=0.008, ha="left")
+    """The figure's title, top left, broken into lines that fit the figure."""
+    size = matplotlib.rcParams["figure.titlesize"]
+    width = fig.get_figwidth() * 72 - 24
+    fig.suptitle("\n".join(wrap_text(line, width, size, bold=True) for line in title.split("\n")),
+                 x=0.008, ha="left")
 
 
 def _tidy_axes(ax, grid: str | None = "y") -> None:
@@ -216,15 +197,21 @@ class _PercentFormatter(Formatter):
 
     def format_ticks(self, values):
         decimals = self._decimals(values)
-        return [f"{100 * v:.{decimals}f} %" for v in values]
+        return [f"{100 * v:.{decimals}f} %".replace("-", MINUS) for v in values]
 
     def __call__(self, x, pos=None):
-        return f"{100 * x:.{self._decimals([x])}f} %"
+        return f"{100 * x:.{self._decimals([x])}f} %".replace("-", MINUS)
 
 
 def _percent_axis(axis) -> None:
     """Shares on this axis as percentages."""
     axis.set_major_formatter(_PercentFormatter())
+
+
+def _thousands_axis(axis) -> None:
+    """Counts on this axis with thousands separators (whole numbers without decimals)."""
+    axis.set_major_formatter(FuncFormatter(
+        lambda v, _: (f"{v:,.0f}" if float(v).is_integer() else format_count(v)).replace("-", MINUS)))
 
 
 def _footnote(result: Result, what: str = "") -> str:
@@ -239,98 +226,48 @@ def _per_day(result: Result) -> float:
     return 1.0 / (result.replications * result.scenario.run.days)
 
 
-# --------------------------------------------------------------------------- colours
+def _legend_columns(labels: Sequence[str], width_points: float, fontsize: float) -> int:
+    """The most legend columns whose entries fit side by side in ``width_points``.
 
-
-def channel_colors(names: Iterable[str]) -> dict[str, str]:
-    """Colour of each channel, the same in every chart.
-
-    Well-known names (``web``, ``app``, ``email``, ``chat``, ``phone``, ``sms``,
-    ``social``, ``ivr`` and common spellings such as ``call_centre``) get fixed
-    colours; other names take colours from :data:`PALETTE` in the order given.
-    ``give_up``, ``resolved`` and ``later`` always get the colours of
-    :data:`OUTCOME_COLORS` and are added to the mapping.
-
-    Parameters
-    ----------
-    names
-        Channel names, in the scenario's order (``scenario.channel_names``).
-
-    Examples
-    --------
-    >>> colors = channel_colors(["web", "chat", "phone", "kiosk"])
-    >>> colors["phone"], colors["kiosk"], colors["resolved"]
-    ('#D1495B', '#17BECF', '#4C9A5F')
+    Entries fill the columns top to bottom as matplotlib lays them out; each
+    takes its handle, the gap after it, its text and the space between columns.
     """
-    names = list(names)
-    colors: dict[str, str] = {}
-    taken = set()
-    for name in names:
-        key = name.lower()
-        for canonical, aliases in _ALIASES.items():
-            if key in aliases:
-                key = canonical
-        color = FIXED_COLORS.get(key)
-        if color is not None and color not in taken:
-            colors[name] = color
-            taken.add(color)
-    spare = [c for c in PALETTE if c not in taken]
-    for name in names:
-        if name not in colors:
-            colors[name] = spare.pop(0) if spare else PALETTE[len(colors) % len(PALETTE)]
-    colors.update(OUTCOME_COLORS)
-    return colors
+    entry = [text_width(label, fontsize) + fontsize * (1.2 + 0.6 + 1.4) for label in labels]
+    for ncol in range(len(labels), 1, -1):
+        rows, large = divmod(len(labels), ncol)  # matplotlib's split: the first `large` columns get a row more
+        sizes = [rows + 1] * large + [rows] * (ncol - large)
+        starts = np.cumsum([0, *sizes])
+        widths = [max(entry[a:b]) for a, b in zip(starts[:-1], starts[1:]) if b > a]
+        if sum(widths) <= width_points:
+            return ncol
+    return 1
+
+
+def _legend_below(fig: Figure, ax, handles: Sequence, fontsize: float = FONT - 1) -> None:
+    """A legend under the axes, in as many columns as fit the figure's width (never wider than it)."""
+    ncol = _legend_columns([h.get_label() for h in handles], fig.get_figwidth() * 72 - 40, fontsize)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=ncol, frameon=False,
+              handlelength=1.2, handletextpad=0.6, columnspacing=1.4, fontsize=fontsize)
+
+
+def _no_data(ax, message: str) -> None:
+    """An empty panel that says why it is empty."""
+    ax.text(0.5, 0.5, wrap_text(message, 260, FONT - 1), transform=ax.transAxes, ha="center", va="center",
+            fontsize=FONT - 1, color=TEXT_GREY)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def _label(scenario: Scenario, name: str) -> str:
-    if name in OUTCOME_LABELS:
-        return OUTCOME_LABELS[name]
-    try:
-        return scenario.channel(name).display_name
-    except KeyError:
-        return name
-
-
-def _kpi_label(kpi: str, scenario: Scenario | None = None) -> tuple[str, str]:
-    """(title, unit) of a KPI or of a ``table.channel[.metric]`` figure."""
-    if kpi in KPI_LABELS:
-        return KPI_LABELS[kpi]
-    parts = kpi.split(".")
-
-    def name(n: str) -> str:
-        if n in OUTCOME_LABELS:
-            return OUTCOME_LABELS[n].lower()
-        return _label(scenario, n) if scenario is not None else n
-
-    if parts[0] == "before_call" and len(parts) == 2:
-        return f"Callers who used {name(parts[1])} before calling", "% of callers"
-    if parts[0] == "after_call" and len(parts) == 2:
-        if parts[1] == GIVE_UP:
-            return "Callers who give up after the call", "% of callers"
-        if parts[1] == RESOLVED:
-            return "Callers resolved by the call", "% of callers"
-        return f"Callers who turn to {name(parts[1])} after the call", "% of callers"
-    if parts[0] == "channels" and len(parts) == 3:
-        unit = "%" if parts[2] in SHARE_METRICS else ("minutes" if parts[2].endswith("_min") else "")
-        return f"{name(parts[1])}: {parts[2].replace('_min', '').replace('_', ' ')}", unit
-    return kpi.replace("_", " ").capitalize(), ""
+    return channel_name(scenario, name)
 
 
 def _displayed_interval(rows: pd.DataFrame | Mapping[str, Any], share: bool) -> tuple[np.ndarray, np.ndarray]:
-    """``ci_low`` and ``ci_high`` (columns, or single values) as drawn: within [0, 1] for a share, at least 0
-    otherwise.
-
-    A Student-t interval from few replications can reach past what a figure
-    can be (a service level above 100 %); every figure charted is a count,
-    share, time or cost, so the impossible part is not drawn.
-    """
-    low = np.clip(np.asarray(rows["ci_low"], dtype=float), 0.0, None)
-    high = np.asarray(rows["ci_high"], dtype=float)
-    return (low, np.clip(high, None, 1.0)) if share else (low, high)
-
-
-def _is_share(kpi: str) -> bool:
-    return kpi.split(".")[-1] in SHARE_METRICS or kpi.startswith(("before_call.", "after_call."))
+    """``ci_low`` and ``ci_high`` (columns, or single values) as drawn: clipped to what the figure can be
+    (:func:`simulator.style.clip_interval`)."""
+    return clip_interval(rows["ci_low"], rows["ci_high"], share)
 
 
 # --------------------------------------------------------------------------- journeys
@@ -381,29 +318,148 @@ def journey_states(journeys: pd.DataFrame, max_steps: int = 5) -> pd.DataFrame:
     return states
 
 
-def _step_name(step: int) -> str:
-    return f"Contact {step}"
+def journey_flows(result: Result, max_steps: int = 5) -> pd.DataFrame:
+    """Customers a day moving from node to node of the journey-flow chart (:func:`flow_diagram`).
+
+    Column ``k`` (0-based) holds contact ``k + 1`` of each journey still going
+    (node = its channel) and the journeys that ended after contact ``k``
+    (node ``resolved`` or ``give_up``). The last column, ``max_steps``, holds
+    the journeys that ended after contact ``max_steps`` and, as node ``later``,
+    those that needed more contacts. A journey that has ended is in no later
+    column: end nodes have no way out.
+
+    Returns
+    -------
+    DataFrame with one row per band: ``column`` (of its source), ``source``,
+    ``target`` and ``customers`` (a day: pooled over the replications, divided
+    by replications × days); the bands out of column 0 add up to the customers a day.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
+    >>> flows = journey_flows(res, max_steps=3)
+    >>> set(flows.loc[flows["column"] == 2, "target"]) <= {"resolved", "give_up", "later"}
+    True
+    >>> bool(flows["source"].isin(["resolved", "give_up", "later"]).any())  # ends have no way out
+    False
+    """
+    nodes = _flow_nodes(journey_states(result.journeys, max_steps), max_steps)
+    rows = []
+    for k in range(max_steps):
+        pair = pd.DataFrame({"source": nodes[k], "target": nodes[k + 1]}).dropna()
+        pair = pair[~pair["source"].isin(_ENDS)]
+        counts = pair.groupby(["source", "target"], sort=False).size()
+        rows += [(k, source, target, count * _per_day(result)) for (source, target), count in counts.items()]
+    return pd.DataFrame(rows, columns=["column", "source", "target", "customers"])
+
+
+#: The nodes where journeys stop in the journey-flow chart.
+_ENDS = (RESOLVED, GIVE_UP, "later")
+
+
+def _flow_nodes(states: pd.DataFrame, max_steps: int) -> list[pd.Series]:
+    """Each customer's node in each column of the journey flow (NaN once the journey has ended)."""
+    nodes = []
+    going = pd.Series(True, index=states.index)
+    for k in range(max_steps + 1):
+        value = states[f"contact {k + 1}"] if k < max_steps else states["later"]
+        nodes.append(value.where(going))
+        going = going & ~value.isin([RESOLVED, GIVE_UP])
+    return nodes
+
+
+def _weighted_crossings(layout: list[dict[str, float]], flows: pd.DataFrame) -> float:
+    """How much the bands cross: the sum over pairs of crossing bands of the product of their widths."""
+    total = 0.0
+    for k, bands in flows.groupby("column"):
+        y0 = bands["source"].map(layout[k]).to_numpy(float)
+        y1 = bands["target"].map(layout[k + 1]).to_numpy(float)
+        w = bands["customers"].to_numpy(float)
+        crossing = (np.subtract.outer(y0, y0) * np.subtract.outer(y1, y1)) < 0
+        total += float(np.triu(crossing, 1).astype(float).ravel() @ np.outer(w, w).ravel())
+    return total
+
+
+def _order_channels(flows: pd.DataFrame, sizes: list[dict[str, float]], first_order: Sequence[str],
+                    pad: float, sweeps: int = 4, keep_first: bool = False) -> tuple[list[list[str]], float, float]:
+    """Order the channel nodes of every column to reduce crossing bands (barycentre heuristic).
+
+    Sweeps left to right (a node moves to the mean height of the nodes its
+    bands come from) and right to left (of those they go to), keeping the
+    layout with the fewest weighted crossings, the scenario's order included.
+    Resolved stays on top, gave up at the bottom; with ``keep_first`` the
+    first column keeps the scenario's order. Returns the orders, their
+    weighted crossings and those of the scenario's order.
+    """
+    columns = len(sizes)
+
+    def start_order(k):
+        return [n for n in first_order if n in sizes[k]]
+
+    orders = [start_order(k) for k in range(columns)]
+    baseline = _weighted_crossings(_flow_layout(orders, sizes, pad, centres=True), flows)
+    best, best_score = [list(o) for o in orders], baseline
+    for sweep in range(sweeps):
+        steps = range(1, columns) if sweep % 2 == 0 else range(columns - 2, 0 if keep_first else -1, -1)
+        for k in steps:
+            layout = _flow_layout(orders, sizes, pad, centres=True)
+            if sweep % 2 == 0:
+                bands = flows[flows["column"] == k - 1]
+                near, far, side = "target", "source", k - 1
+            else:
+                bands = flows[flows["column"] == k]
+                near, far, side = "source", "target", k + 1
+            weights = bands.assign(y=bands[far].map(layout[side]))
+            centre = weights.groupby(near).apply(lambda g: np.average(g["y"], weights=g["customers"]),
+                                                 include_groups=False)
+            orders[k] = sorted(orders[k], key=lambda n: -centre.get(n, layout[k][n]))
+        score = _weighted_crossings(_flow_layout(orders, sizes, pad, centres=True), flows)
+        if score < best_score - 1e-9:
+            best, best_score = [list(o) for o in orders], score
+    return best, best_score, baseline
+
+
+def _flow_layout(orders: list[list[str]], sizes: list[dict[str, float]], pad: float,
+                 centres: bool = False) -> list[dict[str, Any]]:
+    """(top, bottom) of every node, each column centred on 0.5: resolved on top, then the
+    channels in ``orders``, later, gave up at the bottom. With ``centres``, the middle of each node."""
+    layout = []
+    for k, column_sizes in enumerate(sizes):
+        names = ([RESOLVED] if RESOLVED in column_sizes else []) + list(orders[k])
+        names += [n for n in ("later", GIVE_UP) if n in column_sizes]
+        height = sum(column_sizes[n] for n in names) + pad * (len(names) - 1)
+        top = 0.5 + height / 2
+        column = {}
+        for name in names:
+            column[name] = (top + top - column_sizes[name]) / 2 if centres else (top, top - column_sizes[name])
+            top -= column_sizes[name] + pad
+        layout.append(column)
+    return layout
 
 
 @_chart
-def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.025) -> Figure:
-    """Alluvial chart of customer journeys: contact after contact until resolved or given up.
+def flow_diagram(result: Result, max_steps: int = 5, title: str | None = None) -> Figure:
+    """Customer journeys, contact by contact, until they end resolved or given up (a Sankey diagram).
 
-    Each column is one contact of the journey (1st, 2nd, ... up to
-    ``max_steps``, then "later" for the customers still going, then the end);
-    its blocks are the share of customers in each channel at that contact, or
-    already resolved / given up. Bands between columns show where customers
-    go next, coloured by where they come from. Customers of every replication
-    are pooled; the title gives customers a day (mean over the replications).
+    Column 1 holds every customer's first contact, by channel; each next
+    column the contact after it, for the journeys still going, and the
+    journeys that have just ended, in end nodes (resolved on top, gave up at
+    the bottom) that no band leaves. The last column gathers the customers who
+    needed more than ``max_steps`` contacts. Bands show where customers go
+    next, coloured by where they come from; channels are ordered in each
+    column to reduce crossing bands (:func:`journey_flows` has the numbers).
+    Blocks are labelled with the channel and customers a day (pooled over
+    the replications, divided by replications × days) where there is room.
 
     Parameters
     ----------
     result
         A result run with ``keep_journeys=True`` (the default).
     max_steps
-        Contacts shown one by one (the "later" column gathers the rest).
-    min_label_share
-        Blocks smaller than this share of customers are not labelled.
+        Contacts shown one by one.
+    title
+        Replaces the default title.
 
     Examples
     --------
@@ -414,91 +470,190 @@ def flow_diagram(result: Result, max_steps: int = 5, min_label_share: float = 0.
     'Contact 1'
     """
     sc = result.scenario
-    states = journey_states(result.journeys, max_steps)
-    n_customers = len(states)
-    if n_customers == 0:
-        raise ValueError("no customers in the journey log; run longer (days) to draw the flow")
-    columns = list(states.columns)
-    if not (states["later"] == "later").any():
-        columns.remove("later")
-    colors = channel_colors(sc.channel_names)
-    order = [RESOLVED, *sc.channel_names, "later", GIVE_UP]
-    pad = 0.018
-    node_width = 0.13
-
-    # Node blocks per column: name -> (top, bottom) in data units (share of customers).
-    blocks: list[dict[str, tuple[float, float]]] = []
-    for col in columns:
-        counts = states[col].value_counts()
-        present = [n for n in order if counts.get(n, 0) > 0]
-        column_blocks = {}
-        total_height = sum(counts[n] for n in present) / n_customers + pad * (len(present) - 1)
-        top = (1.0 + pad * (len(order) - 1) + total_height) / 2  # centre each column
-        for name in present:
-            height = counts[name] / n_customers
-            column_blocks[name] = (top, top - height)
-            top -= height + pad
-        blocks.append(column_blocks)
-
-    fig = _figure(SLIDE, _footnote(result, "Block height = share of customers (all replications pooled); "
-                                            "bands show where they go next. Customers a day: mean over "
-                                            "the replications."))
+    fig = _figure(SLIDE, _footnote(result, "Block height = customers (all replications pooled); green and grey "
+                                            "blocks: journeys that ended after the contact before; bands: "
+                                            "where customers go next. A day: pooled customers ÷ "
+                                            "(replications × days)."))
     ax = fig.add_subplot()
-    for c, (left, right) in enumerate(zip(columns[:-1], columns[1:])):
-        flows = states.groupby([left, right], sort=False).size()
-        out_offset = {name: blocks[c][name][0] for name in blocks[c]}
-        in_offset = {name: blocks[c + 1][name][0] for name in blocks[c + 1]}
-        pairs = sorted(flows.index, key=lambda p: (order.index(p[0]), order.index(p[1])))
-        # Incoming bands stack by source order; outgoing by target order.
-        incoming = sorted(flows.index, key=lambda p: (order.index(p[1]), order.index(p[0])))
-        in_top = {}
-        for pair in incoming:
-            height = flows[pair] / n_customers
-            in_top[pair] = in_offset[pair[1]]
-            in_offset[pair[1]] -= height
-        for source, target in pairs:
-            height = flows[(source, target)] / n_customers
-            y0 = out_offset[source]
-            out_offset[source] -= height
-            y1 = in_top[(source, target)]
-            carried = source == target and source in (RESOLVED, GIVE_UP)
-            _band(ax, c + node_width / 2, y0, c + 1 - node_width / 2, y1, height,
-                  colors[source], alpha=0.18 if carried else 0.42)
-    for c, column_blocks in enumerate(blocks):
-        for name, (top, bottom) in column_blocks.items():
+    _draw_flow(fig, ax, result, max_steps, lambda suggested: _title(fig, title or suggested))
+    return fig
+
+
+@_chart
+def flow_comparison(results: Mapping[str, Result], max_steps: int = 4) -> Figure:
+    """The journey flows of several scenarios, one above the other on one slide, in the same colours.
+
+    Made to compare a base and a variant at a glance (one thing changed at a
+    time); each panel is a :func:`flow_diagram` of its scenario, titled with
+    its label and customers a day.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> runs = {"today": sim.run(sc, replications=1, days=0.05),
+    ...         "better web": sim.run(sc.with_changes({"channels.web.resolve": 0.5}), replications=1, days=0.05)}
+    >>> fig = flow_comparison(runs)
+    >>> [ax.get_title(loc="left").split(":")[0] for ax in fig.axes]
+    ['today', 'better web']
+    """
+    labels = list(results)
+    if not labels:
+        raise ValueError("flow_comparison needs at least one result")
+    first = results[labels[0]]
+    fig = _figure(SLIDE, _footnote(first, "Block height = customers; green and grey blocks: journeys that ended "
+                                           "after the contact before. Same seed for every scenario."))
+    axes = fig.subplots(len(labels), 1, squeeze=False)[:, 0]
+    _title(fig, "Customer journeys compared")
+    for ax, label in zip(axes, labels):
+        def panel_title(text, ax=ax, label=label):
+            ax.set_title(f"{label}: {text.split(': ', 1)[-1]}", fontsize=FONT, loc="left")
+        _draw_flow(fig, ax, results[label], max_steps, panel_title, legend=False, compact=True, left_width=2.4)
+    return fig
+
+
+def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Callable[[str], None],
+               legend: bool = True, compact: bool = False, left_width: float | None = None) -> None:
+    """Draw the journey flow of ``result`` on ``ax``; ``set_title`` gets the title it suggests (before the
+    labels are placed, so they are placed in the final layout). A ``compact`` flow (one of several
+    compared) keeps the scenario's order in its first column; ``left_width`` fixes the room of the
+    first column's labels (inches), so flows compared line up."""
+    sc = result.scenario
+    flows = journey_flows(result, max_steps)
+    if flows.empty:
+        _no_data(ax, "No customer arrived in the measured window: run longer (days) to see their journeys.")
+        set_title("Customer journeys, contact by contact: 0 customers a day")
+        return
+    per_day = flows.loc[flows["column"] == 0, "customers"].sum()
+    columns = max_steps + 1
+    sizes: list[dict[str, float]] = [dict() for _ in range(columns)]
+    for (k, source), customers in flows.groupby(["column", "source"])["customers"].sum().items():
+        sizes[k][source] = customers / per_day
+    for (k, target), customers in flows.groupby(["column", "target"])["customers"].sum().items():
+        sizes[k + 1][target] = customers / per_day
+    while columns > 2 and not sizes[columns - 1]:
+        columns -= 1
+    sizes = sizes[:columns]
+    flows = flows[flows["column"] < columns - 1]
+    pad = 0.022 if not compact else 0.03
+    orders, _, _ = _order_channels(flows, sizes, sc.channel_names, pad, keep_first=compact)
+    layout = _flow_layout(orders, sizes, pad)
+    colors = channel_colors(sc.channel_names)
+    node_width = 0.09
+
+    # Bands: out of each node in the order of their targets (top first), into each in that of their sources.
+    out_top = {(k, n): top for k, column in enumerate(layout) for n, (top, _) in column.items()}
+    in_top = dict(out_top)
+    centre = [{n: (t + b) / 2 for n, (t, b) in column.items()} for column in layout]
+    bands = flows.assign(y0=[centre[k][n] for k, n in zip(flows["column"], flows["source"])],
+                         y1=[centre[k + 1][n] for k, n in zip(flows["column"], flows["target"])])
+    incoming = {}
+    for row in bands.sort_values(["column", "y0"], ascending=[True, False]).itertuples():
+        height = row.customers / per_day
+        incoming[(row.column, row.source, row.target)] = in_top[(row.column + 1, row.target)]
+        in_top[(row.column + 1, row.target)] -= height
+    for row in bands.sort_values(["column", "y1"], ascending=[True, False]).itertuples():
+        height = row.customers / per_day
+        y0 = out_top[(row.column, row.source)]
+        out_top[(row.column, row.source)] -= height
+        _band(ax, row.column + node_width / 2, y0, row.column + 1 - node_width / 2,
+              incoming[(row.column, row.source, row.target)], height, colors[row.source], alpha=0.4)
+    for k, column in enumerate(layout):
+        for name, (top, bottom) in column.items():
             ax.add_patch(matplotlib.patches.Rectangle(
-                (c - node_width / 2, bottom), node_width, top - bottom,
-                facecolor=colors[name], edgecolor="white", linewidth=0.8, zorder=3))
-            share = top - bottom
-            if share < min_label_share:
-                continue
-            text = f"{100 * share:.0f} %"
-            if c == 0 or c == len(blocks) - 1:
-                text = f"{_label(sc, name)}  {text}" if c == 0 else f"{text}  {_label(sc, name)}"
-                x, ha = (c - node_width / 2 - 0.04, "right") if c == 0 else (c + node_width / 2 + 0.04, "left")
-                ax.text(x, (top + bottom) / 2, text, ha=ha, va="center", fontsize=FONT - 1, color="#222222")
-            else:
-                ax.text(c + node_width / 2 + 0.03, (top + bottom) / 2, text, ha="left", va="center",
-                        fontsize=FONT - 3, color="#222222", zorder=4,
-                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.75))
-    labels = [_step_name(i + 1) for i in range(len(columns))]
-    labels[-1] = "End"
-    if "later" in columns:
-        labels[-2] = f"After contact {max_steps}"
-    ax.set_xticks(range(len(columns)), labels)
+                (k - node_width / 2, bottom), node_width, top - bottom, facecolor=colors[name],
+                edgecolor="white", linewidth=0.6, zorder=3))
+
+    labels = [f"Contact {k + 1}" for k in range(columns)]
+    if columns == max_steps + 1:
+        labels[-1] = f"After contact {max_steps}"
+    ax.set_xticks(range(columns), labels)
     ax.xaxis.set_ticks_position("top")
-    ax.tick_params(axis="x", length=0, labelsize=FONT - 1, pad=6)
+    ax.tick_params(axis="x", length=0, labelsize=FONT - 1 - compact, pad=4)
     ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)
-    ax.set_xlim(-1.55, len(columns) - 1 + 1.2)
-    ax.set_ylim(-0.02, 1.0 + pad * (len(order) - 1) + 0.02)
-    used = [n for n in order if any(n in b for b in blocks)]
-    handles = [Patch(facecolor=colors[n], label=_label(sc, n)) for n in used]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=len(handles),
-              frameon=False, handlelength=1.2, columnspacing=1.4, fontsize=FONT - 1)
-    _title(fig, f"Customer journeys, contact by contact: {n_customers * _per_day(result):,.0f} customers a day")
-    return fig
+    top = max(t for column in layout for t, _ in column.values())
+    bottom = min(b for column in layout for _, b in column.values())
+    ax.set_ylim(bottom - 0.01, top + 0.01)
+
+    if legend:
+        used = [n for n in [*sc.channel_names, RESOLVED, GIVE_UP, "later"] if any(n in c for c in layout)]
+        handles = [Patch(facecolor=colors[n], label=_label(sc, n) if n != "later" else
+                         f"More than {max_steps} contacts") for n in used]
+        _legend_below(fig, ax, handles)
+    set_title(f"Customer journeys, contact by contact: {format_count(per_day)} customers a day, "
+              f"{format_share(result.kpis.loc['resolution_rate', 'mean'], 0)} resolved")
+
+    # Room for the first column's labels on the left and the last one's on the right, in inches.
+    fontsize = FONT - 2 - compact
+    fig.draw_without_rendering()
+    box = ax.get_position()
+    axes_inches = box.width * fig.get_figwidth(), box.height * fig.get_figheight()
+    points_per_unit = axes_inches[1] * 72 / (top - bottom + 0.02)
+    line = fontsize * 1.1 * 1.2  # points per line of text (line spacing 1.1)
+
+    def fits(k, name, text, placed):
+        """Where the label goes (centre, half height), or None: inside the columns a label may not
+        reach past the gaps around its block; no label may cover another."""
+        half = ((text.count("\n") + 1) * line + 0.5 * fontsize) / 2 / points_per_unit  # and the box's pad
+        t, b = layout[k][name]
+        y = (t + b) / 2
+        if k > 0 and 2 * half > (t - b) + 1.8 * pad:
+            return None
+        if any(y - half < upper and y + half > lower for upper, lower in placed):
+            return None
+        return y, half
+
+    def labels_of(k: int, column: dict, room: float, styles: Sequence[str],
+                  line_room: float = 0.0) -> list[tuple[str, float, str]]:
+        """(node, height, text) of the labels that fit, largest blocks first, each in the first style
+        that fits: "full" (name over count, ``room`` wide), "count", "compact" (name and count in at
+        most two lines ``room`` wide), "line" (name and count on one line, ``line_room`` wide)."""
+        placed: list[tuple[float, float]] = []
+        chosen = []
+        for name in sorted(column, key=lambda n: column[n][1] - column[n][0]):  # largest first
+            a_day = format_count(sizes[k][name] * per_day)
+            name_text = _label(sc, name) if name != "later" else f"More than {max_steps} contacts"
+            texts = {"full": f"{wrap_text(name_text, room, fontsize, max_lines=3 if k == 0 else None)}\n"
+                             f"{a_day} a day",
+                     "count": f"{a_day} a day",
+                     "compact": wrap_text(f"{name_text}\u00a0·\u00a0{a_day}", room, fontsize, max_lines=2),
+                     "line": wrap_text(f"{name_text}\u00a0·\u00a0{a_day}", line_room, fontsize, max_lines=1)}
+            for style in styles:
+                text = texts[style]
+                if (style == "full" and k > 0 and text.count("\n") > 2) or \
+                        max(text_width(part, fontsize) for part in text.split("\n")) > (
+                            line_room if style == "line" else room):
+                    continue
+                spot = fits(k, name, text, placed)
+                if spot is not None:
+                    placed.append((spot[0] + spot[1], spot[0] - spot[1]))
+                    chosen.append((name, spot[0], text))
+                    break
+        return chosen
+
+    # The first column names every channel: name over count, or on one line where two do not fit.
+    # Heights do not depend on the columns' spacing, so the labels are chosen first and the left margin
+    # made as wide as they are (at most 2.75 inches).
+    room = 2.3 * 72 if left_width is None else (left_width - 0.15) * 72
+    first = max((labels_of(0, layout[0], room, styles, line_room=max(room, 2.6 * 72) if left_width is None else room)
+                 for styles in (["full"], ["full", "compact"], ["compact"], ["compact", "line"], ["line"])),
+                key=len)  # the most channels named; the first such wins
+    if left_width is None:
+        left_width = min(2.75, max([text_width(text, fontsize) for _, _, text in first] + [36]) / 72 + 0.15)
+    right_width = 1.35
+    step = (axes_inches[0] - left_width - right_width) / max(columns - 1, 1)
+    ax.set_xlim(-node_width / 2 - left_width / step, columns - 1 + node_width / 2 + right_width / step)
+    for _, y, text in first:
+        ax.text(-node_width / 2 - 0.06 / step, y, text, ha="right", va="center", fontsize=fontsize,
+                color=TEXT, linespacing=1.1)
+    for k, column in enumerate(layout[1:], start=1):
+        room = (step - node_width * step - 0.1) * 72 if k < columns - 1 else (right_width - 0.1) * 72
+        for _, y, text in labels_of(k, column, room, ["full", "count"]):
+            ax.text(k + node_width / 2 + 0.05 / step, y, text, ha="left", va="center", fontsize=fontsize,
+                    color=TEXT, linespacing=1.1, zorder=4,
+                    bbox=dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8))
 
 
 def _band(ax, x0: float, y0: float, x1: float, y1: float, height: float, color: str, alpha: float) -> None:
@@ -555,147 +710,176 @@ def channel_graph(result: Result) -> nx.DiGraph:
     return g
 
 
-@_chart
-def channel_network(result: Result, min_flow_share: float = 0.005, min_label_share: float = 0.04) -> Figure:
-    """The channel network: node area proportional to contacts, edge width to flows.
+def flow_table(result: Result) -> pd.DataFrame:
+    """Customers a day moving from each channel to each next step: the data of :func:`flow_matrix`.
 
-    The channels sit on the left of a circle in the scenario's order and the
-    two journey ends on its right, so every move is a chord across it.
-    Retries in the same channel are given in the channel's label rather than
-    drawn as loops. Edges carrying less than ``min_flow_share`` of all moves
-    are left out (the footnote says so); those carrying at least
-    ``min_label_share`` are labelled with customers per day.
+    Rows are ``new`` (customers starting their journey, by first channel) and
+    the channels (a contact there, then the next step); columns are the
+    channels, ``resolved`` and ``give_up``. The diagonal is customers trying
+    the same channel again (for the phone: redials). Each channel's row adds up
+    to its contacts a day; pooled over the replications, divided by
+    replications × days.
 
     Examples
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
-    >>> fig = channel_network(res)
-    >>> fig.axes[0].axison
-    False
+    >>> table = flow_table(res)
+    >>> list(table.columns)
+    ['web', 'email', 'chat', 'phone', 'resolved', 'give_up']
+    >>> bool(table.loc["phone", "phone"] > 0)  # redials
+    True
+    """
+    names = list(result.scenario.channel_names)
+    j = result.journeys
+    per_day = _per_day(result)
+    moves = j.groupby(["channel", "next"], observed=True).size()
+    table = pd.DataFrame(0.0, index=["new", *names], columns=[*names, RESOLVED, GIVE_UP])
+    for (source, target), count in moves.items():
+        table.loc[str(source), str(target)] += count * per_day
+    starts = j.loc[j["seq"] == 0, "channel"].astype(str).value_counts()
+    for name, count in starts.items():
+        table.loc["new", name] += count * per_day
+    return table
+
+
+#: A light-to-dark slate scale for counts: no hue, so it is never read as a channel.
+_COUNT_MAP = matplotlib.colors.LinearSegmentedColormap.from_list(
+    "contactflow_counts", ["#FFFFFF", "#DCE3EC", "#8FA3BC", "#3D5573", "#15202E"])
+
+
+@_chart
+def flow_matrix(result: Result) -> Figure:
+    """Where customers go after a contact in each channel: a from → to heatmap of customers a day.
+
+    One row per channel the contact was in (and a first row for customers
+    starting their journey), one column per next step: another channel, the
+    same one again (the outlined diagonal: for the phone, redials), resolved
+    or gave up. Cells give customers a day with thousands separators; the
+    right column gives each row's total (contacts a day). Readable with a
+    dozen channels, where a drawn graph is not.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=1, days=0.05)
+    >>> fig = flow_matrix(res)
+    >>> fig.axes[0].get_xlabel()
+    'next step'
     """
     sc = result.scenario
-    g = channel_graph(result)
+    table = flow_table(result)
     colors = channel_colors(sc.channel_names)
-    names = list(sc.channel_names)
-    angles = dict(zip(names, np.linspace(np.pi * 0.6, np.pi * 1.4, len(names)) if len(names) > 1
-                      else [np.pi]))
-    angles[RESOLVED], angles[GIVE_UP] = np.pi * 0.2, -np.pi * 0.2
-    pos = {n: (1.45 * math.cos(a), math.sin(a)) for n, a in angles.items()}  # a wide ellipse
-    nodes = names + [RESOLVED, GIVE_UP]
-    largest = max(g.nodes[n]["contacts"] for n in nodes) or 1.0
-    size_of = {n: 250 + 4200 * g.nodes[n]["contacts"] / largest for n in nodes}
-
-    moves = [(s, t, d) for s, t, d in g.edges(data=True) if s != t]
-    total_flow = sum(d["flow"] for _, _, d in moves) or 1.0
-    shown = [(s, t, d) for s, t, d in moves if d["flow"] / total_flow >= min_flow_share]
-    hidden = len(moves) - len(shown)
-    note = "Node area = contacts (or journeys ending) per day; edge width = customers moving along it per day"
-    if hidden:
-        note += f"; {hidden} edge(s) under {100 * min_flow_share:g} % of moves not drawn"
-    fig = _figure(SLIDE, _footnote(result, note + "."))
+    rows, columns = list(table.index), list(table.columns)
+    values = table.to_numpy(float)
+    fig = _figure(SLIDE, _footnote(result, "Customers a day (pooled over the replications, divided by "
+                                            "replications × days). Outlined: trying the same channel again. "
+                                            "Shading grows with the square root of the count."))
     ax = fig.add_subplot()
-    largest_flow = max((d["flow"] for _, _, d in shown), default=1.0)
-    radius = {n: math.sqrt(size_of[n] / math.pi) for n in nodes}  # points
-    texts = {n: _node_text(g, sc, n, is_channel=n in names) for n in nodes}
-    side = {n: -1 if n in names else 1 for n in nodes}  # channel labels on the left, ends on the right
-    # Keep edge labels off the nodes, their labels and each other: centres, half-widths and half-heights
-    # of the space they take, in data units (one unit is about 150 points).
-    label_half = np.array([0.13, 0.055])  # of an edge label
-    taken = [(np.asarray(pos[n]), radius[n] / 150 + 0.01) for n in nodes]
-    for n, text in texts.items():
-        lines = text.split("\n")
-        half = np.array([0.6 * max(map(len, lines)), 1.35 * len(lines)]) * (FONT - 1) / 300
-        taken.append((np.asarray(pos[n]) + [side[n] * ((radius[n] + 10) / 150 + half[0]), 0], half))
-    for source, target, data in sorted(shown, key=lambda e: -e[2]["flow"]):
-        width = 0.8 + 12 * data["flow"] / largest_flow
-        nx.draw_networkx_edges(  # heads short of the node, so those arriving together stay apart
-            g, pos, edgelist=[(source, target)], width=width, edge_color=colors[source], alpha=0.5,
-            arrowstyle="-|>,head_length=0.5,head_width=0.3", arrowsize=6 + 1.9 * width,
-            node_size=[size_of[source], size_of[target]],
-            nodelist=[source, target], connectionstyle="arc3,rad=0.12", ax=ax,
-            min_source_margin=2, min_target_margin=9)
-        if data["flow"] / total_flow >= min_label_share:
-            # Near the source, in its colour: a label at a crossing still says which edge it belongs to.
-            candidates = [np.asarray(_edge_label_position(pos, source, target, rad=0.12, at=t))
-                          for t in (0.3, 0.36, 0.24, 0.42, 0.18, 0.5, 0.58, 0.66, 0.74)]
-            free = [c for c in candidates if all(np.any(np.abs(c - p) > half + label_half) for p, half in taken)]
-            if not free:
-                continue
-            x, y = free[0]
-            taken.append((free[0], label_half))
-            ax.text(x, y, f"{data['flow']:,.0f}", ha="center", va="center", fontsize=FONT - 3,
-                    fontweight="bold", color=_darker(colors[source]), zorder=5,
-                    bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor=colors[source],
-                              linewidth=1.0, alpha=0.9))
-    nx.draw_networkx_nodes(g, pos, nodelist=nodes, node_size=[size_of[n] for n in nodes], ax=ax,
-                           node_color=[colors[n] for n in nodes], edgecolors="white", linewidths=2)
-    for n in nodes:
-        ax.annotate(texts[n], pos[n], xytext=(side[n] * (radius[n] + 10), 0), textcoords="offset points",
-                    ha="right" if side[n] < 0 else "left", va="center", fontsize=FONT - 1, color="#222222",
-                    linespacing=1.35)
-        ax.texts[-1].set_bbox(dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.8))
-    ax.set_xlim(-2.75, 2.35)
-    ax.set_ylim(-1.2, 1.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    _title(fig, "Channel network: where customers go after each contact (per day)")
+    norm = matplotlib.colors.PowerNorm(0.5, vmin=0, vmax=max(values.max(), 1e-9))
+    ax.imshow(np.ma.masked_equal(values, 0), cmap=_COUNT_MAP, norm=norm, aspect="auto",
+              interpolation="nearest")
+    n_rows, n_cols = values.shape
+    # A first guess of the cells' width, to size labels; measured once the layout is done (below).
+    cell_points = (SLIDE[0] - 2.6) * 72 / (n_cols + 0.6)
+    fontsize = max(7.0, min(FONT - 1, cell_points / 4.2, 300 / n_rows / 1.6))
+    for name in sc.channel_names:
+        i, j = rows.index(name), columns.index(name)
+        ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor=TEXT,
+                                                  linewidth=1.6, zorder=3))
+    ax.axhline(0.5, color="#9A9A9A", linewidth=1.0)  # new customers apart from moves
+    ax.axvline(len(sc.channel_names) - 0.5, color="#9A9A9A", linewidth=1.0)  # the ends apart from channels
+    label_points = 150
+    row_labels = ["New customers" if r == "new" else wrap_text(_label(sc, r), label_points, fontsize + 1,
+                                                               max_lines=2) for r in rows]
+    column_labels = [wrap_text(_label(sc, c), cell_points * 0.98, fontsize, max_lines=4) for c in columns]
+    ax.set_yticks(range(n_rows), row_labels, fontsize=fontsize + 1)
+    ax.set_xticks(range(n_cols), column_labels, fontsize=fontsize)
+    ax.xaxis.set_ticks_position("top")
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel("next step", fontsize=FONT - 1, color=TEXT_GREY)
+    ax.set_ylabel("contact in", fontsize=FONT - 1, color=TEXT_GREY)
+    ax.tick_params(length=0, pad=16)
+    # Cells no bigger than a number needs: a small matrix does not fill the slide with empty colour.
+    ax.set_box_aspect(min(n_rows * 0.6, 4.6) / min(n_cols * 1.25, 8.6))
+    for label, name in zip(ax.get_yticklabels(), rows):
+        label.set_linespacing(1.05)
+    for label in ax.get_xticklabels():
+        label.set_linespacing(1.05)
+    # Channel colour keys: a bar left of each row label's cell, one above each column's.
+    left = (matplotlib.transforms.blended_transform_factory(ax.transAxes, ax.transData)
+            + matplotlib.transforms.ScaledTranslation(-11 / 72, 0, fig.dpi_scale_trans))
+    up = (matplotlib.transforms.blended_transform_factory(ax.transData, ax.transAxes)
+          + matplotlib.transforms.ScaledTranslation(0, 4 / 72, fig.dpi_scale_trans))
+    for i, name in enumerate(rows):
+        if name != "new":
+            ax.add_patch(matplotlib.patches.Rectangle((0, i - 0.32), 0.006, 0.64, facecolor=colors[name],
+                                                      edgecolor="none", transform=left, clip_on=False))
+    for j, name in enumerate(columns):
+        ax.add_patch(matplotlib.patches.Rectangle((j - 0.32, 1), 0.64, 0.012, facecolor=colors[name],
+                                                  edgecolor="none", transform=up, clip_on=False))
+    for _ in range(2):  # wrap the column labels to the cells' measured width
+        fig.draw_without_rendering()
+        cell_points = ax.get_position().width * fig.get_figwidth() * 72 / n_cols
+        longest_word = max(text_width(word, fontsize) for c in columns for word in _label(sc, c).split())
+        label_size = min(fontsize, fontsize * cell_points * 0.9 / longest_word)
+        ax.set_xticks(range(n_cols), [wrap_text(_label(sc, c), cell_points * 0.9, label_size, max_lines=4)
+                                      for c in columns], fontsize=label_size)
+        for label in ax.get_xticklabels():
+            label.set_linespacing(1.05)
+    for i, j in itertools.product(range(n_rows), range(n_cols)):
+        if values[i, j] <= 0:
+            continue
+        text = format_count(values[i, j])
+        size = min(fontsize, fontsize * cell_points * 0.9 / text_width(text, fontsize))
+        ax.text(j, i, text, ha="center", va="center", fontsize=size,
+                color="white" if norm(values[i, j]) > 0.55 else TEXT)
+    totals = values.sum(axis=1)
+    for i, total in enumerate(totals):
+        ax.annotate(format_count(total), (1.0, i), xycoords=("axes fraction", "data"), xytext=(8, 0),
+                    textcoords="offset points", ha="left", va="center", fontsize=fontsize, color=TEXT)
+    ax.annotate("a day", (1.0, -0.5), xycoords=("axes fraction", "data"), xytext=(8, 4),
+                textcoords="offset points", ha="left", va="bottom", fontsize=fontsize, color=TEXT_GREY)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xticks(np.arange(-0.5, n_cols), minor=True)
+    ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
+    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.tick_params(which="minor", length=0)
+    _title(fig, "Where customers go after each contact (customers a day)")
     return fig
-
-
-def _node_text(g: nx.DiGraph, scenario: Scenario, n: str, is_channel: bool) -> str:
-    """The label beside a node of :func:`channel_network`: its name and flows a day."""
-    node = g.nodes[n]
-    if not is_channel:
-        return f"{_label(scenario, n)}\n{node['contacts']:,.0f} journeys a day"
-    lines = [_label(scenario, n), f"{node['contacts']:,.0f} contacts a day"]
-    if node["first"] > 0:
-        lines.append(f"first for {100 * node['first']:.0f} % of customers")
-    if g.has_edge(n, n):
-        lines.append(f"{g.edges[n, n]['flow']:,.0f} a day try it again")
-    return "\n".join(lines)
-
-
-def _darker(color: str, factor: float = 0.72) -> tuple[float, float, float]:
-    """A darker shade of a colour, readable as text on white."""
-    return tuple(factor * c for c in matplotlib.colors.to_rgb(color))
-
-
-def _edge_label_position(pos, source, target, rad: float, at: float = 0.5) -> tuple[float, float]:
-    """Point ``at`` (0 source, 1 target) along an ``arc3`` edge, in data coordinates (equal aspect)."""
-    p0, p2 = np.asarray(pos[source], float), np.asarray(pos[target], float)
-    dx, dy = p2 - p0
-    control = (p0 + p2) / 2 + rad * np.array([dy, -dx])
-    point = (1 - at) ** 2 * p0 + 2 * (1 - at) * at * control + at ** 2 * p2
-    return float(point[0]), float(point[1])
 
 
 # --------------------------------------------------------------------------- before / after
 
 
-def _bars(ax, labels, frame: pd.DataFrame, colors: Sequence[str], reference: Sequence[float | None],
-          horizontal: bool = False) -> None:
-    """Bars with CI whiskers, value labels and published figures as black diamonds."""
+def _share_bars(ax, labels: Sequence[str], frame: pd.DataFrame, colors: Sequence[str],
+                reference: Sequence[float | None], fontsize: float) -> None:
+    """Horizontal bars of shares, top to bottom, with CI whiskers, values at their ends and
+    published figures as black diamonds on a dashed line across the bar."""
     mean = frame["mean"].to_numpy(dtype=float)
     low, high = _displayed_interval(frame, share=True)
-    x = np.arange(len(mean))
+    y = np.arange(len(mean))[::-1]
     err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
-    ax.bar(x, mean, width=0.62, color=colors, zorder=2)
-    ax.errorbar(x, mean, yerr=err, fmt="none", ecolor="#222222", elinewidth=1.4, capsize=5, zorder=3)
-    ax.set_xticks(x, labels)
-    top = np.nanmax(np.concatenate([high, mean, [r for r in reference if r is not None] or [0.0]]))
-    for xi, m, h in zip(x, mean, high):
-        ax.text(xi, (h if np.isfinite(h) else m) + 0.02 * top, f"{100 * m:.1f} %", ha="center",
-                va="bottom", fontsize=FONT - 2, color="#222222", zorder=4)
-    for xi, r in zip(x, reference):
+    ax.barh(y, mean, height=0.66, color=colors, zorder=2)
+    ax.errorbar(mean, y, xerr=err, fmt="none", ecolor=TEXT, elinewidth=1.3, capsize=3.5, zorder=3)
+    ax.set_yticks(y, labels, fontsize=fontsize)
+    for label in ax.get_yticklabels():
+        label.set_linespacing(1.0)
+    for yi, m, h, r in zip(y, mean, high, reference):
+        end = max(v for v in (m, h, r if r is not None else 0.0) if np.isfinite(v))
+        ax.annotate(format_share(m), (end, yi), xytext=(6, 0), textcoords="offset points", ha="left",
+                    va="center", fontsize=fontsize, color=TEXT, zorder=4)
         if r is not None:
-            ax.plot([xi + 0.38], [r], marker="D", markersize=9, color="black", zorder=5,
-                    linestyle="none", markeredgecolor="white")
-            ax.plot([xi - 0.31, xi + 0.31], [r, r], color="black", linewidth=1.6, linestyle=(0, (2, 1.5)),
+            ax.plot([r, r], [yi - 0.42, yi + 0.42], color="black", linewidth=1.6, linestyle=(0, (2, 1.5)),
                     zorder=4)
-    ax.set_ylim(0, max(ax.get_ylim()[1], top * 1.15 if top > 0 else 1))
-    _percent_axis(ax.yaxis)
-    _tidy_axes(ax)
+            ax.plot([r], [yi + 0.42], marker="D", markersize=7, color="black", markeredgecolor="white",
+                    linestyle="none", zorder=5)
+    ax.set_ylim(len(mean) - 0.4 - max(len(mean), 5), len(mean) - 0.4)  # a few bars stay bar-shaped
+    _percent_axis(ax.xaxis)
+    _tidy_axes(ax, grid="x")
+    ax.tick_params(axis="y", length=0)
+    ax.spines["left"].set_visible(False)
 
 
 @_chart
@@ -707,65 +891,69 @@ def before_after_chart(result: Result) -> Figure:
     next step after the first call (calling again, another channel, giving up,
     or resolved). Published figures in the scenario's ``reference`` (keys
     ``before_call.CHANNEL`` / ``after_call.TARGET``) are drawn as black
-    diamonds on a dashed line.
+    diamonds on a dashed line. Bars are horizontal, so long channel names
+    stay readable; a scenario with no channel but the focal one gets a left
+    panel that says so, and a run in which nobody called two such panels.
 
     Examples
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)
     >>> fig = before_after_chart(res)
-    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()][1:]
-    ['Email', 'Chat']
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    ['Web self-service', 'Email', 'Chat']
     """
     sc = result.scenario
     colors = channel_colors(sc.channel_names)
     before, after = result.before_call, result.after_call
-    fig = _figure(SLIDE, _footnote(result, "Bars: mean; whiskers: 95 % confidence interval."))
-    axes = fig.subplots(1, 2, width_ratios=[max(len(before), 3), max(len(after), 3)], sharey=True)
+    published = [k for k in sc.reference if k.startswith(("before_call.", "after_call."))]
+    key = (f" Black diamond on a dashed line: {sc.reference_source or 'published figure'}." if published else "")
+    fig = _figure(SLIDE, _footnote(result, "Bars: mean; whiskers: 95 % confidence interval (within 0–100 %)."
+                                   + key))
+    rows = max(len(before), len(after), 1)
+    fontsize = FONT - 1 if rows <= 9 else FONT - 2 if rows <= 12 else FONT - 3
+    axes = fig.subplots(1, 2)
     focal = _label(sc, sc.focal_channel)
-    titles = ("Before the call", "After the call: next step")
-    has_reference = False
+    titles = ("Before the call: channels used", "After the call: next step")
+    notes = {table: empty_table_note(result, table) for table in ("before_call", "after_call")}
     for ax, frame, table, title in zip(axes, (before, after), ("before_call", "after_call"), titles):
+        ax.set_title(title)
+        if frame.empty:
+            _no_data(ax, f"The scenario has no channel but {focal}: callers had no other channel to try "
+                         "before calling.")
+            continue
+        if notes[table] is not None:  # nobody called
+            _no_data(ax, f"Nothing to show: {notes[table]}.")
+            continue
         names = list(frame.index)
         labels = [("Call again" if n == sc.focal_channel and table == "after_call" else _label(sc, n))
                   for n in names]
         reference = [sc.reference.get(f"{table}.{n}") for n in names]
-        has_reference |= any(r is not None for r in reference)
-        _bars(ax, _wrap_labels(labels), frame, [colors[n] for n in names], reference)
-        ax.set_title(title)
-    axes[0].set_ylabel("share of callers (%)")
-    if has_reference:
-        source = sc.reference_source or "published figure"
-        axes[1].legend(handles=[matplotlib.lines.Line2D([], [], color="black", marker="D", linestyle=(0, (2, 1.5)),
-                                                        markeredgecolor="white", markersize=9, label=source)],
-                       loc="upper left")
+        lines = 2 if rows <= 10 else 1
+        _share_bars(ax, [wrap_text(label, 150, fontsize, max_lines=lines) for label in labels], frame,
+                    [colors[n] for n in names], reference, fontsize)
+    right = max([*np.nan_to_num(_displayed_interval(after, True)[1]).tolist(),
+                 *np.nan_to_num(_displayed_interval(before, True)[1]).tolist(),
+                 *[v for k, v in sc.reference.items() if k.startswith(("before_call.", "after_call."))], 0.05])
+    for ax, table in zip(axes, ("before_call", "after_call")):
+        if notes[table] is None:  # one scale for both, with room for the value labels
+            ax.set_xlim(0, min(right * 1.22, 1.1))
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+            ax.set_xlabel("share of callers")
     _title(fig, f"{focal}: what callers did before and after their first call")
     return fig
 
 
-def _wrap_labels(labels: Sequence[str], width: int = 12) -> list[str]:
-    """Break long tick labels on spaces so neighbours do not overlap."""
-    out = []
-    for label in labels:
-        words, lines, line = label.split(), [], ""
-        for word in words:
-            if line and len(line) + 1 + len(word) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}".strip()
-        lines.append(line)
-        out.append("\n".join(lines))
-    return out
-
-
 @_chart
 def reference_chart(result: Result) -> Figure:
-    """Every published figure of the scenario beside the simulated value and its 95 % CI.
+    """How far each simulated figure is from its published value: simulated − published, with its 95 % CI.
 
-    One row per key of ``scenario.reference``: the simulated mean as a dot
-    on its confidence interval, the published value as a black bar; the right
-    column gives both numbers and whether the published one is inside the CI.
+    One row per key of ``scenario.reference``: the gap in percentage points
+    (in the figure's own unit for a count or time) as a dot on its
+    confidence interval (the simulated interval, clipped to what the figure
+    can be, minus the published value). A row whose interval contains 0
+    agrees with the publication; the dot is hollow then. The right column
+    gives both values.
 
     Raises
     ------
@@ -779,6 +967,8 @@ def reference_chart(result: Result) -> Figure:
     >>> fig = reference_chart(res)
     >>> len(fig.axes[0].get_yticklabels()) == len(res.scenario.reference)
     True
+    >>> fig.axes[0].get_xlabel()
+    'simulated − published (percentage points)'
     """
     sc = result.scenario
     table = result.reference()
@@ -786,42 +976,54 @@ def reference_chart(result: Result) -> Figure:
         raise ValueError(f"scenario {sc.name!r} has no [reference] figures to compare with")
     colors = channel_colors(sc.channel_names)
     keys = list(table.index)
-    fig = _figure((12.0, max(4.8, 2.2 + 0.7 * len(keys))),
-                  _footnote(result, "Dot: simulated mean; band: its 95 % confidence interval; "
-                                    "black bar: published figure."))
+    shares = [is_share(k) for k in keys]
+    if not all(shares) and any(shares):
+        keys = [k for k in keys if is_share(k)]  # one axis: the shares (counts and times are in the tables)
+    share = is_share(keys[0])
+    scale = 100.0 if share else 1.0
+    fig = _figure(SLIDE, _footnote(result, "Dot: simulated − published; bar: 95 % confidence interval of the simulated "
+                                    "figure (within what it can be) minus the published one. Hollow dot: the "
+                                    "published figure lies inside the interval."
+                                    + (f" Published: {sc.reference_source}." if sc.reference_source else "")))
     ax = fig.add_subplot()
     y = np.arange(len(keys))[::-1]
-    labels = []
+    labels, spans = [], []
     for yi, key in zip(y, keys):
         row = table.loc[key]
         parts = key.split(".")
-        color = colors.get(parts[-1], "#1F5A96") if len(parts) == 2 else "#1F5A96"
-        ax.plot([row["ci_low"], row["ci_high"]], [yi, yi], color=color, linewidth=9, alpha=0.35,
-                solid_capstyle="round", zorder=2)
-        ax.plot([row["published"]], [yi], marker="|", color="black", markersize=24, markeredgewidth=3, zorder=3)
-        ax.plot([row["mean"]], [yi], "o", color=color, markersize=10, markeredgecolor="white", zorder=4)
-        verdict = "inside the CI" if row["inside"] else f"{100 * row['diff']:+.1f} pp"
-        ax.annotate(f"{100 * row['mean']:.1f} % vs {100 * row['published']:.1f} %  ({verdict})",
-                    (1.0, yi), xycoords=("axes fraction", "data"), xytext=(14, 0), textcoords="offset points",
-                    va="center", fontsize=FONT - 1, color="#222222")
-        labels.append(_kpi_label(key, sc)[0])
-    ax.annotate("simulated vs published", (1.0, len(keys) - 0.45), xycoords=("axes fraction", "data"),
+        color = colors.get(parts[-1], "#3D5573") if len(parts) == 2 else "#3D5573"
+        low, high = clip_interval(row["ci_low"], row["ci_high"], share=is_share(key))
+        gap, gap_low, gap_high = ((v - row["published"]) * scale for v in (row["mean"], low, high))
+        if np.isfinite(gap_low):
+            ax.plot([gap_low, gap_high], [yi, yi], color=color, linewidth=7, alpha=0.45, solid_capstyle="butt",
+                    zorder=2)
+            spans += [gap_low, gap_high]
+        inside = bool(np.isfinite(low) and low <= row["published"] <= high)
+        ax.plot([gap], [yi], "o", color=color, markersize=10, zorder=4, markeredgewidth=2.2,
+                markerfacecolor="white" if inside else color, markeredgecolor=color)
+        spans.append(gap)
+        shown = format_share if is_share(key) else format_number
+        verdict = ("no CI: one replication" if not np.isfinite(low) else "inside the CI" if inside else
+                   format_signed(f"{abs(gap):.1f}", gap) + (" points" if share else ""))
+        ax.annotate(f"{shown(row['mean'])} vs {shown(row['published'])}  ({verdict})", (1.0, yi),
+                    xycoords=("axes fraction", "data"), xytext=(14, 0), textcoords="offset points", va="center",
+                    fontsize=FONT - 1, color=TEXT)
+        labels.append(wrap_text(figure_label(key, sc)[0], 260, FONT - 1, max_lines=2))
+    ax.annotate("simulated vs published", (1.0, len(keys) - 0.5), xycoords=("axes fraction", "data"),
                 xytext=(14, 0), textcoords="offset points", va="center", fontsize=FONT - 1, color=TEXT_GREY,
                 fontweight="bold")
+    ax.axvline(0, color=TEXT, linewidth=1.3, zorder=1)
     ax.set_yticks(y, labels)
-    ax.set_ylim(-0.6, len(keys) - 0.2)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("share (%)")
-    _percent_axis(ax.xaxis)
+    ax.set_ylim(-0.6, len(keys) - 0.1)
+    reach = max(abs(v) for v in spans if np.isfinite(v)) if spans else 1.0
+    ax.set_xlim(-reach * 1.15 - 0.1 * scale / 100, reach * 1.15 + 0.1 * scale / 100)
+    ax.xaxis.set_major_locator(MaxNLocator(7, symmetric=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_signed(f"{abs(v):g}", v)))
+    ax.set_xlabel("simulated − published (percentage points)" if share else "simulated − published")
     _tidy_axes(ax, grid="x")
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    handles = [matplotlib.lines.Line2D([], [], marker="o", color="#1F5A96", linewidth=7, alpha=0.6,
-                                       markersize=10, label="simulated, with 95 % CI"),
-               matplotlib.lines.Line2D([], [], marker="|", color="black", linestyle="none", markersize=18,
-                                       markeredgewidth=3, label=sc.reference_source or "published")]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=2, borderaxespad=0.2)
-    _title(fig, "Simulated vs published figures")
+    _title(fig, "Simulated vs published figures: how far apart they are")
     return fig
 
 
@@ -898,7 +1100,7 @@ def _check_columns(frame: pd.DataFrame, needed: Iterable[str], what: str) -> Non
 
 @_chart
 def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str] | None = None,
-                   base: str | None = None, title: str | None = None) -> Figure:
+                   base: str | None = None, title: str | None = None, scenario: Scenario | None = None) -> Figure:
     """Scenarios side by side, one panel per KPI, with CI whiskers; paired differences below.
 
     Parameters
@@ -918,6 +1120,9 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         whose ``diff`` columns say it all.
     title
         Figure title.
+    scenario
+        For a DataFrame: the base scenario, whose channel labels name the
+        channel figures (a dict of results has its own).
 
     Examples
     --------
@@ -937,6 +1142,7 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
             raise ValueError("kpi_comparison needs at least one result")
         frame = kpi_frame(data, kpis, base=base if base is not None else (labels[0] if len(labels) > 1 else None))
         footnote_result = next(iter(data.values()))
+        scenario = footnote_result.scenario
         footnote = _footnote(footnote_result, "Bars: mean; whiskers: 95 % CI. Below: difference "
                                               "against the base, paired by replication (same seed), with its "
                                               "95 % CI; a filled dot means the CI excludes zero.")
@@ -966,21 +1172,24 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
     fig = _figure((max(13.33, 3.0 * n_cols + 2.8), max(height, 7.5)), footnote)
     grid = fig.subplots(n_rows, n_cols, squeeze=False)
     y = np.arange(len(scenarios))[::-1]
-    names = _wrap_labels(scenarios, width=18)
+    names = [wrap_text(name, 140, FONT - 1, max_lines=3) for name in scenarios]
     for i, kpi in enumerate(kpis):
         block, col = divmod(i, n_cols)
         ax = grid[block * (2 if has_diff else 1), col]
         rows = frame[frame["kpi"] == kpi].set_index("scenario").reindex(scenarios)
-        share = _is_share(kpi)
-        kpi_title, unit = _kpi_label(kpi)
+        share = is_share(kpi)
+        kpi_title, unit = figure_label(kpi, scenario)
+        factor, unit = _unit_of(kpi, scenario, unit)
+        rows = rows.assign(**{c: rows[c] * factor for c in ("mean", "ci_low", "ci_high", "diff", "diff_low",
+                                                             "diff_high") if c in rows})
         mean = rows["mean"].to_numpy(float)
         low, high = _displayed_interval(rows, share)
         err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
         ax.barh(y, mean, height=0.62, color=[colors[s] for s in scenarios], zorder=2)
-        ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="#222222", elinewidth=1.3, capsize=4, zorder=3)
+        ax.errorbar(mean, y, xerr=err, fmt="none", ecolor=TEXT, elinewidth=1.3, capsize=4, zorder=3)
         for yi, m in zip(y, mean):
             if np.isfinite(m):
-                ax.annotate(f"{100 * m:.1f} %" if share else _number(m), (m, yi), xytext=(4, 5),
+                ax.annotate(format_share(m) if share else format_number(m), (m, yi), xytext=(4, 5),
                             textcoords="offset points", fontsize=FONT - 3, color="#222222", va="bottom")
         ax.set_title(_short(kpi_title), fontsize=FONT)
         ax.set_xlabel(unit)
@@ -994,7 +1203,7 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
         ax.tick_params(axis="y", length=0)
         if has_diff:
             dax = grid[block * 2 + 1, col]
-            _difference_panel(dax, rows, scenarios, y, colors, share, kpi, base_name)
+            _difference_panel(dax, rows, scenarios, y, colors, share, unit, base_name)
             dax.set_yticks(y, names if col == 0 else [""] * len(y))
     for i in range(len(kpis), (n_rows // (2 if has_diff else 1)) * n_cols):
         block, col = divmod(i, n_cols)
@@ -1004,25 +1213,35 @@ def kpi_comparison(data: pd.DataFrame | Mapping[str, Result], kpis: Sequence[str
     return fig
 
 
-def _number(value: float) -> str:
-    """A number with as many decimals as its size calls for (two below 10)."""
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
+def comparison_chart(table: pd.DataFrame, base: Scenario) -> Figure:
+    """The headline figures (:func:`simulator.report.headline_figures`) of a
+    :func:`simulator.compare.compare` table side by side, with their paired differences."""
+    present = set(table["kpi"])
+    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present], scenario=base)
 
 
 def _signed(value: float) -> str:
-    """A difference with its sign and enough significant digits (``-0.0041``, ``+1,302``)."""
-    return ("+" if value > 0 else "") + format_value(value, "")
+    """A difference with its sign and enough significant digits (``−0.0041``, ``+1,302``)."""
+    return format_signed(format_value(abs(value), ""), value)
 
 
 def _short(text: str, width: int = 26) -> str:
-    return "\n".join(_wrap_labels([text], width))
+    return wrap_text(text, width * 7.2, FONT)
 
 
-def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, base_name) -> None:
+def _unit_of(kpi: str, scenario: Scenario | None, unit: str) -> tuple[float, str]:
+    """(factor, unit) a figure is drawn in: the waits of live channels in seconds."""
+    parts = kpi.split(".")
+    if parts[-1] == "mean_wait_min" and scenario is not None and len(parts) == 3:
+        try:
+            if not scenario.channel(parts[1]).is_async:
+                return 60.0, "seconds"
+        except KeyError:
+            pass
+    return 1.0, unit
+
+
+def _difference_panel(ax, rows, scenarios, y, colors, share: bool, unit: str, base_name) -> None:
     diff = rows["diff"].to_numpy(float)
     low, high = rows["diff_low"].to_numpy(float), rows["diff_high"].to_numpy(float)
     scale = 100.0 if share else 1.0
@@ -1044,8 +1263,7 @@ def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, bas
     ax.set_xlim(-span, span)
     # Few ticks, in steps of 1, 2 or 5: short labels that stay apart in a narrow panel.
     ax.xaxis.set_major_locator(MaxNLocator(3, symmetric=True, steps=[1, 2, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, "")))
-    unit = _kpi_label(kpi)[1]
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_signed(format_value(abs(v), ""), v)))
     ax.set_xlabel("difference (percentage points)" if share else f"difference ({unit})" if unit else "difference")
     ax.set_title("paired difference vs base", fontsize=FONT - 2, color=TEXT_GREY)
     ax.set_ylim(y.min() - 0.6, y.max() + 0.6)
@@ -1053,95 +1271,338 @@ def _difference_panel(ax, rows, scenarios, y, colors, share: bool, kpi: str, bas
     ax.tick_params(axis="y", length=0)
 
 
-# --------------------------------------------------------------------------- over the day
+#: Channel figures compared by :func:`channel_comparison` by default.
+DEFAULT_CHANNEL_METRICS = ("service_level", "abandon_rate", "mean_wait_min")
 
 
 @_chart
-def hourly_chart(result: Result, channels: Sequence[str] | None = None) -> Figure:
-    """Queue length, wait and abandonment by hour of the day, per staffed channel.
+def channel_comparison(results: Mapping[str, Result], metrics: Sequence[str] = DEFAULT_CHANNEL_METRICS,
+                       channels: Sequence[str] | None = None, title: str | None = None) -> Figure:
+    """Channel figures of several scenarios side by side: one panel per metric, one group of bars per channel.
 
-    One column per channel (default: every channel with agents), three rows:
-    mean queue length with the agents on duty on a second axis, mean wait
-    (minutes), and the abandonment rate. Lines are means across replications,
-    shaded bands their 95 % CIs; hours outside the measured window are empty.
+    Made for variants of one centre (same channels): service level,
+    abandonment and mean wait of every staffed channel, one bar per scenario
+    (base first, in grey and slate: never taken for a channel) with its 95 %
+    CI. Waits of live channels are in seconds; asynchronous channels, whose
+    waits are hours, get no bar in the wait panel (it says so).
+
+    Parameters
+    ----------
+    results
+        ``{label: Result}``, the base first.
+    metrics
+        Channel metrics, one panel each.
+    channels
+        Channels to show (default: every staffed channel of the first result).
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> runs = {"today": sim.run(sc, replications=2, days=0.05),
+    ...         "+5 chat agents": sim.run(sc.with_changes({"channels.chat.agents": 25}), replications=2, days=0.05)}
+    >>> fig = channel_comparison(runs)
+    >>> [ax.get_title(loc="left") for ax in fig.axes[:3]]
+    ['Service level', 'Abandonment', 'Mean wait']
+    """
+    labels = list(results)
+    if not labels:
+        raise ValueError("channel_comparison needs at least one result")
+    first = results[labels[0]]
+    sc = first.scenario
+    names = list(channels) if channels is not None else [c.name for c in sc.channels if not c.unlimited]
+    if not names:
+        raise ValueError(f"scenario {sc.name!r} has no staffed channel (all are self-service)")
+    note = "Bars: mean; whiskers: 95 % CI (within what a figure can be). Same seed for every scenario."
+    fig = _figure(SLIDE, _footnote(first, note))
+    grid = fig.add_gridspec(2, len(metrics), height_ratios=[1, 0.001])
+    axes = [fig.add_subplot(grid[0, 0])]
+    axes += [fig.add_subplot(grid[0, m], sharey=axes[0]) for m in range(1, len(metrics))]
+    colors = {label: SCENARIO_COLORS[i % len(SCENARIO_COLORS)] for i, label in enumerate(labels)}
+    fontsize = FONT - 1 if len(names) <= 6 else FONT - 2
+    group = 0.8
+    bar = group / len(labels)
+    y = np.arange(len(names))[::-1]
+    for m, (ax, metric) in enumerate(zip(axes, metrics)):
+        share = metric in SHARE_METRICS
+        scale = 60.0 if metric == "mean_wait_min" else 1.0  # waits in seconds
+        for i, label in enumerate(labels):
+            channels_table = results[label].channels
+            rows = pd.DataFrame([channels_table.loc[(n, metric)] for n in names])
+            if metric == "mean_wait_min":  # asynchronous waits (hours) would flatten live ones (seconds)
+                rows.loc[[sc.channel(n).is_async for n in names], ["mean", "ci_low", "ci_high"]] = np.nan
+            mean = rows["mean"].to_numpy(float) * scale
+            low, high = (v * scale for v in _displayed_interval(rows, share))
+            offset = group / 2 - bar * (i + 0.5)
+            ax.barh(y + offset, mean, height=bar * 0.9, color=colors[label], zorder=2)
+            ax.errorbar(mean, y + offset, xerr=np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)]),
+                        fmt="none", ecolor=TEXT, elinewidth=1.0, capsize=2, zorder=3)
+        if metric == "mean_wait_min":
+            for yi, n in zip(y, names):
+                if sc.channel(n).is_async:
+                    ax.text(0.02, yi, "hours: in the tables", transform=ax.get_yaxis_transform(), va="center",
+                            fontsize=FONT - 3, color=TEXT_GREY)
+        if share:
+            ax.set_xlim(0, 1.0)
+            ax.set_xticks([0, 0.5, 1])
+            _percent_axis(ax.xaxis)
+        else:
+            _thousands_axis(ax.xaxis)
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+        title_text = {"service_level": "Service level", "abandon_rate": "Abandonment",
+                      "mean_wait_min": "Mean wait"}.get(metric, CHANNEL_METRIC_LABELS.get(metric, metric).capitalize())
+        ax.set_title(title_text, loc="left")
+        ax.set_xlabel({"service_level": "answered within the target", "abandon_rate": "of contacts offered",
+                       "mean_wait_min": "seconds"}.get(metric, ""), fontsize=FONT - 2)
+        _tidy_axes(ax, grid="x")
+        ax.tick_params(axis="y", length=0, labelleft=m == 0)
+    axes[0].set_yticks(y, [wrap_text(_label(sc, n), 150, fontsize, max_lines=2) for n in names], fontsize=fontsize)
+    axes[0].set_ylim(-0.6, len(names) - 0.4)
+    # The scenarios' key in a row of its own under the panels, as wide as the figure allows.
+    key = fig.add_subplot(grid[1, :])
+    key.axis("off")
+    handles = [Patch(facecolor=colors[label], label=label) for label in labels]
+    ncol = _legend_columns(labels, fig.get_figwidth() * 72 - 40, FONT - 1)
+    key.legend(handles=handles, loc="upper center", ncol=ncol, frameon=False, handlelength=1.2,
+               columnspacing=1.4, fontsize=FONT - 1)
+    _title(fig, title or "Channels compared: service level, abandonment and waits")
+    return fig
+
+
+# --------------------------------------------------------------------------- over the day
+
+
+#: Channel rows per slide of the over-the-day chart (:func:`hourly_charts`).
+HOURLY_ROWS_PER_SLIDE = 3
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_CLOSED_SHADE = "#ECECEC"
+
+
+@dataclass
+class _HourlyRow:
+    """One row of the over-the-day chart: a thing with hourly figures (a channel; later an agent group)
+    and the panels drawn for it, left to right."""
+
+    name: str
+    title: str
+    color: str
+    frame: pd.DataFrame  # hourly figures indexed by (hour, metric), columns mean, ci_low, ci_high
+    panels: tuple[str, ...]
+    closed: np.ndarray  # per hour: True where closed all hour
+    live: bool = True
+    service_level_seconds: float = 20.0
+
+
+def _hourly_rows(result: Result, names: Sequence[str]) -> list[_HourlyRow]:
+    sc = result.scenario
+    colors = channel_colors(sc.channel_names)
+    hourly = result.hourly
+    rows = []
+    for name in names:
+        spec = sc.channel(name)
+        frame = hourly.loc[name].swaplevel().sort_index() if name in hourly.index.get_level_values(0) else None
+        hours = _hours_of(hourly)
+        closed = np.array([not any(spec.is_open((h % 24) * 60 + m) for m in (1, 15, 30, 45, 59)) for h in hours])
+        rows.append(_HourlyRow(name, _label(sc, name), colors[name], frame,
+                               ("demand", "service_level", "occupancy", "abandon_rate"), closed,
+                               live=not spec.is_async, service_level_seconds=spec.service_level_seconds))
+    return rows
+
+
+def _hours_of(hourly: pd.DataFrame) -> np.ndarray:
+    """The hours of the hourly table: 0–23 (hour of the day) or 0–167 (hour of the week)."""
+    last = int(hourly.index.get_level_values("hour").max()) if len(hourly) else 23
+    return np.arange(168 if last >= 24 else 24)
+
+
+def _hour_axis(ax, hours: np.ndarray, label: bool) -> None:
+    if len(hours) > 24:
+        ax.set_xlim(0, len(hours))
+        ax.set_xticks(np.arange(0, len(hours), 24) + 12, [_DAY_NAMES[d % 7] for d in range(len(hours) // 24)])
+        ax.set_xticks(np.arange(0, len(hours) + 1, 24), minor=True)
+        ax.tick_params(axis="x", which="major", length=0)
+        ax.tick_params(axis="x", which="minor", length=4)
+        if label:
+            ax.set_xlabel("hour of the week")
+    else:
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 6))
+        if label:
+            ax.set_xlabel("hour of the day")
+
+
+def _shade_closed(ax, closed: np.ndarray) -> None:
+    """Grey bands over the hours a channel is closed."""
+    hours = np.flatnonzero(closed)
+    if not len(hours):
+        return
+    starts = hours[np.r_[True, np.diff(hours) > 1]]
+    ends = hours[np.r_[np.diff(hours) > 1, True]] + 1
+    for a, b in zip(starts, ends):
+        ax.axvspan(a, b, color=_CLOSED_SHADE, zorder=0, linewidth=0)
+
+
+def _hourly_stat(row: _HourlyRow, metric: str, hours: np.ndarray) -> pd.DataFrame:
+    return row.frame.loc[metric].reindex(hours) if metric in row.frame.index.get_level_values(0) else \
+        pd.DataFrame(np.nan, index=hours, columns=["mean", "ci_low", "ci_high"])
+
+
+def _line_with_band(ax, hours, stats: pd.DataFrame, color: str, share: bool) -> None:
+    mean = stats["mean"].to_numpy(float)
+    low, high = _displayed_interval(stats, share=share)
+    ax.fill_between(hours + 0.5, low, high, color=color, alpha=0.25, linewidth=0, zorder=2)
+    ax.plot(hours + 0.5, mean, color=color, linewidth=2.0, marker="o" if len(hours) <= 24 else None,
+            markersize=3, zorder=3)
+
+
+def _demand_panel(fig, ax, row: _HourlyRow, hours: np.ndarray, headline: bool) -> None:
+    """Contacts offered (and meeting the channel closed) an hour, and agents on duty on its own axis."""
+    contacts = _hourly_stat(row, "contacts", hours)["mean"].to_numpy(float)
+    closed = np.nan_to_num(_hourly_stat(row, "closed", hours)["mean"].to_numpy(float))
+    offered = np.nan_to_num(contacts) - closed
+    ax.bar(hours + 0.5, offered, width=0.85, color=row.color, alpha=0.75, zorder=2, label="offered")
+    if closed.any():
+        ax.bar(hours + 0.5, closed, bottom=offered, width=0.85, facecolor="white", edgecolor="#6B6B6B",
+               hatch="////", linewidth=0.6, zorder=2, label="met it closed")
+    ax.set_ylabel("contacts an hour")
+    ax.set_ylim(0, max(np.nanmax(np.append(offered + closed, 0)) * 1.15, 1))
+    ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+    _thousands_axis(ax.yaxis)
+    agents = _hourly_stat(row, "agents", hours)["mean"].to_numpy(float)
+    twin = ax.twinx()
+    twin.step(np.append(hours, hours[-1] + 1), np.append(agents, agents[-1]), where="post", color=TEXT,
+              linewidth=1.6, zorder=4)
+    twin.set_ylim(0, max(np.nanmax(np.append(agents, 1)) * 1.15, 1))
+    twin.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+    twin.set_ylabel("agents on duty")
+    twin.spines["right"].set_visible(True)
+    twin.tick_params(labelsize=FONT - 2, colors="#333333", length=3, color="#9A9A9A")
+    twin.yaxis.label.set_size(FONT - 2)
+
+
+def _service_level_panel(fig, ax, row: _HourlyRow, hours: np.ndarray, target: float | None) -> None:
+    _line_with_band(ax, hours, _hourly_stat(row, "service_level", hours), row.color, share=True)
+    within = (format_wait(row.service_level_seconds / 60, live=True) if row.live
+              else format_wait(row.service_level_seconds / 60, live=False))
+    ax.set_ylabel(f"answered in {within}")
+    if target is not None:
+        ax.axhline(target, color=TEXT, linestyle="--", linewidth=1.2, zorder=1)
+        ax.annotate(f"target {format_share(target, 0)}", (0.0, target), xycoords=("axes fraction", "data"),
+                    xytext=(3, 2), textcoords="offset points", fontsize=FONT - 3, color=TEXT, va="bottom",
+                    zorder=5, bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.8))
+
+
+def _share_panel(metric: str, label: str):
+    def panel(fig, ax, row: _HourlyRow, hours: np.ndarray, _=None) -> None:
+        _line_with_band(ax, hours, _hourly_stat(row, metric, hours), row.color, share=True)
+        ax.set_ylabel(label)
+    return panel
+
+
+#: The panels of a row of the over-the-day chart: (title, drawing function, share axis).
+_HOURLY_PANELS = {
+    "demand": ("Contacts and agents", _demand_panel, False),
+    "service_level": ("Service level", _service_level_panel, True),
+    "occupancy": ("Occupancy", _share_panel("occupancy", "agents busy"), True),
+    "abandon_rate": ("Abandonment", _share_panel("abandon_rate", "of contacts offered"), True),
+}
+
+
+@_chart
+def hourly_chart(result: Result, channels: Sequence[str] | None = None,
+                 service_level_target: float | None = 0.8) -> Figure:
+    """The planner's view over the day: per staffed channel, demand and staff, service level,
+    occupancy and abandonment, hour by hour.
+
+    One row per channel (default: every channel with agents), four panels,
+    each with its own labelled axes: contacts offered an hour (bars; hatched:
+    contacts that met the channel closed) with the agents on duty (line, on
+    its own right-hand axis); the service level (answered within the
+    channel's ``service_level_seconds``) against ``service_level_target``;
+    occupancy; abandonment. Lines are means across replications with their
+    95 % CIs (within 0–100 %); closed hours are shaded. A weekly result
+    (168 hours) is drawn hour by hour of the week, each channel's panels
+    stacked in a column. Pass three channels or fewer (two for a week) for a
+    16:9 slide (:func:`hourly_charts` splits a centre into slides).
 
     Examples
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1)
-    >>> fig = hourly_chart(res)
-    >>> fig.axes[0].get_title(loc="left")
-    'Email'
+    >>> fig = hourly_chart(res, ["phone"])
+    >>> [ax.get_title(loc="left") for ax in fig.axes[:4:]][:1]
+    ['Call centre']
+    >>> fig.axes[0].get_ylabel(), fig.axes[4].get_ylabel()
+    ('contacts an hour', 'agents on duty')
     """
     sc = result.scenario
     names = list(channels) if channels is not None else [c.name for c in sc.channels if not c.unlimited]
     if not names:
         raise ValueError(f"scenario {sc.name!r} has no staffed channel (all are self-service)")
     for n in names:
-        sc.channel(n)  # clear error for an unknown name
-    hourly = result.hourly
-    colors = channel_colors(sc.channel_names)
-    rows = (("mean_queue", "queue (customers)"), ("mean_wait_min", "mean wait (min)"),
-            ("abandon_rate", "abandoned (%)"))
-    width = max(12.0, 4.0 * len(names))
-    kinds = {n: sc.channel(n).is_async for n in names}
-    mixed = len(set(kinds.values())) > 1
-    fig = _figure((width, 8.2), _footnote(result, "Lines: mean by hour of the day; bands: 95 % CI; "
-                                                   "dashed: agents on duty (right axis)."
-                                          + (" Live channels share y scales; asynchronous ones (backlogs lasting "
-                                             "hours) have their own." if mixed else "")))
-    grid = fig.subplots(len(rows), len(names), squeeze=False, sharex=True)
-    # One y scale per metric across channels of a kind, so panels side by side compare at a
-    # glance; an asynchronous channel's backlog (hours) would flatten live queues (seconds).
-    first_of_kind = {kinds[n]: col for col, n in reversed(list(enumerate(names)))}
-    for r in range(len(rows)):
-        for col, name in enumerate(names):
-            lead = first_of_kind[kinds[name]]
-            if col != lead:
-                grid[r, col].sharey(grid[r, lead])
-                grid[r, col].tick_params(labelleft=False)
-    hours = np.arange(24)
-    twins = []
-    for col, name in enumerate(names):
-        frame = hourly.loc[name]
-        for r, (metric, label) in enumerate(rows):
-            ax = grid[r, col]
-            stats = frame.xs(metric, level="metric").reindex(hours)
-            mean = stats["mean"].to_numpy(float)
-            low, high = _displayed_interval(stats, share=metric in SHARE_METRICS)
-            ax.fill_between(hours + 0.5, low, high, color=colors[name], alpha=0.22, linewidth=0)
-            ax.plot(hours + 0.5, mean, color=colors[name], linewidth=2.4, marker="o", markersize=3.5)
-            if metric == "abandon_rate":
+        if sc.channel(n).unlimited:
+            raise ValueError(f"{n!r} is self-service: it has no agents, queue or service level to chart")
+    rows = _hourly_rows(result, names)
+    hours = _hours_of(result.hourly)
+    weekly = len(hours) > 24
+    per_slide = _rows_per_slide(weekly)
+    extra = math.ceil(len(rows) / per_slide) - 1
+    height = SLIDE[1] * (1 + extra) if weekly else (SLIDE[1] if not extra else 1.25 + 1.85 * len(rows))
+    fig = _figure((SLIDE[0], height), _footnote(
+        result, f"Lines: mean by hour of the {'week' if weekly else 'day'} over the replications; bands: 95 % "
+                "CI (within 0–100 %). Bars: contacts offered in the hour (mean over the days); hatched: contacts "
+                "that met the channel closed. Grey: closed hours. Dashed: service-level target."))
+    n_panels = len(rows[0].panels)
+    # A day: a row of panels per channel. A week (168 hours): a column per channel, its panels stacked,
+    # each as wide as the column so the days stay apart.
+    grid = (fig.subplots(len(rows), n_panels, squeeze=False) if not weekly
+            else fig.subplots(n_panels, len(rows), squeeze=False).T)
+    for r, row in enumerate(rows):
+        for c, panel in enumerate(row.panels):
+            ax = grid[r, c]
+            title, draw, share = _HOURLY_PANELS[panel]
+            _shade_closed(ax, row.closed)
+            draw(fig, ax, row, hours, service_level_target)
+            if share:
+                ax.set_ylim(0, 1.05)
+                ax.set_yticks([0, 0.5, 1])
                 _percent_axis(ax.yaxis)
-            if col == 0:
-                ax.set_ylabel(label)
+            ax.yaxis.label.set_size(FONT - 2)
+            _hour_axis(ax, hours, label=(c == n_panels - 1) if weekly else (r == len(rows) - 1))
             _tidy_axes(ax)
-            if metric == "mean_queue":
-                agents = frame.xs("agents", level="metric").reindex(hours)["mean"].to_numpy(float)
-                twin = ax.twinx()
-                if twins:
-                    twin.sharey(twins[0])
-                twin.step(hours, agents, where="post", color="#333333", linestyle="--", linewidth=1.4)
-                top = max(np.nanmax(np.append(agents, 1)) * 1.2, twins[0].get_ylim()[1] if twins else 0)
-                twin.set_ylim(0, top)
-                twins.append(twin)
-                twin.spines["right"].set_visible(True)
-                twin.spines["top"].set_visible(False)
-                last = col == len(names) - 1
-                twin.tick_params(labelsize=FONT - 2, colors="#333333", length=3, labelright=last)
-                if last:
-                    twin.set_ylabel("agents on duty")
-                twin.yaxis.set_major_locator(MaxNLocator(4, integer=True))
-            if r == len(rows) - 1:
-                ax.set_xlabel("hour of the day")
-        grid[0, col].set_title(_label(sc, name), color=colors[name], fontweight="bold")
-    for ax in grid.flat:  # after every channel is drawn: the shared scale fits them all
-        ax.set_ylim(bottom=0)
-        ax.set_xlim(0, 24)
-        ax.set_xticks(range(0, 25, 4))
-        ax.yaxis.set_major_locator(MaxNLocator(4))
-    _title(fig, "Over the day: queues, waits and abandonment by hour")
+            if c == 0:
+                ax.set_title(wrap_text(row.title, 260 if not weekly else 400, FONT, max_lines=1), loc="left",
+                             fontweight="bold", fontsize=FONT)
+            else:
+                ax.set_title(title, loc="left", fontsize=FONT - 1, color=TEXT_GREY)
+    _title(fig, f"Over the {'week' if weekly else 'day'}: demand, staff, service level, occupancy and "
+                "abandonment by hour")
     return fig
+
+
+def _rows_per_slide(weekly: bool) -> int:
+    return 2 if weekly else HOURLY_ROWS_PER_SLIDE
+
+
+def hourly_charts(result: Result, service_level_target: float | None = 0.8) -> dict[str, Figure]:
+    """The over-the-day chart of every staffed channel, as slides of at most three channels each
+    (two for a week).
+
+    Named ``hourly`` for the first slide, ``hourly_2``, ``hourly_3``, ... for
+    the next ones; empty when no channel has agents.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1)
+    >>> list(hourly_charts(res))
+    ['hourly']
+    """
+    staffed = [c.name for c in result.scenario.channels if not c.unlimited]
+    per_slide = _rows_per_slide(len(_hours_of(result.hourly)) > 24)
+    pages = [staffed[i:i + per_slide] for i in range(0, len(staffed), per_slide)]
+    return {("hourly" if i == 0 else f"hourly_{i + 1}"): hourly_chart(result, page, service_level_target)
+            for i, page in enumerate(pages)}
 
 
 # --------------------------------------------------------------------------- sweeps
@@ -1220,19 +1681,20 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
             rows = rows.sort_values(parameter)
             x = rows[parameter].to_numpy(float)
             color = SCENARIO_COLORS[(g + 1) % len(SCENARIO_COLORS)]
-            low, high = _displayed_interval(rows, _is_share(kpi))
+            marker = SCENARIO_MARKERS[(g + 1) % len(SCENARIO_MARKERS)]
+            low, high = _displayed_interval(rows, is_share(kpi))
             ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
             label = None if group is None else (str(group) if hue == "scenario"
                                                 else f"{_field_label(hue)} = {_format_parameter(group)}")
-            ax.plot(x, rows["mean"].to_numpy(float), color=color, linewidth=2.4, marker="o", markersize=5,
+            ax.plot(x, rows["mean"].to_numpy(float), color=color, linewidth=2.4, marker=marker, markersize=6,
                     label=label)
         if reference and kpi in reference:
             _reference_line(ax, frame[frame["kpi"] == kpi].sort_values(parameter), parameter, reference[kpi],
-                            format_value(reference[kpi], "share" if _is_share(kpi) else kpi))
-        kpi_title, unit = _kpi_label(kpi)
+                            format_value(reference[kpi], "share" if is_share(kpi) else kpi))
+        kpi_title, unit = figure_label(kpi)
         ax.set_title(_short(kpi_title, int(fig.get_figwidth() / n_cols * 7.5)), fontsize=FONT)
         ax.set_ylabel(unit)
-        if _is_share(kpi):
+        if is_share(kpi):
             _percent_axis(ax.yaxis)
         ax.set_xlabel(_field_label(parameter, unit=True))
         ax.yaxis.set_major_locator(MaxNLocator(5))
@@ -1243,6 +1705,48 @@ def sweep_chart(frame: pd.DataFrame, parameter: str | None = None, kpis: Sequenc
         ax.set_visible(False)
     _title(fig, title or f"Sensitivity to {_field_label(parameter)}")
     return fig
+
+
+def sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
+    """The x-axis field of a sweep's charts (the first with numbers and several values), the hue field
+    and the rest; a ValueError when no varied field has numbers."""
+    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
+    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
+    if not numeric:
+        raise ValueError(f"no varied field has numbers to put on the x axis "
+                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
+    rest = [f for f in varied if f != numeric[0]]
+    return numeric[0], (rest[0] if rest else None), rest[1:]
+
+
+def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
+                 seed: int | None) -> dict:
+    """A :func:`simulator.sweep.sweep` table as charts (:func:`sweep_chart`): ``sweep``, or ``sweep_1``,
+    ``sweep_2``, ... (one per combination of the varied fields past the first two); ``seed`` is the
+    common seed (None when each point has its own)."""
+    x, hue, others = sweep_axes(vary)
+    frame = table
+    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
+        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
+        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
+        hue = "scenario"
+    reps = sorted(set(table["replications"]))
+    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
+                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
+                "Lines: mean; bands: 95 % confidence interval.")
+
+    def chart(rows: pd.DataFrame, title: str | None = None):
+        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
+                           title=title, footnote=footnote)
+
+    if not others:
+        return {"sweep": chart(frame)}
+    charts = {}
+    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
+        values = values if isinstance(values, tuple) else (values,)
+        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
+        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
+    return charts
 
 
 def _reference_line(ax, rows: pd.DataFrame, parameter: str, value: float, shown: str) -> None:
@@ -1435,8 +1939,8 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     wide = data.pivot(index="field", columns="direction")
     swing = (wide[("diff", "high")] - wide[("diff", "low")]).abs()
     order = list(swing.sort_values(ascending=False).index[: top or None])
-    share = _is_share(kpi)
-    kpi_title, unit = _kpi_label(kpi)
+    share = is_share(kpi)
+    kpi_title, unit = figure_label(kpi)
     n = len(order)
     change = data.attrs.get("change")
     shown = f"Top {n} of {len(wide)} fields shown. " if n < len(wide) else ""
@@ -1451,8 +1955,8 @@ def tornado_chart(data: pd.DataFrame, top: int | None = 12) -> Figure:
     ax = fig.add_subplot()
     y = np.arange(n)[::-1]
     labels = []
-    colors = {"low": "#9DBBDD", "high": "#1F5A96"}
-    edges = {"low": "#6F9BCB", "high": "#1F5A96"}  # a hollow light bar still stands out
+    colors = {"low": "#B9C4D2", "high": "#3D5573"}  # slates: directions, never taken for channels
+    edges = {"low": "#8796AA", "high": "#3D5573"}  # a hollow light bar still stands out
     drawn = []  # displayed whisker ends, for the x limits
     for yi, field in zip(y, order):
         row = wide.loc[field]
@@ -1540,12 +2044,14 @@ def _format_parameter(value: float) -> str:
 def wait_distribution(result: Result, channels: Sequence[str] | None = None, bins: int = 30) -> Figure:
     """How long contacts wait, per staffed channel (from the journey log).
 
-    One panel per channel (default: every channel with agents): a histogram
-    of the waits of contacts that waited at all, split into those answered
-    and those who abandoned (their wait is the time until they left), as a
-    share of all contacts offered. The panel says how many were answered at
-    once and how many were offered a day (mean over the replications), and
-    marks the mean wait and the service-level threshold.
+    One panel per channel (default: every channel with agents), all on one
+    16:9 slide: a histogram of the waits of contacts that waited at all,
+    split into those answered and those who abandoned (their wait is the
+    time until they left), as a share of all contacts offered. Waits of live
+    channels are in seconds, of asynchronous ones in minutes or hours. Each
+    panel says how many were answered at once and how many were offered a day
+    (pooled over the replications, divided by replications × days), and marks
+    the mean wait and the service-level threshold.
 
     Examples
     --------
@@ -1554,6 +2060,8 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
     >>> fig = wait_distribution(res)
     >>> [ax.get_title(loc="left") for ax in fig.axes]
     ['Email', 'Chat', 'Call centre']
+    >>> fig.axes[2].get_xlabel()
+    'wait (seconds)'
     """
     sc = result.scenario
     names = list(channels) if channels is not None else [c.name for c in sc.channels if not c.unlimited]
@@ -1561,21 +2069,28 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
         raise ValueError(f"scenario {sc.name!r} has no staffed channel (all are self-service)")
     j = result.journeys
     colors = channel_colors(sc.channel_names)
-    n_cols = min(len(names), 3)
+    n_cols = {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 3}.get(len(names), 4)
     n_rows = math.ceil(len(names) / n_cols)
-    fig = _figure((max(12.0, 4.2 * n_cols), 1.4 + 4.0 * n_rows),
-                  _footnote(result, "Contacts that waited, as a share of all contacts offered (the longest "
-                                    "1 % of waits lie beyond the axis); abandoned = left the queue or stopped "
-                                    "waiting for a reply. Contacts a day: mean over the replications."))
+    fontsize = FONT - 3 if n_rows <= 2 else FONT - 4
+    fig = _figure(SLIDE, _footnote(result, "Contacts that waited, as a share of all contacts offered (the "
+                                            "longest 1 % of waits lie beyond the axis); bars in the channel's "
+                                            "colour: answered; grey: abandoned (left the queue or stopped waiting "
+                                            "for a reply). A day: pooled ÷ (replications × days)."))
     grid = fig.subplots(n_rows, n_cols, squeeze=False)
+    panel_points = (SLIDE[0] - 0.6) * 72 / n_cols
+    label_box = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85)
     for ax, name in zip(grid.flat, names):
         spec = sc.channel(name)
+        live = not spec.is_async
         rows = j[(j["channel"] == name) & (j["outcome"] != "closed")]
         wait = rows["wait"].to_numpy(float)
         abandoned = (rows["outcome"] == "abandoned").to_numpy()
         offered = len(wait)
         positive = wait > 0
-        scale, unit = (60.0, "hours") if offered and np.quantile(wait, 0.99) > 180 else (1.0, "minutes")
+        if live:
+            scale, unit = 1 / 60, "seconds"
+        else:
+            scale, unit = (60.0, "hours") if offered and np.quantile(wait, 0.99) > 180 else (1.0, "minutes")
         if positive.any():
             top = np.quantile(wait[positive], 0.99) / scale
             edges = np.linspace(0, top if top > 0 else 1.0, bins + 1)
@@ -1583,42 +2098,44 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
             clipped = wait / scale
             ax.hist([clipped[positive & ~abandoned], clipped[positive & abandoned]], bins=edges,
                     weights=[weights[positive & ~abandoned], weights[positive & abandoned]], stacked=True,
-                    color=[colors[name], "#4A4A4A"], label=["answered", "abandoned"], zorder=2)
+                    color=[colors[name], OUTCOME_COLORS[GIVE_UP]], label=["answered", "abandoned"], zorder=2)
             mean = wait.mean() / scale
-            ax.axvline(mean, color="#222222", linestyle="--", linewidth=1.3, zorder=3)
-            ax.annotate(f"mean {_duration(mean * scale)}", (mean, 1), xycoords=("data", "axes fraction"),
-                        xytext=(4, -4), textcoords="offset points", va="top", fontsize=FONT - 3, zorder=5,
-                        bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+            ax.axvline(mean, color=TEXT, linestyle="--", linewidth=1.3, zorder=3)
+            ax.annotate(f"mean {format_wait(mean * scale, live)}", (mean, 0.62),
+                        xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize=fontsize, zorder=5, bbox=label_box)
             sl = spec.service_level_seconds / 60.0 / scale
             if sl < edges[-1]:
-                ax.axvline(sl, color=colors[name], linestyle=":", linewidth=1.8, zorder=3)
-                ax.annotate(f"target {_duration(spec.service_level_seconds / 60.0)}", (sl, 0.86),
+                ax.axvline(sl, color=TEXT, linestyle=":", linewidth=1.8, zorder=3)
+                ax.annotate(f"target {format_wait(spec.service_level_seconds / 60.0, live)}", (sl, 0.42),
                             xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
-                            fontsize=FONT - 3, color="#222222", zorder=5,
-                            bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
+                            va="center", fontsize=fontsize, color=TEXT, zorder=5, bbox=label_box)
             ax.set_xlim(-0.03 * edges[-1], edges[-1])  # keeps the x and y zero labels apart
-        at_once = 1.0 - positive.mean() if offered else math.nan
-        # beside the title, clear of the mean and target labels inside the panel
-        ax.set_title(f"answered at once: {100 * at_once:.0f} %\n{offered * _per_day(result):,.0f} offered a day",
-                     loc="right", fontsize=FONT - 3, color="#222222")
-        ax.set_title(_label(sc, name), color=colors[name], fontweight="bold", loc="left")
-        ax.set_xlabel(f"wait ({unit})")
+            ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # room for the note in the upper right
+            ax.xaxis.set_major_locator(MaxNLocator(5 if n_cols <= 3 else 4))
+            _thousands_axis(ax.xaxis)
+        ax.set_title(wrap_text(_label(sc, name), panel_points - 20, FONT - 1, max_lines=2), fontweight="bold",
+                     loc="left", fontsize=FONT - 1)
+        if not offered:
+            _no_data(ax, "No contact offered in the measured window.")
+            continue
+        # the figure every other output reports (replications averaged), not the pooled log's share
+        at_once = 1.0 - result.channels.loc[(name, "p_wait"), "mean"]
+        ax.text(0.98, 0.97, f"{format_share(at_once, 0)} answered at once\n"
+                            f"{format_count(offered * _per_day(result))} offered a day",
+                transform=ax.transAxes, ha="right", va="top", fontsize=fontsize, color=TEXT, zorder=5,
+                bbox=label_box)
+        ax.set_xlabel(f"wait ({unit})", fontsize=FONT - 2)
         _percent_axis(ax.yaxis)
+        ax.yaxis.set_major_locator(MaxNLocator(4))
         _tidy_axes(ax)
-    grid.flat[0].set_ylabel("share of contacts offered")
-    grid.flat[0].legend(loc="center right")
+        ax.tick_params(labelsize=FONT - 2 if n_cols <= 3 else FONT - 3)
+    for row in grid:
+        row[0].set_ylabel("share offered", fontsize=FONT - 2)
     for ax in grid.flat[len(names):]:
         ax.set_visible(False)
     _title(fig, "How long contacts wait, per channel")
     return fig
-
-
-def _duration(minutes: float) -> str:
-    if minutes < 1:
-        return f"{minutes * 60:.0f} s"
-    if minutes < 120:
-        return f"{minutes:.1f} min"
-    return f"{minutes / 60:.1f} h"
 
 
 # --------------------------------------------------------------------------- exports
@@ -1627,27 +2144,29 @@ def _duration(minutes: float) -> str:
 def result_charts(result: Result) -> dict[str, Figure]:
     """Every chart that applies to one result, by file name.
 
-    ``before_after`` and ``hourly`` always (``hourly`` when a channel has
-    agents); ``journey_flow``, ``channel_network`` and ``wait_times`` when the
-    journeys were kept; ``reference`` when the scenario has published figures.
+    ``before_after`` always; ``journey_flow``, ``flow_matrix`` and
+    ``wait_times`` when the journeys were kept; ``reference`` when the
+    scenario has published figures; ``hourly`` (and ``hourly_2``, ... for
+    more than three staffed channels, one 16:9 slide each) when a channel has
+    agents.
 
     Examples
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)
     >>> sorted(result_charts(res))
-    ['before_after', 'channel_network', 'hourly', 'journey_flow', 'reference', 'wait_times']
+    ['before_after', 'flow_matrix', 'hourly', 'journey_flow', 'reference', 'wait_times']
     """
     charts: dict[str, Figure] = {}
     staffed = any(not c.unlimited for c in result.scenario.channels)
     if result.logs is not None:
         charts["journey_flow"] = flow_diagram(result)
-        charts["channel_network"] = channel_network(result)
+        charts["flow_matrix"] = flow_matrix(result)
     charts["before_after"] = before_after_chart(result)
     if result.scenario.reference:
         charts["reference"] = reference_chart(result)
     if staffed:
-        charts["hourly"] = hourly_chart(result)
+        charts.update(hourly_charts(result))
         if result.logs is not None:
             charts["wait_times"] = wait_distribution(result)
     return charts
@@ -1661,7 +2180,9 @@ def save_charts(figures: Mapping[str, Figure], directory: str | Path, formats: S
     """Write each figure as ``NAME.png`` and ``NAME.svg`` (or the given formats), atomically.
 
     Each file is written to a temporary name beside it and renamed, so a
-    reader never sees a half-written image. The directory is created.
+    reader never sees a half-written image. The directory is created. SVG
+    files keep their text as text (searchable and editable), in the font
+    family of the charts.
 
     Parameters
     ----------
@@ -1695,8 +2216,9 @@ def save_charts(figures: Mapping[str, Figure], directory: str | Path, formats: S
             raise ValueError(f"chart name {name!r} is not a safe file name (letters, digits, _ . -)")
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, fig in figures.items():
-        for fmt in formats:
-            written.append(atomic_write(out / f"{name}.{fmt}",
-                                        lambda p, fig=fig, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi)))
+    with _styled():  # the style holds at saving time too: SVG text stays text
+        for name, fig in figures.items():
+            for fmt in formats:
+                written.append(atomic_write(out / f"{name}.{fmt}",
+                                            lambda p, fig=fig, fmt=fmt: fig.savefig(p, format=fmt, dpi=dpi)))
     return written

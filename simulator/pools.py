@@ -25,8 +25,13 @@ the agents on duty in an hour (after shrinkage) are summed.
   promoted ahead of the live callers, as when they fall due; a call back
   waits like Cobham's lower class until it is due
   (``within_minutes - offer_when_wait_above``), then for the next free agent.
+  Callers who hang up and call the channel back while its queue is still as
+  they left it are folded into the queue (:func:`erlang_a_with_callbacks`,
+  where :func:`redials_folded`).
 * An asynchronous channel, or a live one whose customers never hang up, keeps
-  all its work: a fluid backlog over the run's minutes (capacity: the slots
+  all its work: a fluid backlog over the run's minutes (at most
+  :data:`FLUID_WARMUP_DAYS` of warm-up and :data:`FLUID_WINDOW_DAYS` of
+  window, see :func:`fluid_span`; capacity: the slots
   on duty over the handle time) plus Erlang C's random wait on the slots in
   hours where no backlog builds up.
 
@@ -74,21 +79,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import special, stats
 
-from .analytic import QueueFigures, callback_wait, slot_queue
+from .analytic import QueueFigures, _answered_within, _number_in_system, callback_wait, erlang_a, slot_queue
 from .distributions import Deterministic, Distribution, Empirical, Exponential, Gamma, Lognormal, Uniform
 from .scenario import Channel, Scenario
 
-__all__ = ["Pool", "ChannelQueue", "Timeline", "build_pools", "laplace_transform"]
+__all__ = ["Pool", "ChannelQueue", "Timeline", "build_pools", "laplace_transform", "fluid_span", "redials_folded"]
 
 #: Quantile nodes used to integrate over a handle-time distribution.
 HANDLE_NODES = 400
 #: Longest the fluid backlog model looks past the end of the window for a
 #: message to be answered, in days.
 MAX_TAIL_DAYS = 30
+#: The fluid backlog model works minute by minute, so it covers at most this much of a run's
+#: warm-up and window, in days (longer runs repeat the same days; they would need gigabytes).
+FLUID_WARMUP_DAYS = 14
+FLUID_WINDOW_DAYS = 28
 #: Smallest share of an agent's time left for a class in the shared-pool rates (keeps them finite).
 FLOOR = 1e-4
 #: Iterations, tolerance (busy agents) and damping of a shared pool's fixed point.
@@ -103,7 +113,25 @@ OVERLOADED = 0.98
 
 
 def quantile_nodes(dist: Distribution, n: int = HANDLE_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Values and weights that integrate functions of a time distribution (midpoint quantiles)."""
+    """Values and weights that integrate functions of a time distribution (midpoint quantiles).
+
+    Computed once per distribution (the fixed point asks for the same ones at every step); the
+    arrays are shared, so read-only.
+    """
+    try:
+        return _cached_quantile_nodes(dist, n)
+    except TypeError:  # a distribution that cannot be a cache key
+        return _compute_quantile_nodes(dist, n)
+
+
+@lru_cache(maxsize=256)
+def _cached_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
+    values, weights = _compute_quantile_nodes(dist, n)
+    values.flags.writeable = weights.flags.writeable = False  # shared by every caller
+    return values, weights
+
+
+def _compute_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(dist, Deterministic):
         return np.array([dist.value]), np.array([1.0])
     if isinstance(dist, Empirical):
@@ -150,16 +178,46 @@ def laplace_transform(dist: Distribution, rate: float) -> tuple[float, float]:
 # --------------------------------------------------------------------------- time
 
 
+def fluid_span(scenario: Scenario) -> tuple[float, float]:
+    """The start and end of the window, in minutes, that the fluid backlog model simulates.
+
+    The run's own, except that a warm-up beyond :data:`FLUID_WARMUP_DAYS` is
+    shortened by whole periods (days, or weeks for a weekly scenario, so the
+    hours of the period stay where they are) and a window beyond
+    :data:`FLUID_WINDOW_DAYS` is cut there: by then a stable backlog repeats
+    its pattern, and the model's minute grid stays small.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 1000, "run.warmup_hours": 1000})
+    >>> start, end = fluid_span(sc)
+    >>> start % 1440 == sc.run.warmup_minutes % 1440, start / 1440 >= FLUID_WARMUP_DAYS
+    (True, True)
+    >>> (end - start) / 1440
+    28.0
+    """
+    start, end = scenario.run.warmup_minutes, scenario.run.end_minutes
+    unit = scenario.period_hours * 60.0
+    dropped = max(0, math.floor((start - FLUID_WARMUP_DAYS * 1440.0) / unit)) * unit
+    start, end = start - dropped, end - dropped
+    return start, min(end, start + FLUID_WINDOW_DAYS * 1440.0)
+
+
 class Timeline:
     """The hours of a scenario's period and its measured window.
 
     ``window[h]``: minutes of the measured window in hour ``h`` of the period;
-    ``open[i][h]``: share of hour ``h`` channel ``i`` is open.
+    ``open[i][h]``: share of hour ``h`` channel ``i`` is open; ``fluid_start``
+    and ``fluid_end``: the part of the run the fluid backlog model covers
+    (:func:`fluid_span`; ``fluid_whole`` when it is the whole run).
     """
 
     def __init__(self, scenario: Scenario):
         self.period = period = scenario.period_hours
         self.start, self.end = scenario.run.warmup_minutes, scenario.run.end_minutes
+        self.fluid_start, self.fluid_end = fluid_span(scenario)
+        self.fluid_whole = (self.fluid_start, self.fluid_end) == (self.start, self.end)
         hours = np.arange(math.floor(self.start / 60.0), math.ceil(self.end / 60.0))
         overlap = np.minimum(self.end, (hours + 1) * 60.0) - np.maximum(self.start, hours * 60.0)
         self.window = np.bincount(hours % period, weights=np.maximum(overlap, 0.0), minlength=period)
@@ -228,6 +286,110 @@ class ChannelQueue:
 #: Per-hour figures a live queue model gives, averaged over offered contacts by the window.
 _CONTACT_WEIGHTED = ("abandon_rate", "mean_wait_min", "p_wait", "service_level", "time_waiting", "mean_service",
                      "callback_offered", "callback_accepted", "callback_within", "callback_wait")
+
+
+# --------------------------------------------------------------------------- callers who call back
+
+
+def redials_folded(spec: Channel, shared: bool = False) -> bool:
+    """Whether callbacks of the channel's own abandoners are folded into its queue
+    (:func:`erlang_a_with_callbacks`): a live channel with patience that some abandoners call
+    again, one contact per agent at a fixed pace, no call-back offers, agents not shared with
+    other channels. Elsewhere those callbacks are fresh Poisson arrivals.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> [redials_folded(c) for c in sc.channels]
+    [False, False, True, True]
+    """
+    return (not shared and not spec.unlimited and not spec.is_async and spec.patience is not None
+            and spec.next_after_abandon.get(spec.name, 0.0) > 0 and spec.concurrency == 1
+            and spec.concurrency_slowdown in (None, (1.0,)) and spec.callback is None)
+
+
+def quick_share(retry: Distribution | None, redial: float, patience: float) -> float:
+    """The share of a channel's callbacks that find its queue still as their callers left it.
+
+    A caller who hangs up and calls back at once finds the same queue: for
+    the queue, it is as if they had kept waiting. One who calls back much
+    later finds a queue that has forgotten them: a fresh arrival. With a
+    retry delay ``D``, a queue whose deviations decay at rate ``kappa`` still
+    holds ``E[exp(-kappa D)]`` (the delay's Laplace transform) of a deviation
+    when the caller returns. For the waiting customers that rate is the
+    abandonment the queue really loses, ``kappa = theta (1 - redial w)``,
+    where ``w`` is that share itself: a fixed point.
+
+    Examples
+    --------
+    >>> from simulator.distributions import Exponential
+    >>> quick_share(None, 0.6, 5.0)  # calling back at once
+    1.0
+    >>> 0.2 < quick_share(Exponential(10.0), 0.9, 3.0) < 0.4
+    True
+    """
+    if retry is None:
+        return 1.0
+    theta = 1.0 / patience
+    kappa, near = theta, 1.0
+    for _ in range(200):
+        near = laplace_transform(retry, kappa)[0]
+        new = theta * (1.0 - redial * near)
+        if abs(new - kappa) < 1e-12 * theta:
+            break
+        kappa = 0.5 * (kappa + new)
+    return near
+
+
+def erlang_a_with_callbacks(rate: float, mean_handle: float, agents: int, mean_patience: float,
+                            service_level_seconds: float, callbacks: float, redial: float,
+                            quick: float) -> dict[str, float]:
+    """An Erlang A channel some of whose abandoners call it back: the channel metrics per contact.
+
+    ``rate`` counts every contact a minute, callbacks included; ``callbacks``
+    is the share of them that are callbacks of the channel's own abandoners,
+    ``redial`` the share of its abandoners who call back, ``quick`` the share
+    of callbacks that find the queue as they left it (:func:`quick_share`).
+    Quick callbacks are folded into the queue: their callers in effect keep
+    waiting, so waiting customers leave at ``theta (1 - redial quick)``; the
+    other contacts arrive as a Poisson stream. From that birth-death chain,
+    per contact: abandonment ``theta E[Q] / rate`` (every hang-up counts),
+    mean wait ``E[Q] / rate`` (Little), and P(wait) and the service level
+    of Poisson arrivals (PASTA) and of quick callbacks (who find a queue, as
+    arrivals who must wait do; those ahead of them leave at the full rate
+    ``theta``). Without callbacks these are :func:`~simulator.analytic.erlang_a`'s.
+
+    Examples
+    --------
+    >>> plain = erlang_a(1.5, 5.0, 10, 3.0).channel_metrics()
+    >>> same = erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.0, 0.9, 0.3)
+    >>> all(abs(same[k] - plain[k]) < 1e-12 for k in plain)
+    True
+    >>> more = erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.06, 0.9, 0.3)
+    >>> more["abandon_rate"] > plain["abandon_rate"] and more["mean_wait_min"] > plain["mean_wait_min"]
+    True
+    """
+    if agents == 0 or rate <= 0 or callbacks <= 0 or quick <= 0:
+        return erlang_a(rate, mean_handle, agents, mean_patience, service_level_seconds).channel_metrics()
+    mu, theta = 1.0 / mean_handle, 1.0 / mean_patience
+    fast = quick * callbacks * rate
+    births = rate - fast
+    n, pi = _number_in_system(births, mu, agents, theta * (1.0 - redial * quick))
+    queue = float(pi @ np.maximum(n - agents, 0))
+    busy = float(pi @ np.minimum(n, agents))
+    ahead = pi[n >= agents]
+    waits = float(ahead.sum())
+    within = _answered_within(ahead, mu, agents, theta, service_level_seconds / 60.0)
+    within_if_waiting = within / waits if waits > 0 else 0.0
+    return {
+        "p_wait": (births * waits + fast) / rate,
+        "mean_wait_min": queue / rate,
+        "service_level": (births * (1.0 - waits + within) + fast * within_if_waiting) / rate,
+        "abandon_rate": theta * queue / rate,
+        "occupancy": busy / agents,
+        "mean_queue": queue,
+    }
 
 
 # --------------------------------------------------------------------------- vectorised Erlang
@@ -351,7 +513,7 @@ def build_pools(scenario: Scenario, timeline: Timeline | None = None) -> list["P
     --------
     >>> import simulator as sim
     >>> [p.group_names for p in build_pools(sim.load_scenario("bank_app_first"))]
-    [('email',), ('chat',), ('phone',)]
+    [('messages',), ('chat',), ('phone',)]
     """
     timeline = timeline or Timeline(scenario)
     names = scenario.channel_names
@@ -413,20 +575,27 @@ class Pool:
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.group_specs)
 
-    def evaluate(self, rates: np.ndarray, steps: int | None = None) -> dict[int, ChannelQueue]:
+    def evaluate(self, rates: np.ndarray, steps: int | None = None,
+                 abandon: np.ndarray | None = None) -> dict[int, ChannelQueue]:
         """Queue figures of the pool's channels when ``rates[i, h]`` contacts a minute reach
         channel ``i`` (every channel of the scenario) in hour ``h`` of the period, closed ones included.
 
         A shared pool iterates its own fixed point from where the last call
         left it, at most ``steps`` times (default: until it settles);
-        :attr:`residual` says how far it still moved.
+        :attr:`residual` says how far it still moved. ``abandon[i, h]``, the
+        share of channel ``i``'s contacts abandoned in hour ``h`` (from the
+        network's last step), says how many of them are callbacks of its own
+        abandoners (see :func:`redials_folded`).
         """
         if self.shared:
             return self._evaluate_shared(rates, steps or POOL_ITERATIONS)
         (i,), spec = self.channels, self.specs[0]
         agents = self.on_duty.sum(axis=0)
         if spec.callback is not None or (spec.patience is not None and not spec.is_async):
-            queue = self._live_single(spec, i, rates[i], agents)
+            redials = None
+            if abandon is not None and redials_folded(spec):
+                redials = spec.next_after_abandon[spec.name] * np.clip(abandon[i], 0.0, 1.0)
+            queue = self._live_single(spec, i, rates[i], agents, redials)
         else:
             queue = self._backlog_single(spec, i, rates[i], agents)
         queue.busy, queue.slots = self._split_single(queue.hourly.pop("busy"), queue.hourly.pop("slots_used"),
@@ -445,8 +614,27 @@ class Pool:
                 spec.service_level_seconds, callback=None if keeps_work else spec.callback)
         return self._cache[key]
 
-    def _live_single(self, spec: Channel, i: int, rates: np.ndarray, agents: np.ndarray) -> ChannelQueue:
-        """Hour by hour, the channel's birth-death chain (with call backs taking their share of the agents)."""
+    def _redial_figures(self, spec: Channel, rate: float, agents: int, callbacks: float) -> QueueFigures:
+        """The channel's Erlang A in one hour when a share ``callbacks`` of its contacts are callbacks
+        of its own abandoners (:func:`erlang_a_with_callbacks`)."""
+        key = (spec.name, rate, agents, "redial", callbacks)
+        if key not in self._cache:
+            redial = spec.next_after_abandon[spec.name]
+            quick = quick_share(spec.retry_delay, redial, spec.patience.mean)
+            m = erlang_a_with_callbacks(rate, spec.handle_time.mean, agents, spec.patience.mean,
+                                        spec.service_level_seconds, callbacks, redial, quick)
+            self._cache[key] = QueueFigures(
+                offered_load=rate * spec.handle_time.mean, agents=agents, p_wait=m["p_wait"],
+                mean_wait=m["mean_wait_min"], service_level=m["service_level"],
+                service_level_seconds=float(spec.service_level_seconds), abandon_rate=m["abandon_rate"],
+                occupancy=m["occupancy"], mean_queue=m["mean_queue"], slot_occupancy=m["occupancy"],
+                mean_service=float(spec.handle_time.mean))
+        return self._cache[key]
+
+    def _live_single(self, spec: Channel, i: int, rates: np.ndarray, agents: np.ndarray,
+                     redials: np.ndarray | None = None) -> ChannelQueue:
+        """Hour by hour, the channel's birth-death chain (with call backs taking their share of the agents;
+        ``redials[h]``: the share of contacts that are callbacks of the channel's own abandoners)."""
         period = self.timeline.period
         open_share = self.timeline.open[i]
         values = {m: np.full(period, math.nan) for m in _CONTACT_WEIGHTED}
@@ -457,7 +645,10 @@ class Pool:
             rate, c = float(rates[h]), int(agents[h])
             if open_share[h] <= 0:
                 continue
-            figures = self._figures(spec, rate, c)
+            if redials is not None and c and rate > 0 and redials[h] > 0:
+                figures = self._redial_figures(spec, rate, c, float(redials[h]))
+            else:
+                figures = self._figures(spec, rate, c)
             if (c == 0 and rate > 0) or (c and figures.offered_load * _stretch(spec) >= c * k):
                 overloaded.append(h)
             callbacks = figures.callbacks
@@ -728,7 +919,7 @@ class Pool:
             p_live = p_wait * cond["live"] / live
             with np.errstate(invalid="ignore", divide="ignore"):
                 wait_live = np.where(lam > 0, p_wait * cond["queue"] / np.where(lam > 0, lam, 1.0) / live, 0.0)
-            abandon = theta * wait_live * live
+            abandon = theta * wait_live * live if theta else np.zeros_like(wait_live)  # no 0 * inf
             service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
             carried[x] = offered[x] * (live - abandon)
             figures[x] = {"abandon_rate": abandon, "mean_wait_min": wait_live, "p_wait": p_live,
@@ -930,7 +1121,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     period, and the per-minute backlog.
     """
     period = tl.period
-    start, end = tl.start, tl.end
+    start, end = tl.fluid_start, tl.fluid_end
     handle = spec.handle_time
     mean_handle = handle.mean
     theta = 1.0 / spec.patience.mean if spec.patience is not None and spec.is_async else 0.0

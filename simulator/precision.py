@@ -33,15 +33,18 @@ from scipy import stats
 
 from .distributions import did_you_mean
 from .metrics import ALL_CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES, confidence_interval, table_columns
-from .scenario import Scenario
+from .scenario import MAX_REPLICATIONS, Scenario
 
 __all__ = [
     "Precision",
+    "PrecisionError",
     "PrecisionReport",
     "figure_index",
     "figure_key",
     "check_figure",
+    "no_column_message",
     "replication_values",
+    "most_replications",
     "DEFAULT_MAX_REPLICATIONS",
 ]
 
@@ -54,6 +57,10 @@ FIGURE_HELP = ("use a KPI name, channels.CHANNEL.METRIC, groups.GROUP.METRIC, be
 
 
 # --------------------------------------------------------------------------- figure names
+
+
+class PrecisionError(ValueError):
+    """A figure cannot be estimated to a precision (it is undefined in every replication)."""
 
 
 def figure_index(key: str) -> tuple[str, str, str]:
@@ -95,6 +102,20 @@ def figure_key(table: str, channel: str, metric: str) -> str:
     return f"{table}.{channel}"
 
 
+def no_column_message(table: str, column: str, columns: Sequence[str], focal_channel: str) -> str:
+    """Says that a before/after-the-call table has no such column, and which it has.
+
+    Examples
+    --------
+    >>> no_column_message("before_call", "fax", ["web", "chat"], "phone")
+    "before_call has no column 'fax' (columns: web, chat)"
+    >>> no_column_message("before_call", "web", [], "phone")
+    "before_call has no column 'web' (it has none: phone is the only channel)"
+    """
+    listing = f"columns: {', '.join(columns)}" if columns else f"it has none: {focal_channel} is the only channel"
+    return f"{table} has no column {column!r} ({listing})"
+
+
 def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     """:func:`figure_index`, also checking that the scenario has that figure.
 
@@ -121,7 +142,7 @@ def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:
     if table == "channels" and channel not in names:
         raise KeyError(f"{key}: no channel {channel!r} (channels: {', '.join(names)})")
     if table in ("before_call", "after_call") and channel not in columns[table]:
-        raise KeyError(f"{key}: {table} has no column {channel!r} (columns: {', '.join(columns[table])})")
+        raise KeyError(f"{key}: {no_column_message(table, channel, columns[table], scenario.focal_channel)}")
     if table == "channels" and metric not in ALL_CHANNEL_METRICS:
         raise KeyError(f"{key}: no channel metric {metric!r} (metrics: {', '.join(ALL_CHANNEL_METRICS)})")
     if table == "groups":
@@ -229,8 +250,8 @@ class Precision:
             figure_index(key)
             if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
                 raise ValueError(f"precision target for {key} must be a half-width > 0; got {target!r}")
-        if self.max_replications < 2:
-            raise ValueError(f"max_replications must be >= 2; got {self.max_replications}")
+        if not 2 <= self.max_replications <= MAX_REPLICATIONS:
+            raise ValueError(f"max_replications must be from 2 to {MAX_REPLICATIONS:,}; got {self.max_replications}")
         object.__setattr__(self, "targets", dict(self.targets))
 
     @classmethod
@@ -285,20 +306,21 @@ class Precision:
         n = max(len(v) for v in samples.values())
         if n >= self.max_replications:
             return n
+        most = min(self.max_replications, max(n + 1, int(math.ceil(MAX_GROWTH * n))))
         needed = n
         for label, values in samples.items():
             target = self._target(label)
             valid = values[~np.isnan(values)]
             if len(valid) < 2:
                 if n >= 2 and len(valid) == 0:
-                    raise ValueError(f"{label} is undefined in every replication so far; "
-                                     "it cannot be estimated to a precision")
+                    raise PrecisionError(f"{label} is undefined in every replication so far (e.g. a share "
+                                         "of no customers); it cannot be estimated to a precision")
                 needed = max(needed, n + 1)
                 continue
             if half_width(valid, self.level) <= target:
                 continue
-            needed = max(needed, self._replications_for(float(np.std(valid, ddof=1)), target, n))
-        return min(needed, self.max_replications, max(n + 1, int(math.ceil(MAX_GROWTH * n))))
+            needed = max(needed, self._replications_for(float(np.std(valid, ddof=1)), target, n, most))
+        return min(needed, most)
 
     def samples(self, outputs: Sequence[Any]) -> dict[str, np.ndarray]:
         """Each target figure's per-replication values in one scenario's replication outputs."""
@@ -315,9 +337,23 @@ class Precision:
     def _target(self, label: str) -> float:
         return self.targets[label.split(" ")[0]]
 
-    def _replications_for(self, spread: float, target: float, n: int) -> int:
-        z = stats.norm.ppf(0.5 + self.level / 2)
-        m = max(n + 1, int(math.ceil((z * spread / target) ** 2)))
-        while m < self.max_replications and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
+    def _replications_for(self, spread: float, target: float, n: int, most: int | None = None) -> int:
+        """The smallest ``m > n`` whose half-width ``t(m-1) spread / sqrt(m)`` is at the target, or ``most``
+        (default: the maximum)."""
+        most = self.max_replications if most is None else most
+        ratio = stats.norm.ppf(0.5 + self.level / 2) * spread / target  # the normal approximation: m = ratio^2
+        m = max(n + 1, most if ratio >= math.sqrt(most) else math.ceil(ratio**2))
+        while m < most and stats.t.ppf(0.5 + self.level / 2, m - 1) * spread / math.sqrt(m) > target:
             m += 1
         return m
+
+
+def most_replications(replications: int, precision: Precision | None) -> int:
+    """The most replications a run that starts with ``replications`` may end up with.
+
+    Examples
+    --------
+    >>> most_replications(5, None), most_replications(5, Precision({"give_up_rate": 0.01}, 40))
+    (5, 40)
+    """
+    return replications if precision is None else max(replications, precision.max_replications)

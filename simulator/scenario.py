@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .distributions import Distribution, did_you_mean, from_spec, spec_problems, unknown_key_message
+import numpy as np
+
+from .distributions import (
+    MAX_MINUTES, Distribution, did_you_mean, format_bound, from_spec, spec_problems, unknown_key_message,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -44,12 +48,15 @@ __all__ = [
     "RunSettings",
     "Problem",
     "ScenarioError",
+    "Relative",
     "load_scenario",
     "bundled_scenarios",
     "GIVE_UP",
     "RESOLVED",
 ]
 
+#: ``run.warmup_hours = "auto"``: derive the warm-up from the scenario (the default).
+AUTO = "auto"
 #: Name of the routing target that ends a journey unanswered.
 GIVE_UP = "give_up"
 #: Name used in the after-the-call table for journeys resolved by the call.
@@ -82,6 +89,28 @@ WEEK_HOURS = 168
 MAX_CONCURRENCY = 20
 
 DEFAULT_MAX_CONTACTS = 20
+
+# Limits: beyond them a scenario is not a contact centre any more, or its numbers stop being
+# sound in floating point, or its arrays would not fit in memory. Loading refuses them, naming
+# the range (README, "Limits"). Runs that are merely big are estimated and refused before they
+# start by simulator.runsize, which the user can overrule; these limits cannot be overruled.
+#: Most channels (the journey log stores channel numbers in 16 bits; the analytic engine
+#: holds channel-by-channel matrices).
+MAX_CHANNELS = 1000
+#: Largest ``max_contacts``.
+MAX_CONTACTS_LIMIT = 1000
+#: Most agents in one channel (in any hour).
+MAX_AGENTS = 1_000_000
+#: ``arrivals.per_hour`` range: one customer in 114 years to a billion an hour (faster, the
+#: gaps between arrivals fall below the resolution of the simulation clock).
+MIN_PER_HOUR, MAX_PER_HOUR = 1e-6, 1e9
+#: Largest ``run.days`` and ``run.warmup_hours`` (both 100,000 days, about 274 years).
+MAX_DAYS = 100_000
+MAX_WARMUP_HOURS = MAX_DAYS * 24
+#: Most replications.
+MAX_REPLICATIONS = 100_000
+#: Largest cost per contact or per agent hour.
+MAX_COST = 1e9
 DEFAULT_SERVICE_LEVEL_SECONDS = 20.0
 DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS = 24 * 3600.0
 
@@ -119,14 +148,24 @@ class ScenarioError(ValueError):
 class RunSettings:
     """How long and how often to simulate.
 
-    ``days`` are measured after ``warmup_hours``; customers who arrive during
-    the warm-up are simulated but not counted.
+    ``days`` are measured after ``warmup_hours``. Left out (or ``"auto"``),
+    the warm-up is derived from the scenario: long enough for its slowest
+    queue, started empty, to reach its steady state (or a day when the day
+    has a pattern); see :func:`simulator.transient.advise_warmup`. Customers who arrive during
+    the warm-up are simulated but not counted, and so are those who arrive
+    after the window while counted customers finish their journeys (see
+    :mod:`simulator.metrics` for what each figure covers).
     """
 
     days: float = 1.0
     warmup_hours: float = 0.0
     replications: int = 10
     seed: int = 1
+    #: Whether ``warmup_hours`` was derived from the scenario (``warmup_hours``
+    #: left out or ``"auto"``) rather than given.
+    warmup_derived: bool = False
+    #: Why a derived warm-up is as long as it is (see :func:`simulator.transient.advise_warmup`).
+    warmup_reason: str = ""
 
     @property
     def warmup_minutes(self) -> float:
@@ -164,8 +203,11 @@ class Arrivals:
         """The mean arrival rate in each hour of the profile's period, per minute."""
         if self.hourly_profile is None:
             return (self.per_hour / 60.0,) * DAY_HOURS
-        mean_weight = sum(self.hourly_profile) / len(self.hourly_profile)
-        return tuple(self.per_hour / 60.0 * w / mean_weight for w in self.hourly_profile)
+        # scaled by the largest weight first, so that tiny or huge weights neither underflow nor overflow
+        top = max(self.hourly_profile)
+        scaled = [w / top for w in self.hourly_profile]
+        mean_weight = math.fsum(scaled) / len(scaled)
+        return tuple(self.per_hour / 60.0 * w / mean_weight for w in scaled)
 
 
 @dataclass(frozen=True)
@@ -175,9 +217,10 @@ class Callback:
     A caller who would queue and whose expected wait (the queue ahead times
     the mean handle time over the agents on duty) exceeds
     ``offer_when_wait_above`` minutes is offered a call back and accepts with
-    probability ``accept``. Call backs are served after live callers of the
-    channel, and ahead of everyone once ``offer_when_wait_above`` minutes are
-    left before the promise of ``within_minutes``.
+    probability ``accept``, unless the channel closes (``open_hours``) before
+    the promise of ``within_minutes`` runs out. Call backs are served after
+    live callers of the channel, and ahead of everyone once
+    ``offer_when_wait_above`` minutes are left before the promise.
     """
 
     offer_when_wait_above: float
@@ -382,9 +425,47 @@ class Scenario:
         """
         return _Validator(data, source).build()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The scenario as nested dicts, as it would be written in TOML."""
-        return copy.deepcopy(dict(self.data))
+    def to_dict(self, complete: bool = False) -> dict[str, Any]:
+        """The scenario as nested dicts, as it would be written in TOML.
+
+        Parameters
+        ----------
+        complete
+            Write every field with the value in use, defaults included
+            (``max_contacts``, ``[run]``, each channel's
+            ``service_level_seconds``, ``next_after_abandon``, ``retry_delay``
+            and ``concurrency``, each group's ``shrinkage``, ...): the same
+            scenario, whatever the defaults of another version. By default,
+            the fields as given.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> sc = sim.load_scenario("nice_bcg_2016")
+        >>> "service_level_seconds" in sc.to_dict()["channels"]["phone"]
+        False
+        >>> sc.to_dict(complete=True)["channels"]["phone"]["service_level_seconds"]
+        20.0
+        >>> Scenario.from_dict(sc.to_dict(complete=True), sc.source) == sc
+        True
+        """
+        if not complete:
+            return copy.deepcopy(dict(self.data))
+        data: dict[str, Any] = {
+            "name": self.name, "description": self.description, "focal_channel": self.focal_channel,
+            "max_contacts": self.max_contacts, "run": _run_data(self.run),
+            "arrivals": {"per_hour": self.arrivals.per_hour, "first_channel": dict(self.arrivals.first_channel),
+                         "day_to_day_cv": self.arrivals.day_to_day_cv},
+            "channels": {c.name: _channel_data(c) for c in self.channels},
+        }
+        if self.arrivals.hourly_profile is not None:
+            data["arrivals"]["hourly_profile"] = list(self.arrivals.hourly_profile)
+        groups = {g.name: _group_data(g) for g in self.groups if not g.own}  # own ones are their channels'
+        if groups:
+            data["groups"] = groups
+        if self.reference:
+            data["reference"] = {"source": self.reference_source, "figures": dict(self.reference)}
+        return data
 
     def with_changes(self, changes: Mapping[str, Any], *,
                      origins: Mapping[str, str] | None = None) -> "Scenario":
@@ -396,7 +477,9 @@ class Scenario:
             ``{"channels.chat.resolve": 0.8, "run.days": 2}``. A value may be a
             whole table, e.g. ``{"channels.chat.next": {"phone": 0.5, "give_up": 0.5}}``
             or a new channel ``{"channels.sms": {...}}``; ``None`` removes an
-            optional field (e.g. ``"channels.chat.patience"``).
+            optional field (e.g. ``"channels.chat.patience"``); a
+            :class:`Relative` changes the field's current value, e.g.
+            ``{"channels.chat.agents": Relative("+", 5)}``.
         origins
             Where each change came from, by path, for messages (e.g.
             ``"--set channels.chat.agents=25"``); by default ``PATH=VALUE``.
@@ -415,15 +498,25 @@ class Scenario:
         >>> sc = sim.load_scenario("nice_bcg_2016")
         >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
         60
+        >>> sc.with_changes({"arrivals.per_hour": Relative("*", 1.1)}).arrivals.per_hour
+        550.0
         """
-        origins = {path: (origins or {}).get(path) or f"{path}={value!r}" for path, value in changes.items()}
+        changes = {path: _plain(value) for path, value in changes.items()}
+        origins = {path: (origins or {}).get(path) or (f"{path}{value}" if isinstance(value, Relative)
+                                                     else f"{path}={value!r}")
+                   for path, value in changes.items()}
         data = self.to_dict()
         problems = []
         for path, value in changes.items():
             try:
                 _check_change(data, path, value)
+                if isinstance(value, Relative):
+                    current = self._current(data, path)
+                    if path == "run.warmup_hours" and current == AUTO:
+                        current = self.run.warmup_hours  # the derived hours in use
+                    value = value.apply(path, current)
                 set_path(data, path, value)
-            except KeyError as exc:
+            except (KeyError, ValueError) as exc:
                 problems.append(Problem(path, str(exc.args[0]), f"from {origins[path]}"))
         if problems:
             raise ScenarioError(problems, self.source)
@@ -432,11 +525,182 @@ class Scenario:
         except ScenarioError as exc:  # the scenario was valid: each problem comes from the changes
             raise ScenarioError([_blame(p, origins) for p in exc.problems], self.source) from None
 
+    def _current(self, data: Mapping[str, Any], path: str) -> Any:
+        """The value of ``path`` in ``data`` (as changed so far), or else the value in use when the file
+        leaves it out (:meth:`to_dict` with ``complete``); KeyError when it has neither."""
+        for source in (lambda: data, lambda: self.to_dict(complete=True)):
+            node: Any = source()
+            for key in path.split("."):
+                if not isinstance(node, Mapping) or key not in node:
+                    break
+                node = node[key]
+            else:
+                return node
+        raise KeyError(f"not set in the scenario, so there is nothing to change relative to; give it a value "
+                       f"with {path}=VALUE")
+
     def to_toml(self) -> str:
         """The scenario as TOML text (comments of the original file are not kept)."""
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
+
+
+#: Fields whose values are whole numbers: a relative change to them is rounded (``channels.*.agents``
+#: also as a shift plan's levels).
+WHOLE_NUMBER_FIELDS = ("max_contacts", "run.replications", "run.seed", "channels.*.agents", "channels.*.concurrency",
+                       "groups.*.agents")
+RELATIVE_OPERATORS = {"+": "add", "-": "subtract", "*": "multiply by", "/": "divide by"}
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A change relative to a field's current value: ``Relative("+", 5)`` adds 5, ``Relative("*", 1.1)``
+    scales by 1.1 (``-`` and ``/`` too). The command line writes them ``FIELD+=5``, ``FIELD*=1.1``.
+
+    * A number changes by the operation; a list of numbers (an ``hourly_profile``,
+      a shift plan's hourly ``agents`` levels) changes element by element.
+    * Whole-number fields (:data:`WHOLE_NUMBER_FIELDS`: agents of a channel or
+      group, ``concurrency``, ``max_contacts``, ``run.replications``,
+      ``run.seed``) are rounded to the nearest whole
+      number, halves up: ``agents = 12`` times 1.1 is 13, 25 times 1.1 is 28.
+    * Adding to or subtracting from a shift plan changes its staffed hours only:
+      an hour without agents stays without. Scaling keeps a 0 at 0 anyway; a
+      level of 1 times 0.4 rounds to 0, an unstaffed hour.
+    * Anything else (a string such as ``label`` or ``agents = "unlimited"``, a
+      true/false, a distribution's table) is refused, naming the field.
+
+    Examples
+    --------
+    >>> Relative("*", 1.1).apply("channels.chat.agents", [0, 10, 25])
+    [0, 11, 28]
+    >>> Relative("+", 2).apply("channels.chat.agents", [0, 10, 25])
+    [0, 12, 27]
+    >>> Relative("*", 1.1).apply("arrivals.per_hour", 500)
+    550.0
+    >>> str(Relative("+", 5))
+    '+=5'
+    """
+
+    op: str
+    operand: float
+
+    def __post_init__(self):
+        if self.op not in RELATIVE_OPERATORS:
+            raise ValueError(f"unknown operation {self.op!r}; allowed: {', '.join(o + '=' for o in RELATIVE_OPERATORS)}")
+        if isinstance(self.operand, bool) or not isinstance(self.operand, (int, float)) or not math.isfinite(
+                self.operand):
+            raise ValueError(f"{self.op}= needs a finite number after it; got {self.operand!r}")
+        if self.op == "/" and self.operand == 0:
+            raise ValueError("/= 0: cannot divide by zero")
+
+    def __str__(self) -> str:
+        return f"{self.op}={self.operand:g}"
+
+    def apply(self, path: str, current: Any) -> Any:
+        """The new value of field ``path`` whose value is ``current``; ValueError naming what is allowed."""
+        keys = path.split(".")
+        pattern = f"{keys[0]}.*.{keys[2]}" if len(keys) == 3 and keys[0] in ("channels", "groups") else path
+        whole = pattern in WHOLE_NUMBER_FIELDS
+        staffing = pattern.endswith(".*.agents")
+        if _is_number(current):
+            return self._number(current, whole)
+        if isinstance(current, list) and current and all(_is_number(v) for v in current):
+            return [v if staffing and self.op in "+-" and v == 0 else self._number(v, whole) for v in current]
+        what = ("self-service (\"unlimited\"), which has no number of agents" if current == "unlimited" else
+                f"a string ({current!r})" if isinstance(current, str) else
+                f"true/false ({str(current).lower()})" if isinstance(current, bool) else
+                f"a table; change one of its numbers, e.g. "
+                f"{path}.{next((k for k, v in current.items() if _is_number(v)), 'mean')}{self}"
+                if isinstance(current, Mapping) else repr(current))
+        raise ValueError(f"{self.op}= needs a number or a list of numbers to {RELATIVE_OPERATORS[self.op]}; "
+                         f"the field is {what}")
+
+    def _number(self, value: float, whole: bool) -> float | int:
+        x = {"+": value + self.operand, "-": value - self.operand,
+             "*": value * self.operand, "/": value / self.operand}[self.op]
+        if whole:
+            return int(math.floor(x + 0.5))
+        if isinstance(x, int):
+            return x
+        return float(f"{x:.12g}")  # 500 * 1.1 is 550, not 550.0000000000001
+def _plain(value: Any) -> Any:
+    """``value`` with numpy numbers and arrays made plain Python ones, as TOML would give them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _plain({"agents": np.int64(25), "profile": np.ones(2)}), _plain(np.bool_(True))
+    ({'agents': 25, 'profile': [1.0, 1.0]}, True)
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
+    return _plain(tolist()) if callable(tolist) and type(value).__module__ == "numpy" else value
+
+
+def _run_data(run: RunSettings) -> dict[str, Any]:
+    """The ``[run]`` table (:meth:`Scenario.to_dict` with ``complete``): a derived warm-up stays ``"auto"``."""
+    data = {key: getattr(run, key) for key in RUN_KEYS}
+    if run.warmup_derived:
+        data["warmup_hours"] = AUTO
+    return data
+
+
+def _staffing_data(agents: int | tuple[int, ...]) -> int | list[int]:
+    return list(agents) if isinstance(agents, tuple) else agents
+
+
+def _channel_data(channel: Channel) -> dict[str, Any]:
+    """A channel's table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    data: dict[str, Any] = {"label": channel.label}
+    if not channel.served_by_groups:  # a [groups.NAME] table staffs it
+        data["agents"] = "unlimited" if channel.unlimited else _staffing_data(channel.agents)
+    data.update({
+        "handle_time": channel.handle_time.to_spec(),
+        "resolve": channel.resolve,
+        "next": dict(channel.next),
+        "next_after_abandon": dict(channel.next_after_abandon),
+        "async": channel.is_async,
+        "cost_per_contact": channel.cost_per_contact,
+        "cost_per_agent_hour": channel.cost_per_agent_hour,
+        "service_level_seconds": channel.service_level_seconds,
+    })
+    if not channel.unlimited:
+        data["concurrency"] = channel.concurrency
+    for key, value in (("patience", channel.patience), ("retry_delay", channel.retry_delay)):
+        if value is not None:
+            data[key] = value.to_spec()
+    if channel.open_hours is not None:
+        data["open_hours"] = list(channel.open_hours)
+    if channel.concurrency_slowdown is not None:
+        data["concurrency_slowdown"] = list(channel.concurrency_slowdown)
+    if channel.callback is not None:
+        data["callback"] = dataclasses.asdict(channel.callback)
+    return data
+
+
+def _group_data(group: Group) -> dict[str, Any]:
+    """A ``[groups.NAME]`` table with every field (:meth:`Scenario.to_dict` with ``complete``)."""
+    return {"label": group.label, "agents": _staffing_data(group.agents), "skills": dict(group.skills),
+            "reserve": dict(group.reserve), "cost_per_agent_hour": group.cost_per_agent_hour,
+            "shrinkage": group.shrinkage}
+
+
+def _with_derived_warmup(scenario: Scenario) -> Scenario:
+    """The scenario with the warm-up :func:`simulator.transient.advise_warmup` derives from it."""
+    from .transient import DAY_PATTERN_WARMUP_HOURS, advise_warmup  # here: it uses the analytic engine
+
+    try:
+        advice = advise_warmup(scenario)
+        hours, reason = advice.hours, advice.reason
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:  # a scenario the approximation cannot take
+        hours = DAY_PATTERN_WARMUP_HOURS
+        reason = f"a day: the warm-up could not be derived from the queues ({exc})"
+    run = dataclasses.replace(scenario.run, warmup_hours=hours, warmup_reason=reason)
+    return dataclasses.replace(scenario, run=run)
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -503,12 +767,53 @@ def _blame(problem: Problem, origins: Mapping[str, str]) -> Problem:
     return dataclasses.replace(problem, note=note)
 
 
+def read_toml_text(path: str | Path) -> str:
+    """The text of a TOML file, as UTF-8 with or without a byte-order mark (editors on Windows add one).
+
+    Raises OSError or UnicodeDecodeError like :meth:`pathlib.Path.read_text`.
+    """
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
 def parse_toml(text: str, source: str | None = None) -> dict[str, Any]:
-    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`."""
+    """Parse TOML text, turning syntax errors into a :class:`ScenarioError`.
+
+    Examples
+    --------
+    >>> parse_toml("x = [[1], [2]]")
+    {'x': [[1], [2]]}
+    >>> parse_toml("x = " + "[" * 100_000 + "]" * 100_000, "deep.toml")
+    Traceback (most recent call last):
+    ...
+    simulator.scenario.ScenarioError: deep.toml: 1 problem(s)
+      deep.toml: malformed TOML: arrays or inline tables nested too deeply for the parser (contactflow's files need 3 levels at most)
+    """
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([Problem("", f"malformed TOML: {exc}")], source) from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise ScenarioError([Problem("", "malformed TOML: arrays or inline tables nested too deeply for the "
+                                         "parser (contactflow's files need 3 levels at most)")], source) from None
+
+
+def parse_value(text: str) -> Any:
+    """A field value typed as text, read as TOML (``25``, ``0.8``, ``[8, 20]``,
+    ``{ phone = 0.5, give_up = 0.5 }``), or else kept as the plain string.
+
+    Shared by ``--set FIELD=VALUE`` and the web app's fields, so a value typed
+    in either is read, and refused, the same way.
+
+    Examples
+    --------
+    >>> parse_value("25"), parse_value("[8, 20]"), parse_value("lots")
+    (25, [8, 20], 'lots')
+    """
+    raw = text.strip()
+    try:
+        return parse_toml(f"value = {raw}")["value"]
+    except ScenarioError:
+        return raw
 
 
 def bundled_dir() -> Path:
@@ -562,7 +867,7 @@ def load_scenario(path: str | Path) -> Scenario:
             )
     source = str(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_toml_text(p)
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem("", f"cannot read: {exc}")], source) from None
     return Scenario.from_dict(parse_toml(text, source), source)
@@ -628,9 +933,9 @@ class _Validator:
                low_open: bool = False, high: float | None = None) -> float | None:
         bounds = []
         if low is not None:
-            bounds.append(f"{'>' if low_open else '>='} {low:g}")
+            bounds.append(f"{'>' if low_open else '>='} {format_bound(low)}")
         if high is not None:
-            bounds.append(f"<= {high:g}")
+            bounds.append(f"<= {format_bound(high)}")
         allowed = _a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
         if not _is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and value > high
@@ -641,7 +946,8 @@ class _Validator:
 
     def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
         if not _is_int(value) or value < low or (high is not None and value > high):
-            self.bad(path, f"a whole number >= {low}" + (f" and <= {high}" if high is not None else ""), value)
+            self.bad(path, f"a whole number >= {low}" + (f" and <= {format_bound(high)}" if high is not None else ""),
+                     value)
             return None
         return value
 
@@ -703,6 +1009,8 @@ class _Validator:
             self.fail("channels", "at least one [channels.NAME] table is needed")
         else:
             names = tuple(channel_table)
+            if len(names) > MAX_CHANNELS:
+                self.fail("channels", f"at most {format_bound(MAX_CHANNELS)} channels; got {len(names):,}")
             for n in names:
                 if not CHANNEL_NAME.match(n) or n in (GIVE_UP, RESOLVED):
                     self.fail(f"channels.{n}", "channel names start with a letter, use letters, "
@@ -712,7 +1020,8 @@ class _Validator:
         if names and focal not in names:
             self.fail("focal_channel", f"{focal!r} is not a channel (channels: {', '.join(names)})")
 
-        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1)
+        max_contacts = self.integer(data.get("max_contacts", DEFAULT_MAX_CONTACTS), "max_contacts", 1,
+                                    MAX_CONTACTS_LIMIT)
         retry_delay = None
         if "retry_delay" in data:
             retry_delay = self.distribution(data["retry_delay"], "retry_delay")
@@ -731,12 +1040,13 @@ class _Validator:
         own = tuple(Group(name=c.name, agents=c.agents, skills={c.name: 1},
                           cost_per_agent_hour=c.cost_per_agent_hour, label=c.label, own=True)
                     for c in channels if c.agents is not None)
-        return Scenario(
+        scenario = Scenario(
             name=name, description=description, focal_channel=focal,
             max_contacts=max_contacts, run=run, arrivals=arrivals,
             channels=channels, reference=reference, reference_source=reference_source,
             source=self.source, data=copy.deepcopy(dict(data)), groups=groups + own,
         )
+        return _with_derived_warmup(scenario) if run.warmup_derived else scenario
 
     def groups(self, value: Any, channel_table: Mapping[str, Any]) -> tuple[Group, ...]:
         """The ``[groups.NAME]`` tables: agents who answer several channels by priority."""
@@ -744,6 +1054,9 @@ class _Validator:
             return ()
         if not isinstance(value, Mapping):
             self.fail("groups", f"must be tables [groups.NAME]; got {value!r}")
+            return ()
+        if len(value) > MAX_CHANNELS:
+            self.fail("groups", f"at most {format_bound(MAX_CHANNELS)} groups; got {len(value):,}")
             return ()
         live = [n for n, t in channel_table.items()
                 if not (isinstance(t, Mapping) and t.get("agents") == "unlimited")]
@@ -771,9 +1084,17 @@ class _Validator:
                     if skills is not None and channel not in skills:
                         self.unknown_name(f"{path}.reserve.{channel}", "skill", channel, skills,
                                           "the group's skills")
-                    elif (number := self.integer(r, f"{path}.reserve.{channel}", 0)) is not None:
+                    elif (number := self.integer(r, f"{path}.reserve.{channel}", 0, MAX_AGENTS)) is not None:
                         reserve[channel] = number
-            cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+            if agents is not None:
+                peak = max(agents) if isinstance(agents, tuple) else agents
+                for channel, r in reserve.items():
+                    if r >= peak:  # an agent takes it only while r others stay idle: never
+                        self.fail(f"{path}.reserve.{channel}",
+                                  f"keeps {r} agent(s) idle, but the group has at most {peak} on duty, so it "
+                                  f"would never answer {channel}; allowed: 0 to {peak - 1}")
+            cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
+                               high=MAX_COST)
             shrinkage = self.number(t.get("shrinkage", 0.0), f"{path}.shrinkage", low=0, high=0.95)
             label = t.get("label", "")
             if not isinstance(label, str):
@@ -806,27 +1127,35 @@ class _Validator:
         """Agents: a whole number >= 1, or 24 (168) hourly levels; ``"unlimited"`` where allowed."""
         if isinstance(value, list):
             return self.hourly(value, path, number=False)
-        if _is_int(value) and value >= 1:
+        if _is_int(value) and 1 <= value <= MAX_AGENTS:
             return value
-        self.bad(path, "a whole number >= 1, a list of 24 (or 168) hourly staffing levels"
-                 + (', or "unlimited"' if allow_unlimited else ""), value)
+        self.bad(path, f"a whole number from 1 to {format_bound(MAX_AGENTS)}, a list of 24 (or 168) hourly "
+                 "staffing levels" + (', or "unlimited"' if allow_unlimited else ""), value)
         return None
 
     def run_settings(self, value: Any) -> RunSettings:
         t = self.table(value, "run", RUN_KEYS)
         default = RunSettings()
-        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True)
-        warmup = self.number(t.get("warmup_hours", default.warmup_hours), "run.warmup_hours", low=0)
-        reps = self.integer(t.get("replications", default.replications), "run.replications", 1)
+        days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True, high=MAX_DAYS)
+        warmup = t.get("warmup_hours", AUTO)
+        if warmup != AUTO:
+            if _is_number(warmup) and 0 <= warmup <= MAX_WARMUP_HOURS:
+                warmup = float(warmup)
+            else:
+                self.bad("run.warmup_hours", f'{_a_number(warmup)} from 0 to {MAX_WARMUP_HOURS:,}, or "{AUTO}" to '
+                         'derive it from the scenario', warmup)
+                warmup = 0.0
+        reps = self.integer(t.get("replications", default.replications), "run.replications", 1, MAX_REPLICATIONS)
         seed = self.integer(t.get("seed", default.seed), "run.seed", 0)
-        return RunSettings(days or 1.0, warmup or 0.0, reps or 1, seed or 0)
+        derived = warmup == AUTO
+        return RunSettings(days or 1.0, 0.0 if derived else warmup, reps or 1, seed or 0, warmup_derived=derived)
 
     def arrivals(self, value: Any, names: tuple[str, ...]) -> Arrivals | None:
         if value is None:
             self.fail("arrivals", "missing; needed: an [arrivals] table with per_hour and first_channel")
             return None
         t = self.table(value, "arrivals", ARRIVAL_KEYS)
-        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=0, low_open=True)
+        per_hour = self.number(t.get("per_hour"), "arrivals.per_hour", low=MIN_PER_HOUR, high=MAX_PER_HOUR)
         profile = None
         if "hourly_profile" in t:
             profile = self.hourly(t["hourly_profile"], "arrivals.hourly_profile", number=True)
@@ -841,12 +1170,14 @@ class _Validator:
         return Arrivals(per_hour, first, profile, day_cv)
 
     def hourly(self, value: Any, path: str, number: bool) -> tuple | None:
-        what = "finite numbers >= 0" if number else "whole numbers >= 0"
+        """24 hourly weights (``number``) or staffing levels (whole numbers up to :data:`MAX_AGENTS`)."""
+        what = "finite numbers >= 0" if number else f"whole numbers from 0 to {format_bound(MAX_AGENTS)}"
+        high = math.inf if number else MAX_AGENTS
         check = _is_number if number else _is_int
         if not isinstance(value, list) or len(value) not in (DAY_HOURS, WEEK_HOURS):
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
         else:
-            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and v >= 0)]
+            wrong = [(hour, v) for hour, v in enumerate(value) if not (check(v) and 0 <= v <= high)]
             got = f"{wrong[0][1]!r} for hour {wrong[0][0]}" if wrong else ""
         if got:
             self.fail(path, f"must be a list of 24 {what}, one per hour from 0:00, or 168 for a week "
@@ -871,7 +1202,8 @@ class _Validator:
                 self.fail(f"{path}.agents", "the channel is answered by a [groups.NAME] table (its skills "
                           "name it); remove its own agents, or remove it from the group's skills")
         elif agents_value is None:
-            self.fail(f"{path}.agents", 'missing; needed: a whole number >= 1, a list of 24 (or 168) hourly '
+            self.fail(f"{path}.agents", f'missing; needed: a whole number from 1 to {format_bound(MAX_AGENTS)}, a '
+                      'list of 24 (or 168) hourly '
                       'staffing levels, or "unlimited" — or a [groups.NAME] table whose skills include '
                       f'{name!r}')
         elif agents_value != "unlimited":
@@ -917,13 +1249,14 @@ class _Validator:
         if is_async and unlimited:
             self.fail(f"{path}.async", "an asynchronous channel needs agents to answer its backlog")
 
-        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0)
-        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0)
+        cost_contact = self.number(t.get("cost_per_contact", 0.0), f"{path}.cost_per_contact", low=0, high=MAX_COST)
+        cost_hour = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
+                                high=MAX_COST)
         if unlimited and cost_hour:
             self.fail(f"{path}.cost_per_agent_hour", "self-service has no agents; use cost_per_contact")
         default_sl = DEFAULT_ASYNC_SERVICE_LEVEL_SECONDS if is_async else DEFAULT_SERVICE_LEVEL_SECONDS
         sl = self.number(t.get("service_level_seconds", default_sl), f"{path}.service_level_seconds",
-                         low=0, low_open=True)
+                         low=0, low_open=True, high=MAX_MINUTES * 60)
         label = t.get("label", "")
         if not isinstance(label, str):
             self.fail(f"{path}.label", f"must be a string; got {label!r}")
@@ -974,9 +1307,11 @@ class _Validator:
                      value)
             return None
         self.table(value, path, CALLBACK_KEYS)
-        offer = self.number(value.get("offer_when_wait_above"), f"{path}.offer_when_wait_above", low=0)
+        offer = self.number(value.get("offer_when_wait_above"), f"{path}.offer_when_wait_above", low=0,
+                            high=MAX_MINUTES)
         accept = self.probability(value.get("accept"), f"{path}.accept")
-        within = self.number(value.get("within_minutes"), f"{path}.within_minutes", low=0, low_open=True)
+        within = self.number(value.get("within_minutes"), f"{path}.within_minutes", low=0, low_open=True,
+                             high=MAX_MINUTES)
         if None in (offer, accept, within):
             return None
         return Callback(offer, accept, within)

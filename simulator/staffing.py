@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -68,15 +69,16 @@ import pandas as pd
 
 from .analytic import JourneyChain, slot_queue
 from .experiment import Result, run_replication
+from .json_data import plain
 from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
 from .precision import check_figure, figure_index
-from .report import format_value, is_share
+from .report import format_stat, format_value, is_share, table_text
 from .scenario import Channel, Group, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "erlang_start", "network_start", "staffing_units",
-           "staffing_changes", "hour_label", "ERLANG_METRICS", "START_METHODS"]
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_text", "staffing_units", "erlang_start",
+           "network_start", "staffing_changes", "hour_label", "ERLANG_METRICS", "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
 ERLANG_METRICS = ("service_level", "abandon_rate", "mean_wait_min", "p_wait", "occupancy", "mean_queue")
@@ -554,8 +556,9 @@ class _Search(_Goal):
 
     def __init__(self, scenario: Scenario, targets: list[Target], units: list[str], hourly: bool,
                  replications: int, seed: int, executor: Executor, max_evaluations: int,
-                 progress: Callable[[int, int], None] | None):
+                 progress: Callable[[int, int], None] | None, force: bool = False):
         super().__init__(scenario, targets, units, hourly)
+        self.force = force
         self.replications = replications
         self.seed = seed
         self.executor = executor
@@ -584,7 +587,7 @@ class _Search(_Goal):
                 if self.progress is not None:
                     self.progress(self.done + finished, planned)
 
-            for job, outputs in run_jobs(jobs, self.executor, report):
+            for job, outputs in run_jobs(jobs, self.executor, report, force=self.force):
                 result = Result.from_outputs(job.scenarios[0], self.seed, outputs[0])
                 self.cache[job.key] = _Evaluation(new[job.key], result, self.checks(result))
             self.done = planned
@@ -684,6 +687,16 @@ class StaffingPlan:
     targets: list[Target] = field(default_factory=list)
     start_method: str = ""
 
+    def __repr__(self) -> str:
+        """One line: the plan, whether it meets the targets, its cost; the details are attributes."""
+        def level(v):
+            return f"{min(v)}–{max(v)} by hour" if isinstance(v, tuple) else str(v)
+
+        plan = ", ".join(f"{c}={level(v)}" for c, v in self.agents.items())
+        met = "every target met" if self.met else "NOT every target met"
+        return (f"StaffingPlan({plan}; {met}; agent cost per day {self.cost_per_day:,.0f}; "
+                f"{self.evaluations} plan(s) simulated; see .checks, .result, .scenario)")
+
     @property
     def met(self) -> bool:
         """Whether every target is met (by its simulated mean), in every hour (none left unjudged)."""
@@ -712,28 +725,22 @@ class StaffingPlan:
         return sum(self.scenario.group(g).cost_per_agent_hour * h for g, h in self.agent_hours_per_day.items())
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        def plain(v):
-            return list(v) if isinstance(v, tuple) else v
-
-        checks = self.checks.astype(object)
-        checks = checks.where(checks.notna(), None)
-        return {
+        """Plain data for JSON (undefined numbers as None)."""
+        return plain({
             "scenario": self.scenario.name,
-            "agents": {c: plain(v) for c, v in self.agents.items()},
-            "start": {c: plain(v) for c, v in self.start.items()},
+            "agents": self.agents,
+            "start": self.start,
             "period_hours": self.period_hours,
             "start_method": self.start_method,
             "met": self.met,
             "agent_hours_per_day": self.agent_hours_per_day,
             "cost_per_day": self.cost_per_day,
-            "replications": self.result.replications,
-            "seed": self.result.seed,
+            **{k: v for k, v in self.result.run_info.to_dict().items() if k != "scenario"},  # each plan's run
             "evaluations": self.evaluations,
-            "checks": checks.to_dict(orient="records"),
+            "checks": self.checks.to_dict(orient="records"),
             "unjudged_hours": self.unjudged_hours,
             "cost_total": self.result.stat("cost_total"),
-        }
+        })
 
 
 # --------------------------------------------------------------------------- the search
@@ -755,6 +762,7 @@ def staff(
     progress: Callable[[int, int], None] | None = None,
     max_agents: int = 10_000,
     max_evaluations: int = 200,
+    force: bool = False,
 ) -> StaffingPlan:
     """The fewest agents per agent group (or per group and hour) that meet every target.
 
@@ -798,6 +806,10 @@ def staff(
         No group (or hour) may need more; the search fails past it.
     max_evaluations
         The most distinct plans to simulate.
+    force
+        Run even when simulating a round of plans is estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -840,9 +852,10 @@ def staff(
     else:
         first, start_method = dict(start), "the plan given (start=)"
     first = _start_levels(scenario, units, first, hourly)
-    with make_executor(workers, dask) as executor:
+    # the search simulates at most one plan per staffed group at once
+    with make_executor(workers, dask, tasks=replications * len(units)) as executor:
         search = _Search(scenario, targets, units, hourly, replications, seed, executor,
-                         max_evaluations, progress)
+                         max_evaluations, progress, force)
         plan = _reach_targets(search, first, max_agents)
         plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
         final = search.evaluate([plan])[0]
@@ -850,20 +863,23 @@ def staff(
                         final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
 
 
-def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequence[str] | None = None) -> list[str]:
-    """The agent groups a search sizes, from channel or group ``names`` or, by default, from the targets.
+def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequence[str] | None = None,
+                   option: str = "channels=[...] or groups=[...]") -> list[str]:
+    """The agent groups :func:`staff` sizes, from channel or group ``names`` or, by default, from the targets.
 
     A channel stands for its own agents (the group of its name) or for every
-    group that answers it. Default: the groups answering the channels of
-    channel targets and the groups of ``groups.*`` targets, or every group
-    when a target is network-wide.
+    group that answers it. Default: the groups answering the staffed channels
+    of channel targets and the groups of ``groups.*`` targets, or every group
+    when a target is network-wide. When nothing is left to staff, the message
+    tells to name channels or groups with ``option`` (the argument as the
+    caller knows it, e.g. ``--channels NAME,NAME``).
 
     Raises
     ------
     KeyError
         For a name that is neither a channel nor a group.
     ValueError
-        For a self-service channel, or when nothing is left to staff.
+        For a self-service channel named, or when nothing is left to staff.
 
     Examples
     --------
@@ -871,12 +887,14 @@ def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequenc
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> staffing_units(sc, [Target.parse("channels.phone.service_level>=0.8")])
     ['phone']
+    >>> staffing_units(sc, [Target.parse("give_up_rate<=0.06")])
+    ['email', 'chat', 'phone']
     """
     if names is None:
         network = any(t.channel is None and not t.key.startswith("groups.") for t in targets)
         if network:
             return list(scenario.group_names)
-        names = [t.channel for t in targets if t.channel is not None]
+        names = [t.channel for t in targets if t.channel is not None and not scenario.channel(t.channel).unlimited]
         names += [t.key.split(".")[1] for t in targets if t.key.startswith("groups.")]
     units: list[str] = []
     for name in dict.fromkeys(names):
@@ -892,8 +910,11 @@ def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequenc
             raise KeyError(f"no channel {name!r} (nor group) to staff ({known})")
     units = list(dict.fromkeys(units))
     if not units:
-        raise ValueError("nothing to staff: name a channel or group with channels=[...], or give a channels.NAME.* "
-                         "or groups.NAME.* target")
+        staffed = [c.name for c in scenario.channels if not c.unlimited]
+        shared = [g for g in scenario.group_names if g not in scenario.channel_names]
+        raise ValueError(f"nothing to staff: name a channel or group with {option}, or give a channels.NAME.* "
+                         f"or groups.NAME.* target (staffed channels: {', '.join(staffed) or 'none'}"
+                         + (f"; groups: {', '.join(shared)})" if shared else ")"))
     return units
 
 
@@ -1064,3 +1085,64 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
             frozen |= set(chosen)
         else:
             batch = len(chosen) // 2
+
+
+def _group_skills(scenario: Scenario, name: str) -> str:
+    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
+    group = scenario.group(name)
+    if group.own:
+        return name
+    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
+
+
+def staffing_text(plan: "StaffingPlan") -> str:
+    """The plan, its checks with CIs, and its cost, as text."""
+    sc = plan.scenario
+    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
+    unjudged = plan.unjudged_hours
+    claim = "every target in every hour with contacts" if unjudged else "every target"
+    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
+             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    period = plan.period_hours
+    if hourly:
+        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
+        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
+                for h in hours]
+        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
+    else:
+        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
+    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
+    checks = plan.checks
+    rows = []
+    for target, frame in checks.groupby("target", sort=False):
+        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
+            metric, op = target.split()[0].split(".")[-1], target.split()[1]
+            defined = frame.dropna(subset=["mean"])
+            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
+                     if len(defined) else frame.iloc[0])
+            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
+        else:
+            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
+        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
+        met = "yes" if judged["met"].all() else "NO"
+        if len(judged) < len(frame):
+            met += f" ({len(frame) - len(judged)} h not judged)"
+        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
+                     "yes" if frame["confident"].all() else "not all"])
+    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
+                                   right=set()))
+    if unjudged:
+        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
+        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
+                                   "keep their start level. Simulate more days (-d) or replications (-r) "
+                                   "to judge them.", width=100))
+    hours = plan.agent_hours_per_day
+    cost = plan.result.stat("cost_total")
+    days = sc.run.days
+    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
+    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
+    parts.append(f"simulated cost_total over {days:g} day(s): "
+                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
+    return "\n".join(parts)

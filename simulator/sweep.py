@@ -13,7 +13,11 @@ end every point is gathered into ``out/sweep.parquet`` and ``out/sweep.csv``.
 A point's id is a hash of everything that determines its numbers (the changed
 scenario, seed, replications, precision), so running the same sweep again
 skips the points already saved: an interrupted sweep (Ctrl-C, a killed
-process, a lost machine) loses at most the points that were running.
+process, a lost machine) loses at most the points that were running. Files
+are flushed to disk before they are renamed into place; a point file damaged
+all the same (empty, truncated) is run again and listed in
+``attrs["recomputed"]``, and temporary files left by a killed process are
+removed on the next run.
 
 Examples
 --------
@@ -37,16 +41,20 @@ from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 
-from .experiment import Result, atomic_write, run_replication
+from . import __version__
+from .experiment import Result, run_replication
+from .files import atomic_write, remove_stale_temporaries
 from .metrics import summarize
 from .parallel import ReplicationJob, make_executor, run_jobs
-from .precision import Precision, figure_key
+from .precision import Precision, figure_key, most_replications
 from .scenario import Scenario, ScenarioError, parse_toml
 
 __all__ = ["sweep", "parse_vary", "grid_points", "point_id", "POINTS_DIR"]
 
 #: Sub-folder of ``out`` holding one file per finished point.
 POINTS_DIR = "points"
+#: Most values of one varied field, and most points in a grid.
+MAX_POINTS = 100_000
 SUMMARY_COLUMNS = ["kpi", "table", "channel", "metric", "mean", "ci_low", "ci_high", "n", "replications"]
 
 
@@ -57,6 +65,8 @@ def _number(text: str, what: str, spec: str) -> float | int:
         value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{spec!r}: {what} {text.strip()!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{spec!r}: {what} {text.strip()!r} is not a finite number")
     return value
 
 
@@ -92,9 +102,10 @@ def parse_vary(text: str) -> tuple[str, list[Any]]:
         start, stop, step = (_number(p, name, text) for p, name in zip(parts, ("start", "stop", "step")))
         if step == 0 or (stop - start) * step < 0:
             raise ValueError(f"{text!r}: the step must be non-zero and go from start towards stop")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        if count > 100_000:
-            raise ValueError(f"{text!r}: {count} values is too many for one field")
+        count = math.floor((stop - start) / step + 1e-9) + 1 if math.isfinite((stop - start) / step) else math.inf
+        if count > MAX_POINTS:
+            many = "more than a float can count" if math.isinf(count) else f"{count:,}"
+            raise ValueError(f"{text!r}: {many} values are too many for one field (at most {MAX_POINTS:,})")
         whole = all(isinstance(v, int) for v in (start, stop, step))
         values = [start + i * step if whole else round(start + i * step, 12) for i in range(count)]
         return field, values
@@ -119,6 +130,10 @@ def grid_points(vary: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     for field in fields:
         if isinstance(vary[field], (str, bytes)) or not len(vary[field]):
             raise ValueError(f"vary[{field!r}] must be a non-empty list of values")
+    size = math.prod(len(vary[f]) for f in fields)
+    if size > MAX_POINTS:
+        raise ValueError(f"a grid of {size:,} points is too many (at most {MAX_POINTS:,}): "
+                         f"{' x '.join(f'{len(vary[f]):,} {f}' for f in fields)}")
     return [dict(zip(fields, combo)) for combo in itertools.product(*(vary[f] for f in fields))]
 
 
@@ -160,6 +175,7 @@ def sweep(
     dask: Any = None,
     progress: Callable[[int, int], None] | None = None,
     level: float = 0.95,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run a scenario at every point of a grid of field values.
 
@@ -187,6 +203,10 @@ def sweep(
         Called as ``progress(finished, planned)`` in replications of the points still to run.
     level
         Confidence level of the intervals.
+    force
+        Run even when the points still to run are estimated to be far beyond this machine
+        (:mod:`simulator.runsize`); otherwise that raises
+        :class:`~simulator.runsize.RunTooLarge` before anything is simulated.
 
     Returns
     -------
@@ -195,7 +215,8 @@ def sweep(
         column per varied field, ``point_id``, then ``kpi, table, channel,
         metric, mean, ci_low, ci_high, n, replications`` (and
         ``precision_met`` with ``precision``). ``attrs`` holds ``points``,
-        ``resumed`` (points read back from ``out``) and ``out``.
+        ``resumed`` (points read back from ``out``), ``recomputed`` (saved
+        point files that were damaged, run again) and ``out``.
 
     Raises
     ------
@@ -224,14 +245,17 @@ def sweep(
 
     folder = Path(out) / POINTS_DIR if out is not None else None
     frames: dict[int, pd.DataFrame] = {}
+    damaged: list[Path] = []
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob(".*.tmp"):  # left by a process killed while writing
-            stale.unlink(missing_ok=True)
+        for place in (Path(out), folder):  # temporary files of a process killed while writing
+            remove_stale_temporaries(place)
         # the run settings every point shares; None for one that is varied (see "vary")
-        common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days}
+        common = {"seed": seeds[0], "replications": counts[0], "days": changed[0].run.days,
+                  "warmup_hours": changed[0].run.warmup_hours}
         common = {name: None if f"run.{name}" in vary else value for name, value in common.items()}
-        manifest = {"scenario": scenario.name, "source": scenario.source, "vary": vary, **common,
+        manifest = {"scenario": scenario.name, "source": scenario.source, "contactflow": __version__,
+                    "vary": vary, **common,
                     "points": len(points),
                     "precision": None if precision is None else dict(precision.targets)}
         atomic_write(Path(out) / "sweep.json",
@@ -239,7 +263,11 @@ def sweep(
         for i, pid in enumerate(ids):
             saved = folder / f"{pid}.parquet"
             if saved.is_file():
-                frames[i] = pd.read_parquet(saved)[_point_columns(precision)]
+                frame = _read_point(saved, precision)
+                if frame is None:
+                    damaged.append(saved)
+                else:
+                    frames[i] = frame
     resumed = len(frames)
 
     more = None
@@ -250,8 +278,9 @@ def sweep(
     jobs = [ReplicationJob((changed[i],), seeds[i], counts[i], run_replication, more=more, key=i)
             for i in range(len(points)) if i not in frames]
     if jobs:
-        with make_executor(workers, dask) as executor:
-            for job, outputs in run_jobs(jobs, executor, progress):
+        tasks = sum(most_replications(job.replications, precision) for job in jobs)
+        with make_executor(workers, dask, tasks=tasks) as executor:
+            for job, outputs in run_jobs(jobs, executor, progress, force=force):
                 i = job.key
                 result = Result.from_outputs(changed[i], seeds[i], outputs[0])
                 met = None if precision is None else precision.report(precision.samples(outputs[0])).met
@@ -266,13 +295,22 @@ def sweep(
         atomic_write(Path(out) / "sweep.parquet", lambda p: table.to_parquet(p, index=False))
         atomic_write(Path(out) / "sweep.csv", lambda p: table.to_csv(p, index=False))
     table.attrs.update({"points": len(points), "resumed": resumed, "fields": fields,
-                        "out": None if out is None else str(out)})
+                        "out": None if out is None else str(out), "recomputed": [str(p) for p in damaged]})
     return table
 
 
 def _point_columns(precision: Precision | None) -> list[str]:
     """The columns a point's file holds: every figure's summary (not the point's place in a grid)."""
     return SUMMARY_COLUMNS + (["precision_met"] if precision is not None else [])
+
+
+def _read_point(path: Path, precision: Precision | None) -> pd.DataFrame | None:
+    """A saved point's summary, or None when the file is damaged (empty, truncated, not a point's table)."""
+    try:
+        frame = pd.read_parquet(path)[_point_columns(precision)]
+    except (OSError, ValueError, KeyError):  # pyarrow's errors derive from OSError and ValueError
+        return None
+    return frame if len(frame) else None
 
 
 def _point_frame(result: Result, precision_met: bool | None, level: float) -> pd.DataFrame:

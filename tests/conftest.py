@@ -49,6 +49,16 @@ def make_scenario(changes: dict | None = None, base: dict | None = None) -> Scen
     return Scenario.from_dict(data, "test.toml")
 
 
+def focal_only_scenario(changes: dict | None = None) -> Scenario:
+    """The test network's phone channel alone: the focal channel is the only channel."""
+    data = copy.deepcopy(BASE)
+    data["name"] = "phone_only"
+    data["channels"] = {"phone": data["channels"]["phone"]}
+    data["channels"]["phone"]["next"] = {"phone": 0.4, "give_up": 0.6}
+    data["arrivals"]["first_channel"] = {"phone": 1.0}
+    return make_scenario(changes, data)
+
+
 @pytest.fixture
 def scenario() -> Scenario:
     return make_scenario()

@@ -146,6 +146,9 @@ def test_calibrate_command_refuses_unreachable_targets(tmp_path):
                                        "--out", str(out)])
     assert result.exit_code == 3
     assert "conflict" in result.output and not out.exists()
+    # stdout does not claim success: it says the scenario was not calibrated
+    assert result.stdout.startswith("nice_bcg_2016: NOT calibrated") and "calibrated to" not in result.stdout
+    assert "The closest fit would change" in result.stdout and "\nChanged\n" not in result.stdout
     bad = CliRunner().invoke(main, ["calibrate", "nice_bcg_2016", "--targets", str(tmp_path / "missing.toml"),
                                     "--out", str(out)])
     assert bad.exit_code == 2 and "cannot read" in bad.output and "Traceback" not in bad.output

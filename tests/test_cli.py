@@ -6,11 +6,16 @@ import json
 import subprocess
 import sys
 
+import click
 import pandas as pd
 import pytest
+import tomli_w
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from simulator.cli import main, parse_assignment
+from strategies import valid_scenarios
 
 SHORT = ["-r", "2", "-d", "0.05", "-q", "-w", "1"]
 
@@ -31,7 +36,8 @@ def test_json_is_one_document_with_every_table():
     result = invoke("run", "--json", *SHORT)
     doc = json.loads(result.stdout)
     assert doc["scenario"] == "nice_bcg_2016" and doc["replications"] == 2 and doc["seed"] == 2016
-    assert set(doc) == {"scenario", "replications", "seed", "kpis", "channels", "groups", "before_call", "after_call"}
+    assert set(doc) == {"scenario", "replications", "seed", "days", "warmup_hours", "warmup", "contactflow",
+                        "kpis", "channels", "groups", "before_call", "after_call", "per_day"}
     stat = doc["kpis"]["avoidable_call_share"]
     assert set(stat) == {"mean", "ci_low", "ci_high"} and stat["ci_low"] <= stat["mean"] <= stat["ci_high"]
     assert set(doc["channels"]) == {"web", "email", "chat", "phone"}
@@ -61,6 +67,63 @@ def test_out_writes_json_csv_and_parquet(tmp_path):
     per_rep = journeys.groupby("replication").size()
     assert per_rep.mean() == pytest.approx(kpis.loc["contacts", "mean"])
     assert json.loads((out / "result.json").read_text())["replications"] == 2
+
+
+def test_out_saves_the_scenario_as_run_and_it_reproduces_the_numbers(tmp_path):
+    out = tmp_path / "res"
+    first = invoke("run", "--out", str(out), "--set", "channels.chat.agents=9", "-s", "5", *SHORT)
+    assert first.exit_code == 0, first.output
+    saved = (out / "scenario.toml").read_text()
+    assert "agents = 9" in saved and "service_level_seconds = 20.0" in saved  # --set and defaults written out
+    again = invoke("run", str(out / "scenario.toml"), "--json", "-q", "-w", "1")  # nothing else given
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == json.loads((out / "result.json").read_text())
+
+
+def result_files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_failed_save_leaves_the_previous_result_set_whole(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    assert invoke("run", "--out", str(out), "-s", "1", *SHORT).exit_code == 0
+    before = {name: (out / name).read_bytes() for name in result_files(out)}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full_disk)  # the last file of the set fails
+    failed = CliRunner().invoke(main, ["run", "--out", str(out), "-s", "2", *SHORT])
+    assert failed.exit_code == 2 and "cannot write results" in failed.output
+    assert {name: (out / name).read_bytes() for name in result_files(out)} == before  # no file of run 2
+    assert result_files(tmp_path) == ["res"]  # no temporary folder left beside it
+
+
+@pytest.mark.parametrize("one_step", [True, False], ids=["renameat2", "two renames"])
+def test_saving_again_replaces_the_whole_set(tmp_path, monkeypatch, one_step):
+    import simulator as sim
+    from conftest import make_scenario
+
+    if not one_step:  # a system without an atomic exchange of two folders
+        monkeypatch.setattr("simulator.files._exchange", lambda a, b: False)
+
+    sc = make_scenario({"run.days": 0.05})
+    sim.run(sc, replications=2, seed=1).save(tmp_path / "res")
+    assert "journeys.parquet" in result_files(tmp_path / "res")
+    sim.run(sc, replications=2, seed=2, keep_journeys=False).save(tmp_path / "res")
+    assert "journeys.parquet" not in result_files(tmp_path / "res")  # not a log of the first run
+    assert json.loads((tmp_path / "res" / "result.json").read_text())["seed"] == 2
+    assert result_files(tmp_path) == ["res"]
+
+
+def test_out_refuses_a_folder_with_other_files_before_running(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("mine")
+    simulated = []
+    monkeypatch.setattr("simulator.experiment.run_replication", lambda *a, **k: simulated.append(1))
+    result = CliRunner().invoke(main, ["run", "--out", str(tmp_path), *SHORT])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"--out {tmp_path}: {tmp_path} holds files that are not a contactflow result (notes.txt)" in result.output
+    assert not simulated and (tmp_path / "notes.txt").read_text() == "mine"
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -103,7 +166,7 @@ patiense = { dist = "exponential", mean = 5 }
     assert "Traceback" not in proc.stderr and proc.stdout == ""
     for expected in ["focal_channel: 'call' is not a channel",
                      "arrivals.first_channel: probabilities must sum to 1; they sum to 1.1",
-                     "channels.web.handle_time: mean must be > 0; got 0",
+                     "channels.web.handle_time: mean must be from 1e-06 to 5,256,000 minutes (10 years); got 0",
                      "channels.phone.patiense: unknown key; did you mean 'patience'?"]:
         assert f"{bad}: {expected}" in proc.stderr
 
@@ -131,7 +194,7 @@ def test_written_files_are_readable_by_others(tmp_path):
     import os
     import stat
 
-    from simulator.experiment import atomic_write
+    from simulator.files import atomic_write
 
     old = os.umask(0o022)
     try:
@@ -262,7 +325,8 @@ def test_set_with_a_mistyped_channel_names_the_channels():
 
 @pytest.mark.parametrize("args, expected", [
     (["--set", "channels.chat.agents=abc"],
-     "nice_bcg_2016: channels.chat.agents: must be a whole number >= 1, a list of 24 (or 168) hourly staffing levels, "
+     "nice_bcg_2016: channels.chat.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) "
+     "hourly staffing levels, "
      "or \"unlimited\"; got 'abc' (from --set channels.chat.agents=abc)"),
     (["--set", "channels.chat.resolve=0.5",
       "--set", 'channels.chat.handle_time={ dist = "gamma", mena = 9.0, cv = 1 }'],
@@ -272,7 +336,7 @@ def test_set_with_a_mistyped_channel_names_the_channels():
      "nice_bcg_2016: channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
      "(after --set channels.chat.agents=unlimited)"),
     (["--set", "arrivals.per_hour=inf"],
-     "nice_bcg_2016: arrivals.per_hour: must be a finite number > 0; got inf (from --set arrivals.per_hour=inf)"),
+     "nice_bcg_2016: arrivals.per_hour: must be a finite number >= 1e-06 and <= 1,000,000,000; got inf (from --set arrivals.per_hour=inf)"),
 ])
 def test_set_mistakes_name_the_option_not_the_file(args, expected):
     result = CliRunner().invoke(main, ["validate", "nice_bcg_2016", *args])
@@ -328,3 +392,251 @@ def test_a_set_that_breaks_a_variant_file_names_the_option(tmp_path):
     assert result.exit_code == 2, result.output
     assert "channels.email.agents: no channel 'email'" in result.output
     assert "(from --set channels.email.agents=5)" in result.output
+
+
+# --------------------------------------------------------------------------- scenarios at the edges
+
+
+def test_a_focal_only_scenario_runs_with_every_output(tmp_path):
+    """A phone-only scenario has no before-the-call table: every output says so instead of failing."""
+    from conftest import focal_only_scenario
+
+    path = tmp_path / "phone_only.toml"
+    path.write_text(focal_only_scenario().to_toml())
+    out, charts, page = tmp_path / "out", tmp_path / "charts", tmp_path / "r.html"
+    text = invoke("run", str(path), *SHORT, "--out", str(out), "--charts", str(charts))
+    assert text.exit_code == 0, text.output
+    assert "phone contact\nnone: phone is the only channel\n" in text.output
+    doc = json.loads(invoke("run", str(path), *SHORT, "--json").stdout)
+    assert doc["before_call"] == {} and set(doc["after_call"]) == {"phone", "give_up", "resolved"}
+    assert sum(s["mean"] for s in doc["after_call"].values()) == pytest.approx(1.0)
+    assert json.loads((out / "result.json").read_text()) == doc
+    before = pd.read_csv(out / "before_call.csv")
+    assert before.empty and list(before.columns) == ["channel", "mean", "ci_low", "ci_high", "n"]
+    assert {"before_after.png", "journey_flow.png", "wait_times.png"} <= {p.name for p in charts.iterdir()}
+    report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
+    assert report.exit_code == 0, report.output
+    assert "No other channel: callers had nothing to try before calling." in page.read_text(encoding="utf-8")
+    asked = CliRunner().invoke(main, ["run", str(path), "--precision", "before_call.web=0.1"])
+    assert asked.exit_code == 2 and asked.output == (
+        "--precision: before_call.web: before_call has no column 'web' (it has none: phone is the only channel)\n")
+
+
+def test_a_window_without_customers_gives_empty_figures_not_errors(tmp_path):
+    """No customer in a very short window: counts are 0, shares undefined, charts say so."""
+    from conftest import make_scenario
+
+    path = tmp_path / "quiet.toml"
+    path.write_text(make_scenario({"arrivals.per_hour": 1e-4}).to_toml())
+    charts, page = tmp_path / "charts", tmp_path / "r.html"
+    result = invoke("run", str(path), *SHORT, "--charts", str(charts))
+    assert result.exit_code == 0, result.output
+    assert "(undefined: no customer contacted phone in the measured window)" in result.output
+    report = invoke("report", str(path), "-r", "2", "-d", "0.05", "-q", "--out", str(page))
+    assert report.exit_code == 0, report.output
+    doc = json.loads(invoke("run", str(path), *SHORT, "--json").stdout)
+    assert doc["kpis"]["customers"]["mean"] == 0 and doc["kpis"]["give_up_rate"]["mean"] is None
+
+
+def test_precision_of_a_figure_no_replication_defines_is_a_clean_error(tmp_path):
+    """No customer in the window: give_up_rate is undefined, so no number of replications reaches a precision."""
+    from conftest import make_scenario
+
+    path = tmp_path / "quiet.toml"
+    path.write_text(make_scenario({"arrivals.per_hour": 1e-4}).to_toml())
+    result = CliRunner().invoke(main, ["run", str(path), "-d", "0.05", "-q", "-w", "1",
+                                       "--precision", "give_up_rate=0.2", "--max-replications", "4"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith("--precision: give_up_rate is undefined in every replication so far")
+
+
+# --------------------------------------------------------------------------- property tests: every command
+
+
+def through_cli(*args):
+    """Invoke a command; assert it succeeded (no traceback) and return its stdout."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, f"{' '.join(map(str, args))} exited {result.exit_code}:\n{result.output}"
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.stdout
+
+
+def random_scenario_file(tmp_path_factory, data):
+    from simulator.scenario import Scenario
+
+    folder = tmp_path_factory.mktemp("random")
+    path = folder / "random.toml"
+    path.write_text(tomli_w.dumps(data))
+    return Scenario.from_dict(data), folder, path
+
+
+#: Each example runs whole commands: few of them, no deadline.
+QUICK_EXAMPLES = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+
+
+@settings(QUICK_EXAMPLES, max_examples=10)
+@given(data=valid_scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_go_through_run_compare_and_analyze(tmp_path_factory, data, seed):
+    """A scenario that validates (1 to 8 channels) runs through run (text, --out, --json), compare
+    and analyze, each table with its expected rows."""
+    sc, folder, path = random_scenario_file(tmp_path_factory, data)
+    short = ["-r", "2", "-s", seed, "-q", "-w", "1"]
+    others = [n for n in sc.channel_names if n != sc.focal_channel]
+
+    text = through_cli("run", path, *short, "--out", folder / "out")
+    assert "Before the call" in text and "After the call" in text
+    doc = json.loads(through_cli("run", path, *short, "--json"))
+    assert list(doc["before_call"]) == others
+    assert list(doc["after_call"]) == [*sc.channel_names, "give_up", "resolved"]
+    assert json.loads((folder / "out" / "result.json").read_text()) == doc
+    if doc["kpis"]["caller_share"]["mean"]:
+        assert sum(s["mean"] for s in doc["after_call"].values()) == pytest.approx(1.0)
+
+    variant = f"fewer:arrivals.per_hour={sc.arrivals.per_hour / 2}"
+    compared = json.loads(through_cli("compare", path, *short, "--json", "--set-variant", variant))
+    assert compared
+    analyzed = json.loads(through_cli("analyze", path, "--json"))
+    assert list(analyzed["before_call"]) == others
+    through_cli("analyze", path, "--simulate", *short)
+
+
+@settings(QUICK_EXAMPLES, max_examples=3)
+@given(data=valid_scenarios(), seed=st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_give_charts_and_a_report(tmp_path_factory, data, seed):
+    """A scenario that validates (1 to 8 channels) gives every chart (run --charts) and a report
+    comparing it with a variant."""
+    sc, folder, path = random_scenario_file(tmp_path_factory, data)
+    short = ["-r", "2", "-s", seed, "-q", "-w", "1"]
+    through_cli("run", path, *short, "--charts", folder / "charts")
+    assert (folder / "charts" / "before_after.png").is_file()
+    through_cli("report", path, *short, "--out", folder / "report.html",
+                "--compare", f"more: arrivals.per_hour={sc.arrivals.per_hour * 1.5}")
+    assert "Before the call" in (folder / "report.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- Ctrl-C: one behaviour everywhere
+
+
+def raise_keyboard_interrupt(*args, **kwargs):
+    raise KeyboardInterrupt  # as Ctrl-C does, wherever the program is
+
+
+def required_arguments(command) -> list[str]:
+    """Placeholder values for a command's required arguments and options (it is not run)."""
+    args = []
+    for param in command.params:
+        if param.required:
+            args += [param.opts[0], "x"] if isinstance(param, click.Option) else [__file__]
+    return args
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_ctrl_c_in_any_command_exits_130_with_one_line(command, monkeypatch):
+    monkeypatch.setattr(main.commands[command], "callback", raise_keyboard_interrupt)
+    result = CliRunner().invoke(main, [command, *required_arguments(main.commands[command])])
+    assert (result.exit_code, result.output) == (130, "interrupted\n")
+
+
+@pytest.mark.parametrize("args, where", [
+    (["run", *SHORT], "simulator.cli.run.run_scenario"),
+    (["analyze", "--simulate", *SHORT], "simulator.cli.analyze.run_scenario"),
+    (["analyze"], "simulator.cli.analyze.approximate"),
+    (["estimate", "log.csv"], "simulator.cli.estimate.read_contact_log"),
+])
+def test_ctrl_c_during_the_work_of_run_analyze_and_estimate_exits_130(args, where, monkeypatch, tmp_path):
+    """They printed click's 'Aborted!' and exited 1."""
+    (tmp_path / "log.csv").write_text("customer,timestamp,channel,outcome\n1,0,phone,resolved\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(where, raise_keyboard_interrupt)
+    result = CliRunner().invoke(main, args)
+    assert (result.exit_code, result.output) == (130, "interrupted\n")
+
+
+#: A Ctrl-C while a module loads: the import of ``pandas`` raises KeyboardInterrupt.
+INTERRUPTED_IMPORT = """
+import sys
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+
+@pytest.mark.parametrize("start", [
+    "from simulator.cli import entry_point; entry_point(['run'])",  # the contactflow script
+    "import runpy, sys; sys.argv = ['contactflow', 'run']; runpy.run_module('simulator', run_name='__main__')",
+])
+def test_ctrl_c_while_the_modules_load_exits_130_with_one_line(start):
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT + start], capture_output=True, text=True)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (130, "interrupted\n", "")
+
+
+def test_console_script_points_at_the_entry_point_that_catches_ctrl_c():
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["contactflow"] == "simulator.cli:entry_point"
+
+
+#: Says "loading" on stderr when the command modules start to load (inside the entry point).
+ANNOUNCE_LOADING = """
+import sys
+
+class Announce:
+    def find_spec(self, name, path=None, target=None):
+        if name == "simulator.cli.run":
+            sys.stderr.write("loading\\n")
+            sys.stderr.flush()
+
+sys.meta_path.insert(0, Announce())
+"""
+
+
+#: Says "running" on stderr when the first replication starts.
+ANNOUNCE_RUNNING = """
+import sys
+import simulator.experiment
+
+simulate = simulator.experiment.run_replication
+
+def announced(*args, **kwargs):
+    if not getattr(announced, "said", False):
+        announced.said = True
+        sys.stderr.write("running\\n")
+        sys.stderr.flush()
+    return simulate(*args, **kwargs)
+
+simulator.experiment.run_replication = announced
+"""
+
+
+@pytest.mark.parametrize("announce, moment", [(ANNOUNCE_LOADING, "loading"), (ANNOUNCE_RUNNING, "running")])
+def test_sigint_while_loading_or_running_exits_130_with_one_line(announce, moment):
+    """A real SIGINT, sent as soon as the modules start to load, or the first replication to run:
+    the end is the same (no timing: the run is long)."""
+    import signal
+
+    start = announce + "from simulator.cli import entry_point\n" + \
+        "entry_point(['run', '-r', '200', '-d', '2', '-q', '-w', '1'])"
+    proc = subprocess.Popen([sys.executable, "-c", start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline() == f"{moment}\n"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate()
+    assert (proc.returncode, stderr, stdout) == (130, "interrupted\n", "")
+
+
+def test_analyze_approximates_an_agent_group(tmp_path):
+    """A [groups.NAME] table is approximated (it was refused before the pools): the groups table shows it."""
+    from conftest import make_scenario
+
+    path = tmp_path / "desk.toml"
+    path.write_text(make_scenario({"channels.chat.agents": None,
+                                   "groups.desk": {"agents": 4, "skills": {"chat": 1}}}).to_toml())
+    result = CliRunner().invoke(main, ["analyze", str(path)])
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "agent group metric" in result.output and "desk occupancy" in result.output

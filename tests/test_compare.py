@@ -51,7 +51,8 @@ def test_table_has_the_documented_columns_and_paired_differences(scenario):
     variant = scenario.with_changes({"channels.phone.agents": 10})
     table = compare(scenario, [variant], replications=3, seed=4)
     assert list(table.columns) == list(COLUMNS)
-    assert table.attrs == {"base": "test_network", "seed": 4, "replications": 3, "precision": None, "aligned": {}}
+    assert table.attrs == {"base": "test_network", "seed": 4, "replications": 3, "days": 0.5, "warmup_hours": 1.0,
+                           "contactflow": sim.__version__, "precision": None, "aligned": {}}
     base_rows = table[table.scenario == "test_network"]
     assert base_rows[["diff", "diff_low", "diff_high"]].isna().all().all() and not base_rows.significant.any()
     # the same arrivals in both scenarios: the customer counts agree exactly

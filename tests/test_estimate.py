@@ -83,8 +83,13 @@ def check_recovers(scenario, log, **options):
     """Estimate at 95 % and 99.99 % and check the true parameters against the intervals."""
     est = estimate(log, max_contacts=scenario.max_contacts, **options)
     wide = estimate(log, max_contacts=scenario.max_contacts, level=0.9999, **options)
+    return est, check_intervals(scenario, est.parameters, wide.parameters)
+
+
+def check_intervals(scenario, parameters: pd.DataFrame, wide: pd.DataFrame) -> int:
+    """Check the true parameters against 95 % and 99.99 % intervals (see the module docs); returns how many."""
     checked, misses = 0, []
-    for parameter, row in est.parameters.iterrows():
+    for parameter, row in parameters.iterrows():
         truth = true_value(scenario, parameter)
         if truth is None:
             continue
@@ -95,11 +100,11 @@ def check_recovers(scenario, log, **options):
         if not row["ci_low"] <= truth <= row["ci_high"]:
             misses.append(f"{parameter}: true {truth:.4g}, estimate {row['mean']:.4g} "
                           f"[{row['ci_low']:.4g}, {row['ci_high']:.4g}]")
-        w = wide.parameters.loc[parameter]
+        w = wide.loc[parameter]
         assert w["ci_low"] <= truth <= w["ci_high"], (parameter, truth, w.to_dict())
     allowed = stats.binom.ppf(0.999, checked, 0.05)
     assert len(misses) <= allowed, misses
-    return est, checked
+    return checked
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +178,91 @@ def test_round_trip_of_a_log_cut_at_both_ends_without_contact_numbers():
     assert est.summary["journeys_left_out_of_mix"] > 0
 
 
+#: Known parameters for the command-line round trip: constant rate and exponential times, so that
+#: Erlang A holds for the live queues, and an async email channel whose customers often stop waiting.
+ROUND_TRIP = """
+name = "round_trip"
+focal_channel = "phone"
+max_contacts = 10
+retry_delay = { dist = "exponential", mean = 15.0 }
+
+[run]
+days = 0.5
+warmup_hours = 3
+replications = 3
+seed = 5
+
+[arrivals]
+per_hour = 120
+first_channel = { web = 0.5, email = 0.15, chat = 0.15, phone = 0.2 }
+
+[channels.web]
+agents = "unlimited"
+handle_time = { dist = "exponential", mean = 4.0 }
+resolve = 0.4
+next = { web = 0.1, email = 0.1, chat = 0.2, phone = 0.5, give_up = 0.1 }
+
+[channels.email]
+agents = 4
+async = true
+handle_time = { dist = "exponential", mean = 10.0 }
+patience = { dist = "exponential", mean = 30.0 }
+resolve = 0.6
+next = { phone = 0.7, give_up = 0.3 }
+
+[channels.chat]
+agents = 5
+handle_time = { dist = "exponential", mean = 6.0 }
+patience = { dist = "exponential", mean = 3.0 }
+resolve = 0.6
+next = { chat = 0.2, phone = 0.7, give_up = 0.1 }
+
+[channels.phone]
+agents = 8
+handle_time = { dist = "exponential", mean = 5.0 }
+patience = { dist = "exponential", mean = 4.0 }
+resolve = 0.7
+next = { web = 0.3, chat = 0.2, phone = 0.4, give_up = 0.1 }
+"""
+
+
+def test_cli_round_trip_run_out_then_estimate_recovers_the_scenario(tmp_path):
+    """`run --out` writes a log that `estimate` reads as it is, replications kept apart.
+
+    Read as one period, three replications of the same half day gave three times the arrival rate.
+    """
+    runner = CliRunner()
+    path = tmp_path / "centre.toml"
+    path.write_text(ROUND_TRIP)
+    truth = sim.load_scenario(path)
+    ran = runner.invoke(main, ["run", str(path), "-q", "--out", str(tmp_path / "out")])
+    assert ran.exit_code == 0, ran.output
+    log = tmp_path / "out" / "journeys.parquet"
+    options = ["--censor-minutes", "0", "--max-contacts", "10", "--json"]
+    docs = []
+    for level in ("0.95", "0.9999"):
+        result = runner.invoke(main, ["estimate", str(log), "--level", level, *options])
+        assert result.exit_code == 0, result.output
+        docs.append(json.loads(result.stdout))
+    parameters, wide = (pd.DataFrame(doc["parameters"]).T.astype(float) for doc in docs)
+    assert docs[0]["summary"]["periods"] == 3 and check_intervals(truth, parameters, wide) >= 30
+    # agents are a guess: Erlang A, exact here up to sampling (one agent either way), for live queues;
+    # for async email, the load of every answer (late ones included) at 85 % occupancy
+    assert abs(parameters.loc["channels.chat.agents", "mean"] - 5) <= 1
+    assert abs(parameters.loc["channels.phone.agents", "mean"] - 8) <= 1
+    kpis = json.loads((tmp_path / "out" / "result.json").read_text())
+    email_load = kpis["channels"]["email"]["contacts"]["mean"] / (0.5 * 1440) * 10.0
+    assert abs(parameters.loc["channels.email.agents", "mean"] - math.ceil(email_load / 0.85)) <= 1
+    written = tmp_path / "estimated.toml"
+    result = runner.invoke(main, ["estimate", str(log), "--censor-minutes", "0", "--max-contacts", "10",
+                                  "-o", str(written)])
+    assert result.exit_code == 0 and "email: written as async" in result.output
+    assert sim.load_scenario(written).channel("email").is_async
+    again = runner.invoke(main, ["run", str(written), "-q", "-r", "1", "-d", "0.1", "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["kpis"]["customers"]["mean"] > 0
+
+
 def test_minutes_and_datetimes_give_the_same_estimates(unlimited_run):
     _, res = unlimited_run
     by_date = estimate(to_contact_log(res)).parameters
@@ -195,13 +285,18 @@ def test_written_scenario_carries_the_intervals_and_its_source(unlimited_run, tm
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_export_needs_one_replication():
+def test_export_keeps_every_replication_apart_or_one_chosen():
     res = sim.run(make_scenario(), replications=2, seed=1, days=0.05)
-    with pytest.raises(ValueError, match="choose one with replication="):
-        to_contact_log(res)
-    log = to_contact_log(res, replication=1)
-    assert len(log) == (res.journeys["replication"] == 1).sum()
-    assert (log["contact"] >= 1).all() and log["timestamp"].is_monotonic_increasing
+    both = to_contact_log(res)
+    assert both["replication"].tolist() == sorted(both["replication"])  # one run after the other
+    assert set(both.loc[both["replication"] == 0, "customer"]) & set(both.loc[both["replication"] == 1, "customer"])
+    log = ContactLog.from_frame(both)
+    assert log.journeys == res.kpis.loc["customers", "mean"] * 2 and len(log.periods) == 2
+    one = to_contact_log(res, replication=1)
+    assert "replication" not in one and len(one) == (res.journeys["replication"] == 1).sum()
+    assert (one["contact"] >= 1).all() and one["timestamp"].is_monotonic_increasing
+    with pytest.raises(ValueError, match="no replication 5; the journeys hold 0, 1"):
+        to_contact_log(res, replication=5)
 
 
 # --------------------------------------------------------------------------- the statistics
@@ -447,3 +542,181 @@ def test_cli_writes_a_scenario_that_validates_and_prints_json(unlimited_run, tmp
     assert doc["level"] == 0.9 and doc["summary"]["journeys"] == int(res.kpis.loc["customers", "mean"])
     stat = doc["parameters"]["channels.web.resolve"]
     assert stat["ci_low"] <= stat["mean"] <= stat["ci_high"] and len(doc["hourly"]) == 24
+
+
+# --------------------------------------------------------------------------- damaged exports and odd forms
+
+
+def estimate_json(path, *options):
+    """``contactflow estimate PATH --json`` on a complete log; exits 0."""
+    result = CliRunner().invoke(main, ["estimate", str(path), "--censor-minutes", "0", "--json", *options])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def refused(path, *options):
+    """The output of ``contactflow estimate PATH`` on a log it must refuse (exit 2, no traceback)."""
+    result = CliRunner().invoke(main, ["estimate", str(path), "--censor-minutes", "0", *options])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert result.output.startswith(f"{path}: ")
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def short_log(unlimited_run):
+    """A simulation's log of one replication, its first four hours (some 2,500 contacts)."""
+    _, res = unlimited_run
+    log = to_contact_log(res, replication=0)
+    return log[log["timestamp"] < log["timestamp"].min() + pd.Timedelta(hours=4)].reset_index(drop=True)
+
+
+def test_a_log_exported_twice_is_refused_with_the_rows_named_or_deduplicated(short_log, tmp_path):
+    """Every row twice read as twice the arrivals (889 an hour for a true 502), with narrower intervals."""
+    once = estimate_json(write_contact_log(short_log, tmp_path / "once.csv"))
+    path = write_contact_log(pd.concat([short_log, short_log]), tmp_path / "twice.csv")
+    n = len(short_log)
+    output = refused(path)
+    assert f"{n:,} rows repeat an earlier row exactly (50 % of the log; row {n + 2} repeats 2, " in output
+    assert "--drop-duplicates" in output
+    kept = estimate_json(path, "--drop-duplicates")
+    assert kept["parameters"] == once["parameters"]
+    assert any(note.startswith(f"{n:,} rows repeat an earlier row exactly") for note in kept["notes"])
+
+
+def test_a_stray_date_is_refused_with_its_row_named_or_left_out(short_log, tmp_path):
+    """One row dated 1900 among thousands from 2024 made the log 124 years long: 0.011 arrivals an hour."""
+    once = estimate_json(write_contact_log(short_log, tmp_path / "once.csv"))
+    stray = pd.DataFrame({"customer": [10**6], "contact": [1], "timestamp": [pd.Timestamp("1900-01-01")],
+                          "channel": ["web"], "outcome": ["resolved"], "wait_min": [0.0], "handle_min": [3.0]})
+    damaged = pd.concat([short_log.iloc[:100], stray, short_log.iloc[100:]], ignore_index=True)
+    path = write_contact_log(damaged, tmp_path / "stray.csv")
+    output = refused(path)
+    assert "1 contact(s) lie far in time from all the others" in output and "--drop-outliers" in output
+    assert "row 102: 1 contact at 1900-01-01 00:00:00, 45,290 days from every other contact" in output
+    kept = estimate_json(path, "--drop-outliers")
+    assert kept["parameters"] == once["parameters"]
+    assert any("far in time from all the others left out" in note for note in kept["notes"])
+
+
+def test_days_without_contacts_split_the_log_into_periods(short_log):
+    """Two stretches three days apart: the rate counts the time with contacts, not the gap between."""
+    later = short_log.assign(customer=short_log["customer"] + 10**6,
+                             timestamp=short_log["timestamp"] + pd.Timedelta(days=3))
+    both = pd.concat([short_log, later], ignore_index=True)
+    split = estimate(both, censor_minutes=0)
+    labelled = estimate(both.assign(replication=[0] * len(short_log) + [1] * len(later)), censor_minutes=0)
+    assert split.summary["periods"] == labelled.summary["periods"] == 2
+    pd.testing.assert_frame_equal(split.parameters, labelled.parameters)
+    # two copies of one stretch: the rate of either alone (read as one period, the days between counted)
+    alone = estimate(short_log, censor_minutes=0).parameters.loc["arrivals.per_hour", "mean"]
+    assert split.parameters.loc["arrivals.per_hour", "mean"] == pytest.approx(alone, rel=1e-12)
+    gap = next(note for note in split.notes if "gap" in note)
+    assert "no contact from 2024-01-01 " in gap and " to 2024-01-04 " in gap and "between data rows" in gap
+    assert "2 periods (split at gaps)" in split.toml
+
+
+def test_merged_replications_without_their_column_are_refused():
+    """Customer ids restart in every replication: merged, one customer's contacts overlap in time."""
+    res = sim.run(make_scenario(), replications=2, seed=1, days=0.1)
+    merged = to_contact_log(res).drop(columns="replication")
+    with pytest.raises(ContactLogError) as info:
+        ContactLog.from_frame(merged)
+    message = str(info.value)
+    assert "contact(s) start before the same customer's previous contact ended" in message
+    assert "give each its own value in a 'replication' column" in message
+    assert re.search(r"data row \d+: customer \d+'s contact at 2024-01-01 \d\d:\d\d:\d\d starts before", message)
+
+
+def test_overlapping_and_restarted_contacts_of_one_customer_are_named(tmp_path):
+    overlap = ("customer,timestamp,channel,outcome,wait_min,handle_min\n"
+               "A,2024-03-01T08:00:00,phone,unresolved,5,10\n"
+               "A,2024-03-01T08:10:00,chat,resolved,0,4\n"
+               "B,2024-03-01T08:00:00,phone,unresolved,5,10\n"
+               "B,2024-03-01T08:15:00,chat,resolved,0,4\n")  # B starts when the call ends: fine
+    output = refused(write(tmp_path, overlap))
+    assert ("row 3: customer A's contact at 2024-03-01 08:10:00 starts before their previous contact (row 2, "
+            "at 2024-03-01 08:00:00) ended at 2024-03-01 08:15:00") in output
+    assert "customer B" not in output
+    restart = ("customer,contact,timestamp,channel,outcome\n"
+               "A,1,2024-03-01T08:00:00,web,unresolved\n"
+               "A,1,2024-03-01T08:30:00,web,unresolved\n"
+               "A,2,2024-03-01T08:40:00,phone,resolved\n"
+               "A,2,2024-03-01T09:00:00,phone,resolved\n")
+    output = refused(write(tmp_path, restart, "restart.csv"))
+    assert "row 5: customer A's contact 2 follows contact 2: the numbers restart within a journey" in output
+
+
+def test_contacts_that_follow_within_the_timestamps_rounding_do_not_overlap(tmp_path):
+    """Whole-minute timestamps and durations: a contact right after a call may show a minute early."""
+    text = ("customer,timestamp,channel,outcome,wait_min,handle_min\n"
+            "A,2024-03-01T08:00,phone,unresolved,2,5\n"
+            "A,2024-03-01T08:06,chat,resolved,0,4\n"
+            "B,2024-03-01T09:00,web,resolved,0,3\n")
+    assert read_contact_log(write(tmp_path, text)).journeys == 2
+
+
+def test_nested_parquet_columns_are_ignored_when_unused_and_named_when_used(short_log, tmp_path):
+    plain = estimate_json(write_contact_log(short_log, tmp_path / "plain.parquet"))
+    nested = short_log.assign(meta=[{"agent": i % 7, "tags": ["a"]} for i in range(len(short_log))])
+    assert estimate_json(write_contact_log(nested, tmp_path / "meta.parquet"))["parameters"] == plain["parameters"]
+    bad = short_log.assign(outcome=[{"code": o} for o in short_log["outcome"]])
+    output = refused(write_contact_log(bad, tmp_path / "bad.parquet"))
+    assert "data rows 1, 2, 3, 4, 5 and" in output
+    assert "column 'outcome': holds nested values (a record or a list), not text or numbers" in output
+    assert "{'code': 'resolved'}" in output or "{'code': 'unresolved'}" in output
+
+
+def test_a_csv_with_a_byte_order_mark_reads_like_one_without(short_log, tmp_path):
+    plain = tmp_path / "plain.csv"
+    short_log.to_csv(plain, index=False)
+    marked = tmp_path / "bom.csv"
+    short_log.to_csv(marked, index=False, encoding="utf-8-sig")
+    assert marked.read_bytes()[:3] == b"\xef\xbb\xbf"
+    assert estimate_json(marked)["parameters"] == estimate_json(plain)["parameters"]
+
+
+def test_unsorted_rows_give_the_same_estimates(short_log):
+    shuffled = short_log.sample(frac=1.0, random_state=3)
+    pd.testing.assert_frame_equal(estimate(shuffled, censor_minutes=0).parameters,
+                                  estimate(short_log, censor_minutes=0).parameters)
+
+
+def test_time_zone_offsets_one_wall_clock_or_refused_when_only_some_have_one(tmp_path):
+    """Across a daylight-saving change the offset changes: read as the first row's wall clock."""
+    text = ("customer,timestamp,channel,outcome\n"
+            "A,2024-03-30T23:00:00+01:00,web,unresolved\n"
+            "A,2024-03-31T03:30:00+02:00,phone,resolved\n"
+            "B,2024-03-31T09:00:00+02:00,web,resolved\n")
+    log = read_contact_log(write(tmp_path, text))
+    assert log.origin == pd.Timestamp("2024-03-30")
+    assert log.frame["time"].tolist() == [23 * 60, 26.5 * 60, 32 * 60]  # 03:30+02:00 is 02:30+01:00
+    assert log.notes and "rows 3, 4" in log.notes[0] and "read as +01:00 wall-clock times" in log.notes[0]
+    mixed = text.replace("09:00:00+02:00", "09:00:00")
+    output = refused(write(tmp_path, mixed, "mixed.csv"))
+    assert "row 4: column 'timestamp': 2 timestamps have a time-zone offset and 1 have none" in output
+
+
+def test_column_names_with_spaces_are_mapped(tmp_path):
+    text = GOOD.replace("customer,timestamp,", "Case ID, Created At ,", 1)
+    path = write(tmp_path, text)
+    for mapping in ("customer=Case ID,timestamp=Created At", "customer = case id, timestamp = created at"):
+        result = CliRunner().invoke(main, ["estimate", str(path), "--columns", mapping])
+        assert result.exit_code == 0, result.output
+        assert "3 journeys" in result.output
+
+
+def test_a_one_channel_log_gives_a_valid_one_channel_scenario(tmp_path):
+    phone = {"agents": 6, "handle_time": {"dist": "exponential", "mean": 5.0},
+             "patience": {"dist": "exponential", "mean": 4.0}, "resolve": 0.7,
+             "next": {"phone": 0.5, "give_up": 0.5}}
+    sc = make_scenario({"channels": {"phone": phone}, "arrivals.first_channel": {"phone": 1.0}})
+    res = sim.run(sc, replications=1, seed=2, days=0.3)
+    path = write_contact_log(to_contact_log(res), tmp_path / "phone.csv")
+    out = tmp_path / "phone.toml"
+    result = CliRunner().invoke(main, ["estimate", str(path), "--censor-minutes", "0", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = sim.load_scenario(out)
+    assert written.channel_names == ("phone",) and written.focal_channel == "phone"
+    assert written.channel("phone").next == pytest.approx({"phone": 0.5, "give_up": 0.5}, abs=0.06)
+    check = CliRunner().invoke(main, ["validate", str(out)])
+    assert check.exit_code == 0, check.output

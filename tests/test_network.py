@@ -14,13 +14,15 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, sparse, stats
+from scipy.sparse import linalg as sparse_linalg
 
 import simulator as sim
 from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.distributions import Exponential, Gamma, Lognormal
 from simulator.metrics import CHANNEL_METRICS, KPI_NAMES
 from simulator.network import approximate, laplace_transform
+from simulator.pools import erlang_a_with_callbacks
 from simulator.scenario import Scenario
 
 
@@ -63,9 +65,73 @@ def test_retries_after_abandoning_reach_a_consistent_fixed_point():
     # traffic equation of one queue with retries (max_contacts=10 truncates a geometric series)
     retry = 0.6 * abandon
     assert per_customer == pytest.approx((1 - retry**10) / (1 - retry), rel=1e-9)
-    exact = erlang_a(per_customer, 5.0, 4, mean_patience=3.0, service_level_seconds=30.0)
-    assert abandon == pytest.approx(exact.abandon_rate, abs=1e-8)
+    # the channel's figures at that load, with 0.6 * abandon of its contacts calling back (at once:
+    # no retry delay), are the ones the fixed point started from
+    again = erlang_a_with_callbacks(per_customer, 5.0, 4, 3.0, 30.0, retry, 0.6, 1.0)
+    assert abandon == pytest.approx(again["abandon_rate"], abs=1e-8)
     assert approx.served_shares["phone"] == pytest.approx(1 - abandon, abs=1e-8)
+
+
+def retrial_queue(fresh, mean_handle, agents, mean_patience, redial, mean_delay, orbit=120):
+    """The exact retrial queue: (customers in the channel, abandoners waiting to call back) as a 2-D
+    Markov chain with exponential times; per-contact abandonment, mean wait and P(wait)."""
+    mu, theta, nu = 1.0 / mean_handle, 1.0 / mean_patience, 1.0 / mean_delay
+    top = agents + 80
+    index = lambda n, r: n * (orbit + 1) + r  # noqa: E731
+    rows, cols, rates = [], [], []
+    for n in range(top + 1):
+        for r in range(orbit + 1):
+            here = index(n, r)
+            moves = []
+            if n < top:
+                moves.append((index(n + 1, r), fresh))
+                if r > 0:
+                    moves.append((index(n + 1, r - 1), r * nu))  # a callback joins
+            if n > 0:
+                moves.append((index(n - 1, r), min(n, agents) * mu))
+            waiting = max(n - agents, 0)
+            if waiting:
+                if r < orbit:
+                    moves.append((index(n - 1, r + 1), waiting * theta * redial))
+                moves.append((index(n - 1, r), waiting * theta * (1 - redial if r < orbit else 1.0)))
+            for there, rate in moves:
+                rows.append(here)
+                cols.append(there)
+                rates.append(rate)
+    size = (top + 1) * (orbit + 1)
+    generator = sparse.coo_matrix((rates, (rows, cols)), shape=(size, size)).tocsr()
+    generator = generator - sparse.diags(np.asarray(generator.sum(axis=1)).ravel())
+    system = generator.T.tolil()
+    system[0, :] = 1.0  # the probabilities sum to 1
+    rhs = np.zeros(size)
+    rhs[0] = 1.0
+    p = sparse_linalg.spsolve(system.tocsc(), rhs).reshape(top + 1, orbit + 1)
+    n = np.arange(top + 1)[:, None]
+    r = np.arange(orbit + 1)[None, :]
+    queue = float((p * np.maximum(n - agents, 0)).sum())
+    callbacks = float((p * r).sum()) * nu
+    contacts = fresh + callbacks
+    busy = (p * (n >= agents)).sum()
+    callbacks_waiting = float((p * r * (n >= agents)).sum()) * nu
+    return {"abandon_rate": theta * queue / contacts, "mean_wait_min": queue / contacts,
+            "p_wait": (fresh * busy + callbacks_waiting) / contacts}
+
+
+@pytest.mark.parametrize("delay", [0.5, 10.0, 60.0])
+def test_callers_who_call_back_are_close_to_the_exact_retrial_queue(delay):
+    """Callbacks of abandoners come when the queue is still long: Poisson callbacks miss that."""
+    scenario = one_channel(agents=10, per_hour=90.0, retry=0.9,
+                           retry_delay={"dist": "exponential", "mean": delay}).with_changes({"max_contacts": 100})
+    approx = approximate(scenario)
+    exact = retrial_queue(1.5, 5.0, 10, 3.0, 0.9, delay)
+    # what the approximation gave before, treating every callback as a fresh Poisson arrival
+    per_contact = approx.value("contacts_per_customer") * 1.5
+    poisson = erlang_a(per_contact, 5.0, 10, 3.0).channel_metrics()
+    for metric, value in exact.items():
+        error = approx.value(f"channels.phone.{metric}") / value - 1
+        print(f"delay {delay:g} {metric}: exact {value:.4f}, analytic error {error:+.1%}, "
+              f"Poisson callbacks {poisson[metric] / value - 1:+.1%}")
+        assert abs(error) < 0.1, metric
 
 
 def test_self_service_network_is_the_chain():

@@ -113,23 +113,24 @@ def test_a_failing_task_raises_from_any_executor():
 ABORT_SCRIPT = """
 import time
 from simulator.parallel import ProcessExecutor
+futures = []
 try:
     with ProcessExecutor(2) as executor:
-        for _ in range(4):
-            executor.submit(time.sleep, 30)
+        futures = [executor.submit(time.sleep, 30) for _ in range(4)]
         time.sleep(0.5)
         raise KeyboardInterrupt  # as Ctrl-C would, while the workers are busy
 except KeyboardInterrupt:
-    print("interrupted")
+    # leaving the block did not wait for the tasks: none of them ran to its end
+    print("interrupted; tasks finished:", sum(f.done() and not f.cancelled() and f.exception() is None
+                                               for f in futures))
 """
 
 
 def test_abort_stops_running_workers_at_once():
-    started = time.perf_counter()
     # in a child process: the whole process must end, not only the with block
-    proc = subprocess.run([sys.executable, "-c", ABORT_SCRIPT], capture_output=True, text=True, timeout=120)
-    assert proc.stdout.strip() == "interrupted"
-    assert time.perf_counter() - started < 20  # the workers' 2 x 30 s of sleep were cut short
+    proc = subprocess.run([sys.executable, "-c", ABORT_SCRIPT], capture_output=True, text=True,
+                          timeout=600)  # a guard against a hang, not a measure of time
+    assert proc.stdout.strip() == "interrupted; tasks finished: 0"
 
 
 @pytest.mark.parametrize("address", ["nonsense", "", "  ", "http://127.0.0.1:18787", "tcp://127.0.0.1",
@@ -145,23 +146,34 @@ def test_dask_address_forms_that_are_accepted():
 
 
 @pytest.mark.parametrize("address", ["nonsense", "", "http://127.0.0.1:18787"])
-def test_cli_malformed_dask_address_exits_2_at_once(tmp_path, scenario, address):
-    pytest.importorskip("distributed")
+def test_cli_malformed_dask_address_exits_2_without_making_a_client(tmp_path, scenario, address, monkeypatch):
+    distributed = pytest.importorskip("distributed")
     path = tmp_path / "centre.toml"
     path.write_text(short(scenario).to_toml())
-    started = time.perf_counter()
-    # a real process: a half-made Client used to hold the interpreter for 20 s at exit
-    proc = subprocess.run([sys.executable, "-m", "simulator", "run", str(path), "-r", "2", "-q", "--dask", address],
-                          capture_output=True, text=True, timeout=60)
+    args = ["run", str(path), "-r", "2", "-q", "--dask", address]
+    # a half-made Client used to hold the interpreter for 20 s at exit: none is made at all
+    made = []
+
+    class RecordedClient(distributed.Client):
+        def __init__(self, *args, **kwargs):
+            made.append(args)
+            raise OSError("no client in this test")
+
+    monkeypatch.setattr(distributed, "Client", RecordedClient)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and not made
+    # and a real process ends with the message alone
+    proc = subprocess.run([sys.executable, "-m", "simulator", *args], capture_output=True, text=True,
+                          timeout=600)  # a guard against a hang, not a measure of time
     assert proc.returncode == 2
     assert "--dask:" in proc.stderr and "is not a Dask scheduler address" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert time.perf_counter() - started < 10
 
 
 @pytest.fixture(params=["silent", "http"])
 def not_a_scheduler(request):
-    """A TCP server on 127.0.0.1 that accepts connections but is no Dask scheduler."""
+    """A TCP server on 127.0.0.1 that accepts connections but is no Dask scheduler: ``(address,
+    silent)``, ``silent`` when it never answers (else it answers in HTTP, like a dashboard)."""
     server = socket.create_server(("127.0.0.1", 0))
     held = []
 
@@ -176,7 +188,7 @@ def not_a_scheduler(request):
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 
     threading.Thread(target=serve, daemon=True).start()
-    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}", request.param == "silent"
     server.close()
     for conn in held:
         conn.close()
@@ -184,22 +196,24 @@ def not_a_scheduler(request):
 
 def test_a_server_that_is_not_a_dask_scheduler_fails_within_the_timeout(not_a_scheduler):
     pytest.importorskip("distributed")
-    started = time.perf_counter()
-    with pytest.raises(ConnectionError, match="no Dask scheduler answered|cannot reach the Dask scheduler"):
-        DaskExecutor(not_a_scheduler, timeout=1.0)
-    assert time.perf_counter() - started < 8
+    address, silent = not_a_scheduler
+    # a silent server is given up on after the timeout (which the message gives), not waited for forever
+    expected = "no Dask scheduler answered at .* within 1 s" if silent else "cannot reach the Dask scheduler"
+    with pytest.raises(ConnectionError, match=expected):
+        DaskExecutor(address, timeout=1.0)
 
 
 def test_cli_dask_timeout_comes_from_the_environment(tmp_path, scenario, monkeypatch, not_a_scheduler):
     pytest.importorskip("distributed")
     path = tmp_path / "centre.toml"
     path.write_text(short(scenario).to_toml())
-    args = ["run", str(path), "-r", "2", "-q", "--dask", not_a_scheduler]
+    address, silent = not_a_scheduler
+    args = ["run", str(path), "-r", "2", "-q", "--dask", address]
     monkeypatch.setenv("CONTACTFLOW_DASK_TIMEOUT", "1")
-    started = time.perf_counter()
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "--dask: " in result.output and "Traceback" not in result.output
-    assert time.perf_counter() - started < 8
+    if silent:  # the timeout used is the environment's
+        assert f"no Dask scheduler answered at {address} within 1 s" in result.output
     monkeypatch.setenv("CONTACTFLOW_DASK_TIMEOUT", "soon")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and "CONTACTFLOW_DASK_TIMEOUT must be a positive number" in result.output
@@ -209,10 +223,10 @@ ORPHAN_SCRIPT = """
 import multiprocessing, os, time
 from simulator.parallel import ProcessExecutor
 executor = ProcessExecutor(2)
-futures = [executor.submit(time.sleep, 60) for _ in range(2)]
+futures = [executor.submit(time.sleep, 10**6) for _ in range(2)]  # tasks that never end by themselves
 time.sleep(1.0)  # both workers started and initialised
 print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
-time.sleep(60)
+time.sleep(10**6)
 """
 
 
@@ -239,11 +253,66 @@ def test_workers_exit_when_the_main_process_is_killed(watch):
         workers = [int(pid) for pid in proc.stdout.readline().split()]
         assert len(workers) == 2 and all(_alive(pid) for pid in workers)
         proc.kill()  # kill -9: no chance to stop its pool
-        proc.wait(timeout=10)
-        deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        proc.wait()
+        guard = time.monotonic() + 600  # a guard against a hang, not a measure of time
+        while any(_alive(pid) for pid in workers) and time.monotonic() < guard:
             time.sleep(0.1)
         assert not [pid for pid in workers if _alive(pid)]
     finally:
         proc.kill()
         proc.stdout.close()
+
+
+# --------------------------------------------------------------------------- how many processes
+
+
+@pytest.fixture
+def started_pools(monkeypatch):
+    """The worker counts of the process pools started (each runs serially here instead)."""
+    from simulator.parallel import SerialExecutor
+
+    started = []
+
+    class RecordedPool(SerialExecutor):
+        def __init__(self, workers):
+            started.append(workers)
+
+    monkeypatch.setattr("simulator.parallel.ProcessExecutor", RecordedPool)
+    return started
+
+
+SMALL = ["-r", "2", "-d", "0.05", "-q", "-w", "1000"]
+
+
+@pytest.mark.parametrize("command, tasks", [
+    (["run", "nice_bcg_2016"], 2),
+    (["compare", "nice_bcg_2016", "--set-variant", "x:channels.chat.agents=9"], 4),  # 2 scenarios x 2
+    (["sweep", "nice_bcg_2016", "--vary", "channels.chat.agents=8,9,10", "-o", "{tmp}/sweep"], 6),  # 3 points x 2
+    (["staff", "nice_bcg_2016", "--target", "channels.chat.service_level>=0.5", "--channels", "chat"], 2),
+    (["analyze", "nice_bcg_2016", "--simulate"], 2),
+    (["report", "nice_bcg_2016", "-o", "{tmp}/r.html"], 2),
+])
+def test_workers_are_capped_by_the_work_and_the_cores_in_every_command(command, tasks, started_pools, tmp_path):
+    """--workers 1000 started 1,000 processes in sweep, compare and staff whatever the work."""
+    from simulator.parallel import MAX_WORKERS_PER_CORE, default_workers
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    result = CliRunner().invoke(main, [*args, *SMALL])
+    assert result.exit_code == 0, result.output
+    most = min(tasks, MAX_WORKERS_PER_CORE * default_workers())
+    assert started_pools and set(started_pools) == {most}
+
+
+def test_warmup_workers_are_capped_too(started_pools):
+    result = CliRunner().invoke(main, ["warmup", "nice_bcg_2016", "-r", "2", "-d", "0.1", "-q", "-w", "1000"])
+    assert result.exit_code == 0, result.output
+    assert started_pools == [2]
+
+
+def test_the_python_api_caps_workers_the_same_way(started_pools):
+    sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
+    sim.sweep(sc, {"channels.chat.agents": [8, 9]}, replications=1, seed=1, workers=1000)
+    sim.compare(sc, [sc.with_changes({"channels.chat.agents": 9})], replications=1, seed=1, workers=1000)
+    assert started_pools == [2, 2]
+    sim.run(sc, replications=1, workers=1000)  # one replication: this process
+    assert started_pools == [2, 2]

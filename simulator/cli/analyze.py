@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
@@ -18,13 +17,17 @@ from ..calibrate import (
     calibrate,
     load_targets,
 )
-from ..experiment import atomic_write
+from .. import __version__
+from ..files import atomic_write
+from ..json_data import dumps, plain
 from ..experiment import run as run_scenario
 from ..network import NetworkApproximation, approximate
 from ..parallel import default_workers
 from ..report import format_stat, format_value, table_text
-from ..scenario import ScenarioError, bundled_dir
-from .base import Progress, ScenarioPath, fail, load_with_changes, main
+from ..runsize import RunTooLarge
+from ..scenario import ScenarioError, bundled_dir, read_toml_text
+from .base import (DAYS_RANGE, Progress, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
+                   refuse_run, replications_range, set_option, workers_option)
 
 __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_text"]
 
@@ -66,6 +69,23 @@ def _rows(approx: NetworkApproximation, result=None):
     return rows
 
 
+def fixed_inputs(scenario) -> set[tuple[str, ...]]:
+    """``(table, *key)`` of the ``_rows`` whose analytic value is the scenario's staffing, not a
+    prediction: agent hours, agents on duty of a group, and the cost of channels, groups (and the
+    total) paid by the agent hour only. Their simulated value differs only by the time agents finish
+    a contact past the end of a shift, so they are not marked as outside the simulated interval."""
+    fixed = {("channels", c.name, "agent_hours") for c in scenario.channels}
+    fixed |= {("channels", c.name, "cost") for c in scenario.channels if not c.cost_per_contact}
+    fixed |= {("groups", g.name, m) for g in scenario.groups for m in ("agents", "agent_hours", "cost")}
+    if all(not c.cost_per_contact for c in scenario.channels):
+        fixed.add(("kpis", "cost_total"))
+    return fixed
+
+
+#: The mark of a :func:`fixed_inputs` figure.
+INPUT_MARK = "input, not judged"
+
+
 def _outside(value: float, stat: dict | None) -> bool | None:
     if stat is None or any(math.isnan(stat[k]) for k in ("ci_low", "ci_high")) or math.isnan(value):
         return None
@@ -86,13 +106,15 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
     rows = _rows(approx, result)
     header = ["analytic"] + (["simulated [95 % CI]", "analytic - simulated", "mark"] if result is not None else [])
 
-    def cells(metric, value, stat):
+    inputs = fixed_inputs(sc)
+
+    def cells(table, key, metric, value, stat):
         line = [format_value(value, metric)]
         if result is not None:
             outside = _outside(value, stat)
             diff = value - stat["mean"]
             line += [format_stat(stat["mean"], stat["ci_low"], stat["ci_high"], metric),
-                     _signed(diff, metric), OUTSIDE if outside else ""]
+                     _signed(diff, metric), INPUT_MARK if (table, *key) in inputs else OUTSIDE if outside else ""]
         return line
 
     sections = (("kpis", "KPI"), ("channels", "channel metric"), ("groups", "agent group metric"),
@@ -111,8 +133,11 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
             if table == "channels" and (metric not in ANALYZE_CHANNEL_METRICS
                                         or (key[0] in self_service and metric in _QUEUE_METRICS)):
                 continue
-            shown.append([label, *cells(metric, value, stat)])
+            shown.append([label, *cells(table, key, metric, value, stat)])
         parts.append("\n" + table_text(shown, [title, *header]))
+    if result is not None:
+        parts.append(f"\n{INPUT_MARK}: agent hours and agent-hour costs are the scenario's staffing; the simulated "
+                     "ones add the time agents finish a contact past the end of a shift.")
     if approx.weaknesses:
         parts.append("\nWhere the approximation is weak for this scenario:\n"
                      + "\n".join(f"  - {w}" for w in approx.weaknesses))
@@ -132,47 +157,45 @@ def _signed(diff: float, metric: str) -> str:
 
 def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> dict:
     """The approximation (and the simulation) as one JSON-ready document."""
-    def clean(x):
-        return float(x) if x is not None and math.isfinite(x) else None
-
+    sc = approx.scenario
     data: dict = {
-        "scenario": approx.scenario.name,
+        "scenario": sc.name, "days": sc.run.days, "warmup_hours": sc.run.warmup_hours, "contactflow": __version__,
         "approximation": {
             "iterations": approx.iterations, "converged": approx.converged, "seconds": seconds,
             "served_shares": dict(approx.served_shares), "closed_shares": dict(approx.closed_shares),
             "weaknesses": list(approx.weaknesses),
         },
     }
-    if result is not None:
+    if result is not None:  # the simulation's own window is the scenario's
         data["replications"], data["seed"] = result.replications, result.seed
     for table in ("kpis", "channels", "groups", "before_call", "after_call"):
         data[table] = {}
+    inputs = fixed_inputs(approx.scenario)
     for table, _, key, _, value, stat in _rows(approx, result):
-        entry = {"analytic": clean(value)}
+        entry = {"analytic": value}
         if stat is not None:
-            entry.update({k: clean(v) for k, v in stat.items()})
-            entry["outside"] = _outside(value, stat)
+            entry.update(stat)
+            entry["outside"] = None if (table, *key) in inputs else _outside(value, stat)
         if table in ("channels", "groups"):
             data[table].setdefault(key[0], {})[key[1]] = entry
         else:
             data[table][key[0]] = entry
-    return data
+    return plain(data)
 
 
 @main.command("analyze")
 @click.argument("scenario", required=False, type=ScenarioPath())
 @click.option("--simulate", is_flag=True, help="Also simulate, and show the simulated figures with their 95 % CIs.")
-@click.option("-r", "--replications", type=click.IntRange(min=2),
+@click.option("-r", "--replications", type=replications_range(2),
               help="Replications with --simulate (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed with --simulate (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days after the warm-up.")
+@set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for the simulation (default: CPU cores).")
+@workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet):
+def analyze_command(scenario, simulate, replications, seed, days, assignments, as_json, workers, quiet, force):
     """Every KPI of SCENARIO in well under a second, by the network approximation.
 
     Traffic equations give each channel's load, Erlang A (or Erlang C and a
@@ -209,11 +232,13 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
         progress = Progress(reps, quiet, sc.name)
         try:
             result = run_scenario(sc, replications=reps, seed=seed, keep_journeys=False, progress=progress,
-                                  workers=workers or min(default_workers(), reps))
+                                  workers=workers or default_workers(), force=force)
+        except RunTooLarge as exc:
+            refuse_run(exc)
         finally:
             progress.close()
     if as_json:
-        click.echo(json.dumps(analysis_dict(approx, seconds, result), indent=2))
+        click.echo(dumps(analysis_dict(approx, seconds, result)))
     else:
         click.echo(analysis_text(approx, seconds, result))
 
@@ -222,10 +247,13 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
 
 
 def calibration_text(fit: Calibration) -> str:
-    """Each target, the fitted value and the residual; then what changed."""
+    """Each target, the fitted value and the residual; then what changed (or, when the targets cannot all
+    be met, what the closest fit would change)."""
     sc = fit.start
-    parts = [(f"{sc.name}: calibrated to {fit.targets.source or 'the targets'} "
-              f"({fit.rounds} round(s) of fit + network approximation; tolerance {fit.targets.tolerance:g})")]
+    how = f"{fit.rounds} round(s) of fit + network approximation; tolerance {fit.targets.tolerance:g}"
+    targets = fit.targets.source or "the targets"
+    parts = [f"{sc.name}: calibrated to {targets} ({how})" if fit.reached else
+             f"{sc.name}: NOT calibrated: {targets} cannot all be met ({how}); the closest fit, not written:"]
     rows = [[key, f"{row['target']:.4g}", f"{row['fitted']:.4f}", f"{row['residual']:+.5f}",
              "yes" if row["met"] else "NO"] for key, row in fit.table.iterrows()]
     parts.append("\n" + table_text(rows, ["target", "value", "fitted", "residual", "met"]))
@@ -239,7 +267,8 @@ def calibration_text(fit: Calibration) -> str:
         elif abs(new - old) > 0:
             rows.append([path, "", f"{old:.4f}", f"{new:.4f}", f"{new - old:+.4f}"])
     if rows:
-        parts.append("\nChanged\n" + table_text(rows, ["field", "key", "was", "now", "change"], right={2, 3, 4}))
+        title = "Changed" if fit.reached else "The closest fit would change"
+        parts.append(f"\n{title}\n" + table_text(rows, ["field", "key", "was", "now", "change"], right={2, 3, 4}))
     else:
         parts.append("\nNothing changed: the scenario already meets the targets at this rounding.")
     return "\n".join(parts)
@@ -273,7 +302,7 @@ def _load_targets(text: str):
                    "Default: arrivals.first_channel and channels.*.next.")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
               help="Write the calibrated scenario here (only when every target is met).")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field first.")
+@set_option("Change a scenario field first")
 @click.option("--regularization", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
               help="Pull toward the starting values (per probability, against the targets' residuals).")
 @click.option("--decimals", type=click.IntRange(1, 12), default=4, show_default=True,
@@ -296,6 +325,7 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
       contactflow calibrate my_centre.toml --targets survey.toml --free arrivals.first_channel \\
           --free 'channels.*.resolve' --out my_centre_calibrated.toml
     """
+    output_file(out)  # before the fit, not after it
     try:
         sc = load_with_changes(scenario, assignments)
         targets = _load_targets(targets_file)
@@ -304,7 +334,7 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
         fail(str(exc))
     if not fit.reached:
         if as_json:
-            click.echo(json.dumps(_calibration_dict(fit, None), indent=2))
+            click.echo(dumps(_calibration_dict(fit, None)))
         else:
             click.echo(calibration_text(fit))
         click.echo(str(CalibrationError(fit)), err=True)
@@ -312,17 +342,17 @@ def calibrate_command(scenario, targets_file, free, out, assignments, regulariza
         sys.exit(EXIT_UNREACHABLE)
     original = None
     if sc.source and Path(sc.source).is_file() and not assignments:
-        original = Path(sc.source).read_text(encoding="utf-8")
+        original = read_toml_text(sc.source)
     elif not assignments:
         bundled = bundled_dir() / f"{scenario}.toml"
-        original = bundled.read_text(encoding="utf-8") if bundled.is_file() else None
+        original = read_toml_text(bundled) if bundled.is_file() else None
     text = fit.toml(original)
     try:
         atomic_write(Path(out), lambda p: p.write_text(text, encoding="utf-8"))
     except OSError as exc:
         fail(f"--out {out}: cannot write the scenario: {exc}")
     if as_json:
-        click.echo(json.dumps(_calibration_dict(fit, out), indent=2))
+        click.echo(dumps(_calibration_dict(fit, out)))
     else:
         click.echo(calibration_text(fit))
         click.echo(f"\nwrote {out}; check it with: contactflow run {out}")

@@ -7,17 +7,45 @@ import functools
 import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import click
 
 from .. import __version__
-from ..scenario import Scenario, ScenarioError, load_scenario, parse_toml
+from ..experiment import check_result_folder
+from ..files import remove_stale_temporaries
+from ..parallel import MAX_WORKERS_PER_CORE
+from ..runsize import RunTooLarge
+from ..scenario import (MAX_DAYS, MAX_REPLICATIONS, RELATIVE_OPERATORS, Relative, Scenario, ScenarioError,
+                        load_scenario, parse_value)
+
+from . import EXIT_INTERRUPTED, interrupted  # noqa: F401  (EXIT_INTERRUPTED: for the commands)
 
 DEFAULT_SCENARIO = "nice_bcg_2016"
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
+
+
+def replications_range(least: int = 1) -> click.IntRange:
+    """What ``-r`` and ``--max-replications`` take: ``least`` to ``MAX_REPLICATIONS``, like ``run.replications``."""
+    return click.IntRange(least, MAX_REPLICATIONS)
+
+
+#: What ``-d`` takes: like ``run.days``, more than 0 and at most ``MAX_DAYS``.
+DAYS_RANGE = click.FloatRange(0, MAX_DAYS, min_open=True)
+
+
+#: ``--force``, for every command that simulates.
+force_option = click.option(
+    "--force", is_flag=True,
+    help="Simulate even a run estimated to be far beyond this machine (more than hours of work, or more "
+         "memory than it has); without it such a run is refused before it starts, with the estimate.")
+
+
+def refuse_run(exc: RunTooLarge) -> None:
+    """Exit 2 with the estimate of a run too large, naming ``--force``."""
+    fail(exc.message("--force"))
 
 
 class ScenarioPath(click.ParamType):
@@ -28,23 +56,44 @@ class ScenarioPath(click.ParamType):
 
 def parse_assignment(text: str) -> tuple[str, Any]:
     """Split ``FIELD=VALUE``; the value is read as TOML (``25``, ``0.8``, ``[8, 20]``,
-    ``{ phone = 0.5, give_up = 0.5 }``), or else taken as a plain string."""
+    ``{ phone = 0.5, give_up = 0.5 }``), or else taken as a plain string.
+
+    ``FIELD+=N``, ``FIELD-=N``, ``FIELD*=X`` and ``FIELD/=X`` change the
+    field's current value (a :class:`~simulator.scenario.Relative`).
+
+    Examples
+    --------
+    >>> parse_assignment("channels.chat.agents=25"), parse_assignment("arrivals.per_hour*=1.1")
+    (('channels.chat.agents', 25), ('arrivals.per_hour', Relative(op='*', operand=1.1)))
+    """
     field, sep, raw = text.partition("=")
     field = field.strip()
+    op = field[-1:] if field[-1:] in RELATIVE_OPERATORS else None
+    if op is not None:
+        field = field[:-1].strip()
     if not sep or not field:
-        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25)",
-                                 param_hint="--set")
-    raw = raw.strip()
+        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25, "
+                                 "or channels.chat.agents+=5, arrivals.per_hour*=1.1)", param_hint="--set")
+    value = parse_value(raw)
+    if op is None:
+        return field, value
     try:
-        value = parse_toml(f"value = {raw}")["value"]
-    except ScenarioError:
-        value = raw
-    return field, value
+        return field, Relative(op, value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: {field}: {exc} (e.g. {field}{op}={2 if op in '*/' else 5})",
+                                 param_hint="--set") from None
 
 
 def parse_changes(assignments: Sequence[str], days: float | None = None) -> dict[str, Any]:
     """``--set FIELD=VALUE`` options (and ``--days``) as one dict of changes for ``Scenario.with_changes``."""
-    changes = dict(parse_assignment(a) for a in assignments)
+    changes: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    for assignment in assignments:
+        field, value = parse_assignment(assignment)
+        if field in changes:  # which one was meant? (two relative changes would not add up either)
+            raise click.BadParameter(f"{field} is given twice ({given[field]!r} and {assignment.strip()!r}); "
+                                     "give it once", param_hint="--set")
+        changes[field], given[field] = value, assignment.strip()
     if days is not None:
         changes["run.days"] = days
     return changes
@@ -69,12 +118,26 @@ def load_with_changes(scenario: str | None, assignments: tuple[str, ...]) -> Sce
     return sc
 
 
+def set_option(what: str = "Change a scenario field"):
+    """The ``--set`` option of a command: ``what`` it does, then the forms it takes."""
+    return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
+                        help=f"{what}: FIELD=VALUE, or FIELD+=N, -=, *=, /= to change its current value (a shift "
+                             "plan level by level, agents rounded), e.g. --set channels.chat.agents=25, "
+                             "--set arrivals.per_hour*=1.1 (repeatable).")
+
+
 #: Where a list of changes splits: a ``;`` followed by the next ``FIELD=`` (so a value may hold a ``;``).
-_NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*=)")
+_NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*[+*/]?=)")
 SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
                 "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+
+#: ``--workers``, shared by every command that simulates.
+workers_option = click.option(
+    "-w", "--workers", type=click.IntRange(min=1), default=None,
+    help=f"Processes for replications (default: CPU cores; at most {MAX_WORKERS_PER_CORE} per core and one per "
+         "replication to run). Results do not depend on it.")
 
 #: ``--set-variant``, shared by every command that compares variants.
 set_variant_option = click.option(
@@ -218,26 +281,40 @@ def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[flo
         click.echo(f"note: {label} runs with {base_name}'s {changed}, so that runs pair", err=True)
 
 
+def warn_overload(scenario: Scenario) -> None:
+    """Warn on stderr about every channel the network approximation finds overloaded (the check
+    ``analyze`` lists among its weak spots), before a simulation of it."""
+    from ..network import approximate
+
+    try:
+        notes = approximate(scenario).overload_notes()
+    except (ValueError, ArithmeticError):  # the approximation cannot say: the simulation still can
+        return
+    for note in notes:
+        click.echo(f"warning: {note}: expect long queues and abandonment there, more the longer they last "
+                   "(contactflow analyze shows the load)", err=True)
+
+
 def clean_errors(command):
-    """Bad input exits 2 without a traceback; Ctrl-C exits 130 with one line."""
+    """Bad input exits 2 without a traceback (Ctrl-C is the group's: :class:`CommandGroup`)."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except ScenarioError as exc:
             fail(str(exc))
+        except RunTooLarge as exc:
+            refuse_run(exc)
         except (KeyError, ValueError, ConnectionError, ImportError) as exc:
             fail(str(exc.args[0]) if exc.args else str(exc))
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
     return wrapper
 
 
 def output_folder(path: str | Path, option: str = "--out") -> Path:
     """Create the folder ``path`` (if need be) and check it can be written, before a long run.
 
-    Exits 2 naming the option, the folder and the reason when it cannot.
+    Temporary files that a killed run left there are removed. Exits 2 naming
+    the option, the folder and the reason when it cannot be written.
     """
     folder = Path(path)
     try:
@@ -245,7 +322,28 @@ def output_folder(path: str | Path, option: str = "--out") -> Path:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
         fail(f"{option} {path}: cannot write to this folder: {exc.strerror or exc}")
+    remove_stale_temporaries(folder)
     return folder
+
+
+def output_file(path: str | Path, option: str = "--out") -> Path:
+    """Check that the file ``path`` can be written, before the work that makes it: its folder is made
+    if need be (:func:`output_folder`) and it is not a folder. Exits 2 naming the option otherwise."""
+    target = Path(path)
+    if target.is_dir():
+        fail(f"{option} {path}: is a folder; give a file name")
+    output_folder(target.parent, f"{option} {path}: its folder")
+    return target
+def result_folder(path: str | Path) -> None:
+    """Check, before a long run, that ``run --out`` can save its result set in ``path``.
+
+    Exits 2 naming the option, the folder and the reason when it cannot
+    (:func:`simulator.experiment.check_result_folder`).
+    """
+    try:
+        check_result_folder(path)
+    except OSError as exc:
+        fail(f"--out {path}: {exc.strerror or exc}")
 
 
 class Progress:
@@ -267,12 +365,36 @@ class Progress:
             self.bar.close()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandGroup(click.Group):
+    """The command group: a Ctrl-C in any command exits 130 with one line (click would print
+    ``Aborted!`` and exit 1)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            interrupted()
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="contactflow")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """contactflow: simulate customers moving between web, email, chat and the call centre.
 
     Run `contactflow run` for the bundled Nice–BCG 2016 preset, `contactflow
     scenarios` to list the bundled scenarios, and `contactflow COMMAND --help`
     for each command.
     """
+    quiet_numerics(ctx)
+
+
+def quiet_numerics(ctx: click.Context) -> None:
+    """Keep numpy's and scipy's RuntimeWarnings (a division by zero, the mean of an empty slice) off
+    stderr for the command's duration, in its worker processes too (they start inside it).
+
+    Every figure they concern is reported as undefined (``–``, ``null``) by the
+    results themselves, so the warnings only bury the command's own messages.
+    """
+    ctx.with_resource(warnings.catch_warnings())
+    warnings.simplefilter("ignore", RuntimeWarning)

@@ -6,7 +6,6 @@ call for ``--charts DIR`` to write their charts as PNG and SVG.
 
 from __future__ import annotations
 
-import os
 import shlex
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,9 +15,12 @@ import click
 from ..compare import align_runs
 from ..experiment import Result
 from ..experiment import run as run_scenario
+from ..parallel import default_workers
 from ..scenario import Scenario
-from .base import (VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, parse_changes, set_variant_option, variant_scenarios)
+from ..runsize import check_run_size, estimate_run
+from .base import (DAYS_RANGE, VARIANT_HELP, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors,
+                   fail, force_option, load_with_changes, main, output_file, parse_changes, replications_range,
+                   set_option, set_variant_option, variant_scenarios, workers_option)
 
 __all__ = ["write_charts", "charts_option", "charts_summary"]
 
@@ -59,26 +61,27 @@ def write_charts(make_figures: Callable[[], dict], directory: str, option: str =
 @set_variant_option
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
               help="The HTML file to write.")
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a field of SCENARIO and of every variant scenario file (repeatable).")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
+@set_option("Change a field of SCENARIO and of every variant scenario file")
 @click.option("--title", help="Title of the report (default: the scenario's name).")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
 def report_command(scenario, variants, set_variant_texts, out, replications, seed, days, assignments, title,
-                   workers, quiet):
+                   workers, quiet, force):
     """Write one self-contained HTML report of SCENARIO (default: the Nice–BCG preset).
 
-    The report embeds every chart, the KPI tables with 95 % confidence
-    intervals, the published figures, the scenario's parameters, the seed and
-    the contactflow version; it opens in any browser without a server. Each
-    variant (--compare, --set-variant; the same syntax as `contactflow
-    compare`) runs with the same seed and replications, and the report shows
-    its paired differences against SCENARIO.
+    The report opens with a one-minute summary (headline cards), then every
+    chart, the tables with 95 % confidence intervals (the full tables folded
+    away), the published figures, the scenario's parameters as run, the seed
+    and the contactflow version; it opens in any browser without a server and
+    prints on A4 or Letter. Each variant (--compare, --set-variant; the same
+    syntax as `contactflow compare`) runs with the same seed and
+    replications, and the report shows its paired differences against
+    SCENARIO, its channel figures and its journey flow.
 
     \b
     Examples:
@@ -97,24 +100,29 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     labels = variant_scenarios(base, variants, set_variant_texts, changes=parse_changes(assignments, days),
                                origins=change_origins(assignments, days),
                                variant_option="--compare")
-    labels, aligned = align_runs(base, labels)
+    output_file(out)  # before the runs, not after them
+    base, labels, aligned = align_runs(base, labels)
     alignment_notes(base.name, aligned)
     reps = replications or base.run.replications
     seed = base.run.seed if seed is None else seed
-    workers = workers or min(os.cpu_count() or 1, reps)
+    workers = workers or default_workers()
+    # the whole report at once: the base (its journeys kept for the charts), then each variant
+    check_run_size(estimate_run([(base, reps)], keep_journeys=True, workers=workers), force=force)
+    check_run_size(estimate_run([(base, reps), *((sc, reps) for sc in labels.values())], workers=workers),
+                   force=force)
 
     def simulate(sc: Scenario, keep_journeys: bool) -> Result:
         progress = Progress(reps, quiet, sc.name)
         try:
             return run_scenario(sc, replications=reps, seed=seed, workers=workers,
-                                keep_journeys=keep_journeys, progress=progress)
+                                keep_journeys=keep_journeys, progress=progress, force=force)
         finally:
             progress.close()
 
     from ..html_report import write_report
 
     result = simulate(base, keep_journeys=True)
-    compared = {label: simulate(sc, keep_journeys=False) for label, sc in labels.items()}
+    compared = {label: simulate(sc, keep_journeys=True) for label, sc in labels.items()}  # their journey flows
     words = ["contactflow", "report", *([scenario] if scenario else [])]
     words += [w for a in assignments for w in ("--set", a)] + [w for v in variants for w in ("--compare", v)]
     words += [w for v in set_variant_texts for w in ("--set-variant", v)]
@@ -122,7 +130,8 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     words += ["--out", str(out)]
     command = " ".join(shlex.quote(w) for w in words)
     try:
-        path = write_report(out, result, compared, title=title, command=command)
+        path = write_report(out, result, compared, title=title, command=command,
+                            changes=parse_changes(assignments, days))
     except OSError as exc:
         fail(f"--out {out}: cannot write the report: {exc}")
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB): {base.name}"

@@ -6,26 +6,28 @@ Also home of the options they share with ``run``: ``--precision``,
 
 from __future__ import annotations
 
-import json
 import math
 import sys
-import textwrap
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from ..compare import compare
-from ..experiment import atomic_write
+from ..compare import RUN_ATTRS, compare
+from ..files import atomic_write, safe_file_name
+from ..json_data import dumps
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
-from ..report import SIGNIFICANT_NOTE, difference_cell, format_stat, format_value, table_text
-from ..scenario import Scenario
-from ..staffing import StaffingError, Target, erlang_start, hour_label, network_start, staff
+from ..report import (CLOSED_KPIS, COMPARISON_METHOD, SIGNIFICANT_NOTE, day_difference_text, difference_cell,
+                      format_stat, format_value, headline_figures, table_text)
+from ..staffing import StaffingError, Target, erlang_start, network_start, staff, staffing_text, staffing_units
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
-from .base import (EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins, clean_errors, fail,
-                   load_with_changes, main, output_folder, parse_changes, set_variant_option, variant_scenarios)
+from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
+                   clean_errors, fail, force_option, load_with_changes, main, output_file, output_folder,
+                   parse_changes, replications_range, set_option, set_variant_option, variant_scenarios,
+                   workers_option)
+from ..plots import comparison_chart, sweep_axes, sweep_charts
 from .charts import charts_option, charts_summary, write_charts
 
 __all__ = ["parse_precision", "dask_option_help", "PlannedProgress"]
@@ -76,15 +78,14 @@ def check_figures(option: str, figures, scenarios) -> None:
 def experiment_options(command):
     """The options every experiment command shares, in one place."""
     options = [
-        click.option("-r", "--replications", type=click.IntRange(min=1),
+        click.option("-r", "--replications", type=replications_range(1),
                      help="Replications per run (default: the scenario's run.replications)."),
         click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed)."),
-        click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up."),
-        click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-                     help="Change a scenario field, e.g. --set run.warmup_hours=6 (repeatable)."),
-        click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-                     help="Processes for replications (default: CPU cores). Results do not depend on it."),
+        click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up."),
+        set_option(),
+        workers_option,
         click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help),
+        force_option,
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
@@ -94,7 +95,7 @@ def experiment_options(command):
 
 def precision_options(command):
     """``--precision`` and ``--max-replications``."""
-    command = click.option("--max-replications", type=click.IntRange(min=2), default=None,
+    command = click.option("--max-replications", type=replications_range(2), default=None,
                            help=f"Most replications --precision may run (default {DEFAULT_MAX_REPLICATIONS}).")(command)
     return click.option("--precision", "precision_texts", multiple=True, metavar="FIGURE=HALF_WIDTH",
                         help="Add replications until the figure's 95 % CI half-width is at most HALF_WIDTH, "
@@ -104,11 +105,6 @@ def precision_options(command):
 def _load(scenario, assignments, days):
     sc = load_with_changes(scenario, assignments)
     return sc.with_changes({"run.days": days}) if days is not None else sc
-
-
-def _json_ready(frame: pd.DataFrame) -> list[dict]:
-    records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()} for r in records]
 
 
 # --------------------------------------------------------------------------- compare
@@ -126,7 +122,7 @@ def _json_ready(frame: pd.DataFrame) -> list[dict]:
 @charts_option("a chart of the headline figures and their paired differences (comparison.png, .svg)")
 @clean_errors
 def compare_command(base, variants, set_variant_texts, replications, seed, days, assignments, workers, dask,
-                    quiet, precision_texts, max_replications, show_all, as_json, out, charts):
+                    force, quiet, precision_texts, max_replications, show_all, as_json, out, charts):
     """Compare BASE with each VARIANT on common random numbers.
 
     A VARIANT is a scenario file or bundled name, or changes to BASE like
@@ -165,7 +161,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     bar = PlannedProgress(None if precision else reps * scenarios, quiet, "compare")
     try:
         table = compare(base_sc, named, replications=reps, seed=seed, precision=precision,
-                        workers=workers, dask=dask, progress=bar)
+                        workers=workers, dask=dask, progress=bar, force=force)
     finally:
         bar.close()
     alignment_notes(table.attrs["base"], table.attrs["aligned"])
@@ -178,9 +174,9 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     if charts is not None:
         chart_files = write_charts(lambda: {"comparison": comparison_chart(table, base_sc)}, charts)
     if as_json:
-        doc = {k: table.attrs[k] for k in ("base", "seed", "replications", "precision", "aligned")}
-        doc["rows"] = _json_ready(table)
-        click.echo(json.dumps(doc, indent=2, allow_nan=False))
+        doc = {k: table.attrs[k] for k in ("base", *RUN_ATTRS, "precision", "aligned")}
+        doc["rows"] = table.to_dict(orient="records")
+        click.echo(dumps(doc))
         return
     click.echo(comparison_text(table, show_all))
     if precision is not None:
@@ -191,25 +187,15 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
         click.echo(charts_summary(chart_files, charts))
 
 
-def headline_figures(scenario: Scenario) -> list[str]:
-    """The figures ``sweep`` prints and ``compare`` and ``sweep`` draw by default."""
-    return ["give_up_rate", "avoidable_call_share", f"channels.{scenario.focal_channel}.service_level",
-            "cost_per_customer"]
-
-
-def comparison_chart(table: pd.DataFrame, base: Scenario):
-    """The headline figures side by side, with their paired differences (:func:`simulator.plots.kpi_comparison`)."""
-    from ..plots import kpi_comparison
-
-    present = set(table["kpi"])
-    return kpi_comparison(table, kpis=[k for k in headline_figures(base) if k in present])
-
-
 def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
-    """The comparison as a text table: each scenario's mean, and each variant's paired difference."""
-    base = table.attrs.get("base", table["scenario"].iloc[0])
+    """The comparison as a text table: each scenario's mean, and each variant's paired difference
+    (also per day, for totals over a window other than one day)."""
+    attrs = table.attrs
+    base = attrs.get("base", table["scenario"].iloc[0])
     labels = list(dict.fromkeys(table["scenario"]))
     variants = [v for v in labels if v != base]
+    days = attrs.get("days")
+    per_day = days is not None and days != 1
     shown = table
     if not show_all:
         main_rows = (table["table"] == "kpis") | (
@@ -218,11 +204,12 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
         spread = table.groupby("kpi")["mean"].transform(lambda m: m.nunique(dropna=True))
         silent = (table["table"] == "channels") & (table["ci_low"].isna() | (table["ci_low"] == table["ci_high"])) \
             & (spread <= 1) & (table["metric"] != "contacts")
-        shown = table[main_rows & ~silent]
+        never_closed = table["kpi"].isin(CLOSED_KPIS) & (table.groupby("kpi")["mean"].transform("max") == 0)
+        shown = table[main_rows & ~silent & ~never_closed]
     by_scenario = {label: frame.set_index("kpi") for label, frame in shown.groupby("scenario", sort=False)}
     header = ["figure", f"{base}"]
     for v in variants:
-        header += [v, f"Δ {v} [95 % CI]"]
+        header += [v, f"Δ {v} [95 % CI]"] + ([f"Δ {v} per day"] if per_day else [])
     rows = []
     for kpi, row in by_scenario[base].iterrows():
         cells = [kpi, format_stat(row["mean"], row["ci_low"], row["ci_high"], row["metric"])]
@@ -230,12 +217,20 @@ def comparison_text(table: pd.DataFrame, show_all: bool = False) -> str:
             if kpi in by_scenario[v].index:
                 other = by_scenario[v].loc[kpi]
                 cells += [format_value(other["mean"], other["metric"]), difference_cell(other)]
+                if per_day:
+                    cells.append("" if math.isnan(other["diff_per_day"]) else day_difference_text(
+                        {"metric": other["metric"], "per_day": True,
+                         **{k: other[f"{k}_per_day"] for k in ("diff", "diff_low", "diff_high")}}))
             else:
-                cells += ["–", "–"]
+                cells += ["–", "–"] + (["–"] if per_day else [])
         rows.append(cells)
-    title = (f"{base} vs {', '.join(variants)}: {table.attrs.get('replications', '?')} paired replication(s), "
-             f"seed {table.attrs.get('seed', '?')}; mean [95 % CI]")
-    return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE])
+    covers = (f"{attrs['replications']} paired replication(s) of {days:g} day(s) after a "
+              f"{attrs['warmup_hours']:g} h warm-up, seed {attrs['seed']}" if days is not None else
+              f"{attrs.get('replications', '?')} paired replication(s), seed {attrs.get('seed', '?')}")
+    title = f"{base} vs {', '.join(variants)}: {covers}; mean [95 % CI]"
+    if per_day:
+        title += f"\ncounts and costs are totals over the {days:g} day(s); 'Δ ... per day' divides them by {days:g}"
+    return "\n".join([title, "", table_text(rows, header), "", SIGNIFICANT_NOTE, COMPARISON_METHOD])
 
 
 def _precision_line(report: dict, precision: Precision) -> str:
@@ -256,14 +251,15 @@ def _precision_line(report: dict, precision: Precision) -> str:
 @experiment_options
 @precision_options
 @click.option("-o", "--out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the results (default: sweep_SCENARIO). Re-running resumes from it.")
+              help="Folder for the results (default: sweep_NAME, from the scenario's name). "
+                   "Re-running resumes from it.")
 @click.option("--show", "show", multiple=True, metavar="FIGURE",
               help="Figures to print per point (default: give_up_rate, avoidable_call_share, "
                    "the focal channel's service_level, cost_per_customer); for FIGURE "
                    f"{FIGURE_HELP}. All are in the files.")
 @charts_option("the shown figures against the first numeric varied field (sweep.png, .svg)")
 @clean_errors
-def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, quiet,
+def sweep_command(scenario, vary_texts, replications, seed, days, assignments, workers, dask, force, quiet,
                   precision_texts, max_replications, out, show, charts):
     """Run SCENARIO at every point of a grid of field values.
 
@@ -305,9 +301,12 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         check_figures("--precision", precision.targets, [sc])
         figures += [k for k in precision.targets if k not in figures]
     if charts is not None:
-        _sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
+        try:
+            sweep_axes(vary)  # before running: a grid with nothing to put on the x axis fails now
+        except ValueError as exc:
+            fail(f"--charts: {exc}")
         output_folder(charts, "--charts")
-    out = out or f"sweep_{sc.name}"
+    out = out or f"sweep_{safe_file_name(sc.name)}"  # a name is free text: keep the folder here
     points = math.prod(len(v) for v in vary.values())
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "sweep")
@@ -316,7 +315,7 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     try:
         # the folder is made and sweep.json written before any point runs
         table = sweep(sc, vary, replications=replications, seed=seed, out=out, precision=precision,
-                      workers=workers, dask=dask, progress=bar)
+                      workers=workers, dask=dask, progress=bar, force=force)
     except ConnectionError:
         raise  # --dask: reported by clean_errors
     except OSError as exc:
@@ -329,6 +328,8 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
         sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
+    for damaged in table.attrs["recomputed"]:
+        click.echo(f"recomputed a point whose saved file was damaged (empty or truncated): {damaged}", err=True)
     if table.attrs["resumed"]:
         click.echo(f"resumed: {table.attrs['resumed']} of {points} point(s) were already saved in {out}", err=True)
     text = sweep_text(table, list(vary), figures)
@@ -341,48 +342,6 @@ def sweep_command(scenario, vary_texts, replications, seed, days, assignments, w
     click.echo(f"\nwrote {out}/sweep.parquet and {out}/sweep.csv ({points} points)")
     if charts is not None:
         click.echo(charts_summary(chart_files, charts))
-
-
-def _sweep_axes(vary: dict[str, list]) -> tuple[str, str | None, list[str]]:
-    """The x-axis field (the first with numbers and several values), the hue field and the rest."""
-    varied = [f for f, values in vary.items() if len(values) > 1] or list(vary)[:1]
-    numeric = [f for f in varied if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vary[f])]
-    if not numeric:
-        raise ValueError(f"--charts: no varied field has numbers to put on the x axis "
-                         f"({', '.join(varied)}); vary a numeric field, or leave out --charts")
-    rest = [f for f in varied if f != numeric[0]]
-    return numeric[0], (rest[0] if rest else None), rest[1:]
-
-
-def sweep_charts(table: pd.DataFrame, vary: dict[str, list], figures: list[str], scenario: Scenario,
-                 seed: int | None) -> dict:
-    """The sweep as charts (:func:`simulator.plots.sweep_chart`): ``sweep``, or ``sweep_1``, ``sweep_2``, ...
-    (one per combination of the varied fields past the first two)."""
-    from ..plots import sweep_chart
-
-    x, hue, others = _sweep_axes(vary)
-    frame = table
-    if hue is not None and not all(isinstance(v, (int, float)) for v in vary[hue]):
-        # a non-numeric hue (lists, words) is labelled as it is, like scenario names
-        frame = table.assign(scenario=[f"{hue} = {v}" for v in table[hue]])
-        hue = "scenario"
-    reps = sorted(set(table["replications"]))
-    footnote = (f"{scenario.name}: {reps[0] if len(reps) == 1 else f'{reps[0]} to {reps[-1]}'} replication(s) "
-                f"per point, {'each its own seed' if seed is None else f'seed {seed} for all'}. "
-                "Lines: mean; bands: 95 % confidence interval.")
-
-    def chart(rows: pd.DataFrame, title: str | None = None):
-        return sweep_chart(rows, parameter=x, kpis=figures, hue=hue, reference=scenario.reference,
-                           title=title, footnote=footnote)
-
-    if not others:
-        return {"sweep": chart(frame)}
-    charts = {}
-    for i, (values, rows) in enumerate(frame.groupby(others, sort=False), start=1):
-        values = values if isinstance(values, tuple) else (values,)
-        fixed = ", ".join(f"{f} = {v}" for f, v in zip(others, values))
-        charts[f"sweep_{i}"] = chart(rows, f"Sensitivity to {x} ({fixed})")
-    return charts
 
 
 def sweep_text(table: pd.DataFrame, fields: list[str], figures: list[str]) -> str:
@@ -450,7 +409,7 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
 def staff_command(scenario, target_texts, channel_list, group_list, hourly, start_name, replications, seed, days,
-                  assignments, workers, dask, quiet, max_evaluations, save_scenario, as_json):
+                  assignments, workers, dask, force, quiet, max_evaluations, save_scenario, as_json):
     """The fewest agents per agent group (or per hour with --hourly) that meet every target.
 
     What is sized are agent groups: a channel with its own agents is a group
@@ -482,14 +441,21 @@ def staff_command(scenario, target_texts, channel_list, group_list, hourly, star
         fail(f"--hourly needs at least one whole {what} simulated after the warm-up, so that every hour is judged "
              f"(run.days is {sc.run.days:g}): use -d {period_days} or more")
     if save_scenario is not None:  # before the search, not after it
-        output_folder(Path(save_scenario).parent, f"--save-scenario {save_scenario}: its folder")
-    names = [c.strip() for text in (channel_list, group_list) if text for c in text.split(",") if c.strip()]
+        output_file(save_scenario, "--save-scenario")
+    given = [text for text in (channel_list, group_list) if text is not None]
+    names = [c.strip() for text in given for c in text.split(",") if c.strip()] if given else None
+    try:  # what to staff, checked now and named as the options are
+        units = staffing_units(sc, targets, names, option="--channels NAME,NAME or --groups NAME,NAME")
+    except (KeyError, ValueError) as exc:
+        options = [f"{option} {text!r}" for option, text in (("--channels", channel_list), ("--groups", group_list))
+                   if text is not None]
+        fail(f"{', '.join(options) + ': ' if options else ''}{exc.args[0]}")
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
     try:
-        plan = staff(sc, targets, names or None, hourly=hourly, replications=replications, seed=seed,
+        plan = staff(sc, targets, groups=units, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
-                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations)
+                     workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations, force=force)
     except StaffingError as exc:
         fail(f"{sc.source or sc.name}: {exc}")
     finally:
@@ -500,72 +466,11 @@ def staff_command(scenario, target_texts, channel_list, group_list, hourly, star
         except OSError as exc:
             fail(f"--save-scenario {save_scenario}: cannot write the staffed scenario: {exc}")
     if as_json:
-        click.echo(json.dumps(plan.to_dict(), indent=2, default=float))
+        click.echo(dumps(plan.to_dict()))
         return
     click.echo(staffing_text(plan))
     if save_scenario is not None:
         click.echo(f"\nwrote the staffed scenario to {save_scenario}")
-
-
-def _group_skills(scenario: Scenario, name: str) -> str:
-    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
-    group = scenario.group(name)
-    if group.own:
-        return name
-    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
-
-
-def staffing_text(plan) -> str:
-    """The plan, its checks with CIs, and its cost, as text."""
-    sc = plan.scenario
-    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
-    unjudged = plan.unjudged_hours
-    claim = "every target in every hour with contacts" if unjudged else "every target"
-    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
-             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
-    period = plan.period_hours
-    if hourly:
-        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
-                for h in hours]
-        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
-    else:
-        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
-    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
-    checks = plan.checks
-    rows = []
-    for target, frame in checks.groupby("target", sort=False):
-        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
-            metric, op = target.split()[0].split(".")[-1], target.split()[1]
-            defined = frame.dropna(subset=["mean"])
-            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
-                     if len(defined) else frame.iloc[0])
-            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
-        else:
-            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
-        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
-        met = "yes" if judged["met"].all() else "NO"
-        if len(judged) < len(frame):
-            met += f" ({len(frame) - len(judged)} h not judged)"
-        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
-                     "yes" if frame["confident"].all() else "not all"])
-    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
-                                   right=set()))
-    if unjudged:
-        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
-        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
-                                   "keep their start level. Simulate more days (-d) or replications (-r) "
-                                   "to judge them.", width=100))
-    hours = plan.agent_hours_per_day
-    cost = plan.result.stat("cost_total")
-    days = sc.run.days
-    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
-    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
-    parts.append(f"simulated cost_total over {days:g} day(s): "
-                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
-    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- warmup
@@ -573,38 +478,44 @@ def staffing_text(plan) -> str:
 
 @main.command("warmup")
 @click.argument("scenario", type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=2), default=5, show_default=True,
+@click.option("-r", "--replications", type=replications_range(2), default=5, show_default=True,
               help="Replications to learn from.")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True),
+@click.option("-d", "--days", type=DAYS_RANGE,
               help="Days to simulate from empty (default: the scenario's; several times the warm-up).")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Change a scenario field.")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None, help="Processes (default: CPU cores).")
+@set_option()
+@workers_option
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @clean_errors
-def warmup_command(scenario, replications, seed, days, assignments, workers, quiet):
+def warmup_command(scenario, replications, seed, days, assignments, workers, force, quiet):
     """Suggest run.warmup_hours for a steady-state SCENARIO (MSER-5 on the waits).
 
     Simulates from empty with no warm-up and finds, per staffed channel and
-    replication, where the start-up transient of the waits ends. The
-    suggestion is the largest channel's cut-off on the waits averaged over
-    replications; the single replications' cut-offs show the spread, and
-    warnings (on stderr) say when the run looks too short for MSER.
+    replication, where the start-up transient of the waits ends. Each
+    channel's cut-off on the waits averaged over replications is checked
+    against the exact transient of its queue (M/M/c or M/M/c+M at its offered
+    load); the suggestion is the largest of them. The single replications'
+    cut-offs show the spread, and warnings (on stderr) say when the run looks
+    too short for MSER or MSER fell short of the exact transient.
     """
     sc = load_with_changes(scenario, assignments)
     bar = Progress(replications, quiet, f"{sc.name} from empty")
     try:
         suggestion = suggest_warmup(sc, replications, seed, days=days, workers=workers or default_workers(),
-                                    progress=bar)
+                                    progress=bar, force=force)
     finally:
         bar.close()
     spread = suggestion.spread()
     rows = [[c, f"{r['hours']:.2f}", f"{r['median']:.2f} [{r['min']:.2f} – {r['max']:.2f}]",
-             f"{r['late']:.0f} of {replications}"] for c, r in spread.iterrows()]
+             f"{r['late']:.0f} of {replications}",
+             "–" if math.isnan(r["exact"]) else "> a week" if math.isinf(r["exact"]) else f"{r['exact']:.2f}"]
+            for c, r in spread.iterrows()]
     click.echo(table_text(rows, ["channel", "warm-up h (MSER-5)", "single replications: median [range]",
-                                 "late minimum"]))
+                                 "late minimum", "exact transient h"]))
     for warning in suggestion.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's "
-               f"(scenario has {sc.run.warmup_hours:g}); use it with\n"
+    has = (f"{sc.run.warmup_hours:g}, derived" if sc.run.warmup_derived else f"{sc.run.warmup_hours:g}")
+    click.echo(f"\nsuggested warm-up: {suggestion.hours:g} hours, the largest channel's MSER-5 cut-off or exact "
+               f"transient, whichever is longer (scenario has {has}); use it with\n"
                f"  contactflow run {scenario} --set run.warmup_hours={suggestion.hours:g}")

@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import click
 
+from ..distributions import did_you_mean
+from ..files import atomic_write
 from ..experiment import run as run_scenario
+from ..parallel import default_workers
+from ..precision import PrecisionError
 from ..report import result_text
-from ..scenario import ScenarioError, bundled_scenarios, load_scenario
-from .base import ScenarioPath, fail, load_with_changes, main, output_folder
+from ..runsize import RunTooLarge
+from ..scenario import ScenarioError, bundled_scenarios, load_scenario, read_toml_text
+from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
+                   output_folder, refuse_run, replications_range, result_folder, set_option, warn_overload,
+                   workers_option)
 from .charts import charts_option, charts_summary, write_charts
 from .experiments import PlannedProgress, dask_option_help, parse_precision, precision_options
 
 
 @main.command("run")
 @click.argument("scenario", required=False, type=ScenarioPath())
-@click.option("-r", "--replications", type=click.IntRange(min=1), help="Replications (default: the scenario's run.replications).")
+@click.option("-r", "--replications", type=replications_range(1), help="Replications (default: the scenario's run.replications).")
 @click.option("-s", "--seed", type=click.IntRange(min=0), help="Random seed (default: the scenario's run.seed).")
-@click.option("-d", "--days", type=click.FloatRange(min=0, min_open=True), help="Days simulated after the warm-up.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Change a scenario field, e.g. --set channels.chat.agents=25 (repeatable).")
+@click.option("-d", "--days", type=DAYS_RANGE, help="Days simulated after the warm-up.")
+@set_option()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
-@click.option("-o", "--out", type=click.Path(file_okay=False), help="Write result.json, CSV tables and journeys.parquet here.")
+@click.option("-o", "--out", type=click.Path(file_okay=False),
+              help="Save the result here: result.json, CSV tables, journeys.parquet and the scenario as run "
+                   "(scenario.toml); the folder is replaced as a whole.")
 @charts_option("every chart that applies")
-@click.option("-w", "--workers", type=click.IntRange(min=1), default=None,
-              help="Processes for replications (default: CPU cores). Results do not depend on it.")
+@workers_option
 @click.option("--dask", metavar="ADDRESS", envvar="CONTACTFLOW_DASK", help=dask_option_help)
 @precision_options
+@force_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run_command(scenario, replications, seed, days, assignments, as_json, out, charts, workers, quiet,
-                dask=None, precision_texts=(), max_replications=None):
+                dask=None, precision_texts=(), max_replications=None, force=False):
     """Simulate SCENARIO (a TOML file or a bundled name; default: the Nice–BCG preset).
 
     Prints the KPIs with 95 % confidence intervals, beside the published
@@ -55,18 +63,24 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         fail(str(exc))
     except KeyError as exc:  # a --precision figure the scenario does not have
         fail(f"--precision: {exc.args[0]}")
-    for folder, option in ((out, "--out"), (charts, "--charts")):
-        if folder is not None:
-            output_folder(folder, option)  # a folder that cannot be written fails now, not after the run
+    warn_overload(sc)
+    # a folder that cannot be written fails now, not after the run
+    if out is not None:
+        result_folder(out)
+    if charts is not None:
+        output_folder(charts, "--charts")
     reps = replications or sc.run.replications
-    workers = workers or min(os.cpu_count() or 1, reps if precision is None else precision.max_replications)
     progress = PlannedProgress(None if precision else reps, quiet, f"{sc.name}")
     try:
-        result = run_scenario(sc, replications=reps, seed=seed, workers=workers,
+        result = run_scenario(sc, replications=reps, seed=seed, workers=workers or default_workers(),
                               keep_journeys=out is not None or charts is not None, progress=progress,
-                              precision=precision, dask=dask)
+                              precision=precision, dask=dask, force=force)
+    except RunTooLarge as exc:
+        refuse_run(exc)
     except (ConnectionError, ImportError) as exc:  # --dask: unreachable scheduler, extra not installed
         fail(f"--dask: {exc.args[0]}")
+    except PrecisionError as exc:
+        fail(f"--precision: {exc}")
     finally:
         progress.close()
     if out is not None:
@@ -78,6 +92,8 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         from ..plots import result_charts
 
         chart_files = write_charts(lambda: result_charts(result), charts)
+    if result.warmup["warning"]:
+        click.echo(f"warning: {result.warmup['warning']}", err=True)
     if as_json:
         click.echo(result.to_json())
     else:
@@ -85,14 +101,14 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         if result.precision is not None:
             click.echo("\n" + result.precision.text())
         if out is not None:
-            click.echo(f"\nwrote {out}/result.json, *.csv and journeys.parquet")
+            click.echo(f"\nwrote {out}/result.json, scenario.toml (the scenario as run), *.csv and journeys.parquet")
         if charts is not None:
             click.echo(charts_summary(chart_files, charts))
 
 
 @main.command("validate")
 @click.argument("scenario", type=ScenarioPath())
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", help="Check with a field changed.")
+@set_option("Check with a field changed")
 def validate_command(scenario, assignments):
     """Check SCENARIO and list every problem (exit status 2 when there is one)."""
     try:
@@ -111,10 +127,45 @@ def validate_command(scenario, assignments):
 
 
 @main.command("scenarios")
-def scenarios_command():
-    """List the bundled scenarios with their descriptions."""
+@click.option("--show", "show", metavar="NAME", help="Print the bundled scenario NAME (its TOML, with comments).")
+@click.option("--copy", "copy", nargs=2, metavar="NAME PATH",
+              help="Write the bundled scenario NAME to PATH (a file, or a folder to write NAME.toml in), "
+                   "to edit and run.")
+@click.option("--force", is_flag=True, help="With --copy: overwrite PATH if it exists.")
+def scenarios_command(show, copy, force):
+    """List the bundled scenarios with their descriptions, or start from one.
+
+    \b
+    Examples:
+      contactflow scenarios
+      contactflow scenarios --show utility_billing_surge
+      contactflow scenarios --copy nice_bcg_2016 my_centre.toml
+    """
+    bundled = bundled_scenarios()
+    if show is not None or copy:
+        if show is not None and copy:
+            fail("--show and --copy: give one of them")
+        name = show if show is not None else copy[0]
+        option = "--show" if show is not None else "--copy"
+        if name not in bundled:
+            hint = did_you_mean(name, bundled)
+            fail(f"{option} {name}: no bundled scenario of that name{'; ' + hint if hint else ''} "
+                 f"(bundled: {', '.join(bundled)})")
+        text = read_toml_text(bundled[name])
+        if show is not None:
+            click.echo(text, nl=not text.endswith("\n"))
+            return
+        target = Path(copy[1])
+        if target.is_dir():
+            target = target / f"{name}.toml"
+        if target.exists() and not force:
+            fail(f"--copy {name} {copy[1]}: {target} exists; use --force to overwrite it")
+        output_file(target, f"--copy {name}")
+        atomic_write(target, lambda p: p.write_text(text, encoding="utf-8"))
+        click.echo(f"wrote {target}; edit it, then: contactflow run {target}")
+        return
     rows = []
-    for name, path in bundled_scenarios().items():
+    for name, path in bundled.items():
         try:
             description = load_scenario(path).description
         except ScenarioError as exc:  # a broken bundled file must not hide the others
@@ -123,3 +174,4 @@ def scenarios_command():
     width = max((len(n) for n, _ in rows), default=0)
     for name, description in rows:
         click.echo(f"{name.ljust(width)}  {description}")
+    click.echo("\nstart from one: contactflow scenarios --copy NAME my_centre.toml (or --show NAME to read it)")
