@@ -445,8 +445,49 @@ def _erlang_c_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
     return _erlang_c_of(loads, agents, _erlang_b_table(loads, agents))
 
 
+def _impatient_queue_mean(lam: np.ndarray, speed: np.ndarray, theta: float) -> np.ndarray:
+    """Mean of the birth-death chain with births ``lam`` and deaths ``speed + j theta`` (``theta > 0``),
+    hour by hour, mostly in closed form.
+
+    With ``x = speed / theta`` and ``y = lam / theta`` the weights are
+    ``y^j / ((x + 1) ... (x + j))``; their sum is ``S = e^y y^-x Gamma(x + 1)
+    P(x, y)`` (``P`` the regularized lower incomplete gamma function), and
+    summing the balance ``(x + j + 1) w_{j+1} = y w_j`` over ``j`` gives the
+    mean ``y - x + x / S``, used where ``y >= 0.9 (x + 1)``. Below (``P`` may
+    underflow and the difference cancel) the series itself is summed: its
+    terms shrink by a tenth or more each.
+
+    Examples
+    --------
+    >>> j = np.arange(400)
+    >>> w = np.exp(np.cumsum(np.concatenate(([0.0], np.log(3.0 / (2.0 + 0.5 * j[1:]))))))
+    >>> truth = float(j @ w / w.sum())
+    >>> bool(abs(_impatient_queue_mean(np.array([3.0]), np.array([2.0]), 0.5)[0] - truth) < 1e-12)
+    True
+    """
+    x, y = speed / theta, lam / theta
+    mean = np.zeros(len(lam))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_s = y - x * np.log(y) + special.gammaln(x + 1.0) + np.log(special.gammainc(x, y))
+        closed = y - x + x * np.exp(-log_s)
+    use = (y > 0) & (y > 0.9 * (x + 1.0)) & np.isfinite(closed)
+    mean[use] = closed[use]
+    rest = (y > 0) & ~use
+    series = rest & (y <= 0.9 * (x + 1.0))
+    if series.any():
+        first = y[series] / (x[series] + 1.0)  # the largest ratio of two terms
+        j = np.arange(1, int(math.ceil(40.0 / -math.log(float(first.max())))) + 2)[:, None]
+        terms = np.cumprod(y[series][None, :] / (x[series][None, :] + j), axis=0)
+        mean[series] = (j * terms).sum(axis=0) / (1.0 + terms.sum(axis=0))
+    slow = rest & ~series  # the closed form overflowed: the chain itself
+    if slow.any():
+        mean[slow] = _queue_given_busy(lam[slow], speed[slow], theta, 0.0, service_level=False,
+                                       closed_form=False)["queue"]
+    return mean
+
+
 def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=None, accept: float = 0.0,
-                      service_level: bool = True) -> dict:
+                      service_level: bool = True, closed_form: bool = True) -> dict:
     """A class's queue while every agent it may use is busy, hour by hour (arrays over hours).
 
     A birth-death chain on the contacts waiting: births ``lam`` (``lam (1 -
@@ -457,10 +498,16 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
     join the queue, the mean ``queue`` (waiting contacts given busy), and
     ``within``: the share served within ``threshold`` minutes among those
     who join (times ``live``; only with ``service_level``, which the fixed point does not need).
+    Without call backs and service level the mean is in closed form
+    (:func:`_impatient_queue_mean`); otherwise the chain is cut where the
+    mass left out is negligible (twelve standard deviations past its mode).
     """
     lam = np.asarray(lam, dtype=float)
     speed = np.maximum(np.asarray(speed, dtype=float), 1e-12)
     hours = len(lam)
+    if closed_form and offer_from is None and not service_level and theta > 0:
+        return {"offered": np.zeros(hours), "accepted": np.zeros(hours), "live": np.ones(hours),
+                "queue": _impatient_queue_mean(lam, speed, theta), "within": np.full(hours, np.nan)}
     offer = np.full(hours, np.inf) if offer_from is None else np.asarray(offer_from, dtype=float)
     tail = lam * (1.0 - accept) if offer_from is not None else lam
     if theta == 0 and np.any((tail >= speed) & (lam > 0)):
@@ -469,7 +516,9 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
         ratio = float(np.max(np.where(lam > 0, tail / speed, 0.0)))
         size = int(min(20000, max(64, math.log(1e-15) / math.log(max(ratio, 1e-12)) + 2)))
     else:
-        size = int(min(20000, 64 + 4 * float(np.max(lam)) / theta))
+        # the weights peak at most at (lam - speed) / theta and fall like a normal of variance lam / theta
+        needed = np.maximum(lam - speed, 0.0) / theta + 12.0 * np.sqrt(lam / theta) + 64.0
+        size = int(min(20000, 64 + 4 * float(np.max(lam)) / theta, float(np.max(needed))))
     j = np.arange(1, size + 1)[:, None]
     birth = np.where(j - 1 < offer[None, :], lam[None, :], tail[None, :])
     with np.errstate(divide="ignore"):
@@ -498,19 +547,28 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
 
 
 def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """``E[min(N, cap)]`` for ``N`` Poisson with ``mean`` (``cap`` fractional: linear between whole numbers)."""
-    low = np.floor(cap).astype(int)
-    frac = cap - low
-    top = int(low.max()) + 1 if low.size else 1
+    """``E[min(N, cap)]`` for ``N`` Poisson with ``mean`` (``cap`` fractional: linear between whole numbers).
+
+    For a whole ``m``: ``m P(N >= m) + E[N; N <= m - 1] = m P(N > m - 1) + mean P(N <= m - 2)``.
+
+    Examples
+    --------
+    >>> n = np.arange(200)
+    >>> pmf = np.exp(n * np.log(7.5) - 7.5 - np.cumsum(np.log(np.maximum(n, 1))))
+    >>> bool(abs(_expected_min_poisson(np.array([7.5]), np.array([6.0]))[0] - pmf @ np.minimum(n, 6)) < 1e-12)
+    True
+    """
     mean = np.asarray(mean, dtype=float)
-    pmf = np.exp(-mean)
-    below = [pmf.copy()]  # P(N <= j)
-    for j in range(1, top + 1):
-        pmf = pmf * mean / j
-        below.append(below[-1] + pmf)
-    tail = np.cumsum(1.0 - np.array(below), axis=0)  # tail[m - 1] = E[min(N, m)] = sum_{j < m} P(N > j)
-    at = lambda m: np.where(m > 0, np.take_along_axis(tail, np.maximum(m - 1, 0)[None], axis=0)[0], 0.0)  # noqa: E731
-    return (1.0 - frac) * at(low) + frac * at(low + 1)
+    low = np.floor(cap)
+    frac = cap - low
+
+    def at(m):
+        with np.errstate(invalid="ignore"):
+            value = m * special.pdtrc(np.maximum(m - 1.0, 0.0), mean) \
+                + mean * np.where(m >= 2, special.pdtr(np.maximum(m - 2.0, 0.0), mean), 0.0)
+        return np.where(m > 0, value, 0.0)
+
+    return (1.0 - frac) * at(low) + frac * at(low + 1.0)
 
 
 def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
