@@ -169,16 +169,17 @@ class _Network:
         self.scheduled = np.array([[g.agents_in_hour(h) for h in range(period)] for g in scenario.groups],
                                   dtype=float).reshape(len(scenario.groups), period)
 
-    def queue_figures(self, rates: np.ndarray, served: np.ndarray, steps: int | None = None) -> list[ChannelQueue]:
+    def queue_figures(self, rates: np.ndarray, served: np.ndarray, steps: int | None = None,
+                      service_level: bool = True) -> list[ChannelQueue]:
         """Every channel's queue figures when ``rates[i, h]`` contacts a minute reach channel ``i``
         in hour ``h`` of the period (closed ones included); self-service has none. ``served`` (the
         chain's served shares) says how many contacts are callbacks of a channel's own abandoners.
         Pools of shared groups take at most ``steps`` steps of their own fixed point (default: until
-        it settles)."""
+        it settles); their service levels are computed only with ``service_level``."""
         figures = [ChannelQueue() for _ in self.scenario.channels]
         abandon = self.abandonment(served)
         for pool in self.pools:
-            for i, queue in pool.evaluate(rates, steps, abandon).items():
+            for i, queue in pool.evaluate(rates, steps, abandon, service_level).items():
                 figures[i] = queue
         return figures
 
@@ -409,7 +410,7 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
-        figures = network.queue_figures(rates, served, POOL_STEPS)
+        figures = network.queue_figures(rates, served, POOL_STEPS, service_level=False)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
         best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)

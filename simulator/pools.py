@@ -667,8 +667,8 @@ class Pool:
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.group_specs)
 
-    def evaluate(self, rates: np.ndarray, steps: int | None = None,
-                 abandon: np.ndarray | None = None) -> dict[int, ChannelQueue]:
+    def evaluate(self, rates: np.ndarray, steps: int | None = None, abandon: np.ndarray | None = None,
+                 service_level: bool = True) -> dict[int, ChannelQueue]:
         """Queue figures of the pool's channels when ``rates[i, h]`` contacts a minute reach
         channel ``i`` (every channel of the scenario) in hour ``h`` of the period, closed ones included.
 
@@ -677,10 +677,12 @@ class Pool:
         :attr:`residual` says how far it still moved. ``abandon[i, h]``, the
         share of channel ``i``'s contacts abandoned in hour ``h`` (from the
         network's last step), says how many of them are callbacks of its own
-        abandoners (see :func:`redials_folded`).
+        abandoners (see :func:`redials_folded`). Without ``service_level`` a
+        shared pool's service levels are left undefined (NaN): the network's
+        fixed point needs only abandonment, waits and handle times.
         """
         if self.shared:
-            return self._evaluate_shared(rates, steps or POOL_ITERATIONS)
+            return self._evaluate_shared(rates, steps or POOL_ITERATIONS, service_level)
         (i,), spec = self.channels, self.specs[0]
         agents = self.on_duty.sum(axis=0)
         if spec.callback is not None or (spec.patience is not None and not spec.is_async):
@@ -893,7 +895,7 @@ class Pool:
                                          0.0) * (1.0 - waiting[x][None, :])
         return freeing
 
-    def _evaluate_shared(self, rates: np.ndarray, steps: int) -> dict[int, ChannelQueue]:
+    def _evaluate_shared(self, rates: np.ndarray, steps: int, service_level: bool = True) -> dict[int, ChannelQueue]:
         tl = self.timeline
         period = tl.period
         n_groups, n_classes = len(self.groups), len(self.classes)
@@ -917,11 +919,12 @@ class Pool:
             if since_best >= POOL_STAGNATION:
                 break  # no longer getting closer (a cycle): the network's fixed point says it did not converge
         self._state = (served, busy)
-        solution = self._solve_shared(rates, offered, served, busy, agents, final=True)
+        solution = self._solve_shared(rates, offered, served, busy, agents, final=True, levels=service_level)
         return solution["queues"]
 
-    def _solve_shared(self, rates, offered, served, busy, agents, final: bool = False) -> dict:
-        """One step of the shared pool's fixed point: figures from the busy agents, and the busy agents they imply."""
+    def _solve_shared(self, rates, offered, served, busy, agents, final: bool = False, levels: bool = True) -> dict:
+        """One step of the shared pool's fixed point: figures from the busy agents, and the busy agents they imply
+        (and the channels' figures when ``final``; their service levels only with ``levels``)."""
         tl = self.timeline
         period = tl.period
         n_groups = len(self.groups)
@@ -1008,7 +1011,7 @@ class Pool:
                 slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
                 threshold = np.floor(spec.callback.offer_when_wait_above * slots / spec.handle_time.mean)
             cond = _queue_given_busy(lam, speed, theta, spec.service_level_seconds / 60.0, threshold,
-                                     spec.callback.accept if spec.callback is not None else 0.0, service_level=final)
+                                     spec.callback.accept if spec.callback is not None else 0.0, service_level=final and levels)
             accepted = p_wait * cond["accepted"]
             offered_share = p_wait * cond["offered"]
             live = 1.0 - accepted
