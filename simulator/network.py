@@ -105,7 +105,7 @@ __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
 #: Iterations of the fixed point without halving its best step before it stops (not converged).
-STAGNATION = 40
+STAGNATION = 20
 #: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
 POOL_STEPS = 5
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
