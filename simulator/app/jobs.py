@@ -44,9 +44,13 @@ class Job:
         to the library and returns the result.
     planned
         How many steps (replications) are expected, when known before the start.
+    on_end
+        Called (in the job's thread) once the job has ended and its state is set: a page can be told
+        instead of polling.
     """
 
-    def __init__(self, what: str, work: Callable[[Callable[..., None]], Any], planned: int | None = None):
+    def __init__(self, what: str, work: Callable[[Callable[..., None]], Any], planned: int | None = None,
+                 on_end: Callable[[], None] | None = None):
         self.what = what
         self.done = 0
         self.planned = planned
@@ -56,6 +60,7 @@ class Job:
         self.started = time.monotonic()
         self.seconds: float | None = None
         self._work = work
+        self._on_end = on_end
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"contactflow {what}")
         self._thread.start()
@@ -79,6 +84,8 @@ class Job:
             self.state = "failed"
         finally:
             self.seconds = time.monotonic() - self.started
+            if self._on_end is not None:
+                self._on_end()
 
     def cancel(self) -> None:
         """Stop at the next finished replication (the library then stops its workers)."""
@@ -138,25 +145,33 @@ class LatestJob:
         self.what = what
         self._key: Any = None
         self._job: Job | None = None
-        self._pending: tuple[Any, Callable[[Callable[..., None]], Any]] | None = None
+        self._pending: tuple[Any, Callable[[Callable[..., None]], Any], Callable[[], None] | None] | None = None
         self._lock = threading.Lock()
 
-    def job_for(self, key: Any, work: Callable[[Callable[..., None]], Any], wait: float = 0.0) -> Job | None:
-        """The job computing ``work`` for ``key`` (started or queued if new); None while it waits its turn."""
+    def job_for(self, key: Any, work: Callable[[Callable[..., None]], Any], wait: float = 0.0,
+                on_end: Callable[[], None] | None = None) -> Job | None:
+        """The job computing ``work`` for ``key`` (started or queued if new); None while it waits its turn.
+
+        Only a job started by this call is waited for: a caller polling a long job gets it back at
+        once (waiting again at every poll would hold the caller, the app's event loop, most of the time).
+        ``on_end`` is called when that job (or the one it waits behind) ends.
+        """
         with self._lock:
+            before = self._job
             if self._key is not key and (self._pending is None or self._pending[0] is not key):
                 if self._job is not None and self._job.running:
-                    self._pending = (key, work)
+                    self._pending = (key, work, on_end)
                 else:
-                    self._start(key, work)
+                    self._start(key, work, on_end)
             self._advance()
             job = self._job if self._key is key else None
-        if job is not None and job.running and wait > 0:
+        if job is not None and job is not before and job.running and wait > 0:
             job.wait(wait)
         return job
 
-    def _start(self, key: Any, work: Callable[[Callable[..., None]], Any]) -> None:
-        self._key, self._job, self._pending = key, Job(self.what, work), None
+    def _start(self, key: Any, work: Callable[[Callable[..., None]], Any],
+               on_end: Callable[[], None] | None = None) -> None:
+        self._key, self._job, self._pending = key, Job(self.what, work, on_end=on_end), None
 
     def _advance(self) -> None:
         """Start the waiting request once the running job has ended."""

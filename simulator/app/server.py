@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tempfile
@@ -41,8 +42,9 @@ __all__ = ["make_app", "serve", "MAX_VARIANTS"]
 MAX_VARIANTS = 4
 #: Seconds between two looks at a running job.
 POLL_SECONDS = 0.3
-#: Seconds the page waits for the instant estimate before showing it is under way (it usually takes less).
-ESTIMATE_WAIT_SECONDS = 3.0
+#: Seconds the page waits for the instant estimate before showing it is under way (it usually takes less;
+#: the page does not answer meanwhile, so not long).
+ESTIMATE_WAIT_SECONDS = 1.0
 #: Replications the page offers at first (a quick look; the scenario's own number is a click away).
 FIRST_REPLICATIONS = 5
 
@@ -711,15 +713,29 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
         # ---- the instant estimate
 
         estimates = LatestJob("estimating")
+        estimates_ended = reactive.value(0)  # one more each time an estimate ends
+        loop = asyncio.get_event_loop()
+
+        def estimate_ended() -> None:
+            """Told by the estimate's thread when it ends: the page is updated then, without polling (a
+            poll cancelled while it waited for the session, as when the app stops, printed a traceback)."""
+            async def wake():
+                async with reactive.lock():
+                    with reactive.isolate():
+                        estimates_ended.set(estimates_ended() + 1)
+                    await reactive.flush()
+
+            asyncio.run_coroutine_threadsafe(wake(), loop)
 
         @reactive.calc
         def estimate():
             """(approximation, problem, busy): the estimate of the last valid scenario, computed in the
             background so a slow approximation never freezes the page (a quick one is waited for)."""
+            estimates_ended()
             sc = last_valid()
-            job = estimates.job_for(sc, lambda progress: approximate(sc), wait=ESTIMATE_WAIT_SECONDS)
+            job = estimates.job_for(sc, lambda progress: approximate(sc), wait=ESTIMATE_WAIT_SECONDS,
+                                    on_end=estimate_ended)
             if job is None or job.running:
-                reactive.invalidate_later(POLL_SECONDS)
                 return None, (f"Estimating {sc.name}: the network approximation is taking a while for this "
                               "scenario; the rest of the page stays usable."), True
             if job.state == "failed":  # any failure of the estimate is a message, never a traceback
