@@ -70,8 +70,9 @@ from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 from .experiment import Result
 from .files import atomic_write
 from .precision import check_figure
-from .report import SHARE_METRICS, empty_table_note, format_value, headline_figures
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .figures import GIVE_UP, RESOLVED, SHARE_METRICS
+from .report import empty_table_note, format_value, headline_figures
+from .scenario import Scenario
 from .style import (CHANNEL_METRIC_LABELS, CHANNEL_PALETTE, FIXED_COLORS, KPI_LABELS, MINUS, OUTCOME_COLORS, OUTCOME_LABELS,
                     SCENARIO_COLORS, SCENARIO_MARKERS, channel_colors, channel_name, clip_interval,
                     figure_label, format_count, format_number, format_share, format_signed, format_wait, is_share,

@@ -51,7 +51,7 @@ from typing import Iterable
 import numpy as np
 
 from .analytic import JourneyChain
-from .distributions import format_bound
+from .validation import format_bound
 from .network import _open_fraction
 from .scenario import Scenario
 

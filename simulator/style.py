@@ -41,8 +41,8 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 
 from .metrics import clip_interval  # noqa: F401  (one definition, in the data layer; charts and reports use it)
-from .report import SHARE_METRICS
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .figures import GIVE_UP, RESOLVED, SHARE_METRICS
+from .scenario import Scenario
 
 __all__ = [
     "CHANNEL_PALETTE",

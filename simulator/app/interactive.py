@@ -25,7 +25,8 @@ import numpy as np
 
 from ..experiment import Result
 from ..plots import channel_colors
-from ..report import SHARE_METRICS, format_stat
+from ..figures import SHARE_METRICS
+from ..report import format_stat
 
 __all__ = ["hourly_figure", "hourly_groups_figure", "hour_labels", "figure_html", "HOURLY_PANELS",
            "GROUP_PANELS"]

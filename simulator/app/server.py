@@ -1285,7 +1285,7 @@ def _sum_styles(frame) -> list[dict[str, Any]]:
 def _figure_choices(scenario: Scenario) -> dict[str, str]:
     """Figures a sweep can show: every KPI, every channel metric, and the figures of agent groups that
     answer several channels, by name."""
-    from ..metrics import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
+    from ..figures import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
 
     keys = list(KPI_NAMES)
     keys += [f"channels.{c.name}.{m}" for c in scenario.channels for m in CHANNEL_METRICS]

@@ -28,7 +28,7 @@ from ..experiment import Result
 from ..html_report import changed_fields
 from ..network import NetworkApproximation
 from ..plots import figure_label
-from ..precision import figure_index, figure_key
+from ..figures import figure_index, figure_key
 from ..report import (CALLBACK_HEADER, CHANNEL_COLUMNS, GROUP_HEADER, SIGNIFICANT_NOTE, callback_rows,
                       day_difference_text, format_stat, format_value, group_rows, headline_figures, shows_groups)
 from ..scenario import Scenario

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..distributions import did_you_mean
+from ..validation import did_you_mean
 from ..files import atomic_write
 from ..experiment import run as run_scenario
 from ..parallel import default_workers
