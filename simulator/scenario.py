@@ -525,13 +525,10 @@ class Scenario:
         """The value of ``path`` in ``data`` (as changed so far), or else the value in use when the file
         leaves it out (:meth:`to_dict` with ``complete``); KeyError when it has neither."""
         for source in (lambda: data, lambda: self.to_dict(complete=True)):
-            node: Any = source()
-            for key in path.split("."):
-                if not isinstance(node, Mapping) or key not in node:
-                    break
-                node = node[key]
-            else:
-                return node
+            try:
+                return get_path(source(), path)
+            except KeyError:
+                pass
         raise KeyError(f"not set in the scenario, so there is nothing to change relative to; give it a value "
                        f"with {path}=VALUE")
 
@@ -697,6 +694,22 @@ def _with_derived_warmup(scenario: Scenario) -> Scenario:
         reason = f"a day: the warm-up could not be derived from the queues ({exc})"
     run = dataclasses.replace(scenario.run, warmup_hours=hours, warmup_reason=reason)
     return dataclasses.replace(scenario, run=run)
+
+
+def get_path(data: Mapping[str, Any], path: str) -> Any:
+    """``data[a][b][c]`` for ``path = "a.b.c"``; KeyError naming ``path`` when it is not there.
+
+    Examples
+    --------
+    >>> get_path({"run": {"days": 2}}, "run.days")
+    2
+    """
+    node: Any = data
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            raise KeyError(path)
+        node = node[key]
+    return node
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
