@@ -19,8 +19,9 @@ from matplotlib.ticker import Formatter, FuncFormatter
 from ..experiment import Result
 from ..style import MINUS, clip_interval, format_count, text_width, wrap_text
 
-
+#: Font size of axis labels, in points (titles, ticks and footnotes are sized from it).
 FONT = 13
+#: matplotlib settings every chart is built and saved with.
 STYLE = {
     "font.size": FONT,
     "axes.titlesize": FONT + 1,
@@ -43,14 +44,18 @@ STYLE = {
     "font.family": ["DejaVu Sans", "sans-serif"],
 }
 GRID = {"color": "#E3E3E3", "linewidth": 0.8}
+#: Colour of footnotes and notes; of labels and values.
 TEXT_GREY = "#5F5F5F"
 TEXT = "#222222"
-SLIDE = (12.0, 6.75)  # inches, 16:9
+#: Size of a chart, in inches: a 16:9 slide.
+SLIDE = (12.0, 6.75)
+#: Resolution of raster files (1800 x 1012 pixels for a slide).
 DPI = 150
 
 
 @contextmanager
 def styled():
+    """Draw (and save) inside :data:`STYLE`."""
     with matplotlib.rc_context(STYLE):
         yield
 
@@ -65,6 +70,7 @@ def chart(function: Callable[..., Figure]) -> Callable[..., Figure]:
 
 
 def new_figure(size=SLIDE, footnote: str | None = None) -> Figure:
+    """A figure without pyplot, with room at the bottom for the footnote (wrapped to its width)."""
     fig = Figure(figsize=size, layout="constrained")
     if footnote:
         footnote = "\n".join(wrap_text(line, size[0] * 72 - 16, FONT - 3) for line in footnote.split("\n"))
@@ -122,6 +128,7 @@ def thousands_axis(axis) -> None:
 
 
 def run_footnote(result: Result, what: str = "") -> str:
+    """Which scenario, how many replications of how many days, which seed; then ``what``."""
     sc = result.scenario
     text = (f"Scenario {sc.name}: {result.replications} replication(s) of {sc.run.days:g} day(s), "
             f"seed {result.seed}")
@@ -174,6 +181,7 @@ def displayed_interval(rows: pd.DataFrame | Mapping[str, Any], share: bool) -> t
 
 
 def check_columns(frame: pd.DataFrame, needed: Iterable[str], what: str) -> None:
+    """Raise ValueError naming the columns ``what`` needs that ``frame`` lacks."""
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"{what}: the DataFrame lacks column(s) {', '.join(missing)}; "
@@ -184,4 +192,5 @@ def check_columns(frame: pd.DataFrame, needed: Iterable[str], what: str) -> None
 
 
 def shorten(text: str, width: int = 26) -> str:
+    """``text`` wrapped to about ``width`` characters of the chart font."""
     return wrap_text(text, width * 7.2, FONT)
