@@ -40,6 +40,7 @@ __all__ = [
     "figure_index",
     "figure_key",
     "no_column_message",
+    "is_share",
 ]
 
 #: Name of the routing target that ends a journey unanswered.
@@ -163,3 +164,23 @@ def no_column_message(table: str, column: str, columns: Sequence[str], focal_cha
     """
     listing = f"columns: {', '.join(columns)}" if columns else f"it has none: {focal_channel} is the only channel"
     return f"{table} has no column {column!r} ({listing})"
+
+
+def is_share(figure: str) -> bool:
+    """Whether a figure, or a metric, is a share in [0, 1] (written in per cent).
+
+    The shares are :data:`SHARE_METRICS`, the columns of the before- and
+    after-the-call tables, and a group's ``skill_share.CHANNEL``.
+
+    Examples
+    --------
+    >>> is_share("give_up_rate"), is_share("channels.phone.occupancy"), is_share("before_call.web")
+    (True, True, True)
+    >>> is_share("groups.desk.skill_share.chat"), is_share("skill_share.chat"), is_share("contacts")
+    (True, True, False)
+    """
+    try:
+        metric = figure_index(figure)[2]
+    except KeyError:  # a metric of a figure, such as skill_share.chat
+        metric = figure
+    return metric in SHARE_METRICS or metric.startswith("skill_share.")

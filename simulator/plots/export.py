@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..experiment import Result
 from ..files import atomic_write
-from .canvas import (DPI, styled)
+from .canvas import DPI, styled
 from .before_after import before_after_chart, reference_chart
 from .flow import flow_diagram
 from .hourly import hourly_charts

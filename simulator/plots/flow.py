@@ -13,7 +13,7 @@ from matplotlib.path import Path as MplPath
 
 from ..experiment import Result
 from ..figures import GIVE_UP, RESOLVED
-from ..style import (channel_colors, channel_name, format_count, format_share, text_width, wrap_text)
+from ..style import channel_colors, channel_name, format_count, format_share, text_width, wrap_text
 from .canvas import FONT, SLIDE, TEXT, chart, legend_below, new_figure, no_data, per_day_factor, run_footnote, set_title
 
 __all__ = ["journey_states", "journey_flows", "flow_diagram", "flow_comparison"]

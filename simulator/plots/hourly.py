@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..experiment import Result
-from ..style import (channel_colors, channel_name, format_share, format_wait, wrap_text)
+from ..style import channel_colors, channel_name, format_share, format_wait, wrap_text
 from .canvas import (FONT, SLIDE, TEXT, TEXT_GREY, chart, displayed_interval, new_figure, percent_axis, run_footnote,
                      set_title, thousands_axis, tidy_axes)
 

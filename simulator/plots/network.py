@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from ..experiment import Result
 from ..figures import GIVE_UP, RESOLVED
-from ..style import (channel_colors, channel_name, format_count, text_width, wrap_text)
+from ..style import channel_colors, channel_name, format_count, text_width, wrap_text
 from .canvas import FONT, SLIDE, TEXT, TEXT_GREY, chart, new_figure, per_day_factor, run_footnote, set_title
 
 __all__ = ["channel_graph", "flow_table", "flow_matrix"]

@@ -13,7 +13,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..report import format_value
 from ..scenario import Scenario
-from ..style import (SCENARIO_COLORS, SCENARIO_MARKERS, figure_label, is_share)
+from ..style import SCENARIO_COLORS, SCENARIO_MARKERS, figure_label, is_share
 from .canvas import (FONT, TEXT_GREY, chart, check_columns, displayed_interval, new_figure, percent_axis, set_title,
                      shorten, tidy_axes)
 

@@ -11,7 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..experiment import Result
 from ..figures import GIVE_UP
-from ..style import (OUTCOME_COLORS, channel_colors, channel_name, format_count, format_share, format_wait, wrap_text)
+from ..style import OUTCOME_COLORS, channel_colors, channel_name, format_count, format_share, format_wait, wrap_text
 from .canvas import (FONT, SLIDE, TEXT, chart, new_figure, no_data, per_day_factor, percent_axis, run_footnote,
                      set_title, thousands_axis, tidy_axes)
 
