@@ -4,7 +4,10 @@ The import graph is read from the source with :mod:`ast`: every ``import`` and
 ``from ... import`` of a ``simulator`` module, at module level or inside a
 function, relative or absolute. Importing ``simulator.a.b`` also runs
 ``simulator/a/__init__.py``, so it counts as importing the package ``simulator.a``
-too (unless the importer is inside it).
+too (unless the importer is inside it). Imports under ``if TYPE_CHECKING:``
+never run and are left out: they name the types of annotations, as the queueing
+theory does for the scenario it is given (the scenario derives its warm-up with
+that theory, so the theory cannot import it).
 """
 
 from __future__ import annotations
@@ -19,22 +22,24 @@ PACKAGE = Path(simulator.__file__).resolve().parent
 #: The layers, bottom first: a module imports modules of its own layer and of the layers below it, never
 #: of a layer above. A name stands for the module and, for a subpackage, every module in it.
 LAYERS: dict[str, tuple[str, ...]] = {
-    # what a scenario is: its fields and checks, the distributions, the names of the figures; and the
-    # package itself (its public names are imported on first use, not by ``import simulator``)
-    "scenario": ("simulator", "simulator.validation", "simulator.files", "simulator.json_data",
-                 "simulator.figures", "simulator.distributions", "simulator.scenario"),
+    # what every layer checks and names: typo hints and number checks, atomic files, JSON, the names of the
+    # figures, the distributions; and the package itself (its public names load their modules on first use)
+    "names": ("simulator", "simulator.validation", "simulator.files", "simulator.json_data", "simulator.figures",
+              "simulator.distributions"),
+    # queueing theory on a scenario it is given: Erlang formulas, journey chains, the network approximation,
+    # agent pools, the start-up transient
+    "theory": ("simulator.analytic", "simulator.pools", "simulator.network", "simulator.transient"),
+    # the scenario: its fields, their checks, and its derived warm-up (from the start-up transient)
+    "scenario": ("simulator.scenario",),
     # the discrete-event model and the journey log it writes, and the contact-log files of that log
     "model": ("simulator.streams", "simulator.journeys", "simulator.agents", "simulator.model",
               "simulator.contact_log"),
-    # figures of one replication's journey log, and their precision across replications
+    # the figures of a replication's journey log, and their precision across replications
     "metrics": ("simulator.metrics", "simulator.precision"),
-    # queueing theory on a scenario: Erlang formulas, journey chains, the network approximation, agent
-    # pools, the start-up transient (the run-size estimate and the derived warm-up of experiments use it)
-    "theory": ("simulator.analytic", "simulator.pools", "simulator.network", "simulator.transient"),
-    # running replications and comparing, sweeping and varying scenarios
+    # running replications; comparing, sweeping and varying scenarios; the size of a run before it starts
     "experiments": ("simulator.runsize", "simulator.parallel", "simulator.experiment", "simulator.compare",
                     "simulator.sweep", "simulator.sensitivity", "simulator.warmup"),
-    # what is built on experiments and theory: staffing, calibration, estimation from logs
+    # what is built on experiments and theory: staffing, calibration, estimation from contact logs
     "analysis": ("simulator.staffing", "simulator.calibrate", "simulator.estimate"),
     # what people read: text, charts, the HTML report, the command line and the web app
     "outputs": ("simulator.style", "simulator.report", "simulator.plots", "simulator.html_report",
@@ -53,6 +58,30 @@ def modules() -> dict[str, Path]:
     return found
 
 
+def type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``typing.TYPE_CHECKING``)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement in ``tree``, at any depth (functions, classes, try blocks), except those under
+    ``if TYPE_CHECKING:``: they never run, and only name the types of annotations."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        children = list(ast.iter_child_nodes(node))
+        if type_checking(node):
+            children = node.orelse
+        todo.extend(children)
+    return found
+
+
 def import_graph() -> dict[str, dict[str, str]]:
     """``{importer: {imported: "file:line"}}`` over the package's modules."""
     known = modules()
@@ -60,7 +89,7 @@ def import_graph() -> dict[str, dict[str, str]]:
     for name, path in known.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         edges = graph.setdefault(name, {})
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        for node in imports(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -196,6 +225,13 @@ def test_lower_layers_never_import_higher_ones():
               for a, targets in import_graph().items() for b, where in targets.items()
               if layer_of(a) and layer_of(b) and order.index(layer_of(a)) < order.index(layer_of(b))]
     assert not upward, f"imports against the layers ({' < '.join(order)}):\n" + "\n".join(upward)
+
+
+def test_type_checking_imports_are_left_out():
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nelse:\n    import b\n"
+                     "def f():\n    import c\n")
+    found = [node.module if isinstance(node, ast.ImportFrom) else node.names[0].name for node in imports(tree)]
+    assert sorted(found) == ["b", "c", "typing"]
 
 
 def test_a_cycle_is_found_and_named():
