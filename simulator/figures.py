@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 __all__ = [
@@ -41,6 +42,8 @@ __all__ = [
     "figure_key",
     "no_column_message",
     "is_share",
+    "format_value",
+    "format_stat",
 ]
 
 #: Name of the routing target that ends a journey unanswered.
@@ -184,3 +187,44 @@ def is_share(figure: str) -> bool:
     except KeyError:  # a metric of a figure, such as skill_share.chat
         metric = figure
     return metric in SHARE_METRICS or metric.startswith("skill_share.")
+
+
+# --------------------------------------------------------------------------- written in text
+
+
+def format_value(value: float, metric: str) -> str:
+    """A number as a reader wants it: percentages for shares, grouped thousands for counts.
+
+    Examples
+    --------
+    >>> format_value(0.1514, "give_up_rate"), format_value(12345.6, "contacts"), format_value(3.14159, "mean_wait_min")
+    ('15.1 %', '12,346', '3.14')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if is_share(metric):
+        return f"{100 * value:.1f} %"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if value else "0"
+
+
+def format_stat(mean: float, low: float, high: float, metric: str) -> str:
+    """``mean [low, high]`` in the metric's format (the interval omitted when undefined, or when its
+    ends print the same: a constant up to rounding noise).
+
+    Examples
+    --------
+    >>> format_stat(0.5, 0.41, 0.59, "share"), format_stat(30.000000000000004, 29.99999999999996, 30.00000000000005, "agents")
+    ('50.0 % [41.0, 59.0]', '30')
+    """
+    text = format_value(mean, metric)
+    if low is None or math.isnan(low) or low == high:
+        return text
+    if is_share(metric):
+        ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
+    else:
+        ends = (format_value(low, metric), format_value(high, metric))
+    return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"

@@ -68,7 +68,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -85,9 +85,10 @@ from .distributions import (
     Uniform,
 )
 from .json_data import dumps, plain
-from .metrics import CHANNEL_METRICS, HOURLY_METRICS, KPI_NAMES
-from .precision import figure_index
-from .scenario import Channel, Scenario
+from .figures import CHANNEL_METRICS, HOURLY_METRICS, KPI_NAMES, figure_index
+
+if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
+    from .scenario import Channel, Scenario
 
 __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import math
 import re
-import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -63,15 +62,14 @@ import pandas as pd
 
 from .analytic import JourneyChain, erlang_a, erlang_c
 from .experiment import Result, run_replication
+from .figures import HOURLY_METRICS, figure_index, format_value, is_share
 from .json_data import plain
-from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
-from .precision import check_figure, figure_index
-from .report import SHARE_METRICS, format_stat, format_value, table_text
+from .precision import check_figure
 from .scenario import Channel, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_text", "channels_to_staff", "erlang_start",
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "channels_to_staff", "erlang_start",
            "network_start", "ERLANG_METRICS", "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
@@ -120,7 +118,7 @@ class Target:
             metric = figure_index(self.key)[2]
         except KeyError:
             return  # named when checked against the scenario
-        share = metric in SHARE_METRICS
+        share = is_share(metric)
         high = 1.0 if share else math.inf
         impossible = {">=": self.value > high, ">": self.value >= high,
                       "<=": self.value < 0.0, "<": self.value <= 0.0}[self.op]
@@ -952,53 +950,3 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
             frozen |= set(chosen)
         else:
             batch = len(chosen) // 2
-
-
-def staffing_text(plan: "StaffingPlan") -> str:
-    """The plan, its checks with CIs, and its cost, as text."""
-    sc = plan.scenario
-    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
-    unjudged = plan.unjudged_hours
-    claim = "every target in every hour with contacts" if unjudged else "every target"
-    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
-             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
-    if hourly:
-        hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
-        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
-    else:
-        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
-    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
-    checks = plan.checks
-    rows = []
-    for target, frame in checks.groupby("target", sort=False):
-        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
-            metric, op = target.split()[0].split(".")[-1], target.split()[1]
-            defined = frame.dropna(subset=["mean"])
-            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
-                     if len(defined) else frame.iloc[0])
-            where = f"tightest hour {int(worst['hour']):02d}:00"
-        else:
-            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
-        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
-        met = "yes" if judged["met"].all() else "NO"
-        if len(judged) < len(frame):
-            met += f" ({len(frame) - len(judged)} h not judged)"
-        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
-                     "yes" if frame["confident"].all() else "not all"])
-    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
-                                   right=set()))
-    if unjudged:
-        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
-        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
-                                   "keep their start level. Simulate more days (-d) or replications (-r) "
-                                   "to judge them.", width=100))
-    hours = plan.agent_hours_per_day
-    cost = plan.result.stat("cost_total")
-    days = sc.run.days
-    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
-    parts.append(f"simulated cost_total over {days:g} day(s): "
-                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
-    return "\n".join(parts)

@@ -27,9 +27,9 @@ from ..network import approximate
 from ..parallel import default_workers
 from ..plots import comparison_chart, result_charts, save_charts, sweep_charts
 from ..precision import check_figure
-from ..report import SIGNIFICANT_NOTE, shows_groups
+from ..report import SIGNIFICANT_NOTE, shows_groups, staffing_text
 from ..scenario import Scenario, ScenarioError, bundled_scenarios, load_scenario, parse_toml
-from ..staffing import Target, staff, staffing_text
+from ..staffing import Target, staff
 from ..sweep import parse_vary, sweep
 from . import forms, views
 from .interactive import figure_html, hourly_figure, hourly_groups_figure
