@@ -67,10 +67,10 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .analytic import HourlyJourneyChain
-from .validation import is_number, unknown_key_message
-from .network import approximate
 from .figures import figure_index, no_column_message, table_columns
+from .network import approximate
 from .scenario import Scenario, ScenarioError, parse_toml, read_toml_text
+from .validation import is_number, unknown_key_message
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -74,13 +74,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+# the names of the figures, imported from here too
+from .figures import (ALL_CHANNEL_METRICS, CALLBACK_METRICS, CHANNEL_METRICS, CONCURRENCY_METRICS,  # noqa: F401
+                      COUNT_METRICS, GIVE_UP, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES,
+                      SHARE_METRICS, table_columns)
+from .figures import RESOLVED as RESOLVED_LABEL
 from .journeys import ABANDONED, CALLED_BACK, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, RESOLVED, UNRESOLVED
 from .model import ReplicationOutput
-from .figures import (  # noqa: F401  (the names of figures, imported from here too)
-    ALL_CHANNEL_METRICS, CALLBACK_METRICS, CHANNEL_METRICS, CONCURRENCY_METRICS, COUNT_METRICS, GIVE_UP, GROUP_METRICS,
-    HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES, SHARE_METRICS, table_columns,
-)
-from .figures import RESOLVED as RESOLVED_LABEL
 from .scenario import Scenario
 
 __all__ = [

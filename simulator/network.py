@@ -84,8 +84,8 @@ from .distributions import (
     Lognormal,
     Uniform,
 )
-from .json_data import dumps, plain
 from .figures import CHANNEL_METRICS, HOURLY_METRICS, KPI_NAMES, figure_index
+from .json_data import dumps, plain
 
 if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
     from .scenario import Channel, Scenario

@@ -31,9 +31,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from .figures import (  # noqa: F401  (figure_index, figure_key, FIGURE_HELP: imported from here too)
-    ALL_CHANNEL_METRICS, FIGURE_HELP, GROUP_METRICS, KPI_NAMES, figure_index, figure_key, no_column_message, table_columns,
-)
+# figure_index, figure_key, no_column_message and FIGURE_HELP are imported from here too
+from .figures import (ALL_CHANNEL_METRICS, FIGURE_HELP, GROUP_METRICS, KPI_NAMES, figure_index,  # noqa: F401
+                      figure_key, no_column_message, table_columns)
 from .metrics import confidence_interval
 from .scenario import MAX_REPLICATIONS, Scenario
 from .validation import did_you_mean

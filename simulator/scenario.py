@@ -31,7 +31,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .distributions import MAX_MINUTES, Distribution, from_spec, spec_problems
-from .figures import ALL_CHANNEL_METRICS, FIGURE_HELP, GIVE_UP, KPI_NAMES, RESOLVED, SHARE_METRICS, figure_index, table_columns
+from .figures import (ALL_CHANNEL_METRICS, FIGURE_HELP, GIVE_UP, KPI_NAMES, RESOLVED, SHARE_METRICS, figure_index,
+                      table_columns)
 from .validation import a_number, did_you_mean, format_bound, is_number, is_whole_number, unknown_key_message
 
 if sys.version_info >= (3, 11):

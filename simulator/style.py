@@ -40,8 +40,8 @@ from typing import Iterable
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 
-from .metrics import clip_interval  # noqa: F401  (one definition, in the data layer; charts and reports use it)
 from .figures import GIVE_UP, RESOLVED, SHARE_METRICS, is_share  # noqa: F401  (is_share: charts import it from here)
+from .metrics import clip_interval  # noqa: F401  (one definition, in the data layer; charts and reports use it)
 from .scenario import Scenario
 
 __all__ = [

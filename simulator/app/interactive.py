@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiment import Result
-from ..plots import channel_colors
 from ..figures import SHARE_METRICS
+from ..plots import channel_colors
 from ..report import format_stat
 
 __all__ = ["hourly_figure", "hourly_groups_figure", "hour_labels", "figure_html", "HOURLY_PANELS",

@@ -76,7 +76,7 @@ def before_after_chart(result: Result) -> Figure:
     published = [k for k in sc.reference if k.startswith(("before_call.", "after_call."))]
     key = (f" Black diamond on a dashed line: {sc.reference_source or 'published figure'}." if published else "")
     fig = new_figure(SLIDE, run_footnote(result, "Bars: mean; whiskers: 95 % confidence interval (within 0–100 %)."
-                                         + key))
+                                                 + key))
     rows = max(len(before), len(after), 1)
     fontsize = FONT - 1 if rows <= 9 else FONT - 2 if rows <= 12 else FONT - 3
     axes = fig.subplots(1, 2)
@@ -148,10 +148,10 @@ def reference_chart(result: Result) -> Figure:
         keys = [k for k in keys if is_share(k)]  # one axis: the shares (counts and times are in the tables)
     share = is_share(keys[0])
     scale = 100.0 if share else 1.0
-    fig = new_figure(SLIDE, run_footnote(result, "Dot: simulated − published; bar: 95 % confidence interval of the simulated "
-                                          "figure (within what it can be) minus the published one. Hollow dot: the "
-                                          "published figure lies inside the interval."
-                                          + (f" Published: {sc.reference_source}." if sc.reference_source else "")))
+    published = f" Published: {sc.reference_source}." if sc.reference_source else ""
+    fig = new_figure(SLIDE, run_footnote(result, "Dot: simulated − published; bar: 95 % confidence interval of the "
+                                                 "simulated figure (within what it can be) minus the published one. "
+                                                 "Hollow dot: the published figure lies inside the interval." + published))
     ax = fig.add_subplot()
     y = np.arange(len(keys))[::-1]
     labels, spans = [], []

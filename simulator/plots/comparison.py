@@ -22,7 +22,8 @@ from ..style import (CHANNEL_METRIC_LABELS, SCENARIO_COLORS, channel_name, figur
 from .canvas import (FONT, SLIDE, TEXT, TEXT_GREY, chart, check_columns, displayed_interval, legend_columns, new_figure,
                      percent_axis, run_footnote, set_title, shorten, thousands_axis, tidy_axes)
 
-__all__ = ["DEFAULT_COMPARISON_KPIS", "DEFAULT_CHANNEL_METRICS", "kpi_frame", "kpi_comparison", "comparison_chart", "channel_comparison"]
+__all__ = ["DEFAULT_COMPARISON_KPIS", "DEFAULT_CHANNEL_METRICS", "kpi_frame", "kpi_comparison", "comparison_chart",
+           "channel_comparison"]
 
 
 
@@ -342,7 +343,8 @@ def channel_comparison(results: Mapping[str, Result], metrics: Sequence[str] = D
                        "mean_wait_min": "seconds"}.get(metric, ""), fontsize=FONT - 2)
         tidy_axes(ax, grid="x")
         ax.tick_params(axis="y", length=0, labelleft=m == 0)
-    axes[0].set_yticks(y, [wrap_text(channel_name(sc, n), 150, fontsize, max_lines=2) for n in names], fontsize=fontsize)
+    axes[0].set_yticks(y, [wrap_text(channel_name(sc, n), 150, fontsize, max_lines=2) for n in names],
+                       fontsize=fontsize)
     axes[0].set_ylim(-0.6, len(names) - 0.4)
     # The scenarios' key in a row of its own under the panels, as wide as the figure allows.
     key = fig.add_subplot(grid[1, :])

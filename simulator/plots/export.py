@@ -10,8 +10,8 @@ from matplotlib.figure import Figure
 
 from ..experiment import Result
 from ..files import atomic_write
-from .canvas import DPI, styled
 from .before_after import before_after_chart, reference_chart
+from .canvas import DPI, styled
 from .flow import flow_diagram
 from .hourly import hourly_charts
 from .network import flow_matrix

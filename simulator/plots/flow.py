@@ -217,9 +217,9 @@ def flow_diagram(result: Result, max_steps: int = 5, title: str | None = None) -
     'Contact 1'
     """
     fig = new_figure(SLIDE, run_footnote(result, "Block height = customers (all replications pooled); green and grey "
-                                                  "blocks: journeys that ended after the contact before; bands: "
-                                                  "where customers go next. A day: pooled customers ÷ "
-                                                  "(replications × days)."))
+                                                 "blocks: journeys that ended after the contact before; bands: "
+                                                 "where customers go next. A day: pooled customers ÷ "
+                                                 "(replications × days)."))
     ax = fig.add_subplot()
     _draw_flow(fig, ax, result, max_steps, lambda suggested: set_title(fig, title or suggested))
     return fig
@@ -258,9 +258,9 @@ def flow_comparison(results: Mapping[str, Result], max_steps: int = 4) -> Figure
     return fig
 
 
-def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Callable[[str], None],
+def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, show_title: Callable[[str], None],
                legend: bool = True, compact: bool = False, left_width: float | None = None) -> None:
-    """Draw the journey flow of ``result`` on ``ax``; ``set_title`` gets the title it suggests (before the
+    """Draw the journey flow of ``result`` on ``ax``; ``show_title`` gets the title it suggests (before the
     labels are placed, so they are placed in the final layout). A ``compact`` flow (one of several
     compared) keeps the scenario's order in its first column; ``left_width`` fixes the room of the
     first column's labels (inches), so flows compared line up."""
@@ -268,7 +268,7 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
     flows = journey_flows(result, max_steps)
     if flows.empty:
         no_data(ax, "No customer arrived in the measured window: run longer (days) to see their journeys.")
-        set_title("Customer journeys, contact by contact: 0 customers a day")
+        show_title("Customer journeys, contact by contact: 0 customers a day")
         return
     per_day = flows.loc[flows["column"] == 0, "customers"].sum()
     columns = max_steps + 1
@@ -328,8 +328,8 @@ def _draw_flow(fig: Figure, ax, result: Result, max_steps: int, set_title: Calla
         handles = [Patch(facecolor=colors[n], label=channel_name(sc, n) if n != "later" else
                          f"More than {max_steps} contacts") for n in used]
         legend_below(fig, ax, handles)
-    set_title(f"Customer journeys, contact by contact: {format_count(per_day)} customers a day, "
-              f"{format_share(result.kpis.loc['resolution_rate', 'mean'], 0)} resolved")
+    show_title(f"Customer journeys, contact by contact: {format_count(per_day)} customers a day, "
+               f"{format_share(result.kpis.loc['resolution_rate', 'mean'], 0)} resolved")
 
     # Room for the first column's labels on the left and the last one's on the right, in inches.
     fontsize = FONT - 2 - compact

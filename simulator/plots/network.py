@@ -121,8 +121,8 @@ def flow_matrix(result: Result) -> Figure:
     rows, columns = list(table.index), list(table.columns)
     values = table.to_numpy(float)
     fig = new_figure(SLIDE, run_footnote(result, "Customers a day (pooled over the replications, divided by "
-                                                  "replications × days). Outlined: trying the same channel again. "
-                                                  "Shading grows with the square root of the count."))
+                                                 "replications × days). Outlined: trying the same channel again. "
+                                                 "Shading grows with the square root of the count."))
     ax = fig.add_subplot()
     norm = matplotlib.colors.PowerNorm(0.5, vmin=0, vmax=max(values.max(), 1e-9))
     ax.imshow(np.ma.masked_equal(values, 0), cmap=_COUNT_MAP, norm=norm, aspect="auto",

@@ -52,9 +52,9 @@ def wait_distribution(result: Result, channels: Sequence[str] | None = None, bin
     n_rows = math.ceil(len(names) / n_cols)
     fontsize = FONT - 3 if n_rows <= 2 else FONT - 4
     fig = new_figure(SLIDE, run_footnote(result, "Contacts that waited, as a share of all contacts offered (the "
-                                                  "longest 1 % of waits lie beyond the axis); bars in the channel's "
-                                                  "colour: answered; grey: abandoned (left the queue or stopped waiting "
-                                                  "for a reply). A day: pooled ÷ (replications × days)."))
+                                                 "longest 1 % of waits lie beyond the axis); bars in the channel's "
+                                                 "colour: answered; grey: abandoned (left the queue or stopped "
+                                                 "waiting for a reply). A day: pooled ÷ (replications × days)."))
     grid = fig.subplots(n_rows, n_cols, squeeze=False)
     panel_points = (SLIDE[0] - 0.6) * 72 / n_cols
     label_box = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85)
