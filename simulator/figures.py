@@ -34,6 +34,10 @@ __all__ = [
     "GROUP_METRICS",
     "HOURLY_GROUP_METRICS",
     "HOURLY_METRICS",
+    "DAY_HOURS",
+    "WEEK_HOURS",
+    "DAY_NAMES",
+    "hour_label",
     "SHARE_METRICS",
     "COUNT_METRICS",
     "FIGURE_HELP",
@@ -90,6 +94,13 @@ COUNT_METRICS = frozenset({
     "cost_total",
     "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
 })
+
+#: Hours in a day and in a week: hourly figures, hourly profiles and shift plans have one of these lengths
+#: (a week starts on Monday at 0:00, the start of every run).
+DAY_HOURS = 24
+WEEK_HOURS = 168
+#: The days of a week's hourly figures, from Monday.
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 #: The figures of each channel hour by hour.
 HOURLY_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "service_level",
@@ -228,3 +239,14 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     else:
         ends = (format_value(low, metric), format_value(high, metric))
     return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"
+
+
+def hour_label(hour: int, period: int = DAY_HOURS) -> str:
+    """An hour of the day (or of the week, when ``period`` is a week's hours) as people read it.
+
+    Examples
+    --------
+    >>> hour_label(8), hour_label(32, WEEK_HOURS)
+    ('08:00', 'Tue 08:00')
+    """
+    return f"{hour:02d}:00" if period == DAY_HOURS else f"{DAY_NAMES[(hour // 24) % 7]} {hour % 24:02d}:00"

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .experiment import Result
-from .figures import SHARE_METRICS, format_stat, format_value  # noqa: F401  (imported from here too)
+from .figures import SHARE_METRICS, format_stat, format_value, hour_label, is_share  # noqa: F401  (some imported from here)
 from .metrics import INTERVAL_METHOD
 
 if TYPE_CHECKING:
+    from .scenario import Scenario
     from .staffing import StaffingPlan
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
+__all__ = ["SHARE_METRICS", "is_share", "format_value", "format_stat", "format_difference", "difference_cell",
            "day_difference_text", "headline_figures", "reference_mark", "result_text", "table_text", "groups_text",
            "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER", "warmup_text",
            "staffing_text"]
@@ -55,7 +56,7 @@ def format_difference(value: float, metric: str) -> str:
     """
     if value is None or math.isnan(value):
         return "–"
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         points = 100 * value
         decimals = 1
         while decimals < 4 and points and round(points, decimals) == 0:
@@ -341,6 +342,14 @@ def groups_text(result: Result) -> str:
     return "Agent groups (means)\n" + table_text(group_rows(result), GROUP_HEADER, right={1, 2, 3, 4})
 
 
+def _group_skills(scenario: Scenario, name: str) -> str:
+    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
+    group = scenario.group(name)
+    if group.own:
+        return name
+    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
+
+
 def staffing_text(plan: StaffingPlan) -> str:
     """The plan, its checks with CIs, and its cost, as text."""
     sc = plan.scenario
@@ -349,14 +358,15 @@ def staffing_text(plan: StaffingPlan) -> str:
     claim = "every target in every hour with contacts" if unjudged else "every target"
     parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
              f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    period = plan.period_hours
     if hourly:
-        period = max(len(v) for v in plan.agents.values() if isinstance(v, tuple))
         hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
+        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
+                for h in hours]
         parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
     else:
-        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
+        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
     parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
     checks = plan.checks
     rows = []
@@ -366,7 +376,7 @@ def staffing_text(plan: StaffingPlan) -> str:
             defined = frame.dropna(subset=["mean"])
             worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
                      if len(defined) else frame.iloc[0])
-            where = f"tightest hour {int(worst['hour']):02d}:00"
+            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
         else:
             metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
         judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
@@ -378,15 +388,16 @@ def staffing_text(plan: StaffingPlan) -> str:
     parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
                                    right=set()))
     if unjudged:
-        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
+        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
         parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
                                    "keep their start level. Simulate more days (-d) or replications (-r) "
                                    "to judge them.", width=100))
     hours = plan.agent_hours_per_day
     cost = plan.result.stat("cost_total")
     days = sc.run.days
+    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
     parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
     parts.append(f"simulated cost_total over {days:g} day(s): "
                  + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
     return "\n".join(parts)

@@ -51,7 +51,7 @@ from typing import Iterable
 import numpy as np
 
 from .analytic import JourneyChain
-from .network import _open_fraction
+from .pools import _open_fraction
 from .scenario import Scenario
 from .validation import format_bound
 

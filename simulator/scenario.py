@@ -31,8 +31,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .distributions import MAX_MINUTES, Distribution, from_spec, spec_problems
-from .figures import (ALL_CHANNEL_METRICS, FIGURE_HELP, GIVE_UP, KPI_NAMES, RESOLVED, SHARE_METRICS, figure_index,
-                      table_columns)
+from .figures import (ALL_CHANNEL_METRICS, DAY_HOURS, FIGURE_HELP, GIVE_UP, KPI_NAMES, RESOLVED, WEEK_HOURS,
+                      figure_index, is_share, table_columns)
 from .validation import a_number, did_you_mean, format_bound, is_number, is_whole_number, unknown_key_message
 
 if sys.version_info >= (3, 11):
@@ -78,10 +78,6 @@ GROUP_KEYS = ("label", "agents", "skills", "reserve", "cost_per_agent_hour", "sh
 CALLBACK_KEYS = ("offer_when_wait_above", "accept", "within_minutes")
 REFERENCE_KEYS = ("source", "figures")
 
-#: Hours in a day and in a week: hourly lists have one of these lengths
-#: (a week starts on Monday at 0:00, the start of every run).
-DAY_HOURS = 24
-WEEK_HOURS = 168
 #: Largest number of contacts one agent may hold at once (chat concurrency).
 MAX_CONCURRENCY = 20
 
@@ -1359,7 +1355,7 @@ class _Validator:
         wrong = next((check for check in checks if check[1] not in check[2]), None)
         if wrong:
             self.unknown_name(path, *wrong)
-        if metric not in SHARE_METRICS:
+        if not is_share(metric):
             number = self.number(value, path, low=0)
         elif is_number(value) and 0 <= value <= 1:
             number = float(value)

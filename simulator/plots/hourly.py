@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..experiment import Result
+from ..figures import DAY_NAMES
 from ..style import channel_colors, channel_name, format_share, format_wait, wrap_text
 from .canvas import (FONT, SLIDE, TEXT, TEXT_GREY, chart, displayed_interval, new_figure, percent_axis, run_footnote,
                      set_title, thousands_axis, tidy_axes)
@@ -22,7 +23,6 @@ __all__ = ["hourly_chart", "hourly_charts", "HOURLY_ROWS_PER_SLIDE"]
 
 #: Channel rows per slide of the over-the-day chart (:func:`hourly_charts`).
 HOURLY_ROWS_PER_SLIDE = 3
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CLOSED_SHADE = "#ECECEC"
 
 
@@ -66,7 +66,7 @@ def _hours_of(hourly: pd.DataFrame) -> np.ndarray:
 def _hour_axis(ax, hours: np.ndarray, label: bool) -> None:
     if len(hours) > 24:
         ax.set_xlim(0, len(hours))
-        ax.set_xticks(np.arange(0, len(hours), 24) + 12, [_DAY_NAMES[d % 7] for d in range(len(hours) // 24)])
+        ax.set_xticks(np.arange(0, len(hours), 24) + 12, [DAY_NAMES[d % 7] for d in range(len(hours) // 24)])
         ax.set_xticks(np.arange(0, len(hours) + 1, 24), minor=True)
         ax.tick_params(axis="x", which="major", length=0)
         ax.tick_params(axis="x", which="minor", length=4)
