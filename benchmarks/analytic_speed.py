@@ -1,8 +1,9 @@
 """Speed of the analytic engine: ``analyze`` on the bundled scenarios, and calibration by network size.
 
-1. ``analyze``: :func:`simulator.network.approximate` on each bundled scenario
-   (the fixed point of the routing chain and the channels' queues), the
-   median of ``--repeat`` runs. Goal: the preset well under a second.
+1. ``analyze``: :func:`simulator.network.approximate` on each bundled scenario,
+   the median of ``--repeat`` runs (``benchmarks/analyze_speed.py``, which
+   also times the test scenarios and any file, and compares figures between
+   versions). Goal: the preset well under a second.
 2. ``calibrate``: networks of 4, 8 and 16 channels (one self-service web
    channel, live channels with patience, one email channel; random routing
    from a fixed seed). The targets are six figures of a "true" network
@@ -22,8 +23,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -87,16 +90,9 @@ def perturbed(scenario: Scenario, seed: int, amount: float = 0.2) -> Scenario:
 
 
 def bench_analyze(repeat: int) -> None:
-    print("analyze (network approximation), median of", repeat, "runs")
-    for name in sim.bundled_scenarios():
-        sc = sim.load_scenario(name)
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            approx = approximate(sc)
-            times.append(time.perf_counter() - start)
-        print(f"  {name:24s} {statistics.median(times):6.3f} s  ({approx.iterations} iterations, "
-              f"{'hourly chain' if approx.chain.slots > 1 else 'one-slot chain'})")
+    """``benchmarks/analyze_speed.py`` on the bundled scenarios."""
+    subprocess.run([sys.executable, str(Path(__file__).with_name("analyze_speed.py")), "--repeat", str(repeat),
+                    "--bundled-only"], check=True)
 
 
 def bench_calibrate(sizes: list[int]) -> None:

@@ -85,7 +85,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import special, stats
 
-from .analytic import QueueFigures, _answered_within, _number_in_system, callback_wait, erlang_a, slot_queue
+from .analytic import QueueFigures, _answered_within, _number_in_system, callback_wait, erlang_a, erlang_b, slot_queue
 from .distributions import Deterministic, Distribution, Empirical, Exponential, Gamma, Lognormal, Uniform
 
 if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
@@ -108,6 +108,8 @@ FLOOR = 1e-4
 POOL_ITERATIONS = 300
 POOL_TOLERANCE = 1e-9
 POOL_DAMPING = 0.3
+#: Steps of a shared pool's fixed point without halving its best residual before it stops (it cycles).
+POOL_STAGNATION = 20
 #: A group busy at this share of its agents or more in an hour counts as overloaded there.
 OVERLOADED = 0.98
 
@@ -399,27 +401,96 @@ def erlang_a_with_callbacks(rate: float, mean_handle: float, agents: int, mean_p
 
 
 def _erlang_b_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
-    """Erlang B ``B(agents[h], loads[h])`` for every hour at once (whole agents >= 0)."""
-    blocking = np.ones_like(loads, dtype=float)
-    top = int(agents.max()) if agents.size else 0
-    result = np.ones_like(loads, dtype=float)
-    for k in range(1, top + 1):
-        blocking = loads * blocking / (k + loads * blocking)
-        result = np.where(agents == k, blocking, result)
-    return result
+    """Erlang B ``B(agents[h], loads[h])`` for every hour at once (whole agents >= 0).
+
+    ``B = P(X = c) / P(X <= c)`` for ``X ~ Poisson(a)``, in a time that does
+    not grow with the agents; where the Poisson tail underflows (a load far
+    above the agents), :func:`~simulator.analytic.erlang_b` takes over.
+
+    Examples
+    --------
+    >>> from simulator.analytic import erlang_b
+    >>> table = _erlang_b_table(np.array([2.0, 0.0, 950.0, 5.0]), np.array([3, 4, 1000, 0]))
+    >>> bool(np.allclose(table, [erlang_b(2.0, 3), 0.0, erlang_b(950.0, 1000), 1.0], rtol=1e-12, atol=0))
+    True
+    """
+    loads = np.asarray(loads, dtype=float)
+    agents = np.asarray(agents)
+    c = agents.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_pmf = c * np.log(loads) - loads - special.gammaln(c + 1.0)
+        blocking = np.exp(log_pmf - np.log(special.pdtr(c, loads)))
+    blocking = np.where(agents <= 0, 1.0, np.where(loads <= 0, 0.0, blocking))
+    lost = ~np.isfinite(blocking) & np.isfinite(loads)
+    if lost.any():
+        a, k = np.broadcast_arrays(loads, agents)
+        blocking = np.array(blocking, dtype=float)
+        blocking[lost] = [erlang_b(float(x), int(n)) for x, n in zip(a[lost], k[lost])]
+    return blocking
 
 
-def _erlang_c_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
-    """Erlang C's probability of waiting, hour by hour (1 where the load reaches the agents)."""
-    agents = np.asarray(agents, dtype=int)
-    b = _erlang_b_table(loads, agents)
+def _erlang_c_of(loads: np.ndarray, agents: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Erlang C's probability of waiting from Erlang B's ``b`` (1 where the load reaches the agents)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         c = agents * b / (agents - loads * (1.0 - b))
     return np.where((loads < agents) & (agents > 0), np.clip(c, 0.0, 1.0), np.where(loads > 0, 1.0, 0.0))
 
 
+def _next_erlang_b(loads: np.ndarray, agents: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Erlang B with one agent more, from ``b = B(agents, loads)``."""
+    with np.errstate(invalid="ignore"):
+        return np.where(loads > 0, loads * b / (agents + 1.0 + loads * b), 0.0)
+
+
+def _erlang_c_table(loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
+    """Erlang C's probability of waiting, hour by hour (1 where the load reaches the agents)."""
+    agents = np.asarray(agents, dtype=int)
+    return _erlang_c_of(loads, agents, _erlang_b_table(loads, agents))
+
+
+def _impatient_queue_mean(lam: np.ndarray, speed: np.ndarray, theta: float) -> np.ndarray:
+    """Mean of the birth-death chain with births ``lam`` and deaths ``speed + j theta`` (``theta > 0``),
+    hour by hour, mostly in closed form.
+
+    With ``x = speed / theta`` and ``y = lam / theta`` the weights are
+    ``y^j / ((x + 1) ... (x + j))``; their sum is ``S = e^y y^-x Gamma(x + 1)
+    P(x, y)`` (``P`` the regularized lower incomplete gamma function), and
+    summing the balance ``(x + j + 1) w_{j+1} = y w_j`` over ``j`` gives the
+    mean ``y - x + x / S``, used where ``y >= 0.9 (x + 1)``. Below (``P`` may
+    underflow and the difference cancel) the series itself is summed: its
+    terms shrink by a tenth or more each.
+
+    Examples
+    --------
+    >>> j = np.arange(400)
+    >>> w = np.exp(np.cumsum(np.concatenate(([0.0], np.log(3.0 / (2.0 + 0.5 * j[1:]))))))
+    >>> truth = float(j @ w / w.sum())
+    >>> bool(abs(_impatient_queue_mean(np.array([3.0]), np.array([2.0]), 0.5)[0] - truth) < 1e-12)
+    True
+    """
+    x, y = speed / theta, lam / theta
+    mean = np.zeros(len(lam))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_s = y - x * np.log(y) + special.gammaln(x + 1.0) + np.log(special.gammainc(x, y))
+        closed = y - x + x * np.exp(-log_s)
+    use = (y > 0) & (y > 0.9 * (x + 1.0)) & np.isfinite(closed)
+    mean[use] = closed[use]
+    rest = (y > 0) & ~use
+    series = rest & (y <= 0.9 * (x + 1.0))
+    if series.any():
+        first = y[series] / (x[series] + 1.0)  # the largest ratio of two terms
+        j = np.arange(1, int(math.ceil(40.0 / -math.log(float(first.max())))) + 2)[:, None]
+        terms = np.cumprod(y[series][None, :] / (x[series][None, :] + j), axis=0)
+        mean[series] = (j * terms).sum(axis=0) / (1.0 + terms.sum(axis=0))
+    slow = rest & ~series  # the closed form overflowed: the chain itself
+    if slow.any():
+        mean[slow] = _queue_given_busy(lam[slow], speed[slow], theta, 0.0, service_level=False,
+                                       closed_form=False)["queue"]
+    return mean
+
+
 def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=None, accept: float = 0.0,
-                      service_level: bool = True) -> dict:
+                      service_level: bool = True, closed_form: bool = True) -> dict:
     """A class's queue while every agent it may use is busy, hour by hour (arrays over hours).
 
     A birth-death chain on the contacts waiting: births ``lam`` (``lam (1 -
@@ -430,10 +501,16 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
     join the queue, the mean ``queue`` (waiting contacts given busy), and
     ``within``: the share served within ``threshold`` minutes among those
     who join (times ``live``; only with ``service_level``, which the fixed point does not need).
+    Without call backs and service level the mean is in closed form
+    (:func:`_impatient_queue_mean`); otherwise the chain is cut where the
+    mass left out is negligible (twelve standard deviations past its mode).
     """
     lam = np.asarray(lam, dtype=float)
     speed = np.maximum(np.asarray(speed, dtype=float), 1e-12)
     hours = len(lam)
+    if closed_form and offer_from is None and not service_level and theta > 0:
+        return {"offered": np.zeros(hours), "accepted": np.zeros(hours), "live": np.ones(hours),
+                "queue": _impatient_queue_mean(lam, speed, theta), "within": np.full(hours, np.nan)}
     offer = np.full(hours, np.inf) if offer_from is None else np.asarray(offer_from, dtype=float)
     tail = lam * (1.0 - accept) if offer_from is not None else lam
     if theta == 0 and np.any((tail >= speed) & (lam > 0)):
@@ -442,7 +519,9 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
         ratio = float(np.max(np.where(lam > 0, tail / speed, 0.0)))
         size = int(min(20000, max(64, math.log(1e-15) / math.log(max(ratio, 1e-12)) + 2)))
     else:
-        size = int(min(20000, 64 + 4 * float(np.max(lam)) / theta))
+        # the weights peak at most at (lam - speed) / theta and fall like a normal of variance lam / theta
+        needed = np.maximum(lam - speed, 0.0) / theta + 12.0 * np.sqrt(lam / theta) + 64.0
+        size = int(min(20000, 64 + 4 * float(np.max(lam)) / theta, float(np.max(needed))))
     j = np.arange(1, size + 1)[:, None]
     birth = np.where(j - 1 < offer[None, :], lam[None, :], tail[None, :])
     with np.errstate(divide="ignore"):
@@ -471,19 +550,28 @@ def _queue_given_busy(lam, speed, theta: float, threshold: float, offer_from=Non
 
 
 def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """``E[min(N, cap)]`` for ``N`` Poisson with ``mean`` (``cap`` fractional: linear between whole numbers)."""
-    low = np.floor(cap).astype(int)
-    frac = cap - low
-    top = int(low.max()) + 1 if low.size else 1
+    """``E[min(N, cap)]`` for ``N`` Poisson with ``mean`` (``cap`` fractional: linear between whole numbers).
+
+    For a whole ``m``: ``m P(N >= m) + E[N; N <= m - 1] = m P(N > m - 1) + mean P(N <= m - 2)``.
+
+    Examples
+    --------
+    >>> n = np.arange(200)
+    >>> pmf = np.exp(n * np.log(7.5) - 7.5 - np.cumsum(np.log(np.maximum(n, 1))))
+    >>> bool(abs(_expected_min_poisson(np.array([7.5]), np.array([6.0]))[0] - pmf @ np.minimum(n, 6)) < 1e-12)
+    True
+    """
     mean = np.asarray(mean, dtype=float)
-    pmf = np.exp(-mean)
-    below = [pmf.copy()]  # P(N <= j)
-    for j in range(1, top + 1):
-        pmf = pmf * mean / j
-        below.append(below[-1] + pmf)
-    tail = np.cumsum(1.0 - np.array(below), axis=0)  # tail[m - 1] = E[min(N, m)] = sum_{j < m} P(N > j)
-    at = lambda m: np.where(m > 0, np.take_along_axis(tail, np.maximum(m - 1, 0)[None], axis=0)[0], 0.0)  # noqa: E731
-    return (1.0 - frac) * at(low) + frac * at(low + 1)
+    low = np.floor(cap)
+    frac = cap - low
+
+    def at(m):
+        with np.errstate(invalid="ignore"):
+            value = m * special.pdtrc(np.maximum(m - 1.0, 0.0), mean) \
+                + mean * np.where(m >= 2, special.pdtr(np.maximum(m - 2.0, 0.0), mean), 0.0)
+        return np.where(m > 0, value, 0.0)
+
+    return (1.0 - frac) * at(low) + frac * at(low + 1.0)
 
 
 def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -492,8 +580,12 @@ def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     capacity = np.maximum(capacity, 0.0)
     low = np.floor(capacity + 1e-9).astype(int)
     frac = np.clip(capacity - low, 0.0, 1.0)
-    low_c = _erlang_c_table(loads, low)
-    return np.where(frac > 1e-9, (1.0 - frac) * low_c + frac * _erlang_c_table(loads, low + 1), low_c)
+    b_low = _erlang_b_table(loads, low)
+    low_c = _erlang_c_of(loads, low, b_low)
+    if not (frac > 1e-9).any():
+        return low_c
+    high_c = _erlang_c_of(loads, low + 1, _next_erlang_b(loads, low, b_low))
+    return np.where(frac > 1e-9, (1.0 - frac) * low_c + frac * high_c, low_c)
 
 
 def _overflow(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -502,7 +594,7 @@ def _overflow(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     low = np.floor(capacity).astype(int)
     frac = capacity - low
     b_low = _erlang_b_table(loads, low)
-    b_high = _erlang_b_table(loads, low + 1)
+    b_high = _next_erlang_b(loads, low, b_low)
     return np.where(loads > 0, (1.0 - frac) * b_low + frac * b_high, 0.0)
 
 
@@ -815,6 +907,7 @@ class Pool:
             busy = np.zeros_like(served)
         else:
             served, busy = (a.copy() for a in self._state)
+        best, since_best = math.inf, 0
         for _ in range(steps):
             solution = self._solve_shared(rates, offered, served, busy, agents)
             new_served, new_busy = solution["served"], solution["busy"]
@@ -823,6 +916,9 @@ class Pool:
             busy = (1.0 - POOL_DAMPING) * busy + POOL_DAMPING * new_busy
             if self.residual < POOL_TOLERANCE:
                 break
+            best, since_best = (self.residual, 0) if self.residual < 0.5 * best else (best, since_best + 1)
+            if since_best >= POOL_STAGNATION:
+                break  # no longer getting closer (a cycle): the network's fixed point says it did not converge
         self._state = (served, busy)
         solution = self._solve_shared(rates, offered, served, busy, agents, final=True)
         return solution["queues"]
@@ -951,7 +1047,8 @@ class Pool:
             # the random part's spare rate cannot exceed what the capacity leaves over the arrivals
             # (Erlang C's c mu - lambda; Cobham's rate is the smaller one when stable)
             spare = np.minimum(nu, capacity - rates[i] * tl.open[i])
-            queue, through, _ = _backlog(tl, spec, i, rates[i], capacity, np.minimum(p_wait, 1.0 - 1e-12), spare, None)
+            queue, through, _ = _backlog(tl, spec, i, rates[i], capacity, np.minimum(p_wait, 1.0 - 1e-12), spare, None,
+                                         full=final)
             carried[x] = through
             queues[x] = queue
             throughput[x] = through
@@ -1113,15 +1210,17 @@ def _steady_backlog(tl: Timeline, spec: Channel, i: int, rates, p_c, spare, queu
 
 
 def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: np.ndarray, p_wait: np.ndarray,
-             spare: np.ndarray, queue_c: np.ndarray | None) -> tuple[ChannelQueue, np.ndarray, np.ndarray]:
+             spare: np.ndarray, queue_c: np.ndarray | None,
+             full: bool = True) -> tuple[ChannelQueue | None, np.ndarray, np.ndarray | None]:
     """A channel that keeps all its work, answered in order even after the customer stopped waiting.
 
     ``capacity[h]``: contacts a minute its agents can answer in hour ``h``;
     in hours with no backlog the wait is random: ``p_wait[h]`` to wait, then
     exponential with rate ``spare[h]`` (Erlang C: ``c mu - lambda``); those
     ``spare`` are scaled by Allen-Cunneen for non-exponential handle times.
-    Returns the figures, the contacts answered per minute by hour of the
-    period, and the per-minute backlog.
+    Returns the figures (None unless ``full``: the throughput alone is
+    what a shared pool's fixed point needs), the contacts answered per minute
+    by hour of the period, and the per-minute backlog.
     """
     period = tl.period
     start, end = tl.fluid_start, tl.fluid_end
@@ -1142,6 +1241,8 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     inflow_h = rates * (tl.open[i] > 0)
     if np.all(stable | (inflow_h <= 0)) and np.all(inflow_h <= capacity):
         # no minute's inflow exceeds the capacity: no backlog ever builds, every hour is its steady state
+        if not full:
+            return None, rates * tl.open[i], None
         return _steady_backlog(tl, spec, i, rates, p_c_h, spare_h, queue_c, theta, lt, lt1)
 
     def grid(minutes: int):
@@ -1159,6 +1260,18 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         minutes += 1440 * 7
     arrived = np.concatenate(([0.0], np.cumsum(inflow)))
     answered = arrived - queue
+    through = np.diff(answered)  # contacts answered in each minute
+    measured = (t >= start) & (t < end)
+    in_window = np.bincount(hour, weights=measured.astype(float), minlength=period)
+    norm = np.where(in_window > 0, in_window, 1.0)
+    # contacts answered a minute, by hour of the period: over the window where it covers the hour
+    before_end = t < end
+    everywhere = np.bincount(hour, weights=through * before_end, minlength=period) / np.maximum(
+        np.bincount(hour, weights=before_end.astype(float), minlength=period), 1.0)
+    throughput = np.where(in_window > 0, np.bincount(hour, weights=through * measured, minlength=period) / norm,
+                          everywhere)
+    if not full:
+        return None, throughput, queue
     # FIFO: a message arriving mid-minute is answered when `answered` reaches what arrived before it
     ahead = (arrived[:-1] + arrived[1:]) / 2.0
     reach = np.searchsorted(answered, ahead, side="left")
@@ -1200,9 +1313,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     p_wait_m = np.where(use_fluid, pwait_f, pwait_c)
     service_level = np.where(use_fluid, sl_f, sl_c)
     queue_now = (queue[:-1] + queue[1:]) / 2.0 + np.where(use_fluid, 0.0, queue_c)
-    through = np.diff(answered)  # contacts answered in each minute
 
-    measured = (t >= start) & (t < end)
     offered = inflow * measured  # contacts of the window, by arrival minute
     by_hour = {}
     total_h = np.bincount(hour, weights=offered, minlength=period)
@@ -1212,18 +1323,10 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         by_hour[metric] = np.where(total_h > 0, weighted / np.where(total_h > 0, total_h, 1.0), math.nan)
         if metric == "mean_wait_min":
             by_hour[metric] = np.where(by_hour[metric] >= 1e12, math.inf, by_hour[metric])
-    in_window = np.bincount(hour, weights=measured.astype(float), minlength=period)
-    norm = np.where(in_window > 0, in_window, 1.0)
     by_hour["mean_queue"] = np.bincount(hour, weights=queue_now * measured, minlength=period) / norm
     by_hour["time_waiting"] = by_hour["mean_wait_min"]
     by_hour["mean_service"] = np.full(period, mean_handle)
     by_hour["p_wait_all"] = np.nan_to_num(by_hour["p_wait"])
-    # contacts answered a minute, by hour of the period: over the window where it covers the hour
-    before_end = t < end
-    everywhere = np.bincount(hour, weights=through * before_end, minlength=period) / np.maximum(
-        np.bincount(hour, weights=before_end.astype(float), minlength=period), 1.0)
-    throughput = np.where(in_window > 0, np.bincount(hour, weights=through * measured, minlength=period) / norm,
-                          everywhere)
 
     figures = ChannelQueue(hourly=by_hour, mean_service=mean_handle)
     total = offered.sum()
@@ -1234,5 +1337,5 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         figures.p_wait = float((offered * p_wait_m).sum() / total)
         figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-    figures.overloaded_hours = tuple(sorted({int(h) for h in hour[(queue[1:] > 1.0) & measured & (inflow > 0)]}))
+    figures.overloaded_hours = tuple(int(h) for h in np.unique(hour[(queue[1:] > 1.0) & measured & (inflow > 0)]))
     return figures, throughput, queue
