@@ -36,13 +36,17 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
 from scipy import sparse, special
 from scipy.sparse.linalg import spsolve
 
-from .scenario import GIVE_UP, RESOLVED, Callback, Scenario
+from .figures import GIVE_UP, RESOLVED
+
+if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
+    from .scenario import Callback, Scenario
 
 __all__ = [
     "HourlyJourneyChain",

@@ -67,11 +67,10 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from .analytic import HourlyJourneyChain
-from .distributions import unknown_key_message
+from .figures import figure_index, no_column_message, table_columns
 from .network import approximate
-from .metrics import table_columns
-from .precision import figure_index, no_column_message
 from .scenario import Scenario, ScenarioError, parse_toml, read_toml_text
+from .validation import is_number, unknown_key_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -232,7 +231,7 @@ def load_targets(path: str | Path) -> Targets:
             return {}
         out = {}
         for key, value in raw.items():
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            ok = is_number(value)
             if ok and low is not None:
                 ok = value > low if low_open else value >= low
             if not ok:

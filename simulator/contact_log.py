@@ -67,7 +67,6 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .experiment import Result
 from .files import atomic_write
 from .scenario import CHANNEL_NAME, GIVE_UP, RESOLVED
 
@@ -197,7 +196,7 @@ def column_names(columns: Mapping[str, str] | str | None = None) -> dict[str, st
 # --------------------------------------------------------------------------- export
 
 
-def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = DEFAULT_START,
+def to_contact_log(journeys: Any, *, start: datetime | None = DEFAULT_START,
                    replication: int | None = None, simulation_columns: bool = False) -> pd.DataFrame:
     """A simulation's journeys as a contact log, one row per contact, in time order.
 
@@ -251,7 +250,7 @@ def to_contact_log(journeys: Result | pd.DataFrame, *, start: datetime | None = 
     >>> set(log["outcome"]) <= {"abandoned", "closed", "resolved", "unresolved"}
     True
     """
-    frame = journeys.journeys if isinstance(journeys, Result) else journeys
+    frame = journeys if isinstance(journeys, pd.DataFrame) else journeys.journeys  # a Result
     by_replication = "replication" in frame.columns
     if by_replication and replication is not None:
         present = pd.unique(frame["replication"]).tolist()

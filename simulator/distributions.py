@@ -21,12 +21,13 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
+
+from .validation import did_you_mean, format_bound, is_number, unknown_key_message
 
 __all__ = [
     "Distribution",
@@ -39,13 +40,10 @@ __all__ = [
     "DISTRIBUTIONS",
     "from_spec",
     "spec_problems",
-    "did_you_mean",
-    "unknown_key_message",
     "MIN_MINUTES",
     "MAX_MINUTES",
     "MIN_CV",
     "MAX_CV",
-    "format_bound",
 ]
 
 #: Shortest time a distribution's parameters may give, in minutes (60 microseconds): any
@@ -58,19 +56,6 @@ MAX_MINUTES = 10 * 365 * 1440
 #: a gamma shape ``1 / cv**2`` of 1e6 to 0.01 (below that most draws underflow to 0), and a
 #: lognormal sigma of 0.001 to 2.15.
 MIN_CV, MAX_CV = 1e-3, 10.0
-
-
-def format_bound(x: float) -> str:
-    """A limit as people read it: ``5,256,000``, ``0.001``, ``1e-06``.
-
-    Examples
-    --------
-    >>> format_bound(5256000), format_bound(1e-3), format_bound(1e-6), format_bound(2.5)
-    ('5,256,000', '0.001', '1e-06', '2.5')
-    """
-    if float(x).is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}"
-    return f"{x:g}"
 
 
 #: What a time parameter may be, for messages.
@@ -219,22 +204,6 @@ DISTRIBUTIONS: dict[str, type[Distribution]] = {
 }
 
 
-def did_you_mean(name: Any, allowed: Iterable[str]) -> str:
-    """``"did you mean 'x'?"`` for the entry of ``allowed`` closest to a mistyped ``name``, else ``""``.
-
-    Shared by every "unknown name" message (scenario.py uses it too).
-    """
-    close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6) if isinstance(name, str) else []
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
-def unknown_key_message(key: str, allowed: Iterable[str]) -> str:
-    """The message for a key a table does not take, e.g. ``unknown key; did you mean 'mean'? allowed: ...``."""
-    allowed = list(allowed)
-    hint = did_you_mean(key, allowed)
-    return f"unknown key; {hint + ' ' if hint else ''}allowed: {', '.join(allowed)}"
-
-
 #: Every key some inline spec takes, for the unknown-key hint when ``dist`` is missing or unknown.
 _ALL_KEYS = ("dist", *dict.fromkeys(p for cls in DISTRIBUTIONS.values() for p in cls.params))
 
@@ -266,7 +235,7 @@ def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[tuple[str, s
         if (
             not isinstance(values, list)
             or not values
-            or not all(_is_number(v) and 0 <= v <= MAX_MINUTES for v in values)
+            or not all(is_number(v) and 0 <= v <= MAX_MINUTES for v in values)
         ):
             problems.append(("", "empirical values must be a non-empty list of finite numbers "
                                  f"from 0 to {format_bound(MAX_MINUTES)} minutes (10 years)"))
@@ -278,7 +247,7 @@ def _check_spec(spec: Any) -> tuple[type[Distribution] | None, list[tuple[str, s
     for p in cls.params:
         v = spec[p]
         low, high = _limits(p)
-        if not _is_number(v):
+        if not is_number(v):
             problems.append(("", f"{p} must be a finite number {_bound(p)}; got {v!r}"))
         elif not low <= v <= high:
             problems.append(("", f"{p} must be {_bound(p)}; got {v!r}"))
@@ -302,10 +271,6 @@ def _bound(param: str) -> str:
     if param == "cv":
         return f"from {format_bound(MIN_CV)} to {format_bound(MAX_CV)}"
     return TIME_RANGE.replace(format_bound(MIN_MINUTES), "0", 1) if param == "low" else TIME_RANGE
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def spec_problems(spec: Any) -> list[tuple[str, str]]:

@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from .contact_log import to_contact_log, write_contact_log
 from .files import atomic_folder, atomic_write
 from .journeys import journeys_frame
 from .json_data import dumps, plain
@@ -463,8 +464,6 @@ class Result:
                 ("hourly.csv", lambda p: self.hourly.to_csv(p)),
             ]
             if journeys and self.logs is not None:
-                from .contact_log import to_contact_log, write_contact_log  # it builds on this module
-
                 writers.append(("journeys.parquet", lambda p: write_contact_log(
                     to_contact_log(self, simulation_columns=True), p)))
             for name, writer in writers:

@@ -40,11 +40,11 @@ from matplotlib.figure import Figure
 from . import __version__
 from .compare import comparison_table
 from .experiment import Result
+from .figures import ALL_CHANNEL_METRICS, COUNT_METRICS, KPI_NAMES, SHARE_METRICS
 from .files import atomic_write
 from .plots import (DEFAULT_COMPARISON_KPIS, channel_comparison, flow_diagram, kpi_comparison,
                     result_charts)
-from .metrics import ALL_CHANNEL_METRICS, COUNT_METRICS, KPI_NAMES
-from .report import SHARE_METRICS, SIGNIFICANT_NOTE, empty_table_note, reference_mark, warmup_text
+from .report import SIGNIFICANT_NOTE, empty_table_note, reference_mark, warmup_text
 from .scenario import Scenario
 from .style import (CHANNEL_METRIC_LABELS, KPI_LABELS, MINUS, channel_name, clip_interval, format_count,
                     format_number, format_share, format_signed, format_wait)

@@ -68,15 +68,20 @@ or ``resolved``; it sums to 1.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+# the names of the figures, imported from here too
+from .figures import (ALL_CHANNEL_METRICS, CALLBACK_METRICS, CHANNEL_METRICS, CONCURRENCY_METRICS,  # noqa: F401
+                      COUNT_METRICS, GIVE_UP, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES,
+                      SHARE_METRICS, table_columns)
+from .figures import RESOLVED as RESOLVED_LABEL
 from .journeys import ABANDONED, CALLED_BACK, CLOSED, NEXT_GIVE_UP, NEXT_RESOLVED, RESOLVED, UNRESOLVED
 from .model import ReplicationOutput
-from .scenario import GIVE_UP, RESOLVED as RESOLVED_LABEL, Scenario
+from .scenario import Scenario
 
 __all__ = [
     "KPI_NAMES",
@@ -97,65 +102,8 @@ __all__ = [
     "confidence_interval",
 ]
 
-KPI_NAMES = (
-    "customers", "contacts", "contacts_per_customer", "resolution_rate", "give_up_rate",
-    "first_contact_resolution", "multichannel_share", "caller_share", "focal_contacts", "focal_closed",
-    "avoidable_calls", "avoidable_closed", "avoidable_call_share", "callers_continue_share",
-    "mean_journey_minutes", "cost_total", "cost_per_customer",
-)
-CHANNEL_METRICS = (
-    "contacts", "closed", "served", "abandoned", "abandon_rate", "resolved", "fcr",
-    "mean_wait_min", "p_wait", "service_level", "mean_handle_min", "occupancy",
-    "mean_queue", "agent_hours", "wasted_contacts", "cost",
-)
-#: Channel metrics reported only where they apply (concurrency, call backs).
-CONCURRENCY_METRICS = ("slot_occupancy",)
-CALLBACK_METRICS = ("callbacks_offered", "callbacks_accepted", "callbacks_made",
-                    "callbacks_within_promise", "mean_callback_wait_min")
-ALL_CHANNEL_METRICS = CHANNEL_METRICS + CONCURRENCY_METRICS + CALLBACK_METRICS
-#: Per agent group; ``skill_share.CHANNEL`` (share of the group's busy time on
-#: each skill) comes after these.
-GROUP_METRICS = ("agents", "agent_hours", "occupancy", "slot_occupancy", "cost")
-HOURLY_GROUP_METRICS = ("agents", "occupancy", "slot_occupancy")
-
-#: Metrics that are shares, in [0, 1] (printed as percentages); every other metric is a count, time,
-#: ratio of counts or cost, at least 0.
-SHARE_METRICS = frozenset({
-    "resolution_rate", "give_up_rate", "first_contact_resolution", "multichannel_share",
-    "caller_share", "avoidable_call_share", "callers_continue_share",
-    "abandon_rate", "fcr", "p_wait", "service_level", "occupancy", "share",
-    "slot_occupancy", "callbacks_within_promise",
-})
-
-#: Figures that are totals over the measured window (they grow with ``run.days``):
-#: divided by the days, they read "per day" (planners report "calls a day").
-COUNT_METRICS = frozenset({
-    "customers", "contacts", "focal_contacts", "focal_closed", "avoidable_calls", "avoidable_closed",
-    "cost_total",
-    "closed", "served", "abandoned", "resolved", "agent_hours", "wasted_contacts", "cost",
-})
-
-HOURLY_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "service_level",
-                  "mean_queue", "agents", "occupancy")
-
 #: Row of the tidy per-replication table.
 Row = tuple[str, str, str, float]
-
-
-def table_columns(channel_names: Sequence[str], focal_channel: str) -> dict[str, tuple[str, ...]]:
-    """The columns of the per-channel, before-the-call and after-the-call tables of a scenario.
-
-    Examples
-    --------
-    >>> table_columns(("web", "chat", "phone"), "phone")["before_call"]
-    ('web', 'chat')
-    >>> table_columns(("web", "phone"), "phone")["after_call"]
-    ('web', 'phone', 'give_up', 'resolved')
-    """
-    names = tuple(channel_names)
-    return {"channels": names,
-            "before_call": tuple(n for n in names if n != focal_channel),
-            "after_call": names + (GIVE_UP, RESOLVED_LABEL)}
 
 
 def _share(numerator: float, denominator: float) -> float:

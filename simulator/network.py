@@ -87,19 +87,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .analytic import HourlyJourneyChain
 from .distributions import Exponential
+from .figures import (CHANNEL_METRICS, DAY_NAMES, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES,
+                      WEEK_HOURS, figure_index)
 from .json_data import dumps, plain
-from .metrics import CHANNEL_METRICS, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES
 from .pools import (POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes,
                     redials_folded)
-from .precision import figure_index
-from .scenario import WEEK_HOURS, Scenario
+
+if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
+    from .scenario import Scenario
 
 __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 
@@ -111,7 +113,6 @@ STAGNATION = 20
 ANDERSON_DEPTH = 5
 #: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
 POOL_STEPS = 5
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _hours_text(hours, period: int = 24) -> str:
@@ -130,7 +131,7 @@ def _hours_text(hours, period: int = 24) -> str:
         if start is None:
             start = h
         if i + 1 == len(hours) or hours[i + 1] != h + 1 or (period == WEEK_HOURS and (h + 1) % 24 == 0):
-            day = f"{DAYS[start // 24]} " if period == WEEK_HOURS else ""
+            day = f"{DAY_NAMES[start // 24]} " if period == WEEK_HOURS else ""
             first, last = start % 24, h % 24
             runs.append(f"{day}{first:02d}-{last + 1:02d}h" if h > start else f"{day}{first:02d}h")
             start = None

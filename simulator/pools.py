@@ -80,13 +80,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special, stats
 
 from .analytic import QueueFigures, _answered_within, _number_in_system, callback_wait, erlang_a, erlang_b, slot_queue
 from .distributions import Deterministic, Distribution, Empirical, Exponential, Gamma, Lognormal, Uniform
-from .scenario import Channel, Scenario
+
+if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
+    from .scenario import Channel, Scenario
 
 __all__ = ["Pool", "ChannelQueue", "Timeline", "build_pools", "laplace_transform", "fluid_span", "redials_folded"]
 

@@ -31,9 +31,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from scipy import stats
 
-from .distributions import did_you_mean
-from .metrics import ALL_CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES, confidence_interval, table_columns
+# figure_index, figure_key, no_column_message and FIGURE_HELP are imported from here too
+from .figures import (ALL_CHANNEL_METRICS, FIGURE_HELP, GROUP_METRICS, KPI_NAMES, figure_index,  # noqa: F401
+                      figure_key, no_column_message, table_columns)
+from .metrics import confidence_interval
 from .scenario import MAX_REPLICATIONS, Scenario
+from .validation import did_you_mean
 
 __all__ = [
     "Precision",
@@ -52,68 +55,13 @@ DEFAULT_MAX_REPLICATIONS = 100
 #: A batch never more than multiplies the replications by this, so one noisy
 #: early estimate of the spread cannot send a run far past what it needs.
 MAX_GROWTH = 2.0
-FIGURE_HELP = ("use a KPI name, channels.CHANNEL.METRIC, groups.GROUP.METRIC, before_call.CHANNEL "
-               "or after_call.TARGET")
 
 
-# --------------------------------------------------------------------------- figure names
+# --------------------------------------------------------------------------- figures of a scenario
 
 
 class PrecisionError(ValueError):
     """A figure cannot be estimated to a precision (it is undefined in every replication)."""
-
-
-def figure_index(key: str) -> tuple[str, str, str]:
-    """The ``(table, channel, metric)`` row of the tidy tables for a figure name.
-
-    Examples
-    --------
-    >>> figure_index("give_up_rate")
-    ('kpis', '', 'give_up_rate')
-    >>> figure_index("channels.phone.service_level")
-    ('channels', 'phone', 'service_level')
-    >>> figure_index("before_call.email")
-    ('before_call', 'email', 'share')
-    """
-    parts = key.split(".")
-    if len(parts) == 1 and parts[0]:
-        return ("kpis", "", parts[0])
-    if len(parts) == 2 and parts[0] in ("before_call", "after_call") and parts[1]:
-        return (parts[0], parts[1], "share")
-    if len(parts) == 3 and parts[0] == "channels" and parts[1] and parts[2]:
-        return ("channels", parts[1], parts[2])
-    if len(parts) >= 3 and parts[0] == "groups" and all(parts[1:]):
-        return ("groups", parts[1], ".".join(parts[2:]))  # e.g. groups.desk.skill_share.chat
-    raise KeyError(f"no figure {key!r}; {FIGURE_HELP}")
-
-
-def figure_key(table: str, channel: str, metric: str) -> str:
-    """The figure name of a tidy row; the inverse of :func:`figure_index`.
-
-    Examples
-    --------
-    >>> figure_key("channels", "chat", "abandon_rate")
-    'channels.chat.abandon_rate'
-    """
-    if table == "kpis":
-        return metric
-    if table in ("channels", "groups"):
-        return f"{table}.{channel}.{metric}"
-    return f"{table}.{channel}"
-
-
-def no_column_message(table: str, column: str, columns: Sequence[str], focal_channel: str) -> str:
-    """Says that a before/after-the-call table has no such column, and which it has.
-
-    Examples
-    --------
-    >>> no_column_message("before_call", "fax", ["web", "chat"], "phone")
-    "before_call has no column 'fax' (columns: web, chat)"
-    >>> no_column_message("before_call", "web", [], "phone")
-    "before_call has no column 'web' (it has none: phone is the only channel)"
-    """
-    listing = f"columns: {', '.join(columns)}" if columns else f"it has none: {focal_channel} is the only channel"
-    return f"{table} has no column {column!r} ({listing})"
 
 
 def check_figure(key: str, scenario: Scenario) -> tuple[str, str, str]:

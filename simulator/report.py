@@ -8,67 +8,30 @@ confidence interval.
 from __future__ import annotations
 
 import math
+import textwrap
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .experiment import Result
-from .metrics import INTERVAL_METHOD, SHARE_METRICS  # noqa: F401  (SHARE_METRICS: imported from here by others)
+from .figures import SHARE_METRICS, format_stat, format_value, hour_label, is_share  # noqa: F401  (some imported from here)
+from .metrics import INTERVAL_METHOD
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+    from .staffing import StaffingPlan
 
 __all__ = ["SHARE_METRICS", "is_share", "format_value", "format_stat", "format_difference", "difference_cell",
            "day_difference_text", "headline_figures", "reference_mark", "result_text", "table_text", "groups_text",
-           "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER", "warmup_text"]
+           "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER", "warmup_text",
+           "staffing_text"]
 
 
 #: KPIs about calls to a closed centre: left out of text tables when the focal channel is always open.
 CLOSED_KPIS = ("focal_closed", "avoidable_closed")
-
-
-def is_share(metric: str) -> bool:
-    """Whether a metric is a share: one of :data:`SHARE_METRICS`, or a group's ``skill_share.CHANNEL``.
-
-    Examples
-    --------
-    >>> is_share("service_level"), is_share("skill_share.chat"), is_share("contacts")
-    (True, True, False)
-    """
-    return metric in SHARE_METRICS or metric.startswith("skill_share.")
-
-
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
 CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_level",
                    "occupancy", "wasted_contacts", "cost")
-
-
-def format_value(value: float, metric: str) -> str:
-    """A number as a reader wants it: percentages for shares, grouped thousands for counts."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if is_share(metric):
-        return f"{100 * value:.1f} %"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:.1f}"
-    return f"{value:.3g}" if value else "0"
-
-
-def format_stat(mean: float, low: float, high: float, metric: str) -> str:
-    """``mean [low, high]`` in the metric's format (the interval omitted when undefined, or when its
-    ends print the same: a constant up to rounding noise).
-
-    Examples
-    --------
-    >>> format_stat(0.5, 0.41, 0.59, "share"), format_stat(30.000000000000004, 29.99999999999996, 30.00000000000005, "agents")
-    ('50.0 % [41.0, 59.0]', '30')
-    """
-    text = format_value(mean, metric)
-    if low is None or math.isnan(low) or low == high:
-        return text
-    if is_share(metric):
-        ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
-    else:
-        ends = (format_value(low, metric), format_value(high, metric))
-    return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"
 
 
 #: What the ``*`` after a paired difference means, wherever differences are shown.
@@ -377,3 +340,64 @@ def callback_rows(result: Result, intervals: bool = False) -> list[list[str]]:
 def groups_text(result: Result) -> str:
     """The agent-group table (:func:`group_rows`) as text, means only."""
     return "Agent groups (means)\n" + table_text(group_rows(result), GROUP_HEADER, right={1, 2, 3, 4})
+
+
+def _group_skills(scenario: Scenario, name: str) -> str:
+    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
+    group = scenario.group(name)
+    if group.own:
+        return name
+    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
+
+
+def staffing_text(plan: StaffingPlan) -> str:
+    """The plan, its checks with CIs, and its cost, as text."""
+    sc = plan.scenario
+    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
+    unjudged = plan.unjudged_hours
+    claim = "every target in every hour with contacts" if unjudged else "every target"
+    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
+             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    period = plan.period_hours
+    if hourly:
+        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
+        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
+                for h in hours]
+        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
+    else:
+        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
+    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
+    checks = plan.checks
+    rows = []
+    for target, frame in checks.groupby("target", sort=False):
+        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
+            metric, op = target.split()[0].split(".")[-1], target.split()[1]
+            defined = frame.dropna(subset=["mean"])
+            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
+                     if len(defined) else frame.iloc[0])
+            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
+        else:
+            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
+        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
+        met = "yes" if judged["met"].all() else "NO"
+        if len(judged) < len(frame):
+            met += f" ({len(frame) - len(judged)} h not judged)"
+        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
+                     "yes" if frame["confident"].all() else "not all"])
+    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
+                                   right=set()))
+    if unjudged:
+        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
+        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
+                                   "keep their start level. Simulate more days (-d) or replications (-r) "
+                                   "to judge them.", width=100))
+    hours = plan.agent_hours_per_day
+    cost = plan.result.stat("cost_total")
+    days = sc.run.days
+    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
+    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
+    parts.append(f"simulated cost_total over {days:g} day(s): "
+                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
+    return "\n".join(parts)

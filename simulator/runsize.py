@@ -51,9 +51,9 @@ from typing import Iterable
 import numpy as np
 
 from .analytic import JourneyChain
-from .distributions import format_bound
 from .pools import _open_fraction
 from .scenario import Scenario
+from .validation import format_bound
 
 __all__ = [
     "RunSize",

@@ -30,9 +30,10 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .distributions import (
-    MAX_MINUTES, Distribution, did_you_mean, format_bound, from_spec, spec_problems, unknown_key_message,
-)
+from .distributions import MAX_MINUTES, Distribution, from_spec, spec_problems
+from .figures import (ALL_CHANNEL_METRICS, DAY_HOURS, FIGURE_HELP, GIVE_UP, KPI_NAMES, RESOLVED, WEEK_HOURS,
+                      figure_index, is_share, table_columns)
+from .validation import a_number, did_you_mean, format_bound, is_number, is_whole_number, unknown_key_message
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -57,10 +58,6 @@ __all__ = [
 
 #: ``run.warmup_hours = "auto"``: derive the warm-up from the scenario (the default).
 AUTO = "auto"
-#: Name of the routing target that ends a journey unanswered.
-GIVE_UP = "give_up"
-#: Name used in the after-the-call table for journeys resolved by the call.
-RESOLVED = "resolved"
 PROBABILITY_TOLERANCE = 1e-9
 
 CHANNEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -81,10 +78,6 @@ GROUP_KEYS = ("label", "agents", "skills", "reserve", "cost_per_agent_hour", "sh
 CALLBACK_KEYS = ("offer_when_wait_above", "accept", "within_minutes")
 REFERENCE_KEYS = ("source", "figures")
 
-#: Hours in a day and in a week: hourly lists have one of these lengths
-#: (a week starts on Monday at 0:00, the start of every run).
-DAY_HOURS = 24
-WEEK_HOURS = 168
 #: Largest number of contacts one agent may hold at once (chat concurrency).
 MAX_CONCURRENCY = 20
 
@@ -529,13 +522,10 @@ class Scenario:
         """The value of ``path`` in ``data`` (as changed so far), or else the value in use when the file
         leaves it out (:meth:`to_dict` with ``complete``); KeyError when it has neither."""
         for source in (lambda: data, lambda: self.to_dict(complete=True)):
-            node: Any = source()
-            for key in path.split("."):
-                if not isinstance(node, Mapping) or key not in node:
-                    break
-                node = node[key]
-            else:
-                return node
+            try:
+                return get_path(source(), path)
+            except KeyError:
+                pass
         raise KeyError(f"not set in the scenario, so there is nothing to change relative to; give it a value "
                        f"with {path}=VALUE")
 
@@ -603,15 +593,15 @@ class Relative:
         pattern = f"{keys[0]}.*.{keys[2]}" if len(keys) == 3 and keys[0] in ("channels", "groups") else path
         whole = pattern in WHOLE_NUMBER_FIELDS
         staffing = pattern.endswith(".*.agents")
-        if _is_number(current):
+        if is_number(current):
             return self._number(current, whole)
-        if isinstance(current, list) and current and all(_is_number(v) for v in current):
+        if isinstance(current, list) and current and all(is_number(v) for v in current):
             return [v if staffing and self.op in "+-" and v == 0 else self._number(v, whole) for v in current]
         what = ("self-service (\"unlimited\"), which has no number of agents" if current == "unlimited" else
                 f"a string ({current!r})" if isinstance(current, str) else
                 f"true/false ({str(current).lower()})" if isinstance(current, bool) else
                 f"a table; change one of its numbers, e.g. "
-                f"{path}.{next((k for k, v in current.items() if _is_number(v)), 'mean')}{self}"
+                f"{path}.{next((k for k, v in current.items() if is_number(v)), 'mean')}{self}"
                 if isinstance(current, Mapping) else repr(current))
         raise ValueError(f"{self.op}= needs a number or a list of numbers to {RELATIVE_OPERATORS[self.op]}; "
                          f"the field is {what}")
@@ -701,6 +691,22 @@ def _with_derived_warmup(scenario: Scenario) -> Scenario:
         reason = f"a day: the warm-up could not be derived from the queues ({exc})"
     run = dataclasses.replace(scenario.run, warmup_hours=hours, warmup_reason=reason)
     return dataclasses.replace(scenario, run=run)
+
+
+def get_path(data: Mapping[str, Any], path: str) -> Any:
+    """``data[a][b][c]`` for ``path = "a.b.c"``; KeyError naming ``path`` when it is not there.
+
+    Examples
+    --------
+    >>> get_path({"run": {"days": 2}}, "run.days")
+    2
+    """
+    node: Any = data
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            raise KeyError(path)
+        node = node[key]
+    return node
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -876,19 +882,6 @@ def load_scenario(path: str | Path) -> Scenario:
 # --------------------------------------------------------------------------- validation
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _a_number(v: Any) -> str:
-    """How to name the numbers allowed, given a bad value: "a finite number" when it is inf or nan."""
-    return "a finite number" if isinstance(v, float) and not math.isfinite(v) else "a number"
-
-
 class _Validator:
     """Collects every problem while building the scenario objects."""
 
@@ -936,8 +929,8 @@ class _Validator:
             bounds.append(f"{'>' if low_open else '>='} {format_bound(low)}")
         if high is not None:
             bounds.append(f"<= {format_bound(high)}")
-        allowed = _a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
-        if not _is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
+        allowed = a_number(value) + (f" {' and '.join(bounds)}" if bounds else "")
+        if not is_number(value) or (low is not None and (value < low or (low_open and value == low))) or (
             high is not None and value > high
         ):
             self.bad(path, allowed, value)
@@ -945,14 +938,14 @@ class _Validator:
         return float(value)
 
     def integer(self, value: Any, path: str, low: int, high: int | None = None) -> int | None:
-        if not _is_int(value) or value < low or (high is not None and value > high):
+        if not is_whole_number(value) or value < low or (high is not None and value > high):
             self.bad(path, f"a whole number >= {low}" + (f" and <= {format_bound(high)}" if high is not None else ""),
                      value)
             return None
         return value
 
     def probability(self, value: Any, path: str) -> float | None:
-        if not _is_number(value) or not 0.0 <= value <= 1.0:
+        if not is_number(value) or not 0.0 <= value <= 1.0:
             self.bad(path, "a probability in [0, 1]", value)
             return None
         return float(value)
@@ -1117,7 +1110,7 @@ class _Validator:
                 self.unknown_name(f"{path}.{channel}", "channel", channel, channel_table, "channels")
             elif channel not in live:
                 self.fail(f"{path}.{channel}", "self-service (agents = \"unlimited\") has no agents to share")
-            elif not _is_int(priority) or priority < 1:
+            elif not is_whole_number(priority) or priority < 1:
                 self.bad(f"{path}.{channel}", "a priority, a whole number >= 1 (1 = highest)", priority)
             else:
                 skills[channel] = priority
@@ -1127,7 +1120,7 @@ class _Validator:
         """Agents: a whole number >= 1, or 24 (168) hourly levels; ``"unlimited"`` where allowed."""
         if isinstance(value, list):
             return self.hourly(value, path, number=False)
-        if _is_int(value) and 1 <= value <= MAX_AGENTS:
+        if is_whole_number(value) and 1 <= value <= MAX_AGENTS:
             return value
         self.bad(path, f"a whole number from 1 to {format_bound(MAX_AGENTS)}, a list of 24 (or 168) hourly "
                  "staffing levels" + (', or "unlimited"' if allow_unlimited else ""), value)
@@ -1139,10 +1132,10 @@ class _Validator:
         days = self.number(t.get("days", default.days), "run.days", low=0, low_open=True, high=MAX_DAYS)
         warmup = t.get("warmup_hours", AUTO)
         if warmup != AUTO:
-            if _is_number(warmup) and 0 <= warmup <= MAX_WARMUP_HOURS:
+            if is_number(warmup) and 0 <= warmup <= MAX_WARMUP_HOURS:
                 warmup = float(warmup)
             else:
-                self.bad("run.warmup_hours", f'{_a_number(warmup)} from 0 to {MAX_WARMUP_HOURS:,}, or "{AUTO}" to '
+                self.bad("run.warmup_hours", f'{a_number(warmup)} from 0 to {MAX_WARMUP_HOURS:,}, or "{AUTO}" to '
                          'derive it from the scenario', warmup)
                 warmup = 0.0
         reps = self.integer(t.get("replications", default.replications), "run.replications", 1, MAX_REPLICATIONS)
@@ -1173,7 +1166,7 @@ class _Validator:
         """24 hourly weights (``number``) or staffing levels (whole numbers up to :data:`MAX_AGENTS`)."""
         what = "finite numbers >= 0" if number else f"whole numbers from 0 to {format_bound(MAX_AGENTS)}"
         high = math.inf if number else MAX_AGENTS
-        check = _is_number if number else _is_int
+        check = is_number if number else is_whole_number
         if not isinstance(value, list) or len(value) not in (DAY_HOURS, WEEK_HOURS):
             got = f"{len(value)} values" if isinstance(value, list) else repr(value)
         else:
@@ -1235,7 +1228,7 @@ class _Validator:
         open_hours = None
         if "open_hours" in t:
             oh = t["open_hours"]
-            if (not isinstance(oh, list) or len(oh) != 2 or not all(_is_number(h) and 0 <= h <= 24 for h in oh)
+            if (not isinstance(oh, list) or len(oh) != 2 or not all(is_number(h) and 0 <= h <= 24 for h in oh)
                     or oh[0] % 24 == oh[1] % 24):
                 self.fail(f"{path}.open_hours", "must be [open, close] with hours in 0-24, e.g. [8, 20] "
                           f"([22, 6] spans midnight; omit it for always open); got {oh!r}")
@@ -1274,7 +1267,7 @@ class _Validator:
         if "concurrency_slowdown" in t:
             raw = t["concurrency_slowdown"]
             if (concurrency is not None and (not isinstance(raw, list) or len(raw) != concurrency
-                                             or not all(_is_number(v) and 0 < v <= 100 for v in raw))):
+                                             or not all(is_number(v) and 0 < v <= 100 for v in raw))):
                 self.fail(f"{path}.concurrency_slowdown", f"must be a list of {concurrency} factors in (0, 100], "
                           "by how much handle times stretch while an agent holds 1, 2, ... contacts "
                           f"(one per contact up to concurrency = {concurrency}); got {raw!r}")
@@ -1335,11 +1328,7 @@ class _Validator:
 
     def figure(self, key: str, value: Any, names: tuple[str, ...], focal: str) -> float | None:
         """A published figure: named as contactflow reports it (see
-        :func:`~simulator.precision.figure_index`), a share in [0, 1] or a number >= 0."""
-        from .metrics import ALL_CHANNEL_METRICS, KPI_NAMES, table_columns  # here: these modules import this one
-        from .precision import FIGURE_HELP, figure_index
-        from .report import is_share
-
+        :func:`~simulator.figures.figure_index`), a share in [0, 1] or a number >= 0."""
         path = f'reference.figures."{key}"' if "." in key else f"reference.figures.{key}"
         if isinstance(value, Mapping):  # before_call.email = 0.1 unquoted is a table in TOML
             example = f"{key}.{next(iter(value), 'CHANNEL')}"
@@ -1368,7 +1357,7 @@ class _Validator:
             self.unknown_name(path, *wrong)
         if not is_share(metric):
             number = self.number(value, path, low=0)
-        elif _is_number(value) and 0 <= value <= 1:
+        elif is_number(value) and 0 <= value <= 1:
             number = float(value)
         else:
             number = None

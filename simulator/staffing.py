@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import math
 import re
-import textwrap
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -69,15 +68,14 @@ import pandas as pd
 
 from .analytic import JourneyChain, slot_queue
 from .experiment import Result, run_replication
+from .figures import HOURLY_METRICS, figure_index, format_value, hour_label, is_share
 from .json_data import plain
-from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
-from .precision import check_figure, figure_index
-from .report import format_stat, format_value, is_share, table_text
+from .precision import check_figure
 from .scenario import Channel, Group, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_text", "staffing_units", "erlang_start",
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_units", "erlang_start",
            "network_start", "staffing_changes", "hour_label", "ERLANG_METRICS", "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
@@ -953,18 +951,6 @@ def _check_reachable(scenario: Scenario, units: list[str], targets: list[Target]
                         "(e.g. customers who give up after unresolved contacts, closed hours, other channels)")
 
 
-def hour_label(hour: int, period: int = 24) -> str:
-    """An hour of the period as people read it: ``08:00``, or ``Tue 08:00`` in a week.
-
-    Examples
-    --------
-    >>> hour_label(8), hour_label(32, 168)
-    ('08:00', 'Tue 08:00')
-    """
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    return f"{hour:02d}:00" if period == 24 else f"{days[hour // 24]} {hour % 24:02d}:00"
-
-
 def _units(search: _Goal, plan: Plan) -> list[tuple[str, int | None]]:
     if not search.hourly:
         return [(g, None) for g in search.units]
@@ -1085,64 +1071,3 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
             frozen |= set(chosen)
         else:
             batch = len(chosen) // 2
-
-
-def _group_skills(scenario: Scenario, name: str) -> str:
-    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
-    group = scenario.group(name)
-    if group.own:
-        return name
-    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
-
-
-def staffing_text(plan: "StaffingPlan") -> str:
-    """The plan, its checks with CIs, and its cost, as text."""
-    sc = plan.scenario
-    hourly = any(isinstance(v, tuple) for v in plan.agents.values())
-    unjudged = plan.unjudged_hours
-    claim = "every target in every hour with contacts" if unjudged else "every target"
-    parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
-             f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
-    period = plan.period_hours
-    if hourly:
-        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
-                for h in hours]
-        parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
-    else:
-        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
-    parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
-    checks = plan.checks
-    rows = []
-    for target, frame in checks.groupby("target", sort=False):
-        if frame["hour"].notna().any():  # an hourly target: show its tightest hour
-            metric, op = target.split()[0].split(".")[-1], target.split()[1]
-            defined = frame.dropna(subset=["mean"])
-            worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
-                     if len(defined) else frame.iloc[0])
-            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
-        else:
-            metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
-        judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
-        met = "yes" if judged["met"].all() else "NO"
-        if len(judged) < len(frame):
-            met += f" ({len(frame) - len(judged)} h not judged)"
-        rows.append([target, where, format_stat(worst["mean"], worst["ci_low"], worst["ci_high"], metric), met,
-                     "yes" if frame["confident"].all() else "not all"])
-    parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
-                                   right=set()))
-    if unjudged:
-        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
-        parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
-                                   "keep their start level. Simulate more days (-d) or replications (-r) "
-                                   "to judge them.", width=100))
-    hours = plan.agent_hours_per_day
-    cost = plan.result.stat("cost_total")
-    days = sc.run.days
-    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
-    parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
-    parts.append(f"simulated cost_total over {days:g} day(s): "
-                 + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
-    return "\n".join(parts)

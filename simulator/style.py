@@ -40,9 +40,9 @@ from typing import Iterable
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import TextToPath
 
+from .figures import GIVE_UP, RESOLVED, SHARE_METRICS, is_share  # noqa: F401  (is_share: charts import it from here)
 from .metrics import clip_interval  # noqa: F401  (one definition, in the data layer; charts and reports use it)
-from .report import SHARE_METRICS
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .scenario import Scenario
 
 __all__ = [
     "CHANNEL_PALETTE",
@@ -260,17 +260,6 @@ def figure_label(key: str, scenario: Scenario | None = None) -> tuple[str, str]:
             return f"{group} (group): busy time on {name(parts[3])}", "%"
         return f"{group} (group): {metric.replace('_', ' ')}", "%" if metric in SHARE_METRICS else ""
     return key.replace("_", " ").capitalize(), ""
-
-
-def is_share(key: str) -> bool:
-    """Whether a figure (``give_up_rate``, ``channels.phone.occupancy``, ``before_call.web``) is a share.
-
-    Examples
-    --------
-    >>> is_share("channels.phone.occupancy"), is_share("after_call.web"), is_share("contacts")
-    (True, True, False)
-    """
-    return key.split(".")[-1] in SHARE_METRICS or key.startswith(("before_call.", "after_call."))
 
 
 # --------------------------------------------------------------------------- numbers

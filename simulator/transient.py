@@ -33,13 +33,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from .analytic import _number_in_system
-from .scenario import Channel, Scenario
+from .analytic import _number_in_system, erlang_a
+from .network import approximate
+
+if TYPE_CHECKING:  # the scenario derives its warm-up with this module: it imports this one at run time
+    from .scenario import Channel, Scenario
 
 __all__ = ["queue_transient", "settling_time", "advise_warmup", "WarmupAdvice", "steady_state_problems",
            "warmup_summary",
@@ -426,8 +430,6 @@ def _advise(scenario: Scenario, tolerance: float) -> WarmupAdvice:
     if problems:
         return _a_day(problems, "a day: the exact transient of one queue per channel does not apply ({fields}); "
                                 "a day lets the queues fill")
-    from .network import approximate  # here: the network approximation needs the model's metrics
-
     approx = approximate(scenario.with_changes({"run.warmup_hours": 0, "run.days": 1}), damping=1.0,
                          max_iterations=12)
     per_channel, loads, slack = {}, {}, {}
@@ -463,8 +465,6 @@ def _advise(scenario: Scenario, tolerance: float) -> WarmupAdvice:
 def _rate_slack(rate: float, mean_handle: float, agents: int, mean_patience: float, tolerance: float) -> float:
     """The largest relative shortfall of a queue's arrival rate that keeps its steady P(wait) and mean
     queue within ``tolerance`` of their values at the full rate (they rise with the rate)."""
-    from .analytic import erlang_a
-
     full = erlang_a(rate, mean_handle, agents, mean_patience)
     low, high = 0.0, tolerance  # a shortfall as large as the tolerance always moves them at least that much
     for _ in range(30):

@@ -22,6 +22,9 @@ from matplotlib.patches import PathPatch, Polygon, Rectangle
 
 import simulator as sim
 from simulator import plots
+from simulator.plots.flow import _order_channels
+from simulator.plots.hourly import _CLOSED_SHADE
+from simulator.sensitivity import _varied
 from simulator import style as sim_style
 from conftest import make_scenario
 
@@ -293,7 +296,7 @@ def test_crossing_reduction_untangles_swapped_channels():
     # Column 0: A above B. A goes on to B, B to A: in the scenario's order the two bands cross.
     flows = pd.DataFrame({"column": [0, 0], "source": ["A", "B"], "target": ["B", "A"], "customers": [5.0, 4.0]})
     sizes = [{"A": 0.5, "B": 0.4}, {"A": 0.4, "B": 0.5}]
-    orders, crossings, baseline = plots._order_channels(flows, sizes, ["A", "B"], pad=0.02)
+    orders, crossings, baseline = _order_channels(flows, sizes, ["A", "B"], pad=0.02)
     assert baseline == pytest.approx(20.0) and crossings == 0.0
     assert orders[0].index("A") < orders[0].index("B") and orders[1] == ["B", "A"]
 
@@ -497,7 +500,7 @@ def test_hourly_chart_shades_closed_hours_and_shows_contacts_that_met_them(six):
     spec = six.scenario.channel("whatsapp")  # open 7:00-21:00
     shaded = sorted((round(p.get_x()), round(p.get_x() + p.get_width())) for p in demand.patches
                     if isinstance(p, Polygon) or (isinstance(p, Rectangle) and p.get_facecolor()[:3] == (
-                        matplotlib.colors.to_rgb(plots._CLOSED_SHADE))))
+                        matplotlib.colors.to_rgb(_CLOSED_SHADE))))
     assert shaded == [(0, 7), (21, 24)]
     assert spec.open_hours == (7, 21)
     hatched = [p for p in demand.patches if isinstance(p, Rectangle) and p.get_hatch()]
@@ -531,7 +534,7 @@ def test_hourly_chart_draws_a_weekly_result_by_hour_of_the_week(six):
     assert demand.get_xlim() == (0, 168) and fig.axes[3].get_xlabel() == "hour of the week"
     assert_slide(fig)
     assert len([p for p in demand.patches if isinstance(p, Rectangle) and not p.get_hatch()
-                and p.get_facecolor()[:3] != matplotlib.colors.to_rgb(plots._CLOSED_SHADE)]) == 168
+                and p.get_facecolor()[:3] != matplotlib.colors.to_rgb(_CLOSED_SHADE)]) == 168
     assert_readable(fig)
 
 
@@ -606,10 +609,10 @@ def test_tornado_fields_are_scalar_and_varied_values_stay_valid():
     assert not any(f.endswith(".next") or ".next." in f for f in fields)
     shift_plans = [c.name for c in sc.channels if c.has_shift_plan]
     assert shift_plans and not any(f"channels.{n}.agents" == f for n in shift_plans for f in fields)
-    assert plots._varied("channels.web.resolve", 0.95, 1.1) == 1.0  # clipped to a probability
-    assert plots._varied("channels.chat.agents", 4, 0.9) == 3  # rounding would not move it: moved by one
-    assert plots._varied("channels.chat.agents", 1, 0.9) == 1  # at least one agent
-    assert plots._varied("arrivals.per_hour", 100.0, 1.1) == pytest.approx(110.0)
+    assert _varied("channels.web.resolve", 0.95, 1.1) == 1.0  # clipped to a probability
+    assert _varied("channels.chat.agents", 4, 0.9) == 3  # rounding would not move it: moved by one
+    assert _varied("channels.chat.agents", 1, 0.9) == 1  # at least one agent
+    assert _varied("arrivals.per_hour", 100.0, 1.1) == pytest.approx(110.0)
 
 
 def test_tornado_data_uses_one_seed_for_every_run():

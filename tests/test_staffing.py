@@ -12,7 +12,7 @@ import simulator as sim
 import simulator.staffing as staffing
 from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.cli import main
-from simulator.staffing import staffing_text
+from simulator.report import staffing_text
 from simulator.scenario import Scenario
 from simulator.network import approximate
 from simulator.staffing import START_METHODS, StaffingError, Target, erlang_start, network_start, staff

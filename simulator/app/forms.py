@@ -45,6 +45,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..distributions import DISTRIBUTIONS, Distribution
+from ..figures import DAY_NAMES
 from ..scenario import (AUTO, CHANNEL_NAME, DAY_HOURS, GIVE_UP, WEEK_HOURS, Problem, Scenario, ScenarioError,
                         parse_value, set_path)
 
@@ -58,7 +59,7 @@ __all__ = [
 
 HOURS = DAY_HOURS
 #: The rows of a weekly plan (a week starts on Monday at 0:00, like every run).
-WEEK_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEK_DAYS = DAY_NAMES
 #: The choice that leaves an optional field out (patience: waits forever; retry delay: the scenario's).
 NONE = "none"
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiment import Result
+from ..figures import SHARE_METRICS, hour_label
 from ..plots import channel_colors
-from ..report import SHARE_METRICS, format_stat
+from ..report import format_stat
 
 __all__ = ["hourly_figure", "hourly_groups_figure", "hour_labels", "figure_html", "HOURLY_PANELS",
            "GROUP_PANELS"]
@@ -36,9 +37,6 @@ HOURLY_PANELS = (("contacts", "contacts a day"), ("mean_wait_min", "mean wait (m
 #: The panels of :func:`hourly_groups_figure`.
 GROUP_PANELS = (("occupancy", "occupancy (%)"), ("slot_occupancy", "slot occupancy (%)"),
                 ("agents", "agents on duty"))
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
 def hour_labels(period: int) -> list[str]:
     """The x axis of an hourly figure: ``08:00`` for a day, ``Tue 08:00`` for a week.
 
@@ -47,9 +45,7 @@ def hour_labels(period: int) -> list[str]:
     >>> hour_labels(24)[8], hour_labels(168)[32], len(hour_labels(168))
     ('08:00', 'Tue 08:00', 168)
     """
-    if period == 24:
-        return [f"{h:02d}:00" for h in range(24)]
-    return [f"{_DAYS[(h // 24) % 7]} {h % 24:02d}:00" for h in range(period)]
+    return [hour_label(h, period) for h in range(period)]
 
 
 def _add_lines(fig, frame, metric: str, row: int, label: str, group: str, color: str, first: bool,

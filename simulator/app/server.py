@@ -28,9 +28,9 @@ from ..network import approximate
 from ..parallel import default_workers
 from ..plots import comparison_chart, result_charts, save_charts, sweep_charts
 from ..precision import check_figure
-from ..report import SIGNIFICANT_NOTE, shows_groups
+from ..report import SIGNIFICANT_NOTE, shows_groups, staffing_text
 from ..scenario import Scenario, ScenarioError, bundled_scenarios, load_scenario, parse_toml
-from ..staffing import Target, staff, staffing_text
+from ..staffing import Target, staff
 from ..sweep import parse_vary, sweep
 from . import forms, views
 from .interactive import figure_html, hourly_figure, hourly_groups_figure
@@ -1301,7 +1301,7 @@ def _sum_styles(frame) -> list[dict[str, Any]]:
 def _figure_choices(scenario: Scenario) -> dict[str, str]:
     """Figures a sweep can show: every KPI, every channel metric, and the figures of agent groups that
     answer several channels, by name."""
-    from ..metrics import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
+    from ..figures import CHANNEL_METRICS, GROUP_METRICS, KPI_NAMES
 
     keys = list(KPI_NAMES)
     keys += [f"channels.{c.name}.{m}" for c in scenario.channels for m in CHANNEL_METRICS]

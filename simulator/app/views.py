@@ -25,10 +25,10 @@ import pandas as pd
 
 from ..compare import per_day
 from ..experiment import Result
+from ..figures import figure_index, figure_key
 from ..html_report import changed_fields
 from ..network import NetworkApproximation
 from ..plots import figure_label
-from ..precision import figure_index, figure_key
 from ..report import (CALLBACK_HEADER, CHANNEL_COLUMNS, GROUP_HEADER, SIGNIFICANT_NOTE, callback_rows,
                       day_difference_text, format_stat, format_value, group_rows, headline_figures, shows_groups)
 from ..scenario import Scenario

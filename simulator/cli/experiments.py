@@ -19,8 +19,8 @@ from ..json_data import dumps
 from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import (CLOSED_KPIS, COMPARISON_METHOD, SIGNIFICANT_NOTE, day_difference_text, difference_cell,
-                      format_stat, format_value, headline_figures, table_text)
-from ..staffing import StaffingError, Target, erlang_start, network_start, staff, staffing_text, staffing_units
+                      format_stat, format_value, headline_figures, staffing_text, table_text)
+from ..staffing import StaffingError, Target, erlang_start, network_start, staff, staffing_units
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from ..distributions import did_you_mean
-from ..files import atomic_write
 from ..experiment import run as run_scenario
+from ..files import atomic_write
 from ..parallel import default_workers
 from ..precision import PrecisionError
 from ..report import result_text
 from ..runsize import RunTooLarge
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario, read_toml_text
+from ..validation import did_you_mean
 from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
                    output_folder, refuse_run, replications_range, result_folder, set_option, warn_overload,
                    workers_option)
