@@ -31,8 +31,11 @@ values in the other tests). When the model changes, the failure shows the new
 output to paste into the page.
 
 ``contactflow`` commands run in this process through click's test runner (a
-new Python process per command would cost seconds); a command with shell syntax
-(pipes, ``&&``, redirection) runs in bash with ``contactflow`` on the PATH.
+new Python process per command would cost seconds), on one core: their numbers
+do not depend on the number of workers (tests/test_parallel.py checks it), and
+worker processes would cost seconds to start for each command. A command with
+shell syntax (pipes, ``&&``, redirection) runs in bash with ``contactflow`` on
+the PATH.
 """
 
 from __future__ import annotations
@@ -240,6 +243,7 @@ def run_block(block: Block, folder: Path, namespace: dict) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_page_examples_run_and_print_what_they_show(page, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)  # one worker by default
     folder = tmp_path / "work"
     folder.mkdir()
     namespace: dict = {"__name__": "__docs__"}
