@@ -13,7 +13,8 @@ in order, each page in a fresh working folder shared by its blocks:
   exit with status 0 (its output is not shown, so not checked);
 * ```` ```toml ```` blocks must parse, unless they elide lines with ``...``.
 
-An HTML comment on the line before a block changes that:
+An HTML comment on the line before a block (or before the ``??? note`` line of
+a collapsed block) changes that:
 
 * ``<!-- test: skip REASON -->``: not run (a long run, a package install, a server);
 * ``<!-- test: status N -->``: the commands must exit with status N;
@@ -22,6 +23,10 @@ An HTML comment on the line before a block changes that:
   run of a command shown at full size); the output is not compared;
 * ``<!-- test: file NAME -->``: a TOML (or CSV) block is written to NAME, for the
   commands and code after it.
+
+A line ``<!-- test: copy NAME from PAGE -->`` on its own writes the block that
+PAGE (a path under docs/) marks ``file NAME``, so a page can use a file another
+page shows, without showing it twice.
 
 A command block anywhere else (a ```` ```text ```` block with ``$ contactflow``)
 fails the test, so no example escapes it. The outputs shown are the program's
@@ -63,6 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "hooks" not in p.parts) + [ROOT / "README.md"]
 MARKER = re.compile(r"^<!--\s*test:\s*(\w[\w-]*)\s*(.*?)\s*-->$")
+COPY = re.compile(r"^<!--\s*test:\s*copy\s+(\S+\s+from\s+\S+)\s*-->$")
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 
 
@@ -88,6 +94,9 @@ def blocks(page: Path) -> list[Block]:
     while i < len(lines):
         opening = FENCE.match(lines[i])
         if not opening:
+            copy = COPY.match(lines[i].strip())
+            if copy:
+                found.append(Block(page, i + 1, "", "", "copy", copy.group(1)))
             i += 1
             continue
         indent, lang = opening.groups()
@@ -96,8 +105,9 @@ def blocks(page: Path) -> list[Block]:
         while i < len(lines) and lines[i].strip() != "```":
             body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i].lstrip())
             i += 1
-        before = next((lines[j].strip() for j in range(start - 1, -1, -1) if lines[j].strip()), "")
-        marker = MARKER.match(before)
+        before = next((lines[j].strip() for j in range(start - 1, -1, -1)
+                       if lines[j].strip() and not lines[j].lstrip().startswith(("???", "!!!"))), "")
+        marker = MARKER.match(before) if not COPY.match(before) else None
         found.append(Block(page, start + 1, lang, "\n".join(body),
                            *(marker.groups() if marker else ("", ""))))
         i += 1
@@ -210,6 +220,12 @@ def needs_shell(command: str) -> bool:
 def run_block(block: Block, folder: Path, namespace: dict) -> None:
     """Run one block as its language and marker say; AssertionError naming the block when it fails."""
     if block.marker == "skip":
+        return
+    if block.marker == "copy":
+        name, _, source = block.argument.split()
+        shown = [b for b in blocks(DOCS / source) if b.marker == "file" and b.argument == name]
+        assert shown, f"{block}: {source} has no block marked 'file {name}'"
+        (folder / name).write_text(shown[0].text + "\n", encoding="utf-8")
         return
     if block.marker == "file":
         (folder / block.argument).write_text(block.text + "\n", encoding="utf-8")
