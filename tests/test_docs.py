@@ -22,7 +22,8 @@ a collapsed block) changes that:
 * ``<!-- test: smoke ARGS -->``: run with ARGS appended to each command (a shorter
   run of a command shown at full size); the output is not compared;
 * ``<!-- test: file NAME -->``: a TOML (or CSV) block is written to NAME, for the
-  commands and code after it.
+  commands and code after it;
+* ``<!-- test: needs MODULE -->``: skipped when MODULE (an optional extra) is not installed.
 
 A line ``<!-- test: copy NAME from PAGE -->`` on its own writes the block that
 PAGE (a path under docs/) marks ``file NAME``, so a page can use a file another
@@ -48,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.util
 import os
 import re
 import shlex
@@ -219,7 +221,7 @@ def needs_shell(command: str) -> bool:
 
 def run_block(block: Block, folder: Path, namespace: dict) -> None:
     """Run one block as its language and marker say; AssertionError naming the block when it fails."""
-    if block.marker == "skip":
+    if block.marker == "skip" or (block.marker == "needs" and importlib.util.find_spec(block.argument) is None):
         return
     if block.marker == "copy":
         name, _, source = block.argument.split()
