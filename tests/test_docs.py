@@ -58,6 +58,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -282,3 +283,62 @@ def test_commands_with_shell_syntax_run_in_a_shell():
     assert needs_shell("contactflow run --out runs && contactflow estimate runs/journeys.parquet")
     assert not needs_shell('contactflow staff x --target "channels.phone.service_level>=0.8"')
     assert not needs_shell("contactflow run --set channels.chat.agents+=5 --set 'a={ b = 1 }'")
+
+
+# --------------------------------------------------------------------------- the generated reference pages
+
+HOOKS = DOCS / "hooks"
+
+
+def _hook(name: str):
+    sys.path.insert(0, str(HOOKS))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(HOOKS))
+
+
+def test_the_scenario_reference_states_what_the_validator_allows():
+    from simulator.scenario import MAX_AGENTS, MAX_CHANNELS, TABLE_KEYS
+
+    fields = _hook("scenario_fields")
+    fields.check_meanings()  # every key the validator knows has its meaning, and no meaning is left over
+    page = fields.page()
+    rows = {line.split("|")[1].strip(" `"): line for line in page.splitlines() if line.startswith("| `")}
+    for keys in TABLE_KEYS.values():
+        assert all(key in rows for key in keys)
+    agents = next(line for line in page.splitlines() if line.startswith("| `agents` | yes"))
+    assert f"{MAX_AGENTS:,}" in agents and '"unlimited"' in agents
+    assert "| `max_contacts` |  | a whole number >= 1 and <= 1,000 | `20` |" in page
+    assert "`20` (live), `86,400` (async)" in rows["service_level_seconds"]
+    assert MAX_CHANNELS  # the limit exists; the page states the validator's own words for each field
+
+
+def test_the_cli_reference_lists_every_command_and_option():
+    from simulator.cli import main
+
+    page = _hook("cli_commands").page()
+    sections = {part.split(" ", 1)[0]: part for part in page.split("\n## contactflow ")[1:]}
+    assert set(sections) == set(main.commands)
+    for name, command in main.commands.items():
+        options = [p for p in command.params if isinstance(p, click.Option) and not p.hidden]
+        missing = [p.opts[-1] for p in options if f"{p.opts[-1]}" not in sections[name]]
+        assert not missing, f"contactflow {name}: {missing} not in the CLI reference"
+        assert (command.help or "").split("\n")[0].replace("*", "\\*") in sections[name]
+
+
+def test_the_site_builds_strictly(tmp_path):
+    """``mkdocs build --strict``, as .ci/run runs it: broken links and anchors, and reference pages that
+    cannot be generated from the code, fail it. About 5 s."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                          cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout
+    built = tmp_path / "site"
+    for page in ("reference/scenario-file", "reference/cli", "reference/api", "tasks/what-if"):
+        assert (built / page / "index.html").is_file()
+    assert (built / "images" / "journey_flow.png").is_file()
