@@ -23,7 +23,10 @@ a collapsed block) changes that:
   run of a command shown at full size); the output is not compared;
 * ``<!-- test: file NAME -->``: a TOML (or CSV) block is written to NAME, for the
   commands and code after it;
-* ``<!-- test: needs MODULE -->``: skipped when MODULE (an optional extra) is not installed.
+* ``<!-- test: needs MODULE -->``: skipped when MODULE (an optional extra) is not installed;
+* ``<!-- test: same-as PAGE -->``: the output shown must be (an abridgement of) what
+  PAGE (a path from the repository root) shows for the same command, which is
+  checked there: README.md shows the quick start's output without running it twice.
 
 A line ``<!-- test: copy NAME from PAGE -->`` on its own writes the block that
 PAGE (a path under docs/) marks ``file NAME``, so a page can use a file another
@@ -240,6 +243,15 @@ def run_block(block: Block, folder: Path, namespace: dict) -> None:
     if block.lang == "toml":
         if "..." not in block.text:
             tomllib.loads(block.text)
+        return
+    if block.marker == "same-as":
+        source = {command: expected for b in blocks(ROOT / block.argument) if b.lang == "console"
+                  for command, expected in commands(b)}
+        for command, expected in commands(block):
+            assert command in source, f"{block}: {block.argument} shows no {command!r}"
+            assert matches(expected, source[command]), (
+                f"{block}: {command!r} shows other lines than {block.argument}, which shows:\n"
+                + "\n".join(source[command]))
         return
     if block.lang in ("console", "bash"):
         status = int(block.argument) if block.marker == "status" else 0
