@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,6 +306,8 @@ def _value(value: Any) -> str:
 
 
 def _cell(text: str) -> str:
+    """Text for a table cell: TOML inline tables as code (Markdown's attribute lists would eat ``{...}``)."""
+    text = re.sub(r"(?<!`)(\{[^{}]*\})(?!`)", r"`\1`", text)
     return text.replace("|", "\\|").replace("\n", " ")
 
 
