@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import sys
 from pathlib import Path
 
@@ -117,6 +118,27 @@ GENERATED = {
     "reference/api.md": api_page,
     "reference/modules.md": modules_page,
 }
+
+
+#: A Sphinx role left in a docstring, as Markdown renders it: ``:func:`approximate` `` becomes
+#: ``:func:<code>approximate</code>``; ``~`` shows the last part of the name only.
+SPHINX_ROLE = re.compile(r":(?:py:)?(?:func|class|mod|attr|data|meth|exc|obj|const):<code>(~?)([\w.]+)(\(\))?</code>")
+
+
+def _role_to_link(match: re.Match, module: str | None) -> str:
+    """A cross-reference for mkdocs-autorefs to resolve (plain code when it cannot)."""
+    short, name, call = match.group(1), match.group(2), match.group(3) or ""
+    identifier = name if name.startswith("simulator") or module is None else f"{module}.{name}"
+    title = (name.rsplit(".", 1)[-1] if short else name) + call
+    return f'<autoref identifier="{identifier}" optional><code>{title}</code></autoref>'
+
+
+def on_page_content(html, page, config, files):
+    """Docstrings are written for Sphinx and numpydoc: their roles become links (or plain code)."""
+    path = page.file.src_uri
+    module = path.removeprefix("reference/modules/").removesuffix(".md") if path.startswith(
+        "reference/modules/simulator") else None
+    return SPHINX_ROLE.sub(lambda m: _role_to_link(m, module), html)
 
 
 def on_config(config):
