@@ -6,6 +6,10 @@ Two kinds of closed-form (or exactly computed) figures live here:
   :func:`erlang_c` (callers never give up, M/M/c), :func:`erlang_a`
   (exponential patience, M/M/c+M, Palm's model) and the loss formula
   :func:`erlang_b`; each returns a :class:`QueueFigures`;
+* agents who hold several contacts at once, possibly slowing down, and
+  call-back offers that thin a long queue: :func:`slot_queue`, a birth-death
+  chain (M/M/(c k) without slowdown); and non-preemptive priorities among
+  channels sharing agents: :func:`cobham_waits`;
 * the routing of a whole scenario when capacity plays no part:
   :class:`JourneyChain`, the absorbing Markov chain of a journey, which gives
   contacts per channel, the give-up share, the avoidable-call share and the
@@ -26,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
@@ -37,15 +42,19 @@ import numpy as np
 from scipy import sparse, special
 from scipy.sparse.linalg import spsolve
 
-from .scenario import GIVE_UP, RESOLVED, Scenario
+from .scenario import GIVE_UP, RESOLVED, Callback, Scenario
 
 __all__ = [
     "HourlyJourneyChain",
     "JourneyChain",
+    "CallbackFigures",
     "QueueFigures",
+    "callback_wait",
+    "cobham_waits",
     "erlang_a",
     "erlang_b",
     "erlang_c",
+    "slot_queue",
 ]
 
 #: Probability mass the truncated Erlang A chain may leave out (a rigorous bound).
@@ -91,6 +100,17 @@ class QueueFigures:
     mean_queue
         Time-average number of customers waiting (Little: arrival rate times
         ``mean_wait``).
+    slot_occupancy
+        Mean share of contact slots in use (agents times concurrency); the
+        same as ``occupancy`` when an agent holds one contact at a time.
+    mean_service
+        Mean time a served contact spends with an agent (longer than the
+        handle time when contacts slow each other down).
+    callbacks
+        Call-back figures (:class:`CallbackFigures`) when the channel offers
+        them (see :func:`slot_queue`), else None. With call backs, ``p_wait``,
+        ``mean_wait`` and ``service_level`` are over the contacts who stayed
+        in the live queue, ``abandon_rate`` over all arrivals.
     """
 
     offered_load: float
@@ -102,6 +122,9 @@ class QueueFigures:
     abandon_rate: float
     occupancy: float
     mean_queue: float
+    slot_occupancy: float = math.nan
+    mean_service: float = math.nan
+    callbacks: "CallbackFigures | None" = None
 
     def channel_metrics(self) -> dict[str, float]:
         """The figures under the names of the simulation's channel table.
@@ -119,6 +142,43 @@ class QueueFigures:
             "occupancy": self.occupancy,
             "mean_queue": self.mean_queue,
         }
+
+
+@dataclass(frozen=True)
+class CallbackFigures:
+    """Call backs of one channel: shares of arrivals ``offered`` one and who ``accepted``,
+    the call backs' ``mean_wait`` (minutes until the agent calls) and the share made
+    ``within_promise``."""
+
+    offered: float
+    accepted: float
+    mean_wait: float
+    within_promise: float
+
+
+def callback_wait(callback: Callback, rate, first_free):
+    """Mean wait of a call back, and the share made within the promise (numbers or arrays).
+
+    The call back waits ``X ~ Exp(rate)`` for an agent with no live caller
+    to serve, unless it becomes due first (``callback.promote_after``); then
+    it goes ahead of everyone and waits ``Exp(first_free)`` for the next
+    agent to free up.
+
+    Examples
+    --------
+    >>> from simulator.scenario import Callback
+    >>> wait, within = callback_wait(Callback(2.0, 0.5, 30.0), rate=1.0, first_free=2.0)
+    >>> round(float(wait), 6), bool(within > 0.999)
+    (1.0, True)
+    """
+    rate = np.maximum(np.asarray(rate, dtype=float), 0.0)
+    due = callback.promote_after
+    still = np.exp(-rate * due)  # not yet called back when it becomes due
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = np.where(rate > 0, -np.expm1(-rate * due) / np.where(rate > 0, rate, 1.0), due)  # E[min(X, due)]
+    mean_wait = before + still / np.asarray(first_free, dtype=float)
+    left = max(callback.within_minutes - due, 0.0)
+    return mean_wait, (1.0 - still) + still * -np.expm1(-left * np.asarray(first_free, dtype=float))
 
 
 def _check_agents(agents) -> int:
@@ -344,11 +404,16 @@ def _answered_within(queue_ahead: np.ndarray, service_rate: float, agents: int,
 
     The product of the two is exact for any rates (no stiff matrix
     exponential); as ``theta -> 0`` it tends to the Erlang C waiting time.
+    With ``theta = 0`` the wait from ``m`` ahead is a sum of ``m + 1``
+    ``Exp(c mu)`` times: ``P(W <= t)`` is the regularized lower incomplete
+    gamma function ``P(m + 1, c mu t)``.
     """
     if threshold <= 0 or len(queue_ahead) == 0:
         return 0.0
     ahead = np.arange(len(queue_ahead), dtype=float)
     service = agents * service_rate
+    if abandon_rate == 0:
+        return float(np.dot(queue_ahead, special.gammainc(ahead + 1.0, service * threshold)))
     served_at_all = service / (service + (ahead + 1.0) * abandon_rate)
     within = special.betainc(ahead + 1.0, service / abandon_rate + 1.0,
                              -math.expm1(-abandon_rate * threshold))
@@ -437,6 +502,227 @@ def erlang_a(arrival_rate: float, mean_handle: float, agents: int, mean_patience
         abandon_rate=abandon_rate * mean_queue / arrival_rate,
         occupancy=mean_busy / c, mean_queue=mean_queue,
     )
+
+
+# --------------------------------------------------------------------------- slots, priorities
+
+
+def _slot_service_rates(agents: int, concurrency: int, slowdown, mean_handle: float) -> np.ndarray:
+    """Completion rate with ``n = 1 .. agents * concurrency`` contacts in service, held as evenly
+    as the distributor's rule allows (an idle agent first, then the one holding the fewest):
+    ``r`` agents hold ``q + 1`` and ``agents - r`` hold ``q``, where ``n = q agents + r``; an
+    agent holding ``h`` contacts finishes one at rate ``h mu / slowdown[h - 1]``."""
+    factors = np.concatenate(([1.0], np.asarray(slowdown, dtype=float)))  # factors[h], h = 0..k
+    n = np.arange(1, agents * concurrency + 1)
+    q, r = np.divmod(n, agents)
+    upper = np.minimum(q + 1, concurrency)
+    return (r * upper / factors[upper] + (agents - r) * q / factors[q]) / mean_handle
+
+
+def slot_queue(arrival_rate: float, mean_handle: float, agents: int, concurrency: int = 1,
+               slowdown=None, mean_patience: float = math.inf, service_level_seconds: float = 20.0, *,
+               callback: Callback | None = None) -> QueueFigures:
+    """A channel whose agents hold up to ``concurrency`` contacts each (chat), as a birth-death chain.
+
+    The state is the number ``n`` of the channel's contacts present (with an
+    agent or waiting). Up to ``agents * concurrency`` slots they are all with
+    an agent, spread as evenly as the simulation's distributor spreads them;
+    the completion rate in state ``n`` is then the sum over agents of
+    ``h mu / f(h)`` for an agent holding ``h`` contacts, ``f`` the
+    ``slowdown`` factors (none: 1). Beyond, every slot is taken and each
+    waiting customer hangs up at rate ``theta = 1 / mean_patience``.
+
+    Exact when one agent holds the contacts (any slowdown), and for any
+    number of agents without slowdown: then it is an M/M/(c k) queue, i.e.
+    :func:`erlang_c` (no patience) or :func:`erlang_a` on ``c k`` slots.
+    With several agents and a slowdown, assuming the contacts stay evenly
+    spread is an approximation.
+
+    Call backs (a :class:`~simulator.scenario.Callback`): an arrival who must
+    wait is offered one when the simulation's expected wait, (queue + 1)
+    times the handle time over the slots, exceeds ``offer_when_wait_above``,
+    i.e. from a queue of ``q* = floor(offer_when_wait_above c k / h)``; it
+    accepts with probability ``accept`` and leaves the live queue (the birth
+    rate drops to ``lambda (1 - accept)`` there: exact). The call backs are then made by
+    the same agents, after the live callers: as work that starts whenever a
+    slot is free (an extra birth rate ``phi`` in the states with a free slot,
+    ``phi`` solved so that every accepted call back is made); when even
+    near-instant filling cannot make them all, the rest are promoted ahead of
+    the live callers, as the simulation does with call backs that fall due,
+    and slow the live queue's completions by their share of the slots. That
+    spreading of the call backs is the approximation. A call back waits as
+    Cobham's lower class behind the live callers (an exponential wait at rate
+    ``R (1 - sigma_live) (1 - sigma_live - sigma_callbacks)``, ``R`` the full
+    completion rate) until it is due (see :func:`callback_wait`).
+
+    Parameters
+    ----------
+    arrival_rate, mean_handle, agents, mean_patience, service_level_seconds
+        As for :func:`erlang_a` (``mean_patience = math.inf``: nobody hangs up).
+    concurrency
+        Contacts one agent may hold at once.
+    slowdown
+        ``concurrency`` factors: handle times stretch by ``slowdown[h - 1]``
+        while an agent holds ``h`` contacts.
+
+    Returns
+    -------
+    QueueFigures
+        With ``slot_occupancy``, ``mean_service`` and the call-back shares;
+        occupancies include the call backs. Without patience and with more
+        arrivals than the slots can take, the queue grows without bound
+        (``mean_wait = inf``).
+
+    Examples
+    --------
+    >>> f = slot_queue(0.42, 10.0, agents=2, concurrency=3)  # 6 slots without slowdown: Erlang C
+    >>> round(f.p_wait, 12) == round(erlang_c(0.42, 10.0, 6).p_wait, 12)
+    True
+    >>> slowed = slot_queue(0.15, 10.0, agents=1, concurrency=3, slowdown=[1.0, 1.2, 1.45])
+    >>> slowed.mean_service > 10.0
+    True
+    """
+    c = _check_queue_inputs(arrival_rate, mean_handle, agents, service_level_seconds)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, numbers.Integral) or concurrency < 1:
+        raise ValueError(f"concurrency must be a whole number >= 1; got {concurrency!r}")
+    k = int(concurrency)
+    factors = tuple(slowdown) if slowdown is not None else (1.0,) * k
+    if len(factors) != k or not all(f > 0 for f in factors):
+        raise ValueError(f"slowdown must be {k} factors > 0; got {slowdown!r}")
+    plain = callback is None
+    accept = callback.accept if callback is not None else 0.0
+    if k == 1 and plain and factors[0] == 1.0:
+        figures = erlang_a(arrival_rate, mean_handle, c, mean_patience, service_level_seconds)
+        return dataclasses.replace(figures, slot_occupancy=figures.occupancy, mean_service=float(mean_handle))
+    sl = float(service_level_seconds)
+    if c == 0 or arrival_rate == 0:
+        base = _no_agents(arrival_rate, mean_handle, mean_patience, sl) if c == 0 else \
+            QueueFigures(0.0, c, 0.0, 0.0, 1.0, sl, 0.0, 0.0, 0.0)
+        return dataclasses.replace(base, slot_occupancy=base.occupancy, mean_service=float(mean_handle))
+    slots = c * k
+    service = _slot_service_rates(c, k, factors, mean_handle)
+    full = float(service[-1])
+    theta = 0.0 if math.isinf(mean_patience) else 1.0 / mean_patience
+    offer_from_queue = 0 if plain else int(math.floor(callback.offer_when_wait_above * slots / mean_handle))
+    threshold = math.inf if plain else slots + offer_from_queue
+    tail_birth = arrival_rate * ((1.0 - accept) if not plain else 1.0)
+    load = arrival_rate * mean_handle
+    if callback is not None:
+        overwhelmed = CallbackFigures(1.0, accept, math.inf, 0.0) if accept else CallbackFigures(1.0, 0.0, math.nan,
+                                                                                                    math.nan)
+    unstable = QueueFigures(load, c, 1.0, math.inf, 0.0, sl, 0.0, 1.0, math.inf, 1.0, math.inf,
+                            overwhelmed if callback is not None else None)
+    if theta == 0.0 and tail_birth >= full:
+        return unstable
+
+    def stationary(fill: float, scale: float = 1.0) -> np.ndarray:
+        size = slots + 64
+        while True:
+            n = np.arange(1, size + 1)
+            death = scale * service[np.minimum(n, slots) - 1] + theta * np.maximum(n - slots, 0)
+            birth = np.where(n - 1 < threshold, arrival_rate, tail_birth) + np.where(n - 1 < slots, fill, 0.0)
+            with np.errstate(divide="ignore"):
+                log_weight = np.concatenate(([0.0], np.cumsum(np.log(birth) - np.log(death))))
+            top = log_weight.max()
+            ratio = tail_birth / death[-1]
+            if theta == 0.0 and ratio >= 1.0:
+                return None  # the live queue grows without bound
+            if ratio == 0.0 or (ratio < 1.0 and log_weight[-1] - top + math.log(ratio / (1.0 - ratio))
+                                < math.log(TRUNCATION_TOLERANCE)):
+                p = np.exp(log_weight - top)
+                return p / p.sum()
+            size *= 2
+            if size > MAX_QUEUE_STATES:
+                raise ValueError("the queue is so long that more than "
+                                 f"{MAX_QUEUE_STATES} states would be needed; use a shorter mean_patience")
+
+    fill, scale, p = 0.0, 1.0, stationary(0.0)
+    if accept > 0:
+        # call backs fill free slots (phi P(a slot is free) = lambda P(offered) accept, phi up to a
+        # near-instant rate); those that still cannot be made are promoted ahead of the live callers
+        # and take their share of the slots, slowing the live queue's completions
+        for _ in range(1000):
+            free = float(p[:slots].sum())
+            accepted = arrival_rate * accept * float(p[threshold:].sum())
+            wanted = min(accepted / max(free, 1e-12), 100.0 * full)
+            promoted = max(accepted - wanted * free, 0.0)
+            target = 1.0 - min(promoted / full, 0.95)
+            if abs(wanted - fill) <= 1e-10 * (1.0 + fill) and abs(target - scale) <= 1e-10:
+                break
+            fill, scale = 0.5 * fill + 0.5 * wanted, 0.5 * scale + 0.5 * target
+            p = stationary(fill, scale)
+            if p is None:
+                return unstable
+    states = np.arange(len(p))
+    queue = np.maximum(states - slots, 0)
+    offered = states >= threshold
+    stays = np.where(offered, 1.0 - accept, 1.0)  # share of arrivals in each state who join the live queue
+    live = float(p @ stays)
+    mean_queue = float(p @ queue)
+    made_back = fill * float(p[:slots].sum()) + full * (1.0 - scale)  # made in free slots, and promoted
+    served_rate = arrival_rate * live - theta * mean_queue + made_back
+    in_service = float(p @ np.minimum(states, slots)) * scale + slots * (1.0 - scale)
+    ahead = p[slots:] * stays[slots:]
+    within = _answered_within(ahead, full * scale, 1, theta, service_level_seconds / 60.0)
+    callbacks = None
+    if callback is not None:
+        offered_share = float(p[offered].sum())
+        made = arrival_rate * offered_share * accept
+        # a call back waits like Cobham's lower class behind the live callers
+        live_load = (arrival_rate * live - theta * mean_queue) / full
+        rate = full * max(1.0 - live_load, 0.0) * max(1.0 - live_load - made / full, 0.0)
+        wait, on_time = callback_wait(callback, rate, full)
+        callbacks = CallbackFigures(offered_share, offered_share * accept,
+                                    float(wait) if made > 0 else math.nan, float(on_time) if made > 0 else math.nan)
+    return QueueFigures(
+        offered_load=load, agents=c,
+        p_wait=float(ahead.sum() / live), mean_wait=mean_queue / (arrival_rate * live),
+        service_level=float(p[:slots] @ stays[:slots] + within) / live, service_level_seconds=sl,
+        abandon_rate=theta * mean_queue / arrival_rate,
+        occupancy=float(p @ np.minimum(states, c)) / c, mean_queue=mean_queue,
+        slot_occupancy=in_service / slots,
+        mean_service=in_service / served_rate if served_rate > 0 else float(mean_handle),
+        callbacks=callbacks,
+    )
+
+
+def cobham_waits(arrival_rates, mean_handles, agents: int) -> np.ndarray:
+    """Mean waits by class of an M/M/c queue with non-preemptive priorities (Cobham's formula).
+
+    Classes are given best first. With ``sigma_k`` the load of classes
+    ``1..k`` over ``c mu``, class ``k`` waits
+    ``W_k = C(c, a) / (c mu (1 - sigma_{k-1}) (1 - sigma_k))``, ``C`` Erlang
+    C's probability of waiting for the whole load ``a``. Exact when every
+    class has the same exponential handle time; with different ones ``mu``
+    is the overall rate (arrivals over load), a common approximation. The
+    arrival-weighted mean of the waits is then Erlang C's (work conservation).
+
+    Returns
+    -------
+    numpy.ndarray
+        The waits in minutes, ``inf`` for classes whose cumulative load
+        reaches the agents.
+
+    Examples
+    --------
+    >>> waits = cobham_waits([0.35, 0.35], [5.0, 5.0], 5)
+    >>> bool(waits[0] < erlang_c(0.7, 5.0, 5).mean_wait < waits[1])
+    True
+    >>> round(float(waits @ [0.5, 0.5]), 12) == round(erlang_c(0.7, 5.0, 5).mean_wait, 12)
+    True
+    """
+    rates = np.asarray(arrival_rates, dtype=float)
+    loads = rates * np.asarray(mean_handles, dtype=float)
+    c = _check_agents(agents)
+    total = float(loads.sum())
+    if total <= 0:
+        return np.zeros(len(rates))
+    sigma = np.concatenate(([0.0], np.cumsum(loads))) / c if c else np.full(len(rates) + 1, math.inf)
+    p_wait = erlang_c(rates.sum(), total / rates.sum(), c).p_wait
+    rate = c * rates.sum() / total  # c mu
+    with np.errstate(divide="ignore"):
+        waits = p_wait / (rate * (1.0 - sigma[:-1]) * (1.0 - sigma[1:]))
+    return np.where(sigma[1:] < 1.0, waits, math.inf)
 
 
 # --------------------------------------------------------------------------- the routing chain

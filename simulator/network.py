@@ -1,54 +1,73 @@
 """The network approximation: every KPI of a scenario in milliseconds, with its weak spots named.
 
 The simulation is the reference; this is the planner's seconds-fast estimate
-of the same figures (:func:`approximate`). It couples two exact pieces of
-:mod:`simulator.analytic` through a fixed point:
+of the same figures (:func:`approximate`). It couples two pieces through a
+fixed point:
 
 1. **Routing** — the journey chain with, per channel, the *served share*
    ``s_i`` (contacts answered by an agent or self-service) and the *closed
    share* ``k_i`` (contacts that find it closed) gives the expected contacts
    per customer ``E_i`` in every channel, and every journey KPI and the
-   before/after-the-call tables. When anything depends on the hour of the day
-   (an arrival profile, a shift plan, opening hours) the chain is
+   before/after-the-call tables. When anything depends on the hour (an
+   arrival profile, a shift plan, opening hours) the chain is
    :class:`~simulator.analytic.HourlyJourneyChain`: its state is (channel,
-   hour), shares are per hour, and the next contact falls in a later hour
-   according to the contact's mean duration and the retry delay's
-   distribution, so a customer who finds the call centre closed at 21:00 and
-   retries finds it closed again. Otherwise it has one slot and is exactly
+   hour of the scenario's period — of the day, or of the week from Monday
+   0:00 when a profile or a shift plan has 168 values), shares are per hour,
+   and the next contact falls in a later hour according to the contact's
+   mean duration and the retry delay's distribution, so a customer who finds
+   the call centre closed at 21:00 and retries finds it closed again.
+   Otherwise it has one slot and is exactly
    :class:`~simulator.analytic.JourneyChain`.
 2. **Queues** — channel ``i`` is offered ``Lambda E_i(h)`` contacts per
-   minute in hour ``h`` (traffic equations: new customers a day times the
-   contacts each brings in that hour). Each staffed channel is then a queue
-   whose abandonment feeds ``next_after_abandon`` in the chain:
+   minute in hour ``h`` (traffic equations). Staffed channels are grouped in
+   *pools* with the agent groups whose skills connect them
+   (:mod:`simulator.pools`, which states each method in full):
 
-   * a live channel with patience is an Erlang A queue (M/M/c+M), evaluated
-     hour by hour with that hour's rate and agents as if the hour were in
-     steady state (the pointwise-stationary approximation), with the mean of
-     its patience distribution;
-   * an asynchronous channel (email), or a live one whose customers never hang
-     up, keeps all its work: its messages are answered in order even after the
-     customer stopped waiting. Its backlog is a fluid queue simulated minute by
-     minute from an empty start, exactly over the run's window (so a shift
-     plan that leaves a night's messages to the morning, or an overloaded
-     peak, carries its backlog over); where no fluid backlog builds up the
-     wait is Erlang C's. A customer waiting for an email reply gives up when
-     their (exponential) patience ends before the reply, i.e. before wait +
-     handle time: ``P(abandon) = 1 - E[exp(-theta (W + S))]``, computed with
-     the handle-time distribution's Laplace transform;
+   * a channel with its own agents (or groups that answer only it) is, hour
+     by hour, a birth-death chain: Erlang A (M/M/c+M) with its patience's
+     mean, M/M/(c k)+M on the slots with ``concurrency = k``, with a
+     state-dependent completion rate under ``concurrency_slowdown``, and with
+     a thinner queue beyond the call-back offer threshold — evaluated as if
+     each hour were in steady state (the pointwise-stationary approximation);
+   * an asynchronous channel (email), or a live one whose customers never
+     hang up, keeps all its work: a fluid backlog simulated minute by minute
+     from an empty start over the run's window (so a night's messages wait
+     for the morning), plus Erlang C's random wait where no backlog builds
+     up. A customer waiting for an email reply gives up when their
+     (exponential) patience ends before wait + handle time:
+     ``P(abandon) = 1 - E[exp(-theta (W + S))]``, computed with the
+     handle-time distribution's Laplace transform;
+   * channels sharing agent groups: the probability of waiting is Erlang C
+     for every agent that may answer the channel and all the load they
+     carry; once waiting, the contact is taken at Cobham's rate for
+     non-preemptive priorities, generalised to several groups and per-class
+     handle times (exact for one group and one exponential handle time:
+     equal priorities pool into one Erlang C queue, different ones give
+     Cobham's waits); asynchronous channels take the capacity the work
+     ranked above them leaves; a ``reserve`` removes that many agents for
+     its channel; call backs are a class just below their channel's live
+     contacts. Which group carries how much of each channel is itself a
+     fixed point (the best-priority groups answer arrivals first);
    * self-service has no queue: served share 1.
 
-   The closed share of a channel with ``open_hours`` is the closed part of
-   each hour.
+   Agents on duty are the scheduled ones less ``shrinkage`` (rounded, as in
+   the simulation); costs count every paid hour. The closed share of a
+   channel with ``open_hours`` is the closed part of each hour.
 
 3. **Fixed point** — ``s_i = (1 - k_i)(1 - abandon_i)`` (per hour when the
-   chain has hours); the chain is solved
-   again with the new shares, and so on (damped) until no share moves by
-   more than ``tolerance``.
+   chain has hours); the chain is solved again with the new shares, and so
+   on (damped) until no share moves by more than ``tolerance``. Callers who
+   hang up and call the same channel back come while its queue is still
+   long: for a channel with its own agents, one contact at a time and no
+   call-back offers, those who find the queue as they left it count as if
+   they had kept waiting (:func:`~simulator.pools.erlang_a_with_callbacks`),
+   the others as fresh arrivals; elsewhere all are fresh arrivals.
 
 Where the approximation is weak (non-exponential times, shift plans and
-arrival profiles, opening hours, asynchronous channels, overloaded hours,
-retry delays), :attr:`NetworkApproximation.weaknesses` says so for the
-scenario at hand rather than hiding it.
+arrival profiles, opening hours, asynchronous channels, shared groups,
+reserves, concurrency with slowdown, call backs, day-to-day variation of
+demand, overloaded hours, retry delays), :attr:`NetworkApproximation.weaknesses`
+says so for the scenario at hand rather than hiding it.
 
 Examples
 --------
@@ -67,538 +86,151 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .analytic import HourlyJourneyChain, _answered_within, _number_in_system, erlang_a, erlang_c
-from .distributions import (
-    Deterministic,
-    Distribution,
-    Empirical,
-    Exponential,
-    Gamma,
-    Lognormal,
-    Uniform,
-)
+from .analytic import HourlyJourneyChain
+from .distributions import Exponential
 from .json_data import dumps, plain
-from .metrics import CHANNEL_METRICS, HOURLY_METRICS, KPI_NAMES
+from .metrics import CHANNEL_METRICS, GROUP_METRICS, HOURLY_GROUP_METRICS, HOURLY_METRICS, KPI_NAMES
+from .pools import (POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, laplace_transform, quantile_nodes,
+                    redials_folded)
 from .precision import figure_index
-from .scenario import Channel, Scenario
+from .scenario import WEEK_HOURS, Scenario
 
 __all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
 
-HOURS = 24
-#: Quantile nodes used to integrate over a handle-time distribution.
-HANDLE_NODES = 400
-#: Longest the fluid backlog model looks past the end of the window for a
-#: message to be answered, in days.
-MAX_TAIL_DAYS = 30
-#: The fluid backlog model works minute by minute, so it covers at most this much of a run's
-#: warm-up and window, in days (longer runs repeat the same days; they would need gigabytes).
-FLUID_WARMUP_DAYS = 14
-FLUID_WINDOW_DAYS = 28
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
+#: Iterations of the fixed point without halving its best step before it stops (not converged).
+STAGNATION = 40
+#: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
+POOL_STEPS = 5
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _quantile_nodes(dist: Distribution, n: int = HANDLE_NODES) -> tuple[np.ndarray, np.ndarray]:
-    """Values and weights that integrate functions of a time distribution (midpoint quantiles).
-
-    Computed once per distribution (the fixed point asks for the same ones at every step).
-    """
-    try:
-        return _cached_quantile_nodes(dist, n)
-    except TypeError:  # a distribution that cannot be a cache key
-        return _compute_quantile_nodes(dist, n)
-
-
-@lru_cache(maxsize=256)
-def _cached_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
-    values, weights = _compute_quantile_nodes(dist, n)
-    values.flags.writeable = weights.flags.writeable = False  # shared by every caller
-    return values, weights
-
-
-def _compute_quantile_nodes(dist: Distribution, n: int) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(dist, Deterministic):
-        return np.array([dist.value]), np.array([1.0])
-    if isinstance(dist, Empirical):
-        values, counts = np.unique(np.asarray(dist.values, dtype=float), return_counts=True)
-        return values, counts / counts.sum()
-    if isinstance(dist, Exponential):
-        frozen = stats.expon(scale=dist.mean)
-    elif isinstance(dist, Lognormal):
-        sigma2 = math.log1p(dist.cv**2)
-        frozen = stats.lognorm(s=math.sqrt(sigma2), scale=math.exp(math.log(dist.mean) - sigma2 / 2))
-    elif isinstance(dist, Gamma):
-        shape = 1.0 / dist.cv**2
-        frozen = stats.gamma(a=shape, scale=dist.mean / shape)
-    elif isinstance(dist, Uniform):
-        frozen = stats.uniform(loc=dist.low, scale=dist.high - dist.low)
-    else:  # an unknown distribution: a fixed-seed sample stands in for its quantiles
-        values = np.sort(dist.sample(np.random.default_rng(0), 20 * n))
-        return values, np.full(len(values), 1.0 / len(values))
-    return frozen.ppf((np.arange(n) + 0.5) / n), np.full(n, 1.0 / n)
-
-
-def laplace_transform(dist: Distribution, rate: float) -> tuple[float, float]:
-    """``E[exp(-rate X)]`` and ``E[X exp(-rate X)]`` for a time distribution ``X``.
-
-    Exact for the exponential and gamma distributions; by midpoint quantile
-    integration otherwise (error far below the approximation's own).
+def _hours_text(hours, period: int = 24) -> str:
+    """Hours of the period as runs: ``08-10h, 14h``, or ``Mon 08-18h, ...`` for a week.
 
     Examples
     --------
-    >>> from simulator.distributions import Exponential
-    >>> round(laplace_transform(Exponential(4.0), 0.25)[0], 6)  # 1 / (1 + 4 * 0.25)
-    0.5
+    >>> _hours_text([8, 9, 14])
+    '08-10h, 14h'
+    >>> _hours_text([8, 9, 32], 168)
+    'Mon 08-10h, Tue 08h'
     """
-    if isinstance(dist, (Exponential, Gamma)):
-        shape = 1.0 if isinstance(dist, Exponential) else 1.0 / dist.cv**2
-        scale = dist.mean / shape
-        base = 1.0 + rate * scale
-        return base**-shape, shape * scale * base ** (-shape - 1.0)
-    values, weights = _quantile_nodes(dist)
-    decay = np.exp(-rate * values)
-    return float(weights @ decay), float(weights @ (values * decay))
-
-
-def _open_fraction(channel: Channel) -> np.ndarray:
-    """Share of each hour of the day during which the channel is open."""
-    if channel.open_hours is None:
-        return np.ones(HOURS)
-    start, end = channel.open_hours
-    spans = [(start, end)] if start < end else [(start, 24.0), (0.0, end)]
-    hours = np.arange(HOURS, dtype=float)
-    fraction = np.zeros(HOURS)
-    for low, high in spans:
-        fraction += np.clip(np.minimum(hours + 1, high) - np.maximum(hours, low), 0.0, 1.0)
-    return fraction
-
-
-def _window_minutes(scenario: Scenario) -> np.ndarray:
-    """Minutes of the measured window that fall in each hour of the day."""
-    start, end = scenario.run.warmup_minutes, scenario.run.end_minutes
-    hours = np.arange(math.floor(start / 60.0), math.ceil(end / 60.0))
-    overlap = np.minimum(end, (hours + 1) * 60.0) - np.maximum(start, hours * 60.0)
-    return np.bincount(hours % HOURS, weights=np.maximum(overlap, 0.0), minlength=HOURS)
-
-
-def _fluid_span(scenario: Scenario) -> tuple[float, float]:
-    """The start and end of the window, in minutes, that the fluid backlog model simulates.
-
-    The run's own, except that a warm-up beyond :data:`FLUID_WARMUP_DAYS` is
-    shortened by whole days (so the hours of the day stay where they are) and
-    a window beyond :data:`FLUID_WINDOW_DAYS` is cut there: by then a stable
-    backlog repeats its daily pattern, and the model's minute grid stays small.
-
-    Examples
-    --------
-    >>> import simulator as sim
-    >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 1000, "run.warmup_hours": 1000})
-    >>> start, end = _fluid_span(sc)
-    >>> start % 1440 == sc.run.warmup_minutes % 1440, start / 1440 >= FLUID_WARMUP_DAYS
-    (True, True)
-    >>> (end - start) / 1440
-    28.0
-    """
-    start, end = scenario.run.warmup_minutes, scenario.run.end_minutes
-    dropped = max(0, math.floor(start / 1440.0) - FLUID_WARMUP_DAYS) * 1440.0
-    start, end = start - dropped, end - dropped
-    return start, min(end, start + FLUID_WINDOW_DAYS * 1440.0)
-
-
-def _agents_by_hour(channel: Channel) -> np.ndarray:
-    return np.array([channel.agents_in_hour(h) for h in range(HOURS)], dtype=int)
-
-
-def _overload_sentence(channel: str, hours) -> str:
-    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a growing backlog) "
-            f"in {_hours_text(hours)}")
-
-
-def _hours_text(hours) -> str:
     hours = sorted(int(h) for h in hours)
     runs, start = [], None
     for i, h in enumerate(hours):
         if start is None:
             start = h
-        if i + 1 == len(hours) or hours[i + 1] != h + 1:
-            runs.append(f"{start:02d}-{h + 1:02d}h" if h > start else f"{h:02d}h")
+        if i + 1 == len(hours) or hours[i + 1] != h + 1 or (period == WEEK_HOURS and (h + 1) % 24 == 0):
+            day = f"{DAYS[start // 24]} " if period == WEEK_HOURS else ""
+            first, last = start % 24, h % 24
+            runs.append(f"{day}{first:02d}-{last + 1:02d}h" if h > start else f"{day}{first:02d}h")
             start = None
     return ", ".join(runs)
 
 
-# --------------------------------------------------------------------------- callers who call back
-
-
-def _quick_share(retry: Distribution | None, redial: float, patience: float) -> float:
-    """The share of a channel's callbacks that find its queue still as their callers left it.
-
-    A caller who hangs up and calls back at once finds the same queue: for
-    the queue, it is as if they had kept waiting. One who calls back much
-    later finds a queue that has forgotten them: a fresh arrival. With a
-    retry delay ``D``, a queue whose deviations decay at rate ``kappa`` still
-    holds ``E[exp(-kappa D)]`` (the delay's Laplace transform) of a deviation
-    when the caller returns. For the waiting customers that rate is the
-    abandonment the queue really loses, ``kappa = theta (1 - redial w)``,
-    where ``w`` is that share itself: a fixed point.
-
-    Examples
-    --------
-    >>> from simulator.distributions import Exponential
-    >>> _quick_share(None, 0.6, 5.0)  # calling back at once
-    1.0
-    >>> 0.2 < _quick_share(Exponential(10.0), 0.9, 3.0) < 0.4
-    True
-    """
-    if retry is None:
-        return 1.0
-    theta = 1.0 / patience
-    kappa, near = theta, 1.0
-    for _ in range(200):
-        near = laplace_transform(retry, kappa)[0]
-        new = theta * (1.0 - redial * near)
-        if abs(new - kappa) < 1e-12 * theta:
-            break
-        kappa = 0.5 * (kappa + new)
-    return near
-
-
-def _erlang_a_with_callbacks(rate: float, mean_handle: float, agents: int, mean_patience: float,
-                             service_level_seconds: float, callbacks: float, redial: float,
-                             quick: float) -> dict[str, float]:
-    """An Erlang A channel some of whose abandoners call it back: the channel metrics per contact.
-
-    ``rate`` counts every contact a minute, callbacks included; ``callbacks``
-    is the share of them that are callbacks of the channel's own abandoners,
-    ``redial`` the share of its abandoners who call back, ``quick`` the share
-    of callbacks that find the queue as they left it (:func:`_quick_share`).
-    Quick callbacks are folded into the queue: their callers in effect keep
-    waiting, so waiting customers leave at ``theta (1 - redial quick)``; the
-    other contacts arrive as a Poisson stream. From that birth-death chain,
-    per contact: abandonment ``theta E[Q] / rate`` (every hang-up counts),
-    mean wait ``E[Q] / rate`` (Little), and P(wait) and the service level
-    of Poisson arrivals (PASTA) and of quick callbacks (who find a queue, as
-    arrivals who must wait do; those ahead of them leave at the full rate
-    ``theta``). Without callbacks these are :func:`~simulator.analytic.erlang_a`'s.
-
-    Examples
-    --------
-    >>> plain = erlang_a(1.5, 5.0, 10, 3.0).channel_metrics()
-    >>> same = _erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.0, 0.9, 0.3)
-    >>> all(abs(same[k] - plain[k]) < 1e-12 for k in plain)
-    True
-    >>> more = _erlang_a_with_callbacks(1.5, 5.0, 10, 3.0, 20.0, 0.06, 0.9, 0.3)
-    >>> more["abandon_rate"] > plain["abandon_rate"] and more["mean_wait_min"] > plain["mean_wait_min"]
-    True
-    """
-    if agents == 0 or rate <= 0 or callbacks <= 0 or quick <= 0:
-        return erlang_a(rate, mean_handle, agents, mean_patience, service_level_seconds).channel_metrics()
-    mu, theta = 1.0 / mean_handle, 1.0 / mean_patience
-    fast = quick * callbacks * rate
-    births = rate - fast
-    n, pi = _number_in_system(births, mu, agents, theta * (1.0 - redial * quick))
-    queue = float(pi @ np.maximum(n - agents, 0))
-    busy = float(pi @ np.minimum(n, agents))
-    ahead = pi[n >= agents]
-    waits = float(ahead.sum())
-    within = _answered_within(ahead, mu, agents, theta, service_level_seconds / 60.0)
-    within_if_waiting = within / waits if waits > 0 else 0.0
-    return {
-        "p_wait": (births * waits + fast) / rate,
-        "mean_wait_min": queue / rate,
-        "service_level": (births * (1.0 - waits + within) + fast * within_if_waiting) / rate,
-        "abandon_rate": theta * queue / rate,
-        "occupancy": busy / agents,
-        "mean_queue": queue,
-    }
-
-
-# --------------------------------------------------------------------------- one channel
-
-
-@dataclass
-class _ChannelFigures:
-    """A channel's figures for given contacts per customer (shares of offered contacts)."""
-
-    abandon_rate: float = 0.0
-    mean_wait: float = 0.0
-    p_wait: float = 0.0
-    service_level: float = 1.0
-    busy_minutes: float = 0.0  # agent-minutes busy over the window
-    mean_queue: float = 0.0
-    hourly: dict[str, np.ndarray] = field(default_factory=dict)
-    overloaded_hours: tuple[int, ...] = ()
+def _overload_sentence(channel: str, hours, period: int = 24) -> str:
+    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a growing backlog) "
+            f"in {_hours_text(hours, period)}")
 
 
 class _Network:
-    """What stays fixed while the fixed point iterates: rates, weights, per-channel inputs."""
+    """What stays fixed while the fixed point iterates: rates, weights, pools."""
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.rates = np.asarray(scenario.arrivals.rates_per_minute())  # new customers per minute, by hour
-        self.window = _window_minutes(scenario)
+        self.timeline = timeline = Timeline(scenario)
+        self.period = period = timeline.period
+        self.rates = timeline.per_hour(scenario.arrivals.rates_per_minute())  # new customers per minute, by hour
+        self.window = timeline.window
         self.traffic = self.rates * self.window  # customers arriving in the window, by hour
         self.customers = float(self.traffic.sum())
-        self.open = {c.name: _open_fraction(c) for c in scenario.channels}
         # a contact is assumed to fall at a random time of the arrival profile
-        self.customers_per_day = self.customers / (self.window.sum() / 1440.0)
+        self.customers_per_period = self.customers / (self.window.sum() / (60.0 * period))
         profile = scenario.arrivals.hourly_profile
         timed = (profile is not None and len(set(profile)) > 1) or any(
-            c.open_hours is not None or c.has_shift_plan for c in scenario.channels)
-        # one time slot when nothing depends on the hour of the day, else one per hour
-        self.slots = HOURS if timed else 1
+            c.open_hours is not None for c in scenario.channels) or any(
+            g.has_shift_plan and len(set(g.agents)) > 1 for g in scenario.groups)
+        # one time slot when nothing depends on the hour, else one per hour of the period
+        self.slots = period if timed else 1
         self.start = self.traffic / self.customers if timed else np.ones(1)
-        self.open_by_slot = np.array([self.open[c.name] if timed else [self.open[c.name].mean()]
-                                      for c in scenario.channels])
-        self.retry_nodes = [_quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
+        self.open_by_slot = np.array([timeline.open[i] if timed else [timeline.open[i].mean()]
+                                      for i in range(len(scenario.channels))])
+        self.retry_nodes = [quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
                             else (np.zeros(1), np.ones(1)) for c in scenario.channels]
-        self._erlang_cache: dict[tuple, Any] = {}
+        self.pools: list[Pool] = build_pools(scenario, timeline)
+        self.on_duty = np.array([[g.on_duty_in_hour(h) for h in range(period)] for g in scenario.groups],
+                                dtype=float).reshape(len(scenario.groups), period)
+        self.scheduled = np.array([[g.agents_in_hour(h) for h in range(period)] for g in scenario.groups],
+                                  dtype=float).reshape(len(scenario.groups), period)
 
-    # -- live channels with patience: Erlang A, hour by hour ---------------
-
-    def erlang_hours(self, channel: Channel, rates: np.ndarray, abandon: np.ndarray | None = None) -> _ChannelFigures:
-        """Erlang A hour by hour; ``abandon`` (per hour, from the fixed point's last step) says how
-        many contacts are callbacks of the channel's own abandoners (see :func:`_erlang_a_with_callbacks`)."""
-        agents = _agents_by_hour(channel)
-        open_share = self.open[channel.name]
-        handle = channel.handle_time.mean
-        patience = channel.patience.mean
-        sl = channel.service_level_seconds
-        redial = channel.next_after_abandon.get(channel.name, 0.0)
-        quick = _quick_share(channel.retry_delay, redial, patience) if redial > 0 else 0.0
-        callbacks = (redial * np.clip(abandon, 0.0, 1.0) if abandon is not None and quick > 0
-                     else np.zeros(HOURS))
-        rows = {m: np.full(HOURS, math.nan) for m in ("abandon_rate", "mean_wait_min", "p_wait",
-                                                        "service_level", "mean_queue", "occupancy")}
-        busy = np.zeros(HOURS)
-        overloaded = []
-        for h in range(HOURS):
-            rate = rates[h]
-            if open_share[h] <= 0:
-                rows["mean_queue"][h] = 0.0
-                continue
-            if agents[h] == 0:  # open with nobody on duty: every waiting customer hangs up
-                figures = erlang_a(rate, handle, 0, patience, sl).channel_metrics()
-                if rate > 0:
-                    overloaded.append(h)
-            elif callbacks[h] > 0:
-                figures = _erlang_a_with_callbacks(rate, handle, int(agents[h]), patience, sl, float(callbacks[h]),
-                                                   redial, quick)
-                if rate * handle >= agents[h]:
-                    overloaded.append(h)
-                busy[h] = figures["occupancy"] * agents[h]
-            else:
-                key = ("A", rate, handle, int(agents[h]), patience, sl)
-                result = self._erlang_cache.get(key)
-                if result is None:
-                    result = self._erlang_cache[key] = erlang_a(rate, handle, int(agents[h]), patience, sl)
-                figures = result.channel_metrics()
-                if result.offered_load >= agents[h]:
-                    overloaded.append(h)
-                busy[h] = result.occupancy * agents[h]
-            for m, v in figures.items():
-                rows[m][h] = v
-            rows["mean_queue"][h] *= open_share[h]
-            if agents[h]:
-                rows["occupancy"][h] = rows["occupancy"][h] * open_share[h]
-            busy[h] *= open_share[h]
-        offered = rates * self.window * open_share
-        figures = _ChannelFigures(hourly=rows, overloaded_hours=tuple(overloaded))
-        total = offered.sum()
-        if total > 0:
-            for name, metric in (("abandon_rate", "abandon_rate"), ("mean_wait", "mean_wait_min"),
-                                 ("p_wait", "p_wait"), ("service_level", "service_level")):
-                setattr(figures, name, float(offered @ np.nan_to_num(rows[metric]) / total))
-        figures.busy_minutes = float(busy @ self.window)
-        figures.mean_queue = float(rows["mean_queue"] @ self.window / self.window.sum())
+    def queue_figures(self, rates: np.ndarray, served: np.ndarray, steps: int | None = None) -> list[ChannelQueue]:
+        """Every channel's queue figures when ``rates[i, h]`` contacts a minute reach channel ``i``
+        in hour ``h`` of the period (closed ones included); self-service has none. ``served`` (the
+        chain's served shares) says how many contacts are callbacks of a channel's own abandoners.
+        Pools of shared groups take at most ``steps`` steps of their own fixed point (default: until
+        it settles)."""
+        figures = [ChannelQueue() for _ in self.scenario.channels]
+        abandon = self.abandonment(served)
+        for pool in self.pools:
+            for i, queue in pool.evaluate(rates, steps, abandon).items():
+                figures[i] = queue
         return figures
-
-    # -- work-conserving channels: fluid backlog + Erlang C ----------------
-
-    def backlog(self, channel: Channel, rates: np.ndarray) -> _ChannelFigures:
-        """An async channel (or a live one without patience): every message is answered in order."""
-        run = self.scenario.run
-        start, end = _fluid_span(self.scenario)
-        covered = (end - start) / (run.end_minutes - run.warmup_minutes)  # of the window, for totals
-        handle = channel.handle_time
-        mean_handle = handle.mean
-        theta = 0.0
-        if channel.patience is not None and channel.is_async:
-            theta = 1.0 / channel.patience.mean
-        lt, lt1 = laplace_transform(handle, theta) if theta else (1.0, 0.0)
-        threshold = channel.service_level_seconds / 60.0
-        agents = _agents_by_hour(channel)
-
-        # minute grid from the empty start to the window's end, then a tail to drain the backlog
-        open_minutes = np.array([channel.is_open(m) for m in np.arange(1440) + 0.5])
-
-        def grid(minutes: int):
-            t = np.arange(minutes) + 0.5
-            hour = (t // 60 % HOURS).astype(int)
-            inflow = np.where(t < end, rates[hour] * open_minutes[(t % 1440).astype(int)], 0.0)
-            capacity = agents[hour] / mean_handle
-            return t, hour, inflow, capacity
-
-        minutes = math.ceil(end) + 1440
-        while True:
-            t, hour, inflow, capacity = grid(minutes)
-            net = np.concatenate(([0.0], np.cumsum(inflow - capacity)))
-            queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
-            if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
-                break
-            minutes += 1440 * 7
-        arrived = np.concatenate(([0.0], np.cumsum(inflow)))
-        answered = arrived - queue
-        # FIFO: a message arriving mid-minute is answered when `answered` reaches what arrived before it
-        ahead = (arrived[:-1] + arrived[1:]) / 2.0
-        reach = np.searchsorted(answered, ahead, side="left")
-        inside = reach < len(answered)
-        reach_c = np.minimum(reach, len(answered) - 1)
-        lower = np.maximum(reach_c - 1, 0)
-        step = answered[reach_c] - answered[lower]
-        frac = np.where(step > 0, (ahead - answered[lower]) / np.where(step > 0, step, 1.0), 0.0)
-        done_at = lower + np.clip(frac, 0.0, 1.0)
-        fluid_wait = np.where(inside, np.maximum(done_at - t, 0.0), math.inf)
-
-        # Erlang C per hour, where agents are on duty and the queue is stable
-        hourly_c = {}
-        for h in range(HOURS):
-            rate = rates[h]
-            if agents[h] > 0 and rate * mean_handle < agents[h]:
-                key = ("C", rate, mean_handle, int(agents[h]), channel.service_level_seconds)
-                if key not in self._erlang_cache:
-                    self._erlang_cache[key] = erlang_c(rate, mean_handle, int(agents[h]),
-                                                       channel.service_level_seconds)
-                hourly_c[h] = self._erlang_cache[key]
-        variability = (1.0 + handle.cv**2) / 2.0
-        stochastic_wait = np.array([hourly_c[h].mean_wait * variability if h in hourly_c else math.inf
-                                    for h in range(HOURS)])[hour]
-        # whichever predicts the longer wait; the fluid alone where Erlang C has no steady state
-        use_fluid = ~np.isfinite(stochastic_wait) | (fluid_wait > stochastic_wait)
-
-        # per-minute figures in the Erlang C regime (exponential waits behind an atom at 0)
-        p_c = np.array([hourly_c[h].p_wait if h in hourly_c else 1.0 for h in range(HOURS)])[hour]
-        # Allen-Cunneen: an M/G/c queue waits about (1 + cv^2) / 2 times as long as M/M/c, so the
-        # exponential tail of the wait decays that much faster or slower (P(wait) is kept)
-        spare = np.array([agents[h] / mean_handle - rates[h] if h in hourly_c else 1.0
-                          for h in range(HOURS)])[hour] * 2.0 / (1.0 + handle.cv**2)
-        g = 1.0 - p_c + p_c * spare / (spare + theta)  # E[exp(-theta W)]
-        g1 = p_c * spare / (spare + theta) ** 2  # E[W exp(-theta W)]
-        served_c = g * lt
-        wait_served_c = g1 * lt
-        xdecay_c = g1 * lt + g * lt1
-        pwait_c = p_c * spare / (spare + theta) * lt + (1.0 - served_c)
-        sl_c = (1.0 - p_c + p_c * spare / (spare + theta) * (1.0 - np.exp(-(spare + theta) * threshold))) * lt
-        queue_c = np.array([hourly_c[h].mean_queue * variability if h in hourly_c else 0.0
-                            for h in range(HOURS)])[hour]
-
-        # per-minute figures in the fluid regime (a deterministic wait w)
-        w = np.where(np.isfinite(fluid_wait), fluid_wait, 0.0)
-        decay = np.where(np.isfinite(fluid_wait), np.exp(-theta * w), 0.0 if theta else 1.0)
-        served_f = decay * lt
-        wait_served_f = w * served_f
-        xdecay_f = decay * (w * lt + lt1)
-        pwait_f = np.where(w > 0, 1.0, 1.0 - served_f)
-        sl_f = np.where(w <= threshold, served_f, 0.0)
-
-        served = np.where(use_fluid, served_f, served_c)
-        wait_served = np.where(use_fluid, wait_served_f, wait_served_c)
-        xdecay = np.where(use_fluid, xdecay_f, xdecay_c)
-        abandon_time = (1.0 - served - theta * xdecay) / theta if theta else np.zeros_like(served)
-        if not theta:  # nobody gives up: the wait is the whole wait, infinite if never answered
-            wait_served = np.where(use_fluid, np.where(np.isfinite(fluid_wait), fluid_wait, math.inf),
-                                   wait_served_c)
-        mean_wait = wait_served + abandon_time
-        p_wait = np.where(use_fluid, pwait_f, pwait_c)
-        service_level = np.where(use_fluid, sl_f, sl_c)
-        queue_now = (queue[:-1] + queue[1:]) / 2.0 + np.where(use_fluid, 0.0, queue_c)
-        busy = np.where(queue[1:] > 1e-9, agents[hour], np.minimum(agents[hour], inflow * mean_handle))
-
-        measured = (t >= start) & (t < end)
-        offered = inflow * measured  # contacts of the window, by arrival minute
-        by_hour = {}
-        for metric, values in (("abandon_rate", 1.0 - served), ("mean_wait_min", mean_wait),
-                               ("p_wait", p_wait), ("service_level", service_level)):
-            weighted = np.bincount(hour, weights=offered * np.nan_to_num(values, posinf=1e12), minlength=HOURS)
-            total = np.bincount(hour, weights=offered, minlength=HOURS)
-            by_hour[metric] = np.where(total > 0, weighted / np.where(total > 0, total, 1.0), math.nan)
-            if metric == "mean_wait_min":
-                by_hour[metric] = np.where(by_hour[metric] >= 1e12, math.inf, by_hour[metric])
-        in_window = np.bincount(hour, weights=measured.astype(float), minlength=HOURS)
-        busy_h = np.bincount(hour, weights=busy * measured, minlength=HOURS)
-        staffed_h = agents * in_window
-        by_hour["mean_queue"] = np.bincount(hour, weights=queue_now * measured, minlength=HOURS) / np.where(
-            in_window > 0, in_window, 1.0)
-        by_hour["occupancy"] = np.where(staffed_h > 0, busy_h / np.where(staffed_h > 0, staffed_h, 1.0), math.nan)
-
-        figures = _ChannelFigures(hourly=by_hour)
-        total = offered.sum()
-        if total > 0:
-            figures.abandon_rate = float(offered @ (1.0 - served) / total)
-            figures.mean_wait = float(offered @ mean_wait / total) if np.isfinite(offered @ mean_wait) else math.inf
-            figures.p_wait = float(offered @ p_wait / total)
-            figures.service_level = float(offered @ service_level / total)
-        figures.busy_minutes = float(busy_h.sum()) / covered
-        figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-        overloaded = sorted({int(h) for h in hour[(queue[1:] > 1.0) & measured & (inflow > 0)]})
-        figures.overloaded_hours = tuple(overloaded)
-        return figures
-
-    def channel_figures(self, channel: Channel, rates: np.ndarray,
-                        abandon: np.ndarray | None = None) -> _ChannelFigures:
-        """A channel's figures when ``rates[h]`` contacts a minute reach it in hour ``h`` (closed ones
-        included) and a share ``abandon[h]`` of them was abandoned at the fixed point's last step."""
-        if channel.unlimited:
-            return _ChannelFigures()
-        if channel.is_async or channel.patience is None:
-            return self.backlog(channel, rates)
-        return self.erlang_hours(channel, rates, abandon)
 
     def abandonment(self, served: np.ndarray) -> np.ndarray:
-        """Per channel and hour, the share of open-hour contacts abandoned, from served shares ``(C, S)``."""
+        """Per channel and hour of the period, the share of open-hour contacts abandoned, from the
+        chain's served shares ``(C, slots)``."""
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(self.open_by_slot > 0, 1.0 - served / np.where(self.open_by_slot > 0,
                                                                              self.open_by_slot, 1.0), 0.0)
-        return np.broadcast_to(share, (len(share), HOURS)) if self.slots == 1 else share
+        return np.broadcast_to(share, (len(share), self.period)) if self.slots == 1 else share
 
-    # -- the journeys: the chain, by hour of the day when the day matters --
+    @property
+    def settled(self) -> bool:
+        """Whether every pool of shared groups has reached its own fixed point."""
+        return all(pool.residual < POOL_TOLERANCE for pool in self.pools)
+
+    # -- the journeys: the chain, by hour of the period when the hour matters --
 
     def contact_rates(self, chain: HourlyJourneyChain) -> np.ndarray:
-        """Contacts per minute reaching each channel in each hour of the day, shape ``(C, 24)``."""
+        """Contacts per minute reaching each channel in each hour of the period, shape ``(C, period)``."""
         per_slot = chain.contacts_by_slot  # contacts per customer, by (channel, slot)
         if self.slots == 1:
             return per_slot * self.rates[None, :]
-        return per_slot * self.customers_per_day / 60.0
+        return per_slot * self.customers_per_period / 60.0
 
     def shift(self, durations: np.ndarray) -> np.ndarray:
         """``shift[i, h, g]``: the next contact after one in (channel i, hour h) falls in hour g.
 
         The contact starts at a uniform minute of hour ``h``, lasts its mean
         duration ``durations[i, h]``, then the channel's retry delay passes
-        (integrated over its distribution).
+        (integrated over its distribution): after ``d`` hours in all it falls
+        ``floor(d)`` hours later with probability ``1 - frac(d)`` and one hour
+        more otherwise (exact for the uniform start, and continuous in ``d``).
         """
         n = len(self.scenario.channels)
         if self.slots == 1:
             return np.ones((n, 1, 1))
-        within = (np.arange(12) + 0.5) / 12.0  # where in the hour the contact starts
-        out = np.zeros((n, HOURS, HOURS))
-        hours = np.arange(HOURS)
-        for i, c in enumerate(self.scenario.channels):
+        period = self.period
+        out = np.zeros((n, period, period))
+        hours = np.arange(period)
+        for i in range(n):
             values, weights = self.retry_nodes[i]
-            moved = np.floor(within[None, :, None] + (durations[i][:, None, None] + values[None, None, :]) / 60.0)
-            slot = ((hours[:, None, None] + moved) % HOURS).astype(int)
-            weight = np.broadcast_to(weights[None, None, :] / len(within), slot.shape)
-            for h in range(HOURS):
-                out[i, h] = np.bincount(slot[h].ravel(), weights=weight[h].ravel(), minlength=HOURS)
+            later = (durations[i][:, None] + values[None, :]) / 60.0  # (hour, node)
+            whole = np.floor(later)
+            frac = later - whole
+            rows = []
+            for step, share in ((whole, 1.0 - frac), (whole + 1.0, frac)):
+                slot = ((hours[:, None] + step) % period).astype(int)
+                rows.append((hours[:, None] * period + slot, share * weights[None, :]))
+            index = np.concatenate([r.ravel() for r, _ in rows])
+            weight = np.concatenate([w.ravel() for _, w in rows])
+            out[i] = np.bincount(index, weights=weight, minlength=period * period).reshape(period, period)
         return out
 
 
@@ -618,12 +250,21 @@ class NetworkApproximation:
         :data:`simulator.metrics.KPI_NAMES`, counts over the run's window.
     channels
         Indexed by ``(channel, metric)`` with the metrics of
-        :data:`simulator.metrics.CHANNEL_METRICS`; column ``value``.
+        :data:`simulator.metrics.CHANNEL_METRICS` (and ``slot_occupancy``,
+        ``callbacks_*`` where the simulation has them); column ``value``.
+    groups
+        Indexed by ``(group, metric)``: each agent group's ``agents`` on duty,
+        ``agent_hours`` (paid), ``occupancy``, ``slot_occupancy``, ``cost`` and
+        ``skill_share.CHANNEL``; a channel with its own agents is a group of
+        its own name.
     before_call, after_call
         Indexed by channel (and ``give_up``, ``resolved``); column ``value``.
     hourly
-        Indexed by ``(channel, hour, metric)``: contacts per day and the queue
-        figures of each hour of the day.
+        Indexed by ``(channel, hour, metric)``: contacts per day (per week
+        for a weekly period) and the queue figures of each hour of the period.
+    hourly_groups
+        Indexed by ``(group, hour, metric)``: agents on duty, occupancy and
+        slot occupancy by hour of the period.
     served_shares, closed_shares
         Per channel, the shares at the fixed point.
     iterations, converged
@@ -649,6 +290,8 @@ class NetworkApproximation:
     converged: bool = True
     weaknesses: tuple[str, ...] = ()
     chain: HourlyJourneyChain | None = field(default=None, repr=False)
+    groups: pd.DataFrame = field(default=None, repr=False)
+    hourly_groups: pd.DataFrame = field(default=None, repr=False)
     overloaded_hours: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def overload_notes(self) -> list[str]:
@@ -666,10 +309,12 @@ class NetworkApproximation:
         >>> approximate(sim.load_scenario("nice_bcg_2016")).overload_notes()
         []
         """
-        return [_overload_sentence(name, hours) for name, hours in self.overloaded_hours.items() if hours]
+        period = self.scenario.period_hours
+        return [_overload_sentence(name, hours, period) for name, hours in self.overloaded_hours.items() if hours]
 
     def value(self, key: str) -> float:
-        """One figure, named like ``give_up_rate``, ``channels.phone.abandon_rate`` or ``before_call.email``.
+        """One figure, named like ``give_up_rate``, ``channels.phone.abandon_rate``,
+        ``groups.desk.occupancy`` or ``before_call.email``.
 
         Examples
         --------
@@ -679,9 +324,9 @@ class NetworkApproximation:
         True
         """
         table, channel, metric = figure_index(key)
-        frames = {"kpis": self.kpis, "channels": self.channels,
+        frames = {"kpis": self.kpis, "channels": self.channels, "groups": self.groups,
                   "before_call": self.before_call, "after_call": self.after_call}
-        index = metric if table == "kpis" else (channel, metric) if table == "channels" else channel
+        index = metric if table == "kpis" else (channel, metric) if table in ("channels", "groups") else channel
         try:
             return float(frames[table].loc[index, "value"])
         except KeyError:
@@ -692,13 +337,16 @@ class NetworkApproximation:
         state = f"converged in {self.iterations} iterations" if self.converged else \
             f"NOT converged after {self.iterations} iterations"
         return (f"NetworkApproximation({self.scenario.name}: {state}; {len(self.weaknesses)} weak spot(s); "
-                "see .kpis, .channels, .before_call, .after_call, .weaknesses)")
+                "see .kpis, .channels, .groups, .before_call, .after_call, .weaknesses)")
 
     def to_dict(self) -> dict[str, Any]:
         """The approximation as plain data (non-finite numbers as None)."""
-        channels: dict[str, dict[str, float]] = {}
-        for (name, metric), v in self.channels["value"].items():
-            channels.setdefault(name, {})[metric] = v
+        def nested(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+            out: dict[str, dict[str, float]] = {}
+            for (name, metric), v in frame["value"].items():
+                out.setdefault(name, {})[metric] = v
+            return out
+
         return plain({
             "scenario": self.scenario.name,
             "iterations": self.iterations,
@@ -706,7 +354,8 @@ class NetworkApproximation:
             "served_shares": dict(self.served_shares),
             "closed_shares": dict(self.closed_shares),
             "kpis": dict(self.kpis["value"]),
-            "channels": channels,
+            "channels": nested(self.channels),
+            "groups": nested(self.groups),
             "before_call": dict(self.before_call["value"]),
             "after_call": dict(self.after_call["value"]),
             "weaknesses": list(self.weaknesses),
@@ -731,17 +380,13 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     tolerance
         Stop when no served share moves by more than this.
     max_iterations
-        Give up iterating after this many steps (``converged`` is then False
-        and a weakness says so).
+        Give up iterating after this many steps, or after :data:`STAGNATION`
+        steps that do not halve the largest change so far (``converged`` is
+        then False and a weakness says so).
 
     Returns
     -------
     NetworkApproximation
-
-    Raises
-    ------
-    ValueError
-        If ``damping`` is out of range, or agent groups answer some channels.
 
     Examples
     --------
@@ -754,80 +399,137 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
     """
     if not 0.0 < damping <= 1.0:
         raise ValueError(f"damping must be in (0, 1]; got {damping!r}")
-    grouped = [c.name for c in scenario.channels if c.served_by_groups]
-    if grouped:
-        raise ValueError(f"the network approximation does not model agent groups ([groups.NAME] answers "
-                         f"{', '.join(grouped)}); simulate the scenario instead (contactflow run)")
     network = _Network(scenario)
-    channels = scenario.channels
     closed = 1.0 - network.open_by_slot  # (C, S)
     served = network.open_by_slot.copy()
     durations = np.zeros_like(served)
     iterations, converged = 0, False
     chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
+    best, since_best = math.inf, 0
     while iterations < max_iterations:
         iterations += 1
         rates = network.contact_rates(chain)
-        abandon = network.abandonment(served)
-        figures = [network.channel_figures(c, rates[i], abandon[i]) for i, c in enumerate(channels)]
-        new, durations = _served_and_durations(network, figures, rates)
+        figures = network.queue_figures(rates, served, POOL_STEPS)
+        new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
+        best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)
+        if since_best >= STAGNATION:
+            break  # the shares stopped getting closer: not converged, and said so
         served = (1.0 - damping) * served + damping * new
         chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
-        if change <= tolerance:
+        if change <= tolerance and network.settled:
             converged = True
             break
     rates = network.contact_rates(chain)
-    abandon = network.abandonment(served)
-    figures = [network.channel_figures(c, rates[i], abandon[i]) for i, c in enumerate(channels)]
-    return _assemble(scenario, network, chain, dict(zip(scenario.channel_names, figures)), rates,
-                     iterations, converged)
+    figures = network.queue_figures(rates, served)
+    return _assemble(scenario, network, chain, figures, rates, iterations, converged)
 
 
-def _served_and_durations(network: _Network, figures: list[_ChannelFigures],
-                          rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _by_slot(network: _Network, hourly: np.ndarray) -> np.ndarray:
+    """Hourly values as the chain's slots: themselves, or their mean when there is one slot."""
+    values = np.nan_to_num(hourly, posinf=0.0)
+    if network.slots == 1:
+        return np.full(1, values.mean())
+    return values
+
+
+def _served_and_durations(network: _Network, figures: list[ChannelQueue]) -> tuple[np.ndarray, np.ndarray]:
     """Served shares and mean contact durations by (channel, slot) from the channels' figures."""
     served = np.empty((len(figures), network.slots))
     durations = np.empty_like(served)
     for i, (c, f) in enumerate(zip(network.scenario.channels, figures)):
         is_open = network.open_by_slot[i]
+        service = f.mean_service if math.isfinite(f.mean_service) else c.handle_time.mean
         if network.slots == 1 or not f.hourly:
             abandon = np.full(network.slots, f.abandon_rate)
             wait = np.full(network.slots, f.mean_wait)
+            if "time_waiting" in f.hourly and network.slots == 1:
+                wait = np.full(1, _window_mean(network, i, f.hourly["time_waiting"]))
+            service = np.full(network.slots, service)
         else:
             abandon = np.nan_to_num(f.hourly["abandon_rate"])
-            wait = np.nan_to_num(f.hourly["mean_wait_min"], posinf=0.0)
+            wait = np.nan_to_num(f.hourly.get("time_waiting", f.hourly["mean_wait_min"]), posinf=0.0)
+            service = np.where(np.isfinite(f.hourly.get("mean_service", np.full(network.slots, np.nan))),
+                               f.hourly.get("mean_service", np.zeros(network.slots)), service)
         served[i] = is_open * (1.0 - abandon)
-        durations[i] = is_open * np.nan_to_num(wait, posinf=0.0) + served[i] * c.handle_time.mean
+        durations[i] = is_open * np.nan_to_num(wait, posinf=0.0) + served[i] * service
     return served, durations
 
 
+def _window_mean(network: _Network, i: int, hourly: np.ndarray) -> float:
+    """An hourly figure averaged over the window's offered contacts of channel ``i`` (by arrival share)."""
+    weights = network.rates * network.window * network.timeline.open[i]
+    values = np.nan_to_num(hourly, posinf=0.0)
+    return float(weights @ values / weights.sum()) if weights.sum() > 0 else float(values.mean())
+
+
+def _group_tables(scenario: Scenario, network: _Network, figures: list[ChannelQueue]):
+    """Busy agents by group, channel and hour, and each group's share of its time per channel.
+
+    Returns ``busy[g][i]``, ``slots[g]`` and ``share[g][i]`` (arrays by hour):
+    a group's agent time is shared among its channels in proportion to the
+    busy time each took (evenly while it is idle), as in the simulation.
+    """
+    period = network.period
+    names = scenario.channel_names
+    busy = [{names.index(c): np.zeros(period) for c in g.skills} for g in scenario.groups]
+    slots = [np.zeros(period) for _ in scenario.groups]
+    for i, f in enumerate(figures):
+        for g, values in f.busy.items():
+            busy[g][i] = busy[g][i] + np.nan_to_num(values)
+        for g, values in f.slots.items():
+            slots[g] = slots[g] + np.nan_to_num(values)
+    share = []
+    for g, by_channel in enumerate(busy):
+        total = sum(by_channel.values())
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share.append({i: np.where(total > 0, b / np.where(total > 0, total, 1.0), 1.0 / len(by_channel))
+                          for i, b in by_channel.items()})
+    return busy, slots, share
+
+
 def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
-              figures: Mapping[str, _ChannelFigures], rates: np.ndarray, iterations: int,
+              figures: list[ChannelQueue], rates: np.ndarray, iterations: int,
               converged: bool) -> NetworkApproximation:
     customers = network.customers
     per_customer = chain.expected_contacts
     by_slot = chain.contacts_by_slot
-    _, durations = _served_and_durations(network, list(figures.values()), rates)
-    window_hours = network.window.sum() / 60.0
+    _, durations = _served_and_durations(network, figures)
+    window = network.window
+    period = network.period
+    window_hours = window.sum() / 60.0
+    busy, slots, share = _group_tables(scenario, network, figures)
     channel_rows, hourly_rows = [], []
     served, closed = {}, {}
     cost_total = 0.0
     journey_minutes = 0.0
     for i, c in enumerate(scenario.channels):
-        f = figures[c.name]
+        f = figures[i]
         contacts = customers * per_customer[c.name]
         n_closed = customers * float(by_slot[i] @ chain.closed[i])
         n_served = customers * float(by_slot[i] @ chain.served[i])
         closed[c.name] = n_closed / contacts if contacts > 0 else float(1.0 - network.open_by_slot[i].mean())
         served[c.name] = n_served / contacts if contacts > 0 else float(chain.served[i].mean())
         n_abandoned = max(contacts - n_closed - n_served, 0.0)
-        staffed = 0.0 if c.unlimited else float(_agents_by_hour(c) @ network.window)
-        agent_hours = staffed / 60.0
+        present = paid = busy_minutes = load = agent_cost = 0.0
+        present_h, busy_h = np.zeros(period), np.zeros(period)
+        for g, group in enumerate(scenario.groups):
+            if i not in share[g]:
+                continue
+            present_h = present_h + network.on_duty[g] * share[g][i]
+            busy_h = busy_h + busy[g][i]
+            group_paid = float((network.scheduled[g] * share[g][i]) @ window)
+            paid += group_paid
+            agent_cost += group.cost_per_agent_hour * group_paid / 60.0
+            if c.concurrency > 1:
+                load += float((slots[g] * share[g][i]) @ window)
+        present = float(present_h @ window)
+        busy_minutes = float(busy_h @ window)
         wasted = n_abandoned if c.is_async else 0.0
-        cost = c.cost_per_agent_hour * agent_hours + c.cost_per_contact * (n_served + wasted)
+        cost = agent_cost + c.cost_per_contact * (n_served + wasted)
         cost_total += cost
         offered = contacts - n_closed
+        service = f.mean_service if math.isfinite(f.mean_service) else c.handle_time.mean
         metrics = {
             "contacts": contacts,
             "closed": n_closed,
@@ -839,34 +541,70 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
             "mean_wait_min": f.mean_wait if offered > 0 else math.nan,
             "p_wait": f.p_wait if offered > 0 else math.nan,
             "service_level": f.service_level if offered > 0 else math.nan,
-            "mean_handle_min": c.handle_time.mean if n_served > 0 else math.nan,
-            "occupancy": f.busy_minutes / staffed if staffed > 0 else math.nan,
+            "mean_handle_min": service if n_served > 0 else math.nan,
+            "occupancy": busy_minutes / present if present > 0 else math.nan,
             "mean_queue": f.mean_queue,
-            "agent_hours": agent_hours,
+            "agent_hours": paid / 60.0,
             "wasted_contacts": wasted,
             "cost": cost,
         }
         assert tuple(metrics) == CHANNEL_METRICS
+        if c.concurrency > 1:
+            metrics["slot_occupancy"] = load / present if present > 0 else math.nan
+        if c.callback is not None:
+            cb = f.callbacks or {"offered": 0.0, "accepted": 0.0, "within_promise": math.nan, "mean_wait": math.nan}
+            metrics.update({
+                "callbacks_offered": offered * cb["offered"],
+                "callbacks_accepted": offered * cb["accepted"],
+                "callbacks_made": offered * cb["accepted"],
+                "callbacks_within_promise": cb["within_promise"] if cb["accepted"] > 0 else math.nan,
+                "mean_callback_wait_min": cb["mean_wait"] if cb["accepted"] > 0 else math.nan,
+            })
         channel_rows += [(c.name, m, float(v)) for m, v in metrics.items()]
         # time in this channel per contact, and the retry delays after it
         journey_minutes += float(by_slot[i] @ durations[i])
         if c.retry_delay is not None:
             journey_minutes += chain.onward_contacts[c.name] * c.retry_delay.mean
-        days = window_hours / 24.0
-        for h in range(HOURS):
+        occurrences = window / 60.0  # times each hour of the period occurred in the window
+        for h in range(period):
             values = {
-                "contacts": rates[i, h] * network.window[h] / days if days else math.nan,
-                "closed": (rates[i, h] * network.window[h] / days * (1.0 - network.open[c.name][h])
-                           if days else math.nan),
-                "abandon_rate": f.hourly.get("abandon_rate", np.zeros(HOURS))[h],
-                "mean_wait_min": f.hourly.get("mean_wait_min", np.zeros(HOURS))[h],
-                "service_level": f.hourly.get("service_level", np.ones(HOURS))[h],
-                "mean_queue": f.hourly.get("mean_queue", np.zeros(HOURS))[h],
-                "agents": float(c.agents_in_hour(h)) if not c.unlimited else math.nan,
-                "occupancy": f.hourly.get("occupancy", np.full(HOURS, math.nan))[h],
+                "contacts": rates[i, h] * 60.0 if occurrences[h] else math.nan,
+                "closed": rates[i, h] * 60.0 * (1.0 - network.timeline.open[i][h]) if occurrences[h] else math.nan,
+                "abandon_rate": f.hourly.get("abandon_rate", np.zeros(period))[h],
+                "mean_wait_min": f.hourly.get("mean_wait_min", np.zeros(period))[h],
+                "service_level": f.hourly.get("service_level", np.ones(period))[h],
+                "mean_queue": f.hourly.get("mean_queue", np.zeros(period))[h],
+                "agents": present_h[h] if not c.unlimited else math.nan,
+                "occupancy": busy_h[h] / present_h[h] if not c.unlimited and present_h[h] > 0 else math.nan,
             }
             assert tuple(values) == HOURLY_METRICS
             hourly_rows += [(c.name, h, m, float(v)) for m, v in values.items()]
+
+    group_rows, hourly_group_rows = [], []
+    for g, group in enumerate(scenario.groups):
+        on_duty = float(network.on_duty[g] @ window)
+        total_busy = sum(busy[g].values())
+        busy_minutes = float(total_busy @ window)
+        paid_hours = float(network.scheduled[g] @ window) / 60.0
+        metrics = {
+            "agents": on_duty / window.sum() if window.sum() else math.nan,
+            "agent_hours": paid_hours,
+            "occupancy": busy_minutes / on_duty if on_duty > 0 else math.nan,
+            "slot_occupancy": float(slots[g] @ window) / on_duty if on_duty > 0 else math.nan,
+            "cost": group.cost_per_agent_hour * paid_hours,
+        }
+        assert tuple(metrics) == GROUP_METRICS
+        for channel in group.skills:
+            skill = float(busy[g][scenario.channel_names.index(channel)] @ window)
+            metrics[f"skill_share.{channel}"] = skill / busy_minutes if busy_minutes > 0 else math.nan
+        group_rows += [(group.name, m, float(v)) for m, v in metrics.items()]
+        for h in range(period):
+            present = network.on_duty[g, h]
+            values = {"agents": present,
+                      "occupancy": total_busy[h] / present if present > 0 else math.nan,
+                      "slot_occupancy": slots[g][h] / present if present > 0 else math.nan}
+            assert tuple(values) == HOURLY_GROUP_METRICS
+            hourly_group_rows += [(group.name, h, m, float(v)) for m, v in values.items()]
 
     chain_kpis = chain.kpis()
     focal_contacts = customers * per_customer[scenario.focal_channel]
@@ -901,32 +639,37 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
         result.index.name = index_name
         return result
 
-    channels = pd.DataFrame(channel_rows, columns=["channel", "metric", "value"]).set_index(["channel", "metric"])
-    hourly = pd.DataFrame(hourly_rows, columns=["channel", "hour", "metric", "value"]).set_index(
-        ["channel", "hour", "metric"])
+    def tidy(rows, columns) -> pd.DataFrame:
+        return pd.DataFrame(rows, columns=[*columns, "value"]).set_index(columns)
+
     return NetworkApproximation(
-        scenario=scenario, kpis=frame(kpis, "kpi"), channels=channels,
+        scenario=scenario, kpis=frame(kpis, "kpi"), channels=tidy(channel_rows, ["channel", "metric"]),
         before_call=frame(chain.before_call(), "channel"), after_call=frame(chain.after_call(), "channel"),
-        hourly=hourly, served_shares=dict(served), closed_shares=dict(closed),
-        iterations=iterations, converged=converged,
-        weaknesses=tuple(_weaknesses(scenario, figures, converged, iterations)), chain=chain,
-        overloaded_hours={name: f.overloaded_hours for name, f in figures.items() if f.overloaded_hours},
+        hourly=tidy(hourly_rows, ["channel", "hour", "metric"]), served_shares=dict(served),
+        closed_shares=dict(closed), iterations=iterations, converged=converged,
+        weaknesses=tuple(_weaknesses(scenario, network, figures, converged, iterations)), chain=chain,
+        groups=tidy(group_rows, ["group", "metric"]),
+        hourly_groups=tidy(hourly_group_rows, ["group", "hour", "metric"]),
+        overloaded_hours={c.name: f.overloaded_hours for c, f in zip(scenario.channels, figures)
+                          if f.overloaded_hours},
     )
 
 
 # --------------------------------------------------------------------------- where it is weak
 
 
-def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], converged: bool,
+def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueue], converged: bool,
                 iterations: int) -> list[str]:
     notes = []
     if not converged:
         notes.append(f"the fixed point did not settle in {iterations} iterations: the served shares "
                      "still move; treat every figure as rough")
+    period = network.period
     profile = scenario.arrivals.hourly_profile
     varying = profile is not None and len(set(profile)) > 1
     timed = varying
-    for c in scenario.channels:
+    shared = {i: pool for pool in network.pools if pool.shared for i in pool.channels}
+    for i, c in enumerate(scenario.channels):
         if c.unlimited:
             if c.open_hours is not None:
                 timed = True
@@ -934,11 +677,11 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
         handle = c.handle_time
         if not isinstance(handle, Exponential):
             far = " — far from 1" if abs(handle.cv - 1.0) > CV_SLACK else ""
-            if c.is_async or c.patience is None:
+            if c.is_async or (c.patience is None and c.callback is None):
                 how = ("Erlang C's wait is scaled by (1 + cv^2) / 2 (Allen-Cunneen), an approximation for "
                        "non-exponential handle times")
             else:
-                how = ("Erlang A assumes exponential ones, so waits, abandonment and service level are "
+                how = ("the queue model assumes exponential ones, so waits, abandonment and service level are "
                        "approximate")
             notes.append(f"{c.name}: handle times are {handle.name} (cv {handle.cv:.2g}{far}); {how}")
         if c.patience is not None and not isinstance(c.patience, Exponential):
@@ -947,41 +690,79 @@ def _weaknesses(scenario: Scenario, figures: Mapping[str, _ChannelFigures], conv
         redial = c.next_after_abandon.get(c.name, 0.0)
         if redial > 0 and c.patience is not None and not c.is_async:
             delay = f"after {c.retry_delay.mean:g} min on average" if c.retry_delay is not None else "at once"
-            notes.append(f"{c.name}: {redial:.0%} of those who hang up call back {delay}; callbacks that find "
-                         "the queue as they left it are counted as if those callers had kept waiting, the "
-                         "others as fresh arrivals (within about 6 % of the exact retrial queue for exponential "
-                         "times)")
+            if redials_folded(c, shared=i in shared):
+                how = ("callbacks that find the queue as they left it are counted as if those callers had kept "
+                       "waiting, the others as fresh arrivals (within about 6 % of the exact retrial queue for "
+                       "exponential times)")
+            else:
+                how = ("they are counted as fresh arrivals, but they come back while the queue is still long: "
+                       "waits and abandonment are short by up to about 30 % when they call back within minutes")
+            notes.append(f"{c.name}: {redial:.0%} of those who hang up call back {delay}; {how}")
         if c.is_async:
-            notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus Erlang C's wait, and "
+            notes.append(f"{c.name}: asynchronous — the reply time is a fluid backlog plus a random wait, and "
                          "a customer gives up when the (exponential) patience ends before wait + handle time")
-        if (c.is_async or c.patience is None) and _fluid_span(scenario) != (scenario.run.warmup_minutes,
-                                                                            scenario.run.end_minutes):
-            start, end = _fluid_span(scenario)
+        elif c.patience is None and c.callback is None:
+            notes.append(f"{c.name}: customers never hang up — the queue is a fluid backlog wherever it is "
+                         "overloaded, plus a random wait elsewhere")
+        if (c.is_async or (c.patience is None and c.callback is None)) and not network.timeline.fluid_whole:
+            start, end = network.timeline.fluid_start, network.timeline.fluid_end
             notes.append(f"{c.name}: the run is long, so its backlog is modelled over {start / 1440:g} days of "
                          f"warm-up and {(end - start) / 1440:g} days of window, as if later days repeated them")
-        elif c.patience is None:
-            notes.append(f"{c.name}: customers never hang up — the queue is Erlang C plus a fluid backlog "
-                         "wherever it is overloaded")
-        if c.has_shift_plan or varying:
+        groups = scenario.groups_serving(c.name)
+        has_plan = any(g.has_shift_plan and len(set(g.agents)) > 1 for g in groups)
+        if has_plan or varying:
             timed = True
-            kind = "a shift plan" if c.has_shift_plan else "an arrival profile"
-            how = ("each hour is treated as a steady-state Erlang A queue (a queue built up in one hour "
-                   "is not carried into the next)" if not (c.is_async or c.patience is None)
+            kind = "a shift plan" if has_plan else "an arrival profile"
+            how = ("each hour is treated as a steady-state queue (a queue built up in one hour "
+                   "is not carried into the next)" if not (c.is_async or (c.patience is None and c.callback is None))
                    else "the backlog is carried from hour to hour by a fluid model, and the random part "
-                   "of the wait is Erlang C's within each hour")
+                   "of the wait is that of each hour's steady state")
             notes.append(f"{c.name}: {kind} — {how}")
         if c.open_hours is not None:
             timed = True
-        overloaded = figures[c.name].overloaded_hours
+        if c.concurrency > 1 and c.concurrency_slowdown is not None and len(set(c.concurrency_slowdown)) > 1 \
+                and (i in shared or max(g.on_duty_in_hour(h) for g in groups for h in range(period)) > 1):
+            notes.append(f"{c.name}: chats slow down as agents hold more of them — the approximation assumes the "
+                         "chats stay evenly spread over the agents (exact for one agent)")
+        if c.callback is not None:
+            where = ("its queue seen on arrival is taken as a birth-death chain given every agent busy"
+                     if i in shared else "exact in the birth-death chain")
+            notes.append(f"{c.name}: call backs — the live queue loses the callers who accept one beyond the offer "
+                         f"threshold ({where}), but the call backs are made as if they filled the moments agents "
+                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due")
+        overloaded = figures[i].overloaded_hours
         if overloaded:
-            notes.append(f"{_overload_sentence(c.name, overloaded)}; figures there are the least reliable")
+            notes.append(f"{_overload_sentence(c.name, overloaded, period)}; figures there are the least reliable")
+    for pool in network.pools:
+        if not pool.shared:
+            if len(pool.groups) > 1:
+                notes.append(f"{pool.channel_names[0]}: answered by groups {', '.join(pool.group_names)} — their "
+                             "agents are pooled (exact for the channel), but how its work is split among the groups "
+                             "is an Erlang B overflow approximation")
+            continue
+        notes.append(f"{', '.join(pool.channel_names)} share agents ({', '.join(pool.group_names)}): the probability "
+                     "of waiting is Erlang C for every agent who may answer, and the wait once waiting follows "
+                     "Cobham's non-preemptive priority formula, exact only for one group, one exponential handle "
+                     "time and no patience; with patience the wait is taken as exponential")
+        if any(g.reserve for g in pool.group_specs):
+            reserved = sorted({f"{c} ({g.name} keeps {r})" for g in pool.group_specs for c, r in g.reserve.items() if r})
+            notes.append(f"reserve for {', '.join(reserved)}: the channel sees that many fewer agents, and the "
+                         "channels above it see its agents as out of the group rather than as work ahead of them")
+        if any(scenario.channels[i].concurrency > 1 for i in pool.channels):
+            notes.append(f"{', '.join(pool.channel_names)}: agents of a shared group who hold several chats are "
+                         "counted as agent time per chat (the handle time over the chats an agent holds on average)")
+    if scenario.arrivals.day_to_day_cv > 0:
+        notes.append(f"arrivals vary from day to day (cv {scenario.arrivals.day_to_day_cv:g}): the approximation "
+                     "uses the mean rates, and queues are convex in the load, so busy days' longer waits and higher "
+                     "abandonment are missing: simulated waits and abandonment are higher on average")
     if timed:
-        notes.append("the hour of the day matters here: contacts are placed in hours by the arrival profile, "
+        unit = "week" if period == WEEK_HOURS else "day"
+        notes.append(f"the hour of the {unit} matters here: contacts are placed in hours by the arrival profile, "
                      "each contact's mean duration and the retry delay, and a contact's outcome depends only "
                      "on its channel and hour (not on the minute within the hour, nor on the journey's other "
                      "contacts)")
         if scenario.run.warmup_hours < 2:
             notes.append(f"the run starts empty with a {scenario.run.warmup_hours:g} h warm-up, while the "
-                         "approximation's journeys and retries come from days like this one: the first hours "
+                         f"approximation's journeys and retries come from {unit}s like this one: the first hours "
                          "of the window are busier here than in the simulation")
     return notes

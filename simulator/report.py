@@ -14,13 +14,26 @@ import pandas as pd
 from .experiment import Result
 from .metrics import INTERVAL_METHOD, SHARE_METRICS  # noqa: F401  (SHARE_METRICS: imported from here by others)
 
-__all__ = ["SHARE_METRICS", "format_value", "format_stat", "format_difference", "difference_cell",
+__all__ = ["SHARE_METRICS", "is_share", "format_value", "format_stat", "format_difference", "difference_cell",
            "day_difference_text", "headline_figures", "reference_mark", "result_text", "table_text", "groups_text",
            "shows_groups", "group_rows", "callback_rows", "GROUP_HEADER", "CALLBACK_HEADER", "warmup_text"]
 
 
 #: KPIs about calls to a closed centre: left out of text tables when the focal channel is always open.
 CLOSED_KPIS = ("focal_closed", "avoidable_closed")
+
+
+def is_share(metric: str) -> bool:
+    """Whether a metric is a share: one of :data:`SHARE_METRICS`, or a group's ``skill_share.CHANNEL``.
+
+    Examples
+    --------
+    >>> is_share("service_level"), is_share("skill_share.chat"), is_share("contacts")
+    (True, True, False)
+    """
+    return metric in SHARE_METRICS or metric.startswith("skill_share.")
+
+
 #: Channel metrics shown in the text table (all are in the JSON and CSV).
 CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_level",
                    "occupancy", "wasted_contacts", "cost")
@@ -30,7 +43,7 @@ def format_value(value: float, metric: str) -> str:
     """A number as a reader wants it: percentages for shares, grouped thousands for counts."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         return f"{100 * value:.1f} %"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
@@ -51,7 +64,7 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     text = format_value(mean, metric)
     if low is None or math.isnan(low) or low == high:
         return text
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
     else:
         ends = (format_value(low, metric), format_value(high, metric))
@@ -80,7 +93,7 @@ def format_difference(value: float, metric: str) -> str:
     """
     if value is None or math.isnan(value):
         return "–"
-    if metric in SHARE_METRICS:
+    if is_share(metric):
         points = 100 * value
         decimals = 1
         while decimals < 4 and points and round(points, decimals) == 0:

@@ -52,7 +52,7 @@ import numpy as np
 
 from .analytic import JourneyChain
 from .distributions import format_bound
-from .network import _open_fraction
+from .pools import _open_fraction
 from .scenario import Scenario
 
 __all__ = [

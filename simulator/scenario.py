@@ -1338,7 +1338,7 @@ class _Validator:
         :func:`~simulator.precision.figure_index`), a share in [0, 1] or a number >= 0."""
         from .metrics import ALL_CHANNEL_METRICS, KPI_NAMES, table_columns  # here: these modules import this one
         from .precision import FIGURE_HELP, figure_index
-        from .report import SHARE_METRICS
+        from .report import is_share
 
         path = f'reference.figures."{key}"' if "." in key else f"reference.figures.{key}"
         if isinstance(value, Mapping):  # before_call.email = 0.1 unquoted is a table in TOML
@@ -1366,7 +1366,7 @@ class _Validator:
         wrong = next((check for check in checks if check[1] not in check[2]), None)
         if wrong:
             self.unknown_name(path, *wrong)
-        if metric not in SHARE_METRICS:
+        if not is_share(metric):
             number = self.number(value, path, low=0)
         elif _is_number(value) and 0 <= value <= 1:
             number = float(value)

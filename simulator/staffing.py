@@ -2,7 +2,12 @@
 
 Workforce planners size each channel on its own with an Erlang calculator,
 ignoring that customers who give up on one channel load another. :func:`staff`
-sizes the network together:
+sizes the network together. What it sizes are agent groups
+(:class:`~simulator.scenario.Group`): a channel with its own agents is a group
+of its own name, and a ``[groups.NAME]`` table answers several channels; a
+plan gives each searched group a level, or one level per hour of the
+scenario's period (a day, or a week) with ``hourly=True``. Targets stay
+per channel (or network-wide, or per group):
 
 1. **Start point** (analytic, a fraction of a second per plan): each searched
    channel's offered load is the arrival rate times its expected contacts
@@ -20,10 +25,10 @@ sizes the network together:
    current plan).
 2. **Confirm and adjust** (simulation, on common random numbers so that
    neighbouring plans are compared on the same customers): while a target is
-   missed, add agents where they are missing (the channel, or the hour, whose
-   own target fails; for network-wide targets such as ``give_up_rate``, the
-   channel whose extra agent helps most per unit of cost, all candidates
-   simulated side by side); then remove agents one at a time while every
+   missed, add agents where they are missing (the group that answers the
+   channel, or the hour, whose own target fails, at the best priority; for
+   network-wide targets such as ``give_up_rate``, the group whose extra agent
+   helps most per unit of its cost, all candidates simulated side by side); then remove agents one at a time while every
    target still holds. With ``hourly=True`` the removal is tried for all hours
    at once and undone where an hour's own target fails, in the spirit of the
    iterative staffing algorithm of Feldman, Mandelbaum, Massey and Whitt (2008).
@@ -31,8 +36,9 @@ sizes the network together:
 A target is met when its simulated mean meets it; the plan reports each
 target's confidence interval, and ``confident`` says whether the whole
 interval is on the right side. With ``hourly=True`` the run must cover a
-whole day, and an open hour with no contact in any replication is not
-judged: it keeps its start level and the plan says so.
+whole period (a day, or a week for a weekly scenario), and an open hour
+with no contact in any replication is not judged: it keeps its start level
+and the plan says so.
 
 Targets no staffing can meet fail before any simulation: a figure outside
 its range (``service_level>=1.5``, ``mean_wait_min<0``) when parsed, and a
@@ -61,22 +67,21 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .analytic import JourneyChain, erlang_a, erlang_c
+from .analytic import JourneyChain, slot_queue
 from .experiment import Result, run_replication
 from .json_data import plain
 from .metrics import HOURLY_METRICS
 from .network import NetworkApproximation, approximate
 from .parallel import Executor, ReplicationJob, make_executor, run_jobs
 from .precision import check_figure, figure_index
-from .report import SHARE_METRICS, format_stat, format_value, table_text
-from .scenario import Channel, Scenario
+from .report import format_stat, format_value, is_share, table_text
+from .scenario import Channel, Group, Scenario
 
-__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_text", "channels_to_staff", "erlang_start",
-           "network_start", "ERLANG_METRICS", "START_METHODS"]
+__all__ = ["Target", "StaffingPlan", "StaffingError", "staff", "staffing_text", "staffing_units", "erlang_start",
+           "network_start", "staffing_changes", "hour_label", "ERLANG_METRICS", "START_METHODS"]
 
 #: Channel metrics the Erlang formulas give, usable for the analytic start point.
 ERLANG_METRICS = ("service_level", "abandon_rate", "mean_wait_min", "p_wait", "occupancy", "mean_queue")
-HOURS = 24
 #: Most network approximations :func:`network_start` computes; past it, it starts from the best plan so far.
 MAX_APPROXIMATIONS = 100
 #: :func:`network_start` stops adding agents when one more cuts the targets' shortfall by less than this share.
@@ -88,7 +93,7 @@ STAFFING_DIRECTION = {"service_level": 1, "resolution_rate": 1, "abandon_rate": 
 UNREACHABLE_MARGIN = 0.1
 _TARGET = re.compile(r"^\s*(?P<key>[A-Za-z_][\w.\-]*)\s*(?P<op>>=|<=|>|<)\s*(?P<value>[^\s%]+)\s*(?P<pct>%?)\s*$")
 
-#: A plan: agents per searched channel, a whole number or 24 hourly levels.
+#: A plan: agents per searched group, a whole number or one level per hour of the period.
 Plan = Mapping[str, Any]
 
 
@@ -120,7 +125,7 @@ class Target:
             metric = figure_index(self.key)[2]
         except KeyError:
             return  # named when checked against the scenario
-        share = metric in SHARE_METRICS
+        share = is_share(metric)
         high = 1.0 if share else math.inf
         impossible = {">=": self.value > high, ">": self.value >= high,
                       "<=": self.value < 0.0, "<": self.value <= 0.0}[self.op]
@@ -183,16 +188,22 @@ class Target:
 # --------------------------------------------------------------------------- start point
 
 
-def erlang_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[Target],
+def erlang_start(scenario: Scenario, units: Sequence[str], targets: Sequence[Target],
                  hourly: bool = False) -> dict[str, Any]:
-    """The analytic start point: per channel, the fewest agents Erlang A/C says meet its own targets.
+    """The analytic start point: per agent group, the fewest agents Erlang A/C says meet its channels' targets.
 
     The offered load of channel ``c`` is the arrival rate times
     ``JourneyChain(scenario).expected_contacts[c]`` (every contact served, so
     it ignores re-routing after abandonment), over the hours the channel is
-    open. Channels without a target among :data:`ERLANG_METRICS` keep the
-    scenario's staffing. With ``hourly``, each hour gets its own level (0 when
-    the channel is closed or nothing arrives).
+    open. A channel with targets among :data:`ERLANG_METRICS` needs the
+    fewest agents that meet them by Erlang A or C (on its slots, with
+    concurrency); one without needs its offered load. A group gets what its
+    channels need (a channel answered by several groups shared among them by
+    their size), over ``1 - shrinkage``; groups with no channel target keep
+    the scenario's staffing. With ``hourly``, each hour of the period gets its
+    own level (0 when its channels are closed or nothing arrives).
+
+    ``units`` are group names (a channel's own agents are the group of its name).
 
     Examples
     --------
@@ -201,34 +212,56 @@ def erlang_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[
     >>> erlang_start(sc, ["phone"], [Target.parse("channels.phone.service_level>=0.8")])["phone"] > 0
     True
     """
+    period = scenario.period_hours
     per_customer = JourneyChain(scenario).expected_contacts
-    rates = np.asarray(scenario.arrivals.rates_per_minute())
-    start: dict[str, Any] = {}
-    for name in channels:
-        spec = scenario.channel(name)
-        own = [t for t in targets if t.channel == name and t.metric in ERLANG_METRICS]
-        if not own:
-            start[name] = _current(spec, hourly)
+    rates = np.resize(np.asarray(scenario.arrivals.rates_per_minute()), period)
+    needs: dict[str, np.ndarray] = {}
+    targeted = set()
+    for spec in scenario.channels:
+        if spec.unlimited:
             continue
-        open_hours = np.array([spec.is_open(h * 60.0 + 30.0) for h in range(HOURS)])
-        contact_rates = rates * per_customer[name]
-        if hourly:
-            start[name] = tuple(_erlang_agents(spec, contact_rates[h], own) if open_hours[h] else 0
-                                for h in range(HOURS))
+        own = [t for t in targets if t.channel == spec.name and t.metric in ERLANG_METRICS]
+        open_hours = np.array([spec.is_open(h * 60.0 + 30.0) for h in range(period)])
+        contact_rates = rates * per_customer[spec.name]
+        if own:
+            targeted.add(spec.name)
+            if hourly:
+                need = np.array([_erlang_agents(spec, contact_rates[h], own) if open_hours[h] else 0
+                                 for h in range(period)], dtype=float)
+            else:
+                level = max(1, _erlang_agents(spec, float(contact_rates[open_hours].mean()), own))
+                need = np.full(period, float(level))
         else:
-            start[name] = max(1, _erlang_agents(spec, float(contact_rates[open_hours].mean()), own))
+            load = contact_rates * spec.handle_time.mean * (spec.concurrency_slowdown or (1.0,))[-1] / spec.concurrency
+            need = np.where(open_hours, load, 0.0) if hourly else np.full(period, load[open_hours].mean())
+        needs[spec.name] = need
+    start: dict[str, Any] = {}
+    for name in units:
+        group = scenario.group(name)
+        if not targeted & set(group.skills):
+            start[name] = _current(group, hourly, period)
+            continue
+        total = np.zeros(period)
+        for channel in group.skills:
+            serving = scenario.groups_serving(channel)
+            size = sum(max(g.agents_in_hour(0), 1) if not g.has_shift_plan else max(max(g.agents), 1) for g in serving)
+            mine = max(group.agents_in_hour(0), 1) if not group.has_shift_plan else max(max(group.agents), 1)
+            total = total + needs[channel] * mine / size
+        scheduled = np.ceil(total / (1.0 - group.shrinkage) - 1e-9).astype(int)
+        start[name] = tuple(int(x) for x in scheduled) if hourly else max(1, int(scheduled.max()))
     return start
 
 
-def _current(spec: Channel, hourly: bool) -> Any:
-    """A channel's staffing in the scenario, as a fixed level or as 24 hourly levels."""
+def _current(group: Group, hourly: bool, period: int) -> Any:
+    """A group's staffing in the scenario, as a fixed level or as one level per hour of the period."""
     if hourly:
-        return tuple(spec.agents_in_hour(h) for h in range(HOURS))
-    return spec.agents if isinstance(spec.agents, int) else max(spec.agents)
+        return tuple(group.agents_in_hour(h) for h in range(period))
+    return group.agents if isinstance(group.agents, int) else max(group.agents)
 
 
 def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit: int = 100_000) -> int:
-    """Fewest agents whose Erlang A (or C) figures meet ``targets`` at ``rate`` contacts per minute.
+    """Fewest agents whose Erlang A (or C) figures meet ``targets`` at ``rate`` contacts per minute
+    (on the slots, with concurrency: :func:`~simulator.analytic.slot_queue`).
 
     The figures are monotone in agents, so the targets more agents help are
     bracketed by doubling and then bisected; the others (e.g. ``occupancy >=``)
@@ -238,10 +271,9 @@ def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit:
         return 0
 
     def meets(agents: int, group: Sequence[Target]) -> bool:
-        if spec.patience is not None and not spec.is_async:
-            figures = erlang_a(rate, spec.handle_time.mean, agents, spec.patience.mean, spec.service_level_seconds)
-        else:
-            figures = erlang_c(rate, spec.handle_time.mean, agents, spec.service_level_seconds)
+        patience = spec.patience.mean if spec.patience is not None and not spec.is_async else math.inf
+        figures = slot_queue(rate, spec.handle_time.mean, agents, spec.concurrency, spec.concurrency_slowdown,
+                             patience, spec.service_level_seconds)
         metrics = figures.channel_metrics()
         return all(t.met(metrics[t.metric]) for t in group)
 
@@ -263,7 +295,7 @@ def _erlang_agents(spec: Channel, rate: float, targets: Sequence[Target], limit:
     return enough
 
 
-def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence[Target],
+def network_start(scenario: Scenario, units: Sequence[str], targets: Sequence[Target],
                   hourly: bool = False, *, max_agents: int = 10_000,
                   max_approximations: int = MAX_APPROXIMATIONS) -> dict[str, Any]:
     """The default start point: Erlang A/C, then agents added until the network approximation meets every target.
@@ -274,11 +306,12 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
     such as ``give_up_rate`` included. While a target is missed:
 
     * with ``hourly``, every open hour whose own channel target fails (by
-      ``approx.hourly``) gets one more agent;
-    * otherwise each searched channel is tried with one more agent (with
+      ``approx.hourly``) gets one more agent, in the group that answers the
+      channel at the best priority;
+    * otherwise each searched group is tried with one more agent (with
       ``hourly``, in each open hour losing at least half as many contacts
       to abandonment as its worst hour), and the one that cuts the total
-      relative shortfall the most per unit of cost is kept.
+      relative shortfall the most per unit of its cost is kept.
 
     It stops when every target is met, when one more agent cuts the total
     shortfall by less than :data:`PLATEAU` of it (a target the approximation
@@ -288,17 +321,17 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
 
     Parameters
     ----------
-    scenario, channels, targets, hourly
-        As for :func:`erlang_start`.
+    scenario, units, targets, hourly
+        As for :func:`erlang_start` (``units``: group names).
     max_agents
-        No channel (or hour) is taken past this many agents.
+        No group (or hour) is taken past this many agents.
     max_approximations
         The most plans approximated (each takes a fraction of a second).
 
     Returns
     -------
     dict
-        Agents per channel in ``channels``: a whole number, or 24 hourly levels with ``hourly``.
+        Agents per group in ``units``: a whole number, or one level per hour of the period with ``hourly``.
 
     Examples
     --------
@@ -311,8 +344,8 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
     True
     """
     targets = list(targets)
-    goal = _Approximation(scenario, targets, list(channels), hourly)
-    plan = _start_levels(scenario, goal.channels, erlang_start(scenario, goal.channels, targets, hourly), hourly)
+    goal = _Approximation(scenario, targets, list(units), hourly)
+    plan = _start_levels(scenario, goal.units, erlang_start(scenario, goal.units, targets, hourly), hourly)
     while len(goal.cache) < max_approximations:
         current = goal.evaluate([plan])[0]
         if current.met:
@@ -320,7 +353,7 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
         failing = current.failing_units() if hourly else set()
         if failing:
             following = _with_each(plan, failing, 1)
-        elif len(goal.cache) + len(goal.channels) > max_approximations:
+        elif len(goal.cache) + len(goal.units) > max_approximations:
             break
         else:
             following = _best_addition(goal, plan, current, _Evaluation.shortfall, spread=True)
@@ -332,30 +365,32 @@ def network_start(scenario: Scenario, channels: Sequence[str], targets: Sequence
     return plan
 
 
-def _start_levels(scenario: Scenario, channels: Sequence[str], plan: Plan, hourly: bool) -> dict[str, Any]:
-    """A start plan as the search holds it: every searched channel, as an int or 24 ints."""
-    levels = {c: _as_level(v, hourly) for c, v in plan.items() if c in channels}
-    for name in channels:
-        levels.setdefault(name, _current(scenario.channel(name), hourly))
+def _start_levels(scenario: Scenario, units: Sequence[str], plan: Plan, hourly: bool) -> dict[str, Any]:
+    """A start plan as the search holds it: every searched group, as an int or one int per hour of the period."""
+    period = scenario.period_hours
+    levels = {g: _as_level(v, hourly, period) for g, v in plan.items() if g in units}
+    for name in units:
+        levels.setdefault(name, _current(scenario.group(name), hourly, period))
     return levels
 
 
-def _as_level(value: Any, hourly: bool) -> Any:
-    """A start level as the search holds it: an int, or 24 ints with ``hourly``."""
+def _as_level(value: Any, hourly: bool, period: int) -> Any:
+    """A start level as the search holds it: an int, or one int per hour of the period with ``hourly``."""
     if not hourly:
         return int(value)
     if isinstance(value, (int, np.integer)):
-        return (int(value),) * HOURS
-    return tuple(int(x) for x in value)
+        return (int(value),) * period
+    values = tuple(int(x) for x in value)
+    return values * (period // len(values)) if len(values) < period and period % len(values) == 0 else values
 
 
 #: What each start point is, in words (the ``start`` column's caption in ``contactflow staff``).
 START_METHODS: dict[Callable[..., Plan], str] = {
-    network_start: "Erlang A/C on each channel's offered load (the scenario's staffing for a channel with no "
-                   "target of its own), then agents added, the cheapest improvement per unit of cost first, "
-                   "until the network approximation (simulator.network) meets every target",
-    erlang_start: "Erlang A/C on each channel's offered load, or the scenario's staffing for a channel "
-                  "with no target of its own",
+    network_start: "Erlang A/C on each channel's offered load, summed per agent group (the scenario's staffing "
+                   "for a group with no channel target), then agents added, the cheapest improvement per unit of "
+                   "cost first, until the network approximation (simulator.network) meets every target",
+    erlang_start: "Erlang A/C on each channel's offered load, summed per agent group, or the scenario's "
+                  "staffing for a group with no channel target",
 }
 
 
@@ -370,12 +405,12 @@ def _stat(figures: Result | NetworkApproximation, key: str) -> Mapping[str, floa
     return figures.stat(key)
 
 
-def _hourly_stats(figures: Result | NetworkApproximation) -> pd.DataFrame:
-    """Figures by (channel, hour, metric) with columns mean, ci_low, ci_high."""
+def _hourly_stats(figures: Result | NetworkApproximation, groups: bool = False) -> pd.DataFrame:
+    """Figures by (channel, hour, metric), or by (group, hour, metric), with columns mean, ci_low, ci_high."""
     if isinstance(figures, NetworkApproximation):
-        value = figures.hourly["value"]
+        value = (figures.hourly_groups if groups else figures.hourly)["value"]
         return pd.DataFrame({"mean": value, "ci_low": value, "ci_high": value})
-    return figures.hourly  # a Result summarises it on first use
+    return figures.hourly_groups if groups else figures.hourly  # a Result summarises them on first use
 
 
 @dataclass
@@ -384,7 +419,7 @@ class _Evaluation:
 
     plan: dict[str, Any]
     result: Result | NetworkApproximation
-    checks: pd.DataFrame  # target, channel, hour, mean, ci_low, ci_high, met, confident, judged, margin
+    checks: pd.DataFrame  # target, channel, group, hour, mean, ci_low, ci_high, met, confident, judged, margin
 
     @property
     def met(self) -> bool:
@@ -392,20 +427,20 @@ class _Evaluation:
         return bool(self.checks["met"][self.checks["judged"]].all())
 
     def failing_units(self) -> set[tuple[str, int | None]]:
-        """(channel, hour) of channel targets that fail (hour None for a fixed level)."""
-        return _units_of(self.checks[~self.checks["met"] & self.checks["judged"] & self.checks["channel"].notna()])
+        """(group, hour) to act on for the channel targets that fail (hour None for a fixed level)."""
+        return _units_of(self.checks[~self.checks["met"] & self.checks["judged"] & self.checks["group"].notna()])
 
     def unjudged_units(self) -> set[tuple[str, int | None]]:
-        """(channel, hour) of open hours with no contacts: their targets cannot be judged."""
-        return _units_of(self.checks[~self.checks["judged"] & self.checks["channel"].notna()])
+        """(group, hour) of open hours with no contacts: their targets cannot be judged."""
+        return _units_of(self.checks[~self.checks["judged"] & self.checks["group"].notna()])
 
     def shortfall(self) -> float:
         """Total relative shortfall over every target (and hour) missed."""
         return float((-self.checks["margin"]).clip(lower=0).sum())
 
     def network_shortfall(self) -> float:
-        """Total relative shortfall of the targets not tied to one searched channel (or hour)."""
-        rows = self.checks[self.checks["channel"].isna()]
+        """Total relative shortfall of the targets not tied to one searched group (or hour)."""
+        rows = self.checks[self.checks["group"].isna()]
         return float((-rows["margin"]).clip(lower=0).sum())
 
     def slack(self) -> float:
@@ -416,34 +451,53 @@ class _Evaluation:
     def hourly(self) -> pd.DataFrame:
         return _hourly_stats(self.result)  # computed on first use, then kept
 
+    @cached_property
+    def hourly_groups(self) -> pd.DataFrame:
+        return _hourly_stats(self.result, groups=True)
+
     def hourly_mean(self, channel: str, hour: int, metric: str) -> float:
         value = self.hourly.loc[(channel, hour, metric), "mean"]
         return 0.0 if math.isnan(value) else float(value)
 
+    def group_hourly_mean(self, group: str, hour: int, metric: str) -> float:
+        value = self.hourly_groups.loc[(group, hour, metric), "mean"]
+        return 0.0 if math.isnan(value) else float(value)
+
 
 def _units_of(rows: pd.DataFrame) -> set[tuple[str, int | None]]:
-    return {(c, None if pd.isna(h) else int(h)) for c, h in zip(rows["channel"], rows["hour"])}
+    return {(g, None if pd.isna(h) else int(h)) for g, h in zip(rows["group"], rows["hour"])}
 
 
 class _Goal:
-    """What a search aims at: the scenario, its targets, and the channels (and hours) it may staff."""
+    """What a search aims at: the scenario, its targets, and the agent groups (and hours) it may staff."""
 
-    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool):
+    def __init__(self, scenario: Scenario, targets: list[Target], units: list[str], hourly: bool):
         self.scenario = scenario
         self.targets = targets
-        self.channels = channels
+        self.units = units
         self.hourly = hourly
+        self.period = scenario.period_hours
+        # the group to act on for a channel's target: of the searched groups answering it, the best priority
+        self.unit_of: dict[str, str] = {}
+        for channel in scenario.channel_names:
+            searched = [g.name for g in scenario.groups_serving(channel) if g.name in units]
+            if searched:
+                self.unit_of[channel] = searched[0]
         # a channel target is checked hour by hour when searching hourly and the metric is hourly
         self.per_hour = {t.key for t in targets
-                         if hourly and t.channel in channels and t.metric in HOURLY_METRICS}
+                         if hourly and t.channel in self.unit_of and t.metric in HOURLY_METRICS}
 
     @staticmethod
     def key(plan: Plan) -> tuple:
         return tuple(sorted(plan.items()))
 
     def scenario_for(self, plan: Plan) -> Scenario:
-        changes = {f"channels.{c}.agents": list(v) if isinstance(v, tuple) else v for c, v in plan.items()}
-        return self.scenario.with_changes(changes)
+        return self.scenario.with_changes(staffing_changes(self.scenario, plan))
+
+    def open_hours(self, group: str) -> list[int]:
+        """Hours of the period in which some channel of the group is open."""
+        specs = [self.scenario.channel(c) for c in self.scenario.group(group).skills]
+        return [h for h in range(self.period) if any(c.is_open((h % 24) * 60.0 + 30.0) for c in specs)]
 
     def checks(self, figures: Result | NetworkApproximation) -> pd.DataFrame:
         """One row per target (and open hour, for a target checked hour by hour)."""
@@ -452,8 +506,8 @@ class _Goal:
         for target in self.targets:
             if target.key in self.per_hour:
                 spec = self.scenario.channel(target.channel)
-                for hour in range(HOURS):
-                    if not spec.is_open(hour * 60.0 + 30.0):
+                for hour in range(self.period):
+                    if not spec.is_open((hour % 24) * 60.0 + 30.0):
                         continue
                     stat = hourly.loc[(target.channel, hour, target.metric)]
                     contacts = hourly.loc[(target.channel, hour, "contacts"), "mean"]
@@ -467,22 +521,43 @@ class _Goal:
     def _row(self, target: Target, hour: int | None, mean: float, low: float, high: float,
              judged: bool = True) -> dict:
         """A check; an hour without contacts is not judged: neither met nor failing, nor to be trimmed."""
-        # the unit to act on when the target fails: its channel (and hour), if searched
-        own = target.channel in self.channels and (hour is not None or not self.hourly)
+        # the unit to act on when the target fails: the group answering its channel (and hour), or the
+        # group of a groups.* target, if searched
+        group = target.key.split(".")[1] if target.key.startswith("groups.") else None
+        unit = (group if group in self.units else None) if group else self.unit_of.get(target.channel)
+        if hour is None and self.hourly:
+            unit = None
         worst = low if target.op in (">=", ">") else high
-        return {"target": str(target), "channel": target.channel if own else None, "hour": hour,
+        return {"target": str(target), "channel": target.channel, "group": unit, "hour": hour,
                 "mean": mean, "ci_low": low, "ci_high": high, "met": judged and target.met(mean),
                 "confident": judged and (target.met(worst) if not math.isnan(worst) else target.met(mean)),
                 "judged": judged, "margin": target.margin(mean) if judged else math.nan}
 
 
+def staffing_changes(scenario: Scenario, plan: Plan) -> dict[str, Any]:
+    """The ``--set`` changes that put a plan's levels in place: ``channels.NAME.agents`` for a channel's
+    own agents, ``groups.NAME.agents`` for a ``[groups.NAME]`` table.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> staffing_changes(sim.load_scenario("nice_bcg_2016"), {"phone": 60})
+    {'channels.phone.agents': 60}
+    """
+    changes = {}
+    for name, value in plan.items():
+        table = "channels" if scenario.group(name).own else "groups"
+        changes[f"{table}.{name}.agents"] = list(value) if isinstance(value, tuple) else value
+    return changes
+
+
 class _Search(_Goal):
     """One simulated search: the goal, the executor and every plan simulated."""
 
-    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool,
+    def __init__(self, scenario: Scenario, targets: list[Target], units: list[str], hourly: bool,
                  replications: int, seed: int, executor: Executor, max_evaluations: int,
                  progress: Callable[[int, int], None] | None, force: bool = False):
-        super().__init__(scenario, targets, channels, hourly)
+        super().__init__(scenario, targets, units, hourly)
         self.force = force
         self.replications = replications
         self.seed = seed
@@ -522,8 +597,8 @@ class _Search(_Goal):
 class _Approximation(_Goal):
     """Plans judged by the network approximation instead of the simulation (a fraction of a second each)."""
 
-    def __init__(self, scenario: Scenario, targets: list[Target], channels: list[str], hourly: bool):
-        super().__init__(scenario, targets, channels, hourly)
+    def __init__(self, scenario: Scenario, targets: list[Target], units: list[str], hourly: bool):
+        super().__init__(scenario, targets, units, hourly)
         self.cache: dict[tuple, _Evaluation] = {}
 
     def evaluate(self, plans: Iterable[Plan]) -> list[_Evaluation]:
@@ -538,15 +613,15 @@ class _Approximation(_Goal):
 
 
 def _with(plan: Plan, unit: tuple[str, int | None], delta: int) -> dict[str, Any]:
-    """The plan with ``delta`` agents added to a channel (or to one hour of its shift plan)."""
-    channel, hour = unit
+    """The plan with ``delta`` agents added to a group (or to one hour of its shift plan)."""
+    group, hour = unit
     changed = dict(plan)
     if hour is None:
-        changed[channel] = plan[channel] + delta
+        changed[group] = plan[group] + delta
     else:
-        levels = list(plan[channel])
+        levels = list(plan[group])
         levels[hour] += delta
-        changed[channel] = tuple(levels)
+        changed[group] = tuple(levels)
     return changed
 
 
@@ -559,12 +634,13 @@ def _with_each(plan: Plan, units: Iterable[tuple[str, int | None]], delta: int) 
 
 
 def _level(plan: Plan, unit: tuple[str, int | None]) -> int:
-    channel, hour = unit
-    return plan[channel] if hour is None else plan[channel][hour]
+    group, hour = unit
+    return plan[group] if hour is None else plan[group][hour]
 
 
 def _agent_hours(plan: Plan) -> dict[str, float]:
-    return {c: float(sum(v)) if isinstance(v, tuple) else 24.0 * v for c, v in plan.items()}
+    """Paid agent hours per group and day (a weekly plan's hours over 7)."""
+    return {g: float(sum(v)) * 24.0 / len(v) if isinstance(v, tuple) else 24.0 * v for g, v in plan.items()}
 
 
 # --------------------------------------------------------------------------- the result
@@ -577,7 +653,9 @@ class StaffingPlan:
     Attributes
     ----------
     agents
-        Per searched channel: the agents (a whole number, or 24 hourly levels with ``hourly``).
+        Per searched agent group (a channel's own agents are the group of its
+        name): the agents scheduled, a whole number, or one level per hour of
+        the scenario's period (24, or 168 from Monday 0:00) with ``hourly``.
     start
         The start point the search began from (:func:`network_start` by default).
     scenario
@@ -586,11 +664,13 @@ class StaffingPlan:
         The simulation of that scenario that confirmed it (all figures, with CIs).
     checks
         One row per target (and hour, for hourly targets): ``target, channel,
-        hour, mean, ci_low, ci_high, met, confident, judged`` (``confident``:
-        the whole CI meets the target; ``judged``: false for an open hour with
-        no contact in any replication, which is neither met nor trimmed).
+        group, hour, mean, ci_low, ci_high, met, confident, judged``
+        (``group``: the searched group that answers the target's channel;
+        ``confident``: the whole CI meets the target; ``judged``: false for an
+        open hour with no contact in any replication, which is neither met nor
+        trimmed).
     agent_hours_per_day, cost_per_day
-        Paid agent hours per channel and day, and their cost at
+        Paid agent hours per group and day, and their cost at each group's
         ``cost_per_agent_hour`` (agents on shift are paid even when idle).
     evaluations
         Distinct plans simulated.
@@ -626,9 +706,15 @@ class StaffingPlan:
     def unjudged_hours(self) -> dict[str, list[int]]:
         """Per channel, the open hours whose targets could not be judged (no contacts simulated)."""
         hours: dict[str, list[int]] = {}
-        for channel, hour in sorted(_units_of(self.checks[~self.checks["judged"]])):
+        rows = self.checks[~self.checks["judged"]]
+        for channel, hour in sorted({(c, int(h)) for c, h in zip(rows["channel"], rows["hour"])}):
             hours.setdefault(channel, []).append(hour)
         return hours
+
+    @property
+    def period_hours(self) -> int:
+        """24, or 168 when the scenario (and so an hourly plan) covers a week."""
+        return self.scenario.period_hours
 
     @property
     def agent_hours_per_day(self) -> dict[str, float]:
@@ -636,7 +722,7 @@ class StaffingPlan:
 
     @property
     def cost_per_day(self) -> float:
-        return sum(self.scenario.channel(c).cost_per_agent_hour * h for c, h in self.agent_hours_per_day.items())
+        return sum(self.scenario.group(g).cost_per_agent_hour * h for g, h in self.agent_hours_per_day.items())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON (undefined numbers as None)."""
@@ -644,6 +730,7 @@ class StaffingPlan:
             "scenario": self.scenario.name,
             "agents": self.agents,
             "start": self.start,
+            "period_hours": self.period_hours,
             "start_method": self.start_method,
             "met": self.met,
             "agent_hours_per_day": self.agent_hours_per_day,
@@ -664,6 +751,7 @@ def staff(
     targets: Iterable[str | Target],
     channels: Sequence[str] | None = None,
     *,
+    groups: Sequence[str] | None = None,
     hourly: bool = False,
     replications: int | None = None,
     seed: int | None = None,
@@ -676,7 +764,7 @@ def staff(
     max_evaluations: int = 200,
     force: bool = False,
 ) -> StaffingPlan:
-    """The fewest agents per channel (or per channel and hour) that meet every target.
+    """The fewest agents per agent group (or per group and hour) that meet every target.
 
     Parameters
     ----------
@@ -686,23 +774,27 @@ def staff(
         Strings like ``"channels.phone.service_level>=0.8"``,
         ``"give_up_rate<=0.03"`` (a ``%`` suffix works too), or :class:`Target`.
         Any figure works (see :func:`simulator.precision.figure_index`).
-    channels
-        Channels whose staffing is searched (staffed ones only). Default: the
-        channels named by channel targets, or every staffed channel when a
-        target is network-wide (e.g. ``give_up_rate``). Others keep their staffing.
+    channels, groups
+        What is searched: names of agent groups, or of channels (a channel
+        stands for its own agents, or for every group that answers it); both
+        parameters accept both. Default: the groups that answer the channels
+        named by channel targets (and the groups named by ``groups.*``
+        targets), or every group when a target is network-wide (e.g.
+        ``give_up_rate``). Others keep their staffing.
     hourly
-        Search 24 hourly levels per channel (a shift plan); channel targets on
-        an hourly metric (``service_level``, ``abandon_rate``,
+        Search one level per hour of the scenario's period per group (a shift
+        plan: 24 hours, or 168 from Monday 0:00 for a weekly scenario); channel
+        targets on an hourly metric (``service_level``, ``abandon_rate``,
         ``mean_wait_min``, ``occupancy``, ``mean_queue``) must then hold in
-        every open hour. It needs at least one whole day simulated after the
-        warm-up, so that every hour is seen; an open hour where no contact
+        every open hour. It needs at least one whole period simulated after
+        the warm-up, so that every hour is seen; an open hour where no contact
         arrives in any replication cannot be judged: it keeps its start level
         and the plan lists it (:attr:`StaffingPlan.unjudged_hours`).
     replications, seed, days
         How each candidate plan is simulated (defaults: the scenario's
         ``[run]``); every plan uses the same seed.
     start
-        A plan ``{channel: agents}`` to start from, or a function called like
+        A plan ``{group: agents}`` to start from, or a function called like
         :func:`erlang_start` returning one. Default: :func:`network_start`
         (Erlang A/C, then adjusted by the network approximation); pass
         ``start=erlang_start`` for Erlang A/C per channel alone.
@@ -711,7 +803,7 @@ def staff(
     progress
         Called as ``progress(finished, planned)`` in replications.
     max_agents
-        No channel (or hour) may need more; the search fails past it.
+        No group (or hour) may need more; the search fails past it.
     max_evaluations
         The most distinct plans to simulate.
     force
@@ -731,7 +823,7 @@ def staff(
         network approximation (e.g. a ``give_up_rate`` below the give-ups that
         unresolved contacts cause with no queue at all).
     KeyError, ValueError
-        For an unknown figure or channel, or a malformed target.
+        For an unknown figure, channel or group, or a malformed target.
     """
     targets = [t if isinstance(t, Target) else Target.parse(t) for t in targets]
     if not targets:
@@ -740,26 +832,29 @@ def staff(
         scenario = scenario.with_changes({"run.days": days})
     for target in targets:
         check_figure(target.key, scenario)
-    channels = channels_to_staff(scenario, targets, channels)
-    if hourly and scenario.run.days < 1:
-        raise ValueError(f"hourly staffing needs at least one whole day simulated after the warm-up, so that "
-                         f"every hour is judged (run.days is {scenario.run.days:g}): use days=1 or more")
+    units = staffing_units(scenario, targets, None if channels is None and groups is None
+                           else [*(channels or []), *(groups or [])])
+    period = scenario.period_hours
+    if hourly and scenario.run.days < period / 24:
+        what = "day" if period == 24 else "week (the scenario is weekly)"
+        raise ValueError(f"hourly staffing needs at least one whole {what} simulated after the warm-up, so that "
+                         f"every hour is judged (run.days is {scenario.run.days:g}): use days={period // 24} or more")
     replications = scenario.run.replications if replications is None else int(replications)
     seed = scenario.run.seed if seed is None else int(seed)
 
-    _check_reachable(scenario, channels, targets, hourly)
+    _check_reachable(scenario, units, targets, hourly)
     if start is None:
-        first = network_start(scenario, channels, targets, hourly, max_agents=max_agents)
+        first = network_start(scenario, units, targets, hourly, max_agents=max_agents)
         start_method = START_METHODS[network_start]
     elif callable(start):
-        first = start(scenario, channels, targets, hourly)
+        first = start(scenario, units, targets, hourly)
         start_method = START_METHODS.get(start, f"{getattr(start, '__name__', 'start')}() (start=)")
     else:
         first, start_method = dict(start), "the plan given (start=)"
-    first = _start_levels(scenario, channels, first, hourly)
-    # the search simulates at most one plan per staffed channel at once
-    with make_executor(workers, dask, tasks=replications * len(channels)) as executor:
-        search = _Search(scenario, targets, channels, hourly, replications, seed, executor,
+    first = _start_levels(scenario, units, first, hourly)
+    # the search simulates at most one plan per staffed group at once
+    with make_executor(workers, dask, tasks=replications * len(units)) as executor:
+        search = _Search(scenario, targets, units, hourly, replications, seed, executor,
                          max_evaluations, progress, force)
         plan = _reach_targets(search, first, max_agents)
         plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
@@ -768,91 +863,127 @@ def staff(
                         final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
 
 
-def channels_to_staff(scenario: Scenario, targets: Sequence[Target], channels: Sequence[str] | None = None,
-                      option: str = "channels=[...]") -> list[str]:
-    """The channels :func:`staff` sizes: ``channels``, or by default those the targets name (every
-    staffed channel when a target is network-wide).
+def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequence[str] | None = None,
+                   option: str = "channels=[...] or groups=[...]") -> list[str]:
+    """The agent groups :func:`staff` sizes, from channel or group ``names`` or, by default, from the targets.
 
-    Raises KeyError or ValueError for an unknown or self-service channel, or
-    when there is none to staff; the message tells to name channels with
-    ``option`` (the argument as the caller knows it, e.g. ``--channels NAME,NAME``).
+    A channel stands for its own agents (the group of its name) or for every
+    group that answers it. Default: the groups answering the staffed channels
+    of channel targets and the groups of ``groups.*`` targets, or every group
+    when a target is network-wide. When nothing is left to staff, the message
+    tells to name channels or groups with ``option`` (the argument as the
+    caller knows it, e.g. ``--channels NAME,NAME``).
+
+    Raises
+    ------
+    KeyError
+        For a name that is neither a channel nor a group.
+    ValueError
+        For a self-service channel named, or when nothing is left to staff.
 
     Examples
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> channels_to_staff(sc, [Target.parse("channels.phone.service_level>=0.8")])
+    >>> staffing_units(sc, [Target.parse("channels.phone.service_level>=0.8")])
     ['phone']
-    >>> channels_to_staff(sc, [Target.parse("give_up_rate<=0.06")])
+    >>> staffing_units(sc, [Target.parse("give_up_rate<=0.06")])
     ['email', 'chat', 'phone']
     """
-    staffed = [c.name for c in scenario.channels if not c.unlimited]
-    if channels is None:
-        named = [t.channel for t in targets if t.channel is not None]
-        network = any(t.channel is None for t in targets)
-        channels = staffed if network else [c for c in staffed if c in named]
-    channels = list(dict.fromkeys(channels))
-    for name in channels:
-        if name not in scenario.channel_names:
-            raise KeyError(f"no channel {name!r} to staff (channels: {', '.join(scenario.channel_names)})")
-        if name not in staffed:
-            raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
-    if not channels:
-        raise ValueError(f"no channel to staff: name one with {option} or give a channels.NAME.* target "
-                         f"(staffed channels: {', '.join(staffed) or 'none'})")
-    return channels
+    if names is None:
+        network = any(t.channel is None and not t.key.startswith("groups.") for t in targets)
+        if network:
+            return list(scenario.group_names)
+        names = [t.channel for t in targets if t.channel is not None and not scenario.channel(t.channel).unlimited]
+        names += [t.key.split(".")[1] for t in targets if t.key.startswith("groups.")]
+    units: list[str] = []
+    for name in dict.fromkeys(names):
+        if name in scenario.group_names:
+            units.append(name)
+        elif name in scenario.channel_names:
+            if scenario.channel(name).unlimited:
+                raise ValueError(f"channel {name!r} is self-service (agents = \"unlimited\"); it has no staff to size")
+            units += [g.name for g in scenario.groups_serving(name)]
+        else:
+            groups = [g for g in scenario.group_names if g not in scenario.channel_names]
+            known = f"channels: {', '.join(scenario.channel_names)}" + (f"; groups: {', '.join(groups)}" if groups else "")
+            raise KeyError(f"no channel {name!r} (nor group) to staff ({known})")
+    units = list(dict.fromkeys(units))
+    if not units:
+        staffed = [c.name for c in scenario.channels if not c.unlimited]
+        shared = [g for g in scenario.group_names if g not in scenario.channel_names]
+        raise ValueError(f"nothing to staff: name a channel or group with {option}, or give a channels.NAME.* "
+                         f"or groups.NAME.* target (staffed channels: {', '.join(staffed) or 'none'}"
+                         + (f"; groups: {', '.join(shared)})" if shared else ")"))
+    return units
 
 
-def _check_reachable(scenario: Scenario, channels: list[str], targets: list[Target], hourly: bool) -> None:
+def _check_reachable(scenario: Scenario, units: list[str], targets: list[Target], hourly: bool) -> None:
     """Fail early when ample agents leave a target clearly missed, by the network approximation.
 
-    Ample: three times each searched channel's peak offered load (from the
-    journey chain) plus ten, in every hour. Only targets that more agents
-    help are judged; a miss within :data:`UNREACHABLE_MARGIN` is left to the
-    simulation, the reference.
+    Ample: three times the peak offered load of each searched group's
+    channels (from the journey chain, in agents: over the concurrency) plus
+    ten, in every hour. Only targets that more agents help are judged; a
+    miss within :data:`UNREACHABLE_MARGIN` is left to the simulation, the
+    reference.
     """
     judged = [t for t in targets if t.helped_by_agents]
     if not judged:
         return
     per_customer = JourneyChain(scenario).expected_contacts
     peak = max(scenario.arrivals.rates_per_minute())
-    ample = {c: _as_level(math.ceil(3 * peak * per_customer[c] * scenario.channel(c).handle_time.mean) + 10, hourly)
-             for c in channels}
-    checks = _Approximation(scenario, judged, channels, hourly).evaluate([ample])[0].checks
+    ample = {}
+    for name in units:
+        group = scenario.group(name)
+        load = sum(peak * per_customer[c] * scenario.channel(c).handle_time.mean / scenario.channel(c).concurrency
+                   for c in group.skills)
+        ample[name] = _as_level(math.ceil((3 * load + 10) / (1.0 - group.shrinkage)), hourly, scenario.period_hours)
+    checks = _Approximation(scenario, judged, units, hourly).evaluate([ample])[0].checks
     values = checks["target"].map({str(t): t.value for t in judged})
     missed = checks[(checks["margin"] < -UNREACHABLE_MARGIN) & ((checks["mean"] - values).abs() > 1e-6)]
     if missed.empty:
         return
     row = missed.loc[missed["margin"].idxmin()]
     metric = row["target"].split()[0].split(".")[-1]
-    when = "" if pd.isna(row["hour"]) else f" at {int(row['hour']):02d}:00"
+    when = "" if pd.isna(row["hour"]) else f" at {hour_label(int(row['hour']), scenario.period_hours)}"
     levels = ", ".join(f"{c} {v if isinstance(v, int) else max(v)}" for c, v in ample.items())
-    raise StaffingError(f"{row['target']} cannot be met by staffing {', '.join(channels)}: even with ample agents "
+    raise StaffingError(f"{row['target']} cannot be met by staffing {', '.join(units)}: even with ample agents "
                         f"({levels}) the network approximation puts it at about "
                         f"{format_value(row['mean'], metric)}{when}; what is left does not come from queues "
                         "(e.g. customers who give up after unresolved contacts, closed hours, other channels)")
 
 
+def hour_label(hour: int, period: int = 24) -> str:
+    """An hour of the period as people read it: ``08:00``, or ``Tue 08:00`` in a week.
+
+    Examples
+    --------
+    >>> hour_label(8), hour_label(32, 168)
+    ('08:00', 'Tue 08:00')
+    """
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    return f"{hour:02d}:00" if period == 24 else f"{days[hour // 24]} {hour % 24:02d}:00"
+
+
 def _units(search: _Goal, plan: Plan) -> list[tuple[str, int | None]]:
     if not search.hourly:
-        return [(c, None) for c in search.channels]
-    return [(c, h) for c in search.channels for h in range(HOURS)
-            if search.scenario.channel(c).is_open(h * 60.0 + 30.0)]
+        return [(g, None) for g in search.units]
+    return [(g, h) for g in search.units for h in search.open_hours(g)]
 
 
 def _minimum(search: _Goal, unit: tuple[str, int | None], plan: Plan) -> int:
     """Fewest agents a unit may have: 1 for a fixed level; 0 for an hour, keeping one hour staffed."""
-    channel, hour = unit
+    group, hour = unit
     if hour is None:
         return 1
-    others = sum(plan[channel]) - plan[channel][hour]
+    others = sum(plan[group]) - plan[group][hour]
     return 0 if others > 0 else 1
 
 
 def _cost(search: _Goal, unit: tuple[str, int | None]) -> float:
-    """Cost of one more agent in a unit (agent hours when the channel has no hourly cost)."""
-    rate = search.scenario.channel(unit[0]).cost_per_agent_hour or 1.0
-    return rate * (24.0 if unit[1] is None else 1.0)
+    """Cost of one more agent in a unit, per day (agent hours when the group has no hourly cost)."""
+    rate = search.scenario.group(unit[0]).cost_per_agent_hour or 1.0
+    return rate * (24.0 if unit[1] is None else 24.0 / search.period)
 
 
 def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> dict[str, Any]:
@@ -862,7 +993,7 @@ def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> di
         current = search.evaluate([plan])[0]
         if current.met:
             return plan
-        failing = {u for u in current.failing_units() if u[0] in search.channels}
+        failing = {u for u in current.failing_units() if u[0] in search.units}
         if failing:
             for unit in failing:
                 step = steps.get(unit, 1)
@@ -872,25 +1003,27 @@ def _reach_targets(search: _Search, plan: dict[str, Any], max_agents: int) -> di
             plan = _best_addition(search, plan, current)
         over = [u for u in _units(search, plan) if _level(plan, u) > max_agents]
         if over:
-            where = ", ".join(c if h is None else f"{c} at {h}:00" for c, h in over)
+            where = ", ".join(g if h is None else f"{g} at {hour_label(h, search.period)}" for g, h in over)
             raise StaffingError(f"no staffing up to {max_agents} agents meets the targets ({where})")
 
 
 def _addition_candidates(search: _Goal, plan: Plan, current: _Evaluation,
                          spread: bool = False) -> list[list[tuple[str, int | None]]]:
-    """Where one more agent may help a network-wide target, per searched channel: the channel, or
-    with hourly its hour losing the most contacts to abandonment (else with the longest queue) --
-    with ``spread``, every open hour losing at least half as many as that one."""
+    """Where one more agent may help a network-wide target, per searched group: the group, or
+    with hourly its hour losing the most contacts to abandonment over its channels (else with the
+    longest queues) -- with ``spread``, every open hour losing at least half as many as that one."""
     if not search.hourly:
-        return [[(channel, None)] for channel in search.channels]
+        return [[(group, None)] for group in search.units]
     candidates = []
-    for channel in search.channels:
-        open_hours = [h for c, h in _units(search, plan) if c == channel]
-        score = np.array([current.hourly_mean(channel, h, "abandon_rate") * current.hourly_mean(channel, h, "contacts")
-                          + 1e-9 * current.hourly_mean(channel, h, "mean_queue") for h in open_hours])
+    for group in search.units:
+        open_hours = search.open_hours(group)
+        channels = list(search.scenario.group(group).skills)
+        score = np.array([sum(current.hourly_mean(c, h, "abandon_rate") * current.hourly_mean(c, h, "contacts")
+                              + 1e-9 * current.hourly_mean(c, h, "mean_queue") for c in channels)
+                          for h in open_hours])
         hours = [h for h, x in zip(open_hours, score) if x >= score.max() / 2] if spread else \
             [open_hours[int(np.argmax(score))]]
-        candidates.append([(channel, h) for h in hours])
+        candidates.append([(group, h) for h in hours])
     return candidates
 
 
@@ -935,7 +1068,7 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
                  if u not in frozen and _level(plan, u) > _minimum(search, u, plan)]
         if not units:
             return plan
-        units.sort(key=lambda u: current.hourly_mean(u[0], u[1], "occupancy"))
+        units.sort(key=lambda u: current.group_hourly_mean(u[0], u[1], "occupancy"))
         chosen = units[:batch or len(units)]
         trial = dict(plan)
         for unit in chosen:
@@ -954,6 +1087,14 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
             batch = len(chosen) // 2
 
 
+def _group_skills(scenario: Scenario, name: str) -> str:
+    """What a group answers, by priority: ``phone 1, email 2`` (a channel's own agents: the channel)."""
+    group = scenario.group(name)
+    if group.own:
+        return name
+    return ", ".join(f"{c} {p}" for c, p in sorted(group.skills.items(), key=lambda cp: cp[1]))
+
+
 def staffing_text(plan: "StaffingPlan") -> str:
     """The plan, its checks with CIs, and its cost, as text."""
     sc = plan.scenario
@@ -962,13 +1103,15 @@ def staffing_text(plan: "StaffingPlan") -> str:
     claim = "every target in every hour with contacts" if unjudged else "every target"
     parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
              f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    period = plan.period_hours
     if hourly:
-        hours = [h for h in range(HOURS) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
-        rows = [[f"{h:02d}:00", *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)] for h in hours]
+        hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]
+        rows = [[hour_label(h, period), *(f"{plan.start[c][h]} → {plan.agents[c][h]}" for c in plan.agents)]
+                for h in hours]
         parts.append("\n" + table_text(rows, ["hour", *(f"{c} (start → simulated)" for c in plan.agents)]))
     else:
-        rows = [[c, str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
-        parts.append("\n" + table_text(rows, ["channel", "start", "agents"]))
+        rows = [[c, _group_skills(sc, c), str(plan.start[c]), str(v)] for c, v in plan.agents.items()]
+        parts.append("\n" + table_text(rows, ["group", "answers", "start", "agents"]))
     parts.append(textwrap.fill(f"(start: {plan.start_method})", width=100))
     checks = plan.checks
     rows = []
@@ -978,7 +1121,7 @@ def staffing_text(plan: "StaffingPlan") -> str:
             defined = frame.dropna(subset=["mean"])
             worst = (defined.loc[defined["mean"].idxmin() if op in (">=", ">") else defined["mean"].idxmax()]
                      if len(defined) else frame.iloc[0])
-            where = f"tightest hour {int(worst['hour']):02d}:00"
+            where = f"tightest hour {hour_label(int(worst['hour']), period)}"
         else:
             metric, worst, where = target.split()[0].split(".")[-1], frame.iloc[0], "whole run"
         judged = frame[frame["judged"]]  # hours with no contacts are neither met nor missed
@@ -990,15 +1133,16 @@ def staffing_text(plan: "StaffingPlan") -> str:
     parts.append("\n" + table_text(rows, ["target", "where", "simulated [95 % CI]", "met", "whole CI meets it"],
                                    right=set()))
     if unjudged:
-        where = "; ".join(f"{c} {', '.join(f'{h:02d}:00' for h in hours)}" for c, hours in unjudged.items())
+        where = "; ".join(f"{c} {', '.join(hour_label(h, period) for h in hours)}" for c, hours in unjudged.items())
         parts.append(textwrap.fill(f"not judged (no contact simulated in any replication): {where}; these hours "
                                    "keep their start level. Simulate more days (-d) or replications (-r) "
                                    "to judge them.", width=100))
     hours = plan.agent_hours_per_day
     cost = plan.result.stat("cost_total")
     days = sc.run.days
+    costs = ", ".join(f"{g} {sc.group(g).cost_per_agent_hour * h:,.0f}" for g, h in hours.items())
     parts.append("\n" + "agent hours per day: " + ", ".join(f"{c} {h:,.0f}" for c, h in hours.items())
-                 + f"; agent cost per day: {plan.cost_per_day:,.0f}")
+                 + f"; agent cost per day: {plan.cost_per_day:,.0f} ({costs})")
     parts.append(f"simulated cost_total over {days:g} day(s): "
                  + format_stat(cost["mean"], cost["ci_low"], cost["ci_high"], "cost_total"))
     return "\n".join(parts)

@@ -62,3 +62,29 @@ def focal_only_scenario(changes: dict | None = None) -> Scenario:
 @pytest.fixture
 def scenario() -> Scenario:
     return make_scenario()
+
+
+def grouped_centre(days: float = 0.25, replications: int = 2) -> Scenario:
+    """A small centre with a blended group (phone first, email in its idle time with one agent kept free),
+    chats three at a time answered by their own agents, and phone call backs; quick to simulate."""
+    def exponential(mean):
+        return {"dist": "exponential", "mean": mean}
+
+    return Scenario.from_dict({
+        "name": "grouped", "focal_channel": "phone", "max_contacts": 6,
+        "run": {"days": days, "warmup_hours": 1, "replications": replications, "seed": 3},
+        "arrivals": {"per_hour": 40, "first_channel": {"web": 0.4, "email": 0.15, "chat": 0.2, "phone": 0.25}},
+        "channels": {
+            "web": {"agents": "unlimited", "handle_time": exponential(3.0), "resolve": 0.5,
+                    "next": {"chat": 0.3, "phone": 0.5, "give_up": 0.2}},
+            "email": {"async": True, "handle_time": exponential(8.0), "patience": exponential(600.0),
+                      "resolve": 0.7, "next": {"phone": 0.5, "give_up": 0.5}},
+            "chat": {"agents": 2, "handle_time": exponential(10.0), "patience": exponential(4.0), "resolve": 0.65,
+                     "concurrency": 2, "next": {"phone": 0.6, "give_up": 0.4}, "cost_per_agent_hour": 25.0},
+            "phone": {"handle_time": exponential(6.0), "patience": exponential(5.0), "resolve": 0.75,
+                      "callback": {"offer_when_wait_above": 2.0, "accept": 0.5, "within_minutes": 60.0},
+                      "next": {"phone": 0.4, "email": 0.2, "give_up": 0.4}},
+        },
+        "groups": {"service_desk": {"agents": 5, "skills": {"phone": 1, "email": 2}, "reserve": {"email": 1},
+                                    "cost_per_agent_hour": 30.0}},
+    }, "grouped.toml")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import make_scenario
+from conftest import grouped_centre, make_scenario
 
 import simulator as sim
 from simulator.calibrate import (
@@ -48,6 +48,23 @@ def test_recovers_known_parameters_from_their_own_figures():
     assert dict(recovered.arrivals.first_channel) == pytest.approx(dict(truth.arrivals.first_channel), abs=2e-3)
     assert recovered.channel("web").resolve == pytest.approx(0.4, abs=2e-3)
     assert recovered.channel("phone").resolve == pytest.approx(0.7, abs=2e-3)
+
+
+def test_recovers_known_parameters_on_a_centre_with_shared_groups():
+    """Calibration reads the network approximation's served shares, which with a blended group, chat
+    slots and call backs come from the pools; the fit must still recover what produced the figures."""
+    truth = grouped_centre()
+    keys = ["first_contact_resolution", "caller_share", "give_up_rate", "before_call.email", "avoidable_call_share"]
+    approx = approximate(truth)
+    targets = Targets({k: approx.value(k) for k in keys}, tolerance=1e-4)
+    start = truth.with_changes({"arrivals.first_channel": {"web": 0.3, "email": 0.2, "chat": 0.2, "phone": 0.3},
+                                "channels.web.resolve": 0.4})
+    fit = calibrate(start, targets, ["arrivals.first_channel", "channels.web.resolve"], regularization=1e-3,
+                    decimals=8)
+    print("\n" + fit.table.to_string())
+    assert fit.reached
+    assert dict(fit.scenario.arrivals.first_channel) == pytest.approx(dict(truth.arrivals.first_channel), abs=5e-3)
+    assert fit.scenario.channel("web").resolve == pytest.approx(0.5, abs=5e-3)
 
 
 def test_bundled_preset_already_meets_the_bundled_targets():

@@ -496,10 +496,6 @@ def test_random_valid_scenarios_go_through_run_compare_and_analyze(tmp_path_fact
     variant = f"fewer:arrivals.per_hour={sc.arrivals.per_hour / 2}"
     compared = json.loads(through_cli("compare", path, *short, "--json", "--set-variant", variant))
     assert compared
-    if sc.has_groups:  # the network approximation has no agent groups: a clean refusal
-        refused = CliRunner().invoke(main, ["analyze", str(path)])
-        assert refused.exit_code == 2 and "does not model agent groups" in refused.output
-        return
     analyzed = json.loads(through_cli("analyze", path, "--json"))
     assert list(analyzed["before_call"]) == others
     through_cli("analyze", path, "--simulate", *short)
@@ -634,13 +630,13 @@ def test_sigint_while_loading_or_running_exits_130_with_one_line(announce, momen
     assert (proc.returncode, stderr, stdout) == (130, "interrupted\n", "")
 
 
-def test_analyze_refuses_agent_groups_cleanly(tmp_path):
-    """The network approximation has no agent groups: it said int(None) with a traceback."""
+def test_analyze_approximates_an_agent_group(tmp_path):
+    """A [groups.NAME] table is approximated (it was refused before the pools): the groups table shows it."""
     from conftest import make_scenario
 
     path = tmp_path / "desk.toml"
     path.write_text(make_scenario({"channels.chat.agents": None,
                                    "groups.desk": {"agents": 4, "skills": {"chat": 1}}}).to_toml())
     result = CliRunner().invoke(main, ["analyze", str(path)])
-    assert result.exit_code == 2 and "Traceback" not in result.output
-    assert "the network approximation does not model agent groups ([groups.NAME] answers chat)" in result.output
+    assert result.exit_code == 0 and "Traceback" not in result.output
+    assert "agent group metric" in result.output and "desk occupancy" in result.output

@@ -173,7 +173,8 @@ def test_analyze_with_a_million_agents_does_not_allocate_per_agent():
 
 def test_analyze_a_run_of_the_longest_window_models_its_backlog_over_weeks():
     """The email backlog was modelled minute by minute over the whole run: 24 GB for 100,000 days."""
-    from simulator.network import FLUID_WINDOW_DAYS, approximate
+    from simulator.network import approximate
+    from simulator.pools import FLUID_WINDOW_DAYS
     from simulator.scenario import MAX_DAYS, load_scenario
 
     sc = load_scenario("nice_bcg_2016")

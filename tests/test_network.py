@@ -21,7 +21,8 @@ import simulator as sim
 from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.distributions import Exponential, Gamma, Lognormal
 from simulator.metrics import CHANNEL_METRICS, KPI_NAMES
-from simulator.network import _erlang_a_with_callbacks, approximate, laplace_transform
+from simulator.network import approximate, laplace_transform
+from simulator.pools import erlang_a_with_callbacks
 from simulator.scenario import Scenario
 
 
@@ -66,7 +67,7 @@ def test_retries_after_abandoning_reach_a_consistent_fixed_point():
     assert per_customer == pytest.approx((1 - retry**10) / (1 - retry), rel=1e-9)
     # the channel's figures at that load, with 0.6 * abandon of its contacts calling back (at once:
     # no retry delay), are the ones the fixed point started from
-    again = _erlang_a_with_callbacks(per_customer, 5.0, 4, 3.0, 30.0, retry, 0.6, 1.0)
+    again = erlang_a_with_callbacks(per_customer, 5.0, 4, 3.0, 30.0, retry, 0.6, 1.0)
     assert abandon == pytest.approx(again["abandon_rate"], abs=1e-8)
     assert approx.served_shares["phone"] == pytest.approx(1 - abandon, abs=1e-8)
 

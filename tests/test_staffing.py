@@ -291,3 +291,70 @@ def test_the_start_is_named_in_the_plan_and_the_table(tmp_path):
     assert f"(start: {START_METHODS[erlang_start]})" in erlang
     doc = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
     assert doc["start_method"] == START_METHODS[network_start] and doc["start"] == {"phone": 16}
+
+
+# --------------------------------------------------------------------------- agent groups and weeks
+
+
+def pooled_desk(per_hour: float = 48.0, days: float = 0.5) -> Scenario:
+    """Two channels answered by one group at equal priority: one Erlang C queue on the group."""
+    channel = {"handle_time": {"dist": "exponential", "mean": 5.0}, "resolve": 1.0, "next": {"give_up": 1.0},
+               "service_level_seconds": 60.0}
+    return Scenario.from_dict({
+        "name": "pooled", "focal_channel": "a", "max_contacts": 1,
+        "run": {"days": days, "warmup_hours": 2, "replications": 3, "seed": 4},
+        "arrivals": {"per_hour": per_hour, "first_channel": {"a": 0.5, "b": 0.5}},
+        "channels": {"a": dict(channel), "b": dict(channel),
+                     "web": {"agents": "unlimited", "handle_time": {"dist": "exponential", "mean": 2.0},
+                             "resolve": 1.0, "next": {"give_up": 1.0}}},
+        "groups": {"desk": {"agents": 5, "skills": {"a": 1, "b": 1}, "cost_per_agent_hour": 30.0}},
+    })
+
+
+def test_the_units_of_a_search_are_agent_groups():
+    sc = pooled_desk()
+    assert staffing.staffing_units(sc, [Target.parse("channels.a.service_level>=0.8")]) == ["desk"]
+    assert staffing.staffing_units(sc, [Target.parse("give_up_rate<=0.1")]) == ["desk"]
+    assert staffing.staffing_units(sc, [], ["b", "desk"]) == ["desk"]  # a channel stands for its groups
+    with pytest.raises(KeyError, match="no channel 'fax' \\(nor group\\).*groups: desk"):
+        staffing.staffing_units(sc, [], ["fax"])
+    with pytest.raises(ValueError, match="self-service"):
+        staffing.staffing_units(sc, [], ["web"])
+
+
+def test_network_start_sizes_a_shared_group_by_its_pooled_queue():
+    """Pooling at equal priority is exactly Erlang C on the group: the start is its minimum."""
+    target = Target.parse("channels.a.service_level>=0.85")
+    expected = fewest(lambda n: erlang_c(0.8, 5.0, n, 60.0), target)
+    assert network_start(pooled_desk(), ["desk"], [target]) == {"desk": expected}
+    assert erlang_start(pooled_desk(), ["desk"], [target])["desk"] <= expected  # a's need, and b's load
+
+
+def test_an_hourly_start_covers_the_hours_of_the_week():
+    workday = [0] * 8 + [1] * 10 + [0] * 6
+    profile = workday * 5 + [0] * 48
+    phone = {"agents": [3 * x for x in profile], "handle_time": {"dist": "exponential", "mean": 4.0},
+             "patience": {"dist": "exponential", "mean": 5.0}, "resolve": 1.0, "next": {"give_up": 1.0}}
+    sc = Scenario.from_dict({"name": "week", "run": {"days": 7, "warmup_hours": 0},
+                             "arrivals": {"per_hour": 10, "first_channel": {"phone": 1.0}, "hourly_profile": profile},
+                             "channels": {"phone": phone}})
+    target = Target.parse("channels.phone.service_level>=0.8")
+    levels = network_start(sc, ["phone"], [target], hourly=True)["phone"]
+    open_rate = 10 * 168 / 50 / 60  # a week's arrivals in its 50 open hours
+    expected = fewest(lambda n: erlang_a(open_rate, 4.0, n, 5.0), target)
+    assert len(levels) == 168
+    assert [levels[h] for h in range(168) if profile[h]] == [expected] * 50
+    assert not any(levels[h] for h in range(168) if not profile[h])
+    with pytest.raises(ValueError, match="one whole week"):
+        staff(sc.with_changes({"run.days": 2}), [target], hourly=True)
+
+
+def test_cli_staff_sizes_groups_and_prices_them(tmp_path):
+    path = tmp_path / "pooled.toml"
+    path.write_text(pooled_desk().to_toml())
+    args = ["staff", str(path), "--target", "channels.a.service_level>=0.85", "-r", "3", "-w", "1", "-q"]
+    doc = json.loads(CliRunner().invoke(main, [*args, "--groups", "desk", "--json"], catch_exceptions=False).stdout)
+    assert list(doc["agents"]) == ["desk"] and doc["met"]
+    assert doc["cost_per_day"] == pytest.approx(doc["agents"]["desk"] * 24 * 30.0)
+    text = CliRunner().invoke(main, [*args, "--channels", "a"], catch_exceptions=False).output
+    assert re.search(r"desk\s+a 1, b 1\s+\d+\s+\d+", text) and "agent cost per day" in text and "(desk " in text

@@ -35,7 +35,8 @@ __all__ = ["EXIT_UNREACHABLE", "analysis_dict", "analysis_text", "calibration_te
 EXIT_UNREACHABLE = 3
 #: Channel metrics the text table shows (every metric is in --json).
 ANALYZE_CHANNEL_METRICS = ("contacts", "closed", "abandon_rate", "mean_wait_min", "p_wait", "service_level",
-                           "occupancy", "mean_queue", "agent_hours", "cost")
+                           "occupancy", "slot_occupancy", "mean_queue", "agent_hours", "cost", "callbacks_offered",
+                           "callbacks_within_promise", "mean_callback_wait_min")
 #: Queue metrics that say nothing about a self-service channel.
 _QUEUE_METRICS = {"abandon_rate", "mean_wait_min", "p_wait", "service_level", "occupancy", "mean_queue",
                   "agent_hours"}
@@ -52,6 +53,8 @@ def _rows(approx: NetworkApproximation, result=None):
         out.append(("kpis", kpi, (kpi,), kpi, value))
     for (name, metric), value in approx.channels["value"].items():
         out.append(("channels", f"{name} {metric}", (name, metric), metric, value))
+    for (name, metric), value in approx.groups["value"].items():
+        out.append(("groups", f"{name} {metric}", (name, metric), metric, value))
     for table in ("before_call", "after_call"):
         for column, value in getattr(approx, table)["value"].items():
             out.append((table, column, (column,), "share", value))
@@ -67,14 +70,15 @@ def _rows(approx: NetworkApproximation, result=None):
 
 
 def fixed_inputs(scenario) -> set[tuple[str, ...]]:
-    """Keys of ``_rows`` whose analytic value is the scenario's staffing, not a prediction: agent hours,
-    and the cost of channels (and the total) paid by the agent hour only. Their simulated value
-    differs only by the time agents finish a contact past the end of a shift, so they are not
-    marked as outside the simulated interval."""
-    fixed = {(c.name, "agent_hours") for c in scenario.channels}
-    fixed |= {(c.name, "cost") for c in scenario.channels if not c.cost_per_contact}
+    """``(table, *key)`` of the ``_rows`` whose analytic value is the scenario's staffing, not a
+    prediction: agent hours, agents on duty of a group, and the cost of channels, groups (and the
+    total) paid by the agent hour only. Their simulated value differs only by the time agents finish
+    a contact past the end of a shift, so they are not marked as outside the simulated interval."""
+    fixed = {("channels", c.name, "agent_hours") for c in scenario.channels}
+    fixed |= {("channels", c.name, "cost") for c in scenario.channels if not c.cost_per_contact}
+    fixed |= {("groups", g.name, m) for g in scenario.groups for m in ("agents", "agent_hours", "cost")}
     if all(not c.cost_per_contact for c in scenario.channels):
-        fixed.add(("cost_total",))
+        fixed.add(("kpis", "cost_total"))
     return fixed
 
 
@@ -104,19 +108,24 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
 
     inputs = fixed_inputs(sc)
 
-    def cells(key, metric, value, stat):
+    def cells(table, key, metric, value, stat):
         line = [format_value(value, metric)]
         if result is not None:
             outside = _outside(value, stat)
             diff = value - stat["mean"]
             line += [format_stat(stat["mean"], stat["ci_low"], stat["ci_high"], metric),
-                     _signed(diff, metric), INPUT_MARK if key in inputs else OUTSIDE if outside else ""]
+                     _signed(diff, metric), INPUT_MARK if (table, *key) in inputs else OUTSIDE if outside else ""]
         return line
 
-    sections = (("kpis", "KPI"), ("channels", "channel metric"), ("before_call", "before the call"),
-                ("after_call", "after the call"))
+    sections = (("kpis", "KPI"), ("channels", "channel metric"), ("groups", "agent group metric"),
+                ("before_call", "before the call"), ("after_call", "after the call"))
     self_service = {c.name for c in sc.channels if c.unlimited}
+    # a channel's own agents are a group of their own: the groups table only adds something with shared
+    # groups or chat slots (it is always in --json)
+    show_groups = sc.has_groups or any(c.concurrency > 1 for c in sc.channels)
     for table, title in sections:
+        if table == "groups" and not show_groups:
+            continue
         shown = []
         for t, label, key, metric, value, stat in rows:
             if t != table:
@@ -124,7 +133,7 @@ def analysis_text(approx: NetworkApproximation, seconds: float, result=None) -> 
             if table == "channels" and (metric not in ANALYZE_CHANNEL_METRICS
                                         or (key[0] in self_service and metric in _QUEUE_METRICS)):
                 continue
-            shown.append([label, *cells(key, metric, value, stat)])
+            shown.append([label, *cells(table, key, metric, value, stat)])
         parts.append("\n" + table_text(shown, [title, *header]))
     if result is not None:
         parts.append(f"\n{INPUT_MARK}: agent hours and agent-hour costs are the scenario's staffing; the simulated "
@@ -159,15 +168,15 @@ def analysis_dict(approx: NetworkApproximation, seconds: float, result=None) -> 
     }
     if result is not None:  # the simulation's own window is the scenario's
         data["replications"], data["seed"] = result.replications, result.seed
-    for table in ("kpis", "channels", "before_call", "after_call"):
+    for table in ("kpis", "channels", "groups", "before_call", "after_call"):
         data[table] = {}
     inputs = fixed_inputs(approx.scenario)
     for table, _, key, _, value, stat in _rows(approx, result):
         entry = {"analytic": value}
         if stat is not None:
             entry.update(stat)
-            entry["outside"] = None if key in inputs else _outside(value, stat)
-        if table == "channels":
+            entry["outside"] = None if (table, *key) in inputs else _outside(value, stat)
+        if table in ("channels", "groups"):
             data[table].setdefault(key[0], {})[key[1]] = entry
         else:
             data[table][key[0]] = entry
@@ -190,9 +199,12 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
     """Every KPI of SCENARIO in well under a second, by the network approximation.
 
     Traffic equations give each channel's load, Erlang A (or Erlang C and a
-    fluid backlog for email) each channel's abandonment, and the routing
-    chain the journeys, iterated to a fixed point. The figures' weak spots
-    for this scenario are listed below them. With --simulate, the simulated
+    fluid backlog for email) each channel's abandonment — with chat slots,
+    call backs, and Erlang C with Cobham's priorities where agent groups
+    share channels — and the routing chain the journeys, iterated to a
+    fixed point, hour by hour of the day or week when the scenario has a
+    profile or a shift plan. The figures' weak spots for this scenario are
+    listed below them, then the agent groups. With --simulate, the simulated
     figures are shown beside them, marked where the analytic value falls
     outside the simulated 95 % CI.
 

@@ -20,7 +20,7 @@ from ..parallel import default_workers
 from ..precision import DEFAULT_MAX_REPLICATIONS, FIGURE_HELP, Precision, check_figure
 from ..report import (CLOSED_KPIS, COMPARISON_METHOD, SIGNIFICANT_NOTE, day_difference_text, difference_cell,
                       format_stat, format_value, headline_figures, table_text)
-from ..staffing import StaffingError, Target, channels_to_staff, erlang_start, network_start, staff, staffing_text
+from ..staffing import StaffingError, Target, erlang_start, network_start, staff, staffing_text, staffing_units
 from ..sweep import POINTS_DIR, parse_vary, sweep
 from ..warmup import suggest_warmup
 from .base import (DAYS_RANGE, EXIT_INTERRUPTED, Progress, ScenarioPath, alignment_notes, change_origins,
@@ -392,9 +392,13 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
               help="A target every plan must meet, e.g. 'channels.phone.service_level>=0.8' or "
                    "'give_up_rate<=3%' (operators >=, <=, >, <; repeatable).")
 @click.option("--channels", "channel_list", metavar="NAME,NAME",
-              help="Channels to staff (default: those named by channel targets, or every staffed "
-                   "channel when a target is network-wide).")
-@click.option("--hourly", is_flag=True, help="Staff each hour of the day (a shift plan) instead of a fixed level.")
+              help="Channels to staff: a channel's own agents, or every agent group that answers it "
+                   "(default: those named by channel targets, or everything when a target is network-wide).")
+@click.option("--groups", "group_list", metavar="NAME,NAME",
+              help="Agent groups to staff ([groups.NAME] tables, or channels' own agents by the channel's name). "
+                   "--channels and --groups may be combined, and each takes either kind of name.")
+@click.option("--hourly", is_flag=True, help="Staff each hour (a shift plan: of the day, or of the week from "
+                                             "Monday 0:00 for a weekly scenario) instead of a fixed level.")
 @click.option("--start", "start_name", type=click.Choice(["network", "erlang"]), default="network", show_default=True,
               help="Where the simulated search starts: Erlang A/C per channel adjusted by the network "
                    "approximation, or Erlang A/C per channel alone.")
@@ -404,42 +408,52 @@ def sweep_precision_text(table: pd.DataFrame, fields: list[str], precision: Prec
 @click.option("--save-scenario", type=click.Path(dir_okay=False), help="Write the staffed scenario to this TOML file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout instead of tables.")
 @clean_errors
-def staff_command(scenario, target_texts, channel_list, hourly, start_name, replications, seed, days, assignments,
-                  workers, dask, force, quiet, max_evaluations, save_scenario, as_json):
-    """The fewest agents per channel (or per hour with --hourly) that meet every target.
+def staff_command(scenario, target_texts, channel_list, group_list, hourly, start_name, replications, seed, days,
+                  assignments, workers, dask, force, quiet, max_evaluations, save_scenario, as_json):
+    """The fewest agents per agent group (or per hour with --hourly) that meet every target.
 
-    Starts from Erlang A/C on each channel's offered load (from the routing
-    chain), adds agents until the network approximation meets every target
+    What is sized are agent groups: a channel with its own agents is a group
+    of its own name, and a [groups.NAME] table answers several channels;
+    targets stay per channel (service level, abandonment, waits), network-wide
+    (give_up_rate) or per group (groups.NAME.occupancy). Starts from Erlang
+    A/C on each channel's offered load (from the routing chain), summed per
+    group, adds agents until the network approximation meets every target
     (it follows customers who give up on one channel into another, and sees
     network-wide targets such as give_up_rate), then simulates the whole
     network on common random numbers to confirm and adjust. Prints the plan,
-    each target's simulated value with its 95 % CI, and the cost.
+    each target's simulated value with its 95 % CI, and the cost per group.
 
     \b
     Examples:
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --channels phone
       contactflow staff nice_bcg_2016 --target "channels.phone.service_level>=0.8" --target "give_up_rate<=0.08"
       contactflow staff utility_billing_surge --hourly --target "channels.phone.service_level>=0.7" -r 10
+      contactflow staff my_centre.toml --groups service_desk --target "channels.email.service_level>=0.9"
     """
     try:
         targets = [Target.parse(text) for text in target_texts]
     except ValueError as exc:
         fail(f"--target: {exc}")
     sc = _load(scenario, assignments, days)
-    if hourly and sc.run.days < 1:
-        fail(f"--hourly needs at least one whole day simulated after the warm-up, so that every hour is judged "
-             f"(run.days is {sc.run.days:g}): use -d 1 or more")
+    period_days = sc.period_hours // 24
+    if hourly and sc.run.days < period_days:
+        what = "day" if period_days == 1 else "week (the scenario is weekly)"
+        fail(f"--hourly needs at least one whole {what} simulated after the warm-up, so that every hour is judged "
+             f"(run.days is {sc.run.days:g}): use -d {period_days} or more")
     if save_scenario is not None:  # before the search, not after it
         output_file(save_scenario, "--save-scenario")
-    channels = [c.strip() for c in channel_list.split(",") if c.strip()] if channel_list is not None else None
-    try:  # the channels to staff, checked now and named as the option is
-        channels = channels_to_staff(sc, targets, channels, option="--channels NAME,NAME")
+    given = [text for text in (channel_list, group_list) if text is not None]
+    names = [c.strip() for text in given for c in text.split(",") if c.strip()] if given else None
+    try:  # what to staff, checked now and named as the options are
+        units = staffing_units(sc, targets, names, option="--channels NAME,NAME or --groups NAME,NAME")
     except (KeyError, ValueError) as exc:
-        fail(f"{'--channels ' + repr(channel_list) + ': ' if channel_list is not None else ''}{exc.args[0]}")
+        options = [f"{option} {text!r}" for option, text in (("--channels", channel_list), ("--groups", group_list))
+                   if text is not None]
+        fail(f"{', '.join(options) + ': ' if options else ''}{exc.args[0]}")
     workers = workers or default_workers()
     bar = PlannedProgress(None, quiet, "staff")
     try:
-        plan = staff(sc, targets, channels, hourly=hourly, replications=replications, seed=seed,
+        plan = staff(sc, targets, groups=units, hourly=hourly, replications=replications, seed=seed,
                      start={"network": network_start, "erlang": erlang_start}[start_name],
                      workers=workers, dask=dask, progress=bar, max_evaluations=max_evaluations, force=force)
     except StaffingError as exc:
