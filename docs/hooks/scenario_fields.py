@@ -57,17 +57,23 @@ GENERAL_TERMS = (
 
 #: The tables of a scenario file, in the order of the page: (path, heading, anchor, what it is).
 TABLES = (
-    ("", "Top level", "top-level", "The scenario's name and the settings every channel shares."),
-    ("run", "[run]", "run", "How long and how often to simulate. The command line's `-d`, `-r` and `-s` override "
-                     "`days`, `replications` and `seed`."),
-    ("arrivals", "[arrivals]", "arrivals", "New customers: a Poisson process, each with one need and a first channel."),
-    ("channels.*", "[channels.NAME]", "channels", "One table per channel, any number of them. NAME starts with a letter "
-                                      "and uses letters, digits, `_` or `-`; it is not `give_up` or `resolved`."),
-    ("channels.*.callback", "[channels.NAME] callback", "callback", "A call-back offer on a live channel (an inline table in "
-                                                  "its `[channels.NAME]`)."),
-    ("groups.*", "[groups.NAME]", "groups", "Agents who answer several channels by priority (optional). A channel "
-                                  "with its own `agents` is a group of its own."),
-    ("reference", "[reference]", "reference", "Published figures, printed beside the simulated ones (optional)."),
+    ("", "Top level", "top-level",
+     "The scenario's name and the settings every channel shares."),
+    ("run", "[run]", "run",
+     "How long and how often to simulate. The command line's `-d`, `-r` and `-s` override `days`, "
+     "`replications` and `seed`."),
+    ("arrivals", "[arrivals]", "arrivals",
+     "New customers: a Poisson process, each with one need and a first channel."),
+    ("channels.*", "[channels.NAME]", "channels",
+     "One table per channel, any number of them. NAME starts with a letter and uses letters, digits, `_` or "
+     "`-`; it is not `give_up` or `resolved`."),
+    ("channels.*.callback", "[channels.NAME] callback", "callback",
+     "A call-back offer on a live channel (an inline table in its `[channels.NAME]`)."),
+    ("groups.*", "[groups.NAME]", "groups",
+     "Agents who answer several channels by priority (optional). A channel with its own `agents` is a "
+     "group of its own."),
+    ("reference", "[reference]", "reference",
+     "Published figures, printed beside the simulated ones (optional)."),
 )
 
 #: What each field means, by table. The limits and defaults beside them come from the validator.
