@@ -1,4 +1,4 @@
-"""Take the README's screenshots of the web app (docs/images/app_*.png).
+"""Take the screenshots of the web app shown in the README and on the site (docs/images/app_*.png).
 
 Starts ``contactflow app`` on a free port, drives it in headless Chromium
 with Playwright (the system's Chromium, as the tests do) and saves:

@@ -1,4 +1,4 @@
-"""Make the charts shown in the README: ``python docs/make_images.py`` (about a minute on two cores).
+"""Make the charts of the README and the site: ``python docs/make_images.py`` (about a minute on two cores).
 
 Writes docs/images/journey_flow.png, before_after.png and what_if.png from the
 bundled Nice-BCG 2016 preset, with the preset's own seed, so rerunning gives

@@ -961,9 +961,9 @@ class _Estimator:
                 f"the log's {windows} periods' arrivals span {s['arrival_window_hours'] / windows:.1f} h on average")
         lines += [
             "",
-            "[run]  # not estimated: the log's length, a warm-up for the queues to fill",
+            "[run]  # not estimated: the log's length; the warm-up is derived from the scenario when it runs",
             _line("days", days, span),
-            "warmup_hours = 2",
+            'warmup_hours = "auto"',
             "replications = 10",
             "seed = 1",
             "",
