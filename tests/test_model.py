@@ -294,7 +294,7 @@ def test_self_service_never_waits(scenario):
 def test_metrics_streamed_in_chunks_equal_metrics_of_the_whole_log():
     from simulator.metrics import LogTotals, hourly_metrics, replication_metrics
 
-    sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.3, "run.warmup_hours": 1})
+    sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.3, "run.warmup_hours": 8})  # from 8:00
     whole = LogTotals(sc)
     out_whole = Replication(sc, 4, 0).run()
     whole.add(out_whole.log.to_arrays())

@@ -16,15 +16,18 @@ def invoke(*args):
 
 
 def test_relative_changes_add_to_and_scale_the_current_value():
-    sc = load_with_changes("nice_bcg_2016", ("channels.chat.agents+=5", "arrivals.per_hour*=1.1",
+    sc = load_with_changes("nice_bcg_2016", ("groups.digital.agents+=5", "arrivals.per_hour*=1.1",
                                              "channels.phone.handle_time.mean/=2", "run.warmup_hours+=1",
                                              "channels.email.cost_per_contact+=0.5"))
     base = sim.load_scenario("nice_bcg_2016")
-    assert sc.channel("chat").agents == base.channel("chat").agents + 5
-    assert sc.arrivals.per_hour == 550.0  # 500 * 1.1, without floating-point dust
+    # a shift plan: every level on duty gains 5, the hours off stay off
+    assert sc.group("digital").agents == tuple(0 if level == 0 else level + 5 for level in base.group("digital").agents)
+    assert sc.arrivals.per_hour == 198.0  # 180 * 1.1, without floating-point dust
     assert sc.channel("phone").handle_time.mean == base.channel("phone").handle_time.mean / 2
     assert sc.run.warmup_hours == base.run.warmup_hours + 1
     assert sc.channel("email").cost_per_contact == 0.5  # not in the file: its default, 0, plus 0.5
+    flat = load_with_changes("bank_app_first", ("channels.phone.agents+=5",))  # a fixed level
+    assert flat.channel("phone").agents == sim.load_scenario("bank_app_first").channel("phone").agents + 5
 
 
 def test_a_shift_plan_scales_level_by_level_rounded_and_keeps_its_hours_off():
@@ -43,7 +46,8 @@ def test_a_shift_plan_scales_level_by_level_rounded_and_keeps_its_hours_off():
     ("channels.web.agents*=2", 'the field is self-service ("unlimited")'),
     ("channels.phone.handle_time*=1.1", "change one of its numbers, e.g. channels.phone.handle_time.mean*=1.1"),
     ("channels.chat.patience.cv+=1", "channels.chat.patience.cv: not set in the scenario"),
-    ("channels.chat.agents*=0.01", "channels.chat.agents: must be a whole number from 1 to 1,000,000"),
+    ("groups.digital.agents*=0.01", "groups.digital.agents: must have at least one hour above zero"),
+    ("groups.back_office.agents-=40", "groups.back_office.agents: must be a list of 24 whole numbers from 0 to"),
     ("channels.chat.agents+=many", "+= needs a finite number after it; got 'many'"),
     ("channels.chat.agents/=0", "cannot divide by zero"),
 ])
@@ -61,16 +65,19 @@ def test_the_same_field_set_twice_is_refused():
 def test_variants_take_relative_changes_in_every_form(tmp_path):
     base = sim.load_scenario("nice_bcg_2016")
     plan_b = tmp_path / "plan_b.toml"
-    plan_b.write_text(base.with_changes({"name": "plan_b", "channels.chat.agents": 30}).to_toml())
-    variants = variant_scenarios(base, ["more: channels.chat.agents+=5; arrivals.per_hour*=1.2", str(plan_b)],
-                                 ["fewer:channels.phone.agents-=3"],
-                                 changes={"channels.chat.agents": Relative("*", 2)})
-    assert variants["more"].channel("chat").agents == base.channel("chat").agents + 5
-    assert variants["more"].arrivals.per_hour == 600.0
-    assert variants["plan_b"].channel("chat").agents == 60  # --set applies to the file's own value
-    assert variants["fewer"].channel("phone").agents == base.channel("phone").agents - 3
+    plan_b.write_text(base.with_changes({"name": "plan_b", "groups.back_office.agents": 30}).to_toml())
+    variants = variant_scenarios(base, ["more: groups.digital.agents+=5; arrivals.per_hour*=1.2", str(plan_b)],
+                                 ["fewer:groups.voice.agents-=3"],
+                                 changes={"groups.back_office.agents": Relative("*", 2)})
+    on_duty = [level > 0 for level in base.group("digital").agents]
+    assert variants["more"].group("digital").agents == tuple(
+        level + 5 if on else 0 for level, on in zip(base.group("digital").agents, on_duty))
+    assert variants["more"].arrivals.per_hour == 216.0
+    assert variants["plan_b"].group("back_office").agents == 60  # --set applies to the file's own value
+    assert variants["fewer"].group("voice").agents == tuple(
+        level - 3 if level else 0 for level in base.group("voice").agents)
     # through a command: compare's inline variant and --set
-    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", "--set-variant", "b:channels.chat.agents+=5",
+    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", "--set-variant", "b:groups.digital.agents+=5",
                                        "--set", "arrivals.per_hour*=0.5", "-r", "2", "-d", "0.02", "-q", "-w", "1",
                                        "--json"])
     assert result.exit_code == 0, result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -13,11 +14,16 @@ import simulator.staffing as staffing
 from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.cli import main
 from simulator.report import staffing_text
-from simulator.scenario import Scenario
+from simulator.scenario import Scenario, bundled_dir
 from simulator.network import approximate
 from simulator.staffing import START_METHODS, StaffingError, Target, erlang_start, network_start, staff
 
 from conftest import make_scenario
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
 
 ARRIVALS_PER_MINUTE, MEAN_HANDLE = 2.0, 6.0  # 12 Erlangs offered
 
@@ -101,7 +107,11 @@ def test_erlang_start_names_targets_staffing_cannot_meet_together():
 
 def test_a_give_up_rate_below_what_unresolved_contacts_cause_fails_at_once(no_simulation):
     """Even with no queue at all (the unlimited-capacity chain), give-ups after unresolved contacts remain."""
-    sc = sim.load_scenario("nice_bcg_2016")
+    # the preset open around the clock: then ample agents leave exactly the routing chain's give-ups
+    data = tomllib.loads((bundled_dir() / "nice_bcg_2016.toml").read_text(encoding="utf-8"))
+    for channel in data["channels"].values():
+        channel.pop("open_hours", None)
+    sc = Scenario.from_dict(data, "nice_bcg_2016, open around the clock")
     floor = JourneyChain(sc).give_up_rate
     with pytest.raises(StaffingError, match=r"give_up_rate <= 0.03 cannot be met by staffing") as caught:
         staff(sc, ["give_up_rate<=3%"], replications=2)
