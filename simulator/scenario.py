@@ -889,6 +889,7 @@ class _Validator:
         self.data = data
         self.source = source
         self.problems: list[Problem] = []
+        self.claimed_by_groups: set[str] = set()  # channels some [groups.NAME] table lists as a skill
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -1022,7 +1023,8 @@ class _Validator:
         run = self.run_settings(data.get("run"))
         arrivals = self.arrivals(data.get("arrivals"), names)
         groups = self.groups(data.get("groups"), channel_table if names else {})
-        grouped = {c for g in groups for c in g.skills}
+        # channels a group table names, even one with a problem of its own: they need no agents
+        grouped = {c for g in groups for c in g.skills} | self.claimed_by_groups
         channels = tuple(
             self.channel(n, channel_table[n], names + (GIVE_UP,), retry_delay, n in grouped) for n in names
         ) if names else ()
@@ -1067,6 +1069,7 @@ class _Validator:
             self.table(t, path, GROUP_KEYS)
             agents = self.staffing(t.get("agents"), f"{path}.agents", allow_unlimited=False)
             skills = self.skills(t.get("skills"), f"{path}.skills", live, channel_table)
+            self.claimed_by_groups.update(skills or ())
             reserve = {}
             raw_reserve = t.get("reserve", {})
             if not isinstance(raw_reserve, Mapping):

@@ -403,6 +403,17 @@ def test_a_channel_needs_agents_or_a_group():
         })
 
 
+def test_a_group_with_a_bad_field_still_staffs_its_channels():
+    """One problem, the group's: its channels are not also reported as missing their agents."""
+    with pytest.raises(ScenarioError) as caught:
+        Scenario.from_dict({
+            "arrivals": {"per_hour": 10, "first_channel": {"chat": 1.0}}, "focal_channel": "chat",
+            "channels": {"chat": staffed_channel(5.0)},
+            "groups": {"desk": {"agents": -3, "skills": {"chat": 1}}},
+        })
+    assert [p.path for p in caught.value.problems] == ["groups.desk.agents"]
+
+
 def test_shrinkage_keeps_paid_hours_and_lowers_agents_on_duty():
     channels = {"a": staffed_channel(5.0)}
     groups = {"desk": {"agents": 10, "skills": {"a": 1}, "shrinkage": 0.3, "cost_per_agent_hour": 20.0}}
