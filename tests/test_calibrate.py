@@ -67,17 +67,22 @@ def test_recovers_known_parameters_on_a_centre_with_shared_groups():
     assert fit.scenario.channel("web").resolve == pytest.approx(0.5, abs=5e-3)
 
 
-def test_bundled_preset_already_meets_the_bundled_targets():
+def test_the_bundled_targets_are_the_presets_figures_and_its_approximation_is_near_them():
     targets = load_targets(PRESET_TARGETS)
-    assert set(targets.values) == set(sim.load_scenario("nice_bcg_2016").reference)
-    fit = calibrate(sim.load_scenario("nice_bcg_2016"), targets)
-    assert fit.reached, fit.table
+    preset = sim.load_scenario("nice_bcg_2016")
+    assert targets.values == dict(preset.reference)
+    # The preset was fitted so that a default simulation lands on the survey (tests/test_preset.py
+    # checks it within half a point): its routing chain, at the approximation's served shares, sits
+    # off the figures by the gap between the approximation and the simulation, under a point.
+    approx = approximate(preset)
+    for key, value in targets.values.items():
+        assert approx.value(key) == pytest.approx(value, abs=0.01), key
 
 
 def test_fitted_rows_sum_to_one_exactly_and_comments_are_kept():
-    preset = sim.load_scenario("nice_bcg_2016")
-    original = (bundled_dir() / "nice_bcg_2016.toml").read_text(encoding="utf-8")
-    fit = calibrate(preset, {"before_call.email": 0.16, "avoidable_call_share": 0.72})
+    bank = sim.load_scenario("bank_app_first")
+    original = (bundled_dir() / "bank_app_first.toml").read_text(encoding="utf-8")
+    fit = calibrate(bank, {"before_call.app": 0.37, "avoidable_call_share": 0.70})
     assert fit.reached
     text = fit.toml(original)
     data = tomllib.loads(text)
@@ -86,18 +91,21 @@ def test_fitted_rows_sum_to_one_exactly_and_comments_are_kept():
         assert math.fsum(channel["next"].values()) == 1.0, name
     assert math.fsum(data["arrivals"]["first_channel"].values()) == 1.0
     comments = [line for line in _strip_note(original).splitlines() if line.lstrip().startswith("#")]
-    assert len(comments) > 20
+    assert len(comments) > 10
     assert all(line in text for line in comments)
     assert text.startswith("# --- calibrated by `contactflow calibrate`")
-    assert text.count("# --- end of the calibration note ---") == 1  # the preset's own note was replaced
-    assert "before_call.email" in text.split("# --- end")[0]
+    assert text.count("# --- end of the calibration note ---") == 1
+    assert "before_call.app" in text.split("# --- end")[0]
+    # calibrating the calibrated file again replaces its note rather than adding one
+    again = calibrate(fit.scenario, {"before_call.app": 0.36}).toml(text)
+    assert again.count("# --- end of the calibration note ---") == 1 and "0.3600" in again.split("# --- end")[0]
     # written afresh when the lines cannot be edited (here: no original text)
     assert Scenario.from_dict(tomllib.loads(fit.toml()), fit.scenario.source) == fit.scenario
 
 
 def test_conflicting_targets_are_named():
-    targets = Targets({"resolution_rate": 0.90, "give_up_rate": 0.20, "caller_share": 0.45})
-    fit = calibrate(sim.load_scenario("nice_bcg_2016"), targets)
+    targets = Targets({"resolution_rate": 0.90, "give_up_rate": 0.20, "caller_share": 0.25})
+    fit = calibrate(sim.load_scenario("bank_app_first"), targets)
     assert not fit.reached
     assert set(fit.conflicts) == {"resolution_rate", "give_up_rate"}
     message = str(CalibrationError(fit))
@@ -129,25 +137,32 @@ def test_bad_targets_and_free_fields_are_reported(tmp_path):
 
 
 def test_calibrate_command_writes_a_valid_scenario(tmp_path):
-    out = tmp_path / "nice.toml"
-    result = CliRunner().invoke(main, ["calibrate", "nice_bcg_2016", "--targets", "nice_bcg_2016",
+    targets = tmp_path / "bank_survey.toml"
+    targets.write_text('[targets]\n"before_call.app" = 0.37\navoidable_call_share = 0.70\n')
+    out = tmp_path / "bank.toml"
+    result = CliRunner().invoke(main, ["calibrate", "bank_app_first", "--targets", str(targets),
                                        "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "before_call.email" in result.output and "residual" in result.output
-    assert sim.load_scenario(out).name == "nice_bcg_2016"
-    assert "scenarios/targets/nice_bcg_2016.toml" in out.read_text().splitlines()[1]
+    assert "before_call.app" in result.output and "residual" in result.output
+    assert sim.load_scenario(out).name == "bank_app_first"
+    assert "bank_survey.toml" in out.read_text().splitlines()[1]
+    # a bundled name finds the bundled targets (here the survey's, which name a channel the bank lacks)
+    bundled = CliRunner().invoke(main, ["calibrate", "bank_app_first", "--targets", "nice_bcg_2016",
+                                        "--out", str(tmp_path / "never.toml")])
+    assert bundled.exit_code == 2 and "Traceback" not in bundled.output
+    assert "scenarios/targets/nice_bcg_2016.toml: targets.before_call.email" in bundled.output
 
 
 def test_calibrate_command_refuses_unreachable_targets(tmp_path):
     targets = tmp_path / "t.toml"
     targets.write_text("[targets]\nresolution_rate = 0.9\ngive_up_rate = 0.2\n")
     out = tmp_path / "never.toml"
-    result = CliRunner().invoke(main, ["calibrate", "nice_bcg_2016", "--targets", str(targets),
+    result = CliRunner().invoke(main, ["calibrate", "bank_app_first", "--targets", str(targets),
                                        "--out", str(out)])
     assert result.exit_code == 3
     assert "conflict" in result.output and not out.exists()
     # stdout does not claim success: it says the scenario was not calibrated
-    assert result.stdout.startswith("nice_bcg_2016: NOT calibrated") and "calibrated to" not in result.stdout
+    assert result.stdout.startswith("bank_app_first: NOT calibrated") and "calibrated to" not in result.stdout
     assert "The closest fit would change" in result.stdout and "\nChanged\n" not in result.stdout
     bad = CliRunner().invoke(main, ["calibrate", "nice_bcg_2016", "--targets", str(tmp_path / "missing.toml"),
                                     "--out", str(out)])
