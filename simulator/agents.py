@@ -39,7 +39,7 @@ Examples
 --------
 >>> import simpy
 >>> import simulator as sim
->>> sc = sim.load_scenario("nice_bcg_2016")
+>>> sc = sim.load_scenario("bank_app_first")
 >>> env = simpy.Environment()
 >>> acd = Distributor(env, sc, Meter(24))
 >>> phone = sc.channel_names.index("phone")

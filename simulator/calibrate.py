@@ -41,12 +41,12 @@ How
 Examples
 --------
 >>> import simulator as sim
->>> sc = sim.load_scenario("nice_bcg_2016")
->>> targets = Targets({"before_call.email": 0.16, "avoidable_call_share": 0.70})
->>> fit = calibrate(sc, targets, free=["arrivals.first_channel", "channels.web.next"])
+>>> sc = sim.load_scenario("bank_app_first")
+>>> targets = Targets({"before_call.app": 0.37, "avoidable_call_share": 0.70})
+>>> fit = calibrate(sc, targets, free=["arrivals.first_channel", "channels.app.next"])
 >>> fit.reached
 True
->>> bool(abs(fit.table.loc["before_call.email", "fitted"] - 0.16) <= targets.tolerance)
+>>> bool(abs(fit.table.loc["before_call.app", "fitted"] - 0.37) <= targets.tolerance)
 True
 """
 
@@ -629,7 +629,7 @@ def calibrate(scenario: Scenario, targets: Targets | Mapping[str, float], free: 
     Examples
     --------
     >>> import simulator as sim
-    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> sc = sim.load_scenario("bank_app_first")
     >>> fit = calibrate(sc, {"give_up_rate": 0.05}, free=["channels.web.next"])
     >>> fit.reached, round(float(fit.table.loc["give_up_rate", "fitted"]), 3)
     (True, 0.05)

@@ -68,7 +68,7 @@ def label_variants(base: Scenario, variants: Scenario | Sequence[Scenario] | Map
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> list(label_variants(sc, [sc.with_changes({"channels.chat.agents": 20})]))
+    >>> list(label_variants(sc, [sc.with_changes({"channels.chat.resolve": 0.8})]))
     ['variant_1']
     """
     if isinstance(variants, Scenario):
@@ -98,7 +98,7 @@ def run_mismatches(base: Scenario, variant: Scenario) -> dict[str, tuple[float, 
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> run_mismatches(sc, sc.with_changes({"run.days": 1}))
-    {'run.days': (1.0, 2.0)}
+    {'run.days': (1.0, 7.0)}
     """
     values = {f: (getattr(variant.run, f[4:]), getattr(base.run, f[4:])) for f in PAIRED_RUN_FIELDS}
     if base.run.warmup_derived and variant.run.warmup_derived:
@@ -124,7 +124,7 @@ def align_runs(base: Scenario, variants: Mapping[str, Scenario]
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> base, variants, aligned = align_runs(sc, {"short": sc.with_changes({"run.days": 1})})
     >>> variants["short"].run.days, aligned
-    (2.0, {'short': {'run.days': (1.0, 2.0)}})
+    (7.0, {'short': {'run.days': (1.0, 7.0)}})
     """
     if base.run.warmup_derived:
         longest = max([base, *(v for v in variants.values() if v.run.warmup_derived)],
@@ -257,7 +257,7 @@ def compare(
     --------
     >>> import simulator as sim
     >>> base = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.1})
-    >>> t = compare(base, [base.with_changes({"channels.phone.agents": 70})], replications=3, seed=2)
+    >>> t = compare(base, [base.with_changes({"groups.voice.shrinkage": 0.2})], replications=3, seed=2)
     >>> t.attrs["replications"], sorted(t["scenario"].unique())
     (3, ['nice_bcg_2016', 'variant_1'])
     """
@@ -304,7 +304,7 @@ def comparison_table(results: Mapping[str, Result], level: float = 0.95) -> pd.D
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
-    >>> a, b = sim.run(sc, 2, seed=1), sim.run(sc.with_changes({"channels.chat.agents": 30}), 2, seed=1)
+    >>> a, b = sim.run(sc, 2, seed=1), sim.run(sc.with_changes({"groups.digital.shrinkage": 0.1}), 2, seed=1)
     >>> list(comparison_table({"now": a, "more_chat": b}).columns) == list(COLUMNS)
     True
     """

@@ -246,7 +246,7 @@ def to_contact_log(journeys: Any, *, start: datetime | None = DEFAULT_START,
     [0, 1]
     >>> log = to_contact_log(res, replication=1)
     >>> str(log["timestamp"].min().date()), "replication" in log
-    ('2024-01-01', False)
+    ('2024-01-02', False)
     >>> set(log["outcome"]) <= {"abandoned", "closed", "resolved", "unresolved"}
     True
     """

@@ -149,9 +149,9 @@ class RunInfo:
     >>> import simulator as sim
     >>> info = RunInfo.of(sim.load_scenario("nice_bcg_2016"), replications=10, seed=3)
     >>> info.text()
-    '10 replication(s) of 2 day(s) after a 7 h warm-up, seed 3'
-    >>> info.per_day(24000.0)
-    12000.0
+    '10 replication(s) of 7 day(s) after a 24 h warm-up, seed 3'
+    >>> info.per_day(7000.0)
+    1000.0
     """
 
     scenario: str

@@ -544,9 +544,9 @@ def report_html(result: Result, variants: Mapping[str, Result] | None = None, *,
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> base = sim.run(sc, replications=2, days=0.05)
-    >>> more = sim.run(sc.with_changes({"channels.chat.agents": 25}), replications=2, days=0.05)
+    >>> more = sim.run(sc.with_changes({"groups.digital.shrinkage": 0.1}), replications=2, days=0.05)
     >>> page = report_html(base, {"more chat agents": more})
-    >>> "Variants compared" in page and "channels.chat.agents" in page
+    >>> "Variants compared" in page and "groups.digital.shrinkage" in page
     True
     """
     sc = result.scenario

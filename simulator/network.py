@@ -73,7 +73,7 @@ says so for the scenario at hand rather than hiding it.
 Examples
 --------
 >>> import simulator as sim
->>> approx = approximate(sim.load_scenario("nice_bcg_2016"))
+>>> approx = approximate(sim.load_scenario("bank_app_first"))
 >>> approx.converged
 True
 >>> 0.6 < approx.value("avoidable_call_share") < 0.8
@@ -307,11 +307,11 @@ class NetworkApproximation:
         Examples
         --------
         >>> import simulator as sim
-        >>> notes = approximate(sim.load_scenario("nice_bcg_2016").with_changes({"channels.phone.agents": 20})
-        ...                     ).overload_notes()
+        >>> sc = sim.load_scenario("bank_app_first")
+        >>> notes = approximate(sc.with_changes({"channels.phone.agents": 5})).overload_notes()
         >>> [note for note in notes if note.startswith("phone")]
-        ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 00-24h']
-        >>> approximate(sim.load_scenario("nice_bcg_2016")).overload_notes()
+        ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 07-22h']
+        >>> [note for note in approximate(sc).overload_notes() if note.startswith("phone")]
         []
         """
         period = self.scenario.period_hours

@@ -71,8 +71,8 @@ Examples
 >>> import simulator as sim
 >>> sc = sim.load_scenario("nice_bcg_2016")
 >>> pools = build_pools(sc)
->>> [p.channel_names for p in pools]
-[('email',), ('chat',), ('phone',)]
+>>> [p.channel_names for p in pools]  # three groups sharing email: one pool
+[('email', 'chat', 'phone')]
 """
 
 from __future__ import annotations
@@ -306,8 +306,8 @@ def redials_folded(spec: Channel, shared: bool = False) -> bool:
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> [redials_folded(c) for c in sc.channels]
-    [False, False, True, True]
+    >>> [redials_folded(c) for c in sc.channels]  # web, email, chat (three at a time), phone
+    [False, False, False, True]
     """
     return (not shared and not spec.unlimited and not spec.is_async and spec.patience is not None
             and spec.next_after_abandon.get(spec.name, 0.0) > 0 and spec.concurrency == 1

@@ -181,8 +181,8 @@ def empty_table_note(result: Result, table: str) -> str | None:
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> empty_table_note(sim.run(sc, replications=2, days=0.05), "before_call") is None
     True
-    >>> phone_only = sc.with_changes({
-    ...     "channels.web": None, "channels.email": None, "channels.chat": None, "reference": None,
+    >>> phone_only = sim.load_scenario("bank_app_first").with_changes({
+    ...     "channels.app": None, "channels.web": None, "channels.messages": None, "channels.chat": None,
     ...     "arrivals.first_channel": {"phone": 1.0}, "channels.phone.next_after_abandon": None,
     ...     "channels.phone.next": {"phone": 0.5, "give_up": 0.5}})
     >>> empty_table_note(sim.run(phone_only, replications=2, days=0.05), "before_call")
@@ -316,9 +316,9 @@ def group_rows(result: Result, intervals: bool = False) -> list[list[str]]:
     Examples
     --------
     >>> import simulator as sim
-    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)
+    >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.5)
     >>> group_rows(res)[0][0], group_rows(res)[0][-1]
-    ('email', 'email 100.0 %')
+    ('voice', 'phone ... %, email ... %')
     """
     groups = result.groups
     rows = []

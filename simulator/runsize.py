@@ -32,7 +32,7 @@ Examples
 >>> import simulator as sim
 >>> sc = sim.load_scenario("nice_bcg_2016")
 >>> size = estimate_run([(sc, 10)])
->>> 200_000 < size.customers < 300_000  # 500 an hour for 54 hours, 10 times
+>>> 300_000 < size.customers < 400_000  # 180 an hour for a week and a day, 10 times
 True
 >>> check_run_size(size)  # a few seconds: fine
 >>> huge = estimate_run([(sc.with_changes({"arrivals.per_hour": 1e9}), 10)])
@@ -163,7 +163,7 @@ class RunSize:
         --------
         >>> import simulator as sim
         >>> print(estimate_run([(sim.load_scenario("nice_bcg_2016"), 10)], workers=2).text())  # doctest: +ELLIPSIS
-        10 replications of nice_bcg_2016 (2 days after a ... h warm-up): about ... customers and ... contacts; ... on 2 workers; memory about ...
+        10 replications of nice_bcg_2016 (7 days after a 24 h warm-up): about ... customers and ... contacts; ... on 2 workers; memory about ...
         """
         log = f", {_bytes(self.log_bytes)} of it the journey log kept" if self.log_bytes else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"

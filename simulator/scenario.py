@@ -489,10 +489,10 @@ class Scenario:
         --------
         >>> import simulator as sim
         >>> sc = sim.load_scenario("nice_bcg_2016")
-        >>> sc.with_changes({"channels.phone.agents": 60}).channel("phone").agents
-        60
+        >>> sc.with_changes({"groups.voice.shrinkage": 0.25}).group("voice").shrinkage
+        0.25
         >>> sc.with_changes({"arrivals.per_hour": Relative("*", 1.1)}).arrivals.per_hour
-        550.0
+        198.0
         """
         changes = {path: _plain(value) for path, value in changes.items()}
         origins = {path: (origins or {}).get(path) or (f"{path}{value}" if isinstance(value, Relative)

@@ -49,7 +49,7 @@ target the network approximation still clearly misses with ample agents
 Examples
 --------
 >>> import simulator as sim
->>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.5, "run.warmup_hours": 2})
+>>> sc = sim.load_scenario("bank_app_first").with_changes({"run.days": 0.5, "run.warmup_hours": 8})
 >>> plan = staff(sc, ["channels.phone.service_level>=0.8"], channels=["phone"], replications=3)
 >>> plan.met and plan.agents["phone"] > 0
 True
@@ -206,7 +206,7 @@ def erlang_start(scenario: Scenario, units: Sequence[str], targets: Sequence[Tar
     Examples
     --------
     >>> import simulator as sim
-    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> sc = sim.load_scenario("bank_app_first")
     >>> erlang_start(sc, ["phone"], [Target.parse("channels.phone.service_level>=0.8")])["phone"] > 0
     True
     """
@@ -334,10 +334,10 @@ def network_start(scenario: Scenario, units: Sequence[str], targets: Sequence[Ta
     Examples
     --------
     >>> import simulator as sim
-    >>> sc = sim.load_scenario("nice_bcg_2016")
+    >>> sc = sim.load_scenario("bank_app_first")
     >>> targets = [Target.parse("channels.phone.service_level>=0.8"), Target.parse("give_up_rate<=0.06")]
-    >>> erlang = erlang_start(sc, ["phone", "chat"], targets)
-    >>> network = network_start(sc, ["phone", "chat"], targets)
+    >>> erlang = erlang_start(sc, ["phone", "messages"], targets)
+    >>> network = network_start(sc, ["phone", "messages"], targets)
     >>> network["phone"] > erlang["phone"]  # re-routed customers load the phone
     True
     """
@@ -539,8 +539,10 @@ def staffing_changes(scenario: Scenario, plan: Plan) -> dict[str, Any]:
     Examples
     --------
     >>> import simulator as sim
-    >>> staffing_changes(sim.load_scenario("nice_bcg_2016"), {"phone": 60})
-    {'channels.phone.agents': 60}
+    >>> staffing_changes(sim.load_scenario("nice_bcg_2016"), {"voice": 60})
+    {'groups.voice.agents': 60}
+    >>> staffing_changes(sim.load_scenario("bank_app_first"), {"phone": 25})
+    {'channels.phone.agents': 25}
     """
     changes = {}
     for name, value in plan.items():
@@ -883,10 +885,10 @@ def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequenc
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> staffing_units(sc, [Target.parse("channels.phone.service_level>=0.8")])
-    ['phone']
+    >>> staffing_units(sc, [Target.parse("channels.phone.service_level>=0.8")])  # the group answering it
+    ['voice']
     >>> staffing_units(sc, [Target.parse("give_up_rate<=0.06")])
-    ['email', 'chat', 'phone']
+    ['voice', 'digital', 'back_office']
     """
     if names is None:
         network = any(t.channel is None and not t.key.startswith("groups.") for t in targets)

@@ -23,10 +23,10 @@ Examples
 --------
 >>> import simulator as sim
 >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
->>> table = sweep(sc, {"channels.phone.agents": [50, 70]}, replications=2, seed=1)
->>> sorted(table["channels.phone.agents"].unique().tolist())
-[50, 70]
->>> table.query("kpi == 'give_up_rate'")[["channels.phone.agents", "mean"]].shape
+>>> table = sweep(sc, {"groups.voice.shrinkage": [0.2, 0.3]}, replications=2, seed=1)
+>>> sorted(table["groups.voice.shrinkage"].unique().tolist())
+[0.2, 0.3]
+>>> table.query("kpi == 'give_up_rate'")[["groups.voice.shrinkage", "mean"]].shape
 (2, 2)
 """
 

@@ -293,7 +293,10 @@ def steady_state_problems(scenario: Scenario) -> list[str]:
     Examples
     --------
     >>> import simulator as sim
-    >>> steady_state_problems(sim.load_scenario("nice_bcg_2016"))
+    >>> steady_state_problems(sim.load_scenario("bank_app_first"))
+    ['arrivals.hourly_profile varies by hour', 'channels.chat.agents is a shift plan', 'channels.phone.open_hours closes the channel part of the day']
+    >>> steady_state_problems(sim.load_scenario("bank_app_first").with_changes(
+    ...     {"arrivals.hourly_profile": None, "channels.chat.agents": 12, "channels.phone.open_hours": None}))
     []
     """
     problems = []
@@ -391,9 +394,11 @@ def advise_warmup(scenario: Scenario, tolerance: float = SETTLING_TOLERANCE) -> 
     Examples
     --------
     >>> import simulator as sim
-    >>> advice = advise_warmup(sim.load_scenario("nice_bcg_2016"))
+    >>> steady = sim.load_scenario("bank_app_first").with_changes(
+    ...     {"arrivals.hourly_profile": None, "channels.chat.agents": 12, "channels.phone.open_hours": None})
+    >>> advice = advise_warmup(steady)
     >>> 0 < advice.hours < 24, sorted(advice.per_channel)
-    (True, ['chat', 'email', 'phone'])
+    (True, ['chat', 'messages', 'phone'])
     """
     key = (_content_key(scenario), tolerance)
     if key not in _ADVICE:

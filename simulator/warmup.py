@@ -255,7 +255,9 @@ def suggest_warmup(scenario: Scenario, replications: int = 5, seed: int | None =
     Examples
     --------
     >>> import simulator as sim
-    >>> sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.5})
+    >>> sc = sim.load_scenario("bank_app_first").with_changes(  # made a steady state
+    ...     {"arrivals.hourly_profile": None, "channels.chat.agents": 12, "channels.phone.open_hours": None,
+    ...      "run.days": 0.5})
     >>> s = suggest_warmup(sc, replications=2, seed=1)
     >>> 0 <= s.hours <= 12
     True

@@ -22,10 +22,10 @@ to :meth:`~simulator.scenario.Scenario.with_changes`, the same validation as
 Examples
 --------
 >>> import simulator as sim
->>> sc = sim.load_scenario("nice_bcg_2016")
+>>> sc = sim.load_scenario("bank_app_first")
 >>> sections = scenario_sections(sc)
 >>> [s.title for s in sections][:4]
-['Scenario', 'Run', 'Arrivals', 'Channel: Web self-service (web)']
+['Scenario', 'Run', 'Arrivals', 'Channel: Mobile app (app)']
 >>> values = {("channels.chat.agents", "count"): 25, ("channels.chat.agents", "mode"): "fixed"}
 >>> read = form_reader(sections, values)
 >>> form_changes(sections, read)
@@ -297,10 +297,10 @@ def scenario_sections(scenario: Scenario, draft: Mapping[str, Any] | None = None
     Examples
     --------
     >>> import simulator as sim
-    >>> sections = scenario_sections(sim.load_scenario("nice_bcg_2016"))
-    >>> chat = next(s for s in sections if s.key == "channels.chat")
-    >>> [(f.path, f.value) for f in chat.fields if f.kind == "agents"]
-    [('channels.chat.agents', 20)]
+    >>> sections = scenario_sections(sim.load_scenario("bank_app_first"))
+    >>> phone = next(s for s in sections if s.key == "channels.phone")
+    >>> [(f.path, f.value) for f in phone.fields if f.kind == "agents"]
+    [('channels.phone.agents', 20)]
     """
     data = scenario.to_dict() if draft is None else draft
     shown = scenario
@@ -714,9 +714,9 @@ def add_group(draft: Mapping[str, Any], name: str, channels: Sequence[str] = (),
     Examples
     --------
     >>> import simulator as sim
-    >>> data = add_group(sim.load_scenario("nice_bcg_2016").to_dict(), "desk", ["chat", "phone"])
-    >>> data["groups"]["desk"]["agents"], data["groups"]["desk"]["skills"], "agents" in data["channels"]["chat"]
-    (51, {'chat': 1, 'phone': 1}, False)
+    >>> data = add_group(sim.load_scenario("bank_app_first").to_dict(), "desk", ["messages", "phone"])
+    >>> data["groups"]["desk"]["agents"], data["groups"]["desk"]["skills"], "agents" in data["channels"]["phone"]
+    (24, {'messages': 1, 'phone': 1}, False)
     """
     name = name.strip()
     groups = draft.get("groups") or {}

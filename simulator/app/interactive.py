@@ -105,7 +105,7 @@ def hourly_groups_figure(result: Result):
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1)
     >>> sorted({trace.legendgroup for trace in hourly_groups_figure(res).data})
-    ['chat', 'email', 'phone']
+    ['back_office', 'digital', 'voice']
     """
     from plotly.subplots import make_subplots
 

@@ -133,7 +133,7 @@ def group_table(result: Result) -> pd.DataFrame | None:
     Examples
     --------
     >>> import simulator as sim
-    >>> group_table(sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)) is None
+    >>> group_table(sim.run(sim.load_scenario("bank_app_first"), replications=2, days=0.05)) is None
     True
     """
     sc = result.scenario
@@ -165,8 +165,8 @@ def estimate_problem(scenario: Scenario, error: BaseException) -> str:
     Examples
     --------
     >>> import simulator as sim
-    >>> estimate_problem(sim.load_scenario("nice_bcg_2016"), ValueError("no convergence"))
-    'No instant estimate for nice_bcg_2016: the network approximation failed (no convergence). Simulate for its figures.'
+    >>> estimate_problem(sim.load_scenario("bank_app_first"), ValueError("no convergence"))
+    'No instant estimate for bank_app_first: the network approximation failed (no convergence). Simulate for its figures.'
     """
     features = []
     if scenario.has_groups:
@@ -273,8 +273,8 @@ def variant_changes(base: Scenario, variant: Scenario) -> str:
     --------
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
-    >>> variant_changes(sc, sc.with_changes({"channels.chat.agents": 25}))
-    'channels.chat.agents = 25'
+    >>> variant_changes(sc, sc.with_changes({"channels.chat.resolve": 0.8}))
+    'channels.chat.resolve = 0.8'
     """
     changed = changed_fields(base.to_dict(), variant.to_dict())
     changed.pop("name", None)

@@ -202,10 +202,10 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
     Examples
     --------
     >>> sc = load_scenario("nice_bcg_2016")
-    >>> variants = variant_scenarios(sc, ["more chat: channels.chat.agents=25"],
-    ...                              ["better_chat:channels.chat.resolve=0.8", "better_chat:channels.chat.agents=20"])
-    >>> list(variants), variants["better_chat"].channel("chat").agents
-    (['more chat', 'better_chat'], 20)
+    >>> variants = variant_scenarios(sc, ["more chat: groups.digital.agents+=2"],
+    ...                              ["better_chat:channels.chat.resolve=0.8", "better_chat:groups.digital.shrinkage=0.2"])
+    >>> list(variants), variants["better_chat"].group("digital").shrinkage
+    (['more chat', 'better_chat'], 0.2)
     """
     changes = dict(changes or {})
     # (where: the options as typed, label or None, assignments or None for a file, text), in order

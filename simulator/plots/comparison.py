@@ -63,7 +63,7 @@ def kpi_frame(results: Mapping[str, Result], kpis: Sequence[str] | None = None,
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> runs = {"base": sim.run(sc, replications=2, days=0.05),
-    ...         "more chat": sim.run(sc.with_changes({"channels.chat.agents": 25}), replications=2, days=0.05)}
+    ...         "more chat": sim.run(sc.with_changes({"groups.digital.shrinkage": 0.1}), replications=2, days=0.05)}
     >>> frame = kpi_frame(runs, ["give_up_rate"], base="base")
     >>> list(frame.columns)
     ['scenario', 'kpi', 'mean', 'ci_low', 'ci_high', 'diff', 'diff_low', 'diff_high']
@@ -287,7 +287,7 @@ def channel_comparison(results: Mapping[str, Result], metrics: Sequence[str] = D
     >>> import simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> runs = {"today": sim.run(sc, replications=2, days=0.05),
-    ...         "+5 chat agents": sim.run(sc.with_changes({"channels.chat.agents": 25}), replications=2, days=0.05)}
+    ...         "more chat agents": sim.run(sc.with_changes({"groups.digital.shrinkage": 0.1}), replications=2, days=0.05)}
     >>> fig = channel_comparison(runs)
     >>> [ax.get_title(loc="left") for ax in fig.axes[:3]]
     ['Service level', 'Abandonment', 'Mean wait']

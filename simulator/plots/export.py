@@ -35,7 +35,7 @@ def result_charts(result: Result) -> dict[str, Figure]:
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.05)
     >>> sorted(result_charts(res))
-    ['before_after', 'flow_matrix', 'hourly', 'journey_flow', 'reference', 'wait_times']
+    ['before_after', 'flow_matrix', 'hourly', 'hourly_2', 'journey_flow', 'reference', 'wait_times']
     """
     charts: dict[str, Figure] = {}
     staffed = any(not c.unlimited for c in result.scenario.channels)

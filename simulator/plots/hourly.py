@@ -243,8 +243,8 @@ def hourly_charts(result: Result, service_level_target: float | None = 0.8) -> d
     --------
     >>> import simulator as sim
     >>> res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.1)
-    >>> list(hourly_charts(res))
-    ['hourly']
+    >>> list(hourly_charts(res))  # a week's hours: two channels a slide
+    ['hourly', 'hourly_2']
     """
     staffed = [c.name for c in result.scenario.channels if not c.unlimited]
     per_slide = _rows_per_slide(len(_hours_of(result.hourly)) > 24)
