@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pytest
 
 from simulator.scenario import Scenario, set_path
+
+#: Four channels with their own agents at a steady rate (tests/scenarios/daily_centre.toml): the former
+#: daily preset, for tests that need a channel's own agents, a steady state or a cheap run.
+DAILY_CENTRE = str(Path(__file__).resolve().parent / "scenarios" / "daily_centre.toml")
 
 BASE = {
     "name": "test_network",

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.cli import main, parse_assignment
+from conftest import DAILY_CENTRE
 from strategies import valid_scenarios
 
 SHORT = ["-r", "2", "-d", "0.05", "-q", "-w", "1"]
@@ -48,8 +49,10 @@ def test_json_is_one_document_with_every_table():
 
 
 def test_set_overrides_a_field_and_seed_reproduces():
-    a = json.loads(invoke("run", "--json", "--seed", "5", "--set", "channels.phone.agents=200", *SHORT).stdout)
-    b = json.loads(invoke("run", "--json", "--seed", "5", "--set", "channels.phone.agents=200", *SHORT).stdout)
+    a = json.loads(invoke("run", DAILY_CENTRE, "--json", "--seed", "5", "--set", "channels.phone.agents=200",
+                          *SHORT).stdout)
+    b = json.loads(invoke("run", DAILY_CENTRE, "--json", "--seed", "5", "--set", "channels.phone.agents=200",
+                          *SHORT).stdout)
     assert a == b and a["seed"] == 5
     assert a["channels"]["phone"]["abandon_rate"]["mean"] == 0.0  # 200 agents: nobody waits long
 
@@ -71,7 +74,7 @@ def test_out_writes_json_csv_and_parquet(tmp_path):
 
 def test_out_saves_the_scenario_as_run_and_it_reproduces_the_numbers(tmp_path):
     out = tmp_path / "res"
-    first = invoke("run", "--out", str(out), "--set", "channels.chat.agents=9", "-s", "5", *SHORT)
+    first = invoke("run", DAILY_CENTRE, "--out", str(out), "--set", "channels.chat.agents=9", "-s", "5", *SHORT)
     assert first.exit_code == 0, first.output
     saved = (out / "scenario.toml").read_text()
     assert "agents = 9" in saved and "service_level_seconds = 20.0" in saved  # --set and defaults written out
@@ -325,23 +328,23 @@ def test_set_with_a_mistyped_channel_names_the_channels():
 
 @pytest.mark.parametrize("args, expected", [
     (["--set", "channels.chat.agents=abc"],
-     "nice_bcg_2016: channels.chat.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) "
+     "channels.chat.agents: must be a whole number from 1 to 1,000,000, a list of 24 (or 168) "
      "hourly staffing levels, "
      "or \"unlimited\"; got 'abc' (from --set channels.chat.agents=abc)"),
     (["--set", "channels.chat.resolve=0.5",
       "--set", 'channels.chat.handle_time={ dist = "gamma", mena = 9.0, cv = 1 }'],
-     "nice_bcg_2016: channels.chat.handle_time.mena: unknown key; did you mean 'mean'? allowed: dist, mean, cv "
+     "channels.chat.handle_time.mena: unknown key; did you mean 'mean'? allowed: dist, mean, cv "
      "(from --set channels.chat.handle_time={ dist = \"gamma\", mena = 9.0, cv = 1 })"),
     (["--set", "channels.chat.agents=unlimited"],
-     "nice_bcg_2016: channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
+     "channels.chat.patience: self-service (agents = \"unlimited\") has no queue to abandon "
      "(after --set channels.chat.agents=unlimited)"),
     (["--set", "arrivals.per_hour=inf"],
-     "nice_bcg_2016: arrivals.per_hour: must be a finite number >= 1e-06 and <= 1,000,000,000; got inf (from --set arrivals.per_hour=inf)"),
+     "arrivals.per_hour: must be a finite number >= 1e-06 and <= 1,000,000,000; got inf (from --set arrivals.per_hour=inf)"),
 ])
 def test_set_mistakes_name_the_option_not_the_file(args, expected):
-    result = CliRunner().invoke(main, ["validate", "nice_bcg_2016", *args])
+    result = CliRunner().invoke(main, ["validate", DAILY_CENTRE, *args])
     assert result.exit_code == 2 and "Traceback" not in result.output
-    assert f"  {expected}" in result.output.splitlines(), result.output
+    assert f"  {DAILY_CENTRE}: {expected}" in result.output.splitlines(), result.output
 
 
 def test_variant_changes_name_the_assignment_at_fault(capsys):
@@ -366,8 +369,8 @@ def test_a_file_variant_named_like_the_base_or_another_is_named_after_its_file(t
 
 
 @pytest.mark.parametrize("command", [
-    ["run"], ["compare", "nice_bcg_2016", "--set-variant", "a:channels.chat.agents=3"],
-    ["sweep", "nice_bcg_2016", "--vary", "channels.chat.agents=3,4", "-o", "{tmp}/sweep"]])
+    ["run"], ["compare", "nice_bcg_2016", "--set-variant", "a:channels.chat.resolve=0.5"],
+    ["sweep", "nice_bcg_2016", "--vary", "groups.digital.shrinkage=0.2,0.3", "-o", "{tmp}/sweep"]])
 def test_an_unwritable_charts_folder_fails_before_anything_runs(command, tmp_path, monkeypatch):
     blocked = tmp_path / "file"
     blocked.write_text("")  # a file where the folder should go
@@ -385,9 +388,9 @@ def test_a_set_that_breaks_a_variant_file_names_the_option(tmp_path):
 
     plan = tmp_path / "plan.toml"
     plan.write_text(make_scenario({"name": "plan"}).to_toml())
-    # the preset has an email channel, the test network has none; an inline variant before the
+    # the daily centre has an email channel, the test network has none; an inline variant before the
     # file must not lend the file its own origins
-    result = CliRunner().invoke(main, ["compare", "nice_bcg_2016", "x: channels.chat.agents=3", str(plan),
+    result = CliRunner().invoke(main, ["compare", DAILY_CENTRE, "x: channels.chat.agents=3", str(plan),
                                        "--set", "channels.email.agents=5", "-r", "1", "-d", "0.05", "-q"])
     assert result.exit_code == 2, result.output
     assert "channels.email.agents: no channel 'email'" in result.output
@@ -539,7 +542,7 @@ def test_ctrl_c_in_any_command_exits_130_with_one_line(command, monkeypatch):
 
 
 @pytest.mark.parametrize("args, where", [
-    (["run", *SHORT], "simulator.cli.run.run_scenario"),
+    (["run", DAILY_CENTRE, *SHORT], "simulator.cli.run.run_scenario"),
     (["analyze", "--simulate", *SHORT], "simulator.cli.analyze.run_scenario"),
     (["analyze"], "simulator.cli.analyze.approximate"),
     (["estimate", "log.csv"], "simulator.cli.estimate.read_contact_log"),
@@ -622,7 +625,7 @@ def test_sigint_while_loading_or_running_exits_130_with_one_line(announce, momen
     import signal
 
     start = announce + "from simulator.cli import entry_point\n" + \
-        "entry_point(['run', '-r', '200', '-d', '2', '-q', '-w', '1'])"
+        f"entry_point(['run', {DAILY_CENTRE!r}, '-r', '200', '-d', '2', '-q', '-w', '1'])"
     proc = subprocess.Popen([sys.executable, "-c", start], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stderr.readline() == f"{moment}\n"
     proc.send_signal(signal.SIGINT)

@@ -398,9 +398,10 @@ def test_run_charts_writes_png_and_svg(tmp_path):
     result = invoke("run", "-r", "2", "-d", "0.05", "-q", "-w", "1", "--charts", str(out))
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
-    stems = {"before_after", "flow_matrix", "hourly", "journey_flow", "reference", "wait_times"}
+    # the preset is weekly: its hours of the week take two slides for its three staffed channels
+    stems = {"before_after", "flow_matrix", "hourly", "hourly_2", "journey_flow", "reference", "wait_times"}
     assert names == sorted(f"{s}.{ext}" for s in stems for ext in ("png", "svg"))
-    assert "wrote 12 chart files" in result.output
+    assert "wrote 14 chart files" in result.output
     blocked = tmp_path / "file"
     blocked.write_text("")
     bad = CliRunner().invoke(main, ["run", "-r", "1", "-d", "0.05", "-q", "--charts", str(blocked / "x")])

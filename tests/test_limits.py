@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from simulator.cli import main
 
-from conftest import BASE
+from conftest import BASE, DAILY_CENTRE
 
 QUICK = ["-r", "1", "-d", "0.01", "-q", "-w", "1"]
 TEN_YEARS = "from 1e-06 to 5,256,000 minutes (10 years)"
@@ -86,9 +86,9 @@ def many_channels(count: int) -> dict:
 @pytest.mark.parametrize("command", ["validate", "run", "analyze"])
 def test_values_out_of_range_are_refused_at_load_time(command, change, expected):
     extra = QUICK if command == "run" else []
-    result = invoke(command, "nice_bcg_2016", "--set", change, *extra)
+    result = invoke(command, DAILY_CENTRE, "--set", change, *extra)
     assert result.exit_code == 2, result.output
-    assert f"nice_bcg_2016: {expected}" in result.output
+    assert f"{DAILY_CENTRE}: {expected}" in result.output
     assert "Traceback" not in result.output
 
 
@@ -164,7 +164,7 @@ def test_analyze_with_a_million_agents_does_not_allocate_per_agent():
     assert erlang_b(2.0, 10**9) == 0.0
     assert erlang_c(2.0, 5.0, 10**9).p_wait == 0.0
     assert erlang_a(2.0, 5.0, 10**9, 3.0).service_level == pytest.approx(1.0)
-    result = invoke("analyze", "nice_bcg_2016", "--set", "channels.phone.agents=1000000",
+    result = invoke("analyze", DAILY_CENTRE, "--set", "channels.phone.agents=1000000",
                     "--set", "channels.email.agents=1000000", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -177,7 +177,7 @@ def test_analyze_a_run_of_the_longest_window_models_its_backlog_over_weeks():
     from simulator.pools import FLUID_WINDOW_DAYS
     from simulator.scenario import MAX_DAYS, load_scenario
 
-    sc = load_scenario("nice_bcg_2016")
+    sc = load_scenario(DAILY_CENTRE)
     long = approximate(sc.with_changes({"run.days": MAX_DAYS, "run.warmup_hours": 336}))
     weeks = approximate(sc.with_changes({"run.days": FLUID_WINDOW_DAYS, "run.warmup_hours": 336}))
     for metric in ("abandon_rate", "mean_wait_min", "occupancy"):
@@ -272,7 +272,7 @@ def test_numpy_numbers_are_numbers_and_numpy_booleans_are_not():
 
     from simulator.scenario import ScenarioError, load_scenario
 
-    sc = load_scenario("nice_bcg_2016").with_changes({"channels.chat.agents": np.int64(25),
+    sc = load_scenario(DAILY_CENTRE).with_changes({"channels.chat.agents": np.int64(25),
                                                        "arrivals.hourly_profile": np.ones(24)})
     assert sc.channel("chat").agents == 25 and type(sc.channel("chat").agents) is int
     assert "agents = 25" in sc.to_toml()

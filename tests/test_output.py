@@ -11,6 +11,8 @@ from click.testing import CliRunner
 import simulator as sim
 from simulator.cli import main
 
+from conftest import DAILY_CENTRE
+
 SHORT = ["-r", "2", "-d", "0.05", "-q", "-w", "1"]
 
 
@@ -39,7 +41,7 @@ def test_run_json_and_out_record_the_window_seed_and_version(tmp_path):
 
 
 def test_run_text_says_the_window_and_gives_counts_a_day():
-    out = invoke("run", *SHORT).output
+    out = invoke("run", DAILY_CENTRE, *SHORT).output
     assert "2 replication(s) of 0.05 day(s) after a " in out.splitlines()[0]
     assert "a day" in out and "contacts a day" in out
 
@@ -102,7 +104,7 @@ def test_analyze_does_not_judge_the_staffing_it_was_given():
 
 def test_intervals_stay_within_what_a_figure_can_be():
     # few, short replications: Student-t intervals of shares near 0 or 1 and of small counts overshoot
-    res = sim.run(sim.load_scenario("nice_bcg_2016"), replications=2, days=0.02, seed=3)
+    res = sim.run(sim.load_scenario(DAILY_CENTRE), replications=2, days=0.02, seed=3)
     summary = res.summary
     shares = summary.index.get_level_values("metric").isin(sim.metrics.SHARE_METRICS)
     assert (summary["ci_low"].dropna() >= 0).all()
@@ -165,12 +167,12 @@ def test_every_json_output_is_strict_json(tmp_path):
     short = ["-d", "0.05", "-q", "-w", "1"]
     res_dir = tmp_path / "res"
     commands = [
-        ["run", "-r", "1", *short, "--json", "--out", str(res_dir)],
-        ["compare", "nice_bcg_2016", "--set-variant", "b:channels.chat.agents=25", "-r", "1", *short, "--json"],
-        ["staff", "nice_bcg_2016", "--target", "channels.phone.service_level>=0.2", "--channels", "phone",
+        ["run", DAILY_CENTRE, "-r", "1", *short, "--json", "--out", str(res_dir)],
+        ["compare", DAILY_CENTRE, "--set-variant", "b:channels.chat.agents=25", "-r", "1", *short, "--json"],
+        ["staff", DAILY_CENTRE, "--target", "channels.phone.service_level>=0.2", "--channels", "phone",
          "-r", "1", *short, "--max-evaluations", "30", "--json"],
-        ["analyze", "nice_bcg_2016", "--simulate", "-r", "2", *short, "--json"],
-        ["calibrate", "nice_bcg_2016", "--targets", "nice_bcg_2016", "--out", str(tmp_path / "c.toml"), "--json"],
+        ["analyze", DAILY_CENTRE, "--simulate", "-r", "2", *short, "--json"],
+        ["calibrate", DAILY_CENTRE, "--targets", "nice_bcg_2016", "--out", str(tmp_path / "c.toml"), "--json"],
     ]
     for args in commands:
         result = CliRunner().invoke(main, args, catch_exceptions=False)
@@ -259,9 +261,9 @@ def test_the_wait_chart_warns_nothing_when_the_first_channel_has_no_wait():
 
 
 def test_run_warns_about_an_overloaded_queue_as_analyze_does():
-    overloaded = CliRunner().invoke(main, ["run", *SHORT, "--set", "channels.phone.agents=20"])
+    overloaded = CliRunner().invoke(main, ["run", DAILY_CENTRE, *SHORT, "--set", "channels.phone.agents=20"])
     assert overloaded.exit_code == 0
     assert "warning: phone: overloaded" in overloaded.stderr
-    assert "phone: overloaded" in invoke("analyze", "--set", "channels.phone.agents=20").output
-    fine = CliRunner().invoke(main, ["run", *SHORT])
+    assert "phone: overloaded" in invoke("analyze", DAILY_CENTRE, "--set", "channels.phone.agents=20").output
+    fine = CliRunner().invoke(main, ["run", DAILY_CENTRE, *SHORT])
     assert "overloaded" not in fine.stderr

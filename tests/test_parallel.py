@@ -25,6 +25,8 @@ from simulator.parallel import (
 )
 from simulator.sweep import sweep
 
+from conftest import DAILY_CENTRE
+
 
 def short(scenario):
     return scenario.with_changes({"run.days": 0.2})
@@ -285,12 +287,12 @@ SMALL = ["-r", "2", "-d", "0.05", "-q", "-w", "1000"]
 
 
 @pytest.mark.parametrize("command, tasks", [
-    (["run", "nice_bcg_2016"], 2),
-    (["compare", "nice_bcg_2016", "--set-variant", "x:channels.chat.agents=9"], 4),  # 2 scenarios x 2
-    (["sweep", "nice_bcg_2016", "--vary", "channels.chat.agents=8,9,10", "-o", "{tmp}/sweep"], 6),  # 3 points x 2
-    (["staff", "nice_bcg_2016", "--target", "channels.chat.service_level>=0.5", "--channels", "chat"], 2),
-    (["analyze", "nice_bcg_2016", "--simulate"], 2),
-    (["report", "nice_bcg_2016", "-o", "{tmp}/r.html"], 2),
+    (["run", DAILY_CENTRE], 2),
+    (["compare", DAILY_CENTRE, "--set-variant", "x:channels.chat.agents=9"], 4),  # 2 scenarios x 2
+    (["sweep", DAILY_CENTRE, "--vary", "channels.chat.agents=8,9,10", "-o", "{tmp}/sweep"], 6),  # 3 points x 2
+    (["staff", DAILY_CENTRE, "--target", "channels.chat.service_level>=0.5", "--channels", "chat"], 2),
+    (["analyze", DAILY_CENTRE, "--simulate"], 2),
+    (["report", DAILY_CENTRE, "-o", "{tmp}/r.html"], 2),
 ])
 def test_workers_are_capped_by_the_work_and_the_cores_in_every_command(command, tasks, started_pools, tmp_path):
     """--workers 1000 started 1,000 processes in sweep, compare and staff whatever the work."""
@@ -304,13 +306,13 @@ def test_workers_are_capped_by_the_work_and_the_cores_in_every_command(command, 
 
 
 def test_warmup_workers_are_capped_too(started_pools):
-    result = CliRunner().invoke(main, ["warmup", "nice_bcg_2016", "-r", "2", "-d", "0.1", "-q", "-w", "1000"])
+    result = CliRunner().invoke(main, ["warmup", DAILY_CENTRE, "-r", "2", "-d", "0.1", "-q", "-w", "1000"])
     assert result.exit_code == 0, result.output
     assert started_pools == [2]
 
 
 def test_the_python_api_caps_workers_the_same_way(started_pools):
-    sc = sim.load_scenario("nice_bcg_2016").with_changes({"run.days": 0.05})
+    sc = sim.load_scenario(DAILY_CENTRE).with_changes({"run.days": 0.05})
     sim.sweep(sc, {"channels.chat.agents": [8, 9]}, replications=1, seed=1, workers=1000)
     sim.compare(sc, [sc.with_changes({"channels.chat.agents": 9})], replications=1, seed=1, workers=1000)
     assert started_pools == [2, 2]

@@ -11,6 +11,8 @@ from simulator.analytic import JourneyChain
 from simulator.cli import main
 from simulator.runsize import CONTACTS_PER_SECOND, LOG_BYTES_PER_CONTACT, RunTooLarge, estimate_run
 
+from conftest import DAILY_CENTRE
+
 QUICK = ["-r", "1", "-d", "0.01", "-q", "-w", "1"]
 
 
@@ -33,10 +35,10 @@ def assert_refused(result):
     ["run", "--set", "run.warmup_hours=1e6", "-w", "1"],
     ["run", "-d", "100000", "-w", "1"],
     ["run", "-d", "100000", "-w", "1", "--out", "OUT"],
-    ["compare", "nice_bcg_2016", "x:run.seed=3", "-d", "100000", "-w", "1"],
-    ["sweep", "nice_bcg_2016", "--vary", "run.seed=1,2", "-d", "100000", "-w", "1", "-o", "OUT"],
-    ["staff", "nice_bcg_2016", "--target", "give_up_rate<=0.1", "-d", "100000", "-w", "1"],
-    ["warmup", "nice_bcg_2016", "-d", "100000", "-w", "1"],
+    ["compare", DAILY_CENTRE, "x:run.seed=3", "-d", "100000", "-w", "1"],
+    ["sweep", DAILY_CENTRE, "--vary", "run.seed=1,2", "-d", "100000", "-w", "1", "-o", "OUT"],
+    ["staff", DAILY_CENTRE, "--target", "give_up_rate<=0.1", "-d", "100000", "-w", "1"],
+    ["warmup", DAILY_CENTRE, "-d", "100000", "-w", "1"],
     ["analyze", "--simulate", "-d", "100000", "-w", "1"],
     ["report", "-d", "100000", "-w", "1", "--out", "OUT/report.html"],
 ])
@@ -58,7 +60,7 @@ def test_force_runs_it_anyway(monkeypatch):
     result = invoke("run", *QUICK, "--force")
     assert result.exit_code == 0, result.output
     assert "customers" in result.output
-    sc = sim.load_scenario("nice_bcg_2016")
+    sc = sim.load_scenario(DAILY_CENTRE)
     with pytest.raises(RunTooLarge, match="use force=True to run it anyway"):
         sim.run(sc, replications=1, days=0.01)
     assert sim.run(sc, replications=1, days=0.01, force=True).replications == 1
@@ -68,7 +70,7 @@ def test_force_runs_it_anyway(monkeypatch):
 
 
 def test_customers_and_contacts_are_those_of_the_routing_chain_when_capacity_is_ample():
-    sc = sim.load_scenario("nice_bcg_2016").with_changes(
+    sc = sim.load_scenario(DAILY_CENTRE).with_changes(
         {f"channels.{c}.agents": 10_000 for c in ("email", "chat", "phone")})
     size = estimate_run([(sc, 3)])
     hours = sc.run.warmup_hours + 24 * sc.run.days
@@ -80,7 +82,7 @@ def test_customers_and_contacts_are_those_of_the_routing_chain_when_capacity_is_
 
 
 def test_an_overloaded_channel_whose_customers_hang_up_and_call_again_makes_more_contacts():
-    sc = sim.load_scenario("nice_bcg_2016")
+    sc = sim.load_scenario(DAILY_CENTRE)
     overloaded = sc.with_changes({"channels.phone.agents": 5})
     assert estimate_run([(overloaded, 1)]).contacts > 1.3 * estimate_run([(sc, 1)]).contacts
     # which the simulation confirms
@@ -90,7 +92,7 @@ def test_an_overloaded_channel_whose_customers_hang_up_and_call_again_makes_more
 
 
 def test_the_estimate_is_refused_only_far_beyond_the_machine():
-    sc = sim.load_scenario("nice_bcg_2016")
+    sc = sim.load_scenario(DAILY_CENTRE)
     assert estimate_run([(sc, 10)], workers=2).problems(memory=16e9) == []
     # 100,000 days of a sparse scenario: long in simulated time, quick to simulate
     sparse = sc.with_changes({"run.days": 100_000, "arrivals.per_hour": 0.01})
