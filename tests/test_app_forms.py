@@ -10,10 +10,13 @@ from simulator.app.jobs import Job
 from simulator.cli import main
 from simulator.scenario import Problem, load_scenario
 
+from conftest import DAILY_CENTRE
+
 
 @pytest.fixture(scope="module")
 def preset():
-    return load_scenario("nice_bcg_2016")
+    """Four channels with their own agents (the former daily preset): every per-channel field kind."""
+    return load_scenario(DAILY_CENTRE)
 
 
 #: A weekly profile: busier on weekdays from 8:00 to 20:00, quieter at the weekend.
@@ -122,7 +125,7 @@ def test_form_messages_are_the_command_line_messages(preset, tmp_path):
     """The same bad value typed in the form and given to --set is refused in the same words."""
     from click.testing import CliRunner
 
-    cli = CliRunner().invoke(main, ["validate", "nice_bcg_2016", "--set", "channels.web.resolve=1.5"])
+    cli = CliRunner().invoke(main, ["validate", DAILY_CENTRE, "--set", "channels.web.resolve=1.5"])
     assert cli.exit_code == 2
     result, sections = _apply(preset, {("channels.web.resolve", ""): 1.5})
     (message,) = forms.problems_by_field(result.problems, sections)[0]["channels.web.resolve"]
@@ -509,6 +512,6 @@ def test_the_what_if_table_shows_shared_groups(grouped):
 
 def test_an_estimate_that_fails_is_a_message(grouped):
     message = views.estimate_problem(grouped, TypeError("int() argument must be a number"))
-    assert message.startswith("No instant estimate for nice_bcg_2016: the network approximation does not handle "
+    assert message.startswith("No instant estimate for daily_centre: the network approximation does not handle "
                               "agent groups, concurrency, call backs, a week's hourly lists in this version")
     assert "Simulate for its figures" in message
