@@ -2,8 +2,8 @@
 
 The app runs as its command line starts it (``python -m simulator app``), and
 Playwright drives Debian's Chromium (``/usr/bin/chromium``; Playwright cannot
-download its own browser here) through a whole what-if: load the preset,
-change chat agents and web resolve, watch the estimate change, simulate, add
+download its own browser here) through a whole what-if: open on the preset, load a centre whose channels
+have their own agents, change chat agents and web resolve, watch the estimate change, simulate, add
 a variant, compare, download the comparison and the scenario, break a routing
 row and upload a malformed file; then a scenario with agent groups: edit a
 group's agents and a skill priority, add a group, download it. Skipped, with
@@ -27,6 +27,8 @@ import pandas as pd
 import pytest
 
 from simulator.scenario import Scenario, load_scenario, parse_toml
+
+from conftest import DAILY_CENTRE
 
 CHROMIUM = os.environ.get("CONTACTFLOW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -125,26 +127,29 @@ def _download(page, button_id: str) -> tuple[str, bytes]:
 
 
 def test_a_whole_what_if_in_the_browser(page, tmp_path):
-    # the preset is loaded and its instant estimate shown
+    # the app opens on the preset; the what-if below is on a centre whose channels have their own agents
     expect(page.locator("#form-state")).to_contain_text("nice_bcg_2016: valid")
+    page.locator("#upload").set_input_files(DAILY_CENTRE)
+    expect(page.locator("#load-ok")).to_have_text("loaded daily_centre.toml")
+    expect(page.locator("#form-state")).to_contain_text("daily_centre: valid")
     calls = _card(page, "focal_contacts")
     expect(calls).not_to_be_empty()
     calls_before = calls.inner_text()
 
     # change chat agents and web resolve: the estimate follows
     _open_section(page, "Channel: Chat (chat)")
-    _number(page, "g0_f_channels_2echat_2eagents__count", "12")
+    _type(_widget(page, "channels.chat.agents", "count"), "12")
     _open_section(page, "Channel: Web self-service (web)")
-    _number(page, "g0_f_channels_2eweb_2eresolve", "0.5")
+    _type(_widget(page, "channels.web.resolve"), "0.5")
     expect(page.locator("#form-state")).to_contain_text("2 field(s) changed")
     expect(calls).not_to_have_text(calls_before)
 
     # an impossible value: the library's message next to the field, the last valid scenario kept
-    _number(page, "g0_f_channels_2eweb_2eresolve", "1.5")
-    problem = page.locator("#g0_f_channels_2eweb_2eresolve__problem")
+    _type(_widget(page, "channels.web.resolve"), "1.5")
+    problem = _widget(page, "channels.web.resolve", "problem")
     expect(problem).to_have_text("must be a probability in [0, 1]; got 1.5")
     expect(page.locator("#form-state")).to_contain_text("1 problem(s)")
-    _number(page, "g0_f_channels_2eweb_2eresolve", "0.5")
+    _type(_widget(page, "channels.web.resolve"), "0.5")
     expect(problem).to_be_empty()
 
     # simulate a little: KPI cards with intervals, the survey's figures beside them
@@ -155,7 +160,7 @@ def test_a_whole_what_if_in_the_browser(page, tmp_path):
     expect(page.locator("#sim_results .kpi-card").first).to_be_visible()
     expect(page.locator("#sim_status")).to_contain_text("done")
     expect(page.locator("#sim_results")).to_contain_text("2 replication(s) of 0.25 day(s)")
-    expect(page.locator('#sim_results .kpi-card[data-figure="avoidable_call_share"]')).to_contain_text("survey")
+    expect(page.locator('#sim_results .kpi-card[data-figure="avoidable_call_share"]')).to_contain_text("published")
 
     # the form as a variant, compared with the preset on common random numbers
     page.get_by_role("tab", name="What-if").click()
@@ -173,9 +178,9 @@ def test_a_whole_what_if_in_the_browser(page, tmp_path):
     name, content = _download(page, "dl_cmp_csv")
     assert name == "comparison.csv"
     frame = pd.read_csv(io.BytesIO(content))
-    assert list(dict.fromkeys(frame["scenario"])) == ["nice_bcg_2016", "lean chat, better web"]
+    assert list(dict.fromkeys(frame["scenario"])) == ["daily_centre", "lean chat, better web"]
     rows = frame.set_index(["scenario", "kpi"])
-    variant, base = rows.loc["lean chat, better web"], rows.loc["nice_bcg_2016"]
+    variant, base = rows.loc["lean chat, better web"], rows.loc["daily_centre"]
     # paired on common random numbers: the same customers, and each difference is the variant's
     # mean minus the base's (the mean of the replication-by-replication differences)
     assert variant.loc["customers", "diff"] == 0
@@ -188,7 +193,7 @@ def test_a_whole_what_if_in_the_browser(page, tmp_path):
     assert f"{per_day:+,.0f}".replace("-", "−") + " calls a day" in shown
 
     name, content = _download(page, "download_scenario")
-    assert name == "nice_bcg_2016.toml"
+    assert name == "daily_centre.toml"
     saved = Scenario.from_dict(parse_toml(content.decode("utf-8")), name)
     assert saved.channel("chat").agents == 12 and saved.channel("web").resolve == 0.5
     assert saved.channel("phone").agents == 31  # the rest as loaded
@@ -214,14 +219,14 @@ def test_a_whole_what_if_in_the_browser(page, tmp_path):
     page.locator("#upload").set_input_files(str(broken))
     expect(page.locator("#load-error")).to_contain_text("broken.toml: 1 problem(s)")
     expect(page.locator("#load-error")).to_contain_text("malformed TOML")
-    expect(page.locator("#estimate")).to_contain_text("nice_bcg_2016")
+    expect(page.locator("#estimate")).to_contain_text("daily_centre")
     assert "Traceback" not in page.content()
 
 
 def _grouped_toml() -> str:
-    """The preset with phone and chat answered by a shared service desk (chat held two at a time, a call
+    """The daily centre with phone and chat answered by a shared service desk (chat held two at a time, a call
     back on the phone line) and a weekly arrival profile."""
-    data = load_scenario("nice_bcg_2016").to_dict()
+    data = load_scenario(DAILY_CENTRE).to_dict()
     for name in ("phone", "chat"):
         del data["channels"][name]["agents"]
         data["channels"][name].pop("cost_per_agent_hour", None)
