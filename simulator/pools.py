@@ -51,9 +51,15 @@ hour ``h``:
   time: equal priorities pool into Erlang C. The wait once waiting is taken
   as exponential; with patience ``theta``, ``W_j = P_j / (theta + nu_j)``
   and ``abandon_j = theta W_j``.
-* Asynchronous (and patient) channels take the capacity that the work ranked
-  above them or beside them leaves: a fluid backlog as above, with Cobham's
-  wait in hours where none builds up.
+* No channel gets more through than its *capacity*: the agents that the
+  work its groups rank above it or beside it leaves (less a ``reserve``),
+  at its handle time. In an overloaded hour Cobham's rate vanishes; the
+  queue is then served at that capacity, and callers hang up until the
+  calls answered fit in it (``abandon_j = 1 - capacity / lambda_j``).
+* Asynchronous (and patient) channels take that capacity: a fluid backlog
+  as above, with Cobham's wait in hours where none builds up — the wait of
+  the hour's own arrivals, whose load (not the backlog being worked off)
+  counts in their probability of waiting and Cobham's rate.
 * Call backs are a class of their own, ranked just after the live contacts
   of their channel, which wait at their class's rate ``nu`` until due.
   Callers are offered one with probability ``P_j rho^q*`` (a geometric
@@ -64,7 +70,9 @@ hour ``h``:
 * Each channel's served contacts are split among its groups: those answered
   at once go to the best-priority groups with idle agents first (Erlang B
   overflow between priority levels), those that waited to each group in
-  proportion to its term of ``nu_j``.
+  proportion to its term of ``nu_j``; what would take a group beyond the
+  agents the channel may have there goes to the groups with some left, so
+  no group is ever busy beyond its agents.
 
 Examples
 --------
@@ -807,7 +815,7 @@ class Pool:
         name = self.specs[0].name
         rank = np.array([[g.skills[name]] for g in self.group_specs], dtype=float)
         available = self.on_duty.astype(float)
-        share = _split(busy, p_wait, rank[:, 0], available, available)
+        share = _split(busy, p_wait, rank[:, 0], available, available, available)
         with np.errstate(invalid="ignore", divide="ignore"):
             fraction = np.where(busy > 0, share / np.where(busy > 0, busy, 1.0), 0.0)
         return ({g: share[n] for n, g in enumerate(self.groups)},
@@ -898,6 +906,35 @@ class Pool:
                                          0.0) * (1.0 - waiting[x][None, :])
         return freeing
 
+    def _room(self, busy: np.ndarray, agents: np.ndarray) -> np.ndarray:
+        """``room[g, x, h]``: the agents of group ``g`` that class ``x`` may have in hour ``h``, the
+        group's agents (less its reserve for ``x``) that the classes it ranks above ``x`` or beside it
+        do not hold. A channel's call backs, promoted ahead of its live callers when they cannot be
+        made, count as work above the live callers here (and the live callers not as work above them).
+        """
+        room = np.zeros_like(busy)
+        for x, (n, callback) in enumerate(self.classes):
+            serving = self.serving[:, x][:, None]
+            effective = np.maximum(agents - self.reserve[:, x][:, None], 0.0)
+            higher = np.einsum("gyp,gy->gp", busy, self.above[:, x, :])
+            others = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :]) - busy[:, x]
+            if callback:
+                higher = higher - busy[:, x - 1]
+            elif x + 1 < len(self.classes) and self.classes[x + 1] == (n, True):
+                others = others + busy[:, x + 1]
+            room[:, x] = np.maximum(effective - higher - others, 0.0) * serving
+        return room
+
+    def _steady_busy(self, x: int, offered: np.ndarray, busy: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """The agents of each group the contacts of class ``x`` arriving in each hour keep busy (``(G, P)``):
+        ``offered`` contacts a minute at the class's cost per contact, shared among the groups as its
+        ``busy`` agents are (as its ``room`` where it has none)."""
+        need = offered * self.full_cost[x]
+        weights = np.where(busy.sum(axis=0) > 1e-12, busy, room)
+        total = weights.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0) * need
+
     def _evaluate_shared(self, rates: np.ndarray, steps: int, service_level: bool = True) -> dict[int, ChannelQueue]:
         tl = self.timeline
         period = tl.period
@@ -955,6 +992,7 @@ class Pool:
         carried = np.zeros((len(self.classes), period))  # contacts per minute each class gets through
         waiting = np.zeros_like(carried)  # P(wait) of each class's contacts
         rate_terms = np.zeros((n_groups, len(self.classes), period))
+        room = self._room(busy, agents)
         figures: dict[int, dict] = {}
         pending = []
         for x, (n, callback) in enumerate(self.classes):
@@ -963,16 +1001,29 @@ class Pool:
             effective = np.maximum(agents - self.reserve[:, x][:, None], 0.0) * serving[:, None]
             higher = np.einsum("gyp,gy->gp", busy, self.above[:, x, :])
             beside = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :])
+            k = spec.concurrency
+            work_conserving = not callback and (spec.is_async or (spec.patience is None and spec.callback is None))
+            own_total = total
+            if work_conserving and k == 1:
+                # the random part of the wait is that of the hour's own arrivals, so the class counts the
+                # agents they keep busy, not those working off a backlog (which would leave no spare rate)
+                steady = self._steady_busy(x, offered[x], busy[:, x], room[:, x])
+                beside = beside + steady - busy[:, x]
+                own_total = total + steady - busy[:, x]
             rate_terms[:, x] = (effective * mu * np.clip(1.0 - share_of(higher), FLOOR, 1.0)
                                 * np.clip(1.0 - share_of(higher + beside), FLOOR, 1.0))
-            k = spec.concurrency
+            # contacts a minute the class can get through: the agents the classes above it leave, each
+            # holding as many of its contacts as it may
+            capacity = room[:, x].sum(axis=0) / self.full_cost[x]
             if k > 1 and not callback:
                 # a chat waits only when every slot of the agents free for chats is taken
                 free, p_wait = slots_free(x)
                 release = free.sum(axis=0) * k / (spec.handle_time.mean * _stretch(spec))  # slots freed a minute
                 nu = np.maximum(release - carried_guess(x), FLOOR * release + 1e-12)
                 rate_terms[:, x] = free * nu / np.maximum(free.sum(axis=0), 1e-12)
+                reach = release  # the most the class's queue can be served at
             else:
+                reach = capacity
                 if self.chats_above[:, x].any():
                     # chats ranked above go to free slots and seldom queue: they hold agents (out of the
                     # capacity) rather than work waiting ahead; an agent whose last chat ends before it gets
@@ -993,22 +1044,21 @@ class Pool:
                 nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
                 # a lower channel with a reserve never fills the last agents: out of the capacity, not in the load
                 reserved = np.einsum("gyp,gy->gp", busy, self.reserved_below[:, x, :])
-                p_wait = _erlang_c_fractional(((total - reserved) * serving[:, None]).sum(axis=0),
+                p_wait = _erlang_c_fractional(((own_total - reserved) * serving[:, None]).sum(axis=0),
                                               ((effective - reserved) * serving[:, None]).sum(axis=0))
             waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below
             theta = 1.0 / spec.patience.mean if spec.patience is not None and not spec.is_async else 0.0
-            work_conserving = spec.is_async or (spec.patience is None and spec.callback is None)
             if work_conserving:
-                spare = np.maximum(effective - higher - (beside - busy[:, x]), 0.0)
-                capacity = (spare / self.full_cost[x]).sum(axis=0)
                 pending.append((x, n, p_wait, nu, capacity))
                 continue
             lam = rates[self.channels[n]]
             # given every agent busy, the class's queue: births lam (thinned past the call-back
-            # threshold), deaths s + j theta, s the rate freed agents reach it (Cobham: nu + carried)
-            speed = nu + carried_guess(x)
+            # threshold), deaths s + j theta, s the rate freed agents reach it (Cobham: nu + carried,
+            # the carried part no more than the class's capacity: in overload nu vanishes, and a death
+            # rate that followed the carried contacts would let them grow past the agents)
+            speed = nu + np.minimum(carried_guess(x), reach)
             threshold = None
             if spec.callback is not None:
                 slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
@@ -1024,12 +1074,20 @@ class Pool:
             abandon = theta * wait_live * live if theta else np.zeros_like(wait_live)  # no 0 * inf
             service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
             carried[x] = offered[x] * (live - abandon)
+            if spec.callback is not None:  # the call backs made, first: promoted, they go ahead when overdue
+                carried[x + 1] = np.minimum(offered[x] * accepted, room[:, x + 1].sum(axis=0) / self.full_cost[x + 1])
+            # no more answered than the capacity: in an overloaded hour the queue is as long as it takes
+            # for the callers who hang up to carry the rest off (abandon = theta x wait)
+            over = (carried[x] > capacity) & (offered[x] > 0)
+            if over.any() and theta:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    abandon = np.where(over, live - capacity / np.where(over, offered[x], 1.0), abandon)
+                    wait_live = np.where(over, abandon / (theta * live), wait_live)
+            carried[x] = np.minimum(carried[x], capacity)
             figures[x] = {"abandon_rate": abandon, "mean_wait_min": wait_live, "p_wait": p_live,
                           "service_level": service_level, "mean_queue": lam * live * wait_live * tl.open[self.channels[n]],
                           "time_waiting": wait_live * live, "callback_offered": offered_share,
                           "callback_accepted": accepted, "p_wait_all": p_live * live + accepted}
-            if spec.callback is not None:
-                carried[x + 1] = offered[x] * accepted
         # call backs: a lower class of their channel
         for x, (n, callback) in enumerate(self.classes):
             if not callback:
@@ -1055,7 +1113,7 @@ class Pool:
             carried[x] = through
             queues[x] = queue
             throughput[x] = through
-        new_served = _split_classes(carried, waiting, self.rank, agents, self.reserve, busy, cost, rate_terms)
+        new_served = _split_classes(carried, waiting, self.rank, agents, self.reserve, busy, cost, room, rate_terms)
         new_busy = new_served * cost
         result = {"served": new_served, "busy": new_busy}
         if not final:
@@ -1131,9 +1189,10 @@ def _stretch(spec: Channel, partial: bool = False) -> float:
 
 
 def _split(carried_agents: np.ndarray, p_wait: np.ndarray, rank: np.ndarray, available: np.ndarray,
-           weights: np.ndarray) -> np.ndarray:
+           weights: np.ndarray, cap: np.ndarray | None = None) -> np.ndarray:
     """Busy agents of one class shared among groups (G, P): the part answered at once by priority
-    level with Erlang B overflow over the ``available`` agents, the part that waited by ``weights``."""
+    level with Erlang B overflow over the ``available`` agents, the part that waited by ``weights``;
+    no group beyond its ``cap`` (:func:`_within`) while others have room."""
     now = carried_agents * (1.0 - p_wait)
     later = carried_agents * p_wait
     share = np.zeros_like(available)
@@ -1151,19 +1210,51 @@ def _split(carried_agents: np.ndarray, p_wait: np.ndarray, rank: np.ndarray, ava
     with np.errstate(invalid="ignore", divide="ignore"):
         by_weight = np.where(total_weight > 0, weights / np.where(total_weight > 0, total_weight, 1.0),
                              np.isfinite(rank)[:, None] / max(np.isfinite(rank).sum(), 1))
-    return share + by_weight * later
+    share = share + by_weight * later
+    return share if cap is None else _within(share, cap)
 
 
-def _split_classes(carried, waiting, rank, agents, reserve, busy, cost, rate_terms) -> np.ndarray:
-    """Contacts per minute of each class served by each group, shape (G, X, P)."""
+def _within(share: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Shares ``(G, P)`` with what exceeds a group's ``cap`` moved to the groups below theirs, in
+    proportion to the room they have left (continuous in both); what exceeds every cap (the shares
+    sum to more than the caps) stays with the groups in proportion to their caps.
+
+    Examples
+    --------
+    >>> _within(np.array([[5.0], [1.0]]), np.array([[3.0], [4.0]]))[:, 0].tolist()
+    [3.0, 3.0]
+    >>> _within(np.array([[5.0], [3.0]]), np.array([[3.0], [3.0]]))[:, 0].tolist()
+    [4.0, 4.0]
+    """
+    kept = np.minimum(share, cap)
+    excess = (share - kept).sum(axis=0)
+    room = cap - kept
+    total_room = room.sum(axis=0)
+    placed = np.minimum(excess, total_room)
+    left = excess - placed
+    total_cap = cap.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = kept + np.where(total_room > 0, room / np.where(total_room > 0, total_room, 1.0), 0.0) * placed
+        over = np.where(total_cap > 0, cap / np.where(total_cap > 0, total_cap, 1.0), 1.0 / len(share))
+    return kept + over * left
+
+
+def _split_classes(carried, waiting, rank, agents, reserve, busy, cost, room, rate_terms) -> np.ndarray:
+    """Contacts per minute of each class served by each group, shape (G, X, P): those that waited
+    in proportion to the groups' terms of Cobham's rate (``rate_terms``), and no group beyond the
+    agents the classes it ranks above or beside the class leave it (``room``) while another has some."""
     served = np.zeros_like(busy)
     total = busy.sum(axis=1)
     for x in range(carried.shape[0]):
-        mean_cost = np.where(np.isfinite(rank[:, x])[:, None], cost[:, x], np.nan)
+        serving = np.isfinite(rank[:, x])[:, None]
+        mean_cost = np.where(serving, cost[:, x], np.nan)
         unit = np.nanmean(mean_cost, axis=0)  # agent-minutes per contact, over the serving groups
-        available = np.maximum(agents - reserve[:, x][:, None] - (total - busy[:, x]), 0.0) * np.isfinite(rank[:, x])[:, None]
+        available = np.maximum(agents - reserve[:, x][:, None] - (total - busy[:, x]), 0.0) * serving
+        # the room as agents at the class's mean cost per contact: contacts a minute times `unit`
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cap = np.where(serving, room[:, x] / np.where(serving, cost[:, x], 1.0), 0.0) * unit
         agents_needed = carried[x] * unit
-        share = _split(agents_needed, waiting[x], rank[:, x], available, rate_terms[:, x])
+        share = _split(agents_needed, waiting[x], rank[:, x], available, rate_terms[:, x], cap)
         with np.errstate(invalid="ignore", divide="ignore"):
             served[:, x] = np.where(agents_needed > 0, share / np.where(agents_needed > 0, agents_needed, 1.0), 0.0) \
                 * carried[x]

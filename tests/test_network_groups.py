@@ -118,6 +118,12 @@ def test_groups_that_answer_only_one_channel_are_one_queue_on_all_their_agents()
             for g in ("specialists", "generalists")}
     assert sum(busy.values()) == pytest.approx(exact.occupancy * 5, rel=1e-6)
     assert approx.value("groups.specialists.occupancy") > approx.value("groups.generalists.occupancy")
+    # near saturation the first group fills up and the rest overflows to the second, none beyond its agents
+    busy = approximate(centre({"a": staffed(5.0, patience=exponential(4.0))}, {"a": 1.0}, 80.0, groups))
+    exact = erlang_a(80.0 / 60.0, 5.0, 5, 4.0)
+    assert busy.value("groups.specialists.occupancy") <= 1.0
+    assert 3 * busy.value("groups.specialists.occupancy") + 2 * busy.value("groups.generalists.occupancy") \
+        == pytest.approx(exact.occupancy * 5, rel=1e-6)
 
 
 def test_shrinkage_lowers_the_agents_on_duty_and_keeps_the_paid_hours():
@@ -161,6 +167,35 @@ def test_a_weekly_profile_gives_hours_of_the_week():
     assert approx.value("channels.phone.abandon_rate") == pytest.approx(exact.abandon_rate, rel=1e-6)
     assert approx.hourly_groups["value"].loc[("phone", 5 * 24 + 9, "agents")] == 0
     assert approx.value("groups.phone.agent_hours") == pytest.approx(3 * 50)
+
+
+def short_handed_morning(**phone_extra):
+    """A desk answering calls (call backs) before chats two at a time, opening at 7:00 with 4 agents for
+    a morning peak of 6 Erlangs of calls alone: overloaded hours, the rest of the day fine."""
+    profile = [0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 1, 2, 3, 3.2, 3, 2.8, 2.6, 2.7, 2.7, 2.5, 2.3, 2, 1.8, 1.5, 1.2, 1,
+               0.7, 0.5]
+    desk = [0] * 7 + [4, 8, 10, 10, 10, 10, 10, 10, 10, 9, 8, 6, 5, 4, 0, 0, 0]
+    callback = {"offer_when_wait_above": 2.0, "accept": 0.6, "within_minutes": 60.0}
+    channels = {
+        "phone": staffed(6.0, patience=exponential(5.0), open_hours=[7, 21], callback=callback, **phone_extra),
+        "chat": staffed(8.0, patience=exponential(5.0), open_hours=[7, 21], concurrency=2),
+    }
+    groups = {"desk": {"agents": desk, "skills": {"phone": 1, "chat": 2}}}
+    return centre(channels, {"phone": 0.6, "chat": 0.4}, 80.0, groups, days=1.0, hourly_profile=profile)
+
+
+def test_a_shared_group_never_carries_more_work_than_its_agents():
+    # the phone's load alone reaches 6 Erlangs on 4 agents at 7:00: its carried calls (and call
+    # backs) must stop at the agents, the callers who hang up taking the rest
+    approx = approximate(short_handed_morning())
+    occupancy = approx.hourly_groups["value"].xs("occupancy", level="metric").dropna()
+    assert occupancy.max() <= 1.0 + 1e-9
+    assert approx.value("groups.desk.occupancy") <= 1.0
+    phone = approx.hourly["value"].loc["phone"].unstack()
+    assert (phone["occupancy"].dropna() <= 1.0 + 1e-9).all()
+    # at 7:00 no more than 4 agents x 10 calls an hour are answered (the call backs included)
+    at_seven = phone.loc[7]
+    assert at_seven["contacts"] * (1.0 - at_seven["abandon_rate"]) <= 4 * 60 / 6.0 + 1e-6
 
 
 def test_day_to_day_variation_is_named_as_a_weak_spot():
