@@ -111,6 +111,9 @@ CV_SLACK = 0.25
 STAGNATION = 20
 #: Earlier steps the fixed point's Anderson acceleration combines.
 ANDERSON_DEPTH = 5
+#: How far Anderson's extrapolation may leave the shares' range and be projected back into it
+#: (beyond, the step is a plain damped one and the history starts afresh).
+OUTSIDE_SLACK = 1e-3
 #: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
 POOL_STEPS = 5
 
@@ -418,14 +421,21 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
         figures = network.queue_figures(rates, served, POOL_STEPS, service_level=False)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
+        if change <= tolerance and not network.settled:
+            # the shares have settled: the shared pools settle too (at once, not a few steps per
+            # iteration), and the shares must still hold there
+            figures = network.queue_figures(rates, served, service_level=False)
+            new, durations = _served_and_durations(network, figures)
+            change = float(np.max(np.abs(new - served)))
         if change > 2.0 * best:
             mixing.forget()  # the extrapolation overshot: plain damped steps from here
         best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)
         if since_best >= STAGNATION:
             break  # the shares stopped getting closer: not converged, and said so
         proposal = mixing.step(served, new)
-        if np.all((proposal >= 0.0) & (proposal <= network.open_by_slot)):
-            served = proposal
+        outside = float(np.max(np.maximum(-proposal, proposal - network.open_by_slot)))
+        if outside <= OUTSIDE_SLACK:  # shares that sit at 0 or 1 overshoot by rounding: back into range
+            served = np.clip(proposal, 0.0, network.open_by_slot)
         else:  # the extrapolation left the shares' range: a damped step, and a fresh history
             mixing.forget()
             served = (1.0 - damping) * served + damping * new

@@ -118,8 +118,6 @@ POOL_TOLERANCE = 1e-9
 POOL_DAMPING = 0.3
 #: Steps of a shared pool's fixed point without halving its best residual before it stops (it cycles).
 POOL_STAGNATION = 20
-#: A group busy at this share of its agents or more in an hour counts as overloaded there.
-OVERLOADED = 0.98
 
 
 # --------------------------------------------------------------------------- distributions
@@ -582,6 +580,34 @@ def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return (1.0 - frac) * at(low) + frac * at(low + 1.0)
 
 
+def _room_with_reserve(agents: np.ndarray, reserve: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """``E[max(c - r - N, 0)]``: the agents left to a class that takes one only while ``r`` others
+    stay idle, when the work ranked above it holds ``N = min(X, c)`` of the ``c`` agents, ``X``
+    Poisson with the mean that gives ``E[N] = held`` (arrays of the same shape).
+
+    Examples
+    --------
+    >>> round(float(_room_with_reserve(np.array([8.0]), np.array([0.0]), np.array([7.2]))[0]), 6)  # c - E[N]
+    0.8
+    >>> more = _room_with_reserve(np.array([8.0]), np.array([1.0]), np.array([7.2]))[0]
+    >>> bool(0.0 < more < 0.8)  # more than max(8 - 1 - 7.2, 0) = 0: the reserve binds only sometimes
+    True
+    """
+    cap = np.maximum(agents - reserve, 0.0)
+    # E[min(X, c)] rises from 0 to c as the Poisson mean grows, concave, with slope P(X <= c - 1):
+    # Newton's steps from the mean m (below the root, where E[min(X, c)] <= E[X] = m) stay below it
+    target = np.minimum(held, np.maximum(agents - 1e-6, 0.0))
+    mean = target.copy()
+    for _ in range(60):
+        gap = target - _expected_min_poisson(mean, agents)
+        if np.all(gap < 1e-9):
+            break
+        slope = special.pdtr(np.maximum(agents - 1.0, 0.0), mean)
+        mean = mean + np.where(slope > 1e-300, gap / np.maximum(slope, 1e-300), 0.0)
+    room = cap - _expected_min_poisson(mean, cap)
+    return np.where(held >= agents, 0.0, np.where(agents > 0, np.clip(room, 0.0, cap), 0.0))
+
+
 def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Erlang C's probability of waiting, hour by hour, for a fractional number of servers
     (linear between the whole numbers around it; exact for whole numbers)."""
@@ -907,22 +933,35 @@ class Pool:
         return freeing
 
     def _room(self, busy: np.ndarray, agents: np.ndarray) -> np.ndarray:
-        """``room[g, x, h]``: the agents of group ``g`` that class ``x`` may have in hour ``h``, the
-        group's agents (less its reserve for ``x``) that the classes it ranks above ``x`` or beside it
-        do not hold. A channel's call backs, promoted ahead of its live callers when they cannot be
-        made, count as work above the live callers here (and the live callers not as work above them).
+        """``room[g, x, h]``: the agents of group ``g`` that class ``x`` may have in hour ``h``: on
+        average, those of the group's agents (less its reserve for ``x``) that the classes it ranks
+        above ``x`` or beside it do not hold. A channel's call backs, promoted ahead of its live
+        callers when they cannot be made, count as work above the live callers here (and the live
+        callers not as work above them).
+
+        Without a reserve that is the agents less the mean ``m`` held by the work above. With a
+        reserve ``r``, the class takes an agent only while ``r`` others stay idle: it has
+        ``E[max(c - r - N, 0)]`` agents, ``N`` the agents the work above holds, which is more than
+        ``c - r - m`` (the reserve holds agents back only while the work above leaves more than
+        ``r`` idle). ``N`` is taken as the busy agents of a loss system, ``min(X, c)`` with ``X``
+        Poisson and mean ``m`` (:func:`_room_with_reserve`).
         """
         room = np.zeros_like(busy)
         for x, (n, callback) in enumerate(self.classes):
             serving = self.serving[:, x][:, None]
-            effective = np.maximum(agents - self.reserve[:, x][:, None], 0.0)
             higher = np.einsum("gyp,gy->gp", busy, self.above[:, x, :])
             others = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :]) - busy[:, x]
             if callback:
                 higher = higher - busy[:, x - 1]
             elif x + 1 < len(self.classes) and self.classes[x + 1] == (n, True):
                 others = others + busy[:, x + 1]
-            room[:, x] = np.maximum(effective - higher - others, 0.0) * serving
+            held = np.clip(higher + others, 0.0, agents)
+            reserve = self.reserve[:, x][:, None]
+            if not reserve.any():
+                room[:, x] = (agents - held) * serving
+                continue
+            room[:, x] = np.where(reserve > 0, _room_with_reserve(agents, np.broadcast_to(reserve, agents.shape), held),
+                                  agents - held) * serving
         return room
 
     def _steady_busy(self, x: int, offered: np.ndarray, busy: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -993,6 +1032,7 @@ class Pool:
         waiting = np.zeros_like(carried)  # P(wait) of each class's contacts
         rate_terms = np.zeros((n_groups, len(self.classes), period))
         room = self._room(busy, agents)
+        capacities = np.zeros_like(carried)  # contacts a minute each class can get through
         figures: dict[int, dict] = {}
         pending = []
         for x, (n, callback) in enumerate(self.classes):
@@ -1014,7 +1054,7 @@ class Pool:
                                 * np.clip(1.0 - share_of(higher + beside), FLOOR, 1.0))
             # contacts a minute the class can get through: the agents the classes above it leave, each
             # holding as many of its contacts as it may
-            capacity = room[:, x].sum(axis=0) / self.full_cost[x]
+            capacities[x] = capacity = room[:, x].sum(axis=0) / self.full_cost[x]
             if k > 1 and not callback:
                 # a chat waits only when every slot of the agents free for chats is taken
                 free, p_wait = slots_free(x)
@@ -1119,7 +1159,6 @@ class Pool:
         if not final:
             return result
         out: dict[int, ChannelQueue] = {}
-        overloaded_groups = (new_busy.sum(axis=1) >= OVERLOADED * agents) & (agents > 0)
         for x, (n, callback) in enumerate(self.classes):
             if callback:
                 continue
@@ -1128,12 +1167,10 @@ class Pool:
             busy_by_group = {g: new_busy[m, xs].sum(axis=0) for m, g in enumerate(self.groups) if self.serving[m, x]}
             slots_by_group = {g: (new_busy[m, xs] * held[m, xs]).sum(axis=0) / spec.concurrency
                               for m, g in enumerate(self.groups) if self.serving[m, x]}
-            hot = overloaded_groups[self.serving[:, x]].any(axis=0) & (offered[x] > 0)
-            if x in queues:
+            if x in queues:  # its backlog says where it grows
                 queue = queues[x]
-                hours = set(queue.overloaded_hours) | {int(h) for h in np.flatnonzero(hot)}
-                queue.overloaded_hours = tuple(sorted(hours))
-            else:
+            else:  # offered load at or above the capacity the work ranked above it leaves
+                hot = (offered[x] > 0) & (offered[x] >= capacities[x])
                 values = figures[x]
                 in_service = (new_busy[:, x] * held[:, x]).sum(axis=0)
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -1431,5 +1468,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         figures.p_wait = float((offered * p_wait_m).sum() / total)
         figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-    figures.overloaded_hours = tuple(int(h) for h in np.unique(hour[(queue[1:] > 1.0) & measured & (inflow > 0)]))
+    # overloaded where the backlog grows (not where the one built earlier is being worked off)
+    growing = (inflow > cap) & (queue[1:] > 1.0) & measured
+    figures.overloaded_hours = tuple(int(h) for h in np.unique(hour[growing]))
     return figures, throughput, queue
