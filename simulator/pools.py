@@ -582,30 +582,43 @@ def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
 
 def _room_with_reserve(agents: np.ndarray, reserve: np.ndarray, held: np.ndarray) -> np.ndarray:
     """``E[max(c - r - N, 0)]``: the agents left to a class that takes one only while ``r`` others
-    stay idle, when the work ranked above it holds ``N = min(X, c)`` of the ``c`` agents, ``X``
-    Poisson with the mean that gives ``E[N] = held`` (arrays of the same shape).
+    stay idle, when the work ranked above it holds ``N = min(X, c)`` of the ``c`` agents (``X`` the
+    contacts it has in the system, taken as Poisson) and ``E[N] = held`` (arrays of one shape, ``c``
+    and ``r`` whole numbers). Read off a curve per ``(c, r)`` (:func:`_reserve_room_curve`).
 
     Examples
     --------
-    >>> round(float(_room_with_reserve(np.array([8.0]), np.array([0.0]), np.array([7.2]))[0]), 6)  # c - E[N]
+    >>> round(float(_room_with_reserve(np.array([8]), np.array([0]), np.array([7.2]))[0]), 6)  # c - E[N]
     0.8
-    >>> more = _room_with_reserve(np.array([8.0]), np.array([1.0]), np.array([7.2]))[0]
+    >>> more = _room_with_reserve(np.array([8]), np.array([1]), np.array([7.2]))[0]
     >>> bool(0.0 < more < 0.8)  # more than max(8 - 1 - 7.2, 0) = 0: the reserve binds only sometimes
     True
     """
-    cap = np.maximum(agents - reserve, 0.0)
-    # E[min(X, c)] rises from 0 to c as the Poisson mean grows, concave, with slope P(X <= c - 1):
-    # Newton's steps from the mean m (below the root, where E[min(X, c)] <= E[X] = m) stay below it
-    target = np.minimum(held, np.maximum(agents - 1e-6, 0.0))
-    mean = target.copy()
-    for _ in range(60):
-        gap = target - _expected_min_poisson(mean, agents)
-        if np.all(gap < 1e-9):
-            break
-        slope = special.pdtr(np.maximum(agents - 1.0, 0.0), mean)
-        mean = mean + np.where(slope > 1e-300, gap / np.maximum(slope, 1e-300), 0.0)
-    room = cap - _expected_min_poisson(mean, cap)
-    return np.where(held >= agents, 0.0, np.where(agents > 0, np.clip(room, 0.0, cap), 0.0))
+    agents = np.asarray(agents).astype(int)
+    reserve = np.asarray(reserve).astype(int)
+    held = np.asarray(held, dtype=float)
+    room = np.maximum(agents - reserve - held, 0.0)
+    for c, r in {(int(c), int(r)) for c, r in zip(agents.ravel(), reserve.ravel()) if c > 0 and r > 0}:
+        here = (agents == c) & (reserve == r)
+        curve_held, curve_room = _reserve_room_curve(c, r)
+        room[here] = np.interp(held[here], curve_held, curve_room)
+    return room
+
+
+@lru_cache(maxsize=1024)
+def _reserve_room_curve(agents: int, reserve: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_room_with_reserve` for ``agents`` and ``reserve``, as values ``(held, room)`` to
+    interpolate: both follow the Poisson mean ``a`` of ``X`` (``held = E[min(X, c)]``,
+    ``room = c - r - E[min(X, c - r)]``) on a grid wide enough that the last ``held`` is within
+    about 1e-9 of ``c`` (where the room ends at 0)."""
+    top = agents + 14.0 * math.sqrt(agents) + 40.0
+    a = top * np.linspace(0.0, 1.0, 801) ** 2  # dense at small means: few agents held
+    held = _expected_min_poisson(a, np.full_like(a, agents))
+    cap = float(agents - reserve)
+    room = np.clip(cap - _expected_min_poisson(a, np.full_like(a, cap)), 0.0, cap)
+    held, room = np.maximum.accumulate(np.append(held, float(agents))), np.append(room, 0.0)
+    room.flags.writeable = held.flags.writeable = False
+    return held, room
 
 
 def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
@@ -732,6 +745,53 @@ class Pool:
         queue.busy, queue.slots = self._split_single(queue.hourly.pop("busy"), queue.hourly.pop("slots_used"),
                                                      queue.hourly.pop("p_wait_all"))
         return {i: queue}
+
+    def fluid_capacity(self, rates: np.ndarray) -> dict[int, np.ndarray]:
+        """Contacts a minute each channel of the pool can get through in each hour of the period when
+        ``rates[i, h]`` contacts a minute reach channel ``i``, without queues: the capacity of
+        :meth:`evaluate`'s rule, for a quick check of overload.
+
+        A channel with its own agents (or groups answering only it) has them all. In a shared pool the
+        agents are allocated as a fluid: each channel's offered load (agents at its handle time) takes
+        the room the work ranked above it leaves (:meth:`_room`, a reserve included), in proportion to
+        the room in each group.
+        """
+        tl = self.timeline
+        if not self.shared:
+            spec = self.specs[0]
+            return {self.channels[0]: self.on_duty.sum(axis=0) * spec.concurrency
+                    / (spec.handle_time.mean * _stretch(spec))}
+        agents = self.on_duty.astype(float)
+        offered = np.array([rates[self.channels[n]] * tl.open[self.channels[n]] * (not callback)
+                            for n, callback in self.classes])
+        demand = offered * self.full_cost[:, None]  # agents, by class and hour
+        busy = np.zeros((len(self.groups), len(self.classes), tl.period))
+        for _ in range(100):
+            room = self._room(busy, agents)
+            total = room.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = np.where(total > 0, room / np.where(total > 0, total, 1.0), 0.0) * np.minimum(demand, total)
+            if np.max(np.abs(new - busy), initial=0.0) < 1e-9:
+                break
+            busy = 0.5 * (busy + new)
+        room = self._room(busy, agents)
+        return {self.channels[n]: room[:, x].sum(axis=0) / self.full_cost[x]
+                for x, (n, callback) in enumerate(self.classes) if not callback}
+
+    def overload(self, rates: np.ndarray, capacity: dict[int, np.ndarray]) -> dict[int, tuple[int, ...]]:
+        """The hours of the period in which each channel of the pool is overloaded when ``rates[i, h]``
+        contacts a minute reach channel ``i``, ``capacity[i][h]`` (contacts a minute) the most it can get
+        through: offered load at or above it, or for a channel that keeps its work, a growing backlog
+        (the rule of :meth:`evaluate`)."""
+        tl = self.timeline
+        out = {}
+        for spec, i in zip(self.specs, self.channels):
+            if spec.is_async or (spec.patience is None and spec.callback is None):
+                out[i] = _growing(tl, *_fluid(tl, i, rates[i], capacity[i]))
+            else:
+                hot = (rates[i] > 0) & (tl.open[i] > 0) & (rates[i] >= capacity[i])
+                out[i] = tuple(int(h) for h in np.flatnonzero(hot))
+        return out
 
     # -- one channel ---------------------------------------------------------------------------
 
@@ -943,8 +1003,8 @@ class Pool:
         reserve ``r``, the class takes an agent only while ``r`` others stay idle: it has
         ``E[max(c - r - N, 0)]`` agents, ``N`` the agents the work above holds, which is more than
         ``c - r - m`` (the reserve holds agents back only while the work above leaves more than
-        ``r`` idle). ``N`` is taken as the busy agents of a loss system, ``min(X, c)`` with ``X``
-        Poisson and mean ``m`` (:func:`_room_with_reserve`).
+        ``r`` idle). ``N`` is taken as ``min(X, c)``, ``X`` Poisson, with mean ``m``
+        (:func:`_room_with_reserve`).
         """
         room = np.zeros_like(busy)
         for x, (n, callback) in enumerate(self.classes):
@@ -956,12 +1016,8 @@ class Pool:
             elif x + 1 < len(self.classes) and self.classes[x + 1] == (n, True):
                 others = others + busy[:, x + 1]
             held = np.clip(higher + others, 0.0, agents)
-            reserve = self.reserve[:, x][:, None]
-            if not reserve.any():
-                room[:, x] = (agents - held) * serving
-                continue
-            room[:, x] = np.where(reserve > 0, _room_with_reserve(agents, np.broadcast_to(reserve, agents.shape), held),
-                                  agents - held) * serving
+            reserve = np.broadcast_to(self.reserve[:, x][:, None], agents.shape)
+            room[:, x] = (_room_with_reserve(agents, reserve, held) if reserve.any() else agents - held) * serving
         return room
 
     def _steady_busy(self, x: int, offered: np.ndarray, busy: np.ndarray, room: np.ndarray) -> np.ndarray:
@@ -1340,6 +1396,35 @@ def _steady_backlog(tl: Timeline, spec: Channel, i: int, rates, p_c, spare, queu
     return figures, throughput, None
 
 
+def _fluid(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray):
+    """Channel ``i``'s fluid backlog minute by minute from an empty start (:func:`fluid_span`), with
+    ``rates[h]`` contacts a minute arriving while it is open and ``capacity[h]`` answered, by hour of
+    the period; followed past the end until it empties (at most :data:`MAX_TAIL_DAYS`).
+
+    Returns the minutes' midpoints, hours of the period, inflow and capacity, and the backlog at the
+    minute marks (one more value).
+    """
+    end = tl.fluid_end
+    minutes = math.ceil(end) + 1440
+    while True:
+        t, hour, is_open = tl.minutes(minutes, i)
+        inflow = np.where(t < end, rates[hour] * is_open, 0.0)
+        cap = capacity[hour]
+        net = np.concatenate(([0.0], np.cumsum(inflow - cap)))
+        queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
+        if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
+            return t, hour, inflow, cap, queue
+        minutes += 1440 * 7
+
+
+def _growing(tl: Timeline, t: np.ndarray, hour: np.ndarray, inflow: np.ndarray, cap: np.ndarray,
+             queue: np.ndarray) -> tuple[int, ...]:
+    """The hours of the period in which a fluid backlog (:func:`_fluid`) grows within the measured
+    window: overloaded there, unlike the hours in which one built earlier is worked off."""
+    measured = (t >= tl.fluid_start) & (t < tl.fluid_end)
+    return tuple(int(h) for h in np.unique(hour[(inflow > cap) & (queue[1:] > 1.0) & measured]))
+
+
 def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: np.ndarray, p_wait: np.ndarray,
              spare: np.ndarray, queue_c: np.ndarray | None,
              full: bool = True) -> tuple[ChannelQueue | None, np.ndarray, np.ndarray | None]:
@@ -1376,19 +1461,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
             return None, rates * tl.open[i], None
         return _steady_backlog(tl, spec, i, rates, p_c_h, spare_h, queue_c, theta, lt, lt1)
 
-    def grid(minutes: int):
-        t, hour, is_open = tl.minutes(minutes, i)
-        inflow = np.where(t < end, rates[hour] * is_open, 0.0)
-        return t, hour, inflow, capacity[hour]
-
-    minutes = math.ceil(end) + 1440
-    while True:
-        t, hour, inflow, cap = grid(minutes)
-        net = np.concatenate(([0.0], np.cumsum(inflow - cap)))
-        queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
-        if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
-            break
-        minutes += 1440 * 7
+    t, hour, inflow, cap, queue = _fluid(tl, i, rates, capacity)
     arrived = np.concatenate(([0.0], np.cumsum(inflow)))
     answered = arrived - queue
     through = np.diff(answered)  # contacts answered in each minute
@@ -1468,7 +1541,5 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         figures.p_wait = float((offered * p_wait_m).sum() / total)
         figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-    # overloaded where the backlog grows (not where the one built earlier is being worked off)
-    growing = (inflow > cap) & (queue[1:] > 1.0) & measured
-    figures.overloaded_hours = tuple(int(h) for h in np.unique(hour[growing]))
+    figures.overloaded_hours = _growing(tl, t, hour, inflow, cap, queue)
     return figures, throughput, queue
