@@ -504,10 +504,9 @@ def mean_interval(mean, sd, skewness, n, level: float = 0.95):
     flat = (np.sqrt(t * t + 2 / 3) - t) / 2  # the |a| at which G(-t) reaches g's flat point
     a = np.clip(a, -flat, flat)
 
-    def inverse(r):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            bent = (np.cbrt(1 + 6 * a * (r - a)) - 1) / (2 * a)
-        return np.where(a != 0, bent, r)
+    def inverse(r):  # G(r), written so that it stays exact as a goes to 0: (c - 1) / (2a) with c^3 - 1 = 6a (r - a)
+        c = np.cbrt(1 + 6 * a * (r - a))
+        return 3 * (r - a) / (c * c + c + 1)
 
     low = np.where(ok, mean - se * inverse(t), np.nan)
     high = np.where(ok, mean - se * inverse(-t), np.nan)
