@@ -22,28 +22,14 @@ import simulator as sim
 from simulator.analytic import cobham_waits, erlang_a, erlang_c, slot_queue
 from simulator.network import approximate
 from simulator.scenario import Callback, Scenario
+from test_omnichannel import centre as omnichannel_centre, exponential, staffed_channel as staffed
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
 
-def exponential(mean):
-    return {"dist": "exponential", "mean": mean}
-
-
-def staffed(mean_handle, **extra):
-    return {"handle_time": exponential(mean_handle), "resolve": 1.0, "next": {"give_up": 1.0}, **extra}
-
-
 def centre(channels, first_channel, per_hour, groups=None, days=2.0, warmup_hours=2.0, **arrivals):
-    data = {
-        "name": "centre", "focal_channel": next(iter(channels)), "max_contacts": 1,
-        "run": {"days": days, "warmup_hours": warmup_hours},
-        "arrivals": {"per_hour": per_hour, "first_channel": first_channel, **arrivals},
-        "channels": channels,
-    }
-    if groups:
-        data["groups"] = groups
-    return Scenario.from_dict(data)
+    """test_omnichannel's centre over a shorter run: the approximation needs none, its --simulate checks little."""
+    return omnichannel_centre(channels, first_channel, per_hour, groups, days, warmup_hours, **arrivals)
 
 
 def two_channels(priorities, agents=5, mean_handle=5.0, per_hour=48.0, seconds=60.0):
