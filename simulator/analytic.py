@@ -744,7 +744,60 @@ def _shares(values: Mapping[str, float] | None, names: tuple[str, ...], what: st
     return shares
 
 
-class JourneyChain:
+class _JourneyFigures:
+    """The figures every journey chain derives the same way from its expected contacts by channel
+    (``_contacts_by_channel``), its absorption (``_absorption``: resolved, given up) and its after-call
+    table."""
+
+    @cached_property
+    def expected_contacts(self) -> dict[str, float]:
+        """Expected contacts per customer in each channel."""
+        return dict(zip(self.channel_names, map(float, self._contacts_by_channel)))
+
+    @property
+    def contacts_per_customer(self) -> float:
+        """Expected contacts per customer, all channels."""
+        return float(self._contacts_by_channel.sum())
+
+    @property
+    def resolution_rate(self) -> float:
+        """Share of journeys that end resolved."""
+        return float(self._absorption[0])
+
+    @property
+    def give_up_rate(self) -> float:
+        """Share of journeys that end unresolved, including those cut off at ``max_contacts``."""
+        return float(self._absorption[1])
+
+    @property
+    def callers_continue_share(self) -> float:
+        """Of callers, the share whose next step after the first call is another channel."""
+        table = self.after_call()
+        return float(sum(v for k, v in table.items() if k in self.channel_names and k != self.focal_channel))
+
+    def kpis(self) -> dict[str, float]:
+        """The KPIs the chain defines, under the names of :data:`simulator.metrics.KPI_NAMES`.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> list(JourneyChain(sim.load_scenario("nice_bcg_2016")).kpis())  # doctest: +NORMALIZE_WHITESPACE
+        ['contacts_per_customer', 'resolution_rate', 'give_up_rate', 'first_contact_resolution',
+         'multichannel_share', 'caller_share', 'avoidable_call_share', 'callers_continue_share']
+        """
+        return {
+            "contacts_per_customer": self.contacts_per_customer,
+            "resolution_rate": self.resolution_rate,
+            "give_up_rate": self.give_up_rate,
+            "first_contact_resolution": self.first_contact_resolution,
+            "multichannel_share": self.multichannel_share,
+            "caller_share": self.caller_share,
+            "avoidable_call_share": self.avoidable_call_share,
+            "callers_continue_share": self.callers_continue_share,
+        }
+
+
+class JourneyChain(_JourneyFigures):
     """The absorbing Markov chain of a customer's journey through a scenario's channels.
 
     Each contact in channel ``i`` is served with probability ``s_i`` (the
@@ -906,14 +959,8 @@ class JourneyChain:
         return self._visits.ravel() @ self.absorbing_matrix()
 
     @cached_property
-    def expected_contacts(self) -> dict[str, float]:
-        """Expected contacts per customer in each channel."""
-        return dict(zip(self.channel_names, map(float, self._visits.sum(axis=0))))
-
-    @property
-    def contacts_per_customer(self) -> float:
-        """Expected contacts per customer, all channels."""
-        return float(self._visits.sum())
+    def _contacts_by_channel(self) -> np.ndarray:
+        return self._visits.sum(axis=0)
 
     @cached_property
     def onward_contacts(self) -> dict[str, float]:
@@ -932,16 +979,6 @@ class JourneyChain:
         """
         moving_on = self._visits[:-1].sum(axis=0) * self.transition.sum(axis=1)
         return dict(zip(self.channel_names, map(float, moving_on)))
-
-    @property
-    def resolution_rate(self) -> float:
-        """Share of journeys that end resolved."""
-        return float(self._absorption[0])
-
-    @property
-    def give_up_rate(self) -> float:
-        """Share of journeys that end unresolved, including those cut off at ``max_contacts``."""
-        return float(self._absorption[1])
 
     @property
     def forced_give_up_rate(self) -> float:
@@ -1080,38 +1117,11 @@ class JourneyChain:
         table[RESOLVED] = float(resolved)
         return table
 
-    @property
-    def callers_continue_share(self) -> float:
-        """Of callers, the share whose next step after the first call is another channel."""
-        table = self.after_call()
-        return float(sum(v for k, v in table.items() if k in self.channel_names and k != self.focal_channel))
-
-    def kpis(self) -> dict[str, float]:
-        """The KPIs the chain defines, under the names of :data:`simulator.metrics.KPI_NAMES`.
-
-        Examples
-        --------
-        >>> import simulator as sim
-        >>> list(JourneyChain(sim.load_scenario("nice_bcg_2016")).kpis())  # doctest: +NORMALIZE_WHITESPACE
-        ['contacts_per_customer', 'resolution_rate', 'give_up_rate', 'first_contact_resolution',
-         'multichannel_share', 'caller_share', 'avoidable_call_share', 'callers_continue_share']
-        """
-        return {
-            "contacts_per_customer": self.contacts_per_customer,
-            "resolution_rate": self.resolution_rate,
-            "give_up_rate": self.give_up_rate,
-            "first_contact_resolution": self.first_contact_resolution,
-            "multichannel_share": self.multichannel_share,
-            "caller_share": self.caller_share,
-            "avoidable_call_share": self.avoidable_call_share,
-            "callers_continue_share": self.callers_continue_share,
-        }
-
 
 # --------------------------------------------------------------------------- the chain by hour of the day
 
 
-class HourlyJourneyChain:
+class HourlyJourneyChain(_JourneyFigures):
     """The journey chain with the time slot of each contact (e.g. the hour of the day) in its state.
 
     A generalisation of :class:`JourneyChain` for scenarios whose channels
@@ -1209,30 +1219,14 @@ class HourlyJourneyChain:
         return self.visits.sum(axis=0)
 
     @cached_property
-    def expected_contacts(self) -> dict[str, float]:
-        """Expected contacts per customer in each channel."""
-        return dict(zip(self.channel_names, map(float, self.contacts_by_slot.sum(axis=1))))
-
-    @property
-    def contacts_per_customer(self) -> float:
-        """Expected contacts per customer, all channels."""
-        return float(self.visits.sum())
+    def _contacts_by_channel(self) -> np.ndarray:
+        return self.contacts_by_slot.sum(axis=1)
 
     @cached_property
     def onward_contacts(self) -> dict[str, float]:
         """Expected contacts per customer in each channel that are followed by another contact."""
         moving_on = (self.visits[:-1].sum(axis=0) * self.route.sum(axis=2)).sum(axis=1)
         return dict(zip(self.channel_names, map(float, moving_on)))
-
-    @property
-    def resolution_rate(self) -> float:
-        """Share of journeys that end resolved."""
-        return self._absorption[0]
-
-    @property
-    def give_up_rate(self) -> float:
-        """Share of journeys that end unresolved, including those cut off at ``max_contacts``."""
-        return self._absorption[1]
 
     @property
     def first_contact_resolution(self) -> float:
@@ -1316,10 +1310,3 @@ class HourlyJourneyChain:
         table[RESOLVED] = float(first_focal_at.sum(axis=0) @ resolved / callers)
         return table
 
-    @property
-    def callers_continue_share(self) -> float:
-        """Of callers, the share whose next step after the first call is another channel."""
-        table = self.after_call()
-        return float(sum(v for k, v in table.items() if k in self.channel_names and k != self.focal_channel))
-
-    kpis = JourneyChain.kpis

@@ -7,7 +7,8 @@ the same customers arriving at the same instants, choosing the same first
 channels, and each channel hands out the same sequence of handle times,
 patience, resolutions and routing draws (see :mod:`simulator.streams`). The
 difference ``variant - base`` is then taken replication by replication and its
-Student-t interval computed from those paired differences: the noise the
+interval computed from those paired differences (as every interval:
+:func:`~simulator.metrics.mean_interval`, Student t corrected for skewness): the noise the
 scenarios share cancels, and the interval is several times narrower than
 comparing two independent runs (see ``tests/test_compare.py``).
 

@@ -189,7 +189,8 @@ class Result:
     Attributes
     ----------
     kpis
-        One row per KPI: ``mean, ci_low, ci_high, n`` (95 % Student-t interval).
+        One row per KPI: ``mean, ci_low, ci_high, n`` (95 % interval of
+        :func:`~simulator.metrics.mean_interval`).
     channels
         Indexed by ``(channel, metric)``.
     groups

@@ -230,6 +230,9 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     --------
     >>> format_stat(0.5, 0.41, 0.59, "share"), format_stat(30.000000000000004, 29.99999999999996, 30.00000000000005, "agents")
     ('50.0 % [41.0, 59.0]', '30')
+    >>> format_stat(5.02, 4.9961, 5.05, "cost_per_customer")
+    '5.02 [5.00, 5.05]'
+
     """
     text = format_value(mean, metric)
     if low is None or math.isnan(low) or low == high:
@@ -237,8 +240,28 @@ def format_stat(mean: float, low: float, high: float, metric: str) -> str:
     if is_share(metric):
         ends = (f"{100 * low:.1f}", f"{100 * high:.1f}")
     else:
-        ends = (format_value(low, metric), format_value(high, metric))
+        ends = tuple(pad_decimals(format_value(end, metric), decimals_of(text)) for end in (low, high))
     return text if ends[0] == ends[1] else f"{text} [{ends[0]}, {ends[1]}]"
+
+
+def decimals_of(text: str) -> int:
+    """How many decimals a printed number has (0 in scientific notation)."""
+    return len(text.partition(".")[2]) if "e" not in text else 0
+
+
+def pad_decimals(text: str, decimals: int) -> str:
+    """A printed number with trailing zeros up to ``decimals`` decimals: an interval's end as precise as
+    its mean (``5.02 [5.00, 5.05]``, not ``[5, 5.05]``).
+
+    Examples
+    --------
+    >>> pad_decimals("5", 2), pad_decimals("68", 2), pad_decimals("4.1", 2), pad_decimals("12.345", 1)
+    ('5.00', '68.00', '4.10', '12.345')
+    """
+    missing = decimals - decimals_of(text)
+    if missing <= 0 or "e" in text or not text[-1].isdigit():
+        return text
+    return text + ("" if "." in text else ".") + "0" * missing
 
 
 def hour_label(hour: int, period: int = DAY_HOURS) -> str:

@@ -55,11 +55,13 @@ __all__ = ["report_html", "write_report", "figure_data_uri", "changed_fields", "
 REPORT_DPI = 110
 
 #: How the intervals are computed and shown, stated once in every report.
-INTERVAL_NOTE = ("Each figure is the mean over the replications with its 95 % Student-t confidence interval in "
-                 "brackets. An interval is shown only within what the figure can be: shares within 0–100 %, "
-                 "counts, times and costs at least 0 (a Student-t interval from few replications can reach "
-                 "further; run more replications to narrow it). Differences between scenarios are paired "
-                 "replication by replication (same seed: common random numbers) and are not clipped.")
+INTERVAL_NOTE = ("Each figure is the mean over the replications with its 95 % confidence interval in brackets: "
+                 "Student t, corrected for the skewness of the replications' values from 8 replications on "
+                 "(Hall-Willink), so it reaches further on the side they are skewed to. An interval is shown "
+                 "only within what the figure can be: shares within 0–100 %, counts, times and costs at least "
+                 "0 (an interval from few replications can reach further; run more replications to narrow "
+                 "it). Differences between scenarios are paired replication by replication (same seed: common "
+                 "random numbers) and are not clipped.")
 
 _CHART_CAPTIONS = {
     "journey_flow": ("Customer journeys, contact by contact",

@@ -2,8 +2,9 @@
 
 :func:`replication_metrics` turns a :class:`~simulator.model.ReplicationOutput`
 into tidy rows ``(table, channel, metric, value)``; :func:`summarize` gives the
-mean and the 95 % Student-t confidence interval of every metric across
-replications. Every number contactflow reports (CLI table, JSON, CSV, charts)
+mean and the 95 % confidence interval of every metric across replications
+(:func:`mean_interval`: Student t, corrected for the skewness of the
+replications' values). Every number contactflow reports (CLI table, JSON, CSV, charts)
 comes from these two functions.
 
 The measured window is ``[warm-up end, warm-up end + days)``. Two kinds of
@@ -100,6 +101,9 @@ __all__ = [
     "hourly_group_metrics",
     "summarize",
     "confidence_interval",
+    "mean_interval",
+    "sample_skewness",
+    "MIN_SKEWNESS_REPLICATIONS",
 ]
 
 #: Row of the tidy per-replication table.
@@ -409,8 +413,108 @@ def hourly_group_metrics(scenario: Scenario, out: ReplicationOutput) -> list[tup
     return rows
 
 
+#: Fewest replications whose skewness the interval corrects for. The sample skewness of fewer values
+#: is mostly noise: with 6 normal values it passes the point where the correction is held (|G1| about
+#: 0.9) a quarter of the time, widening a symmetric figure's interval by 30 % on average without covering
+#: more often; with 8 by 17 %, with 10 by 10 %, with 20 by 1 %, while the correction lifts the coverage
+#: of skewed figures (mean waits, exponential values) by 4-8 points (40,000 samples of each size).
+MIN_SKEWNESS_REPLICATIONS = 8
+
+
+def sample_skewness(values: Iterable[float]) -> float:
+    """Adjusted sample skewness ``G1 = k3 / s^3`` of the non-NaN values (0 with fewer than 3 or no spread).
+
+    ``k3 = n / ((n - 1)(n - 2)) sum (x - mean)^3`` is the unbiased third
+    cumulant and ``s`` the standard deviation with ``n - 1``; ``|G1| <= sqrt(n)``.
+
+    Examples
+    --------
+    >>> round(sample_skewness([1.0, 2.0, 3.0, 10.0]), 3)
+    1.764
+    >>> sample_skewness([1.0, 2.0, 3.0]), sample_skewness([5.0, 5.0, 5.0])
+    (0.0, 0.0)
+    """
+    x = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
+    n = len(x)
+    if n < 3:
+        return 0.0
+    deviations = x - x.mean()
+    return float(_skewness(np.sum(deviations**2), np.sum(deviations**3), n))
+
+
+def _skewness(sum_squares, sum_cubes, n):
+    """G1 from the sums of squared and cubed deviations of ``n`` values (arrays or numbers); 0 where undefined."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k3 = n * sum_cubes / ((n - 1) * (n - 2))
+        g = k3 / (sum_squares / (n - 1)) ** 1.5
+    return np.where((n >= 3) & np.isfinite(g), g, 0.0)
+
+
+def mean_interval(mean, sd, skewness, n, level: float = 0.95):
+    """Confidence interval of a mean from ``n`` independent values: Student t, corrected for skewness.
+
+    The Student-t interval ``mean ± t s / sqrt(n)`` assumes that the mean of
+    the values is symmetric about the truth and independent of their spread.
+    Skewed values break both: a replication's mean wait in a busy queue is
+    usually below the truth, and its spread small with it, so the t interval
+    misses the truth above far more often than the 2.5 % it promises (95 %
+    intervals from 10 six-hour replications of a queue at 95 % load contain
+    the exact mean wait about 86 % of the time). Here the Studentized mean
+    ``T = sqrt(n) (mean - mu) / s`` is made symmetric by Hall's (1992)
+    transformation ``g(T) = T + 2a T^2 + 4/3 a^2 T^3 + a``, with
+    ``a = G1 / (6 sqrt(n))`` from the sample skewness ``G1``
+    (:func:`sample_skewness`). Inverting it gives Willink's (2005) interval,
+    the skewness correction of the Skart procedure for simulation output::
+
+        [mean - s/sqrt(n) G(t), mean - s/sqrt(n) G(-t)],
+        G(r) = ((1 + 6a (r - a))^(1/3) - 1) / (2a),
+
+    ``t`` being the Student-t quantile with ``n - 1`` degrees of freedom. The
+    interval reaches further on the side the values are skewed to. The cubic
+    ``g`` is flat at ``T = -1/(2a)``; where ``G(-t)`` would pass that point
+    (``6 |a| (t + |a|) > 1``, a sample skewness above about 1.4 with 10
+    values) the inverse stops following the expansion ``g`` comes from and
+    the interval jumps to 2.4 times the t interval's width for moderate
+    skewness, less for strong: ``|a|`` is held at that point, so the interval
+    widens steadily with the skewness, to at most about twice the t
+    interval's width. It is never narrower than the t interval, and is the t
+    interval without skewness and with fewer than
+    :data:`MIN_SKEWNESS_REPLICATIONS` values.
+
+    Takes numbers or arrays; NaN with fewer than 2 values.
+
+    Examples
+    --------
+    >>> low, high = mean_interval(3.0, 2.0, skewness=0.0, n=10)   # Student t
+    >>> round(low, 3), round(high, 3)
+    (1.569, 4.431)
+    >>> low, high = mean_interval(3.0, 2.0, skewness=1.0, n=10)   # skewed right: reaches further up
+    >>> round(low, 3), round(high, 3)
+    (1.841, 5.132)
+    """
+    n = np.asarray(n, dtype=float)
+    sd = np.asarray(sd, dtype=float)
+    ok = n > 1
+    t = stats.t.ppf(0.5 + level / 2, np.where(ok, n - 1, 1))
+    se = sd / np.sqrt(np.where(ok, n, 1))
+    skewness = np.where(n >= MIN_SKEWNESS_REPLICATIONS, np.asarray(skewness, dtype=float), 0.0)
+    a = skewness / (6 * np.sqrt(np.maximum(n, 1)))
+    a = np.where(np.isfinite(a) & (se > 0), a, 0.0)
+    flat = (np.sqrt(t * t + 2 / 3) - t) / 2  # the |a| at which G(-t) reaches g's flat point
+    a = np.clip(a, -flat, flat)
+
+    def inverse(r):  # G(r), written so that it stays exact as a goes to 0: (c - 1) / (2a) with c^3 - 1 = 6a (r - a)
+        c = np.cbrt(1 + 6 * a * (r - a))
+        return 3 * (r - a) / (c * c + c + 1)
+
+    low = np.where(ok, mean - se * inverse(t), np.nan)
+    high = np.where(ok, mean - se * inverse(-t), np.nan)
+    return (float(low), float(high)) if low.ndim == 0 else (low, high)
+
+
 def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval of independent replication values.
+    """Mean and confidence interval (:func:`mean_interval`) of independent replication values.
 
     NaN values (a metric undefined in a replication) are left out. With one
     value the interval is undefined (NaN).
@@ -428,12 +532,13 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     mean = float(x.mean())
     if n == 1:
         return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half
+    low, high = mean_interval(mean, float(x.std(ddof=1)), sample_skewness(x), n, level)
+    return mean, low, high
 
 
 #: How every interval of a figure is made, for notes under tables.
-INTERVAL_METHOD = ("95 % CI: Student t across replications, clipped to what the figure can be "
+INTERVAL_METHOD = ("95 % CI: Student t across replications, corrected for their skewness from 8 replications "
+                   "(Hall-Willink), clipped to what the figure can be "
                    "(0–100 % for shares, at least 0 for counts, times and costs)")
 
 
@@ -477,20 +582,23 @@ def summarize(per_replication: pd.DataFrame, level: float = 0.95,
     Returns
     -------
     DataFrame indexed by ``keys`` with columns ``mean, ci_low, ci_high, n``,
-    in the order the metrics first appear: the mean and the Student-t
-    interval across replications (NaN with fewer than 2), clipped.
+    in the order the metrics first appear: the mean and the interval of
+    :func:`mean_interval` across replications (Student t corrected for the
+    replications' skewness; NaN with fewer than 2), clipped.
     """
     keys = list(keys)
     valid = per_replication.dropna(subset=["value"])
-    grouped = valid.groupby(keys, sort=False)["value"].agg(["mean", "std", "count"])
+    deviation = valid["value"] - valid.groupby(keys, sort=False)["value"].transform("mean")
+    moments = valid[keys].assign(value=valid["value"], squares=deviation**2, cubes=deviation**3)
+    grouped = moments.groupby(keys, sort=False).agg(
+        mean=("value", "mean"), std=("value", "std"), count=("value", "count"),
+        squares=("squares", "sum"), cubes=("cubes", "sum"))
     # keep metrics that are NaN in every replication, in first-appearance order
     order = per_replication[keys].drop_duplicates()
     frame = order.set_index(keys).join(grouped)
     n = frame["count"].fillna(0).astype(int)
-    dof = np.where(n > 1, n - 1, 1)
-    half = stats.t.ppf(0.5 + level / 2, dof) * frame["std"].to_numpy() / np.sqrt(np.maximum(n, 1))
-    half = np.where(n > 1, half, np.nan)
-    low, high = frame["mean"].to_numpy() - half, frame["mean"].to_numpy() + half
+    skewness = _skewness(frame["squares"].to_numpy(), frame["cubes"].to_numpy(), n.to_numpy())
+    low, high = mean_interval(frame["mean"].to_numpy(), frame["std"].to_numpy(), skewness, n.to_numpy(), level)
     if clip:
         low, high = clip_interval(low, high, frame.index.get_level_values("metric").isin(SHARE_METRICS))
     return pd.DataFrame({"mean": frame["mean"], "ci_low": low, "ci_high": high, "n": n}, index=frame.index)

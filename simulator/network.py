@@ -1,8 +1,10 @@
-"""The network approximation: every KPI of a scenario in milliseconds, with its weak spots named.
+"""The network approximation: every KPI of a scenario without simulating it, with its weak spots named.
 
-The simulation is the reference; this is the planner's seconds-fast estimate
-of the same figures (:func:`approximate`). It couples two pieces through a
-fixed point:
+The simulation is the reference; this is the planner's quick estimate of the
+same figures (:func:`approximate`): a few hundredths of a second for a
+scenario of one day, a few seconds for a week of agent groups shared by
+several channels, whose pools of channels iterate a fixed point of their own.
+It couples two pieces through a fixed point:
 
 1. **Routing** — the journey chain with, per channel, the *served share*
    ``s_i`` (contacts answered by an agent or self-service) and the *closed
@@ -43,11 +45,14 @@ fixed point:
      non-preemptive priorities, generalised to several groups and per-class
      handle times (exact for one group and one exponential handle time:
      equal priorities pool into one Erlang C queue, different ones give
-     Cobham's waits); asynchronous channels take the capacity the work
-     ranked above them leaves; a ``reserve`` removes that many agents for
-     its channel; call backs are a class just below their channel's live
-     contacts. Which group carries how much of each channel is itself a
-     fixed point (the best-priority groups answer arrivals first);
+     Cobham's waits); no channel gets more through than the agents the
+     work ranked above it leaves (in overload its callers hang up until
+     it does), and asynchronous channels work a backlog off at that
+     capacity; a ``reserve`` of ``r`` keeps ``r`` agents idle while the
+     work above leaves them; call backs are a class just below their
+     channel's live contacts. Which group carries how much of each channel
+     is itself a fixed point (the best-priority groups answer arrivals
+     first; none beyond its agents);
    * self-service has no queue: served share 1.
 
    Agents on duty are the scheduled ones less ``shrinkage`` (rounded, as in
@@ -68,7 +73,11 @@ Where the approximation is weak (non-exponential times, shift plans and
 arrival profiles, opening hours, asynchronous channels, shared groups,
 reserves, concurrency with slowdown, call backs, day-to-day variation of
 demand, overloaded hours, retry delays), :attr:`NetworkApproximation.weaknesses`
-says so for the scenario at hand rather than hiding it.
+says so for the scenario at hand rather than hiding it. A channel is
+overloaded in an hour when its offered load reaches the agents it can have
+there, or, for one that keeps its work (email), when its backlog grows;
+:func:`quick_overload_notes` applies that rule to the loads before the fixed
+point, for ``run``'s warning.
 
 Examples
 --------
@@ -103,7 +112,7 @@ from .pools import (POOL_TOLERANCE, ChannelQueue, Pool, Timeline, build_pools, l
 if TYPE_CHECKING:  # the theory reads a scenario it is given; the scenario imports it (its derived warm-up)
     from .scenario import Scenario
 
-__all__ = ["NetworkApproximation", "approximate", "laplace_transform"]
+__all__ = ["NetworkApproximation", "approximate", "laplace_transform", "quick_overload_notes"]
 
 #: How far a handle-time cv may be from 1 before it is called "far from exponential".
 CV_SLACK = 0.25
@@ -111,6 +120,11 @@ CV_SLACK = 0.25
 STAGNATION = 20
 #: Earlier steps the fixed point's Anderson acceleration combines.
 ANDERSON_DEPTH = 5
+#: How far Anderson's extrapolation may leave the shares' range and be projected back into it
+#: (beyond, the step is a plain damped one and the history starts afresh).
+OUTSIDE_SLACK = 1e-3
+#: Rounds of the journeys and the agents' fluid capacities in the quick overload check.
+QUICK_ROUNDS = 3
 #: Steps of a shared pool's own fixed point per step of the network's (both then settle together).
 POOL_STEPS = 5
 
@@ -136,6 +150,58 @@ def _hours_text(hours, period: int = 24) -> str:
             runs.append(f"{day}{first:02d}-{last + 1:02d}h" if h > start else f"{day}{first:02d}h")
             start = None
     return ", ".join(runs)
+
+
+def quick_overload_notes(scenario: Scenario) -> list[str]:
+    """One sentence per channel overloaded at the loads the journeys bring before anyone hangs up:
+    the check ``run`` makes before simulating, in a fraction of :func:`approximate`'s time.
+
+    The loads are those of the first step of the fixed point (every contact answered when its
+    channel is open); each pool of channels checks them against its agents without its queues
+    (:meth:`~simulator.pools.Pool.overload`), by the rule :attr:`NetworkApproximation.overloaded_hours`
+    follows at the fixed point.
+
+    Examples
+    --------
+    >>> import simulator as sim
+    >>> notes = quick_overload_notes(sim.load_scenario("nice_bcg_2016").with_changes({"channels.phone.agents": 20}))
+    >>> [note for note in notes if note.startswith("phone")]
+    ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 00-24h']
+    >>> quick_overload_notes(sim.load_scenario("nice_bcg_2016"))
+    []
+    """
+    network = _Network(scenario)
+    closed = 1.0 - network.open_by_slot
+    served, durations = network.open_by_slot.copy(), np.zeros_like(closed)
+    for _ in range(QUICK_ROUNDS):
+        chain = HourlyJourneyChain(scenario, served, closed, network.shift(durations), network.start)
+        rates = network.contact_rates(chain)
+        capacity = {}
+        for pool in network.pools:
+            capacity.update(pool.fluid_capacity(rates))
+        served, durations = _fluid_shares(network, rates, capacity)
+    hours = {}
+    for pool in network.pools:
+        hours.update(pool.overload(rates, capacity))
+    return [_overload_sentence(c.name, hours[i], network.period) for i, c in enumerate(scenario.channels)
+            if hours.get(i)]
+
+
+def _fluid_shares(network: _Network, rates: np.ndarray, capacity: dict[int, np.ndarray]):
+    """Served shares and contact durations by (channel, slot) when every live channel answers what its
+    capacity allows and the rest hang up, and channels that keep their work answer it all."""
+    served = np.array(network.open_by_slot, dtype=float)
+    durations = np.zeros_like(served)
+    for i, c in enumerate(network.scenario.channels):
+        share = np.ones(network.period)
+        if i in capacity and not (c.is_async or (c.patience is None and c.callback is None)):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = np.where(rates[i] > 0, np.clip(capacity[i] / np.where(rates[i] > 0, rates[i], 1.0), 0.0, 1.0),
+                                 1.0)
+        share = _by_slot(network, share) if network.slots == 1 else share
+        served[i] = network.open_by_slot[i] * share
+        durations[i] = served[i] * c.handle_time.mean
+    return served, durations
 
 
 def _overload_sentence(channel: str, hours, period: int = 24) -> str:
@@ -418,14 +484,21 @@ def approximate(scenario: Scenario, *, damping: float = 0.5, tolerance: float = 
         figures = network.queue_figures(rates, served, POOL_STEPS, service_level=False)
         new, durations = _served_and_durations(network, figures)
         change = float(np.max(np.abs(new - served)))
+        if change <= tolerance and not network.settled:
+            # the shares have settled: the shared pools settle too (at once, not a few steps per
+            # iteration), and the shares must still hold there
+            figures = network.queue_figures(rates, served, service_level=False)
+            new, durations = _served_and_durations(network, figures)
+            change = float(np.max(np.abs(new - served)))
         if change > 2.0 * best:
             mixing.forget()  # the extrapolation overshot: plain damped steps from here
         best, since_best = (change, 0) if change < 0.5 * best else (best, since_best + 1)
         if since_best >= STAGNATION:
             break  # the shares stopped getting closer: not converged, and said so
         proposal = mixing.step(served, new)
-        if np.all((proposal >= 0.0) & (proposal <= network.open_by_slot)):
-            served = proposal
+        outside = float(np.max(np.maximum(-proposal, proposal - network.open_by_slot)))
+        if outside <= OUTSIDE_SLACK:  # shares that sit at 0 or 1 overshoot by rounding: back into range
+            served = np.clip(proposal, 0.0, network.open_by_slot)
         else:  # the extrapolation left the shares' range: a damped step, and a fresh history
             mixing.forget()
             served = (1.0 - damping) * served + damping * new

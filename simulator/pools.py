@@ -51,9 +51,15 @@ hour ``h``:
   time: equal priorities pool into Erlang C. The wait once waiting is taken
   as exponential; with patience ``theta``, ``W_j = P_j / (theta + nu_j)``
   and ``abandon_j = theta W_j``.
-* Asynchronous (and patient) channels take the capacity that the work ranked
-  above them or beside them leaves: a fluid backlog as above, with Cobham's
-  wait in hours where none builds up.
+* No channel gets more through than its *capacity*: the agents that the
+  work its groups rank above it or beside it leaves (less a ``reserve``),
+  at its handle time. In an overloaded hour Cobham's rate vanishes; the
+  queue is then served at that capacity, and callers hang up until the
+  calls answered fit in it (``abandon_j = 1 - capacity / lambda_j``).
+* Asynchronous (and patient) channels take that capacity: a fluid backlog
+  as above, with Cobham's wait in hours where none builds up — the wait of
+  the hour's own arrivals, whose load (not the backlog being worked off)
+  counts in their probability of waiting and Cobham's rate.
 * Call backs are a class of their own, ranked just after the live contacts
   of their channel, which wait at their class's rate ``nu`` until due.
   Callers are offered one with probability ``P_j rho^q*`` (a geometric
@@ -64,7 +70,9 @@ hour ``h``:
 * Each channel's served contacts are split among its groups: those answered
   at once go to the best-priority groups with idle agents first (Erlang B
   overflow between priority levels), those that waited to each group in
-  proportion to its term of ``nu_j``.
+  proportion to its term of ``nu_j``; what would take a group beyond the
+  agents the channel may have there goes to the groups with some left, so
+  no group is ever busy beyond its agents.
 
 Examples
 --------
@@ -110,8 +118,6 @@ POOL_TOLERANCE = 1e-9
 POOL_DAMPING = 0.3
 #: Steps of a shared pool's fixed point without halving its best residual before it stops (it cycles).
 POOL_STAGNATION = 20
-#: A group busy at this share of its agents or more in an hour counts as overloaded there.
-OVERLOADED = 0.98
 
 
 # --------------------------------------------------------------------------- distributions
@@ -574,6 +580,47 @@ def _expected_min_poisson(mean: np.ndarray, cap: np.ndarray) -> np.ndarray:
     return (1.0 - frac) * at(low) + frac * at(low + 1.0)
 
 
+def _room_with_reserve(agents: np.ndarray, reserve: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """``E[max(c - r - N, 0)]``: the agents left to a class that takes one only while ``r`` others
+    stay idle, when the work ranked above it holds ``N = min(X, c)`` of the ``c`` agents (``X`` the
+    contacts it has in the system, taken as Poisson) and ``E[N] = held`` (arrays of one shape, ``c``
+    and ``r`` whole numbers). Read off a curve per ``(c, r)`` (:func:`_reserve_room_curve`).
+
+    Examples
+    --------
+    >>> round(float(_room_with_reserve(np.array([8]), np.array([0]), np.array([7.2]))[0]), 6)  # c - E[N]
+    0.8
+    >>> more = _room_with_reserve(np.array([8]), np.array([1]), np.array([7.2]))[0]
+    >>> bool(0.0 < more < 0.8)  # more than max(8 - 1 - 7.2, 0) = 0: the reserve binds only sometimes
+    True
+    """
+    agents = np.asarray(agents).astype(int)
+    reserve = np.asarray(reserve).astype(int)
+    held = np.asarray(held, dtype=float)
+    room = np.maximum(agents - reserve - held, 0.0)
+    for c, r in {(int(c), int(r)) for c, r in zip(agents.ravel(), reserve.ravel()) if c > 0 and r > 0}:
+        here = (agents == c) & (reserve == r)
+        curve_held, curve_room = _reserve_room_curve(c, r)
+        room[here] = np.interp(held[here], curve_held, curve_room)
+    return room
+
+
+@lru_cache(maxsize=1024)
+def _reserve_room_curve(agents: int, reserve: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_room_with_reserve` for ``agents`` and ``reserve``, as values ``(held, room)`` to
+    interpolate: both follow the Poisson mean ``a`` of ``X`` (``held = E[min(X, c)]``,
+    ``room = c - r - E[min(X, c - r)]``) on a grid wide enough that the last ``held`` is within
+    about 1e-9 of ``c`` (where the room ends at 0)."""
+    top = agents + 14.0 * math.sqrt(agents) + 40.0
+    a = top * np.linspace(0.0, 1.0, 801) ** 2  # dense at small means: few agents held
+    held = _expected_min_poisson(a, np.full_like(a, agents))
+    cap = float(agents - reserve)
+    room = np.clip(cap - _expected_min_poisson(a, np.full_like(a, cap)), 0.0, cap)
+    held, room = np.maximum.accumulate(np.append(held, float(agents))), np.append(room, 0.0)
+    room.flags.writeable = held.flags.writeable = False
+    return held, room
+
+
 def _erlang_c_fractional(loads: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """Erlang C's probability of waiting, hour by hour, for a fractional number of servers
     (linear between the whole numbers around it; exact for whole numbers)."""
@@ -699,6 +746,53 @@ class Pool:
                                                      queue.hourly.pop("p_wait_all"))
         return {i: queue}
 
+    def fluid_capacity(self, rates: np.ndarray) -> dict[int, np.ndarray]:
+        """Contacts a minute each channel of the pool can get through in each hour of the period when
+        ``rates[i, h]`` contacts a minute reach channel ``i``, without queues: the capacity of
+        :meth:`evaluate`'s rule, for a quick check of overload.
+
+        A channel with its own agents (or groups answering only it) has them all. In a shared pool the
+        agents are allocated as a fluid: each channel's offered load (agents at its handle time) takes
+        the room the work ranked above it leaves (:meth:`_room`, a reserve included), in proportion to
+        the room in each group.
+        """
+        tl = self.timeline
+        if not self.shared:
+            spec = self.specs[0]
+            return {self.channels[0]: self.on_duty.sum(axis=0) * spec.concurrency
+                    / (spec.handle_time.mean * _stretch(spec))}
+        agents = self.on_duty.astype(float)
+        offered = np.array([rates[self.channels[n]] * tl.open[self.channels[n]] * (not callback)
+                            for n, callback in self.classes])
+        demand = offered * self.full_cost[:, None]  # agents, by class and hour
+        busy = np.zeros((len(self.groups), len(self.classes), tl.period))
+        for _ in range(100):
+            room = self._room(busy, agents)
+            total = room.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = np.where(total > 0, room / np.where(total > 0, total, 1.0), 0.0) * np.minimum(demand, total)
+            if np.max(np.abs(new - busy), initial=0.0) < 1e-9:
+                break
+            busy = 0.5 * (busy + new)
+        room = self._room(busy, agents)
+        return {self.channels[n]: room[:, x].sum(axis=0) / self.full_cost[x]
+                for x, (n, callback) in enumerate(self.classes) if not callback}
+
+    def overload(self, rates: np.ndarray, capacity: dict[int, np.ndarray]) -> dict[int, tuple[int, ...]]:
+        """The hours of the period in which each channel of the pool is overloaded when ``rates[i, h]``
+        contacts a minute reach channel ``i``, ``capacity[i][h]`` (contacts a minute) the most it can get
+        through: offered load at or above it, or for a channel that keeps its work, a growing backlog
+        (the rule of :meth:`evaluate`)."""
+        tl = self.timeline
+        out = {}
+        for spec, i in zip(self.specs, self.channels):
+            if spec.is_async or (spec.patience is None and spec.callback is None):
+                out[i] = _growing(tl, *_fluid(tl, i, rates[i], capacity[i]))
+            else:
+                hot = (rates[i] > 0) & (tl.open[i] > 0) & (rates[i] >= capacity[i])
+                out[i] = tuple(int(h) for h in np.flatnonzero(hot))
+        return out
+
     # -- one channel ---------------------------------------------------------------------------
 
     def _figures(self, spec: Channel, rate: float, agents: int, keeps_work: bool = False) -> QueueFigures:
@@ -807,7 +901,7 @@ class Pool:
         name = self.specs[0].name
         rank = np.array([[g.skills[name]] for g in self.group_specs], dtype=float)
         available = self.on_duty.astype(float)
-        share = _split(busy, p_wait, rank[:, 0], available, available)
+        share = _split(busy, p_wait, rank[:, 0], available, available, available)
         with np.errstate(invalid="ignore", divide="ignore"):
             fraction = np.where(busy > 0, share / np.where(busy > 0, busy, 1.0), 0.0)
         return ({g: share[n] for n, g in enumerate(self.groups)},
@@ -898,6 +992,44 @@ class Pool:
                                          0.0) * (1.0 - waiting[x][None, :])
         return freeing
 
+    def _room(self, busy: np.ndarray, agents: np.ndarray) -> np.ndarray:
+        """``room[g, x, h]``: the agents of group ``g`` that class ``x`` may have in hour ``h``: on
+        average, those of the group's agents (less its reserve for ``x``) that the classes it ranks
+        above ``x`` or beside it do not hold. A channel's call backs, promoted ahead of its live
+        callers when they cannot be made, count as work above the live callers here (and the live
+        callers not as work above them).
+
+        Without a reserve that is the agents less the mean ``m`` held by the work above. With a
+        reserve ``r``, the class takes an agent only while ``r`` others stay idle: it has
+        ``E[max(c - r - N, 0)]`` agents, ``N`` the agents the work above holds, which is more than
+        ``c - r - m`` (the reserve holds agents back only while the work above leaves more than
+        ``r`` idle). ``N`` is taken as ``min(X, c)``, ``X`` Poisson, with mean ``m``
+        (:func:`_room_with_reserve`).
+        """
+        room = np.zeros_like(busy)
+        for x, (n, callback) in enumerate(self.classes):
+            serving = self.serving[:, x][:, None]
+            higher = np.einsum("gyp,gy->gp", busy, self.above[:, x, :])
+            others = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :]) - busy[:, x]
+            if callback:
+                higher = higher - busy[:, x - 1]
+            elif x + 1 < len(self.classes) and self.classes[x + 1] == (n, True):
+                others = others + busy[:, x + 1]
+            held = np.clip(higher + others, 0.0, agents)
+            reserve = np.broadcast_to(self.reserve[:, x][:, None], agents.shape)
+            room[:, x] = (_room_with_reserve(agents, reserve, held) if reserve.any() else agents - held) * serving
+        return room
+
+    def _steady_busy(self, x: int, offered: np.ndarray, busy: np.ndarray, room: np.ndarray) -> np.ndarray:
+        """The agents of each group the contacts of class ``x`` arriving in each hour keep busy (``(G, P)``):
+        ``offered`` contacts a minute at the class's cost per contact, shared among the groups as its
+        ``busy`` agents are (as its ``room`` where it has none)."""
+        need = offered * self.full_cost[x]
+        weights = np.where(busy.sum(axis=0) > 1e-12, busy, room)
+        total = weights.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0) * need
+
     def _evaluate_shared(self, rates: np.ndarray, steps: int, service_level: bool = True) -> dict[int, ChannelQueue]:
         tl = self.timeline
         period = tl.period
@@ -955,6 +1087,8 @@ class Pool:
         carried = np.zeros((len(self.classes), period))  # contacts per minute each class gets through
         waiting = np.zeros_like(carried)  # P(wait) of each class's contacts
         rate_terms = np.zeros((n_groups, len(self.classes), period))
+        room = self._room(busy, agents)
+        capacities = np.zeros_like(carried)  # contacts a minute each class can get through
         figures: dict[int, dict] = {}
         pending = []
         for x, (n, callback) in enumerate(self.classes):
@@ -963,16 +1097,29 @@ class Pool:
             effective = np.maximum(agents - self.reserve[:, x][:, None], 0.0) * serving[:, None]
             higher = np.einsum("gyp,gy->gp", busy, self.above[:, x, :])
             beside = np.einsum("gyp,gy->gp", busy, self.beside[:, x, :])
+            k = spec.concurrency
+            work_conserving = not callback and (spec.is_async or (spec.patience is None and spec.callback is None))
+            own_total = total
+            if work_conserving and k == 1:
+                # the random part of the wait is that of the hour's own arrivals, so the class counts the
+                # agents they keep busy, not those working off a backlog (which would leave no spare rate)
+                steady = self._steady_busy(x, offered[x], busy[:, x], room[:, x])
+                beside = beside + steady - busy[:, x]
+                own_total = total + steady - busy[:, x]
             rate_terms[:, x] = (effective * mu * np.clip(1.0 - share_of(higher), FLOOR, 1.0)
                                 * np.clip(1.0 - share_of(higher + beside), FLOOR, 1.0))
-            k = spec.concurrency
+            # contacts a minute the class can get through: the agents the classes above it leave, each
+            # holding as many of its contacts as it may
+            capacities[x] = capacity = room[:, x].sum(axis=0) / self.full_cost[x]
             if k > 1 and not callback:
                 # a chat waits only when every slot of the agents free for chats is taken
                 free, p_wait = slots_free(x)
                 release = free.sum(axis=0) * k / (spec.handle_time.mean * _stretch(spec))  # slots freed a minute
                 nu = np.maximum(release - carried_guess(x), FLOOR * release + 1e-12)
                 rate_terms[:, x] = free * nu / np.maximum(free.sum(axis=0), 1e-12)
+                reach = release  # the most the class's queue can be served at
             else:
+                reach = capacity
                 if self.chats_above[:, x].any():
                     # chats ranked above go to free slots and seldom queue: they hold agents (out of the
                     # capacity) rather than work waiting ahead; an agent whose last chat ends before it gets
@@ -993,22 +1140,21 @@ class Pool:
                 nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
                 # a lower channel with a reserve never fills the last agents: out of the capacity, not in the load
                 reserved = np.einsum("gyp,gy->gp", busy, self.reserved_below[:, x, :])
-                p_wait = _erlang_c_fractional(((total - reserved) * serving[:, None]).sum(axis=0),
+                p_wait = _erlang_c_fractional(((own_total - reserved) * serving[:, None]).sum(axis=0),
                                               ((effective - reserved) * serving[:, None]).sum(axis=0))
             waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below
             theta = 1.0 / spec.patience.mean if spec.patience is not None and not spec.is_async else 0.0
-            work_conserving = spec.is_async or (spec.patience is None and spec.callback is None)
             if work_conserving:
-                spare = np.maximum(effective - higher - (beside - busy[:, x]), 0.0)
-                capacity = (spare / self.full_cost[x]).sum(axis=0)
                 pending.append((x, n, p_wait, nu, capacity))
                 continue
             lam = rates[self.channels[n]]
             # given every agent busy, the class's queue: births lam (thinned past the call-back
-            # threshold), deaths s + j theta, s the rate freed agents reach it (Cobham: nu + carried)
-            speed = nu + carried_guess(x)
+            # threshold), deaths s + j theta, s the rate freed agents reach it (Cobham: nu + carried,
+            # the carried part no more than the class's capacity: in overload nu vanishes, and a death
+            # rate that followed the carried contacts would let them grow past the agents)
+            speed = nu + np.minimum(carried_guess(x), reach)
             threshold = None
             if spec.callback is not None:
                 slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
@@ -1024,12 +1170,20 @@ class Pool:
             abandon = theta * wait_live * live if theta else np.zeros_like(wait_live)  # no 0 * inf
             service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
             carried[x] = offered[x] * (live - abandon)
+            if spec.callback is not None:  # the call backs made, first: promoted, they go ahead when overdue
+                carried[x + 1] = np.minimum(offered[x] * accepted, room[:, x + 1].sum(axis=0) / self.full_cost[x + 1])
+            # no more answered than the capacity: in an overloaded hour the queue is as long as it takes
+            # for the callers who hang up to carry the rest off (abandon = theta x wait)
+            over = (carried[x] > capacity) & (offered[x] > 0)
+            if over.any() and theta:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    abandon = np.where(over, live - capacity / np.where(over, offered[x], 1.0), abandon)
+                    wait_live = np.where(over, abandon / (theta * live), wait_live)
+            carried[x] = np.minimum(carried[x], capacity)
             figures[x] = {"abandon_rate": abandon, "mean_wait_min": wait_live, "p_wait": p_live,
                           "service_level": service_level, "mean_queue": lam * live * wait_live * tl.open[self.channels[n]],
                           "time_waiting": wait_live * live, "callback_offered": offered_share,
                           "callback_accepted": accepted, "p_wait_all": p_live * live + accepted}
-            if spec.callback is not None:
-                carried[x + 1] = offered[x] * accepted
         # call backs: a lower class of their channel
         for x, (n, callback) in enumerate(self.classes):
             if not callback:
@@ -1055,13 +1209,12 @@ class Pool:
             carried[x] = through
             queues[x] = queue
             throughput[x] = through
-        new_served = _split_classes(carried, waiting, self.rank, agents, self.reserve, busy, cost, rate_terms)
+        new_served = _split_classes(carried, waiting, self.rank, agents, self.reserve, busy, cost, room, rate_terms)
         new_busy = new_served * cost
         result = {"served": new_served, "busy": new_busy}
         if not final:
             return result
         out: dict[int, ChannelQueue] = {}
-        overloaded_groups = (new_busy.sum(axis=1) >= OVERLOADED * agents) & (agents > 0)
         for x, (n, callback) in enumerate(self.classes):
             if callback:
                 continue
@@ -1070,12 +1223,10 @@ class Pool:
             busy_by_group = {g: new_busy[m, xs].sum(axis=0) for m, g in enumerate(self.groups) if self.serving[m, x]}
             slots_by_group = {g: (new_busy[m, xs] * held[m, xs]).sum(axis=0) / spec.concurrency
                               for m, g in enumerate(self.groups) if self.serving[m, x]}
-            hot = overloaded_groups[self.serving[:, x]].any(axis=0) & (offered[x] > 0)
-            if x in queues:
+            if x in queues:  # its backlog says where it grows
                 queue = queues[x]
-                hours = set(queue.overloaded_hours) | {int(h) for h in np.flatnonzero(hot)}
-                queue.overloaded_hours = tuple(sorted(hours))
-            else:
+            else:  # offered load at or above the capacity the work ranked above it leaves
+                hot = (offered[x] > 0) & (offered[x] >= capacities[x])
                 values = figures[x]
                 in_service = (new_busy[:, x] * held[:, x]).sum(axis=0)
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -1131,9 +1282,10 @@ def _stretch(spec: Channel, partial: bool = False) -> float:
 
 
 def _split(carried_agents: np.ndarray, p_wait: np.ndarray, rank: np.ndarray, available: np.ndarray,
-           weights: np.ndarray) -> np.ndarray:
+           weights: np.ndarray, cap: np.ndarray | None = None) -> np.ndarray:
     """Busy agents of one class shared among groups (G, P): the part answered at once by priority
-    level with Erlang B overflow over the ``available`` agents, the part that waited by ``weights``."""
+    level with Erlang B overflow over the ``available`` agents, the part that waited by ``weights``;
+    no group beyond its ``cap`` (:func:`_within`) while others have room."""
     now = carried_agents * (1.0 - p_wait)
     later = carried_agents * p_wait
     share = np.zeros_like(available)
@@ -1151,19 +1303,51 @@ def _split(carried_agents: np.ndarray, p_wait: np.ndarray, rank: np.ndarray, ava
     with np.errstate(invalid="ignore", divide="ignore"):
         by_weight = np.where(total_weight > 0, weights / np.where(total_weight > 0, total_weight, 1.0),
                              np.isfinite(rank)[:, None] / max(np.isfinite(rank).sum(), 1))
-    return share + by_weight * later
+    share = share + by_weight * later
+    return share if cap is None else _within(share, cap)
 
 
-def _split_classes(carried, waiting, rank, agents, reserve, busy, cost, rate_terms) -> np.ndarray:
-    """Contacts per minute of each class served by each group, shape (G, X, P)."""
+def _within(share: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Shares ``(G, P)`` with what exceeds a group's ``cap`` moved to the groups below theirs, in
+    proportion to the room they have left (continuous in both); what exceeds every cap (the shares
+    sum to more than the caps) stays with the groups in proportion to their caps.
+
+    Examples
+    --------
+    >>> _within(np.array([[5.0], [1.0]]), np.array([[3.0], [4.0]]))[:, 0].tolist()
+    [3.0, 3.0]
+    >>> _within(np.array([[5.0], [3.0]]), np.array([[3.0], [3.0]]))[:, 0].tolist()
+    [4.0, 4.0]
+    """
+    kept = np.minimum(share, cap)
+    excess = (share - kept).sum(axis=0)
+    room = cap - kept
+    total_room = room.sum(axis=0)
+    placed = np.minimum(excess, total_room)
+    left = excess - placed
+    total_cap = cap.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = kept + np.where(total_room > 0, room / np.where(total_room > 0, total_room, 1.0), 0.0) * placed
+        over = np.where(total_cap > 0, cap / np.where(total_cap > 0, total_cap, 1.0), 1.0 / len(share))
+    return kept + over * left
+
+
+def _split_classes(carried, waiting, rank, agents, reserve, busy, cost, room, rate_terms) -> np.ndarray:
+    """Contacts per minute of each class served by each group, shape (G, X, P): those that waited
+    in proportion to the groups' terms of Cobham's rate (``rate_terms``), and no group beyond the
+    agents the classes it ranks above or beside the class leave it (``room``) while another has some."""
     served = np.zeros_like(busy)
     total = busy.sum(axis=1)
     for x in range(carried.shape[0]):
-        mean_cost = np.where(np.isfinite(rank[:, x])[:, None], cost[:, x], np.nan)
+        serving = np.isfinite(rank[:, x])[:, None]
+        mean_cost = np.where(serving, cost[:, x], np.nan)
         unit = np.nanmean(mean_cost, axis=0)  # agent-minutes per contact, over the serving groups
-        available = np.maximum(agents - reserve[:, x][:, None] - (total - busy[:, x]), 0.0) * np.isfinite(rank[:, x])[:, None]
+        available = np.maximum(agents - reserve[:, x][:, None] - (total - busy[:, x]), 0.0) * serving
+        # the room as agents at the class's mean cost per contact: contacts a minute times `unit`
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cap = np.where(serving, room[:, x] / np.where(serving, cost[:, x], 1.0), 0.0) * unit
         agents_needed = carried[x] * unit
-        share = _split(agents_needed, waiting[x], rank[:, x], available, rate_terms[:, x])
+        share = _split(agents_needed, waiting[x], rank[:, x], available, rate_terms[:, x], cap)
         with np.errstate(invalid="ignore", divide="ignore"):
             served[:, x] = np.where(agents_needed > 0, share / np.where(agents_needed > 0, agents_needed, 1.0), 0.0) \
                 * carried[x]
@@ -1212,6 +1396,35 @@ def _steady_backlog(tl: Timeline, spec: Channel, i: int, rates, p_c, spare, queu
     return figures, throughput, None
 
 
+def _fluid(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray):
+    """Channel ``i``'s fluid backlog minute by minute from an empty start (:func:`fluid_span`), with
+    ``rates[h]`` contacts a minute arriving while it is open and ``capacity[h]`` answered, by hour of
+    the period; followed past the end until it empties (at most :data:`MAX_TAIL_DAYS`).
+
+    Returns the minutes' midpoints, hours of the period, inflow and capacity, and the backlog at the
+    minute marks (one more value).
+    """
+    end = tl.fluid_end
+    minutes = math.ceil(end) + 1440
+    while True:
+        t, hour, is_open = tl.minutes(minutes, i)
+        inflow = np.where(t < end, rates[hour] * is_open, 0.0)
+        cap = capacity[hour]
+        net = np.concatenate(([0.0], np.cumsum(inflow - cap)))
+        queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
+        if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
+            return t, hour, inflow, cap, queue
+        minutes += 1440 * 7
+
+
+def _growing(tl: Timeline, t: np.ndarray, hour: np.ndarray, inflow: np.ndarray, cap: np.ndarray,
+             queue: np.ndarray) -> tuple[int, ...]:
+    """The hours of the period in which a fluid backlog (:func:`_fluid`) grows within the measured
+    window: overloaded there, unlike the hours in which one built earlier is worked off."""
+    measured = (t >= tl.fluid_start) & (t < tl.fluid_end)
+    return tuple(int(h) for h in np.unique(hour[(inflow > cap) & (queue[1:] > 1.0) & measured]))
+
+
 def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: np.ndarray, p_wait: np.ndarray,
              spare: np.ndarray, queue_c: np.ndarray | None,
              full: bool = True) -> tuple[ChannelQueue | None, np.ndarray, np.ndarray | None]:
@@ -1248,19 +1461,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
             return None, rates * tl.open[i], None
         return _steady_backlog(tl, spec, i, rates, p_c_h, spare_h, queue_c, theta, lt, lt1)
 
-    def grid(minutes: int):
-        t, hour, is_open = tl.minutes(minutes, i)
-        inflow = np.where(t < end, rates[hour] * is_open, 0.0)
-        return t, hour, inflow, capacity[hour]
-
-    minutes = math.ceil(end) + 1440
-    while True:
-        t, hour, inflow, cap = grid(minutes)
-        net = np.concatenate(([0.0], np.cumsum(inflow - cap)))
-        queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
-        if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
-            break
-        minutes += 1440 * 7
+    t, hour, inflow, cap, queue = _fluid(tl, i, rates, capacity)
     arrived = np.concatenate(([0.0], np.cumsum(inflow)))
     answered = arrived - queue
     through = np.diff(answered)  # contacts answered in each minute
@@ -1340,5 +1541,5 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         figures.p_wait = float((offered * p_wait_m).sum() / total)
         figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-    figures.overloaded_hours = tuple(int(h) for h in np.unique(hour[(queue[1:] > 1.0) & measured & (inflow > 0)]))
+    figures.overloaded_hours = _growing(tl, t, hour, inflow, cap, queue)
     return figures, throughput, queue

@@ -121,7 +121,8 @@ def replication_values(outputs: Sequence[Any], key: str) -> np.ndarray:
 
 
 def half_width(values: np.ndarray, level: float = 0.95) -> float:
-    """Half-width of the Student-t CI of the mean (NaN values left out; NaN below 2 values)."""
+    """Half the width of the CI of the mean (:func:`~simulator.metrics.confidence_interval`: Student t
+    corrected for skewness; NaN values left out; NaN below 2 values)."""
     _, low, high = confidence_interval(values, level)
     return (high - low) / 2.0
 
@@ -249,7 +250,9 @@ class Precision:
         replication. Returns the current number when every half-width is at
         its target or the maximum is reached; otherwise the estimate from the
         spread so far (the smallest ``n`` with ``t(n-1) s / sqrt(n)`` at the
-        target), at least one more and at most :data:`MAX_GROWTH` times more.
+        target, ``s`` scaled by how much wider than that the interval is for
+        the figure's skewness), at least one more and at most
+        :data:`MAX_GROWTH` times more.
         """
         n = max(len(v) for v in samples.values())
         if n >= self.max_replications:
@@ -265,9 +268,13 @@ class Precision:
                                          "of no customers); it cannot be estimated to a precision")
                 needed = max(needed, n + 1)
                 continue
-            if half_width(valid, self.level) <= target:
+            width = half_width(valid, self.level)
+            if width <= target:
                 continue
-            needed = max(needed, self._replications_for(float(np.std(valid, ddof=1)), target, n, most))
+            # a skewed figure's interval is wider than t s / sqrt(n): plan with the spread that width implies
+            spread = float(np.std(valid, ddof=1))
+            student = stats.t.ppf(0.5 + self.level / 2, len(valid) - 1) * spread / math.sqrt(len(valid))
+            needed = max(needed, self._replications_for(spread * width / student, target, n, most))
         return min(needed, most)
 
     def samples(self, outputs: Sequence[Any]) -> dict[str, np.ndarray]:

@@ -37,7 +37,7 @@ CHANNEL_COLUMNS = ("contacts", "abandon_rate", "fcr", "mean_wait_min", "service_
 #: What the ``*`` after a paired difference means, wherever differences are shown.
 SIGNIFICANT_NOTE = "* the 95 % CI of the difference excludes 0 (paired on common random numbers)"
 #: How the intervals of a comparison are made.
-COMPARISON_METHOD = (f"{INTERVAL_METHOD}; a difference's: Student t across the paired differences, "
+COMPARISON_METHOD = (f"{INTERVAL_METHOD}; a difference's: the same across the paired differences, "
                      "replication by replication")
 
 

@@ -96,3 +96,18 @@ def test_staffing_the_blended_group_keeps_the_phone_target(centre_file):
     staffed = sim.load_scenario(str(centre_file)).with_changes(
         {"groups.service_desk.agents": doc["agents"]["service_desk"]})
     assert staffed.group("service_desk").agents == doc["agents"]["service_desk"]
+
+
+def test_run_warns_where_a_blended_channel_cannot_keep_up_as_analyze_does(centre_file):
+    # three agents for calls and, in their quiet moments, emails: the emails' backlog grows through
+    # the night; run's quick check (before the fixed point) names the hours analyze names
+    short = CliRunner().invoke(main, ["run", str(centre_file), "-r", "2", "-w", "1", "-q",
+                                      "--set", "groups.service_desk.agents=3"])
+    assert short.exit_code == 0, short.output
+    warned = [line for line in short.stderr.splitlines() if line.startswith("warning: email: overloaded")]
+    assert len(warned) == 1
+    doc = json.loads(invoke("analyze", centre_file, "--json", "--set", "groups.service_desk.agents=3").stdout)
+    noted = [w for w in doc["approximation"]["weaknesses"] if w.startswith("email: overloaded")]
+    assert noted and warned[0].split(" in ")[1].split(":")[0] == noted[0].split(" in ")[1].split(";")[0]
+    fine = CliRunner().invoke(main, ["run", str(centre_file), "-r", "2", "-w", "1", "-q"])
+    assert "overloaded" not in fine.stderr

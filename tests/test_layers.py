@@ -22,28 +22,34 @@ PACKAGE = Path(simulator.__file__).resolve().parent
 #: The layers, bottom first: a module imports modules of its own layer and of the layers below it, never
 #: of a layer above. A name stands for the module and, for a subpackage, every module in it.
 LAYERS: dict[str, tuple[str, ...]] = {
-    # what every layer checks and names: typo hints and number checks, atomic files, JSON, the names of the
-    # figures, the distributions; and the package itself (its public names load their modules on first use)
     "names": ("simulator", "simulator.validation", "simulator.files", "simulator.json_data", "simulator.figures",
               "simulator.distributions"),
-    # queueing theory on a scenario it is given: Erlang formulas, journey chains, the network approximation,
-    # agent pools, the start-up transient
     "theory": ("simulator.analytic", "simulator.pools", "simulator.network", "simulator.transient"),
-    # the scenario: its fields, their checks, and its derived warm-up (from the start-up transient)
     "scenario": ("simulator.scenario",),
-    # the discrete-event model and the journey log it writes, and the contact-log files of that log
     "model": ("simulator.streams", "simulator.journeys", "simulator.agents", "simulator.model",
               "simulator.contact_log"),
-    # the figures of a replication's journey log, and their precision across replications
     "metrics": ("simulator.metrics", "simulator.precision"),
-    # running replications; comparing, sweeping and varying scenarios; the size of a run before it starts
     "experiments": ("simulator.runsize", "simulator.parallel", "simulator.experiment", "simulator.compare",
                     "simulator.sweep", "simulator.sensitivity", "simulator.warmup"),
-    # what is built on experiments and theory: staffing, calibration, estimation from contact logs
     "analysis": ("simulator.staffing", "simulator.calibrate", "simulator.estimate"),
-    # what people read: text, charts, the HTML report, the command line and the web app
     "outputs": ("simulator.style", "simulator.report", "simulator.plots", "simulator.html_report",
                 "simulator.cli", "simulator.app", "simulator.__main__"),
+}
+
+#: What each layer holds (the documentation's module reference is laid out by layer with these words).
+LAYER_ROLES: dict[str, str] = {
+    "names": "What every layer checks and names: typo hints and number checks, atomic files, JSON, the names "
+             "of the figures, the distributions; and the package itself (its public names load their modules "
+             "on first use).",
+    "theory": "Queueing theory on a scenario it is given: Erlang formulas, journey chains, the network "
+              "approximation, agent pools, the start-up transient.",
+    "scenario": "The scenario: its fields, their checks, and its derived warm-up (from the start-up transient).",
+    "model": "The discrete-event model and the journey log it writes, and the contact-log files of that log.",
+    "metrics": "The figures of a replication's journey log, and their precision across replications.",
+    "experiments": "Running replications; comparing, sweeping and varying scenarios; the size of a run before "
+                   "it starts.",
+    "analysis": "What is built on experiments and theory: staffing, calibration, estimation from contact logs.",
+    "outputs": "What people read: text, charts, the HTML report, the command line and the web app.",
 }
 
 
@@ -217,6 +223,11 @@ def test_no_import_cycles():
 def test_every_module_has_a_layer():
     missing = [name for name in modules() if layer_of(name) is None]
     assert not missing, f"modules without a layer (add them to LAYERS in {Path(__file__).name}): {missing}"
+
+
+def test_every_layer_says_what_it_holds():
+    """The module reference of the documentation lays the modules out by layer, with these words."""
+    assert list(LAYER_ROLES) == list(LAYERS)
 
 
 def test_lower_layers_never_import_higher_ones():

@@ -1,7 +1,7 @@
 """Shared agent groups, chat concurrency, call backs and weekly time against exact results.
 
 As in ``test_analytic.py``, each test checks a family of ``m`` figures with
-Student-t intervals at level ``1 - 0.05 / m`` (Bonferroni) over long
+contactflow's intervals at level ``1 - 0.05 / m`` (Bonferroni) over long
 replications, and checks that the intervals are narrow enough for agreement
 to mean something. The exact values are computed here from the queueing
 formulas (``../shared/reference/omnichannel-operations.md``) or from a

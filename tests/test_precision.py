@@ -75,6 +75,20 @@ def test_the_estimate_of_replications_needed_is_the_t_interval_formula():
     assert stats.t.ppf(0.975, needed - 2) * s / math.sqrt(needed - 1) > 0.5
 
 
+def test_a_skewed_figure_is_planned_with_the_width_of_its_own_interval():
+    # same mean and spread, one skewed: its interval is wider, so it needs more replications
+    rng = np.random.default_rng(5)
+    skewed = rng.lognormal(0.0, 1.0, 10)
+    half = rng.normal(0.0, 1.0, 5)
+    symmetric = np.concatenate([half, -half])  # no skewness: the Student-t interval
+    symmetric = skewed.mean() + symmetric * skewed.std(ddof=1) / symmetric.std(ddof=1)
+    assert half_width(skewed) > 1.3 * half_width(symmetric)
+    p = Precision({"x": 0.8 * half_width(symmetric)}, max_replications=1_000)
+    needed = {name: p.replications_needed({"x": values}) for name, values in
+              (("symmetric", symmetric), ("skewed", skewed))}
+    assert 10 < needed["symmetric"] < needed["skewed"], needed
+
+
 def test_a_figure_undefined_in_every_replication_is_an_error():
     with pytest.raises(ValueError, match="undefined in every replication"):
         Precision({"x": 0.1}).replications_needed({"x": np.full(3, np.nan)})

@@ -4,15 +4,17 @@
 * ``reference/cli.md`` from the click commands (:mod:`cli_commands`),
 * ``reference/api.md`` from the names ``import simulator`` exports, each documented by
   mkdocstrings from its docstring wherever it lives,
-* ``reference/modules.md``: every module of the package, in the order data flows through
-  them, with its docstring.
+* ``reference/modules.md``: every module of the package, layer by layer from the bottom as
+  ``tests/test_layers.py`` states and checks them, with its docstring.
 
 None of them is in the repository, so none can fall behind the code.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 import pkgutil
 import re
 import sys
@@ -87,7 +89,32 @@ def _summary(name: str) -> str:
     return doc.splitlines()[0].replace("``", "`") if doc else ""
 
 
+@functools.cache
+def layers() -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """The package's layers and what each holds, from ``tests/test_layers.py``, which checks them."""
+    path = Path(__file__).resolve().parents[2] / "tests" / "test_layers.py"
+    spec = importlib.util.spec_from_file_location("test_layers", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LAYERS, module.LAYER_ROLES
+
+
+def modules_by_layer() -> dict[str, list[str]]:
+    """Every module of :func:`modules` under its layer (the most specific name that covers it), in the
+    order the layer lists those names."""
+    placed = {}
+    for module in modules():
+        covering = [(len(name), layer, position) for layer, names in layers()[0].items()
+                    for position, name in enumerate(names) if module.startswith(name + ".") or module == name]
+        if not covering:
+            raise ValueError(f"{module} has no layer in tests/test_layers.py")
+        _, layer, position = max(covering)
+        placed.setdefault(layer, []).append((position, module))
+    return {layer: [module for _, module in sorted(placed[layer])] for layer in layers()[0] if layer in placed}
+
+
 def modules_page() -> str:
+    roles = layers()[1]
     lines = [
         "# Modules",
         "",
@@ -95,15 +122,17 @@ def modules_page() -> str:
         "edit. -->",
         "",
         "Every module of the `simulator` package, each on its own page with its public functions and "
-        "classes, from their docstrings. The command line (`simulator.cli`) is in the "
-        "[command-line reference](cli.md); the web app (`simulator.app`) in [the web "
-        "app](../tasks/web-app.md).",
-        "",
-        "| module | what it holds |",
-        "| --- | --- |",
+        "classes, from their docstrings. The modules are laid out in layers, from the bottom up: a "
+        "module imports only modules of its own layer and of the layers before it on this page, never "
+        "of one after it, and there is no import cycle (`tests/test_layers.py` states the layers and checks "
+        "them). The command line (`simulator.cli`) is in the [command-line reference](cli.md); the web "
+        "app (`simulator.app`) in [the web app](../tasks/web-app.md).",
     ]
-    lines += [f"| [`{name}`](modules/{name}.md) | {_summary(name).replace('|', chr(92) + '|')} |"
-              for name in modules()]
+    for layer, names in modules_by_layer().items():
+        lines += ["", f"## {layer.capitalize()}", "", roles[layer], "", "| module | what it holds |",
+                  "| --- | --- |"]
+        lines += [f"| [`{name}`](modules/{name}.md) | {_summary(name).replace('|', chr(92) + '|')} |"
+                  for name in names]
     return "\n".join(lines) + "\n"
 
 

@@ -282,13 +282,14 @@ def alignment_notes(base_name: str, aligned: Mapping[str, Mapping[str, tuple[flo
 
 
 def warn_overload(scenario: Scenario) -> None:
-    """Warn on stderr about every channel the network approximation finds overloaded (the check
-    ``analyze`` lists among its weak spots), before a simulation of it."""
-    from ..network import approximate
+    """Warn on stderr about every channel overloaded at the loads the journeys bring, before a
+    simulation of it: the quick check of :func:`~simulator.network.quick_overload_notes` (the rule
+    ``analyze`` follows at its fixed point, in a fraction of its time)."""
+    from ..network import quick_overload_notes
 
     try:
-        notes = approximate(scenario).overload_notes()
-    except (ValueError, ArithmeticError):  # the approximation cannot say: the simulation still can
+        notes = quick_overload_notes(scenario)
+    except (ValueError, ArithmeticError):  # the check cannot say: the simulation still can
         return
     for note in notes:
         click.echo(f"warning: {note}: expect long queues and abandonment there, more the longer they last "

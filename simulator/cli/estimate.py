@@ -8,6 +8,7 @@ import click
 
 from ..contact_log import DURATION_UNITS, ContactLogError, column_names, read_contact_log
 from ..estimate import Estimate, EstimateError, estimate
+from ..figures import decimals_of, pad_decimals
 from ..report import table_text
 from ..scenario import MAX_CONTACTS_LIMIT
 from .base import fail, main, output_file
@@ -31,7 +32,15 @@ def _value(parameter: str, x: float) -> str:
         return "–"
     if any(f".{key}" in parameter for key in _PROBABILITY_FIELDS):
         return f"{x:.4f}"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    if abs(x) >= 1000 or parameter.endswith(".agents"):
+        return f"{x:,.0f}"
+    return f"{x:#.4g}".rstrip(".")  # 4 significant digits, zeros kept
+
+
+def _interval(parameter: str, mean: float, low: float, high: float) -> str:
+    """``[low, high]``, each end with at least the decimals of the mean as printed."""
+    decimals = decimals_of(_value(parameter, mean))
+    return f"[{pad_decimals(_value(parameter, low), decimals)}, {pad_decimals(_value(parameter, high), decimals)}]"
 
 
 def estimate_text(est: Estimate) -> str:
@@ -47,13 +56,13 @@ def estimate_text(est: Estimate) -> str:
         if parameter.endswith(".agents"):
             interval = "assumption"
         else:
-            interval = f"[{_value(parameter, r['ci_low'])}, {_value(parameter, r['ci_high'])}]"
+            interval = _interval(parameter, r["mean"], r["ci_low"], r["ci_high"])
         rows.append([parameter, _value(parameter, r["mean"]), interval, f"{int(r['n']):,}"])
     parts.append("\n" + table_text(rows, ["parameter", "estimate", f"{pct} interval", "n"]))
     if "hourly_profile" in est.toml:
         hourly = est.hourly
         rows = [[f"{h:02d}:00", f"{int(r['arrivals']):,}", _value("rate", r["rate"]),
-                 f"[{_value('rate', r['ci_low'])}, {_value('rate', r['ci_high'])}]"]
+                 _interval("rate", r["rate"], r["ci_low"], r["ci_high"])]
                 for h, r in hourly.iterrows()]
         parts.append("\nArrivals by hour of the day (journeys per hour)\n"
                      + table_text(rows, ["hour", "journeys", "rate", f"{pct} interval"]))

@@ -11,7 +11,7 @@ from ..files import atomic_write
 from ..parallel import default_workers
 from ..precision import PrecisionError
 from ..report import result_text
-from ..runsize import RunTooLarge
+from ..runsize import RunTooLarge, check_run_size, estimate_run
 from ..scenario import ScenarioError, bundled_scenarios, load_scenario, read_toml_text
 from ..validation import did_you_mean
 from .base import (DAYS_RANGE, ScenarioPath, fail, force_option, load_with_changes, main, output_file,
@@ -63,13 +63,18 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
         fail(str(exc))
     except KeyError as exc:  # a --precision figure the scenario does not have
         fail(f"--precision: {exc.args[0]}")
+    reps = replications or sc.run.replications
+    try:  # a run refused for its size is refused before any warning about it
+        check_run_size(estimate_run([(sc, reps)], keep_journeys=out is not None or charts is not None,
+                                    workers=workers or default_workers()), force=force)
+    except RunTooLarge as exc:
+        refuse_run(exc)
     warn_overload(sc)
     # a folder that cannot be written fails now, not after the run
     if out is not None:
         result_folder(out)
     if charts is not None:
         output_folder(charts, "--charts")
-    reps = replications or sc.run.replications
     progress = PlannedProgress(None if precision else reps, quiet, f"{sc.name}")
     try:
         result = run_scenario(sc, replications=reps, seed=seed, workers=workers or default_workers(),
