@@ -164,10 +164,11 @@ def quick_overload_notes(scenario: Scenario) -> list[str]:
     Examples
     --------
     >>> import simulator as sim
-    >>> notes = quick_overload_notes(sim.load_scenario("nice_bcg_2016").with_changes({"channels.phone.agents": 20}))
+    >>> sc = sim.load_scenario("bank_app_first")
+    >>> notes = quick_overload_notes(sc.with_changes({"channels.phone.agents": 5}))
     >>> [note for note in notes if note.startswith("phone")]
-    ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 00-24h']
-    >>> quick_overload_notes(sim.load_scenario("nice_bcg_2016"))
+    ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 07-22h']
+    >>> [note for note in quick_overload_notes(sc) if note.startswith("phone")]
     []
     """
     network = _Network(scenario)
