@@ -212,7 +212,7 @@ def analyze_command(scenario, simulate, replications, seed, days, assignments, a
     Examples:
       contactflow analyze
       contactflow analyze bank_app_first --simulate -r 10
-      contactflow analyze my_centre.toml --set channels.chat.agents=25 --json
+      contactflow analyze my_centre.toml --set groups.digital.agents+=2 --json
     """
     try:
         sc = load_with_changes(scenario, assignments)

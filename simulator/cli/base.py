@@ -72,8 +72,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     if op is not None:
         field = field[:-1].strip()
     if not sep or not field:
-        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.agents=25, "
-                                 "or channels.chat.agents+=5, arrivals.per_hour*=1.1)", param_hint="--set")
+        raise click.BadParameter(f"{text!r} is not FIELD=VALUE (e.g. channels.chat.resolve=0.8, "
+                                 "or groups.digital.agents+=2, arrivals.per_hour*=1.1)", param_hint="--set")
     value = parse_value(raw)
     if op is None:
         return field, value
@@ -122,7 +122,7 @@ def set_option(what: str = "Change a scenario field"):
     """The ``--set`` option of a command: ``what`` it does, then the forms it takes."""
     return click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
                         help=f"{what}: FIELD=VALUE, or FIELD+=N, -=, *=, /= to change its current value (a shift "
-                             "plan level by level, agents rounded), e.g. --set channels.chat.agents=25, "
+                             "plan level by level, agents rounded), e.g. --set groups.digital.agents+=2, "
                              "--set arrivals.per_hour*=1.1 (repeatable).")
 
 
@@ -131,7 +131,7 @@ _NEXT_ASSIGNMENT = re.compile(r";\s*(?=[A-Za-z_][\w.\-]*\s*[+*/]?=)")
 SET_VARIANT_EXAMPLE = "better_chat:channels.chat.resolve=0.8"
 #: What a VARIANT may be, for the help of every command that takes one.
 VARIANT_HELP = ("a scenario file or bundled name, or changes to the base like "
-                "'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the label before ':' is optional)")
+                "'more chat: groups.digital.agents+=2; channels.chat.resolve=0.7' (the label before ':' is optional)")
 
 #: ``--workers``, shared by every command that simulates.
 workers_option = click.option(
@@ -178,7 +178,7 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
       ``--days``) applied as they were to the base, a problem they cause
       naming its ``origins`` (:func:`change_origins`); or
     * changes to the base, ``FIELD=VALUE`` separated by ``;``, optionally led
-      by a label and a colon: ``"more chat: channels.chat.agents=25;
+      by a label and a colon: ``"more chat: groups.digital.agents+=2;
       channels.chat.resolve=0.7"``. Without a label, the changes are the name.
 
     Each of ``set_variant_texts`` (``--set-variant``) is that second form with
@@ -227,7 +227,7 @@ def variant_scenarios(base: Scenario, variant_texts: Sequence[str] = (), set_var
             continue
         if not assignments:
             fail(f"{where}: the variant {label!r} has no changes; expected FIELD=VALUE after the colon, "
-                 f"e.g. '{label}: channels.chat.agents=25'")
+                 f"e.g. '{label}: groups.digital.agents+=2'")
         if label == base.name:
             fail(f"{where}: the name {label!r} is the base scenario's name; choose another")
         if label in explicit:

@@ -86,7 +86,7 @@ def report_command(scenario, variants, set_variant_texts, out, replications, see
     \b
     Examples:
       contactflow report --out nice_bcg.html
-      contactflow report -r 20 --compare 'more chat: channels.chat.agents=25' \\
+      contactflow report -r 20 --compare 'more chat: groups.digital.agents+=2' \\
           --compare 'channels.web.resolve=0.5' --out what_if.html
       contactflow report my_centre.toml --compare my_centre_2025.toml
       contactflow report --set-variant more_phone:channels.phone.agents=70 --out phones.html

@@ -126,7 +126,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     """Compare BASE with each VARIANT on common random numbers.
 
     A VARIANT is a scenario file or bundled name, or changes to BASE like
-    'more chat: channels.chat.agents=25; channels.chat.resolve=0.7' (the
+    'more chat: groups.digital.agents+=2; channels.chat.resolve=0.7' (the
     label before ':' is optional); --set-variant NAME:FIELD=VALUE is the same
     with one field per option. Every scenario runs with the same seed, so
     each replication sees the same customers; each figure's difference from
@@ -139,7 +139,7 @@ def compare_command(base, variants, set_variant_texts, replications, seed, days,
     \b
     Examples:
       contactflow compare nice_bcg_2016 --set-variant better_chat:channels.chat.resolve=0.8
-      contactflow compare nice_bcg_2016 'more chat: channels.chat.agents=25; channels.chat.resolve=0.7'
+      contactflow compare nice_bcg_2016 'more chat: groups.digital.agents+=2; channels.chat.resolve=0.7'
       contactflow compare my_centre.toml plan_b.toml -r 20 --precision focal_contacts=20 --charts charts/
       contactflow compare nice_bcg_2016 --set-variant more_phone:channels.phone.agents=70 --json
     """

@@ -47,7 +47,7 @@ def run_command(scenario, replications, seed, days, assignments, as_json, out, c
     \b
     Examples:
       contactflow run
-      contactflow run my_centre.toml -r 20 --set channels.chat.agents=25
+      contactflow run my_centre.toml -r 20 --set groups.digital.agents+=2
       contactflow run --json > result.json
       contactflow run --charts charts/
       contactflow run --precision give_up_rate=0.002
