@@ -221,15 +221,17 @@ class _Network:
         self.window = timeline.window
         self.traffic = self.rates * self.window  # customers arriving in the window, by hour
         self.customers = float(self.traffic.sum())
-        # a contact is assumed to fall at a random time of the arrival profile
-        self.customers_per_period = self.customers / (self.window.sum() / (60.0 * period))
+        # the queues are those of the period repeating itself, whatever part of it the window covers: its
+        # journeys start through the whole period (a window of one day of a weekly scenario is that day
+        # of every week, not the week's customers arriving on that day)
+        self.customers_per_period = float(self.rates.sum() * 60.0)
         profile = scenario.arrivals.hourly_profile
         timed = (profile is not None and len(set(profile)) > 1) or any(
             c.open_hours is not None for c in scenario.channels) or any(
             g.has_shift_plan and len(set(g.agents)) > 1 for g in scenario.groups)
         # one time slot when nothing depends on the hour, else one per hour of the period
         self.slots = period if timed else 1
-        self.start = self.traffic / self.customers if timed else np.ones(1)
+        self.start = self.rates * 60.0 / self.customers_per_period if timed else np.ones(1)
         self.open_by_slot = np.array([timeline.open[i] if timed else [timeline.open[i].mean()]
                                       for i in range(len(scenario.channels))])
         self.retry_nodes = [quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
