@@ -224,14 +224,15 @@ class _Network:
         # the queues are those of the period repeating itself, whatever part of it the window covers: its
         # journeys start through the whole period (a window of one day of a weekly scenario is that day
         # of every week, not the week's customers arriving on that day)
-        self.customers_per_period = float(self.rates.sum() * 60.0)
+        arrivals_by_hour = self.rates * 60.0
+        self.customers_per_period = float(arrivals_by_hour.sum())
         profile = scenario.arrivals.hourly_profile
         timed = (profile is not None and len(set(profile)) > 1) or any(
             c.open_hours is not None for c in scenario.channels) or any(
             g.has_shift_plan and len(set(g.agents)) > 1 for g in scenario.groups)
         # one time slot when nothing depends on the hour, else one per hour of the period
         self.slots = period if timed else 1
-        self.start = self.rates * 60.0 / self.customers_per_period if timed else np.ones(1)
+        self.start = arrivals_by_hour / self.customers_per_period if timed else np.ones(1)
         self.open_by_slot = np.array([timeline.open[i] if timed else [timeline.open[i].mean()]
                                       for i in range(len(scenario.channels))])
         self.retry_nodes = [quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
