@@ -620,7 +620,6 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
     _, durations = _served_and_durations(network, figures)
     window = network.window
     period = network.period
-    window_hours = window.sum() / 60.0
     busy, slots, share = _group_tables(scenario, network, figures)
     channel_rows, hourly_rows = [], []
     served, closed = {}, {}
