@@ -35,7 +35,7 @@ from .journeys import (
 from .scenario import GIVE_UP, Channel, Scenario
 from .streams import Sampler, Streams
 
-__all__ = ["Replication", "ReplicationOutput", "GroupStats", "DRAIN_LIMIT_MINUTES"]
+__all__ = ["Replication", "ReplicationOutput", "GroupStats", "JourneysCannotEnd", "DRAIN_LIMIT_MINUTES"]
 
 #: How long after the window new (uncounted) customers keep arriving while
 #: counted journeys finish: a day, far longer than a journey lasts in a stable centre.
@@ -43,6 +43,10 @@ DRAIN_LIMIT_MINUTES = 1440.0
 
 #: Day-to-day variation below this coefficient of variation is none: each day's factor is 1.
 MIN_DAY_TO_DAY_CV = 1e-6
+
+
+class JourneysCannotEnd(ValueError):
+    """A replication whose journeys can never end: contacts wait for agents that will never take them."""
 
 
 class _LiveChannel:
@@ -424,10 +428,11 @@ class Replication:
             if env.now > self.end + DRAIN_LIMIT_MINUTES and env.peek() == math.inf:  # nothing else is scheduled
                 idle_hours += 1
                 if idle_hours > self.period:
-                    raise RuntimeError(
-                        f"{self.open_work} counted journeys can never end: after the window and its drain, "
-                        f"nothing but the staffing clock happened for {self.period} hours (a contact no agent "
-                        "will ever take, e.g. a group's reserve as large as its staff, and no patience)")
+                    raise JourneysCannotEnd(
+                        f"{self.scenario.name}: {self.open_work} counted journeys can never end: after the "
+                        f"window and its drain, nothing but the staffing clock happened for {self.period} hours "
+                        "(contacts no agent will ever take, e.g. a channel open only while a group's reserve "
+                        "is as large as its staff, and no patience)")
             else:
                 idle_hours = 0
             yield env.timeout(next_hour - env.now)

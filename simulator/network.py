@@ -167,7 +167,7 @@ def quick_overload_notes(scenario: Scenario) -> list[str]:
     >>> sc = sim.load_scenario("bank_app_first")
     >>> notes = quick_overload_notes(sc.with_changes({"channels.phone.agents": 5}))
     >>> [note for note in notes if note.startswith("phone")]
-    ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 07-22h']
+    ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off within a day) in 07-22h']
     >>> [note for note in quick_overload_notes(sc) if note.startswith("phone")]
     []
     """
@@ -206,8 +206,8 @@ def _fluid_shares(network: _Network, rates: np.ndarray, capacity: dict[int, np.n
 
 
 def _overload_sentence(channel: str, hours, period: int = 24) -> str:
-    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a growing backlog) "
-            f"in {_hours_text(hours, period)}")
+    return (f"{channel}: overloaded (offered load at or above the agents on duty, or a backlog not worked off "
+            f"within a day) in {_hours_text(hours, period)}")
 
 
 class _Network:
@@ -371,7 +371,7 @@ class NetworkApproximation:
 
     def overload_notes(self) -> list[str]:
         """One sentence per overloaded channel (offered load at or above the agents on duty, or a
-        growing backlog), naming its hours: what ``analyze`` lists among the weak spots and ``run``
+        backlog not worked off within a day), naming its hours: what ``analyze`` lists among the weak spots and ``run``
         warns about.
 
         Examples
@@ -380,7 +380,7 @@ class NetworkApproximation:
         >>> sc = sim.load_scenario("bank_app_first")
         >>> notes = approximate(sc.with_changes({"channels.phone.agents": 5})).overload_notes()
         >>> [note for note in notes if note.startswith("phone")]
-        ['phone: overloaded (offered load at or above the agents on duty, or a growing backlog) in 07-22h']
+        ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off within a day) in 07-22h']
         >>> [note for note in approximate(sc).overload_notes() if note.startswith("phone")]
         []
         """

@@ -781,13 +781,13 @@ class Pool:
     def overload(self, rates: np.ndarray, capacity: dict[int, np.ndarray]) -> dict[int, tuple[int, ...]]:
         """The hours of the period in which each channel of the pool is overloaded when ``rates[i, h]``
         contacts a minute reach channel ``i``, ``capacity[i][h]`` (contacts a minute) the most it can get
-        through: offered load at or above it, or for a channel that keeps its work, a growing backlog
-        (the rule of :meth:`evaluate`)."""
+        through: offered load at or above it, or for a channel that keeps its work, a backlog its agents
+        do not work off within a day (the rule of :meth:`evaluate`, :func:`_growing`)."""
         tl = self.timeline
         out = {}
         for spec, i in zip(self.specs, self.channels):
             if spec.is_async or (spec.patience is None and spec.callback is None):
-                out[i] = _growing(tl, *_fluid(tl, i, rates[i], capacity[i]))
+                out[i] = _growing(tl, i, rates[i], capacity[i])
             else:
                 hot = (rates[i] > 0) & (tl.open[i] > 0) & (rates[i] >= capacity[i])
                 out[i] = tuple(int(h) for h in np.flatnonzero(hot))
@@ -1417,12 +1417,33 @@ def _fluid(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray):
         minutes += 1440 * 7
 
 
-def _growing(tl: Timeline, t: np.ndarray, hour: np.ndarray, inflow: np.ndarray, cap: np.ndarray,
-             queue: np.ndarray) -> tuple[int, ...]:
-    """The hours of the period in which a fluid backlog (:func:`_fluid`) grows within the measured
-    window: overloaded there, unlike the hours in which one built earlier is worked off."""
-    measured = (t >= tl.fluid_start) & (t < tl.fluid_end)
-    return tuple(int(h) for h in np.unique(hour[(inflow > cap) & (queue[1:] > 1.0) & measured]))
+def _growing(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray) -> tuple[int, ...]:
+    """The overloaded hours of the period of channel ``i``, a channel that keeps its work, with
+    ``rates[h]`` contacts a minute arriving while it is open and ``capacity[h]`` answered: the hours
+    of the measured window in which its fluid backlog grows and is not worked off within a day.
+
+    Work that keeps is overloaded on the scale of a day, not of an hour: messages left in the evening
+    for the morning shift wait long (the hourly figures say how long), but agents who clear each
+    day's messages keep up with them. The backlog is followed in its periodic regime, as if arrivals
+    went on (a short run's backlog empties once arrivals stop); when the agents cannot answer a
+    period's contacts within the period, every hour in which it grows is overloaded.
+    """
+    period = tl.period * 60
+    t, hour, is_open = tl.minutes(2 * period + 1440, i)
+    inflow = rates[hour] * is_open
+    surplus = inflow - capacity[hour]
+    covered = tl.window[hour] > 0
+    if surplus[:period].sum() >= 0:  # no steady regime: the backlog grows from period to period
+        loaded = (inflow > 0) & (surplus >= 0) & covered  # offered load at or above the capacity
+        return tuple(int(h) for h in np.unique(hour[:period][loaded[:period]]))
+    net = np.concatenate(([0.0], np.cumsum(surplus)))
+    queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at the minute marks
+    # from the second period on, the backlog repeats (it empties at least once a period)
+    marks = np.arange(len(queue))
+    cleared_at = np.minimum.accumulate(np.where(queue <= 1.0, marks, len(queue) + 1440)[::-1])[::-1][1:]
+    lingering = cleared_at - marks[:-1] > 1440
+    second = (t >= period) & (t < 2 * period)
+    return tuple(int(h) for h in np.unique(hour[second & (surplus > 0) & (queue[1:] > 1.0) & lingering & covered]))
 
 
 def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: np.ndarray, p_wait: np.ndarray,
@@ -1541,5 +1562,5 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
         figures.p_wait = float((offered * p_wait_m).sum() / total)
         figures.service_level = float((offered * service_level).sum() / total)
     figures.mean_queue = float((queue_now * measured).sum() / measured.sum())
-    figures.overloaded_hours = _growing(tl, t, hour, inflow, cap, queue)
+    figures.overloaded_hours = _growing(tl, i, rates, capacity)
     return figures, throughput, queue

@@ -1082,16 +1082,19 @@ class _Validator:
                                           "the group's skills")
                     elif (number := self.integer(r, f"{path}.reserve.{channel}", 0, MAX_AGENTS)) is not None:
                         reserve[channel] = number
-            if agents is not None:
-                peak = max(agents) if isinstance(agents, tuple) else agents
-                for channel, r in reserve.items():
-                    if r >= peak:  # an agent takes it only while r others stay idle: never
-                        self.fail(f"{path}.reserve.{channel}",
-                                  f"keeps {r} agent(s) idle, but the group has at most {peak} on duty, so it "
-                                  f"would never answer {channel}; allowed: 0 to {peak - 1}")
             cost = self.number(t.get("cost_per_agent_hour", 0.0), f"{path}.cost_per_agent_hour", low=0,
                                high=MAX_COST)
             shrinkage = self.number(t.get("shrinkage", 0.0), f"{path}.shrinkage", low=0, high=0.95)
+            if agents is not None and shrinkage is not None:
+                peak = max(agents) if isinstance(agents, tuple) else agents
+                on_duty = Group(name, agents=peak, skills={}, shrinkage=shrinkage).on_duty_in_hour(0)
+                staff = f"{on_duty} on duty" + (f" ({peak} scheduled less {shrinkage * 100:g} % shrinkage, rounded)"
+                                                if on_duty != peak else "")
+                for channel, r in reserve.items():
+                    if r >= on_duty:  # an agent takes it only while r others stay idle: never
+                        self.fail(f"{path}.reserve.{channel}",
+                                  f"keeps {r} agent(s) idle, but the group has at most {staff}, so it "
+                                  f"would never answer {channel}; allowed: 0 to {max(on_duty - 1, 0)}")
             label = t.get("label", "")
             if not isinstance(label, str):
                 self.fail(f"{path}.label", f"must be a string; got {label!r}")

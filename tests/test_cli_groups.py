@@ -111,3 +111,14 @@ def test_run_warns_where_a_blended_channel_cannot_keep_up_as_analyze_does(centre
     assert noted and warned[0].split(" in ")[1].split(":")[0] == noted[0].split(" in ")[1].split(";")[0]
     fine = CliRunner().invoke(main, ["run", str(centre_file), "-r", "2", "-w", "1", "-q"])
     assert "overloaded" not in fine.stderr
+
+
+def test_a_reserve_that_shrinkage_leaves_no_agent_for_is_refused(centre_file):
+    # 2 agents less 30 % shrinkage leave 1 on duty, and the email reserve keeps 1 idle: no email would
+    # ever be answered (the simulation used to run until it stopped with a traceback)
+    result = CliRunner().invoke(main, ["run", str(centre_file), "-q", "--set", "groups.service_desk.agents=2",
+                                       "--set", "groups.service_desk.shrinkage=0.3"])
+    assert result.exit_code == 2
+    assert ("groups.service_desk.reserve.email: keeps 1 agent(s) idle, but the group has at most 1 on duty "
+            "(2 scheduled less 30 % shrinkage, rounded)") in result.output
+    assert "Traceback" not in result.output

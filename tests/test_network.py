@@ -21,7 +21,7 @@ import simulator as sim
 from simulator.analytic import JourneyChain, erlang_a, erlang_c
 from simulator.distributions import Exponential, Gamma, Lognormal
 from simulator.metrics import CHANNEL_METRICS, KPI_NAMES
-from simulator.network import approximate, laplace_transform
+from simulator.network import approximate, laplace_transform, quick_overload_notes
 from simulator.pools import erlang_a_with_callbacks
 from simulator.scenario import Scenario
 
@@ -54,6 +54,33 @@ def test_one_exponential_channel_is_exactly_erlang_a():
     assert approx.value("channels.phone.agent_hours") == pytest.approx(6 * 48)
     overloaded = approximate(one_channel(agents=5))  # 5 Erlangs on 5 agents
     assert [w for w in overloaded.weaknesses if w.startswith("phone: overloaded")]
+
+
+def mailbox(day_agents: int) -> Scenario:
+    """Emails around the clock (12 an hour, 10 minutes each), answered by agents from 8:00 to 24:00 only."""
+    return Scenario.from_dict({
+        "name": "mailbox", "focal_channel": "email",
+        "run": {"days": 3, "warmup_hours": 24},
+        "arrivals": {"per_hour": 12, "first_channel": {"email": 1.0}},
+        "channels": {"email": {"async": True, "agents": [0] * 8 + [day_agents] * 16, "resolve": 1.0,
+                               "handle_time": {"dist": "exponential", "mean": 10.0}, "next": {"give_up": 1.0}}},
+    })
+
+
+@pytest.mark.parametrize("day_agents, overloaded", [
+    (4, ()),  # the night's 96 messages wait for the morning; 16 h x 4 agents answer 384 a day, 288 come: by design
+    (2, tuple(range(24))),  # 16 h x 2 agents answer 192 of the day's 288: the backlog is never worked off
+])
+def test_messages_left_for_the_morning_are_not_an_overload_unlike_a_backlog_that_keeps_growing(
+        day_agents, overloaded):
+    scenario = mailbox(day_agents)
+    approx = approximate(scenario)
+    assert approx.overloaded_hours.get("email", ()) == overloaded
+    # run's quick check names the same hours
+    assert quick_overload_notes(scenario) == approx.overload_notes()
+    if not overloaded:  # the backlog does build overnight: a wait, not an overload
+        hourly = approx.hourly["value"].unstack("metric").loc["email"]
+        assert hourly.loc[7, "mean_wait_min"] > 60
 
 
 def test_retries_after_abandoning_reach_a_consistent_fixed_point():

@@ -364,6 +364,8 @@ def test_day_to_day_variation_scales_each_days_arrivals():
     # a reserve as large as the staff would never take the channel: its journeys could never end
     ({"groups": {"desk": {"agents": [0] * 8 + [2] * 16, "skills": {"chat": 1}, "reserve": {"chat": 2}}}},
      "but the group has at most 2 on duty, so it would never answer chat"),
+    ({"groups": {"desk": {"agents": 2, "skills": {"chat": 1}, "reserve": {"chat": 1}, "shrinkage": 0.3}}},
+     r"at most 1 on duty \(2 scheduled less 30 % shrinkage, rounded\), so it would never answer chat"),
     ({"groups": {"phone": {"agents": 3, "skills": {"chat": 1}}}}, "also a channel with its own agents"),
     ({"channels.chat.concurrency_slowdown": [1.0, 1.2]}, "list of 3 factors"),
     ({"channels.web.concurrency": 2}, "self-service has no agents"),

@@ -20,3 +20,12 @@ def test_default_run_of_the_preset_reproduces_the_survey_within_half_a_point():
     assert (table["diff"].abs() <= 0.005).all(), table
     # the CI must be tight enough for that check to mean something
     assert ((table["ci_high"] - table["ci_low"]) < 0.01).all(), table
+
+
+def test_the_bundled_scenarios_run_without_an_overload_warning():
+    # The preset leaves the night's emails for the morning shift (by design: the backlog is worked off
+    # each day), and its blended groups keep up; run's quick check must not call that an overload.
+    from simulator.network import quick_overload_notes
+
+    for name in ("nice_bcg_2016", "insurer_claims"):
+        assert quick_overload_notes(sim.load_scenario(name)) == [], name
