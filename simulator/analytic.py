@@ -1121,29 +1121,42 @@ class JourneyChain(_JourneyFigures):
 # --------------------------------------------------------------------------- the chain by hour of the day
 
 
-def _routed_shift(route: np.ndarray, shift: np.ndarray) -> sparse.csr_matrix:
-    """The sparse matrix ``T[(i, h), (j, g)] = route[i, h, j] * shift[i, h, g]``, rows ``i * S + h``.
+#: Above this many states (channels x slots) the hourly chain's matrix is kept sparse.
+DENSE_STATES = 64
+
+
+def _routed_shift(route: np.ndarray, shift: np.ndarray) -> sparse.csr_matrix | np.ndarray:
+    """The matrix ``T[(i, h), (j, g)] = route[i, h, j] * shift[i, h, g]``, rows ``i * S + h``.
 
     A contact's next one falls within a few hours of it, so ``shift`` is
     mostly zeros, and so is ``T``: built and multiplied sparse, a week's
-    chain (hundreds of states) costs a small share of the dense one.
+    chain (hundreds of states) costs a small share of the dense one. Up to
+    :data:`DENSE_STATES` states (one slot: the chain without hours) it is
+    dense, which is faster at that size.
 
     Examples
     --------
     >>> route = np.array([[[0.5, 0.5]], [[1.0, 0.0]]])        # 2 channels, 1 slot
-    >>> _routed_shift(route, np.ones((2, 1, 1))).toarray()
+    >>> _routed_shift(route, np.ones((2, 1, 1)))
     array([[0.5, 0.5],
            [1. , 0. ]])
     """
     n_channels, slots, _ = shift.shape
+    size = n_channels * slots
+    if size <= DENSE_STATES:
+        return np.einsum("ihj,ihg->ihjg", route, shift).reshape(size, size)
     channel, slot, later = np.nonzero(shift)  # sorted by row (channel, slot): each row's entries together
     weights = shift[channel, slot, later]
     data = route[channel, slot, :] * weights[:, None]  # (entries, next channel)
     columns = np.arange(n_channels)[None, :] * slots + later[:, None]
     counts = np.bincount(channel * slots + slot, minlength=n_channels * slots) * n_channels
     pointers = np.concatenate(([0], np.cumsum(counts)))
-    size = n_channels * slots
     return sparse.csr_matrix((data.ravel(), columns.ravel(), pointers), shape=(size, size))
+
+
+def _transposed(matrix: sparse.spmatrix | np.ndarray) -> sparse.csr_matrix | np.ndarray:
+    """``matrix.T``, ready to multiply column vectors: ``v @ M`` is computed as ``M.T @ v``."""
+    return matrix.T.tocsr() if sparse.issparse(matrix) else np.ascontiguousarray(matrix.T)
 
 
 class HourlyJourneyChain(_JourneyFigures):
@@ -1214,7 +1227,7 @@ class HourlyJourneyChain(_JourneyFigures):
         route = follow_next[:, :, None] * rows[:, None, 0, :] + follow_abandon[:, :, None] * rows[:, None, 1, :]
         self.route = route[:, :, :n_channels]  # (C, S, C): to each channel, whatever the slot
         self.give_up_probability = route[:, :, n_channels]  # (C, S)
-        self._step = _routed_shift(self.route, self.shift)  # the transition matrix, sparse
+        self._step = _routed_shift(self.route, self.shift)  # the transition matrix (sparse when large)
         self.first_state = (np.array([scenario.arrivals.first_channel.get(c, 0.0) for c in names])[:, None]
                             * self.start[None, :]).ravel()
         self.channel_of_state = np.repeat(np.arange(n_channels), slots)
@@ -1227,14 +1240,14 @@ class HourlyJourneyChain(_JourneyFigures):
     def transition(self) -> np.ndarray:
         """``transition[(i, h), (j, g)]``: the next contact after one in channel ``i``, slot ``h`` is in
         channel ``j``, slot ``g``; shape ``(C S, C S)``, rows indexed ``i * S + h``."""
-        return self._step.toarray()
+        return self._step.toarray() if sparse.issparse(self._step) else self._step
 
     @cached_property
     def visits(self) -> np.ndarray:
         """Expected visits per customer to each (contact number, channel, slot), shape ``(K, C, S)``."""
         layers = np.zeros((self.max_contacts, self.first_state.size))
         layers[0] = self.first_state
-        backwards = self._step.T.tocsr()  # a row vector times the matrix, as the matrix's transpose times it
+        backwards = _transposed(self._step)
         for k in range(1, self.max_contacts):
             layers[k] = backwards @ layers[k - 1]
         return layers.reshape(self.max_contacts, len(self.channel_names), self.slots)
@@ -1277,7 +1290,7 @@ class HourlyJourneyChain(_JourneyFigures):
         slots, total = self.slots, 0.0
         for f in range(len(self.channel_names)):
             block = slice(f * slots, (f + 1) * slots)
-            stay = self._step[block, block].T.tocsr()
+            stay = _transposed(self._step[block, block])
             leave = self.route[f].sum(axis=1) - self.route[f, :, f]
             staying = self.first_state[block].copy()
             for _ in range(self.max_contacts - 1):
@@ -1295,11 +1308,11 @@ class HourlyJourneyChain(_JourneyFigures):
         slots, focal = self.slots, self._focal
         n_channels = len(self.channel_names)
         focal_states = slice(focal * slots, (focal + 1) * slots)
-        # transposed (a row vector times the matrix is the matrix's transpose times it), as sparse rows
-        into_focal = self._step[:, focal_states].T.tocsr()
+        into_focal = _transposed(self._step[:, focal_states])
         not_focal = np.ones(self.first_state.size)
         not_focal[focal_states] = 0.0
-        moves = (self._step @ sparse.diags(not_focal)).T.tocsr()
+        moves = _transposed(self._step @ sparse.diags(not_focal) if sparse.issparse(self._step)
+                            else self._step * not_focal[None, :])
         first_focal_at = np.zeros((self.max_contacts, slots))
         first_focal_at[0] = self.first_state[focal_states]
         mass = self.first_state.copy()

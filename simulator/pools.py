@@ -714,6 +714,23 @@ class Pool:
         return tuple(c.name for c in self.specs)
 
     @property
+    def key(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The pool's channels and groups (indices): pools of two scenarios with the same key are alike."""
+        return tuple(self.channels), tuple(self.groups)
+
+    @property
+    def state(self) -> tuple | None:
+        """Where a shared pool's own fixed point stands (its busy agents), or None before it ran."""
+        return self._state
+
+    def start_from(self, state: tuple | None) -> None:
+        """Start the shared pool's fixed point from ``state`` (another pool's :attr:`state`, of a scenario
+        alike but for its rates, routing or staffing); ignored when its shape does not fit."""
+        if state is not None and self.shared and all(a.shape == (len(self.groups), len(self.classes),
+                                                                  self.timeline.period) for a in state):
+            self._state = tuple(a.copy() for a in state)
+
+    @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.group_specs)
 
