@@ -851,7 +851,9 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                      if i in shared else "exact in the birth-death chain")
             notes.append(f"{c.name}: call backs — the live queue loses the callers who accept one beyond the offer "
                          f"threshold ({where}), but the call backs are made as if they filled the moments agents "
-                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due")
+                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due; "
+                         "those taken with nobody on duty wait for the next agents, who make them first, but the "
+                         "longer queue they leave behind that morning is missing")
         overloaded = figures[i].overloaded_hours
         if overloaded:
             notes.append(f"{_overload_sentence(c.name, overloaded, period)}; figures there are the least reliable")
