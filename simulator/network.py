@@ -233,6 +233,10 @@ class _Network:
         # one time slot when nothing depends on the hour, else one per hour of the period
         self.slots = period if timed else 1
         self.start = arrivals_by_hour / self.customers_per_period if timed else np.ones(1)
+        # the journeys counted are those that start in the window: when it covers the hours of the period
+        # unevenly (a day of a weekly scenario), their starts, not the period's, weight the journey figures
+        window_start = self.traffic / self.customers if timed and self.customers > 0 else self.start
+        self.window_start = None if np.allclose(window_start, self.start) else window_start
         self.open_by_slot = np.array([timeline.open[i] if timed else [timeline.open[i].mean()]
                                       for i in range(len(scenario.channels))])
         self.retry_nodes = [quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
@@ -617,6 +621,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
     customers = network.customers
     per_customer = chain.expected_contacts
     by_slot = chain.contacts_by_slot
+    journeys = chain if network.window_start is None else chain.with_start(network.window_start)
     _, durations = _served_and_durations(network, figures)
     window = network.window
     period = network.period
@@ -684,9 +689,9 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
             })
         channel_rows += [(c.name, m, float(v)) for m, v in metrics.items()]
         # time in this channel per contact, and the retry delays after it
-        journey_minutes += float(by_slot[i] @ durations[i])
+        journey_minutes += float(journeys.contacts_by_slot[i] @ durations[i])
         if c.retry_delay is not None:
-            journey_minutes += chain.onward_contacts[c.name] * c.retry_delay.mean
+            journey_minutes += journeys.onward_contacts[c.name] * c.retry_delay.mean
         occurrences = window / 60.0  # times each hour of the period occurred in the window
         for h in range(period):
             values = {
@@ -728,16 +733,16 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
             assert tuple(values) == HOURLY_GROUP_METRICS
             hourly_group_rows += [(group.name, h, m, float(v)) for m, v in values.items()]
 
-    chain_kpis = chain.kpis()
+    chain_kpis = journeys.kpis()
     focal_contacts = customers * per_customer[scenario.focal_channel]
     focal = scenario.channel_names.index(scenario.focal_channel)
     focal_closed = customers * float(by_slot[focal] @ chain.closed[focal])
     # first contacts are made when the journey starts
     first_calls_closed = (customers * scenario.arrivals.first_channel.get(scenario.focal_channel, 0.0)
-                          * float(chain.start @ chain.closed[focal]))
+                          * float(journeys.start @ chain.closed[focal]))
     kpis = {
         "customers": customers,
-        "contacts": customers * chain.contacts_per_customer,
+        "contacts": customers * journeys.contacts_per_customer,
         "contacts_per_customer": chain_kpis["contacts_per_customer"],
         "resolution_rate": chain_kpis["resolution_rate"],
         "give_up_rate": chain_kpis["give_up_rate"],
@@ -766,7 +771,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
 
     return NetworkApproximation(
         scenario=scenario, kpis=frame(kpis, "kpi"), channels=tidy(channel_rows, ["channel", "metric"]),
-        before_call=frame(chain.before_call(), "channel"), after_call=frame(chain.after_call(), "channel"),
+        before_call=frame(journeys.before_call(), "channel"), after_call=frame(journeys.after_call(), "channel"),
         hourly=tidy(hourly_rows, ["channel", "hour", "metric"]), served_shares=dict(served),
         closed_shares=dict(closed), iterations=iterations, converged=converged,
         weaknesses=tuple(_weaknesses(scenario, network, figures, converged, iterations)), chain=chain,
