@@ -915,7 +915,8 @@ class Pool:
             if share is not None and share[h] < 1.0 and c and rate > 0 and figures.callbacks is not None:
                 # no call back offered where the line closes before the promise: those callers queue
                 plain = _hour_figures(self._figures(spec, rate, c, callback=False), c, open_share[h], handle)
-                row = {m: share[h] * v + (1.0 - share[h]) * plain[m] for m, v in row.items()}
+                row = {m: v if m in ("callback_within", "callback_wait")  # per call back made: as they are
+                       else share[h] * v + (1.0 - share[h]) * plain.get(m, 0.0) for m, v in row.items()}
             for metric, value in row.items():
                 values[metric][h] = value
         off_duty = None if spec.callback is None else callbacks_off_duty(

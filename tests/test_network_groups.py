@@ -21,6 +21,7 @@ import pytest
 import simulator as sim
 from simulator.analytic import cobham_waits, erlang_a, erlang_c, slot_queue
 from simulator.network import approximate
+from simulator.pools import build_pools
 from simulator.scenario import Callback, Scenario
 from test_omnichannel import centre as omnichannel_centre, exponential, staffed_channel as staffed
 
@@ -339,3 +340,18 @@ def test_error_against_simulation_on_a_blended_centre():
     too_far = frame[frame["error"].abs() > frame["kind"].map(BLENDED_BOUNDS)]
     assert too_far.empty, f"beyond the bounds\n{too_far}"
     assert math.isfinite(approx.value("channels.phone.mean_callback_wait_min"))
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_no_call_back_is_offered_where_the_line_closes_before_the_promise(grouped):
+    # agents until the line closes at 21:00, a long queue all day: a caller of 20:xx cannot be called
+    # back within the hour promised, so is not offered a call back (the model's rule)
+    scenario = callback_centre(grouped)
+    field = "groups.desk.agents" if grouped else "channels.phone.agents"
+    scenario = scenario.with_changes({field: [0] * 8 + [3] * 13 + [0] * 3})
+    pool = next(p for p in build_pools(scenario) if "phone" in p.channel_names)
+    rates = np.zeros((len(scenario.channels), 24))
+    rates[scenario.channel_names.index("phone")] = 1.0  # 60 calls an hour on 3 agents
+    phone = pool.evaluate(rates)[scenario.channel_names.index("phone")].hourly
+    assert all(phone["callback_offered"][h] > 0.5 for h in range(8, 20))
+    assert phone["callback_offered"][20] == 0.0
