@@ -880,6 +880,19 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
         if any(scenario.channels[i].concurrency > 1 for i in pool.channels):
             notes.append(f"{', '.join(pool.channel_names)}: agents of a shared group who hold several chats are "
                          "counted as agent time per chat (the handle time over the chats an agent holds on average)")
+        for i in pool.channels:
+            chat = scenario.channels[i]
+            above = {j for g in pool.group_specs if chat.name in g.skills for j in pool.channels
+                     if scenario.channels[j].name in g.skills
+                     and g.skills[scenario.channels[j].name] < g.skills[chat.name]}
+            staffed = sum(network.on_duty[scenario.groups.index(g)] for g in pool.group_specs if chat.name in g.skills)
+            hot = sorted({h for j in above for h in figures[j].overloaded_hours
+                          if network.timeline.open[i][h] > 0 and staffed[h] > 0})
+            if chat.concurrency > 1 and hot:
+                notes.append(f"{chat.name}: where the work ranked above it is overloaded ({_hours_text(hot, period)}), "
+                             "agents who hold chats keep taking new ones (an agent on a chat takes nothing else), so "
+                             "chats keep the agents they had; the approximation leaves them only what that work "
+                             "leaves, so it overstates their waits and abandonment there")
     if scenario.arrivals.day_to_day_cv > 0:
         notes.append(f"arrivals vary from day to day (cv {scenario.arrivals.day_to_day_cv:g}): the approximation "
                      "uses the mean rates, and queues are convex in the load, so busy days' longer waits and higher "
