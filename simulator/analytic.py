@@ -30,6 +30,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import numbers
@@ -1231,6 +1232,32 @@ class HourlyJourneyChain(_JourneyFigures):
         self.first_state = (np.array([scenario.arrivals.first_channel.get(c, 0.0) for c in names])[:, None]
                             * self.start[None, :]).ravel()
         self.channel_of_state = np.repeat(np.arange(n_channels), slots)
+
+    def with_start(self, start: np.ndarray) -> "HourlyJourneyChain":
+        """The same chain for journeys that start by ``start`` (a weight per slot) instead: the figures
+        of the journeys that start in part of the period, such as a run's window shorter than it.
+
+        Examples
+        --------
+        >>> import simulator as sim
+        >>> from simulator.network import approximate
+        >>> chain = approximate(sim.load_scenario("bank_app_first")).chain
+        >>> night = chain.with_start(np.r_[np.ones(6), np.zeros(18)])
+        >>> # the phone and chat are closed at night: fewer first contacts resolve, more contacts follow
+        >>> night.first_contact_resolution < chain.first_contact_resolution
+        True
+        >>> night.contacts_per_customer > chain.contacts_per_customer
+        True
+        >>> chain.with_start(chain.start).kpis() == chain.kpis()
+        True
+        """
+        other = copy.copy(self)
+        for name in [n for cls in type(self).__mro__ for n, a in vars(cls).items() if isinstance(a, cached_property)]:
+            other.__dict__.pop(name, None)
+        other.start = np.asarray(start, dtype=float) / np.sum(start)
+        other.first_state = (self.first_state.reshape(len(self.channel_names), self.slots).sum(axis=1)[:, None]
+                             * other.start[None, :]).ravel()
+        return other
 
     @property
     def _focal(self) -> int:

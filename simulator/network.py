@@ -233,6 +233,10 @@ class _Network:
         # one time slot when nothing depends on the hour, else one per hour of the period
         self.slots = period if timed else 1
         self.start = arrivals_by_hour / self.customers_per_period if timed else np.ones(1)
+        # the journeys counted are those that start in the window: when it covers the hours of the period
+        # unevenly (a day of a weekly scenario), their starts, not the period's, weight the journey figures
+        window_start = self.traffic / self.customers if timed and self.customers > 0 else self.start
+        self.window_start = None if np.allclose(window_start, self.start) else window_start
         self.open_by_slot = np.array([timeline.open[i] if timed else [timeline.open[i].mean()]
                                       for i in range(len(scenario.channels))])
         self.retry_nodes = [quantile_nodes(c.retry_delay, 100) if c.retry_delay is not None
@@ -663,6 +667,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
     customers = network.customers
     per_customer = chain.expected_contacts
     by_slot = chain.contacts_by_slot
+    journeys = chain if network.window_start is None else chain.with_start(network.window_start)
     _, durations = _served_and_durations(network, figures)
     window = network.window
     period = network.period
@@ -730,9 +735,9 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
             })
         channel_rows += [(c.name, m, float(v)) for m, v in metrics.items()]
         # time in this channel per contact, and the retry delays after it
-        journey_minutes += float(by_slot[i] @ durations[i])
+        journey_minutes += float(journeys.contacts_by_slot[i] @ durations[i])
         if c.retry_delay is not None:
-            journey_minutes += chain.onward_contacts[c.name] * c.retry_delay.mean
+            journey_minutes += journeys.onward_contacts[c.name] * c.retry_delay.mean
         occurrences = window / 60.0  # times each hour of the period occurred in the window
         for h in range(period):
             values = {
@@ -774,16 +779,16 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
             assert tuple(values) == HOURLY_GROUP_METRICS
             hourly_group_rows += [(group.name, h, m, float(v)) for m, v in values.items()]
 
-    chain_kpis = chain.kpis()
+    chain_kpis = journeys.kpis()
     focal_contacts = customers * per_customer[scenario.focal_channel]
     focal = scenario.channel_names.index(scenario.focal_channel)
     focal_closed = customers * float(by_slot[focal] @ chain.closed[focal])
     # first contacts are made when the journey starts
     first_calls_closed = (customers * scenario.arrivals.first_channel.get(scenario.focal_channel, 0.0)
-                          * float(chain.start @ chain.closed[focal]))
+                          * float(journeys.start @ chain.closed[focal]))
     kpis = {
         "customers": customers,
-        "contacts": customers * chain.contacts_per_customer,
+        "contacts": customers * journeys.contacts_per_customer,
         "contacts_per_customer": chain_kpis["contacts_per_customer"],
         "resolution_rate": chain_kpis["resolution_rate"],
         "give_up_rate": chain_kpis["give_up_rate"],
@@ -812,7 +817,7 @@ def _assemble(scenario: Scenario, network: _Network, chain: HourlyJourneyChain,
 
     return NetworkApproximation(
         scenario=scenario, kpis=frame(kpis, "kpi"), channels=tidy(channel_rows, ["channel", "metric"]),
-        before_call=frame(chain.before_call(), "channel"), after_call=frame(chain.after_call(), "channel"),
+        before_call=frame(journeys.before_call(), "channel"), after_call=frame(journeys.after_call(), "channel"),
         hourly=tidy(hourly_rows, ["channel", "hour", "metric"]), served_shares=dict(served),
         closed_shares=dict(closed), iterations=iterations, converged=converged,
         weaknesses=tuple(_weaknesses(scenario, network, figures, converged, iterations)), chain=chain,
@@ -898,7 +903,9 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                      if i in shared else "exact in the birth-death chain")
             notes.append(f"{c.name}: call backs — the live queue loses the callers who accept one beyond the offer "
                          f"threshold ({where}), but the call backs are made as if they filled the moments agents "
-                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due")
+                         "free up (promoted when they cannot be), and their wait is Cobham's lower class until due; "
+                         "those taken with nobody on duty wait for the next agents, who make them first, but the "
+                         "longer queue they leave behind that morning is missing")
         overloaded = figures[i].overloaded_hours
         if overloaded:
             notes.append(f"{_overload_sentence(c.name, overloaded, period)}; figures there are the least reliable")
@@ -920,6 +927,19 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
         if any(scenario.channels[i].concurrency > 1 for i in pool.channels):
             notes.append(f"{', '.join(pool.channel_names)}: agents of a shared group who hold several chats are "
                          "counted as agent time per chat (the handle time over the chats an agent holds on average)")
+        for i in pool.channels:
+            chat = scenario.channels[i]
+            above = {j for g in pool.group_specs if chat.name in g.skills for j in pool.channels
+                     if scenario.channels[j].name in g.skills
+                     and g.skills[scenario.channels[j].name] < g.skills[chat.name]}
+            staffed = sum(network.on_duty[scenario.groups.index(g)] for g in pool.group_specs if chat.name in g.skills)
+            hot = sorted({h for j in above for h in figures[j].overloaded_hours
+                          if network.timeline.open[i][h] > 0 and staffed[h] > 0})
+            if chat.concurrency > 1 and hot:
+                notes.append(f"{chat.name}: where the work ranked above it is overloaded ({_hours_text(hot, period)}), "
+                             "agents who hold chats keep taking new ones (an agent on a chat takes nothing else), so "
+                             "chats keep the agents they had; the approximation leaves them only what that work "
+                             "leaves, so it overstates their waits and abandonment there")
     if scenario.arrivals.day_to_day_cv > 0:
         notes.append(f"arrivals vary from day to day (cv {scenario.arrivals.day_to_day_cv:g}): the approximation "
                      "uses the mean rates, and queues are convex in the load, so busy days' longer waits and higher "

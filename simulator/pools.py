@@ -63,7 +63,11 @@ hour ``h``:
 * Call backs are a class of their own, ranked just after the live contacts
   of their channel, which wait at their class's rate ``nu`` until due.
   Callers are offered one with probability ``P_j rho^q*`` (a geometric
-  queue seen on arrival, ``rho = lambda / (lambda + nu_j + theta)``).
+  queue seen on arrival, ``rho = lambda / (lambda + nu_j + theta)``), but
+  none where the line closes before the promise runs out (the model's
+  rule). With the line open and nobody on duty, every caller is offered
+  one; those call backs wait for the next agents on duty, who make them
+  first (:func:`callbacks_off_duty`).
 * ``concurrency`` in a shared group: an agent on a chat holds ``q`` chats on
   average, ``q`` between 1 and ``k`` as the chats in progress outnumber the
   agents free for them, so a chat costs ``h f(q) / q`` agent-minutes.
@@ -246,6 +250,16 @@ class Timeline:
                                 self.open_minutes[i][(t % 1440).astype(int)])
         return self._grids[key]
 
+    def callback_share(self, i: int, within_minutes: float) -> np.ndarray:
+        """By hour of the period, the share of channel ``i``'s open minutes whose callers may be offered
+        a call back: the line is still open when the promise of ``within_minutes`` runs out (the
+        model's rule)."""
+        is_open = self.open_minutes[i]
+        later = np.roll(is_open, -int(round(within_minutes)) % 1440)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = (is_open & later).reshape(24, 60).sum(axis=1) / is_open.reshape(24, 60).sum(axis=1)
+        return np.tile(np.nan_to_num(share), self.period // 24)
+
     def per_hour(self, values) -> np.ndarray:
         """A list of 24 (or ``period``) hourly values over the whole period."""
         values = np.asarray(values, dtype=float)
@@ -401,6 +415,55 @@ def erlang_a_with_callbacks(rate: float, mean_handle: float, agents: int, mean_p
         "occupancy": busy / agents,
         "mean_queue": queue,
     }
+
+
+def callbacks_off_duty(callback, lam: np.ndarray, open_share: np.ndarray, staff: np.ndarray,
+                       first_free: np.ndarray, offered: np.ndarray | None = None) -> dict[str, np.ndarray] | None:
+    """Call backs taken in the hours a channel is open with nobody on duty to answer it.
+
+    A caller then faces an endless wait and is offered a call back; the call
+    backs accepted in a stretch of such hours wait for the next hour with
+    agents on duty (``staff[h] > 0``), where, overdue, they go first and are
+    made at ``first_free[s]`` a minute once the agents on duty (one call each)
+    have taken theirs. Arrays by hour of the period (it wraps round):
+    ``lam`` calls a minute, ``open_share`` the share of the hour the line is
+    open, ``offered`` the share of its callers who may be offered one
+    (:meth:`Timeline.callback_share`; all by default). Returns per hour
+    ``off`` (open, calls, nobody on duty), the mean
+    ``wait`` of its call backs and the share ``within`` the promise, and
+    ``made``: the call backs a minute that hour's agents make for the stretch
+    before it. None when the line is never staffed or always is when open.
+
+    Examples
+    --------
+    >>> from simulator.scenario import Callback
+    >>> staff = np.array([0, 0, 2, 2] + [2] * 20)
+    >>> r = callbacks_off_duty(Callback(2.0, 0.5, 60.0), np.full(24, 0.5), np.ones(24), staff, np.full(24, 0.4))
+    >>> r["off"][:3].tolist(), float(r["made"][2] * 60)  # 2 hours x 15 call backs, made in hour 2
+    ([True, True, False], 30.0)
+    >>> # half an hour (or 1.5) to the shift, then 35 min: 28 call backs after the first 2, 0.4 a minute
+    >>> round(float(r["wait"][1]), 2), round(float(r["wait"][0]), 2)
+    (65.0, 125.0)
+    """
+    period = len(lam)
+    off = (staff <= 0) & (open_share > 0) & (lam > 0)
+    if not off.any() or not (staff > 0).any():
+        return None
+    accepted = lam * 60.0 * open_share * callback.accept  # call backs taken in each hour
+    if offered is not None:
+        accepted = accepted * offered
+    staffed = np.flatnonzero(staff > 0)
+    hours = np.flatnonzero(off)
+    # the first staffed hour after each hour off duty (the period wraps round)
+    due = staffed[np.searchsorted(staffed, hours, side="right") % len(staffed)]
+    made = np.bincount(due, weights=accepted[hours], minlength=period) / 60.0
+    # the agents on duty take one each at once, the rest follow at the rate agents free up
+    extra = np.maximum(made[due] * 60.0 - staff[due], 0.0) / (2.0 * np.maximum(first_free[due], 1e-12))
+    ahead = (due - hours) % period  # hours from the start of the hour to the agents coming on duty
+    wait, within = np.zeros(period), np.zeros(period)
+    wait[hours] = (ahead - 0.5) * 60.0 + extra
+    within[hours] = np.clip((callback.within_minutes - extra - (ahead - 1) * 60.0) / 60.0, 0.0, 1.0)
+    return {"off": off, "wait": wait, "within": within, "made": made}
 
 
 # --------------------------------------------------------------------------- vectorised Erlang
@@ -702,6 +765,9 @@ class Pool:
         self.group_specs = [scenario.groups[g] for g in self.groups]
         period = timeline.period
         self.on_duty = np.array([[g.on_duty_in_hour(h) for h in range(period)] for g in self.group_specs], dtype=int)
+        #: by channel of the pool, the share of each hour's callers who may be offered a call back
+        self.callback_share = [timeline.callback_share(i, spec.callback.within_minutes)
+                               if spec.callback is not None else None for i, spec in zip(self.channels, self.specs)]
         self.shared = len(self.channels) > 1
         self._cache: dict[tuple, QueueFigures] = {}
         self._state: tuple | None = None  # a shared pool's busy agents, kept as the next start
@@ -812,14 +878,16 @@ class Pool:
 
     # -- one channel ---------------------------------------------------------------------------
 
-    def _figures(self, spec: Channel, rate: float, agents: int, keeps_work: bool = False) -> QueueFigures:
-        """The channel's birth-death chain in one hour (``keeps_work``: nobody leaves the queue)."""
+    def _figures(self, spec: Channel, rate: float, agents: int, keeps_work: bool = False,
+                 callback: bool = True) -> QueueFigures:
+        """The channel's birth-death chain in one hour (``keeps_work``: nobody leaves the queue; without
+        ``callback``, none is offered)."""
         patience = spec.patience.mean if spec.patience is not None and not keeps_work else math.inf
-        key = (spec.name, rate, agents, keeps_work)
+        key = (spec.name, rate, agents, keeps_work, callback)
         if key not in self._cache:
             self._cache[key] = slot_queue(
                 rate, spec.handle_time.mean, agents, spec.concurrency, spec.concurrency_slowdown, patience,
-                spec.service_level_seconds, callback=None if keeps_work else spec.callback)
+                spec.service_level_seconds, callback=spec.callback if callback and not keeps_work else None)
         return self._cache[key]
 
     def _redial_figures(self, spec: Channel, rate: float, agents: int, callbacks: float) -> QueueFigures:
@@ -849,6 +917,7 @@ class Pool:
         values |= {m: np.zeros(period) for m in ("mean_queue", "busy", "slots_used", "p_wait_all")}
         overloaded = []
         k, handle = spec.concurrency, spec.handle_time.mean
+        share = self.callback_share[0]
         for h in range(period):
             rate, c = float(rates[h]), int(agents[h])
             if open_share[h] <= 0:
@@ -859,26 +928,41 @@ class Pool:
                 figures = self._figures(spec, rate, c)
             if (c == 0 and rate > 0) or (c and figures.offered_load * _stretch(spec) >= c * k):
                 overloaded.append(h)
-            callbacks = figures.callbacks
-            accepted = callbacks.accepted if callbacks is not None else 0.0
-            values["abandon_rate"][h] = figures.abandon_rate
-            values["mean_wait_min"][h] = figures.mean_wait
-            values["p_wait"][h] = figures.p_wait
-            values["service_level"][h] = figures.service_level
-            values["mean_service"][h] = figures.mean_service if c else handle
-            values["p_wait_all"][h] = figures.p_wait * (1.0 - accepted) + accepted
-            values["mean_queue"][h] = figures.mean_queue * open_share[h]
-            values["time_waiting"][h] = figures.mean_wait * (1.0 - accepted)
-            if c:  # call backs included
-                values["slots_used"][h] = figures.slot_occupancy * c * open_share[h]
-                values["busy"][h] = figures.occupancy * c * open_share[h]
-            if callbacks is not None:
-                values["callback_offered"][h] = callbacks.offered
-                values["callback_accepted"][h] = accepted
-                values["callback_within"][h] = callbacks.within_promise
-                values["callback_wait"][h] = callbacks.mean_wait
-                if accepted:
-                    values["time_waiting"][h] += accepted * callbacks.mean_wait
+            row = _hour_figures(figures, c, open_share[h], handle)
+            if share is not None and share[h] < 1.0 and c and rate > 0 and figures.callbacks is not None:
+                # no call back offered where the line closes before the promise: those callers queue
+                plain = _hour_figures(self._figures(spec, rate, c, callback=False), c, open_share[h], handle)
+                row = {m: v if m in ("callback_within", "callback_wait")  # per call back made: as they are
+                       else share[h] * v + (1.0 - share[h]) * plain.get(m, 0.0) for m, v in row.items()}
+            for metric, value in row.items():
+                values[metric][h] = value
+        off_duty = None if spec.callback is None else callbacks_off_duty(
+            spec.callback, rates, open_share, agents, agents * k / handle, share)
+        if off_duty is not None:  # nobody on duty: callers are offered a call back, made when agents come
+            off = off_duty["off"]
+            accepted = spec.callback.accept * share
+            gives_up = spec.patience is not None
+            waited = spec.patience.mean if gives_up else off_duty["wait"]
+            nobody = {"callback_offered": share, "callback_accepted": accepted,
+                      "abandon_rate": (1.0 - accepted) * gives_up, "p_wait": 1.0, "service_level": 0.0,
+                      "p_wait_all": 1.0, "mean_wait_min": waited,
+                      "time_waiting": (1.0 - accepted) * waited + accepted * off_duty["wait"]}
+            # the agents who come on duty first make the call backs (overdue, they go first), for as
+            # long as that takes: callers meanwhile face them as callers off duty do
+            first = np.where(off, 1.0, 0.0)
+            for s in np.flatnonzero(off_duty["made"]):
+                work, h = off_duty["made"][s] * 60.0 * handle / k, s  # agent-minutes
+                while work > 1e-9 and agents[h] > 0:
+                    first[h] = max(first[h], min(work / (agents[h] * 60.0), 1.0))
+                    work -= first[h] * agents[h] * 60.0
+                    h = (h + 1) % period
+            for metric, value in nobody.items():
+                value = np.broadcast_to(value, (period,))
+                values[metric] = np.where(first > 0, first * value + (1.0 - first) * np.nan_to_num(values[metric]),
+                                          values[metric])
+            values["callback_wait"][off], values["callback_within"][off] = off_duty["wait"][off], off_duty["within"][off]
+            values["busy"] = np.maximum(values["busy"], first * agents * open_share)
+            values["slots_used"] = np.maximum(values["slots_used"], first * agents * open_share)
         return self._aggregate(spec, i, rates, values, tuple(overloaded))
 
     def _backlog_single(self, spec: Channel, i: int, rates: np.ndarray, agents: np.ndarray) -> ChannelQueue:
@@ -1178,6 +1262,14 @@ class Pool:
                 threshold = np.floor(spec.callback.offer_when_wait_above * slots / spec.handle_time.mean)
             cond = _queue_given_busy(lam, speed, theta, spec.service_level_seconds / 60.0, threshold,
                                      spec.callback.accept if spec.callback is not None else 0.0, service_level=final and levels)
+            if spec.callback is not None:  # no call back offered where the line closes before the promise
+                share = self.callback_share[n]
+                cut = (share < 1.0) & (lam > 0)
+                if cut.any():
+                    plain = _queue_given_busy(lam[cut], speed[cut], theta, spec.service_level_seconds / 60.0,
+                                              service_level=final and levels)
+                    for key, value in plain.items():
+                        cond[key][cut] = share[cut] * cond[key][cut] + (1.0 - share[cut]) * value
             accepted = p_wait * cond["accepted"]
             offered_share = p_wait * cond["offered"]
             live = 1.0 - accepted
@@ -1186,9 +1278,26 @@ class Pool:
                 wait_live = np.where(lam > 0, p_wait * cond["queue"] / np.where(lam > 0, lam, 1.0) / live, 0.0)
             abandon = theta * wait_live * live if theta else np.zeros_like(wait_live)  # no 0 * inf
             service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
+            off_duty = None
+            if spec.callback is not None:
+                off_duty = callbacks_off_duty(spec.callback, lam, tl.open[self.channels[n]],
+                                              (agents * serving[:, None]).sum(axis=0),
+                                              (agents * serving[:, None] * mu).sum(axis=0), self.callback_share[n])
+            if off_duty is not None:  # nobody on duty: every caller who can be is offered a call back
+                off = off_duty["off"]
+                accepted = np.where(off, spec.callback.accept * self.callback_share[n], accepted)
+                offered_share = np.where(off, self.callback_share[n], offered_share)
+                live = 1.0 - accepted
+                p_live = np.where(off, 1.0, p_live)
+                wait_live = np.where(off, 1.0 / theta if theta else off_duty["wait"], wait_live)
+                abandon = np.where(off, live if theta else 0.0, abandon)
+                service_level = np.where(off, 0.0, service_level)
             carried[x] = offered[x] * (live - abandon)
             if spec.callback is not None:  # the call backs made, first: promoted, they go ahead when overdue
-                carried[x + 1] = np.minimum(offered[x] * accepted, room[:, x + 1].sum(axis=0) / self.full_cost[x + 1])
+                made = offered[x] * accepted
+                if off_duty is not None:  # those taken off duty are made when the agents come
+                    made = np.where(off_duty["off"], 0.0, made) + off_duty["made"]
+                carried[x + 1] = np.minimum(made, room[:, x + 1].sum(axis=0) / self.full_cost[x + 1])
             # no more answered than the capacity: in an overloaded hour the queue is as long as it takes
             # for the callers who hang up to carry the rest off (abandon = theta x wait)
             over = (carried[x] > capacity) & (offered[x] > 0)
@@ -1200,7 +1309,8 @@ class Pool:
             figures[x] = {"abandon_rate": abandon, "mean_wait_min": wait_live, "p_wait": p_live,
                           "service_level": service_level, "mean_queue": lam * live * wait_live * tl.open[self.channels[n]],
                           "time_waiting": wait_live * live, "callback_offered": offered_share,
-                          "callback_accepted": accepted, "p_wait_all": p_live * live + accepted}
+                          "callback_accepted": accepted, "p_wait_all": p_live * live + accepted,
+                          "off_duty": off_duty}
         # call backs: a lower class of their channel
         for x, (n, callback) in enumerate(self.classes):
             if not callback:
@@ -1210,6 +1320,10 @@ class Pool:
             first_free = np.maximum((agents * self.serving[:, x][:, None] * mu).sum(axis=0), 1e-12)
             wait, within = callback_wait(spec.callback, nu, first_free)
             live = figures[x - 1]
+            off_duty = live.pop("off_duty")
+            if off_duty is not None:
+                wait = np.where(off_duty["off"], off_duty["wait"], wait)
+                within = np.where(off_duty["off"], off_duty["within"], within)
             live["callback_within"], live["callback_wait"] = within, wait
             live["time_waiting"] = live["time_waiting"] + live["callback_accepted"] * wait
             waiting[x] = 1.0
@@ -1289,6 +1403,24 @@ class Pool:
                 }
         queue.mean_queue = float(values["mean_queue"] @ tl.window / tl.window.sum())
         return queue
+
+
+def _hour_figures(figures: QueueFigures, agents: int, open_share: float, handle: float) -> dict[str, float]:
+    """One hour's figures of a channel with its own agents, as :meth:`Pool._live_single` keeps them."""
+    callbacks = figures.callbacks
+    accepted = callbacks.accepted if callbacks is not None else 0.0
+    row = {"abandon_rate": figures.abandon_rate, "mean_wait_min": figures.mean_wait, "p_wait": figures.p_wait,
+           "service_level": figures.service_level, "mean_service": figures.mean_service if agents else handle,
+           "p_wait_all": figures.p_wait * (1.0 - accepted) + accepted,
+           "mean_queue": figures.mean_queue * open_share, "time_waiting": figures.mean_wait * (1.0 - accepted)}
+    if agents:  # call backs included
+        row["slots_used"] = figures.slot_occupancy * agents * open_share
+        row["busy"] = figures.occupancy * agents * open_share
+    if callbacks is not None:
+        row |= {"callback_offered": callbacks.offered, "callback_accepted": accepted,
+                "callback_within": callbacks.within_promise, "callback_wait": callbacks.mean_wait}
+        row["time_waiting"] += accepted * callbacks.mean_wait if accepted else 0.0
+    return row
 
 
 def _stretch(spec: Channel, partial: bool = False) -> float:

@@ -45,14 +45,15 @@ def format_difference(value: float, metric: str) -> str:
     """A difference with its sign: percentage points for shares, the metric's format otherwise.
 
     A small difference keeps the decimals that tell it from 0 (up to 4), so
-    a difference whose interval excludes 0 never reads as ``-0.0 pp``.
+    a difference whose interval excludes 0 never reads as ``−0.0 pp``. The
+    minus sign is a true one (U+2212), as in every difference shown.
 
     Examples
     --------
     >>> format_difference(-0.0062, "give_up_rate"), format_difference(1302.4, "contacts")
-    ('-0.6 pp', '+1,302')
+    ('−0.6 pp', '+1,302')
     >>> format_difference(-0.0004, "give_up_rate")
-    '-0.04 pp'
+    '−0.04 pp'
     """
     if value is None or math.isnan(value):
         return "–"
@@ -61,8 +62,8 @@ def format_difference(value: float, metric: str) -> str:
         decimals = 1
         while decimals < 4 and points and round(points, decimals) == 0:
             decimals += 1
-        return f"{points:+.{decimals}f} pp"
-    return ("+" if value > 0 else "") + format_value(value, metric)
+        return f"{points:+.{decimals}f} pp".replace("-", "\u2212")
+    return (("+" if value > 0 else "") + format_value(value, metric)).replace("-", "\u2212")
 
 
 #: What a count figure counts, for differences per day ("−956 calls a day"); none for costs.

@@ -21,6 +21,7 @@ import pytest
 import simulator as sim
 from simulator.analytic import cobham_waits, erlang_a, erlang_c, slot_queue
 from simulator.network import approximate
+from simulator.pools import build_pools
 from simulator.scenario import Callback, Scenario
 from test_omnichannel import centre as omnichannel_centre, exponential, staffed_channel as staffed
 
@@ -193,11 +194,46 @@ def test_an_email_backlog_worked_off_in_the_night_is_not_overloaded_there():
     # evening and is worked off in the night (the simulation answers them in minutes there)
     approx = approximate(sim.load_scenario(SCENARIOS / "service_desk.toml"))
     queue = approx.hourly["value"].xs(("email", "mean_queue"), level=("channel", "metric"))
-    hours = approx.overloaded_hours.get("email", ())
-    # flagged where the backlog grows, never in the hours it shrinks
+    # a backlog builds (and shrinks again), but the night works it off: not an overload
     shrinking = [h for h in range(24) if queue[(h + 1) % 24] < queue[h] - 1e-9 and queue[h] > 1.0]
-    assert shrinking and not set(shrinking) & set(hours)
-    assert set(hours) <= set(range(19, 24))
+    assert shrinking
+    assert approx.overloaded_hours.get("email", ()) == ()
+
+
+def callback_centre(grouped: bool) -> Scenario:
+    """A phone line open 7:00-21:00 with agents 8:00-19:00 only, call backs offered: the callers of 7:00
+    and of the evening are offered a call back with nobody on duty, made the next morning. ``grouped``:
+    the agents also answer a few emails, so the line is a shared pool."""
+    agents = [0] * 8 + [5, 6, 6, 6, 6, 6, 6, 6, 5, 5, 4] + [0] * 5
+    phone = staffed(6.0, patience=exponential(5.0), open_hours=[7, 21], resolve=0.8,
+                    callback={"offer_when_wait_above": 2.0, "accept": 0.6, "within_minutes": 60.0},
+                    next={"phone": 0.5, "give_up": 0.5})
+    channels, first, groups = {"phone": phone}, {"phone": 1.0}, None
+    if grouped:
+        channels["email"] = staffed(6.0, **{"async": True}, next={"give_up": 1.0})
+        first = {"phone": 0.95, "email": 0.05}
+        groups = {"desk": {"agents": agents, "skills": {"phone": 1, "email": 2}}}
+    else:
+        phone["agents"] = agents
+    profile = [0.2] * 5 + [0.3, 0.5, 1, 1.5, 1.6, 1.5, 1.4, 1.3, 1.3, 1.3, 1.2, 1.1, 1, 0.9, 0.8, 0.6, 0.4, 0.3, 0.2]
+    return centre(channels, first, 30.0, groups, days=2.0, warmup_hours=24.0, hourly_profile=profile)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_call_backs_taken_with_nobody_on_duty_wait_for_the_morning(grouped):
+    scenario = callback_centre(grouped)
+    approx = approximate(scenario)
+    hourly = approx.hourly["value"].unstack("metric").loc["phone"]
+    # callers at 7:00 and 19:00 find nobody: offered a call back (not at 20:00: the line closes at 21:00,
+    # before the promise runs out), so 40 % hang up instead of all
+    assert hourly.loc[7, "abandon_rate"] == pytest.approx(0.4, abs=0.01)
+    assert hourly.loc[20, "abandon_rate"] == pytest.approx(1.0)
+    # against the simulation: the call backs of the night wait hours, not minutes (the approximation
+    # said 42 minutes on this centre, the simulation about 130)
+    result = sim.run(scenario, replications=4, keep_journeys=False, workers=1)
+    for key, tolerance in (("callbacks_offered", 0.25), ("mean_callback_wait_min", 0.25)):
+        simulated = result.stat(f"channels.phone.{key}")["mean"]
+        assert approx.value(f"channels.phone.{key}") == pytest.approx(simulated, rel=tolerance), key
 
 
 def test_a_reserve_leaves_more_than_the_agents_the_work_above_leaves_on_average():
@@ -304,3 +340,28 @@ def test_error_against_simulation_on_a_blended_centre():
     too_far = frame[frame["error"].abs() > frame["kind"].map(BLENDED_BOUNDS)]
     assert too_far.empty, f"beyond the bounds\n{too_far}"
     assert math.isfinite(approx.value("channels.phone.mean_callback_wait_min"))
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_no_call_back_is_offered_where_the_line_closes_before_the_promise(grouped):
+    # agents until the line closes at 21:00, a long queue all day: a caller of 20:xx cannot be called
+    # back within the hour promised, so is not offered a call back (the model's rule)
+    scenario = callback_centre(grouped)
+    field = "groups.desk.agents" if grouped else "channels.phone.agents"
+    scenario = scenario.with_changes({field: [0] * 8 + [3] * 13 + [0] * 3})
+    pool = next(p for p in build_pools(scenario) if "phone" in p.channel_names)
+    rates = np.zeros((len(scenario.channels), 24))
+    rates[scenario.channel_names.index("phone")] = 1.0  # 60 calls an hour on 3 agents
+    phone = pool.evaluate(rates)[scenario.channel_names.index("phone")].hourly
+    assert all(phone["callback_offered"][h] > 0.5 for h in range(8, 20))
+    assert phone["callback_offered"][20] == 0.0
+
+
+def test_chats_below_overloaded_work_are_named_as_a_weak_spot():
+    # calls overload the desk in the morning rush; the agents holding chats keep them (the simulation's
+    # chats see 9-45 % abandonment there, the approximation up to 100 %): analyze says so, only there
+    weekly = approximate(sim.load_scenario(SCENARIOS / "groups_weekly.toml")).weaknesses
+    [note] = [w for w in weekly if w.startswith("chat: where the work ranked above it is overloaded")]
+    assert "Mon 07-11h" in note and "Sat 18" not in note  # not where nobody is on duty
+    quiet = approximate(sim.load_scenario(SCENARIOS / "service_desk.toml")).weaknesses
+    assert not [w for w in quiet if "work ranked above it is overloaded" in w]

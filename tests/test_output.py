@@ -79,8 +79,8 @@ def test_a_fixed_input_the_variant_does_not_change_differs_by_zero_not_by_signif
 
 
 @pytest.mark.parametrize("value, metric, text", [
-    (-0.0004, "give_up_rate", "-0.04 pp"), (0.00004, "share", "+0.004 pp"), (0.115, "share", "+11.5 pp"),
-    (0.0, "share", "+0.0 pp"), (-2.5e-9, "share", "-0.0000 pp"),
+    (-0.0004, "give_up_rate", "−0.04 pp"), (0.00004, "share", "+0.004 pp"), (0.115, "share", "+11.5 pp"),
+    (0.0, "share", "+0.0 pp"), (-2.5e-9, "share", "−0.0000 pp"), (-1302.4, "contacts", "−1,302"),
 ])
 def test_a_small_difference_is_shown_with_the_digits_that_tell_it_from_zero(value, metric, text):
     from simulator.report import format_difference

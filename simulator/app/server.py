@@ -206,14 +206,16 @@ def _section_ui(section: forms.Section, gen: int) -> Any:
                               value=section.key or "scenario")
 
 
-def _cards_ui(cards: list[dict[str, Any]], published_label: str = "published") -> Any:
+def _cards_ui(cards: list[dict[str, Any]], source: str = "") -> Any:
+    """KPI cards; the published figures beside them name their ``source`` when hovered."""
     items = []
     for card in cards:
         published = None
         if card["published"]:
             mark = "" if card["inside"] is None else " ✓ in CI" if card["inside"] else " ✗ outside CI"
             cls = "" if card["inside"] is None else "inside" if card["inside"] else "outside"
-            published = ui.div(f"{published_label}: {card['published']}{mark}", class_=f"published {cls}")
+            published = ui.div(f"published: {card['published']}{mark}", class_=f"published {cls}",
+                               title=source or None)
         items.append(ui.div(ui.div(card["title"], class_="title"), ui.div(card["value"], class_="value"),
                             ui.div(card["interval"], class_="interval") if card["interval"] else None,
                             published, class_="kpi-card", **{"data-figure": card["key"]}))
@@ -866,7 +868,6 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             if result is None:
                 return ui.p("Simulate to see the KPIs with their 95 % confidence intervals.", class_="text-muted")
             sc = result.scenario
-            published = "survey" if sc.name == "nice_bcg_2016" else "published"
             tables = views.before_after_tables(result)
             shown = [n for n in _CHART_TITLES if n != "hourly" and (n != "reference" or sc.reference)]
             chart_tabs = [ui.nav_panel(_CHART_TITLES[n], ui.output_plot(f"chart_{n}", height="560px")) for n in shown]
@@ -875,7 +876,9 @@ def make_app(scenario: Scenario | None = None, workers: int | None = None) -> Ap
             return ui.div(
                 ui.h5(f"{sc.name}: {result.replications} replication(s) of {sc.run.days:g} day(s), "
                       f"seed {result.seed}; mean and 95 % CI"),
-                _cards_ui(views.kpi_cards(result, views.card_figures(sc)), published),
+                _cards_ui(views.kpi_cards(result, views.card_figures(sc)), sc.reference_source),
+                ui.p(f"published: {sc.reference_source}", class_="text-muted small")
+                if sc.reference and sc.reference_source else None,
                 ui.layout_columns(
                     ui.div(ui.h6("Before the call"), _table_html(tables["before_call"], "before-call")),
                     ui.div(ui.h6("After the call"), _table_html(tables["after_call"], "after-call"))),
