@@ -600,16 +600,13 @@ class _Approximation(_Goal):
     def __init__(self, scenario: Scenario, targets: list[Target], units: list[str], hourly: bool):
         super().__init__(scenario, targets, units, hourly)
         self.cache: dict[tuple, _Evaluation] = {}
-        self.last: NetworkApproximation | None = None
 
     def evaluate(self, plans: Iterable[Plan]) -> list[_Evaluation]:
         evaluations = []
         for plan in plans:
             k = self.key(plan)
             if k not in self.cache:
-                # plans differ in their staffing only: each approximation starts from the last one's fixed point
-                approx = approximate(self.scenario_for(plan), start=self.last)
-                self.last = approx
+                approx = approximate(self.scenario_for(plan))
                 self.cache[k] = _Evaluation(dict(plan), approx, self.checks(approx))
             evaluations.append(self.cache[k])
         return evaluations
