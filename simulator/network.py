@@ -917,7 +917,8 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                              "is an Erlang B overflow approximation")
             continue
         notes.append(f"{', '.join(pool.channel_names)} share agents ({', '.join(pool.group_names)}): the probability "
-                     "of waiting is Erlang C for every agent who may answer, and the wait once waiting follows "
+                     "of waiting is Erlang C for every agent who may answer (groups that answer different "
+                     "channels taken as busy independently), and the wait once waiting follows "
                      "Cobham's non-preemptive priority formula, exact only for one group, one exponential handle "
                      "time and no patience; with patience the wait is taken as exponential")
         if any(g.reserve for g in pool.group_specs):

@@ -41,7 +41,9 @@ hour ``h``:
 
 * A contact of ``j`` waits with the probability ``P_j`` that every agent of
   the groups answering ``j`` is busy: Erlang C for those agents (less each
-  group's ``reserve`` for ``j``) and all the load they carry.
+  group's ``reserve`` for ``j``) and all the load they carry, where the
+  groups answer every channel alike; groups that answer different channels
+  are busy independently, so ``P_j`` is the product of their Erlang Cs.
 * Once waiting, it is taken at rate
   ``nu_j = sum_g c_g mu_g (1 - sigma_g<j) (1 - sigma_g<=j)``, ``sigma_g<j``
   (``<=j``) the share of group ``g``'s agents busy with channels it ranks
@@ -1032,12 +1034,31 @@ class Pool:
         # reserved_below[g, x, y]: g ranks y below x and keeps agents idle for x from y (a reserve on y)
         self.reserved_below = (self.rank[:, None, :] > self.rank[:, :, None]) & self.serving[:, None, :] \
             & (self.reserve[:, None, :] > 0)
+        # _alike[x]: the groups answering class x, in sets that rank and reserve every class alike
+        self._alike = []
+        for x in range(len(classes)):
+            sets: dict[tuple, list[int]] = {}
+            for g in np.flatnonzero(self.serving[:, x]):
+                sets.setdefault((tuple(self.rank[g]), tuple(self.reserve[g])), []).append(int(g))
+            self._alike.append(list(sets.values()))
         handles = np.array([self.specs[n].handle_time.mean for n, _ in classes])
         self.handle = handles
         self.full_cost = np.array([self.specs[n].handle_time.mean * _stretch(self.specs[n]) / self.specs[n].concurrency
                                    for n, _ in classes])  # agent-minutes per contact at full concurrency
         # completions per busy agent-minute when a group has carried nothing yet
         self.default_rate = np.array([np.mean(1.0 / self.full_cost[self.serving[g]]) for g in range(len(self.groups))])
+
+    def _all_busy(self, x: int, loads: np.ndarray, agents: np.ndarray) -> np.ndarray:
+        """P(wait) of class ``x``, by hour: every agent who may take it is busy (``loads[g, h]`` of the
+        ``agents[g, h]`` group ``g`` has for it).
+
+        Groups that answer the same channels alike are one queue: Erlang C on their agents together.
+        Groups that answer different ones are busy independently of each other, so a contact waits only
+        when each of them is: the product of their Erlang Cs (one group: Erlang C on its agents)."""
+        p_wait = np.ones(loads.shape[1])
+        for members in self._alike[x]:
+            p_wait = p_wait * _erlang_c_fractional(loads[members].sum(axis=0), agents[members].sum(axis=0))
+        return p_wait
 
     def _agent_cost(self, served: np.ndarray, busy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Agent-minutes per contact of each class in each group, and the contacts an agent on the
@@ -1241,8 +1262,8 @@ class Pool:
                 nu = np.maximum(rate_terms[:, x].sum(axis=0), 1e-12)  # (P,)
                 # a lower channel with a reserve never fills the last agents: out of the capacity, not in the load
                 reserved = np.einsum("gyp,gy->gp", busy, self.reserved_below[:, x, :])
-                p_wait = _erlang_c_fractional(((own_total - reserved) * serving[:, None]).sum(axis=0),
-                                              ((effective - reserved) * serving[:, None]).sum(axis=0))
+                p_wait = self._all_busy(x, (own_total - reserved) * serving[:, None],
+                                        (effective - reserved) * serving[:, None])
             waiting[x] = p_wait
             if callback:
                 continue  # its arrivals come from the live class: done below

@@ -365,3 +365,18 @@ def test_chats_below_overloaded_work_are_named_as_a_weak_spot():
     assert "Mon 07-11h" in note and "Sat 18" not in note  # not where nobody is on duty
     quiet = approximate(sim.load_scenario(SCENARIOS / "service_desk.toml")).weaknesses
     assert not [w for w in quiet if "work ranked above it is overloaded" in w]
+
+
+def test_a_dedicated_team_helped_by_a_busy_one_waits_when_both_are_busy():
+    # emails go to a back office of 13 (11 Erlangs of them) and, when it is busy, to a voice team of 32
+    # that answers 24 Erlangs of calls first and takes an email only while 3 of its agents stay idle.
+    # An email waits only when both teams are busy, which are busy independently: the simulation's
+    # emails wait about 8 % of the time; Erlang C over every agent the emails may have said 17 %
+    channels = {"phone": staffed(6.0, patience=exponential(5.0)),
+                "email": staffed(6.0, **{"async": True})}
+    groups = {"voice": {"agents": 32, "skills": {"phone": 1, "email": 2}, "reserve": {"email": 3}},
+              "back_office": {"agents": 13, "skills": {"email": 1}}}
+    scenario = centre(channels, {"phone": 240 / 350, "email": 110 / 350}, 350.0, groups, days=0.5)
+    approx = approximate(scenario).value("channels.email.p_wait")
+    simulated = sim.run(scenario, replications=4, keep_journeys=False, workers=1).stat("channels.email.p_wait")
+    assert approx == pytest.approx(simulated["mean"], abs=0.05), (approx, simulated)
