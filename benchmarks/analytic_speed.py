@@ -13,16 +13,29 @@
    first-channel mix and every ``next`` row), so the number of free
    parameters grows with the square of the channels. Reported: free
    parameters, rounds, seconds, and whether every target was met.
+3. ``--planner``: the planner commands on the weekly preset and the
+   insurer's blended claims line, the best of ``--repeat`` runs each (the
+   machine is shared: the lowest time is the least disturbed one):
+   ``contactflow calibrate nice_bcg_2016 --targets nice_bcg_2016``, and
+   ``contactflow staff`` on ``insurer_claims --hourly``, ``nice_bcg_2016
+   --groups voice`` and, with ``--weekly-hourly`` (many simulated weeks),
+   ``nice_bcg_2016 --groups voice --hourly``, with their outcome (rounds,
+   plans simulated, agent hours). ``--save FILE`` writes them to JSON and
+   ``--against FILE`` prints such a file's figures (another version of the
+   code) beside them: before, after, and the speed-up.
 
 Usage::
 
     python benchmarks/analytic_speed.py
     python benchmarks/analytic_speed.py --channels 4 8 --repeat 3
+    python benchmarks/analytic_speed.py --planner --repeat 2 --save before.json   # then, after a change:
+    python benchmarks/analytic_speed.py --planner --repeat 2 --against before.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -115,11 +128,71 @@ def bench_calibrate(sizes: list[int]) -> None:
               f"{fit.table['residual'].abs().max():.2e}")
 
 
+def _calibrate_preset() -> tuple[str, float]:
+    from simulator.calibrate import load_targets
+    from simulator.scenario import bundled_dir
+
+    fit = calibrate(sim.load_scenario("nice_bcg_2016"), load_targets(bundled_dir() / "targets" / "nice_bcg_2016.toml"))
+    worst = float(fit.table["residual"].abs().max())
+    return f"{fit.rounds} rounds, {'met' if fit.reached else 'NOT met'}, largest |residual| {worst:.1e}", worst
+
+
+def _staff(name: str, group: str, hourly: bool) -> tuple[str, float]:
+    from simulator.staffing import staff
+
+    plan = staff(sim.load_scenario(name), ["channels.phone.service_level>=0.8"], groups=[group], hourly=hourly,
+                 workers=2)
+    hours = sum(plan.agent_hours_per_day.values())
+    return f"{plan.evaluations} plans simulated, {hours:g} agent hours a day, {'met' if plan.met else 'NOT met'}", hours
+
+
+#: The planner commands ``--planner`` times: name -> a function that runs it and says what came out.
+PLANNER = {
+    "calibrate nice_bcg_2016": _calibrate_preset,
+    "staff insurer_claims --hourly": lambda: _staff("insurer_claims", "claims_handlers", True),
+    "staff nice_bcg_2016 --groups voice": lambda: _staff("nice_bcg_2016", "voice", False),
+    "staff nice_bcg_2016 --groups voice --hourly": lambda: _staff("nice_bcg_2016", "voice", True),
+}
+
+
+def bench_planner(repeat: int, weekly_hourly: bool, save: str | None, against: str | None) -> None:
+    """The planner commands, best of ``repeat``; beside a ``--save`` file's figures with ``against``."""
+    before = json.loads(Path(against).read_text()) if against else {}
+    now = {}
+    print(f"\nplanner commands (target channels.phone.service_level>=0.8; best of {repeat}; 2 workers)")
+    for name, run in PLANNER.items():
+        if name.endswith("voice --hourly") and not weekly_hourly:
+            continue
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            outcome, _ = run()
+            times.append(time.perf_counter() - start)
+        now[name] = {"seconds": min(times), "outcome": outcome}
+        line = f"  {name:44s} {min(times):7.1f} s  ({outcome})"
+        if name in before:
+            then = before[name]
+            line += (f"\n  {'':44s} {then['seconds']:7.1f} s before ({then['outcome']}): "
+                     f"{then['seconds'] / min(times):.1f}x faster")
+        print(line, flush=True)
+    if save:
+        Path(save).write_text(json.dumps(now, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=5, help="Runs of analyze per scenario (median).")
+    parser.add_argument("--repeat", type=int, default=5, help="Runs of analyze per scenario (median); of each "
+                        "planner command with --planner (best).")
     parser.add_argument("--channels", type=int, nargs="+", default=[4, 8, 16], help="Network sizes to calibrate.")
+    parser.add_argument("--planner", action="store_true", help="Time the planner commands (calibrate, staff) only.")
+    parser.add_argument("--weekly-hourly", action="store_true", help="With --planner, also staff the weekly "
+                        "preset hour by hour (many simulated weeks).")
+    parser.add_argument("--save", metavar="FILE", help="With --planner, write the timings to this JSON file.")
+    parser.add_argument("--against", metavar="FILE", help="With --planner, print a --save file's timings beside.")
     args = parser.parse_args()
+    if args.planner:
+        bench_planner(args.repeat, args.weekly_hourly, args.save, args.against)
+        return
     bench_analyze(args.repeat)
     bench_calibrate(args.channels)
 

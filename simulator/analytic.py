@@ -1122,6 +1122,44 @@ class JourneyChain(_JourneyFigures):
 # --------------------------------------------------------------------------- the chain by hour of the day
 
 
+#: Above this many states (channels x slots) the hourly chain's matrix is kept sparse.
+DENSE_STATES = 64
+
+
+def _routed_shift(route: np.ndarray, shift: np.ndarray) -> sparse.csr_matrix | np.ndarray:
+    """The matrix ``T[(i, h), (j, g)] = route[i, h, j] * shift[i, h, g]``, rows ``i * S + h``.
+
+    A contact's next one falls within a few hours of it, so ``shift`` is
+    mostly zeros, and so is ``T``: built and multiplied sparse, a week's
+    chain (hundreds of states) costs a small share of the dense one. Up to
+    :data:`DENSE_STATES` states (one slot: the chain without hours) it is
+    dense, which is faster at that size.
+
+    Examples
+    --------
+    >>> route = np.array([[[0.5, 0.5]], [[1.0, 0.0]]])        # 2 channels, 1 slot
+    >>> _routed_shift(route, np.ones((2, 1, 1)))
+    array([[0.5, 0.5],
+           [1. , 0. ]])
+    """
+    n_channels, slots, _ = shift.shape
+    size = n_channels * slots
+    if size <= DENSE_STATES:
+        return np.einsum("ihj,ihg->ihjg", route, shift).reshape(size, size)
+    channel, slot, later = np.nonzero(shift)  # sorted by row (channel, slot): each row's entries together
+    weights = shift[channel, slot, later]
+    data = route[channel, slot, :] * weights[:, None]  # (entries, next channel)
+    columns = np.arange(n_channels)[None, :] * slots + later[:, None]
+    counts = np.bincount(channel * slots + slot, minlength=n_channels * slots) * n_channels
+    pointers = np.concatenate(([0], np.cumsum(counts)))
+    return sparse.csr_matrix((data.ravel(), columns.ravel(), pointers), shape=(size, size))
+
+
+def _transposed(matrix: sparse.spmatrix | np.ndarray) -> sparse.csr_matrix | np.ndarray:
+    """``matrix.T``, ready to multiply column vectors: ``v @ M`` is computed as ``M.T @ v``."""
+    return matrix.T.tocsr() if sparse.issparse(matrix) else np.ascontiguousarray(matrix.T)
+
+
 class HourlyJourneyChain(_JourneyFigures):
     """The journey chain with the time slot of each contact (e.g. the hour of the day) in its state.
 
@@ -1158,7 +1196,7 @@ class HourlyJourneyChain(_JourneyFigures):
     >>> import numpy as np, simulator as sim
     >>> sc = sim.load_scenario("nice_bcg_2016")
     >>> one = HourlyJourneyChain(sc, np.ones((4, 1)), np.zeros((4, 1)), np.ones((4, 1, 1)), np.ones(1))
-    >>> round(one.give_up_rate - JourneyChain(sc).give_up_rate, 12)
+    >>> round(abs(one.give_up_rate - JourneyChain(sc).give_up_rate), 12)
     0.0
     """
 
@@ -1190,8 +1228,7 @@ class HourlyJourneyChain(_JourneyFigures):
         route = follow_next[:, :, None] * rows[:, None, 0, :] + follow_abandon[:, :, None] * rows[:, None, 1, :]
         self.route = route[:, :, :n_channels]  # (C, S, C): to each channel, whatever the slot
         self.give_up_probability = route[:, :, n_channels]  # (C, S)
-        size = n_channels * slots
-        self.transition = np.einsum("ihj,ihg->ihjg", self.route, np.asarray(shift, dtype=float)).reshape(size, size)
+        self._step = _routed_shift(self.route, self.shift)  # the transition matrix (sparse when large)
         self.first_state = (np.array([scenario.arrivals.first_channel.get(c, 0.0) for c in names])[:, None]
                             * self.start[None, :]).ravel()
         self.channel_of_state = np.repeat(np.arange(n_channels), slots)
@@ -1227,12 +1264,19 @@ class HourlyJourneyChain(_JourneyFigures):
         return self.channel_names.index(self.focal_channel)
 
     @cached_property
+    def transition(self) -> np.ndarray:
+        """``transition[(i, h), (j, g)]``: the next contact after one in channel ``i``, slot ``h`` is in
+        channel ``j``, slot ``g``; shape ``(C S, C S)``, rows indexed ``i * S + h``."""
+        return self._step.toarray() if sparse.issparse(self._step) else self._step
+
+    @cached_property
     def visits(self) -> np.ndarray:
         """Expected visits per customer to each (contact number, channel, slot), shape ``(K, C, S)``."""
         layers = np.zeros((self.max_contacts, self.first_state.size))
         layers[0] = self.first_state
+        backwards = _transposed(self._step)
         for k in range(1, self.max_contacts):
-            layers[k] = layers[k - 1] @ self.transition
+            layers[k] = backwards @ layers[k - 1]
         return layers.reshape(self.max_contacts, len(self.channel_names), self.slots)
 
     @cached_property
@@ -1273,12 +1317,12 @@ class HourlyJourneyChain(_JourneyFigures):
         slots, total = self.slots, 0.0
         for f in range(len(self.channel_names)):
             block = slice(f * slots, (f + 1) * slots)
-            stay = self.transition[block, block]
+            stay = _transposed(self._step[block, block])
             leave = self.route[f].sum(axis=1) - self.route[f, :, f]
             staying = self.first_state[block].copy()
             for _ in range(self.max_contacts - 1):
                 total += staying @ leave
-                staying = staying @ stay
+                staying = stay @ staying
         return float(total)
 
     @cached_property
@@ -1291,23 +1335,27 @@ class HourlyJourneyChain(_JourneyFigures):
         slots, focal = self.slots, self._focal
         n_channels = len(self.channel_names)
         focal_states = slice(focal * slots, (focal + 1) * slots)
-        into_focal = self.transition[:, focal_states]
-        moves = self.transition.copy()
-        moves[:, focal_states] = 0.0
+        into_focal = _transposed(self._step[:, focal_states])
+        not_focal = np.ones(self.first_state.size)
+        not_focal[focal_states] = 0.0
+        moves = _transposed(self._step @ sparse.diags(not_focal) if sparse.issparse(self._step)
+                            else self._step * not_focal[None, :])
         first_focal_at = np.zeros((self.max_contacts, slots))
         first_focal_at[0] = self.first_state[focal_states]
         mass = self.first_state.copy()
         mass[focal_states] = 0.0
-        used = np.zeros((n_channels, mass.size))
+        # used[:, c]: the mass that has used channel c; its last column is the mass itself
+        used = np.zeros((mass.size, n_channels + 1))
         used_before = np.zeros(n_channels)
         states = np.arange(mass.size)
         for k in range(self.max_contacts - 1):
-            used_with_current = used.copy()
-            used_with_current[self.channel_of_state, states] = mass
-            first_focal_at[k + 1] = mass @ into_focal
-            used_before += (used_with_current @ into_focal).sum(axis=1)
-            mass = mass @ moves
-            used = used_with_current @ moves
+            used[states, self.channel_of_state] = mass
+            used[:, n_channels] = mass
+            reach = into_focal @ used
+            first_focal_at[k + 1] = reach[:, n_channels]
+            used_before += reach[:, :n_channels].sum(axis=0)
+            used = moves @ used
+            mass = used[:, n_channels]
         return first_focal_at, used_before
 
     @property

@@ -15,9 +15,12 @@ How
   shares (and the hours contacts fall in) come from the network
   approximation (:func:`simulator.network.approximate`), so finite capacity
   and opening hours count: after a fit they are recomputed for the fitted
-  scenario and the fit is repeated, until they settle (a few rounds; each
-  round moves the shares halfway, because a fit that loads a channel more
-  makes it abandon more, which the next fit overcorrects).
+  scenario and the fit is repeated, until they settle (a few rounds, each
+  approximation starting from the last one's fixed point; the rounds are
+  damped, because a fit that loads a channel more makes it abandon more,
+  which the next fit overcorrects, and accelerated by Anderson's
+  extrapolation over the last rounds, so a map that hardly depends on the
+  shares settles in two or three rounds rather than ten).
 * **Row sums kept exactly**: a row's free probabilities are written as
   ``p_k = exp(x_k) / sum_j exp(x_j)`` with one reference entry fixed at
   ``x = 0`` (no redundant parameter); a resolve probability as a logistic.
@@ -68,7 +71,7 @@ from scipy.optimize import least_squares
 
 from .analytic import HourlyJourneyChain
 from .figures import figure_index, no_column_message, table_columns
-from .network import approximate
+from .network import OUTSIDE_SLACK, _AndersonMixing, approximate
 from .scenario import Scenario, ScenarioError, parse_toml, read_toml_text
 from .validation import is_number, unknown_key_message
 
@@ -98,6 +101,10 @@ DEFAULT_DECIMALS = 4
 MAX_ROUNDS = 40
 #: The served shares are settled when none moves by more than this between rounds.
 SHARE_TOLERANCE = 1e-4
+#: Weight of a round's new shares in the damped step between rounds (the rest: the shares the fit used).
+ROUND_DAMPING = 0.5
+#: Earlier rounds the Anderson acceleration of the rounds combines.
+ROUND_DEPTH = 2
 NOTE_BEGIN = "# --- calibrated by `contactflow calibrate`"
 NOTE_END = "# --- end of the calibration note ---"
 FREE_HELP = ("arrivals.first_channel, channels.NAME.next, channels.NAME.next_after_abandon or "
@@ -439,8 +446,42 @@ class _Timing:
     def of(cls, chain: HourlyJourneyChain) -> _Timing:
         return cls(chain.served, chain.closed, chain.shift, chain.start)
 
-    def halfway(self, other: _Timing) -> _Timing:
-        return _Timing((self.served + other.served) / 2, other.closed, (self.shift + other.shift) / 2, other.start)
+    def change(self, other: _Timing) -> float:
+        """How far the served shares moved, at most."""
+        return float(np.max(np.abs(other.served - self.served)))
+
+
+class _Rounds:
+    """The fit-then-recompute-shares rounds: their fixed point, found by Anderson acceleration.
+
+    A round maps the timing the fit used to the timing of the fitted
+    scenario's network approximation. Plain damped steps (halfway each round)
+    settle at half the distance per round, ten rounds or so; Anderson's
+    extrapolation over the last rounds' served shares (the shift of the next
+    contacts moved with the same weights) finds the fixed point of a map
+    that hardly depends on its input in a few, and falls back to a damped
+    step with a fresh history when a round moves twice as much as the last.
+    """
+
+    def __init__(self):
+        self.mixing = _AndersonMixing(ROUND_DAMPING, depth=ROUND_DEPTH)
+        self.last = math.inf
+
+    def next(self, at: _Timing, new: _Timing) -> _Timing:
+        change = at.change(new)
+        if change > 2.0 * self.last:
+            self.mixing.forget()  # the extrapolation overshot: a damped step, and a fresh history
+        self.last = change
+        served, shift = self.mixing.step(at.served, new.served, (at.shift, new.shift))
+        open_share = 1.0 - new.closed
+        outside = float(np.max(np.maximum(-served, served - open_share)))
+        if outside > OUTSIDE_SLACK or np.min(shift) < -OUTSIDE_SLACK:  # out of range: a damped step instead
+            self.mixing.forget()
+            served = (1.0 - ROUND_DAMPING) * at.served + ROUND_DAMPING * new.served
+            shift = (1.0 - ROUND_DAMPING) * at.shift + ROUND_DAMPING * new.shift
+        shift = np.maximum(shift, 0.0)
+        shift = shift / shift.sum(axis=2, keepdims=True)
+        return _Timing(np.clip(served, 0.0, open_share), new.closed, shift, new.start)
 
 
 def _chain(scenario: Scenario, at: _Timing | HourlyJourneyChain) -> HourlyJourneyChain:
@@ -648,18 +689,39 @@ def calibrate(scenario: Scenario, targets: Targets | Mapping[str, float], free: 
     at = _Timing.of(approx.chain)
     x = None
     rounds = 0
+    keys = list(targets.values)
+    goal = np.array([targets.values[k] for k in keys])
+    scale = np.array([targets.weight(k) / max(1.0, abs(targets.values[k])) for k in keys])
+    mixing = _Rounds()  # the shares can swing back and forth between rounds: damped, and accelerated
+    first_seen: dict[tuple, int] = {}  # the rounded values, as a key -> the first round they came in
+    ends: list[tuple] = []  # each round's (cost of the rounded scenario at its own shares, changes, approx)
+    last = None
     for rounds in range(1, MAX_ROUNDS + 1):
         fit, x = _fit(scenario, blocks, targets, at, regularization, x)
-        approx = approximate(_apply(scenario, _rounded(fit.values, decimals)))
-        new = _Timing.of(approx.chain)
-        if np.max(np.abs(new.served - at.served)) <= SHARE_TOLERANCE:
+        changes = _rounded(fit.values, decimals)
+        key = _key(changes)
+        if key == last:
+            new = _Timing.of(approx.chain)  # the same scenario as last round: the same approximation
+        else:
+            # the last round's fixed point is the start of this one's: the scenario differs in its routing only
+            approx = approximate(_apply(scenario, changes), start=approx)
+            new = _Timing.of(approx.chain)
+        fitted = _figures(_chain(_apply(scenario, changes), new), keys)
+        ends.append((float(np.sum(((fitted - goal) * scale) ** 2)), changes, approx))
+        if at.change(new) <= SHARE_TOLERANCE:
             break
-        at = at.halfway(new)  # damped: the shares can swing back and forth between rounds
-    changes = _rounded(fit.values, decimals)
+        if key != last and key in first_seen:
+            # the rounded values came back to an earlier round's: the rounding to ``decimals`` places moves the
+            # shares by more than the tolerance, so they cycle among these; keep the one closest to the targets
+            _, changes, approx = min(ends[first_seen[key]:], key=lambda end: end[0])
+            break
+        first_seen.setdefault(key, len(ends) - 1)
+        last = key
+        at = mixing.next(at, new)
+    new = _Timing.of(approx.chain)
     calibrated = scenario.with_changes(changes)
     chain = _chain(calibrated, new)
     served, closed = dict(approx.served_shares), dict(approx.closed_shares)
-    keys = list(targets.values)
     fitted = _figures(chain, keys)
     table = pd.DataFrame({
         "target": [targets.values[k] for k in keys],
@@ -674,6 +736,11 @@ def calibrate(scenario: Scenario, targets: Targets | Mapping[str, float], free: 
                                                                  new, regularization))
     return Calibration(calibrated, scenario, targets, fields, changes, table, served, closed, rounds,
                        reached, conflicts)
+
+
+def _key(values: Mapping[str, Any]) -> tuple:
+    """Rounded free values as a key, to tell when the rounds come back to the same scenario."""
+    return tuple((path, tuple(v.items()) if isinstance(v, Mapping) else v) for path, v in values.items())
 
 
 def _rounded(values: Mapping[str, Any], decimals: int) -> dict[str, Any]:

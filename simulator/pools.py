@@ -782,6 +782,23 @@ class Pool:
         return tuple(c.name for c in self.specs)
 
     @property
+    def key(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The pool's channels and groups (indices): pools of two scenarios with the same key are alike."""
+        return tuple(self.channels), tuple(self.groups)
+
+    @property
+    def state(self) -> tuple | None:
+        """Where a shared pool's own fixed point stands (its busy agents), or None before it ran."""
+        return self._state
+
+    def start_from(self, state: tuple | None) -> None:
+        """Start the shared pool's fixed point from ``state`` (another pool's :attr:`state`, of a scenario
+        alike but for its rates, routing or staffing); ignored when its shape does not fit."""
+        if state is not None and self.shared and all(a.shape == (len(self.groups), len(self.classes),
+                                                                  self.timeline.period) for a in state):
+            self._state = tuple(a.copy() for a in state)
+
+    @property
     def group_names(self) -> tuple[str, ...]:
         return tuple(g.name for g in self.group_specs)
 
@@ -1549,23 +1566,24 @@ def _steady_backlog(tl: Timeline, spec: Channel, i: int, rates, p_c, spare, queu
     return figures, throughput, None
 
 
-def _fluid(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray):
+def _fluid(tl: Timeline, i: int, rates: np.ndarray, capacity: np.ndarray, tail: bool = True):
     """Channel ``i``'s fluid backlog minute by minute from an empty start (:func:`fluid_span`), with
     ``rates[h]`` contacts a minute arriving while it is open and ``capacity[h]`` answered, by hour of
-    the period; followed past the end until it empties (at most :data:`MAX_TAIL_DAYS`).
+    the period; followed past the end until it empties (at most :data:`MAX_TAIL_DAYS`), or, without
+    ``tail``, up to the end (what is answered before the end does not depend on what comes after).
 
     Returns the minutes' midpoints, hours of the period, inflow and capacity, and the backlog at the
     minute marks (one more value).
     """
     end = tl.fluid_end
-    minutes = math.ceil(end) + 1440
+    minutes = math.ceil(end) + (1440 if tail else 0)
     while True:
         t, hour, is_open = tl.minutes(minutes, i)
         inflow = np.where(t < end, rates[hour] * is_open, 0.0)
         cap = capacity[hour]
         net = np.concatenate(([0.0], np.cumsum(inflow - cap)))
         queue = net - np.minimum.accumulate(np.minimum(net, 0.0))  # backlog at minute marks
-        if queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
+        if not tail or queue[-1] <= 1e-9 or minutes >= end + MAX_TAIL_DAYS * 1440:
             return t, hour, inflow, cap, queue
         minutes += 1440 * 7
 
@@ -1610,7 +1628,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
     ``spare`` are scaled by Allen-Cunneen for non-exponential handle times.
     Returns the figures (None unless ``full``: the throughput alone is
     what a shared pool's fixed point needs), the contacts answered per minute
-    by hour of the period, and the per-minute backlog.
+    by hour of the period, and the per-minute backlog (up to the end only, unless ``full``).
     """
     period = tl.period
     start, end = tl.fluid_start, tl.fluid_end
@@ -1635,7 +1653,7 @@ def _backlog(tl: Timeline, spec: Channel, i: int, rates: np.ndarray, capacity: n
             return None, rates * tl.open[i], None
         return _steady_backlog(tl, spec, i, rates, p_c_h, spare_h, queue_c, theta, lt, lt1)
 
-    t, hour, inflow, cap, queue = _fluid(tl, i, rates, capacity)
+    t, hour, inflow, cap, queue = _fluid(tl, i, rates, capacity, tail=full)
     arrived = np.concatenate(([0.0], np.cumsum(inflow)))
     answered = arrived - queue
     through = np.diff(answered)  # contacts answered in each minute

@@ -219,7 +219,7 @@ def erlang_start(scenario: Scenario, units: Sequence[str], targets: Sequence[Tar
         if spec.unlimited:
             continue
         own = [t for t in targets if t.channel == spec.name and t.metric in ERLANG_METRICS]
-        open_hours = np.array([spec.is_open(h * 60.0 + 30.0) for h in range(period)])
+        open_hours = np.array([spec.is_open((h % 24) * 60.0 + 30.0) for h in range(period)])  # of a day or a week
         contact_rates = rates * per_customer[spec.name]
         if own:
             targeted.add(spec.name)

@@ -99,6 +99,23 @@ def test_erlang_start_finds_the_exact_minimum_for_a_large_queue_at_once():
     assert level(agents) >= 0.9 > level(agents - 1) and agents > 4800
 
 
+def test_erlang_start_of_a_weekly_scenario_staffs_the_open_hours_of_every_day():
+    # the preset is weekly and its phone opens 8:00-20:00 every day; Tuesday's arrivals are Monday's
+    sc = sim.load_scenario("nice_bcg_2016")
+    rates = list(sc.arrivals.rates_per_minute())
+    assert sc.period_hours == 168 and rates[24:48] == rates[:24]
+    target = Target.parse("channels.phone.service_level>=0.8")
+    plan = erlang_start(sc, ["voice"], [target], hourly=True)["voice"]
+    assert plan[24:48] == plan[:24]
+    phone = sc.channel("phone")
+    for hour in range(168):  # every open hour of the week gets the phone's Erlang C minimum at least
+        if phone.is_open((hour % 24) * 60.0 + 30.0) and rates[hour] > 0:
+            assert plan[hour] * (1 - sc.group("voice").shrinkage) >= rates[hour] * JourneyChain(sc).expected_contacts[
+                "phone"] * phone.handle_time.mean
+    # a fixed level is the Erlang minimum at the mean rate over the open hours of the whole week
+    assert erlang_start(sc, ["voice"], [target])["voice"] < max(plan)
+
+
 def test_erlang_start_names_targets_staffing_cannot_meet_together():
     targets = [Target.parse("channels.phone.service_level>=0.9"), Target.parse("channels.phone.occupancy>=0.95")]
     with pytest.raises(StaffingError, match="together by Erlang"):
