@@ -166,8 +166,9 @@ def quick_overload_notes(scenario: Scenario) -> list[str]:
     >>> import simulator as sim
     >>> sc = sim.load_scenario("bank_app_first")
     >>> notes = quick_overload_notes(sc.with_changes({"channels.phone.agents": 5}))
-    >>> [note for note in notes if note.startswith("phone")]
-    ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off within a day) in 07-22h']
+    >>> [note for note in notes if note.startswith("phone")]  # doctest: +NORMALIZE_WHITESPACE
+    ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off
+      within a day) in 07-22h']
     >>> [note for note in quick_overload_notes(sc) if note.startswith("phone")]
     []
     """
@@ -376,16 +377,17 @@ class NetworkApproximation:
 
     def overload_notes(self) -> list[str]:
         """One sentence per overloaded channel (offered load at or above the agents on duty, or a
-        backlog not worked off within a day), naming its hours: what ``analyze`` lists among the weak spots and ``run``
-        warns about.
+        backlog not worked off within a day), naming its hours: what ``analyze`` lists among the weak
+        spots and ``run`` warns about.
 
         Examples
         --------
         >>> import simulator as sim
         >>> sc = sim.load_scenario("bank_app_first")
         >>> notes = approximate(sc.with_changes({"channels.phone.agents": 5})).overload_notes()
-        >>> [note for note in notes if note.startswith("phone")]
-        ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off within a day) in 07-22h']
+        >>> [note for note in notes if note.startswith("phone")]  # doctest: +NORMALIZE_WHITESPACE
+        ['phone: overloaded (offered load at or above the agents on duty, or a backlog not worked off
+          within a day) in 07-22h']
         >>> [note for note in approximate(sc).overload_notes() if note.startswith("phone")]
         []
         """

@@ -962,7 +962,8 @@ class Pool:
                 value = np.broadcast_to(value, (period,))
                 values[metric] = np.where(first > 0, first * value + (1.0 - first) * np.nan_to_num(values[metric]),
                                           values[metric])
-            values["callback_wait"][off], values["callback_within"][off] = off_duty["wait"][off], off_duty["within"][off]
+            for metric in ("wait", "within"):
+                values[f"callback_{metric}"][off] = off_duty[metric][off]
             values["busy"] = np.maximum(values["busy"], first * agents * open_share)
             values["slots_used"] = np.maximum(values["slots_used"], first * agents * open_share)
         return self._aggregate(spec, i, rates, values, tuple(overloaded))
