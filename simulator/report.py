@@ -359,6 +359,9 @@ def staffing_text(plan: StaffingPlan) -> str:
     claim = "every target in every hour with contacts" if unjudged else "every target"
     parts = [f"{sc.name}: staffing that meets {claim} ({plan.result.replications} replication(s) "
              f"per plan, seed {plan.result.seed}, {plan.evaluations} plan(s) simulated)"]
+    if not plan.trimmed:
+        parts.append(f"(stopped removing agents at the limit of {plan.evaluations} simulated plans "
+                     "(max-evaluations): every target is met, but some agents may be spared)")
     period = plan.period_hours
     if hourly:
         hours = [h for h in range(period) if any(v[h] or plan.start[c][h] for c, v in plan.agents.items())]

@@ -99,6 +99,10 @@ class StaffingError(ValueError):
     """The search could not find a plan (a target out of reach, or the budget spent)."""
 
 
+class _BudgetSpent(StaffingError):
+    """The search needs more simulated plans than ``max_evaluations`` allows."""
+
+
 @dataclass(frozen=True)
 class Target:
     """A service target on one figure, e.g. ``channels.phone.service_level >= 0.8``.
@@ -576,8 +580,8 @@ class _Search(_Goal):
             if k not in self.cache and k not in new:
                 new[k] = plan
         if len(self.cache) + len(new) > self.max_evaluations:
-            raise StaffingError(f"the search needed more than {self.max_evaluations} simulated plans; "
-                                "raise max_evaluations or give a closer start")
+            raise _BudgetSpent(f"the search needed more than {self.max_evaluations} simulated plans; "
+                               "raise max_evaluations or give a closer start")
         if new:
             jobs = [ReplicationJob((self.scenario_for(p),), self.seed, self.replications, run_replication, key=k)
                     for k, p in new.items()]
@@ -676,6 +680,9 @@ class StaffingPlan:
         Distinct plans simulated.
     start_method
         What ``start`` is, in words (see :data:`START_METHODS`).
+    trimmed
+        False when the search reached ``max_evaluations`` while removing
+        agents: the plan meets every target but may keep agents it could spare.
     """
 
     agents: dict[str, Any]
@@ -686,6 +693,7 @@ class StaffingPlan:
     evaluations: int
     targets: list[Target] = field(default_factory=list)
     start_method: str = ""
+    trimmed: bool = True
 
     def __repr__(self) -> str:
         """One line: the plan, whether it meets the targets, its cost; the details are attributes."""
@@ -737,6 +745,7 @@ class StaffingPlan:
             "cost_per_day": self.cost_per_day,
             **{k: v for k, v in self.result.run_info.to_dict().items() if k != "scenario"},  # each plan's run
             "evaluations": self.evaluations,
+            "trimmed": self.trimmed,
             "checks": self.checks.to_dict(orient="records"),
             "unjudged_hours": self.unjudged_hours,
             "cost_total": self.result.stat("cost_total"),
@@ -857,10 +866,15 @@ def staff(
         search = _Search(scenario, targets, units, hourly, replications, seed, executor,
                          max_evaluations, progress, force)
         plan = _reach_targets(search, first, max_agents)
-        plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
+        trimmed = True
+        try:
+            plan = _trim_hourly(search, plan) if hourly else _trim(search, plan)
+        except _StoppedTrimming as stop:  # every plan it keeps meets the targets: the last one stands
+            plan, trimmed = stop.plan, False
         final = search.evaluate([plan])[0]
     return StaffingPlan(dict(plan), first, search.scenario_for(plan), final.result,
-                        final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method)
+                        final.checks.drop(columns=["margin"]), len(search.cache), targets, start_method,
+                        trimmed)
 
 
 def staffing_units(scenario: Scenario, targets: Sequence[Target], names: Sequence[str] | None = None,
@@ -1027,13 +1041,29 @@ def _best_addition(search: _Search | _Approximation, plan: dict[str, Any], curre
     return trials[int(np.argmax(gains))].plan
 
 
+class _StoppedTrimming(Exception):
+    """The trim ran out of simulated plans; ``plan``, the last one it kept, meets every target."""
+
+    def __init__(self, plan: dict[str, Any]):
+        super().__init__()
+        self.plan = plan
+
+
+def _trials(search: _Search, plans: list[dict[str, Any]], kept: dict[str, Any]) -> list[_Evaluation]:
+    """``search.evaluate(plans)`` while trimming ``kept``: past the budget, trimming stops at ``kept``."""
+    try:
+        return search.evaluate(plans)
+    except _BudgetSpent:
+        raise _StoppedTrimming(kept) from None
+
+
 def _trim(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
     """Remove agents one at a time, the biggest saving first, while every target holds."""
     while True:
         units = [u for u in _units(search, plan) if _level(plan, u) > _minimum(search, u, plan)]
         if not units:
             return plan
-        trials = search.evaluate([_with(plan, u, -1) for u in units])
+        trials = _trials(search, [_with(plan, u, -1) for u in units], plan)
         feasible = [(u, t) for u, t in zip(units, trials) if t.met]
         if not feasible:
             return plan
@@ -1062,7 +1092,7 @@ def _trim_hourly(search: _Search, plan: dict[str, Any]) -> dict[str, Any]:
         for unit in chosen:
             if _level(trial, unit) > _minimum(search, unit, trial):
                 trial = _with(trial, unit, -1)
-        evaluation = search.evaluate([trial])[0]
+        evaluation = _trials(search, [trial], plan)[0]
         if evaluation.met:
             plan, batch = trial, None
             continue

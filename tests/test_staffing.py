@@ -385,3 +385,20 @@ def test_cli_staff_sizes_groups_and_prices_them(tmp_path):
     assert doc["cost_per_day"] == pytest.approx(doc["agents"]["desk"] * 24 * 30.0)
     text = CliRunner().invoke(main, [*args, "--channels", "a"], catch_exceptions=False).output
     assert re.search(r"desk\s+a 1, b 1\s+\d+\s+\d+", text) and "agent cost per day" in text and "(desk " in text
+
+
+def test_a_search_out_of_plans_while_trimming_keeps_the_plan_that_meets_every_target():
+    # the approximation's start takes 3 simulated plans to meet the target; a budget of 3 leaves none for
+    # removing agents: the plan that meets it stands (exit 0) and the output says it may keep spare agents
+    args = ["staff", "utility_billing_surge", "--hourly", "--target", "channels.phone.service_level>=0.7",
+            "-r", "3", "-w", "1", "-q", "--set", "arrivals.per_hour*=0.1", "--set", "run.warmup_hours=0.5"]
+    text = CliRunner().invoke(main, [*args, "--max-evaluations", "3"], catch_exceptions=False)
+    assert text.exit_code == 0
+    assert "stopped removing agents at the limit of 3 simulated plans" in text.output
+    doc = json.loads(CliRunner().invoke(main, [*args, "--max-evaluations", "3", "--json"]).stdout)
+    assert doc["trimmed"] is False and doc["met"] and doc["evaluations"] == 3
+    full = json.loads(CliRunner().invoke(main, [*args, "--json"]).stdout)
+    assert full["trimmed"] is True and full["cost_per_day"] <= doc["cost_per_day"]
+    # a budget the search runs out of before any plan meets the target is still an error
+    short = CliRunner().invoke(main, [*args, "--max-evaluations", "2"])
+    assert short.exit_code == 2 and "needed more than 2 simulated plans" in short.output
