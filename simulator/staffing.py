@@ -814,7 +814,7 @@ def staff(
     max_agents
         No group (or hour) may need more; the search fails past it.
     max_evaluations
-        The most distinct plans to simulate.
+        The most distinct plans to simulate (see ``StaffingPlan.trimmed``).
     force
         Run even when simulating a round of plans is estimated to be far beyond this machine
         (:mod:`simulator.runsize`); otherwise that raises
@@ -828,7 +828,8 @@ def staff(
     ------
     StaffingError
         When no plan within ``max_agents`` meets the targets, or the budget runs
-        out; at once when even ample agents leave a target clearly missed by the
+        out before one does (run out while removing agents, the search keeps
+        the last plan that meets them: ``trimmed`` is then False); at once when even ample agents leave a target clearly missed by the
         network approximation (e.g. a ``give_up_rate`` below the give-ups that
         unresolved contacts cause with no queue at all).
     KeyError, ValueError
