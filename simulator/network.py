@@ -932,13 +932,16 @@ def _weaknesses(scenario: Scenario, network: _Network, figures: list[ChannelQueu
                          "counted as agent time per chat (the handle time over the chats an agent holds on average)")
         for i in pool.channels:
             chat = scenario.channels[i]
-            above = {j for g in pool.group_specs if chat.name in g.skills for j in pool.channels
-                     if scenario.channels[j].name in g.skills
-                     and g.skills[scenario.channels[j].name] < g.skills[chat.name]}
-            staffed = sum(network.on_duty[scenario.groups.index(g)] for g in pool.group_specs if chat.name in g.skills)
+            if chat.concurrency == 1:
+                continue
+            answering = [m for m, g in enumerate(pool.group_specs) if chat.name in g.skills]
+            above = {j for m in answering for j in pool.channels
+                     if pool.group_specs[m].skills.get(scenario.channels[j].name, math.inf)
+                     < pool.group_specs[m].skills[chat.name]}
+            staffed = pool.on_duty[answering].sum(axis=0)
             hot = sorted({h for j in above for h in figures[j].overloaded_hours
                           if network.timeline.open[i][h] > 0 and staffed[h] > 0})
-            if chat.concurrency > 1 and hot:
+            if hot:
                 notes.append(f"{chat.name}: where the work ranked above it is overloaded ({_hours_text(hot, period)}), "
                              "agents who hold chats keep taking new ones (an agent on a chat takes nothing else), so "
                              "chats keep the agents they had; the approximation leaves them only what that work "

@@ -1280,7 +1280,8 @@ class Pool:
             speed = nu + np.minimum(carried_guess(x), reach)
             threshold = None
             if spec.callback is not None:
-                slots = (agents * serving[:, None]).sum(axis=0) * spec.concurrency
+                on_duty = (agents * serving[:, None]).sum(axis=0)
+                slots = on_duty * spec.concurrency
                 threshold = np.floor(spec.callback.offer_when_wait_above * slots / spec.handle_time.mean)
             cond = _queue_given_busy(lam, speed, theta, spec.service_level_seconds / 60.0, threshold,
                                      spec.callback.accept if spec.callback is not None else 0.0, service_level=final and levels)
@@ -1302,8 +1303,7 @@ class Pool:
             service_level = ((1.0 - p_wait) + p_wait * cond["within"]) / live
             off_duty = None
             if spec.callback is not None:
-                off_duty = callbacks_off_duty(spec.callback, lam, tl.open[self.channels[n]],
-                                              (agents * serving[:, None]).sum(axis=0),
+                off_duty = callbacks_off_duty(spec.callback, lam, tl.open[self.channels[n]], on_duty,
                                               (agents * serving[:, None] * mu).sum(axis=0), self.callback_share[n])
             if off_duty is not None:  # nobody on duty: every caller who can be is offered a call back
                 off = off_duty["off"]
